@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/meshflow/meshflow/dev/stack"
+	"github.com/meshflow/meshflow/framework/catalog"
+	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/workers/host"
+)
+
+// demo runs the whole mesh locally: Temporal dev server, sandbox sources (unless real
+// credentials are configured), a worker hosting every domain, one run of every
+// product. With stayUp it keeps the stack running until interrupted.
+func (e *env) demo(ctx context.Context, args []string, stayUp bool) error {
+	name := "demo"
+	if stayUp {
+		name = "dev"
+	}
+	fs, lakeDir := e.newFlags(name)
+	port := fs.Int("port", 0, "Temporal frontend port (0 = 7233 for dev, a free port for demo)")
+	uiPort := fs.Int("ui-port", 0, "Temporal UI port (0 = 8233 for dev, a free port for demo)")
+	touch := fs.Int("touch", 25, "sandbox records to change before a repeated run, to show an incremental sync")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := e.withLake(*lakeDir); err != nil {
+		return err
+	}
+	if stayUp {
+		*port, *uiPort = or(*port, 7233), or(*uiPort, 8233)
+	} else {
+		*port, *uiPort = or(*port, freePort()), or(*uiPort, freePort())
+	}
+	// The worker logs warnings and errors only: the demo prints its own progress.
+	log := logger(e.stderr, "warn")
+	if e.cfg.LogLevel != "info" {
+		log = logger(e.stderr, e.cfg.LogLevel)
+	}
+	out := e.stdout
+	fmt.Fprintf(out, "lake:     %s\n", e.cfg.Lake)
+	useSandbox := e.cfg.HubSpot.Token == ""
+	if useSandbox {
+		fmt.Fprintf(out, "sources:  local sandbox (no HUBSPOT_TOKEN set; set it to read the real API)\n")
+	} else {
+		fmt.Fprintf(out, "sources:  real APIs (HubSpot at %s)\n", e.cfg.HubSpot.BaseURL)
+	}
+	if err := os.MkdirAll(e.cfg.Lake, 0o755); err != nil {
+		return errs.E(errs.Invalid, "create lake", err)
+	}
+	serverLog, err := os.Create(filepath.Join(e.cfg.Lake, "temporal.log"))
+	if err != nil {
+		return errs.E(errs.Internal, "open temporal log", err)
+	}
+	defer serverLog.Close()
+
+	st, err := stack.Start(ctx, stack.Options{
+		HostPort: "127.0.0.1:" + strconv.Itoa(*port), UIPort: strconv.Itoa(*uiPort),
+		NoSandbox: !useSandbox, Log: log, ServerLog: serverLog,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(out, "stopping worker, sandbox and Temporal...")
+		st.Stop()
+	}()
+	fmt.Fprintf(out, "temporal: %s  (UI %s)\n", st.Dev.FrontendHostPort(), st.UIURL)
+	cfg := e.cfg
+	cfg.TemporalAddress = st.Dev.FrontendHostPort()
+	if useSandbox {
+		cfg = st.SandboxConfig(cfg)
+		fmt.Fprintf(out, "sandbox:  %s\n", st.SandboxURL)
+	}
+	stores, err := host.OpenStores(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer stores.Close()
+	if useSandbox && *touch > 0 {
+		if keys, _ := stores.Lake.List(ctx, "raw/"); len(keys) > 0 {
+			n := *touch
+			st.Sandbox.HubSpot().Touch("contacts", n)
+			st.Sandbox.HubSpot().Touch("deals", n/5+1)
+			fmt.Fprintf(out, "sandbox:  changed %d contacts and %d deals since the last run (the sync below is incremental)\n", n, n/5+1)
+		}
+	}
+	if _, err := st.StartWorker(cfg, e.mesh, stores); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(out, "\nrunning every product once:")
+	failed, err := stack.RunAll(ctx, st.Client, e.mesh, func(en mesh.Entry, res flow.RunResult, err error) {
+		if err != nil {
+			fmt.Fprintf(out, "  %-36s FAILED: %s\n", en.Ref(), flow.Explain(err))
+			return
+		}
+		fmt.Fprintf(out, "  %-36s landed %s → %d rows, snapshot %d\n", en.Ref(), landedText(res.Landed), res.Rows, res.SnapshotID)
+	})
+	if err != nil {
+		return err
+	}
+	cat := &catalog.Catalog{Mesh: e.mesh, Ports: stores.Ports, Lake: stores.Lake}
+	list, err := cat.List(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "\npublished:")
+	printStatusTable(out, list)
+	fmt.Fprintf(out, "\nnext: ./bin/mesh show marketing.crm_contacts --lake %s\n", e.cfg.Lake)
+
+	if stayUp {
+		fmt.Fprintf(out, "\nTemporal UI: %s (filter with MeshDomain=\"marketing\"). `mesh run <product>` works against %s.\nCtrl-C stops everything.\n", st.UIURL, st.Dev.FrontendHostPort())
+		<-ctx.Done()
+	}
+	if len(failed) > 0 {
+		names := make([]string, 0, len(failed))
+		for n := range failed {
+			names = append(names, n)
+		}
+		return errs.Errorf(errs.Internal, name, "%d product(s) failed: %s", len(failed), strings.Join(names, ", "))
+	}
+	return nil
+}
+
+func landedText(m map[string]int64) string {
+	if len(m) == 0 {
+		return "nothing"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func or(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func freePort() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/meshflow/meshflow/framework/catalog"
+	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/workers/host"
+)
+
+func (e *env) openCatalog(ctx context.Context) (*catalog.Catalog, func(), error) {
+	stores, err := host.OpenStores(ctx, e.cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &catalog.Catalog{Mesh: e.mesh, Ports: stores.Ports, Lake: stores.Lake}, func() { stores.Close() }, nil
+}
+
+func (e *env) products(ctx context.Context, args []string) error {
+	fs, lakeDir := e.newFlags("products")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := e.withLake(*lakeDir); err != nil {
+		return err
+	}
+	cat, closeFn, err := e.openCatalog(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	list, err := cat.List(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, list)
+	}
+	printStatusTable(e.stdout, list)
+	return nil
+}
+
+func printStatusTable(w io.Writer, list []catalog.Status) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PRODUCT\tVERSION\tROWS\tSNAPSHOT\tQUALITY\tFRESHNESS\tPUBLISHED\tOWNER")
+	for _, s := range list {
+		published, snap := "never", "-"
+		if s.PublishedAt != nil {
+			published = s.PublishedAt.Local().Format("2006-01-02 15:04:05")
+			snap = fmt.Sprint(s.Snapshot)
+		}
+		fmt.Fprintf(tw, "%s.%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", s.Domain, s.Name, s.Version, s.Rows, snap, s.Quality.Status, s.Freshness.Status, published, s.Owner)
+	}
+	tw.Flush()
+}
+
+func (e *env) show(ctx context.Context, args []string) error {
+	fs, lakeDir := e.newFlags("show")
+	asJSON := fs.Bool("json", false, "print JSON")
+	sample := fs.Int("sample", 5, "sample rows to show")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errs.Errorf(errs.Invalid, "usage", "mesh show takes one product name, e.g. mesh show marketing.crm_contacts")
+	}
+	if err := e.withLake(*lakeDir); err != nil {
+		return err
+	}
+	cat, closeFn, err := e.openCatalog(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	d, err := cat.Show(ctx, pos[0], *sample)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, d)
+	}
+	printDetail(e.stdout, d)
+	return nil
+}
+
+func printDetail(w io.Writer, d catalog.Detail) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("%s.%s  v%s  (%s)\n", d.Domain, d.Name, d.Version, d.Table)
+	p("%s\n\n", d.FullDesc)
+	p("Owner:          %s", d.Owner)
+	if d.Contact != "" {
+		p(" <%s>", d.Contact)
+	}
+	p("\nClassification: %s\nCadence:        %s\nPrimary key:    %s\n", d.Classification, d.Cadence, strings.Join(d.PrimaryKey, ", "))
+	if len(d.UseCases) > 0 {
+		p("Use cases:\n")
+		for _, u := range d.UseCases {
+			p("  - %s\n", u)
+		}
+	}
+	p("Inputs:         %s\n", orNone(d.Inputs))
+	p("Consumers:      %s\n", orNone(d.Consumers))
+
+	p("\nFreshness: %s", d.Freshness.Status)
+	if d.Freshness.PublishedAt != nil {
+		p(" — published %s (%s ago)", d.Freshness.PublishedAt.UTC().Format(time.RFC3339), d.Freshness.Age)
+	} else {
+		p(" — never published")
+	}
+	if d.Freshness.DataTime != nil {
+		p(", data up to %s", d.Freshness.DataTime.UTC().Format(time.RFC3339))
+	}
+	p("\n  SLO: warn after %s, fail after %s since the last publish\n", d.Freshness.WarnAfter, d.Freshness.FailAfter)
+	if d.LastRun != nil && d.LastRun.Status != "published" {
+		p("  last run %s at %s: %s\n", d.LastRun.Status, d.LastRun.FinishedAt.UTC().Format(time.RFC3339), d.LastRun.Error)
+	}
+
+	p("\nSchema:\n")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, c := range d.Schema {
+		req := ""
+		if c.Required {
+			req = "required"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Name, c.Type, req, c.Doc)
+	}
+	tw.Flush()
+
+	p("\nChecks (quality %s):\n", d.Quality.Status)
+	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, c := range d.Checks {
+		last, msg := "not run", ""
+		if c.Last != nil {
+			last, msg = string(c.Last.Status), c.Last.Message
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Name, c.Severity, last, msg)
+	}
+	tw.Flush()
+
+	p("\nSnapshots (newest first):\n")
+	if len(d.Snapshots) == 0 {
+		p("  none\n")
+	}
+	for _, s := range d.Snapshots {
+		p("  %d  %s  %-9s rows=%d run=%s\n", s.ID, s.Timestamp.UTC().Format(time.RFC3339), s.Operation, s.Rows, s.Properties["meshflow.run-id"])
+	}
+	if len(d.Sample.Rows) > 0 {
+		p("\nSample rows:\n")
+		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "  %s\n", strings.Join(d.Sample.Columns, "\t"))
+		for _, r := range d.Sample.Rows {
+			for i := range r {
+				if len(r[i]) > 40 {
+					r[i] = r[i][:37] + "..."
+				}
+			}
+			fmt.Fprintf(tw, "  %s\n", strings.Join(r, "\t"))
+		}
+		tw.Flush()
+	}
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/workers/host"
+)
+
+func (e *env) runOne(ctx context.Context, args []string) error {
+	fs, _ := e.newFlags("run")
+	full := fs.Bool("full-refresh", false, "re-read every raw input from the beginning")
+	partition := fs.String("partition", "", "partition to run (\"\" = the whole product)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errs.Errorf(errs.Invalid, "usage", "mesh run takes one product name, e.g. mesh run marketing.crm_contacts")
+	}
+	d, p, err := e.mesh.Find(pos[0])
+	if err != nil {
+		return err
+	}
+	c, err := host.Dial(e.cfg, logger(e.stderr, "warn"))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	run, err := flow.StartRun(ctx, c, d, p, flow.RunInput{Partition: *partition, FullRefresh: *full})
+	if err != nil {
+		return errs.Errorf(errs.Invalid, "run "+p.Name, "could not start: %v", err)
+	}
+	fmt.Fprintf(e.stdout, "started %s (run %s) on task queue %s\n", run.GetID(), run.GetRunID(), d.TaskQueue())
+	res, err := waitWithProgress(ctx, c, run, e.stdout)
+	if err != nil {
+		return errs.Errorf(errs.Internal, "run "+p.Name, "%s", flow.Explain(err))
+	}
+	fmt.Fprintf(e.stdout, "published %s snapshot %d: %d rows, quality %s\n", res.Table, res.SnapshotID, res.Rows, res.Quality)
+	return nil
+}
+
+// waitWithProgress polls the run's progress query and prints each change until it ends.
+func waitWithProgress(ctx context.Context, c client.Client, run client.WorkflowRun, w io.Writer) (flow.RunResult, error) {
+	done := make(chan error, 1)
+	var res flow.RunResult
+	go func() { done <- run.Get(ctx, &res) }()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	last := ""
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				fmt.Fprintf(w, "  failed\n")
+				return res, err
+			}
+			fmt.Fprintf(w, "  done\n")
+			return res, nil
+		case <-tick.C:
+			v, err := c.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), flow.ProgressQuery)
+			if err != nil {
+				continue // not started yet, or already finished
+			}
+			var p flow.Progress
+			if v.Get(&p) != nil {
+				continue
+			}
+			line := describe(p)
+			if line != last {
+				fmt.Fprintf(w, "  %s\n", line)
+				last = line
+			}
+		}
+	}
+}
+
+func describe(p flow.Progress) string {
+	s := p.Stage
+	if len(p.Landed) > 0 {
+		s += " (landed " + landedText(p.Landed) + ")"
+	}
+	if p.Rows > 0 {
+		s += fmt.Sprintf(" model rows=%d", p.Rows)
+	}
+	if !p.Until.IsZero() {
+		s += " until " + p.Until.UTC().Format(time.RFC3339)
+	}
+	return s
+}

@@ -1,0 +1,112 @@
+// Command sandbox serves the imitation SaaS APIs of dev/sandbox on a local port.
+//
+//	sandbox --addr 127.0.0.1:8280 --seed 1 --fault-429 0.1 --fault-5xx 0.05
+//
+// When listening it prints exactly one line to stdout, the root URL (e.g.
+// http://127.0.0.1:8280), so a parent process started with --addr 127.0.0.1:0
+// can read the port it got; HubSpot's base URL is that root followed by /hubspot.
+// Logs go to stderr. SIGINT or SIGTERM shuts it down cleanly.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/meshflow/meshflow/dev/sandbox"
+	"github.com/meshflow/meshflow/dev/sandbox/hubspot"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "sandbox:", err)
+		}
+		stop()
+		os.Exit(2)
+	}
+}
+
+// run serves until ctx ends. It writes the root URL as one line to stdout and
+// logs to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8280", "listen address; port 0 picks a free port")
+	seed := fs.Int64("seed", 1, "seed of the generated data and of fault decisions")
+	var f sandbox.Faults
+	fs.Float64Var(&f.RateLimited, "fault-429", 0, "share of API requests answered 429 (0..1)")
+	fs.Float64Var(&f.ServerError, "fault-5xx", 0, "share of API requests answered 5xx (0..1)")
+	fs.Float64Var(&f.Slow, "fault-slow", 0, "share of API requests answered after --slow-delay (0..1)")
+	fs.Float64Var(&f.Truncate, "fault-truncate", 0, "share of API responses cut off mid-body (0..1)")
+	fs.DurationVar(&f.SlowDelay, "slow-delay", 2*time.Second, "delay of slow responses")
+	fs.DurationVar(&f.RetryAfter, "retry-after", 0, "Retry-After sent on injected 429s (0 = none)")
+	var hs hubspot.Options
+	fs.IntVar(&hs.Contacts, "hubspot-contacts", 3000, "HubSpot contacts to generate")
+	fs.IntVar(&hs.Companies, "hubspot-companies", 800, "HubSpot companies to generate")
+	fs.IntVar(&hs.Deals, "hubspot-deals", 1500, "HubSpot deals to generate")
+	fs.IntVar(&hs.SearchCap, "hubspot-search-cap", 10_000, "HubSpot search results one query can page through")
+	fs.IntVar(&hs.RateLimit, "hubspot-rate-limit", 190, "HubSpot requests per rolling 10 s (-1 = unlimited)")
+	fs.IntVar(&hs.SearchPerSecond, "hubspot-search-per-second", 5, "HubSpot search requests per second (-1 = unlimited)")
+	fs.IntVar(&hs.DailyLimit, "hubspot-daily-limit", 500_000, "HubSpot requests per day (-1 = unlimited)")
+	fs.StringVar(&hs.Token, "hubspot-token", sandbox.HubSpotToken, "HubSpot private app token to accept")
+	level := fs.String("log-level", "info", "log level (debug logs every request)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	lvl, err := zerolog.ParseLevel(*level)
+	if err != nil {
+		return err
+	}
+	log := zerolog.New(stderr).Level(lvl).With().Timestamp().Str("component", "sandbox").Logger()
+
+	srv := sandbox.New(&sandbox.Options{Seed: *seed, Faults: f, HubSpot: hs, Logger: &log})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	root := "http://" + ln.Addr().String()
+	hsrv := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		// In-flight requests see ctx, so slow faults end at once on shutdown.
+		BaseContext: func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hsrv.Serve(ln) }()
+
+	fmt.Fprintln(stdout, root)
+	log.Info().Str("url", root).Str("hubspot", sandbox.HubSpotURL(root)).Int64("seed", *seed).
+		Interface("faults", f).Msg("sandbox listening")
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hsrv.Shutdown(shutCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

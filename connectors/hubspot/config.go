@@ -1,0 +1,113 @@
+package hubspot
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/meshflow/meshflow/framework/errs"
+)
+
+// Names of the environment variables cmd/ and workers/ read the config from. The
+// connector never reads them itself; it names them in errors so a user knows what
+// to fix.
+const (
+	TokenEnv   = "HUBSPOT_TOKEN"
+	BaseURLEnv = "HUBSPOT_BASE_URL"
+)
+
+// DefaultBaseURL is HubSpot's production API.
+const DefaultBaseURL = "https://api.hubapi.com"
+
+// RequiredScopes are the private app scopes the three streams need.
+var RequiredScopes = []string{"crm.objects.contacts.read", "crm.objects.companies.read", "crm.objects.deals.read"}
+
+// Config is what a user configures. The zero values of BaseURL, Lookback and
+// PageSize take defaults.
+type Config struct {
+	BaseURL string // [DefaultBaseURL]; a sandbox's HubSpot URL in tests and demos
+	Token   Secret // private app access token (pat-…), from HUBSPOT_TOKEN
+
+	// Lookback is subtracted from the last sync's high-water mark, because the
+	// search index lags writes: records indexed late still fall in the next window.
+	// Records seen at the same version are dropped, so it costs requests, not
+	// duplicates [5m].
+	Lookback time.Duration
+	// PageSize is records per request, capped at each endpoint's maximum (100 for
+	// lists, 200 for search) [the maximum].
+	PageSize int
+}
+
+// Validate reports a config that cannot work, naming the variable to fix.
+func (c Config) Validate() error {
+	const op = "hubspot: config"
+	tok := c.Token.Reveal()
+	switch {
+	case tok == "":
+		return errs.Errorf(errs.Invalid, op, "%s is not set: create a private app in HubSpot (Settings → Integrations → Private Apps) with the scopes %s and put its access token in %s",
+			TokenEnv, strings.Join(RequiredScopes, ", "), TokenEnv)
+	case strings.HasPrefix(strings.ToLower(tok), "bearer "):
+		return errs.Errorf(errs.Invalid, op, "%s must hold the bare token, without the \"Bearer \" prefix", TokenEnv)
+	case strings.ContainsAny(tok, " \t\r\n"):
+		return errs.Errorf(errs.Invalid, op, "%s contains whitespace: copy the token again without spaces or line breaks", TokenEnv)
+	}
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errs.Errorf(errs.Invalid, op, "%s %q is not an absolute http(s) URL such as %s", BaseURLEnv, c.BaseURL, DefaultBaseURL)
+		}
+	}
+	if c.Lookback < 0 {
+		return errs.Errorf(errs.Invalid, op, "lookback %v is negative", c.Lookback)
+	}
+	if c.PageSize < 0 || c.PageSize > maxSearchLimit {
+		return errs.Errorf(errs.Invalid, op, "page size %d is outside 1..%d (0 = the maximum)", c.PageSize, maxSearchLimit)
+	}
+	return nil
+}
+
+// Options tunes the client beyond what users configure; nil means defaults.
+type Options struct {
+	HTTPClient *http.Client // [a client with a 60 s timeout]
+	// AccountTimeZone is where the account's day ends: the DAILY quota resets at
+	// its midnight [UTC].
+	AccountTimeZone *time.Location
+	// RequestsPerSecond paces list calls of all streams of this Source together,
+	// below the 100-per-10 s limit of the smallest plans [9]; negative = unpaced.
+	RequestsPerSecond float64
+	// SearchRequestsPerSecond paces search calls of all streams together, below
+	// HubSpot's ~5/s per account [4]; negative = unpaced.
+	SearchRequestsPerSecond float64
+	// Now is the clock for quota reset times and for a missing SyncStart [time.Now].
+	Now func() time.Time
+}
+
+// Secret is a credential. Every way of printing or encoding it yields
+// "[REDACTED]"; only Reveal gives the value, for the one header that needs it.
+type Secret string
+
+const redacted = "[REDACTED]"
+
+// Reveal returns the secret's value.
+func (s Secret) Reveal() string { return string(s) }
+
+// String redacts.
+func (Secret) String() string { return redacted }
+
+// GoString redacts (%#v).
+func (Secret) GoString() string { return redacted }
+
+// Format redacts under every verb, %x and %q included.
+func (Secret) Format(f fmt.State, _ rune) { f.Write([]byte(redacted)) }
+
+// MarshalJSON redacts.
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// MarshalText redacts (YAML, TOML and other text encoders).
+func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// LogValue redacts in log/slog.
+func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }

@@ -1,0 +1,303 @@
+// Package hubspot is the HubSpot CRM v3 connector: contacts, companies and deals,
+// read in full through the list endpoints and incrementally through search, with
+// deletes (archived records) caught on every sync. It works against
+// api.hubapi.com or the dev/sandbox imitation alike.
+//
+// Records are returned exactly as HubSpot sent them; the connector only decides
+// which to return and where to resume.
+package hubspot
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/source"
+)
+
+const (
+	maxListLimit    = 100
+	maxSearchLimit  = 200
+	maxBody         = 64 << 20 // far above any page; guards against a runaway response
+	defaultLookback = 5 * time.Minute
+)
+
+// Source is a configured HubSpot client and its streams. It is safe for
+// concurrent use; its streams share its pacing.
+type Source struct {
+	base     string
+	token    Secret
+	lookback time.Duration
+	pageSize int
+	http     *http.Client
+	tz       *time.Location
+	now      func() time.Time
+
+	// The limiters live here, not in StreamSpec.RequestsPerSecond, because
+	// HubSpot's limits are per account: the source.Reader's limiter is per reader,
+	// so three streams read in parallel would each pace alone, and it cannot tell a
+	// search call (≈5/s) from a list call (≈10–19/s).
+	list, search *rate.Limiter
+
+	streams []source.Stream
+}
+
+var _ source.Source = (*Source)(nil)
+
+// New validates cfg and returns a Source; opts may be nil.
+func New(cfg Config, opts *Options) (*Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	s := &Source{
+		base:     strings.TrimRight(cfg.BaseURL, "/"),
+		token:    cfg.Token,
+		lookback: cfg.Lookback,
+		pageSize: cfg.PageSize,
+		http:     o.HTTPClient,
+		tz:       o.AccountTimeZone,
+		now:      o.Now,
+		list:     limiter(o.RequestsPerSecond, 9),
+		search:   limiter(o.SearchRequestsPerSecond, 4),
+	}
+	if s.base == "" {
+		s.base = DefaultBaseURL
+	}
+	if s.lookback == 0 {
+		s.lookback = defaultLookback
+	}
+	if s.http == nil {
+		s.http = &http.Client{Timeout: 60 * time.Second}
+	}
+	if s.tz == nil {
+		s.tz = time.UTC
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for _, o := range objects {
+		s.streams = append(s.streams, newStream(s, o))
+	}
+	return s, nil
+}
+
+func limiter(rps, def float64) *rate.Limiter {
+	switch {
+	case rps < 0:
+		return rate.NewLimiter(rate.Inf, 1)
+	case rps == 0:
+		rps = def
+	}
+	return rate.NewLimiter(rate.Limit(rps), 1)
+}
+
+// Name is "hubspot".
+func (s *Source) Name() string { return "hubspot" }
+
+// Streams are contacts, companies and deals.
+func (s *Source) Streams() []source.Stream { return slices.Clone(s.streams) }
+
+// Check lists one contact: the cheapest call that proves the token and a scope.
+func (s *Source) Check(ctx context.Context) error {
+	_, err := s.do(ctx, "hubspot: check", http.MethodGet, "/crm/v3/objects/contacts?limit=1", nil)
+	return err
+}
+
+// do sends one request and returns the body of a 2xx answer; any other outcome is
+// an *errs.Error of the right kind. It is the one place HTTP failures are mapped.
+func (s *Source) do(ctx context.Context, op, method, pathQuery string, body any) ([]byte, error) {
+	lim := s.list
+	var payload io.Reader
+	if body != nil {
+		lim = s.search // the only POST is search
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, errs.E(errs.Internal, op, err)
+		}
+		payload = bytes.NewReader(b)
+	}
+	if err := lim.Wait(ctx); err != nil {
+		return nil, errs.E(errs.Canceled, op, firstErr(ctx.Err(), err))
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.base+pathQuery, payload)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, op, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token.Reveal())
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "meshflow-hubspot/1")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, errs.E(errs.Canceled, op, ctx.Err())
+		}
+		return nil, errs.E(errs.Transient, op, errors.New(s.scrub(err.Error())))
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, errs.E(errs.Canceled, op, ctx.Err())
+		}
+		// A body cut off mid-way (proxy reset, truncated response): try again.
+		return nil, errs.Errorf(errs.Transient, op, "reading the HTTP %d response failed: %s", resp.StatusCode, s.scrub(err.Error()))
+	}
+	if resp.StatusCode/100 == 2 {
+		return b, nil
+	}
+	return nil, s.classify(op, resp, b)
+}
+
+func firstErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// apiError is HubSpot's error body, across its variants.
+type apiError struct {
+	Message       string `json:"message"`
+	Category      string `json:"category"`
+	PolicyName    string `json:"policyName"`
+	CorrelationID string `json:"correlationId"`
+	Errors        []struct {
+		Context struct {
+			RequiredGranularScopes []string `json:"requiredGranularScopes"`
+			RequiredScopes         []string `json:"requiredScopes"`
+		} `json:"context"`
+	} `json:"errors"`
+}
+
+// classify maps a non-2xx answer to an error kind, once:
+//
+//	401, 403        Permission (never retried), naming HUBSPOT_TOKEN or the missing scope
+//	429             RateLimited with RetryAfter (10 s rolling, 1 s secondly, or Retry-After);
+//	                DAILY: Quota until the account's next midnight
+//	400, other 4xx  Invalid, with HubSpot's message
+//	404             NotFound
+//	408, 5xx        Transient
+func (s *Source) classify(op string, resp *http.Response, body []byte) error {
+	var e apiError
+	if json.Unmarshal(body, &e) != nil || e.Message == "" {
+		e.Message = http.StatusText(resp.StatusCode) // HTML from a proxy, or empty
+	}
+	said := s.scrub(e.Message)
+	if e.CorrelationID != "" {
+		said += " (correlation id " + e.CorrelationID + ")"
+	}
+	code := resp.StatusCode
+	switch {
+	case code == http.StatusUnauthorized:
+		return errs.Errorf(errs.Permission, op, "HubSpot rejected the token (401 %s): set %s to a valid private app access token. HubSpot said: %s",
+			e.Category, TokenEnv, said)
+	case code == http.StatusForbidden:
+		var scopes []string
+		for _, x := range e.Errors {
+			scopes = append(scopes, x.Context.RequiredGranularScopes...)
+			scopes = append(scopes, x.Context.RequiredScopes...)
+		}
+		need := strings.Join(scopes, ", ")
+		if need == "" {
+			need = strings.Join(RequiredScopes, ", ")
+		}
+		return errs.Errorf(errs.Permission, op, "the private app behind %s lacks a scope (403 %s): grant it %s. HubSpot said: %s",
+			TokenEnv, e.Category, need, said)
+	case code == http.StatusTooManyRequests:
+		return s.rateLimited(op, resp, e.PolicyName, said)
+	case code == http.StatusNotFound:
+		return errs.Errorf(errs.NotFound, op, "HTTP 404: %s", said)
+	case code == http.StatusRequestTimeout || code >= 500:
+		return errs.Errorf(errs.Transient, op, "HubSpot answered HTTP %d: %s", code, said)
+	default:
+		return errs.Errorf(errs.Invalid, op, "HubSpot refused the request (HTTP %d %s): %s", code, e.Category, said)
+	}
+}
+
+func (s *Source) rateLimited(op string, resp *http.Response, policy, said string) error {
+	now := s.now()
+	if policy == "DAILY" {
+		until := nextMidnight(now, s.tz)
+		e := errs.Errorf(errs.Quota, op, "daily API limit reached (429 DAILY); it resets at %s: %s", until.Format(time.RFC3339), said)
+		e.Until = until
+		e.RetryAfter = until.Sub(now)
+		return e
+	}
+	wait := 10 * time.Second // TEN_SECONDLY_ROLLING, and the safe guess for unknown policies
+	if policy == "SECONDLY" {
+		wait = time.Second
+	}
+	if ra, ok := retryAfter(resp.Header.Get("Retry-After"), now); ok {
+		wait = ra
+	}
+	if policy == "" {
+		policy = "unknown policy"
+	}
+	e := errs.Errorf(errs.RateLimited, op, "rate limited (429 %s), retry in %v: %s", policy, wait, said)
+	e.RetryAfter = wait
+	return e
+}
+
+// nextMidnight is the start of the day after now's day in tz.
+func nextMidnight(now time.Time, tz *time.Location) time.Time {
+	y, m, d := now.In(tz).Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, tz)
+}
+
+// retryAfter reads a Retry-After header: delay seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(0, t.Sub(now)), true
+	}
+	return 0, false
+}
+
+// scrub removes the token from text that came from elsewhere (a server message, a
+// transport error), so no error can carry it even if a server echoes it.
+func (s *Source) scrub(text string) string {
+	if tok := s.token.Reveal(); tok != "" {
+		text = strings.ReplaceAll(text, tok, redacted)
+	}
+	return text
+}
+
+// get issues a GET of path with query q.
+func (s *Source) get(ctx context.Context, op, path string, q url.Values) ([]byte, error) {
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	return s.do(ctx, op, http.MethodGet, path, nil)
+}
+
+// decode unmarshals a 2xx body; a body that does not decode is treated as
+// truncated in transit and retried.
+func decode(op string, b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return errs.Errorf(errs.Transient, op, "undecodable response (%d bytes): %v", len(b), err)
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+// Package sandbox serves imitations of the SaaS APIs Meshflow's connectors read,
+// over real HTTP, so connectors, end-to-end tests and demos run offline against
+// seeded data with the vendors' boundary behaviour and injectable faults.
+//
+// Each vendor lives in a sub-package and is mounted under its own path prefix
+// (HubSpot under /hubspot, so its base URL is root+HubSpotPath), which keeps
+// vendors' paths from colliding. Admin endpoints live under /_sandbox/ and are
+// never faulted, counted or authenticated (the sandbox is for local use only):
+//
+//	GET      /_sandbox/health                        → {"ok":true,"vendors":{...}}
+//	GET      /_sandbox/faults                        → the current Faults as JSON
+//	PUT|POST /_sandbox/faults                        ← {"rate_limited":0.1,"server_error":0.05,"slow":0,"truncate":0,"slow_delay":"2s","retry_after":"1s"}
+//	POST     /_sandbox/hubspot/touch?object=contacts&n=5   → {"ids":[...]}
+//	POST     /_sandbox/hubspot/archive?object=deals&n=2    → {"ids":[...]}
+//	GET      /_sandbox/hubspot/count?object=companies      → {"object":...,"live":N,"archived":M}
+//	GET      /_sandbox/hubspot/requests                    → {"requests":N}
+//	POST     /_sandbox/hubspot/exhaust-daily               → 204; every call answers 429 DAILY until the next day
+package sandbox
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/meshflow/meshflow/dev/sandbox/hubspot"
+)
+
+// HubSpotToken is the private app token the HubSpot imitation accepts by default.
+const HubSpotToken = hubspot.DefaultToken
+
+// HubSpotPath is where the HubSpot imitation is mounted: a client's base URL is
+// the sandbox root followed by it (see HubSpotURL).
+const HubSpotPath = "/hubspot"
+
+// HubSpotURL is the HubSpot base URL of a sandbox served at root, e.g.
+// HubSpotURL("http://127.0.0.1:8280") = "http://127.0.0.1:8280/hubspot".
+func HubSpotURL(root string) string { return root + HubSpotPath }
+
+// Options configures a Server; nil or zero fields take defaults.
+type Options struct {
+	Seed   int64            // drives data and fault decisions [1]
+	Now    func() time.Time // the data clock handed to every vendor [time.Now]
+	Faults Faults           // initial faults; change them with SetFaults
+
+	// HubSpot configures the HubSpot imitation (sizes, token, SearchCap, limits).
+	// Its Seed and Now default to the ones above.
+	HubSpot hubspot.Options
+
+	// Logger, when set, logs every request at debug level.
+	Logger *zerolog.Logger
+}
+
+// Server is the sandbox: one http.Handler mounting every vendor.
+type Server struct {
+	handler http.Handler
+	faults  *faultInjector
+	hubspot *hubspot.API
+}
+
+// New builds a sandbox. It panics on invalid Faults, a programming error in a
+// test or a flag check the caller skipped.
+func New(opts *Options) *Server {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if err := o.Faults.Validate(); err != nil {
+		panic(err)
+	}
+	s := &Server{faults: &faultInjector{seed: o.Seed, f: o.Faults}}
+
+	hs := o.HubSpot
+	if hs.Seed == 0 {
+		hs.Seed = o.Seed
+	}
+	if hs.Now == nil {
+		hs.Now = o.Now
+	}
+	hs.Middleware = s.faults.middleware(func(w http.ResponseWriter, retryAfter time.Duration) {
+		hubspot.WriteRateLimited(w, hubspot.PolicyTenSecondly, retryAfter)
+	})
+	s.hubspot = hubspot.New(hs)
+
+	mux := http.NewServeMux()
+	mux.Handle(HubSpotPath+"/", http.StripPrefix(HubSpotPath, s.hubspot))
+	mux.Handle("/_sandbox/hubspot/", http.StripPrefix("/_sandbox/hubspot", s.hubspot.Admin()))
+	mux.HandleFunc("GET /_sandbox/health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "vendors": map[string]string{"hubspot": HubSpotPath}})
+	})
+	mux.HandleFunc("GET /_sandbox/faults", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Faults())
+	})
+	setFaults := func(w http.ResponseWriter, r *http.Request) {
+		var f Faults
+		if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
+			http.Error(w, "faults: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := f.Validate(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.SetFaults(f)
+		writeJSON(w, http.StatusOK, f)
+	}
+	mux.HandleFunc("PUT /_sandbox/faults", setFaults)
+	mux.HandleFunc("POST /_sandbox/faults", setFaults)
+
+	s.handler = mux
+	if o.Logger != nil {
+		s.handler = logRequests(*o.Logger, mux)
+	}
+	return s
+}
+
+// ServeHTTP routes to the vendor or admin handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// HubSpot is the HubSpot imitation, for its admin methods (Touch, Archive, Count,
+// Requests, ExhaustDaily).
+func (s *Server) HubSpot() *hubspot.API { return s.hubspot }
+
+// SetFaults replaces the injected faults from the next request on. It panics on
+// invalid rates (see Faults.Validate).
+func (s *Server) SetFaults(f Faults) {
+	if err := f.Validate(); err != nil {
+		panic(err)
+	}
+	s.faults.set(f)
+}
+
+// Faults returns the faults currently injected.
+func (s *Server) Faults() Faults { return s.faults.get() }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func logRequests(log zerolog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		ev := log.Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("status", sw.status).Dur("took", time.Since(start))
+		if f := w.Header().Get(FaultHeader); f != "" {
+			ev = ev.Str("fault", f)
+		}
+		ev.Msg("request")
+	})
+}

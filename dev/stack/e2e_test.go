@@ -1,0 +1,266 @@
+package stack_test
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/rs/zerolog"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	_ "gocloud.dev/blob/fileblob"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/meshflow/meshflow/dev/stack"
+	"github.com/meshflow/meshflow/domains"
+	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/framework/lake"
+	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/port"
+	"github.com/meshflow/meshflow/workers/host"
+)
+
+// TestEndToEnd runs the marketing domain on the real Temporal dev server against the
+// sandbox's real HTTP API, into a temporary lake, and reads the Iceberg ports back.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: needs bin/temporal")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	st, err := stack.Start(ctx, stack.Options{Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Stop() })
+
+	cfg, stores := openLake(t, ctx, st, t.TempDir())
+	m := domains.Mesh()
+	stopWorker := startWorker(t, st, cfg, m, stores)
+
+	// First run: every product publishes.
+	failed, err := stack.RunAll(ctx, st.Client, m, nil)
+	if err != nil || len(failed) > 0 {
+		t.Fatalf("first run: %v %v", err, failed)
+	}
+	hs := st.Sandbox.HubSpot()
+	contacts := port.TableID{Domain: "marketing", Name: "crm_contacts_v1"}
+	for _, tc := range []struct {
+		table  string
+		object string
+	}{{"crm_contacts_v1", "contacts"}, {"crm_companies_v1", "companies"}, {"crm_deals_v1", "deals"}} {
+		rows := readColumn(t, stores, port.TableID{Domain: "marketing", Name: tc.table}, 0)
+		if len(rows) != hs.Count(tc.object) {
+			t.Fatalf("%s holds %d rows, the sandbox has %d live %s", tc.table, len(rows), hs.Count(tc.object), tc.object)
+		}
+	}
+	first, _, _ := stores.Ports.Current(ctx, contacts)
+	if path := os.Getenv("MESHFLOW_RECORD_HISTORY"); path != "" {
+		recordHistory(t, ctx, st, first.Properties[flow.PropRunID], path)
+	}
+
+	// The sandbox changes 10 contacts; the next run lands only those, and the port
+	// keeps one row per contact with the newest values.
+	touchedAt := time.Now().UTC().Truncate(time.Millisecond)
+	touched := hs.Touch("contacts", 10)
+	res := runProduct(t, ctx, st, m, "marketing.crm_contacts")
+	if got := res.Landed["hubspot.contacts"]; got != 10 {
+		t.Fatalf("second run landed %d contacts, want the 10 changed ones", got)
+	}
+	ids := readColumn(t, stores, contacts, 0)
+	if len(ids) != hs.Count("contacts") || len(ids) != len(uniq(ids)) {
+		t.Fatalf("port has %d rows (%d distinct), want one per contact (%d)", len(ids), len(uniq(ids)), hs.Count("contacts"))
+	}
+	updated := readColumn(t, stores, contacts, 8) // updated_at
+	var fresh []string
+	for i, u := range updated {
+		ts, err := time.Parse("2006-01-02T15:04:05.999999", u)
+		if err != nil {
+			t.Fatalf("updated_at %q: %v", u, err)
+		}
+		if !ts.Before(touchedAt) {
+			fresh = append(fresh, ids[i])
+		}
+	}
+	slices.Sort(fresh)
+	slices.Sort(touched)
+	if !slices.Equal(fresh, touched) {
+		t.Fatalf("contacts updated since the change: %v, want exactly the touched %v", fresh, touched)
+	}
+	second, _, _ := stores.Ports.Current(ctx, contacts)
+	if second.ID == first.ID {
+		t.Fatal("the second run did not publish a new snapshot")
+	}
+
+	// A run whose ERROR check fails publishes nothing and says why.
+	stopWorker()
+	tooFew := mesh.RowCount(1, 100)
+	tooFew.Name = "row_count_at_most_100"
+	strict := withCheck(m, "crm_contacts", tooFew)
+	stopWorker = startWorker(t, st, cfg, strict, stores)
+	hs.Touch("contacts", 3)
+	_, err = startAndWait(ctx, st, strict, "marketing.crm_contacts")
+	if err == nil {
+		t.Fatal("a run with a failing error check succeeded")
+	}
+	msg := flow.Explain(err)
+	for _, want := range []string{"quality gate", "row_count_at_most_100", "previous snapshot"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("blocked run error %q does not say %q", msg, want)
+		}
+	}
+	after, _, _ := stores.Ports.Current(ctx, contacts)
+	if after.ID != second.ID {
+		t.Fatalf("current snapshot moved from %d to %d after a blocked run", second.ID, after.ID)
+	}
+	stopWorker()
+
+	// A worker with bad credentials fails clearly and publishes nothing.
+	badCfg, badStores := openLake(t, ctx, st, t.TempDir())
+	badCfg.HubSpot.Token = "pat-na1-00000000-wrong"
+	stopWorker = startWorker(t, st, badCfg, m, badStores)
+	defer stopWorker()
+	_, err = startAndWait(ctx, st, m, "marketing.crm_companies")
+	if err == nil {
+		t.Fatal("a run with a bad token succeeded")
+	}
+	msg = flow.Explain(err)
+	if !strings.Contains(msg, "HUBSPOT_TOKEN") || strings.Contains(msg, badCfg.HubSpot.Token) {
+		t.Fatalf("bad-credential error %q should name HUBSPOT_TOKEN and never print the token", msg)
+	}
+	if _, ok, _ := badStores.Ports.Current(ctx, port.TableID{Domain: "marketing", Name: "crm_companies_v1"}); ok {
+		t.Fatal("a run with bad credentials published a snapshot")
+	}
+	if ms, _ := badStores.Lake.Manifests(ctx, lake.StreamRef{Domain: "marketing", Source: "hubspot", Stream: "companies"}); len(ms) != 0 {
+		t.Fatal("a run with bad credentials committed a landing")
+	}
+}
+
+func openLake(t *testing.T, ctx context.Context, st *stack.Stack, dir string) (host.Config, *host.Stores) {
+	t.Helper()
+	cfg, err := host.ConfigFromEnv(func(k string) string {
+		if k == "MESHFLOW_LAKE" {
+			return dir
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.WorkDir = t.TempDir()
+	cfg = st.SandboxConfig(cfg)
+	stores, err := host.OpenStores(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stores.Close() })
+	return cfg, stores
+}
+
+func startWorker(t *testing.T, st *stack.Stack, cfg host.Config, m mesh.Mesh, stores *host.Stores) func() {
+	t.Helper()
+	stop, err := st.StartWorker(cfg, m, stores)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stop
+}
+
+func runProduct(t *testing.T, ctx context.Context, st *stack.Stack, m mesh.Mesh, name string) flow.RunResult {
+	t.Helper()
+	res, err := startAndWait(ctx, st, m, name)
+	if err != nil {
+		t.Fatalf("run %s: %s", name, flow.Explain(err))
+	}
+	return res
+}
+
+func startAndWait(ctx context.Context, st *stack.Stack, m mesh.Mesh, name string) (flow.RunResult, error) {
+	d, p, err := m.Find(name)
+	if err != nil {
+		return flow.RunResult{}, err
+	}
+	run, err := flow.StartRun(ctx, st.Client, d, p, flow.RunInput{})
+	if err != nil {
+		return flow.RunResult{}, err
+	}
+	var res flow.RunResult
+	err = run.Get(ctx, &res)
+	return res, err
+}
+
+// readColumn reads column col of the table's current snapshot as text.
+func readColumn(t *testing.T, stores *host.Stores, id port.TableID, col int) []string {
+	t.Helper()
+	tbl, err := stores.Ports.ReadAll(context.Background(), id, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	var out []string
+	tr := array.NewTableReader(tbl, 0)
+	defer tr.Release()
+	for tr.Next() {
+		c := tr.RecordBatch().Column(col)
+		for i := 0; i < c.Len(); i++ {
+			out = append(out, strings.Trim(c.ValueStr(i), `"`))
+		}
+	}
+	return out
+}
+
+func uniq(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return slices.Compact(c)
+}
+
+func withCheck(m mesh.Mesh, product string, c mesh.Check) mesh.Mesh {
+	out := mesh.Mesh{}
+	for _, d := range m.Domains {
+		d.Products = slices.Clone(d.Products)
+		for i := range d.Products {
+			if d.Products[i].Name == product {
+				d.Products[i].Checks = append(slices.Clone(d.Products[i].Checks), c)
+			}
+		}
+		out.Domains = append(out.Domains, d)
+	}
+	return out
+}
+
+// recordHistory saves the history of the crm_contacts run as JSON for framework/flow's
+// replay test: MESHFLOW_RECORD_HISTORY=$PWD/testdata/histories/run_product.json go test ./dev/stack
+func recordHistory(t *testing.T, ctx context.Context, st *stack.Stack, runID, path string) {
+	t.Helper()
+	it := st.Client.GetWorkflowHistory(ctx, flow.WorkflowID("marketing", "crm_contacts", ""), runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	hist := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv("MESHFLOW_TEMPORAL_BIN") == "" {
+		if p, err := stack.FindTemporal(); err == nil {
+			os.Setenv("MESHFLOW_TEMPORAL_BIN", p)
+		}
+	}
+	os.Exit(m.Run())
+}

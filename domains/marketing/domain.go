@@ -1,0 +1,148 @@
+// Package marketing is the marketing domain: the CRM data products built from HubSpot.
+// The marketing-analytics team owns everything in this folder.
+package marketing
+
+import (
+	_ "embed"
+	"time"
+
+	"github.com/meshflow/meshflow/framework/mesh"
+)
+
+// Name is the domain's name; its workers poll the task queue "meshflow.marketing".
+const Name = "marketing"
+
+var (
+	//go:embed models/crm_contacts.sql
+	contactsSQL string
+	//go:embed models/crm_companies.sql
+	companiesSQL string
+	//go:embed models/crm_deals.sql
+	dealsSQL string
+)
+
+// daily is the freshness SLO of products refreshed every day: late after a missed run,
+// stale after two.
+var daily = mesh.Freshness{Column: "updated_at", WarnAfter: 26 * time.Hour, FailAfter: 50 * time.Hour}
+
+// Domain declares the marketing domain and its products.
+func Domain() mesh.Domain {
+	return mesh.Domain{
+		Name:        Name,
+		Owner:       "marketing-analytics",
+		Contact:     "#marketing-data",
+		Description: "Customer relationship data: who our contacts and companies are and how deals progress.",
+		Products:    []mesh.Product{contacts(), companies(), deals()},
+	}
+}
+
+func contacts() mesh.Product {
+	return mesh.Product{
+		Name: "crm_contacts",
+		Description: "Every live contact in the CRM, one row per contact with its newest values. " +
+			"Deleted (archived) contacts are left out; e-mail addresses are lower-cased.",
+		UseCases: []string{
+			"Size and segment the funnel by lifecycle stage and country.",
+			"Join people to companies (company_id) and, through e-mail, to product usage.",
+		},
+		Tags:    []string{"crm", "hubspot", "people"},
+		Version: "1.0.0",
+		Inputs:  []mesh.Input{mesh.Raw("hubspot", "contacts")},
+		Model:   contactsSQL,
+		Schema: []mesh.Column{
+			{Name: "contact_id", Type: mesh.String, Required: true, Doc: "HubSpot contact id."},
+			{Name: "email", Type: mesh.String, Doc: "E-mail address, trimmed and lower-cased; null if none."},
+			{Name: "first_name", Type: mesh.String, Doc: "First name as entered."},
+			{Name: "last_name", Type: mesh.String, Doc: "Last name as entered."},
+			{Name: "company_id", Type: mesh.String, Doc: "The contact's primary company (crm_companies.company_id)."},
+			{Name: "lifecycle_stage", Type: mesh.String, Doc: "Funnel stage (subscriber … customer, evangelist, other)."},
+			{Name: "country", Type: mesh.String, Doc: "Country as entered."},
+			{Name: "created_at", Type: mesh.Timestamp, Required: true, Doc: "When the contact was created (UTC)."},
+			{Name: "updated_at", Type: mesh.Timestamp, Required: true, Doc: "When the contact last changed (UTC)."},
+		},
+		PrimaryKey:     []string{"contact_id"},
+		Classification: mesh.Internal,
+		Checks: []mesh.Check{
+			mesh.AcceptedValues("lifecycle_stage", "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer", "evangelist", "other"),
+			mesh.RowCount(1, 0).Describe("An empty CRM means the extraction broke, not that we lost every contact."),
+			mesh.SQL("email_has_at_sign", "SELECT * FROM model WHERE email IS NOT NULL AND email NOT LIKE '%_@_%'").AsWarn().
+				Describe("E-mail addresses look like addresses; a few typos are expected, so this only warns."),
+		},
+		Freshness: daily,
+		Cadence:   "0 5 * * *",
+	}
+}
+
+func companies() mesh.Product {
+	return mesh.Product{
+		Name: "crm_companies",
+		Description: "Every live company in the CRM with its normalised web domain, size and industry. " +
+			"web_domain is the key other domains match companies on.",
+		UseCases: []string{
+			"Account segmentation by industry, size and country.",
+			"Match CRM companies to other systems by web domain.",
+		},
+		Tags:    []string{"crm", "hubspot", "accounts"},
+		Version: "1.0.0",
+		Inputs:  []mesh.Input{mesh.Raw("hubspot", "companies")},
+		Model:   companiesSQL,
+		Schema: []mesh.Column{
+			{Name: "company_id", Type: mesh.String, Required: true, Doc: "HubSpot company id."},
+			{Name: "name", Type: mesh.String, Doc: "Company name."},
+			{Name: "web_domain", Type: mesh.String, Doc: "Website domain, lower case, without scheme, www. or path."},
+			{Name: "industry", Type: mesh.String, Doc: "HubSpot industry code."},
+			{Name: "employees", Type: mesh.Int64, Doc: "Number of employees."},
+			{Name: "annual_revenue", Type: mesh.Float64, Doc: "Annual revenue in the account currency."},
+			{Name: "country", Type: mesh.String, Doc: "Country as entered."},
+			{Name: "created_at", Type: mesh.Timestamp, Required: true, Doc: "When the company was created (UTC)."},
+			{Name: "updated_at", Type: mesh.Timestamp, Required: true, Doc: "When the company last changed (UTC)."},
+		},
+		PrimaryKey:     []string{"company_id"},
+		Classification: mesh.Internal,
+		Checks: []mesh.Check{
+			mesh.RowCount(1, 0),
+			mesh.SQL("employees_not_negative", "SELECT * FROM model WHERE employees < 0"),
+			mesh.SQL("web_domain_is_normalised", "SELECT * FROM model WHERE web_domain <> lower(web_domain) OR web_domain LIKE 'www.%' OR web_domain LIKE '%/%'"),
+		},
+		Freshness: daily,
+		Cadence:   "0 5 * * *",
+	}
+}
+
+func deals() mesh.Product {
+	return mesh.Product{
+		Name: "crm_deals",
+		Description: "Every live deal in the CRM with amount, stage and outcome. " +
+			"is_won and is_closed spell out the stage so reports need not know pipeline ids.",
+		UseCases: []string{
+			"Pipeline and revenue reporting by stage, company and close date.",
+			"Win-rate analysis joined with crm_companies on company_id.",
+		},
+		Tags:    []string{"crm", "hubspot", "revenue"},
+		Version: "1.0.0",
+		Inputs:  []mesh.Input{mesh.Raw("hubspot", "deals")},
+		Model:   dealsSQL,
+		Schema: []mesh.Column{
+			{Name: "deal_id", Type: mesh.String, Required: true, Doc: "HubSpot deal id."},
+			{Name: "deal_name", Type: mesh.String, Doc: "Deal name."},
+			{Name: "amount", Type: mesh.Float64, Doc: "Deal amount in the account currency."},
+			{Name: "deal_stage", Type: mesh.String, Required: true, Doc: "Stage id in the default pipeline."},
+			{Name: "is_won", Type: mesh.Bool, Doc: "True when the deal is closed won."},
+			{Name: "is_closed", Type: mesh.Bool, Doc: "True when the deal is closed, won or lost."},
+			{Name: "pipeline", Type: mesh.String, Doc: "Pipeline id."},
+			{Name: "company_id", Type: mesh.String, Doc: "The deal's company (crm_companies.company_id)."},
+			{Name: "close_date", Type: mesh.Timestamp, Doc: "Expected or actual close date (UTC)."},
+			{Name: "created_at", Type: mesh.Timestamp, Required: true, Doc: "When the deal was created (UTC)."},
+			{Name: "updated_at", Type: mesh.Timestamp, Required: true, Doc: "When the deal last changed (UTC)."},
+		},
+		PrimaryKey:     []string{"deal_id"},
+		Classification: mesh.Internal,
+		Checks: []mesh.Check{
+			mesh.AcceptedValues("deal_stage", "appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent", "closedwon", "closedlost"),
+			mesh.SQL("amount_not_negative", "SELECT * FROM model WHERE amount < 0"),
+			mesh.RowCount(1, 0),
+		},
+		Freshness: daily,
+		Cadence:   "0 5 * * *",
+	}
+}

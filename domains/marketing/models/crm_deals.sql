@@ -1,0 +1,15 @@
+-- One row per live HubSpot deal, with its outcome spelled out for reporting.
+SELECT
+    id                                   AS deal_id,
+    deal_name,
+    amount,
+    deal_stage,
+    deal_stage = 'closedwon'             AS is_won,
+    deal_stage IN ('closedwon', 'closedlost') AS is_closed,
+    pipeline,
+    associated_company_id                AS company_id,
+    close_date,
+    created_at,
+    coalesce(last_modified_at, updated_at) AS updated_at
+FROM hubspot.deals
+WHERE NOT coalesce(archived, false)

@@ -1,0 +1,15 @@
+// Package domains is the registry of every domain the mesh runs. A new domain adds
+// one line here; a new product inside a domain needs no edit outside its folder.
+package domains
+
+import (
+	"github.com/meshflow/meshflow/domains/marketing"
+	"github.com/meshflow/meshflow/framework/mesh"
+)
+
+// Mesh returns every registered domain.
+func Mesh() mesh.Mesh {
+	return mesh.Mesh{Domains: []mesh.Domain{
+		marketing.Domain(),
+	}}
+}

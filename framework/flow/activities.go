@@ -1,0 +1,335 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/lake"
+	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/port"
+	"github.com/meshflow/meshflow/framework/quality"
+	"github.com/meshflow/meshflow/framework/source"
+	"github.com/meshflow/meshflow/framework/transform"
+)
+
+// Activities are the steps of a product run. They hold their dependencies, so tests can
+// swap them; one value serves every domain a worker hosts.
+type Activities struct {
+	Mesh    mesh.Mesh
+	Lake    *lake.Lake
+	Ports   *port.Catalog
+	Sources map[string]source.Source // configured connectors by name
+	WorkDir string                   // local scratch space for DuckDB
+	Log     zerolog.Logger
+	Reader  *source.ReaderOptions // paging/retry tuning (nil = defaults)
+}
+
+// Land reads one raw stream from its cursor into the lake and commits a manifest. A
+// retried attempt resumes after the files the previous attempt closed (heartbeat details).
+func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error) {
+	src, ok := a.Sources[in.Source]
+	if !ok {
+		return LandOutput{}, toTemporal(errs.Errorf(errs.Invalid, "land "+in.Source, "no %s connector is configured on this worker: set its credentials (see README) and restart the worker", in.Source))
+	}
+	stream, ok := source.Lookup(src, in.Stream)
+	if !ok {
+		return LandOutput{}, toTemporal(errs.Errorf(errs.Invalid, "land "+in.Source, "connector %s has no stream %q", in.Source, in.Stream))
+	}
+	ref := lake.StreamRef{Domain: in.Domain, Source: in.Source, Stream: in.Stream}
+	var cursor json.RawMessage
+	if !in.FullRefresh {
+		c, err := a.Lake.Cursor(ctx, ref)
+		if err != nil {
+			return LandOutput{}, toTemporal(err)
+		}
+		cursor = c
+	}
+	var resume *lake.Checkpoint
+	if activity.HasHeartbeatDetails(ctx) {
+		var cp lake.Checkpoint
+		if err := activity.GetHeartbeatDetails(ctx, &cp); err == nil {
+			resume = &cp
+		}
+	}
+	log := a.Log.With().Str("domain", in.Domain).Str("source", in.Source).Str("stream", in.Stream).Str("run_id", in.RunID).Logger()
+	res, err := a.Lake.Land(ctx, stream, lake.LandRequest{
+		Stream: ref, RunID: in.RunID, SyncStart: in.SyncStart, Partition: in.Partition, Cursor: cursor, Resume: resume,
+		Reader:   a.Reader,
+		Progress: func(cp lake.Checkpoint) { activity.RecordHeartbeat(ctx, cp) },
+	})
+	if err != nil {
+		log.Error().Err(err).Msg("landing failed")
+		return LandOutput{}, toTemporal(err)
+	}
+	log.Info().Int64("rows", res.Manifest.Rows).Int("pages", res.Stats.Pages).Int("retries", res.Stats.Retries).Str("manifest", res.ManifestKey).Msg("landed")
+	return LandOutput{ManifestKey: res.ManifestKey, Rows: res.Manifest.Rows, Files: len(res.Manifest.Files), Pages: res.Stats.Pages, Retries: res.Stats.Retries}, nil
+}
+
+// StagingKey is where a run's model output waits for its checks and publish.
+func StagingKey(domain, product, runID string) string {
+	return path.Join("staging", domain, product, runID, "model.parquet")
+}
+
+// Transform runs the product's model over every committed landing of its raw inputs
+// and the current snapshots of the ports it reads, and stages the result.
+func (a *Activities) Transform(ctx context.Context, in TransformInput) (TransformOutput, error) {
+	d, p, err := a.Mesh.Find(in.Domain + "." + in.Product)
+	if err != nil {
+		return TransformOutput{}, toTemporal(err)
+	}
+	scratch, err := os.MkdirTemp(a.WorkDir, "transform-")
+	if err != nil {
+		return TransformOutput{}, toTemporal(errs.E(errs.Internal, "transform", err))
+	}
+	defer os.RemoveAll(scratch)
+
+	req := transform.Request{Product: p, TempDir: filepath.Join(scratch, "spill")}
+	for _, src := range p.Inputs {
+		if src.IsRaw() {
+			raw, err := a.rawInput(ctx, d.Name, src, scratch)
+			if err != nil {
+				return TransformOutput{}, toTemporal(err)
+			}
+			req.Raw = append(req.Raw, raw)
+			continue
+		}
+		_, up, err := a.Mesh.Find(src.Domain + "." + src.Product)
+		if err != nil {
+			return TransformOutput{}, toTemporal(err)
+		}
+		files, err := a.Ports.DataFiles(ctx, port.TableID{Domain: src.Domain, Name: up.PortName()}, 0)
+		if err != nil {
+			return TransformOutput{}, toTemporal(errs.E(errs.KindOf(err), "read input "+src.String(), fmt.Errorf("%w (run %s first)", err, src)))
+		}
+		req.Ports = append(req.Ports, transform.PortInput{Domain: src.Domain, Product: src.Product, Files: files})
+	}
+	key := StagingKey(d.Name, p.Name, in.RunID)
+	req.Output = filepath.Join(scratch, "model.parquet")
+	if root := a.Lake.LocalRoot(); root != "" {
+		req.Output = filepath.Join(root, filepath.FromSlash(key))
+		if err := os.MkdirAll(filepath.Dir(req.Output), 0o755); err != nil {
+			return TransformOutput{}, toTemporal(errs.E(errs.Internal, "transform", err))
+		}
+	}
+	res, err := transform.Run(ctx, req)
+	if err != nil {
+		return TransformOutput{}, toTemporal(err)
+	}
+	if a.Lake.LocalRoot() == "" {
+		if err := a.Lake.Upload(ctx, req.Output, key); err != nil {
+			return TransformOutput{}, toTemporal(err)
+		}
+	}
+	return TransformOutput{StagingKey: key, Rows: res.Rows, Watermark: res.Watermark}, nil
+}
+
+func (a *Activities) rawInput(ctx context.Context, domain string, src mesh.Input, scratch string) (transform.RawInput, error) {
+	ref := lake.StreamRef{Domain: domain, Source: src.Source, Stream: src.Stream}
+	ms, err := a.Lake.Manifests(ctx, ref)
+	if err != nil {
+		return transform.RawInput{}, err
+	}
+	if len(ms) == 0 {
+		return transform.RawInput{}, errs.Errorf(errs.NotFound, "read raw "+ref.String(), "nothing has landed yet")
+	}
+	var keys []string
+	for _, m := range ms {
+		for _, f := range m.Files {
+			keys = append(keys, f.Key)
+		}
+	}
+	files, err := a.Lake.LocalFiles(ctx, keys, filepath.Join(scratch, "raw"))
+	if err != nil {
+		return transform.RawInput{}, err
+	}
+	last := ms[len(ms)-1]
+	return transform.RawInput{Source: src.Source, Stream: src.Stream, Files: files, PrimaryKey: last.PrimaryKey, CursorField: last.CursorField, Fields: last.Fields}, nil
+}
+
+// Check runs the product's checks on the staged model.
+func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckOutput, error) {
+	_, p, err := a.Mesh.Find(in.Domain + "." + in.Product)
+	if err != nil {
+		return CheckOutput{}, toTemporal(err)
+	}
+	scratch, err := os.MkdirTemp(a.WorkDir, "check-")
+	if err != nil {
+		return CheckOutput{}, toTemporal(errs.E(errs.Internal, "check", err))
+	}
+	defer os.RemoveAll(scratch)
+	files, err := a.Lake.LocalFiles(ctx, []string{in.StagingKey}, scratch)
+	if err != nil {
+		return CheckOutput{}, toTemporal(err)
+	}
+	results, err := transform.CheckStaged(ctx, files[0], p.AllChecks(), in.Now)
+	if err != nil {
+		return CheckOutput{}, toTemporal(err)
+	}
+	return CheckOutput{Results: results, Status: string(quality.Summary(results))}, nil
+}
+
+// Snapshot and table property keys Meshflow writes on its ports.
+const (
+	PropRunID       = "meshflow.run-id"
+	PropPartition   = "meshflow.partition"
+	PropChecks      = "meshflow.checks"
+	PropQuality     = "meshflow.quality"
+	PropWatermark   = "meshflow.watermark"
+	PropPublishedAt = "meshflow.published-at"
+	PropVersion     = "meshflow.version"
+)
+
+// Publish commits the staged model as a new snapshot of the product's port.
+func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutput, error) {
+	d, p, err := a.Mesh.Find(in.Domain + "." + in.Product)
+	if err != nil {
+		return PublishOutput{}, toTemporal(err)
+	}
+	scratch, err := os.MkdirTemp(a.WorkDir, "publish-")
+	if err != nil {
+		return PublishOutput{}, toTemporal(errs.E(errs.Internal, "publish", err))
+	}
+	defer os.RemoveAll(scratch)
+	files, err := a.Lake.LocalFiles(ctx, []string{in.StagingKey}, scratch)
+	if err != nil {
+		return PublishOutput{}, toTemporal(err)
+	}
+	rdr, closeFn, err := openStaged(ctx, files[0], p)
+	if err != nil {
+		return PublishOutput{}, toTemporal(err)
+	}
+	defer closeFn()
+	checks, _ := json.Marshal(in.Results)
+	props := map[string]string{
+		PropRunID: in.RunID, PropPartition: in.Partition, PropChecks: string(checks),
+		PropQuality: string(quality.Summary(in.Results)), PropPublishedAt: in.PublishedAt.UTC().Format(time.RFC3339),
+		PropVersion: p.Version,
+	}
+	if !in.Watermark.IsZero() {
+		props[PropWatermark] = in.Watermark.UTC().Format(time.RFC3339)
+	}
+	id := port.TableID{Domain: d.Name, Name: p.PortName()}
+	snap, err := a.Ports.Publish(ctx, id, rdr, port.PublishRequest{
+		Mode:               port.Replace{}, // the model computes the product's whole current state
+		SnapshotProperties: props,
+		TableProperties:    TableProperties(d, p),
+	})
+	if err != nil {
+		return PublishOutput{}, toTemporal(err)
+	}
+	// The staged file has done its job; a failed delete only leaves garbage.
+	_ = a.Lake.Bucket.Delete(ctx, in.StagingKey)
+	a.Log.Info().Str("table", id.String()).Int64("snapshot", snap.ID).Int64("rows", snap.Rows).Msg("published")
+	return PublishOutput{Table: id.String(), SnapshotID: snap.ID, Rows: snap.Rows}, nil
+}
+
+// TableProperties are the product's declarations copied onto its table, so a consumer
+// reading the table with another engine still sees who owns it and what it means.
+func TableProperties(d mesh.Domain, p mesh.Product) map[string]string {
+	return map[string]string{
+		"meshflow.domain": d.Name, "meshflow.product": p.Name, "meshflow.owner": p.EffectiveOwner(d),
+		"meshflow.description": p.Description, PropVersion: p.Version, "meshflow.classification": string(p.Classification),
+		"meshflow.cadence": p.Cadence,
+	}
+}
+
+// openStaged reads a staged Parquet file as Arrow, with the declared column docs attached.
+func openStaged(ctx context.Context, path string, p mesh.Product) (array.RecordReader, func(), error) {
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return nil, nil, errs.E(errs.Internal, "open staged model", err)
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 64 * 1024}, memory.DefaultAllocator)
+	if err != nil {
+		pf.Close()
+		return nil, nil, errs.E(errs.Internal, "open staged model", err)
+	}
+	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	if err != nil {
+		pf.Close()
+		return nil, nil, errs.E(errs.Internal, "open staged model", err)
+	}
+	fields := rr.Schema().Fields()
+	for i, f := range fields {
+		if c, ok := p.Column(f.Name); ok {
+			fields[i].Metadata = arrow.NewMetadata([]string{"doc"}, []string{c.Doc})
+			fields[i].Nullable = !c.Required
+		}
+	}
+	docd := &relabeled{RecordReader: rr, schema: arrow.NewSchema(fields, nil)}
+	return docd, func() { rr.Release(); pf.Close() }, nil
+}
+
+// relabeled presents a reader's batches under an equivalent schema with field docs.
+type relabeled struct {
+	pqarrow.RecordReader
+	schema *arrow.Schema
+	cur    arrow.RecordBatch
+}
+
+func (r *relabeled) Schema() *arrow.Schema { return r.schema }
+
+func (r *relabeled) Next() bool {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	if !r.RecordReader.Next() {
+		return false
+	}
+	in := r.RecordReader.RecordBatch()
+	r.cur = array.NewRecordBatch(r.schema, in.Columns(), in.NumRows())
+	return true
+}
+
+func (r *relabeled) RecordBatch() arrow.RecordBatch { return r.cur }
+func (r *relabeled) Record() arrow.RecordBatch      { return r.cur }
+
+// RecordRun keeps the run's outcome in the lake for the catalog.
+func (a *Activities) RecordRun(ctx context.Context, rec RunRecord) error {
+	key := RunRecordKey(rec.Domain, rec.Product, rec.FinishedAt, rec.RunID)
+	return toTemporal(a.Lake.PutJSON(ctx, key, rec))
+}
+
+// RunRecordKey orders a product's run records by finish time.
+func RunRecordKey(domain, product string, finished time.Time, runID string) string {
+	return path.Join("runs", domain, product, strconv.FormatInt(finished.UTC().UnixMilli(), 10)+"-"+runID+".json")
+}
+
+// toTemporal maps an error's kind, once, to a Temporal application error: its type is
+// the kind, and kinds that retrying cannot fix are non-retryable.
+func toTemporal(err error) error {
+	if err == nil {
+		return nil
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return err
+	}
+	kind := errs.KindOf(err)
+	opts := temporal.ApplicationErrorOptions{NonRetryable: !errs.Retryable(err), Cause: nil}
+	typ := kind.String()
+	if e, ok := errs.As(err); ok && kind == errs.Quota {
+		typ = ErrTypeQuotaExhausted
+		opts.NonRetryable = true // the workflow waits on a durable timer instead
+		opts.Details = []any{e.Until}
+	}
+	return temporal.NewApplicationErrorWithOptions(err.Error(), typ, opts)
+}

@@ -1,0 +1,72 @@
+package flow
+
+import (
+	"context"
+	"errors"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/meshflow/meshflow/framework/mesh"
+)
+
+// Search attribute keys, typed.
+var (
+	KeyDomain    = temporal.NewSearchAttributeKeyKeyword(AttrDomain)
+	KeyProduct   = temporal.NewSearchAttributeKeyKeyword(AttrProduct)
+	KeyPartition = temporal.NewSearchAttributeKeyKeyword(AttrPartition)
+	KeyBackfill  = temporal.NewSearchAttributeKeyKeyword(AttrBackfill)
+)
+
+// WorkflowID is the deterministic, readable id of a product run: <domain>.<product>/<partition>,
+// with "current" for an unpartitioned run.
+func WorkflowID(domain, product, partition string) string {
+	if partition == "" {
+		partition = "current"
+	}
+	return domain + "." + product + "/" + partition
+}
+
+// StartRun starts RunProduct on the product's domain queue. Re-running a finished id is
+// allowed; starting one that is still running is refused by Temporal.
+func StartRun(ctx context.Context, c client.Client, d mesh.Domain, p mesh.Product, in RunInput) (client.WorkflowRun, error) {
+	in.Domain, in.Product = d.Name, p.Name
+	attrs := []temporal.SearchAttributeUpdate{KeyDomain.ValueSet(d.Name), KeyProduct.ValueSet(p.Name)}
+	if in.Partition != "" {
+		attrs = append(attrs, KeyPartition.ValueSet(in.Partition))
+	}
+	return c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       WorkflowID(d.Name, p.Name, in.Partition),
+		TaskQueue:                d.TaskQueue(),
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(attrs...),
+	}, RunProductWorkflow, in)
+}
+
+// Register puts the workflows and activities on a domain's worker.
+func Register(w worker.Worker, wf *Workflows, acts *Activities) {
+	w.RegisterWorkflowWithOptions(wf.RunProduct, workflow.RegisterOptions{Name: RunProductWorkflow})
+	w.RegisterActivity(acts)
+}
+
+// Explain returns the message of the innermost application error in err — the one an
+// activity or workflow raised — without the layers Temporal wraps around it.
+func Explain(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	for err != nil {
+		var app *temporal.ApplicationError
+		if !errors.As(err, &app) {
+			break
+		}
+		msg = app.Message()
+		err = app.Unwrap()
+	}
+	return msg
+}

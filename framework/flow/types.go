@@ -1,0 +1,135 @@
+// Package flow holds the Temporal building blocks that domains compose: the RunProduct
+// workflow (land → transform → check → publish), its activities, the search attributes
+// on-call filters by, and the client helpers that start runs with deterministic ids.
+//
+// Only references cross the activity boundary — bucket keys, counts, snapshot ids —
+// never rows.
+package flow
+
+import (
+	"time"
+
+	"github.com/meshflow/meshflow/framework/quality"
+)
+
+// Search attributes registered on the Temporal namespace; the UI filters by them.
+const (
+	AttrDomain    = "MeshDomain"
+	AttrProduct   = "MeshProduct"
+	AttrPartition = "MeshPartition"
+	AttrBackfill  = "MeshBackfill"
+)
+
+// SearchAttributes lists them with their Temporal type, for `temporal server start-dev --search-attribute`.
+var SearchAttributes = map[string]string{AttrDomain: "Keyword", AttrProduct: "Keyword", AttrPartition: "Keyword", AttrBackfill: "Keyword"}
+
+// Workflow and query names.
+const (
+	RunProductWorkflow = "RunProduct"
+	ProgressQuery      = "progress"
+)
+
+// RunInput asks for one run of one product.
+type RunInput struct {
+	Domain    string
+	Product   string
+	Partition string // "" = the whole product (unpartitioned)
+	// FullRefresh re-reads every raw input from the beginning instead of from its cursor.
+	FullRefresh bool
+}
+
+// RunResult is what a successful run published.
+type RunResult struct {
+	Domain, Product, Table string
+	SnapshotID             int64
+	Rows                   int64
+	Landed                 map[string]int64 // rows landed per raw input
+	Quality                string
+	Watermark              time.Time
+	PublishedAt            time.Time
+}
+
+// Progress is what the progress query returns while a run goes on.
+type Progress struct {
+	Stage  string           `json:"stage"` // landing, transforming, checking, publishing, waiting for quota, done, failed
+	Landed map[string]int64 `json:"landed,omitempty"`
+	Rows   int64            `json:"rows,omitempty"`
+	Until  time.Time        `json:"until,omitzero"` // when a quota wait ends
+	Error  string           `json:"error,omitempty"`
+}
+
+// LandInput lands one raw stream.
+type LandInput struct {
+	Domain, Source, Stream string
+	RunID                  string
+	SyncStart              time.Time
+	Partition              string
+	FullRefresh            bool
+}
+
+// LandOutput is a committed landing.
+type LandOutput struct {
+	ManifestKey string
+	Rows        int64
+	Files       int
+	Pages       int
+	Retries     int
+}
+
+// TransformInput runs a product's model.
+type TransformInput struct {
+	Domain, Product, RunID string
+}
+
+// TransformOutput is the staged model.
+type TransformOutput struct {
+	StagingKey string
+	Rows       int64
+	Watermark  time.Time
+}
+
+// CheckInput runs a product's checks on the staged model.
+type CheckInput struct {
+	Domain, Product, StagingKey string
+	Now                         time.Time
+}
+
+// CheckOutput holds the check results.
+type CheckOutput struct {
+	Results []quality.Result
+	Status  string
+}
+
+// PublishInput commits the staged model to the port.
+type PublishInput struct {
+	Domain, Product, RunID, Partition string
+	StagingKey                        string
+	Results                           []quality.Result
+	Watermark                         time.Time
+	PublishedAt                       time.Time
+}
+
+// PublishOutput is the new snapshot.
+type PublishOutput struct {
+	Table      string
+	SnapshotID int64
+	Rows       int64
+}
+
+// RunRecord is kept in the lake for every finished run, published or not, so the
+// catalog can show the latest check results and why a run did not publish.
+type RunRecord struct {
+	Domain, Product string
+	WorkflowID      string
+	RunID           string
+	Partition       string           `json:",omitempty"`
+	Status          string           // published, blocked, failed
+	Error           string           `json:",omitempty"`
+	Landed          map[string]int64 `json:",omitempty"`
+	Rows            int64
+	Checks          []quality.Result `json:",omitempty"`
+	SnapshotID      int64            `json:",omitempty"`
+	Watermark       time.Time        `json:",omitzero"`
+	StartedAt       time.Time
+	FinishedAt      time.Time
+}

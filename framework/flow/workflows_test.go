@@ -1,0 +1,147 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/quality"
+)
+
+func testMesh() mesh.Mesh {
+	return mesh.Mesh{Domains: []mesh.Domain{{Name: "marketing", Owner: "team", Products: []mesh.Product{{
+		Name: "crm_contacts", Version: "1.0.0", Description: "Contacts.",
+		Inputs: []mesh.Input{mesh.Raw("hubspot", "contacts"), mesh.Raw("hubspot", "companies")},
+		Model:  "SELECT 1", Schema: []mesh.Column{{Name: "id", Type: mesh.String, Doc: "id"}}, PrimaryKey: []string{"id"},
+		Classification: mesh.Internal, Freshness: mesh.Freshness{WarnAfter: time.Hour, FailAfter: 2 * time.Hour}, Cadence: "@daily",
+	}}}}}
+}
+
+func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *Activities) {
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := s.NewTestWorkflowEnvironment()
+	wf := &Workflows{Mesh: testMesh()}
+	env.RegisterWorkflowWithOptions(wf.RunProduct, workflow.RegisterOptions{Name: RunProductWorkflow})
+	acts := &Activities{}
+	env.RegisterActivity(acts)
+	return env, acts
+}
+
+var passing = []quality.Result{{Name: "unique_id", Status: "pass"}}
+
+func TestRunProductPublishesAfterLandingEveryInput(t *testing.T) {
+	env, a := newEnv(t)
+	var landed []string
+	env.OnActivity(a.Land, mock.Anything, mock.Anything).Return(func(_ context.Context, in LandInput) (LandOutput, error) {
+		landed = append(landed, in.Stream)
+		return LandOutput{Rows: 10}, nil
+	})
+	env.OnActivity(a.Transform, mock.Anything, mock.Anything).Return(TransformOutput{StagingKey: "staging/x", Rows: 7}, nil)
+	env.OnActivity(a.Check, mock.Anything, mock.Anything).Return(CheckOutput{Results: passing, Status: "pass"}, nil)
+	env.OnActivity(a.Publish, mock.Anything, mock.MatchedBy(func(in PublishInput) bool { return in.StagingKey == "staging/x" })).
+		Return(PublishOutput{Table: "marketing.crm_contacts_v1", SnapshotID: 42, Rows: 7}, nil).Once()
+	var rec RunRecord
+	env.OnActivity(a.RecordRun, mock.Anything, mock.Anything).Return(func(_ context.Context, r RunRecord) error { rec = r; return nil })
+
+	env.ExecuteWorkflow(RunProductWorkflow, RunInput{Domain: "marketing", Product: "crm_contacts"})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var res RunResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.SnapshotID != 42 || res.Rows != 7 || res.Landed["hubspot.contacts"] != 10 || res.Landed["hubspot.companies"] != 10 {
+		t.Fatalf("result = %+v", res)
+	}
+	if len(landed) != 2 {
+		t.Fatalf("landed %v, want both raw inputs", landed)
+	}
+	if rec.Status != "published" || rec.SnapshotID != 42 {
+		t.Fatalf("run record = %+v", rec)
+	}
+	env.AssertExpectations(t)
+}
+
+func TestRunProductErrorCheckBlocksThePublish(t *testing.T) {
+	env, a := newEnv(t)
+	env.OnActivity(a.Land, mock.Anything, mock.Anything).Return(LandOutput{Rows: 10}, nil)
+	env.OnActivity(a.Transform, mock.Anything, mock.Anything).Return(TransformOutput{StagingKey: "staging/x", Rows: 7}, nil)
+	env.OnActivity(a.Check, mock.Anything, mock.Anything).Return(CheckOutput{Status: "fail", Results: []quality.Result{
+		{Name: "not_null_email", Status: "fail", Severity: "error", Failing: 3, Message: "3 null values"},
+		{Name: "row_count", Status: "warn", Severity: "warn"},
+	}}, nil)
+	var rec RunRecord
+	env.OnActivity(a.RecordRun, mock.Anything, mock.Anything).Return(func(_ context.Context, r RunRecord) error { rec = r; return nil })
+
+	env.ExecuteWorkflow(RunProductWorkflow, RunInput{Domain: "marketing", Product: "crm_contacts"})
+	err := env.GetWorkflowError()
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != ErrTypeQualityGate {
+		t.Fatalf("err = %v, want a quality gate error", err)
+	}
+	for _, want := range []string{"not_null_email", "3 null values", "previous snapshot", "crm_contacts_v1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	env.AssertNotCalled(t, "Publish", mock.Anything, mock.Anything)
+	if rec.Status != "blocked" || len(rec.Checks) != 2 {
+		t.Fatalf("run record = %+v", rec)
+	}
+}
+
+func TestRunProductWaitsOutAnExhaustedQuota(t *testing.T) {
+	env, a := newEnv(t)
+	start := env.Now()
+	until := start.Add(7 * time.Hour)
+	calls := 0
+	env.OnActivity(a.Land, mock.Anything, mock.MatchedBy(func(in LandInput) bool { return in.Stream == "contacts" })).Return(func(_ context.Context, in LandInput) (LandOutput, error) {
+		calls++
+		if calls == 1 {
+			return LandOutput{}, temporal.NewApplicationErrorWithOptions("hubspot: DAILY quota exhausted", ErrTypeQuotaExhausted, temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{until}})
+		}
+		return LandOutput{Rows: 5}, nil
+	})
+	env.OnActivity(a.Land, mock.Anything, mock.Anything).Return(LandOutput{Rows: 1}, nil)
+	env.OnActivity(a.Transform, mock.Anything, mock.Anything).Return(TransformOutput{StagingKey: "k"}, nil)
+	env.OnActivity(a.Check, mock.Anything, mock.Anything).Return(CheckOutput{Results: passing}, nil)
+	var publishedAt time.Time
+	env.OnActivity(a.Publish, mock.Anything, mock.Anything).Return(func(_ context.Context, in PublishInput) (PublishOutput, error) {
+		publishedAt = in.PublishedAt
+		return PublishOutput{SnapshotID: 1}, nil
+	})
+	env.OnActivity(a.RecordRun, mock.Anything, mock.Anything).Return(nil)
+	var during Progress
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(ProgressQuery)
+		if err == nil {
+			_ = v.Get(&during)
+		}
+	}, time.Hour)
+
+	env.ExecuteWorkflow(RunProductWorkflow, RunInput{Domain: "marketing", Product: "crm_contacts"})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 2 {
+		t.Fatalf("contacts landed %d times, want a retry after the wait", calls)
+	}
+	if publishedAt.Before(until) {
+		t.Fatalf("published at %v, before the quota reset at %v", publishedAt, until)
+	}
+	if during.Stage != "waiting for quota" || !during.Until.Equal(until) {
+		t.Fatalf("progress during the wait = %+v", during)
+	}
+}

@@ -1,0 +1,198 @@
+// Package lake is the raw layer of the mesh: object storage opened by a gocloud URL,
+// the streaming landing of source pages into Parquet, and the manifests that commit a
+// landing and carry its cursor.
+package lake
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
+
+	"github.com/meshflow/meshflow/framework/errs"
+)
+
+// Lake is a bucket holding raw landings, staged model outputs and run records.
+type Lake struct {
+	Bucket *blob.Bucket
+	URL    string
+	root   string // local directory behind a file:// bucket; "" otherwise
+}
+
+// Open opens the lake at a gocloud URL (file://, mem://, s3://, ...) or a local
+// directory path, which is created if needed. The caller imports the URL openers it
+// wants (gocloud.dev/blob/fileblob, memblob, s3blob...) in its main package.
+func Open(ctx context.Context, location string) (*Lake, error) {
+	u, root, err := Normalize(location)
+	if err != nil {
+		return nil, err
+	}
+	b, err := blob.OpenBucket(ctx, u)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "open lake "+location, err)
+	}
+	return &Lake{Bucket: b, URL: u, root: root}, nil
+}
+
+// Normalize turns a path or URL into a bucket URL, and returns the local root directory
+// for file:// lakes. Local lakes write no metadata sidecars and keep temp files beside
+// their targets so the final rename is atomic.
+func Normalize(location string) (bucketURL, localRoot string, err error) {
+	if location == "" {
+		return "", "", errs.Errorf(errs.Invalid, "open lake", "no lake location: set MESHFLOW_LAKE to a directory or a bucket URL")
+	}
+	if !strings.Contains(location, "://") {
+		abs, err := filepath.Abs(location)
+		if err != nil {
+			return "", "", errs.E(errs.Invalid, "open lake", err)
+		}
+		location = "file://" + abs
+	}
+	u, err := url.Parse(location)
+	if err != nil {
+		return "", "", errs.E(errs.Invalid, "open lake "+location, err)
+	}
+	if u.Scheme != "file" {
+		return location, "", nil
+	}
+	if err := os.MkdirAll(u.Path, 0o755); err != nil {
+		return "", "", errs.E(errs.Invalid, "open lake "+location, err)
+	}
+	q := u.Query()
+	q.Set("metadata", "skip")
+	q.Set("no_tmp_dir", "1")
+	u.RawQuery = q.Encode()
+	return u.String(), u.Path, nil
+}
+
+// LocalRoot is the directory behind a file:// lake, or "".
+func (l *Lake) LocalRoot() string { return l.root }
+
+// Close closes the bucket.
+func (l *Lake) Close() error { return l.Bucket.Close() }
+
+// LocalFiles returns local paths for keys so that DuckDB, which reads only local files
+// here, can read them. A file:// lake returns its own files; other buckets are copied
+// into dir.
+func (l *Lake) LocalFiles(ctx context.Context, keys []string, dir string) ([]string, error) {
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if l.root != "" {
+			out = append(out, filepath.Join(l.root, filepath.FromSlash(k)))
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(k))
+		if err := l.download(ctx, k, p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (l *Lake) download(ctx context.Context, key, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return errs.E(errs.Internal, "copy "+key, err)
+	}
+	r, err := l.Bucket.NewReader(ctx, key, nil)
+	if err != nil {
+		return errs.E(kindOf(err), "copy "+key, err)
+	}
+	defer r.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return errs.E(errs.Internal, "copy "+key, err)
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return errs.E(errs.Transient, "copy "+key, err)
+	}
+	return f.Close()
+}
+
+// Upload copies a local file into the bucket at key.
+func (l *Lake) Upload(ctx context.Context, path, key string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return errs.E(errs.Internal, "upload "+key, err)
+	}
+	defer f.Close()
+	w, err := l.Bucket.NewWriter(ctx, key, nil)
+	if err != nil {
+		return errs.E(kindOf(err), "upload "+key, err)
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		w.Close()
+		return errs.E(errs.Transient, "upload "+key, err)
+	}
+	// Close is where the upload commits; its error is the one that matters.
+	if err := w.Close(); err != nil {
+		return errs.E(errs.Transient, "upload "+key, err)
+	}
+	return nil
+}
+
+// PutJSON writes v as JSON at key. It is not indented: embedded cursors stay byte-for-byte.
+func (l *Lake) PutJSON(ctx context.Context, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return errs.E(errs.Internal, "write "+key, err)
+	}
+	if err := l.Bucket.WriteAll(ctx, key, b, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+		return errs.E(kindOf(err), "write "+key, err)
+	}
+	return nil
+}
+
+// GetJSON reads key into v; a missing key is errs.NotFound.
+func (l *Lake) GetJSON(ctx context.Context, key string, v any) error {
+	b, err := l.Bucket.ReadAll(ctx, key)
+	if err != nil {
+		return errs.E(kindOf(err), "read "+key, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return errs.E(errs.Invalid, "read "+key, fmt.Errorf("corrupt JSON: %w", err))
+	}
+	return nil
+}
+
+// List returns the keys under prefix, sorted, skipping in-flight temp files.
+func (l *Lake) List(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	it := l.Bucket.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, errs.E(kindOf(err), "list "+prefix, err)
+		}
+		if obj.IsDir || strings.Contains(filepath.Base(obj.Key), ".tmp") {
+			continue
+		}
+		keys = append(keys, obj.Key)
+	}
+	return keys, nil
+}
+
+func kindOf(err error) errs.Kind {
+	switch gcerrors.Code(err) {
+	case gcerrors.NotFound:
+		return errs.NotFound
+	case gcerrors.PermissionDenied:
+		return errs.Permission
+	case gcerrors.InvalidArgument:
+		return errs.Invalid
+	case gcerrors.Canceled:
+		return errs.Canceled
+	}
+	return errs.Transient
+}

@@ -1,0 +1,127 @@
+package lake
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/meshflow/meshflow/framework/source"
+)
+
+// StreamRef names a raw stream landed for a domain.
+type StreamRef struct {
+	Domain, Source, Stream string
+}
+
+func (s StreamRef) String() string { return s.Domain + "/" + s.Source + "." + s.Stream }
+
+// Prefix is where the stream's landings live.
+func (s StreamRef) Prefix() string { return path.Join("raw", s.Domain, s.Source, s.Stream) }
+
+func (s StreamRef) manifestPrefix() string { return s.Prefix() + "/_manifests/" }
+
+// Manifest commits one landing. It is written last: files without a manifest are
+// garbage from a failed attempt and nothing reads them. The newest manifest's
+// CursorEnd is the stream's cursor, so a cursor can only advance past durable data.
+type Manifest struct {
+	V           int             `json:"v"`
+	Stream      StreamRef       `json:"stream"`
+	Seq         int             `json:"seq"`
+	RunID       string          `json:"run_id"`
+	Partition   string          `json:"partition,omitempty"`
+	Files       []DataFile      `json:"files"`
+	Rows        int64           `json:"rows"`
+	CursorStart json.RawMessage `json:"cursor_start,omitempty"`
+	CursorEnd   json.RawMessage `json:"cursor_end,omitempty"`
+	SyncStart   time.Time       `json:"sync_start"`
+	CommittedAt time.Time       `json:"committed_at"`
+	// The stream's identity, so transforms can dedupe without the connector at hand.
+	PrimaryKey  []string       `json:"primary_key"`
+	CursorField string         `json:"cursor_field"`
+	Fields      []source.Field `json:"fields"`
+}
+
+// DataFile is one Parquet file of a landing.
+type DataFile struct {
+	Key  string `json:"key"`
+	Rows int64  `json:"rows"`
+	// Cursor is the source cursor after the last record of this file, so a retried
+	// landing resumes after the files it already wrote.
+	Cursor json.RawMessage `json:"cursor,omitempty"`
+}
+
+func manifestKey(s StreamRef, seq int, runID string) string {
+	return fmt.Sprintf("%s%08d-%s.json", s.manifestPrefix(), seq, sanitize(runID))
+}
+
+// Manifests returns every committed manifest of the stream, oldest first.
+func (l *Lake) Manifests(ctx context.Context, s StreamRef) ([]Manifest, error) {
+	keys, err := l.List(ctx, s.manifestPrefix())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Manifest, 0, len(keys))
+	for _, k := range keys {
+		if !strings.HasSuffix(k, ".json") {
+			continue
+		}
+		var m Manifest
+		if err := l.GetJSON(ctx, k, &m); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// LatestManifest returns the newest committed manifest, or ok=false before the first landing.
+func (l *Lake) LatestManifest(ctx context.Context, s StreamRef) (Manifest, bool, error) {
+	keys, err := l.List(ctx, s.manifestPrefix())
+	if err != nil {
+		return Manifest{}, false, err
+	}
+	for i := len(keys) - 1; i >= 0; i-- {
+		if !strings.HasSuffix(keys[i], ".json") {
+			continue
+		}
+		var m Manifest
+		err := l.GetJSON(ctx, keys[i], &m)
+		return m, err == nil, err
+	}
+	return Manifest{}, false, nil
+}
+
+// Cursor is the stream's current cursor: the end of its newest landing (nil before the first).
+func (l *Lake) Cursor(ctx context.Context, s StreamRef) (json.RawMessage, error) {
+	m, ok, err := l.LatestManifest(ctx, s)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return m.CursorEnd, nil
+}
+
+func (l *Lake) commit(ctx context.Context, m *Manifest) (string, error) {
+	latest, ok, err := l.LatestManifest(ctx, m.Stream)
+	if err != nil {
+		return "", err
+	}
+	m.Seq = 1
+	if ok {
+		m.Seq = latest.Seq + 1
+	}
+	key := manifestKey(m.Stream, m.Seq, m.RunID)
+	return key, l.PutJSON(ctx, key, *m)
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, s)
+}

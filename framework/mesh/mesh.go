@@ -1,0 +1,173 @@
+// Package mesh is the vocabulary a domain team uses to declare its data products:
+// who owns them, what they mean, what they read, how they are checked and how fresh
+// they must be. Declarations are plain values; the framework validates them once at
+// start-up and everything else (workflows, catalog, contracts) is derived from them.
+package mesh
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Domain is a business domain: a folder domains/<name>/ owned by one team.
+type Domain struct {
+	Name        string // lower_snake, e.g. "marketing"
+	Owner       string // the owning team, e.g. "marketing-analytics"
+	Contact     string // where consumers ask questions (e-mail, chat channel)
+	Description string
+	Products    []Product
+}
+
+// TaskQueue is the Temporal task queue the domain's workers poll.
+func (d Domain) TaskQueue() string { return "meshflow." + d.Name }
+
+// Product is a data product and its one output port.
+type Product struct {
+	Name        string // lower_snake, unique within the domain, e.g. "crm_contacts"
+	Description string // the first sentence is the one-line summary in listings
+	UseCases    []string
+	Owner       string // defaults to the domain's owner
+	Tags        []string
+
+	// Version is the port's semantic version. The major number names the Iceberg
+	// table (<product>_v<major>); minor and patch versions evolve it in place.
+	Version string
+
+	Inputs []Input // raw streams and other products this one is computed from
+	// Model is the SQL SELECT that computes the port, run in DuckDB. Raw inputs are
+	// views named <source>.<stream> (current version of each record) and
+	// <source>.<stream>_history (every landed version); product inputs are
+	// <domain>.<product>.
+	Model string
+
+	Schema         []Column
+	PrimaryKey     []string
+	Classification Classification
+	AllowedGroups  []string // who may read restricted ports
+
+	Checks    []Check
+	Freshness Freshness
+	Cadence   string // cron expression or @hourly/@daily/@weekly: how often it is meant to run
+}
+
+// Input is something a product reads.
+type Input struct {
+	Source, Stream  string // a raw stream landed from a connector, or
+	Domain, Product string // another product's port
+}
+
+// Raw names a raw stream input.
+func Raw(source, stream string) Input { return Input{Source: source, Stream: stream} }
+
+// FromProduct names another product's port as an input.
+func FromProduct(domain, product string) Input { return Input{Domain: domain, Product: product} }
+
+// IsRaw reports whether the input is a landed source stream.
+func (in Input) IsRaw() bool { return in.Source != "" }
+
+func (in Input) String() string {
+	if in.IsRaw() {
+		return in.Source + "." + in.Stream
+	}
+	return in.Domain + "." + in.Product
+}
+
+// Column is one column of a port's schema.
+type Column struct {
+	Name     string
+	Type     ColumnType
+	Doc      string
+	Required bool // not null; enforced by an implicit not-null check
+}
+
+// ColumnType is a port column type, named as in DuckDB SQL.
+type ColumnType string
+
+const (
+	String    ColumnType = "VARCHAR"
+	Int64     ColumnType = "BIGINT"
+	Float64   ColumnType = "DOUBLE"
+	Bool      ColumnType = "BOOLEAN"
+	Date      ColumnType = "DATE"
+	Timestamp ColumnType = "TIMESTAMP" // always UTC, stored without a zone (see ARCHITECTURE: TZ-aware bucketing is slow)
+)
+
+var columnTypes = map[ColumnType]bool{String: true, Int64: true, Float64: true, Bool: true, Date: true, Timestamp: true}
+
+// Classification says who may read a port.
+type Classification string
+
+const (
+	Public     Classification = "public"
+	Internal   Classification = "internal"
+	Restricted Classification = "restricted"
+)
+
+// Freshness is a product's freshness SLO. A product is fresh while its last publish is
+// younger than WarnAfter, late until FailAfter, then stale.
+type Freshness struct {
+	Column    string        // the data-time column whose maximum is the data watermark
+	WarnAfter time.Duration //
+	FailAfter time.Duration //
+}
+
+// Status is a freshness or quality state.
+type Status string
+
+const (
+	StatusPass    Status = "pass"
+	StatusWarn    Status = "warn"
+	StatusFail    Status = "fail"
+	StatusUnknown Status = "unknown"
+)
+
+// At classifies a product last published at publishedAt, seen at now.
+func (f Freshness) At(publishedAt, now time.Time) Status {
+	if publishedAt.IsZero() {
+		return StatusUnknown
+	}
+	age := now.Sub(publishedAt)
+	switch {
+	case f.FailAfter > 0 && age > f.FailAfter:
+		return StatusFail
+	case f.WarnAfter > 0 && age > f.WarnAfter:
+		return StatusWarn
+	}
+	return StatusPass
+}
+
+// Major returns the major number of the product's version.
+func (p Product) Major() int {
+	n, _ := strconv.Atoi(strings.SplitN(p.Version, ".", 2)[0])
+	return n
+}
+
+// PortName is the name of the port's table for the current major version.
+func (p Product) PortName() string { return fmt.Sprintf("%s_v%d", p.Name, p.Major()) }
+
+// Summary is the first sentence of the description.
+func (p Product) Summary() string {
+	d := strings.TrimSpace(p.Description)
+	if i := strings.Index(d, ". "); i >= 0 {
+		return d[:i+1]
+	}
+	return d
+}
+
+// Column returns the named column.
+func (p Product) Column(name string) (Column, bool) {
+	for _, c := range p.Schema {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
+var (
+	nameRE    = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	versionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+)

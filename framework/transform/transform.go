@@ -1,0 +1,270 @@
+// Package transform runs a product's SQL model in embedded DuckDB over the raw files of
+// its inputs and the data files of the ports it reads, and stages the result as one
+// Parquet file typed exactly as the product's schema declares.
+package transform
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
+
+	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/lake"
+	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/quality"
+	"github.com/meshflow/meshflow/framework/source"
+)
+
+// RawInput is a landed stream: every committed file of it, and its identity.
+type RawInput struct {
+	Source, Stream string
+	Files          []string // local Parquet paths, oldest landing first
+	PrimaryKey     []string
+	CursorField    string
+	Fields         []source.Field
+}
+
+// PortInput is another product's port at its current snapshot.
+type PortInput struct {
+	Domain, Product string
+	Files           []string // local Parquet data files of the snapshot
+}
+
+// Request is one model run.
+type Request struct {
+	Product  mesh.Product
+	Raw      []RawInput
+	Ports    []PortInput
+	Output   string // local path of the Parquet file to write
+	TempDir  string // DuckDB spill directory ("" = DuckDB's default)
+	MemoryMB int    // DuckDB memory limit (0 = DuckDB's default)
+}
+
+// Result describes the staged output.
+type Result struct {
+	Rows      int64
+	Watermark time.Time // max of the freshness column; zero if none is declared or all null
+}
+
+// Open returns an in-memory DuckDB.
+func Open(ctx context.Context, tempDir string, memoryMB int) (*sql.DB, error) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, errs.E(errs.Internal, "open duckdb", err)
+	}
+	// One connection: views and tables live in that connection's in-memory catalog.
+	db.SetMaxOpenConns(1)
+	settings := []string{"SET TimeZone = 'UTC'"}
+	if tempDir != "" {
+		settings = append(settings, "SET temp_directory = "+quality.Literal(tempDir))
+	}
+	if memoryMB > 0 {
+		settings = append(settings, fmt.Sprintf("SET memory_limit = '%dMB'", memoryMB))
+	}
+	for _, s := range settings {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			db.Close()
+			return nil, errs.E(errs.Internal, "configure duckdb", err)
+		}
+	}
+	return db, nil
+}
+
+// Run executes the model and writes Output.
+func Run(ctx context.Context, req Request) (Result, error) {
+	p := req.Product
+	op := "transform " + p.Name
+	db, err := Open(ctx, req.TempDir, req.MemoryMB)
+	if err != nil {
+		return Result{}, err
+	}
+	defer db.Close()
+	for _, in := range req.Raw {
+		if err := createRawViews(ctx, db, in); err != nil {
+			return Result{}, err
+		}
+	}
+	for _, in := range req.Ports {
+		if err := createPortView(ctx, db, in); err != nil {
+			return Result{}, err
+		}
+	}
+	model := strings.TrimRight(strings.TrimSpace(p.Model), ";")
+	cols, err := describe(ctx, db, model)
+	if err != nil {
+		return Result{}, errs.E(errs.Invalid, op, fmt.Errorf("the model SQL does not run: %w", err))
+	}
+	if err := matchSchema(p, cols); err != nil {
+		return Result{}, errs.E(errs.Invalid, op, err)
+	}
+	casts := make([]string, len(p.Schema))
+	for i, c := range p.Schema {
+		casts[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", quality.Ident(c.Name), c.Type, quality.Ident(c.Name))
+	}
+	create := fmt.Sprintf("CREATE TABLE model AS SELECT %s FROM (%s) AS m", strings.Join(casts, ", "), model)
+	if _, err := db.ExecContext(ctx, create); err != nil {
+		return Result{}, errs.E(errs.Invalid, op, fmt.Errorf("the model's values do not fit the declared types: %w", err))
+	}
+	copySQL := fmt.Sprintf("COPY (SELECT * FROM model ORDER BY %s) TO %s (FORMAT parquet, COMPRESSION snappy)", idents(p.PrimaryKey), quality.Literal(req.Output))
+	if _, err := db.ExecContext(ctx, copySQL); err != nil {
+		return Result{}, errs.E(errs.Internal, op, err)
+	}
+	var res Result
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM model").Scan(&res.Rows); err != nil {
+		return Result{}, errs.E(errs.Internal, op, err)
+	}
+	if col := p.Freshness.Column; col != "" {
+		var wm sql.NullTime
+		q := fmt.Sprintf("SELECT max(CAST(%s AS TIMESTAMP)) FROM model", quality.Ident(col))
+		if err := db.QueryRowContext(ctx, q).Scan(&wm); err != nil {
+			return Result{}, errs.E(errs.Internal, op, err)
+		}
+		if wm.Valid {
+			res.Watermark = wm.Time.UTC()
+		}
+	}
+	return res, nil
+}
+
+// createRawViews makes <source>.<stream>_history (every landed version) and
+// <source>.<stream> (the newest version of each record by the stream's cursor).
+func createRawViews(ctx context.Context, db *sql.DB, in RawInput) error {
+	schema := quality.Ident(in.Source)
+	hist := schema + "." + quality.Ident(in.Stream+"_history")
+	cur := schema + "." + quality.Ident(in.Stream)
+	stmts := []string{"CREATE SCHEMA IF NOT EXISTS " + schema}
+	if len(in.Files) == 0 {
+		// Landed but empty: an empty table of the right shape keeps the model runnable.
+		cols := make([]string, 0, len(in.Fields)+4)
+		for _, f := range in.Fields {
+			cols = append(cols, quality.Ident(f.Name)+" "+sqlType(f.Type))
+		}
+		cols = append(cols, quality.Ident(lake.ColExtractedAt)+" TIMESTAMP", quality.Ident(lake.ColRunID)+" VARCHAR",
+			quality.Ident(lake.ColCursor)+" VARCHAR", quality.Ident(lake.ColRaw)+" VARCHAR")
+		stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s (%s)", hist, strings.Join(cols, ", ")))
+	} else {
+		paths := make([]string, len(in.Files))
+		for i, f := range in.Files {
+			paths[i] = quality.Literal(f)
+		}
+		stmts = append(stmts, fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet([%s], union_by_name = true)", hist, strings.Join(paths, ", ")))
+	}
+	order := quality.Ident(lake.ColExtractedAt) + " DESC"
+	if in.CursorField != "" {
+		order = quality.Ident(in.CursorField) + " DESC NULLS LAST, " + order
+	}
+	stmts = append(stmts, fmt.Sprintf(
+		"CREATE VIEW %s AS SELECT * FROM %s QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s) = 1",
+		cur, hist, idents(in.PrimaryKey), order))
+	for _, s := range stmts {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return errs.E(errs.Internal, fmt.Sprintf("read raw %s.%s", in.Source, in.Stream), err)
+		}
+	}
+	return nil
+}
+
+func createPortView(ctx context.Context, db *sql.DB, in PortInput) error {
+	op := fmt.Sprintf("read port %s.%s", in.Domain, in.Product)
+	if len(in.Files) == 0 {
+		return errs.Errorf(errs.NotFound, op, "the port has no data files yet: run %s.%s first", in.Domain, in.Product)
+	}
+	paths := make([]string, len(in.Files))
+	for i, f := range in.Files {
+		paths[i] = quality.Literal(f)
+	}
+	for _, s := range []string{
+		"CREATE SCHEMA IF NOT EXISTS " + quality.Ident(in.Domain),
+		fmt.Sprintf("CREATE VIEW %s.%s AS SELECT * FROM read_parquet([%s], union_by_name = true)", quality.Ident(in.Domain), quality.Ident(in.Product), strings.Join(paths, ", ")),
+	} {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return errs.E(errs.Internal, op, err)
+		}
+	}
+	return nil
+}
+
+type column struct{ name, typ string }
+
+func describe(ctx context.Context, db *sql.DB, model string) ([]column, error) {
+	rows, err := db.QueryContext(ctx, "DESCRIBE SELECT * FROM ("+model+") AS m")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []column
+	for rows.Next() {
+		var name, typ string
+		var null, key, def, extra sql.NullString
+		if err := rows.Scan(&name, &typ, &null, &key, &def, &extra); err != nil {
+			return nil, err
+		}
+		out = append(out, column{name, typ})
+	}
+	return out, rows.Err()
+}
+
+// matchSchema makes the model and the declared schema agree by name: a missing or an
+// undeclared column is an error that says which and what to do.
+func matchSchema(p mesh.Product, cols []column) error {
+	have := map[string]bool{}
+	for _, c := range cols {
+		have[c.name] = true
+	}
+	var problems []string
+	for _, c := range p.Schema {
+		if !have[c.Name] {
+			problems = append(problems, fmt.Sprintf("column %q is declared in the schema but the model does not select it: add it to the SELECT or remove it from the schema", c.Name))
+		}
+	}
+	for _, c := range cols {
+		if _, ok := p.Column(c.name); !ok {
+			problems = append(problems, fmt.Sprintf("the model selects %q (%s) which is not in the schema: declare it with a Doc or drop it from the SELECT", c.name, c.typ))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("model and schema disagree: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func idents(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = quality.Ident(n)
+	}
+	return strings.Join(out, ", ")
+}
+
+func sqlType(t source.Type) string {
+	switch t {
+	case source.Int64:
+		return "BIGINT"
+	case source.Float64:
+		return "DOUBLE"
+	case source.Bool:
+		return "BOOLEAN"
+	case source.Timestamp:
+		return "TIMESTAMP"
+	case source.Date:
+		return "DATE"
+	}
+	return "VARCHAR"
+}
+
+// CheckStaged runs checks against a staged model file.
+func CheckStaged(ctx context.Context, path string, checks []mesh.Check, now time.Time) ([]quality.Result, error) {
+	db, err := Open(ctx, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "CREATE VIEW model AS SELECT * FROM read_parquet("+quality.Literal(path)+")"); err != nil {
+		return nil, errs.E(errs.Internal, "open staged model", err)
+	}
+	return quality.Run(ctx, db, checks, now)
+}

@@ -1,0 +1,123 @@
+package host
+
+import (
+	"context"
+	"os"
+
+	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/meshflow/meshflow/connectors/hubspot"
+	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/framework/lake"
+	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/port"
+	"github.com/meshflow/meshflow/framework/source"
+	"github.com/meshflow/meshflow/framework/tlog"
+)
+
+// Stores are the lake and the port catalog.
+type Stores struct {
+	Lake  *lake.Lake
+	Ports *port.Catalog
+}
+
+// Close closes both.
+func (s *Stores) Close() error {
+	err := s.Ports.Close()
+	if lerr := s.Lake.Close(); err == nil {
+		err = lerr
+	}
+	return err
+}
+
+// OpenStores opens the lake and the port catalog the configuration names.
+func OpenStores(ctx context.Context, c Config) (*Stores, error) {
+	l, err := lake.Open(ctx, c.Lake)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := port.Open(ctx, port.Options{CatalogURI: c.CatalogURI, Warehouse: c.Warehouse})
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return &Stores{Lake: l, Ports: ports}, nil
+}
+
+// Sources builds the connectors whose credentials are configured. A connector without
+// credentials is left out; a run that needs it fails with a message naming the variable.
+func Sources(c Config) (map[string]source.Source, error) {
+	out := map[string]source.Source{}
+	if c.HubSpot.Token != "" {
+		hs, err := hubspot.New(hubspot.Config{BaseURL: c.HubSpot.BaseURL, Token: hubspot.Secret(c.HubSpot.Token)}, nil)
+		if err != nil {
+			return nil, err
+		}
+		out[hs.Name()] = hs
+	}
+	return out, nil
+}
+
+// Dial connects to Temporal with the worker's logger.
+func Dial(c Config, log zerolog.Logger) (client.Client, error) {
+	cl, err := client.Dial(client.Options{HostPort: c.TemporalAddress, Namespace: c.Namespace, Logger: tlog.New(log.Level(zerolog.WarnLevel))})
+	if err != nil {
+		return nil, errs.Errorf(errs.Transient, "dial temporal", "cannot reach Temporal at %s (namespace %s): %v; start it with `make dev` or set MESHFLOW_TEMPORAL_ADDRESS", c.TemporalAddress, c.Namespace, err)
+	}
+	return cl, nil
+}
+
+// Run hosts the configured domains of m until ctx ends.
+func Run(ctx context.Context, c Config, m mesh.Mesh, cl client.Client, stores *Stores, log zerolog.Logger) error {
+	stop, err := Start(c, m, cl, stores, log)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	stop()
+	return nil
+}
+
+// Start starts one Temporal worker per hosted domain's task queue, sharing one client,
+// the stores and the connectors, and returns a function that stops them all.
+func Start(c Config, m mesh.Mesh, cl client.Client, stores *Stores, log zerolog.Logger) (stop func(), err error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	sources, err := Sources(c)
+	if err != nil {
+		return nil, err
+	}
+	workDir := c.WorkDir
+	if workDir == "" {
+		workDir = os.TempDir()
+	}
+	acts := &flow.Activities{Mesh: m, Lake: stores.Lake, Ports: stores.Ports, Sources: sources, WorkDir: workDir, Log: log}
+	wf := &flow.Workflows{Mesh: m}
+	var workers []worker.Worker
+	stop = func() {
+		for _, w := range workers {
+			w.Stop()
+		}
+	}
+	for _, d := range m.Domains {
+		if !c.HostsDomain(d.Name) {
+			continue
+		}
+		w := worker.New(cl, d.TaskQueue(), worker.Options{})
+		flow.Register(w, wf, acts)
+		if err := w.Start(); err != nil {
+			stop()
+			return nil, errs.E(errs.Internal, "start worker for "+d.Name, err)
+		}
+		workers = append(workers, w)
+		log.Info().Str("domain", d.Name).Str("task_queue", d.TaskQueue()).Int("products", len(d.Products)).Msg("hosting domain")
+	}
+	if len(workers) == 0 {
+		return nil, errs.Errorf(errs.Invalid, "start worker", "MESHFLOW_DOMAINS=%v names no registered domain", c.Domains)
+	}
+	return stop, nil
+}
