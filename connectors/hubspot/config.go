@@ -1,8 +1,7 @@
 package hubspot
 
 import (
-	"fmt"
-	"log/slog"
+	"github.com/meshflow/meshflow/framework/secret"
 	"net/http"
 	"net/url"
 	"strings"
@@ -85,29 +84,5 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Secret is a credential. Every way of printing or encoding it yields
-// "[REDACTED]"; only Reveal gives the value, for the one header that needs it.
-type Secret string
-
-const redacted = "[REDACTED]"
-
-// Reveal returns the secret's value.
-func (s Secret) Reveal() string { return string(s) }
-
-// String redacts.
-func (Secret) String() string { return redacted }
-
-// GoString redacts (%#v).
-func (Secret) GoString() string { return redacted }
-
-// Format redacts under every verb, %x and %q included.
-func (Secret) Format(f fmt.State, _ rune) { f.Write([]byte(redacted)) }
-
-// MarshalJSON redacts.
-func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
-
-// MarshalText redacts (YAML, TOML and other text encoders).
-func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
-
-// LogValue redacts in log/slog.
-func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+// Secret is a credential that never prints (see framework/secret).
+type Secret = secret.Value

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
 )
 
@@ -280,7 +281,7 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 // transport error), so no error can carry it even if a server echoes it.
 func (s *Source) scrub(text string) string {
 	if tok := s.token.Reveal(); tok != "" {
-		text = strings.ReplaceAll(text, tok, redacted)
+		text = strings.ReplaceAll(text, tok, secret.Redacted)
 	}
 	return text
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains"
+	"github.com/meshflow/meshflow/framework/catalog"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
@@ -60,6 +61,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	first, _, _ := stores.Ports.Current(ctx, contacts)
+	checkCatalog(t, ctx, m, stores)
 	if path := os.Getenv("MESHFLOW_RECORD_HISTORY"); path != "" {
 		recordHistory(t, ctx, st, first.Properties[flow.PropRunID], path)
 	}
@@ -138,6 +140,42 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if ms, _ := badStores.Lake.Manifests(ctx, lake.StreamRef{Domain: "marketing", Source: "hubspot", Stream: "companies"}); len(ms) != 0 {
 		t.Fatal("a run with bad credentials committed a landing")
+	}
+}
+
+// checkCatalog reads what `mesh products` and `mesh show` print from the published lake.
+func checkCatalog(t *testing.T, ctx context.Context, m mesh.Mesh, stores *host.Stores) {
+	t.Helper()
+	cat := &catalog.Catalog{Mesh: m, Ports: stores.Ports, Lake: stores.Lake}
+	list, err := cat.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != len(m.Products()) {
+		t.Fatalf("catalog lists %d products, the mesh declares %d", len(list), len(m.Products()))
+	}
+	for _, s := range list {
+		if s.Snapshot == 0 || s.Rows == 0 || s.PublishedAt == nil || s.Quality.Status != mesh.StatusPass || s.Freshness.Status != mesh.StatusPass || s.Owner == "" {
+			t.Errorf("%s.%s status = %+v", s.Domain, s.Name, s)
+		}
+	}
+	d, err := cat.Show(ctx, "marketing.crm_contacts", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Sample.Rows) != 3 || d.Sample.Columns[0] != "contact_id" || d.Sample.Rows[0][0] == "" {
+		t.Errorf("sample = %+v", d.Sample)
+	}
+	if len(d.Snapshots) != 1 || d.Snapshots[0].Properties[flow.PropRunID] == "" || d.Freshness.DataTime == nil {
+		t.Errorf("snapshots = %+v, data time %v", d.Snapshots, d.Freshness.DataTime)
+	}
+	for _, c := range d.Checks {
+		if c.Last == nil || c.Last.Status != mesh.StatusPass {
+			t.Errorf("check %s last result = %+v", c.Name, c.Last)
+		}
+	}
+	if len(d.Schema) == 0 || d.Schema[0].Doc == "" || len(d.UseCases) == 0 || d.Inputs[0] != "hubspot.contacts" {
+		t.Errorf("detail = %+v", d)
 	}
 }
 

@@ -4,6 +4,7 @@
 package errs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -67,14 +68,17 @@ func Errorf(kind Kind, op, format string, args ...any) *Error {
 }
 
 // KindOf reports the kind of the outermost *Error in err's chain; context cancellation
-// is Canceled and anything else is Internal.
+// is Canceled, a deadline (an HTTP client timeout) is Transient, anything else Internal.
 func KindOf(err error) Kind {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
 	}
-	if errors.Is(err, errContextCanceled) {
+	if errors.Is(err, context.Canceled) {
 		return Canceled
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return Transient
 	}
 	return Internal
 }

@@ -29,6 +29,7 @@ type ReaderOptions struct {
 // retries and cancellation are handled for every connector.
 type Reader struct {
 	stream  Stream
+	name    string
 	opts    ReaderOptions
 	limiter *rate.Limiter
 }
@@ -51,11 +52,14 @@ func NewReader(s Stream, opts *ReaderOptions) *Reader {
 	if o.Sleep == nil {
 		o.Sleep = sleepCtx
 	}
+	spec := s.Spec()
+	// The limiter paces this reader only; a connector whose API limits a whole account
+	// across streams paces inside its client instead.
 	lim := rate.NewLimiter(rate.Inf, 1)
-	if rps := s.Spec().RequestsPerSecond; rps > 0 {
-		lim = rate.NewLimiter(rate.Limit(rps), 1)
+	if spec.RequestsPerSecond > 0 {
+		lim = rate.NewLimiter(rate.Limit(spec.RequestsPerSecond), 1)
 	}
-	return &Reader{stream: s, opts: o, limiter: lim}
+	return &Reader{stream: s, name: spec.Name, opts: o, limiter: lim}
 }
 
 // Stats counts what one Read did.
@@ -70,7 +74,7 @@ type Stats struct {
 // error, on a non-retryable error, or when ctx ends.
 func (r *Reader) Read(ctx context.Context, req PageRequest, sink func(Page) error) (Stats, error) {
 	var st Stats
-	name := r.stream.Spec().Name
+	name := r.name
 	for {
 		page, err := r.fetch(ctx, req, &st)
 		if err != nil {
@@ -95,7 +99,7 @@ func (r *Reader) Read(ctx context.Context, req PageRequest, sink func(Page) erro
 }
 
 func (r *Reader) fetch(ctx context.Context, req PageRequest, st *Stats) (Page, error) {
-	name := r.stream.Spec().Name
+	name := r.name
 	for attempt := 1; ; attempt++ {
 		if err := r.limiter.Wait(ctx); err != nil {
 			return Page{}, errs.E(errs.Canceled, "read "+name, ctx.Err())
@@ -139,6 +143,10 @@ func (r *Reader) backoff(err error, attempt int) (time.Duration, bool) {
 	case errs.Transient:
 		if attempt >= r.opts.MaxAttempts {
 			return 0, false
+		}
+		// A 503 may say when to come back; believe it when it is within our patience.
+		if e != nil && e.RetryAfter > 0 && e.RetryAfter <= r.opts.MaxInlineWait {
+			return e.RetryAfter, true
 		}
 		return r.exp(attempt), true
 	}

@@ -1,5 +1,0 @@
-package errs
-
-import "context"
-
-var errContextCanceled = context.Canceled

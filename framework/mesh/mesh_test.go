@@ -1,0 +1,90 @@
+package mesh
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshflow/meshflow/framework/errs"
+)
+
+func valid() Product {
+	return Product{
+		Name: "crm_contacts", Description: "Contacts. More words.", Version: "1.2.3",
+		Inputs: []Input{Raw("hubspot", "contacts")}, Model: "SELECT 1",
+		Schema:         []Column{{Name: "contact_id", Type: String, Doc: "id", Required: true}, {Name: "updated_at", Type: Timestamp, Doc: "t"}},
+		PrimaryKey:     []string{"contact_id"},
+		Classification: Internal,
+		Freshness:      Freshness{Column: "updated_at", WarnAfter: time.Hour, FailAfter: 2 * time.Hour},
+		Cadence:        "@daily",
+		Checks:         []Check{AcceptedValues("contact_id", "a").AsWarn()},
+	}
+}
+
+func TestValidateNamesTheProblemAndTheFix(t *testing.T) {
+	d := Domain{Name: "marketing", Owner: "team", Products: []Product{valid()}}
+	if err := d.Validate(); err != nil {
+		t.Fatalf("valid domain: %v", err)
+	}
+	for _, tc := range []struct {
+		change func(*Product)
+		want   string
+	}{
+		{func(p *Product) { p.Version = "1.0" }, `version "1.0" must be semantic`},
+		{func(p *Product) { p.Schema[1].Doc = "" }, "column updated_at has no Doc"},
+		{func(p *Product) { p.Schema[1].Type = "TEXT" }, `type "TEXT"`},
+		{func(p *Product) { p.PrimaryKey = []string{"id"} }, `primary key column "id" is not in the schema`},
+		{func(p *Product) { p.Checks = []Check{NotNull("nope")} }, `column "nope" is not in the schema`},
+		{func(p *Product) { p.Classification = Restricted }, "restricted port has no AllowedGroups"},
+		{func(p *Product) { p.Freshness = Freshness{} }, "no freshness SLO"},
+		{func(p *Product) { p.Cadence = "daily" }, "5-field cron"},
+		{func(p *Product) { p.Inputs = nil }, "no inputs"},
+	} {
+		p := valid()
+		p.Schema = append([]Column(nil), p.Schema...)
+		tc.change(&p)
+		err := Domain{Name: "marketing", Owner: "team", Products: []Product{p}}.Validate()
+		if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "marketing.crm_contacts") {
+			t.Errorf("want an Invalid error naming marketing.crm_contacts and %q, got %v", tc.want, err)
+		}
+	}
+}
+
+func TestMeshResolvesProductsAndLineage(t *testing.T) {
+	metrics := valid()
+	metrics.Name, metrics.Inputs = "pipeline", []Input{FromProduct("marketing", "crm_contacts")}
+	m := Mesh{Domains: []Domain{
+		{Name: "marketing", Owner: "a", Products: []Product{valid()}},
+		{Name: "metrics", Owner: "b", Products: []Product{metrics}},
+	}}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if d, p, err := m.Find("crm_contacts"); err != nil || d.Name != "marketing" || p.PortName() != "crm_contacts_v1" {
+		t.Fatalf("Find = %s %s %v", d.Name, p.PortName(), err)
+	}
+	if _, _, err := m.Find("nope"); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("Find(nope) = %v", err)
+	}
+	if c := m.Consumers("marketing", "crm_contacts"); len(c) != 1 || c[0].String() != "metrics.pipeline" {
+		t.Fatalf("consumers = %v", c)
+	}
+	metrics.Inputs = []Input{FromProduct("marketing", "missing")}
+	m.Domains[1].Products = []Product{metrics}
+	if err := m.Validate(); err == nil || !strings.Contains(err.Error(), "reads marketing.missing, which is not declared") {
+		t.Fatalf("dangling input: %v", err)
+	}
+}
+
+func TestFreshnessAt(t *testing.T) {
+	f := Freshness{WarnAfter: time.Hour, FailAfter: 3 * time.Hour}
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for age, want := range map[time.Duration]Status{0: StatusPass, 2 * time.Hour: StatusWarn, 4 * time.Hour: StatusFail} {
+		if got := f.At(now.Add(-age), now); got != want {
+			t.Errorf("age %s: %s, want %s", age, got, want)
+		}
+	}
+	if f.At(time.Time{}, now) != StatusUnknown {
+		t.Error("never published should be unknown")
+	}
+}

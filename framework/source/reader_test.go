@@ -1,0 +1,133 @@
+package source
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/meshflow/meshflow/framework/errs"
+)
+
+// scripted serves pages of 2 records; errs[i] (if set) is returned on call i instead.
+type scripted struct {
+	pages int
+	fail  map[int]error
+	calls int
+}
+
+func (s *scripted) Spec() StreamSpec { return StreamSpec{Name: "things"} }
+
+func (s *scripted) NextPage(ctx context.Context, req PageRequest) (Page, error) {
+	s.calls++
+	if err := s.fail[s.calls]; err != nil {
+		return Page{}, err
+	}
+	n := 0
+	if req.Cursor != nil {
+		n, _ = strconv.Atoi(string(req.Cursor))
+	}
+	return Page{
+		Records: []json.RawMessage{json.RawMessage(`{"n":` + strconv.Itoa(2*n) + `}`), json.RawMessage(`{"n":` + strconv.Itoa(2*n+1) + `}`)},
+		Next:    json.RawMessage(strconv.Itoa(n + 1)),
+		Done:    n+1 == s.pages,
+	}, nil
+}
+
+func noSleep(waits *[]time.Duration) *ReaderOptions {
+	return &ReaderOptions{Sleep: func(ctx context.Context, d time.Duration) error { *waits = append(*waits, d); return ctx.Err() }}
+}
+
+func TestReaderRetriesWhatCanBeRetried(t *testing.T) {
+	var waits []time.Duration
+	s := &scripted{pages: 3, fail: map[int]error{
+		2: &errs.Error{Kind: errs.RateLimited, RetryAfter: 10 * time.Second},
+		3: errs.E(errs.Transient, "get", errors.New("502")),
+		4: &errs.Error{Kind: errs.Transient, RetryAfter: 3 * time.Second},
+	}}
+	recs, cursor, err := ReadAll(context.Background(), s, PageRequest{}, noSleep(&waits))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 6 || string(cursor) != "3" {
+		t.Fatalf("read %d records to cursor %s, want 6 to 3", len(recs), cursor)
+	}
+	if len(waits) != 3 || waits[0] != 10*time.Second || waits[2] != 3*time.Second {
+		t.Fatalf("waits = %v, want the source's 10s, a backoff, then its 3s", waits)
+	}
+}
+
+func TestReaderGivesUp(t *testing.T) {
+	for name, tc := range map[string]struct {
+		fail  error
+		calls int
+	}{
+		"permission is never retried":      {errs.E(errs.Permission, "get", errors.New("401")), 1},
+		"transient is retried 5 times":     {errs.E(errs.Transient, "get", errors.New("503")), 5},
+		"a long rate limit is handed back": {&errs.Error{Kind: errs.RateLimited, RetryAfter: time.Hour}, 1},
+		"a quota is handed back":           {&errs.Error{Kind: errs.Quota, Until: time.Now().Add(time.Hour)}, 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var waits []time.Duration
+			always := map[int]error{}
+			for i := 1; i <= 20; i++ {
+				always[i] = tc.fail
+			}
+			s := &scripted{pages: 3, fail: always}
+			_, err := NewReader(s, noSleep(&waits)).Read(context.Background(), PageRequest{}, func(Page) error { return nil })
+			if errs.KindOf(err) != errs.KindOf(tc.fail) || s.calls != tc.calls {
+				t.Fatalf("err = %v after %d calls, want %s after %d", err, s.calls, errs.KindOf(tc.fail), tc.calls)
+			}
+		})
+	}
+}
+
+func TestReaderStopsOnCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &scripted{pages: 100}
+	_, err := NewReader(s, nil).Read(ctx, PageRequest{}, func(p Page) error {
+		if string(p.Next) == "2" {
+			cancel()
+		}
+		return nil
+	})
+	if !errs.Is(err, errs.Canceled) || s.calls != 2 {
+		t.Fatalf("err = %v after %d calls, want canceled after 2", err, s.calls)
+	}
+}
+
+func TestExtractConvertsVendorValues(t *testing.T) {
+	fields := []Field{
+		{Name: "id", Type: String, Path: []string{"id"}},
+		{Name: "n", Type: Int64, Path: []string{"p", "n"}},
+		{Name: "x", Type: Float64, Path: []string{"p", "x"}},
+		{Name: "ok", Type: Bool, Path: []string{"p", "ok"}},
+		{Name: "jira", Type: Timestamp, Path: []string{"jira"}},
+		{Name: "ms", Type: Timestamp, Path: []string{"ms"}},
+		{Name: "day", Type: Date, Path: []string{"day"}},
+		{Name: "missing", Type: String, Path: []string{"nope", "deeper"}},
+		{Name: "empty", Type: Int64, Path: []string{"p", "empty"}},
+	}
+	rec := json.RawMessage(`{"id":51,"p":{"n":"42","x":"1.5","ok":"true","empty":""},"jira":"2024-03-02T09:15:44.123-0500","ms":1709370944000,"day":"20240301"}`)
+	got, err := Extract(rec, fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []any{"51", int64(42), 1.5, true, time.Date(2024, 3, 2, 14, 15, 44, 123e6, time.UTC), time.UnixMilli(1709370944000).UTC(), time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), nil, nil}
+	for i := range want {
+		if g, ok := got[i].(time.Time); ok {
+			if !g.Equal(want[i].(time.Time)) {
+				t.Errorf("%s = %v, want %v", fields[i].Name, g, want[i])
+			}
+			continue
+		}
+		if got[i] != want[i] {
+			t.Errorf("%s = %#v, want %#v", fields[i].Name, got[i], want[i])
+		}
+	}
+	if _, err := Extract(json.RawMessage(`{"p":{"n":"4x2"}}`), fields[1:2]); err == nil || err.Error() != `field n (p.n): "4x2" is not an integer` {
+		t.Fatalf("bad integer error = %v", err)
+	}
+}
