@@ -107,6 +107,9 @@ func printDetail(w io.Writer, d catalog.Detail) {
 		}
 	}
 	p("Inputs:         %s\n", orNone(d.Inputs))
+	for port, snap := range d.InputsRead {
+		p("                read %s at snapshot %d\n", port, snap)
+	}
 	p("Consumers:      %s\n", orNone(d.Consumers))
 
 	p("\nFreshness: %s", d.Freshness.Status)

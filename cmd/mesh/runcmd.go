@@ -51,7 +51,7 @@ func waitWithProgress(ctx context.Context, c client.Client, run client.WorkflowR
 	done := make(chan error, 1)
 	var res flow.RunResult
 	go func() { done <- run.Get(ctx, &res) }()
-	tick := time.NewTicker(500 * time.Millisecond)
+	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	last := ""
 	for {
@@ -61,19 +61,18 @@ func waitWithProgress(ctx context.Context, c client.Client, run client.WorkflowR
 				fmt.Fprintf(w, "  failed\n")
 				return res, err
 			}
-			fmt.Fprintf(w, "  done\n")
+			fmt.Fprintf(w, "  done (landed %s, %d rows)\n", landedText(res.Landed), res.Rows)
 			return res, nil
 		case <-tick.C:
 			v, err := c.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), flow.ProgressQuery)
 			if err != nil {
-				continue // not started yet, or already finished
+				continue // no worker has picked it up yet, or it already finished
 			}
 			var p flow.Progress
 			if v.Get(&p) != nil {
 				continue
 			}
-			line := describe(p)
-			if line != last {
+			if line := describe(p); line != last {
 				fmt.Fprintf(w, "  %s\n", line)
 				last = line
 			}

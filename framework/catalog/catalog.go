@@ -177,6 +177,7 @@ type Detail struct {
 	Schema     []mesh.Column    `json:"schema"`
 	Checks     []CheckState     `json:"checks"`
 	Inputs     []string         `json:"inputs"`
+	InputsRead map[string]int64 `json:"inputs_read,omitempty"` // port → snapshot id the current snapshot was computed from
 	Consumers  []string         `json:"consumers"`
 	Snapshots  []port.Snapshot  `json:"snapshots"`
 	Sample     Sample           `json:"sample"`
@@ -244,6 +245,7 @@ func (c *Catalog) Show(ctx context.Context, name string, sampleRows int) (Detail
 	if snap == nil {
 		return det, nil
 	}
+	_ = json.Unmarshal([]byte(snap.Properties[flow.PropInputs]), &det.InputsRead)
 	id := port.TableID{Domain: d.Name, Name: p.PortName()}
 	snaps, err := c.Ports.Snapshots(ctx, id)
 	if err != nil {

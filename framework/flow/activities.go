@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -101,6 +100,7 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 	defer os.RemoveAll(scratch)
 
 	req := transform.Request{Product: p, TempDir: filepath.Join(scratch, "spill")}
+	inputs := map[string]int64{} // port → snapshot id read
 	for _, src := range p.Inputs {
 		if src.IsRaw() {
 			raw, err := a.rawInput(ctx, d.Name, src, scratch)
@@ -114,11 +114,21 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 		if err != nil {
 			return TransformOutput{}, toTemporal(err)
 		}
-		files, err := a.Ports.DataFiles(ctx, port.TableID{Domain: src.Domain, Name: up.PortName()}, 0)
+		id := port.TableID{Domain: src.Domain, Name: up.PortName()}
+		snap, ok, err := a.Ports.Current(ctx, id)
 		if err != nil {
-			return TransformOutput{}, toTemporal(errs.E(errs.KindOf(err), "read input "+src.String(), fmt.Errorf("%w (run %s first)", err, src)))
+			return TransformOutput{}, toTemporal(err)
+		}
+		if !ok {
+			return TransformOutput{}, toTemporal(errs.Errorf(errs.NotFound, "read input "+src.String(), "%s has never been published: run %s first", id, src))
+		}
+		// Read the snapshot just looked up, so the lineage recorded is exactly what was read.
+		files, err := a.Ports.DataFiles(ctx, id, snap.ID)
+		if err != nil {
+			return TransformOutput{}, toTemporal(err)
 		}
 		req.Ports = append(req.Ports, transform.PortInput{Domain: src.Domain, Product: src.Product, Files: files})
+		inputs[id.String()] = snap.ID
 	}
 	key := StagingKey(d.Name, p.Name, in.RunID)
 	req.Output = filepath.Join(scratch, "model.parquet")
@@ -137,7 +147,7 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 			return TransformOutput{}, toTemporal(err)
 		}
 	}
-	return TransformOutput{StagingKey: key, Rows: res.Rows, Watermark: res.Watermark}, nil
+	return TransformOutput{StagingKey: key, Rows: res.Rows, Watermark: res.Watermark, Inputs: inputs}, nil
 }
 
 func (a *Activities) rawInput(ctx context.Context, domain string, src mesh.Input, scratch string) (transform.RawInput, error) {
@@ -194,6 +204,7 @@ const (
 	PropWatermark   = "meshflow.watermark"
 	PropPublishedAt = "meshflow.published-at"
 	PropVersion     = "meshflow.version"
+	PropInputs      = "meshflow.inputs" // JSON {"domain.port_vN": snapshot id} of the ports read
 )
 
 // Publish commits the staged model as a new snapshot of the product's port.
@@ -224,6 +235,10 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 	}
 	if !in.Watermark.IsZero() {
 		props[PropWatermark] = in.Watermark.UTC().Format(time.RFC3339)
+	}
+	if len(in.Inputs) > 0 {
+		b, _ := json.Marshal(in.Inputs)
+		props[PropInputs] = string(b)
 	}
 	id := port.TableID{Domain: d.Name, Name: p.PortName()}
 	snap, err := a.Ports.Publish(ctx, id, rdr, port.PublishRequest{

@@ -86,6 +86,7 @@ type TransformOutput struct {
 	StagingKey string
 	Rows       int64
 	Watermark  time.Time
+	Inputs     map[string]int64 `json:",omitempty"` // snapshot id of each port read: lineage
 }
 
 // CheckInput runs a product's checks on the staged model.
@@ -107,6 +108,7 @@ type PublishInput struct {
 	Results                           []quality.Result
 	Watermark                         time.Time
 	PublishedAt                       time.Time
+	Inputs                            map[string]int64 `json:",omitempty"`
 }
 
 // PublishOutput is the new snapshot.

@@ -117,7 +117,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	var pub PublishOutput
 	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Publish, PublishInput{
 		Domain: d.Name, Product: p.Name, RunID: rec.RunID, Partition: in.Partition, StagingKey: tr.StagingKey,
-		Results: ch.Results, Watermark: tr.Watermark, PublishedAt: publishedAt,
+		Results: ch.Results, Watermark: tr.Watermark, PublishedAt: publishedAt, Inputs: tr.Inputs,
 	}).Get(ctx, &pub); err != nil {
 		return fail("failed", fmt.Errorf("publish: %w", err))
 	}
