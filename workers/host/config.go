@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/meshflow/meshflow/framework/errs"
@@ -25,7 +26,47 @@ type Config struct {
 	Domains         []string // MESHFLOW_DOMAINS: comma-separated domains to host [all]
 	LogLevel        string   // MESHFLOW_LOG_LEVEL [info]
 
-	HubSpot HubSpotConfig
+	HubSpot    HubSpotConfig
+	Jira       JiraConfig
+	GitHub     GitHubConfig
+	GA4        GA4Config
+	Pendo      PendoConfig
+	Crunchbase CrunchbaseConfig
+}
+
+// JiraConfig configures the Jira Cloud connector.
+type JiraConfig struct {
+	BaseURL  string   // JIRA_BASE_URL, e.g. https://acme.atlassian.net
+	Email    string   // JIRA_EMAIL: the API user
+	Token    string   // JIRA_API_TOKEN or JIRA_API_TOKEN_FILE
+	Projects []string // JIRA_PROJECTS: comma-separated project keys
+}
+
+// GitHubConfig configures the GitHub connector.
+type GitHubConfig struct {
+	BaseURL string   // GITHUB_BASE_URL [https://api.github.com]
+	Token   string   // GITHUB_TOKEN or GITHUB_TOKEN_FILE
+	Repos   []string // GITHUB_REPOS: comma-separated owner/name
+}
+
+// GA4Config configures the Google Analytics 4 connector.
+type GA4Config struct {
+	BaseURL         string   // GA4_BASE_URL [https://analyticsdata.googleapis.com]
+	TokenURL        string   // GA4_TOKEN_URL [Google's]
+	CredentialsJSON string   // the service-account key file named by GA4_CREDENTIALS_FILE
+	PropertyIDs     []string // GA4_PROPERTY_IDS: comma-separated numeric ids
+}
+
+// PendoConfig configures the Pendo connector.
+type PendoConfig struct {
+	BaseURL        string // PENDO_BASE_URL [https://app.pendo.io]
+	IntegrationKey string // PENDO_INTEGRATION_KEY or PENDO_INTEGRATION_KEY_FILE
+}
+
+// CrunchbaseConfig configures the Crunchbase connector.
+type CrunchbaseConfig struct {
+	BaseURL string // CRUNCHBASE_BASE_URL [https://api.crunchbase.com/api/v4]
+	UserKey string // CRUNCHBASE_USER_KEY or CRUNCHBASE_USER_KEY_FILE
 }
 
 // HubSpotConfig configures the HubSpot connector.
@@ -48,16 +89,36 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		WorkDir:         getenv("MESHFLOW_WORKDIR"),
 		LogLevel:        or(getenv("MESHFLOW_LOG_LEVEL"), "info"),
 	}
-	for _, d := range strings.Split(getenv("MESHFLOW_DOMAINS"), ",") {
-		if d = strings.TrimSpace(d); d != "" {
-			c.Domains = append(c.Domains, d)
-		}
-	}
+	c.Domains = list(getenv("MESHFLOW_DOMAINS"))
 	token, err := secret(getenv, "HUBSPOT_TOKEN")
 	if err != nil {
 		return Config{}, err
 	}
 	c.HubSpot = HubSpotConfig{BaseURL: or(getenv("HUBSPOT_BASE_URL"), "https://api.hubapi.com"), Token: token}
+
+	secrets := map[string]*string{
+		"JIRA_API_TOKEN": &c.Jira.Token, "GITHUB_TOKEN": &c.GitHub.Token,
+		"PENDO_INTEGRATION_KEY": &c.Pendo.IntegrationKey, "CRUNCHBASE_USER_KEY": &c.Crunchbase.UserKey,
+	}
+	for name, dst := range secrets {
+		v, err := secret(getenv, name)
+		if err != nil {
+			return Config{}, err
+		}
+		*dst = v
+	}
+	c.Jira.BaseURL, c.Jira.Email, c.Jira.Projects = getenv("JIRA_BASE_URL"), getenv("JIRA_EMAIL"), list(getenv("JIRA_PROJECTS"))
+	c.GitHub.BaseURL, c.GitHub.Repos = or(getenv("GITHUB_BASE_URL"), "https://api.github.com"), list(getenv("GITHUB_REPOS"))
+	c.Pendo.BaseURL = or(getenv("PENDO_BASE_URL"), "https://app.pendo.io")
+	c.Crunchbase.BaseURL = or(getenv("CRUNCHBASE_BASE_URL"), "https://api.crunchbase.com/api/v4")
+	c.GA4.BaseURL, c.GA4.TokenURL, c.GA4.PropertyIDs = getenv("GA4_BASE_URL"), getenv("GA4_TOKEN_URL"), list(getenv("GA4_PROPERTY_IDS"))
+	if f := getenv("GA4_CREDENTIALS_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return Config{}, errs.Errorf(errs.Invalid, "configure", "read GA4_CREDENTIALS_FILE: %v", err)
+		}
+		c.GA4.CredentialsJSON = string(b)
+	}
 	return c, c.fill()
 }
 
@@ -100,6 +161,17 @@ func secret(getenv func(string) string, name string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
+// list splits a comma-separated variable, dropping blanks.
+func list(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 func or(v, def string) string {
 	if v == "" {
 		return def
@@ -122,9 +194,20 @@ func (c Config) HostsDomain(name string) bool {
 
 // String describes the configuration without secrets.
 func (c Config) String() string {
-	hs := "not configured"
-	if c.HubSpot.Token != "" {
-		hs = c.HubSpot.BaseURL + " (token set)"
+	return fmt.Sprintf("temporal=%s namespace=%s lake=%s catalog=%s sources=%s", c.TemporalAddress, c.Namespace, c.Lake, c.CatalogURI, strings.Join(c.ConfiguredSources(), ","))
+}
+
+// ConfiguredSources names the sources whose credentials are set.
+func (c Config) ConfiguredSources() []string {
+	var out []string
+	for name, set := range map[string]bool{
+		"hubspot": c.HubSpot.Token != "", "jira": c.Jira.Token != "", "github": c.GitHub.Token != "",
+		"googleanalytics": c.GA4.CredentialsJSON != "", "pendo": c.Pendo.IntegrationKey != "", "crunchbase": c.Crunchbase.UserKey != "",
+	} {
+		if set {
+			out = append(out, name)
+		}
 	}
-	return fmt.Sprintf("temporal=%s namespace=%s lake=%s catalog=%s hubspot=%s", c.TemporalAddress, c.Namespace, c.Lake, c.CatalogURI, hs)
+	sort.Strings(out)
+	return out
 }
