@@ -173,22 +173,33 @@ func (a *Activities) rawInput(ctx context.Context, domain string, src mesh.Input
 	return transform.RawInput{Source: src.Source, Stream: src.Stream, Files: files, PrimaryKey: last.PrimaryKey, CursorField: last.CursorField, Fields: last.Fields}, nil
 }
 
+// localStaged returns a local path of a staged model file (a copy when the lake is
+// not local) and a function that removes the copy.
+func (a *Activities) localStaged(ctx context.Context, key string) (string, func(), error) {
+	scratch, err := os.MkdirTemp(a.WorkDir, "staged-")
+	if err != nil {
+		return "", nil, errs.E(errs.Internal, "read "+key, err)
+	}
+	files, err := a.Lake.LocalFiles(ctx, []string{key}, scratch)
+	if err != nil {
+		os.RemoveAll(scratch)
+		return "", nil, err
+	}
+	return files[0], func() { os.RemoveAll(scratch) }, nil
+}
+
 // Check runs the product's checks on the staged model.
 func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckOutput, error) {
 	_, p, err := a.Mesh.Find(in.Domain + "." + in.Product)
 	if err != nil {
 		return CheckOutput{}, toTemporal(err)
 	}
-	scratch, err := os.MkdirTemp(a.WorkDir, "check-")
-	if err != nil {
-		return CheckOutput{}, toTemporal(errs.E(errs.Internal, "check", err))
-	}
-	defer os.RemoveAll(scratch)
-	files, err := a.Lake.LocalFiles(ctx, []string{in.StagingKey}, scratch)
+	staged, cleanup, err := a.localStaged(ctx, in.StagingKey)
 	if err != nil {
 		return CheckOutput{}, toTemporal(err)
 	}
-	results, err := transform.CheckStaged(ctx, files[0], p.AllChecks(), in.Now)
+	defer cleanup()
+	results, err := transform.CheckStaged(ctx, staged, p.AllChecks(), in.Now)
 	if err != nil {
 		return CheckOutput{}, toTemporal(err)
 	}
@@ -213,16 +224,12 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 	if err != nil {
 		return PublishOutput{}, toTemporal(err)
 	}
-	scratch, err := os.MkdirTemp(a.WorkDir, "publish-")
-	if err != nil {
-		return PublishOutput{}, toTemporal(errs.E(errs.Internal, "publish", err))
-	}
-	defer os.RemoveAll(scratch)
-	files, err := a.Lake.LocalFiles(ctx, []string{in.StagingKey}, scratch)
+	staged, cleanup, err := a.localStaged(ctx, in.StagingKey)
 	if err != nil {
 		return PublishOutput{}, toTemporal(err)
 	}
-	rdr, closeFn, err := openStaged(ctx, files[0], p)
+	defer cleanup()
+	rdr, closeFn, err := openStaged(ctx, staged, p)
 	if err != nil {
 		return PublishOutput{}, toTemporal(err)
 	}
