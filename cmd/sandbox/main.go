@@ -24,7 +24,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/meshflow/meshflow/dev/sandbox"
+	"github.com/meshflow/meshflow/dev/sandbox/github"
 	"github.com/meshflow/meshflow/dev/sandbox/hubspot"
+	"github.com/meshflow/meshflow/dev/sandbox/jira"
 )
 
 func main() {
@@ -62,11 +64,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&hs.SearchPerSecond, "hubspot-search-per-second", 5, "HubSpot search requests per second (-1 = unlimited)")
 	fs.IntVar(&hs.DailyLimit, "hubspot-daily-limit", 500_000, "HubSpot requests per day (-1 = unlimited)")
 	fs.StringVar(&hs.Token, "hubspot-token", sandbox.HubSpotToken, "HubSpot private app token to accept")
+	var gh github.Options
+	fs.IntVar(&gh.Issues, "github-issues", 400, "GitHub issues to generate per repository")
+	fs.IntVar(&gh.PullRequests, "github-pulls", 600, "GitHub pull requests to generate per repository")
+	fs.IntVar(&gh.Commits, "github-commits", 150, "GitHub direct commits on main per repository (besides one per merged pull request)")
+	fs.IntVar(&gh.PageCap, "github-page-cap", 10_000, "GitHub results page-numbered paging reaches before 422 (links switch to after= cursors)")
+	fs.IntVar(&gh.RateLimit, "github-rate-limit", 5000, "GitHub primary limit, requests per hour (-1 = unlimited)")
+	fs.IntVar(&gh.SecondaryPerMinute, "github-secondary-per-minute", 900, "GitHub requests per rolling minute before the secondary limit (-1 = unlimited)")
+	fs.StringVar(&gh.Token, "github-token", sandbox.GitHubToken, "GitHub personal access token to accept")
+	var js jira.Options
+	fs.IntVar(&js.Issues, "jira-issues", 1500, "Jira issues to generate over the past year")
+	fs.IntVar(&js.Projects, "jira-projects", 4, "Jira projects: OPS, WEB, DATA, MOB, then SEC, PAY, SUP, PPL (1..8)")
+	fs.StringVar(&js.TimeZone, "jira-time-zone", jira.DefaultTimeZone, "Jira API user's profile time zone: timestamps are written in it, bare JQL datetimes read in it")
+	fs.IntVar(&js.RateLimit, "jira-rate-limit", 20, "Jira requests per rolling second (-1 = unlimited)")
+	fs.StringVar(&js.Email, "jira-email", sandbox.JiraEmail, "Jira account email to accept")
+	fs.StringVar(&js.Token, "jira-token", sandbox.JiraToken, "Jira API token to accept")
 	level := fs.String("log-level", "info", "log level (debug logs every request)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := f.Validate(); err != nil {
+		return err
+	}
+	if err := js.Validate(); err != nil {
 		return err
 	}
 	lvl, err := zerolog.ParseLevel(*level)
@@ -75,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := zerolog.New(stderr).Level(lvl).With().Timestamp().Str("component", "sandbox").Logger()
 
-	srv := sandbox.New(&sandbox.Options{Seed: *seed, Faults: f, HubSpot: hs, Logger: &log})
+	srv := sandbox.New(&sandbox.Options{Seed: *seed, Faults: f, HubSpot: hs, GitHub: gh, Jira: js, Logger: &log})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -91,7 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { errc <- hsrv.Serve(ln) }()
 
 	fmt.Fprintln(stdout, root)
-	log.Info().Str("url", root).Str("hubspot", sandbox.HubSpotURL(root)).Int64("seed", *seed).
+	log.Info().Str("url", root).Str("hubspot", sandbox.HubSpotURL(root)).Str("github", sandbox.GitHubURL(root)).Str("jira", sandbox.JiraURL(root)).Int64("seed", *seed).
 		Interface("faults", f).Msg("sandbox listening")
 
 	select {

@@ -37,8 +37,10 @@ const (
 // Source is a configured HubSpot client and its streams. It is safe for
 // concurrent use; its streams share its pacing.
 type Source struct {
-	base     string
-	token    Secret
+	base string
+	// token sits behind a pointer: fmt prints unexported fields by reflection,
+	// bypassing Secret's redaction, but prints a pointer as an address.
+	token    *Secret
 	lookback time.Duration
 	pageSize int
 	http     *http.Client
@@ -67,7 +69,7 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	}
 	s := &Source{
 		base:     strings.TrimRight(cfg.BaseURL, "/"),
-		token:    cfg.Token,
+		token:    &cfg.Token,
 		lookback: cfg.Lookback,
 		pageSize: cfg.PageSize,
 		http:     o.HTTPClient,

@@ -15,6 +15,14 @@
 //	GET      /_sandbox/hubspot/count?object=companies      → {"object":...,"live":N,"archived":M}
 //	GET      /_sandbox/hubspot/requests                    → {"requests":N}
 //	POST     /_sandbox/hubspot/exhaust-daily               → 204; every call answers 429 DAILY until the next day
+//	POST     /_sandbox/jira/transition?n=5                 → {"keys":[...],"changes":[...]}
+//	GET      /_sandbox/jira/count                          → {"issues":N,"histories":M,"projects":[...]}
+//	GET      /_sandbox/jira/requests                       → {"requests":N}
+//	GET|PUT  /_sandbox/jira/timezone?name=Asia/Kolkata     → {"timeZone":...} (the API user's profile zone)
+//	POST     /_sandbox/github/merge-prs?n=3                → {"keys":["acme/app#12",...]} (also update-issues, review-prs, add-commits, update-repos)
+//	GET      /_sandbox/github/count?stream=issues          → {"stream":"issues","count":N}
+//	GET      /_sandbox/github/requests                     → {"requests":N,"used":M}
+//	POST     /_sandbox/github/exhaust-primary              → 204; every call answers 403 with x-ratelimit-remaining 0 until the hour's reset
 package sandbox
 
 import (
@@ -24,7 +32,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/meshflow/meshflow/dev/sandbox/github"
 	"github.com/meshflow/meshflow/dev/sandbox/hubspot"
+	"github.com/meshflow/meshflow/dev/sandbox/jira"
 )
 
 // HubSpotToken is the private app token the HubSpot imitation accepts by default.
@@ -38,6 +48,32 @@ const HubSpotPath = "/hubspot"
 // HubSpotURL("http://127.0.0.1:8280") = "http://127.0.0.1:8280/hubspot".
 func HubSpotURL(root string) string { return root + HubSpotPath }
 
+// GitHubToken is the personal access token the GitHub imitation accepts by default.
+const GitHubToken = github.DefaultToken
+
+// GitHubPath is where the GitHub imitation is mounted: a client's base URL is the
+// sandbox root followed by it (see GitHubURL).
+const GitHubPath = "/github"
+
+// GitHubURL is the GitHub API base URL of a sandbox served at root, e.g.
+// GitHubURL("http://127.0.0.1:8280") = "http://127.0.0.1:8280/github".
+func GitHubURL(root string) string { return root + GitHubPath }
+
+// JiraEmail and JiraToken are the Basic auth credentials the Jira imitation
+// accepts by default.
+const (
+	JiraEmail = jira.DefaultEmail
+	JiraToken = jira.DefaultToken
+)
+
+// JiraPath is where the Jira imitation is mounted: a client's site URL is the
+// sandbox root followed by it (see JiraURL); the API is under it at /rest/api/3.
+const JiraPath = "/jira"
+
+// JiraURL is the Jira site URL of a sandbox served at root, e.g.
+// JiraURL("http://127.0.0.1:8280") = "http://127.0.0.1:8280/jira".
+func JiraURL(root string) string { return root + JiraPath }
+
 // Options configures a Server; nil or zero fields take defaults.
 type Options struct {
 	Seed   int64            // drives data and fault decisions [1]
@@ -47,6 +83,12 @@ type Options struct {
 	// HubSpot configures the HubSpot imitation (sizes, token, SearchCap, limits).
 	// Its Seed and Now default to the ones above.
 	HubSpot hubspot.Options
+	// GitHub configures the GitHub imitation (sizes, token, PageCap, limits).
+	// Its Seed and Now default to the ones above.
+	GitHub github.Options
+	// Jira configures the Jira imitation (sizes, credentials, profile time zone,
+	// limits). Its Seed and Now default to the ones above.
+	Jira jira.Options
 
 	// Logger, when set, logs every request at debug level.
 	Logger *zerolog.Logger
@@ -57,6 +99,8 @@ type Server struct {
 	handler http.Handler
 	faults  *faultInjector
 	hubspot *hubspot.API
+	github  *github.API
+	jira    *jira.API
 }
 
 // New builds a sandbox. It panics on invalid Faults, a programming error in a
@@ -89,11 +133,37 @@ func New(opts *Options) *Server {
 	})
 	s.hubspot = hubspot.New(hs)
 
+	gh := o.GitHub
+	if gh.Seed == 0 {
+		gh.Seed = o.Seed
+	}
+	if gh.Now == nil {
+		gh.Now = o.Now
+	}
+	gh.Middleware = s.faults.middleware(github.WriteRateLimited)
+	s.github = github.New(gh)
+
+	js := o.Jira
+	if js.Seed == 0 {
+		js.Seed = o.Seed
+	}
+	if js.Now == nil {
+		js.Now = o.Now
+	}
+	js.Middleware = s.faults.middleware(func(w http.ResponseWriter, retryAfter time.Duration) {
+		s.jira.WriteFaultRateLimited(w, retryAfter)
+	})
+	s.jira = jira.New(js)
+
 	mux := http.NewServeMux()
 	mux.Handle(HubSpotPath+"/", http.StripPrefix(HubSpotPath, s.hubspot))
 	mux.Handle("/_sandbox/hubspot/", http.StripPrefix("/_sandbox/hubspot", s.hubspot.Admin()))
+	mux.Handle(GitHubPath+"/", http.StripPrefix(GitHubPath, s.github))
+	mux.Handle("/_sandbox/github/", http.StripPrefix("/_sandbox/github", s.github.Admin()))
+	mux.Handle(JiraPath+"/", http.StripPrefix(JiraPath, s.jira))
+	mux.Handle("/_sandbox/jira/", http.StripPrefix("/_sandbox/jira", s.jira.Admin()))
 	mux.HandleFunc("GET /_sandbox/health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "vendors": map[string]string{"hubspot": HubSpotPath}})
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "vendors": map[string]string{"hubspot": HubSpotPath, "github": GitHubPath, "jira": JiraPath}})
 	})
 	mux.HandleFunc("GET /_sandbox/faults", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Faults())
@@ -127,6 +197,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // HubSpot is the HubSpot imitation, for its admin methods (Touch, Archive, Count,
 // Requests, ExhaustDaily).
 func (s *Server) HubSpot() *hubspot.API { return s.hubspot }
+
+// GitHub is the GitHub imitation, for its admin methods (MergePRs, UpdateIssues,
+// ReviewPRs, AddCommits, UpdateRepos, Count, Requests, Used, ExhaustPrimary).
+func (s *Server) GitHub() *github.API { return s.github }
+
+// Jira is the Jira imitation, for its admin methods (Transition, Transitions,
+// Count, Histories, Requests, SetTimeZone).
+func (s *Server) Jira() *jira.API { return s.jira }
 
 // SetFaults replaces the injected faults from the next request on. It panics on
 // invalid rates (see Faults.Validate).

@@ -9,6 +9,8 @@ import (
 
 // Value is a credential. Every way of printing or encoding it yields
 // "[REDACTED]"; only Reveal gives the value, for the one header that needs it.
+// A struct keeping a Value in an unexported field should hold a *Value: fmt prints
+// unexported fields by reflection, without calling Format, but a pointer as an address.
 type Value string
 
 // Redacted is what a Value prints as.

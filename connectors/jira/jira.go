@@ -1,0 +1,344 @@
+// Package jira is the Jira Cloud REST v3 connector: issues read incrementally
+// through /search/jql, every issue's full changelog through /issue/{id}/changelog,
+// and projects in full on every sync. It works against a real Jira Cloud site or
+// the dev/sandbox imitation alike.
+//
+// Incremental reads bound JQL by epoch milliseconds, never by a bare datetime: Jira
+// reads "2024/03/02 09:15" in the API user's profile time zone, not UTC, which
+// skips or repeats issues whenever that zone is not UTC.
+//
+// Records are returned exactly as Jira sent them; a changelog entry is wrapped as
+// {"issue":{"id":…,"key":…},"history":<the entry as sent>} because the entry
+// itself does not name its issue.
+package jira
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/secret"
+	"github.com/meshflow/meshflow/framework/source"
+)
+
+const (
+	maxIssues       = 100 // /search/jql maxResults
+	maxChangelog    = 100 // /issue/{id}/changelog maxResults
+	maxProjects     = 50  // /project/search maxResults
+	maxBody         = 64 << 20
+	defaultLookback = 5 * time.Minute
+	defaultRPS      = 10
+	apiPath         = "/rest/api/3"
+)
+
+// Source is a configured Jira client and its streams. It is safe for concurrent
+// use; its streams share its pacing.
+type Source struct {
+	base  string // site root + apiPath
+	email string
+	// token is behind a pointer: fmt prints unexported fields by reflection,
+	// bypassing secret.Value's redaction, so a Source printed with %+v would show a
+	// token held by value. A pointer prints as an address.
+	token    *secret.Value
+	projects []string
+	lookback time.Duration
+	pageSize int
+	http     *http.Client
+	now      func() time.Time
+
+	// The limiter lives here, not in StreamSpec.RequestsPerSecond, because Jira
+	// limits a whole site: three streams read in parallel share one budget.
+	limiter *rate.Limiter
+
+	streams []source.Stream
+}
+
+var _ source.Source = (*Source)(nil)
+
+// New validates cfg and returns a Source; opts may be nil.
+func New(cfg Config, opts *Options) (*Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	s := &Source{
+		base:     strings.TrimRight(cfg.BaseURL, "/") + apiPath,
+		email:    cfg.Email,
+		token:    &cfg.Token,
+		lookback: cfg.Lookback,
+		pageSize: cfg.PageSize,
+		http:     o.HTTPClient,
+		now:      o.Now,
+	}
+	for _, p := range cfg.Projects {
+		if p = strings.ToUpper(p); !slices.Contains(s.projects, p) {
+			s.projects = append(s.projects, p)
+		}
+	}
+	if s.lookback == 0 {
+		s.lookback = defaultLookback
+	}
+	if s.http == nil {
+		s.http = &http.Client{Timeout: 60 * time.Second}
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	switch rps := o.RequestsPerSecond; {
+	case rps < 0:
+		s.limiter = rate.NewLimiter(rate.Inf, 1)
+	case rps == 0:
+		s.limiter = rate.NewLimiter(defaultRPS, 1)
+	default:
+		s.limiter = rate.NewLimiter(rate.Limit(rps), 1)
+	}
+	s.streams = []source.Stream{newIssues(s), newChangelog(s), newProjects(s)}
+	return s, nil
+}
+
+// Name is "jira".
+func (s *Source) Name() string { return "jira" }
+
+// Streams are issues, issue_changelog and projects.
+func (s *Source) Streams() []source.Stream { return slices.Clone(s.streams) }
+
+// Check reads the API user (/myself): the cheapest call that proves the site URL,
+// the email and the token.
+func (s *Source) Check(ctx context.Context) error {
+	_, err := s.do(ctx, "jira: check", http.MethodGet, "/myself", nil)
+	return err
+}
+
+// limit is the page size for an endpoint whose maximum is maxSize.
+func (s *Source) limit(maxSize int) int {
+	if s.pageSize <= 0 {
+		return maxSize
+	}
+	return min(s.pageSize, maxSize)
+}
+
+// do sends one request and returns the body of a 2xx answer; any other outcome is
+// an *errs.Error of the right kind. It is the one place HTTP failures are mapped.
+func (s *Source) do(ctx context.Context, op, method, pathQuery string, body any) ([]byte, error) {
+	var payload io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, errs.E(errs.Internal, op, err)
+		}
+		payload = bytes.NewReader(b)
+	}
+	if err := s.limiter.Wait(ctx); err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, errs.E(errs.Canceled, op, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.base+pathQuery, payload)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, op, errors.New(s.scrub(err.Error())))
+	}
+	req.SetBasicAuth(s.email, s.token.Reveal())
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "meshflow-jira/1")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, errs.E(errs.Canceled, op, ctx.Err())
+		}
+		return nil, errs.E(errs.Transient, op, errors.New(s.scrub(err.Error())))
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, errs.E(errs.Canceled, op, ctx.Err())
+		}
+		// A body cut off mid-way (proxy reset, truncated response): try again.
+		return nil, errs.Errorf(errs.Transient, op, "reading the HTTP %d response failed: %s", resp.StatusCode, s.scrub(err.Error()))
+	}
+	if resp.StatusCode/100 == 2 {
+		return b, nil
+	}
+	return nil, s.classify(op, resp, b)
+}
+
+// apiError is Jira's error body; errors and warningMessages are sometimes missing.
+type apiError struct {
+	ErrorMessages   []string          `json:"errorMessages"`
+	Errors          map[string]string `json:"errors"`
+	WarningMessages []string          `json:"warningMessages"`
+}
+
+func (e apiError) text() string {
+	msgs := slices.Clone(e.ErrorMessages)
+	keys := make([]string, 0, len(e.Errors))
+	for k := range e.Errors {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		msgs = append(msgs, k+": "+e.Errors[k])
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// classify maps a non-2xx answer to an error kind, once:
+//
+//	401, 403        Permission (never retried), naming JIRA_EMAIL and JIRA_API_TOKEN
+//	404             NotFound, naming JIRA_BASE_URL
+//	410             Invalid: Jira removed the endpoint; its message names the replacement
+//	429             RateLimited, RetryAfter from Retry-After (or X-RateLimit-Reset)
+//	503 + Retry-After  Transient with RetryAfter: Jira sheds load this way too
+//	408, 5xx        Transient
+//	400, other 4xx  Invalid, with Jira's errorMessages and errors
+func (s *Source) classify(op string, resp *http.Response, body []byte) error {
+	var e apiError
+	said := ""
+	if json.Unmarshal(body, &e) == nil {
+		said = e.text()
+	}
+	if said == "" {
+		said = http.StatusText(resp.StatusCode) // HTML from a proxy, or empty
+	}
+	said = s.scrub(said)
+	code := resp.StatusCode
+	wait, hasWait := s.retryAfter(resp.Header)
+	switch {
+	case code == http.StatusUnauthorized:
+		return errs.Errorf(errs.Permission, op, "Jira rejected the credentials (401): %s must be the email of the Atlassian account and %s one of its API tokens (create one at %s; tokens expire). Jira said: %s",
+			EmailEnv, TokenEnv, TokenURL, said)
+	case code == http.StatusForbidden:
+		return errs.Errorf(errs.Permission, op, "the account in %s lacks a permission (403): it needs Browse Projects on every configured project. Jira said: %s", EmailEnv, said)
+	case code == http.StatusNotFound:
+		return errs.Errorf(errs.NotFound, op, "Jira answered 404: check that %s is the site root, such as https://acme.atlassian.net. Jira said: %s", BaseURLEnv, said)
+	case code == http.StatusGone:
+		return errs.Errorf(errs.Invalid, op, "Jira has removed this API (410 Gone); the connector must migrate to the endpoint Jira names. Jira said: %s", said)
+	case code == http.StatusTooManyRequests:
+		e := errs.Errorf(errs.RateLimited, op, "rate limited (429 %s), retry in %v: %s", orUnknown(resp.Header.Get("RateLimit-Reason")), wait, said)
+		e.RetryAfter = wait
+		return e
+	case code == http.StatusServiceUnavailable && hasWait:
+		e := errs.Errorf(errs.Transient, op, "Jira is shedding load (503 %s), retry in %v: %s", orUnknown(resp.Header.Get("RateLimit-Reason")), wait, said)
+		e.RetryAfter = wait
+		return e
+	case code == http.StatusRequestTimeout || code >= 500:
+		return errs.Errorf(errs.Transient, op, "Jira answered HTTP %d: %s", code, said)
+	default:
+		return errs.Errorf(errs.Invalid, op, "Jira refused the request (HTTP %d): %s", code, said)
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "no reason given"
+	}
+	return s
+}
+
+// retryAfter reads how long Jira asked us to wait: Retry-After (seconds or an
+// HTTP date), else X-RateLimit-Reset (ISO-8601). Without either, 0: the reader
+// backs off exponentially with jitter.
+func (s *Source) retryAfter(h http.Header) (time.Duration, bool) {
+	now := s.now()
+	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			return time.Duration(n) * time.Second, true
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return max(0, t.Sub(now)), true
+		}
+	}
+	if v := strings.TrimSpace(h.Get("X-RateLimit-Reset")); v != "" {
+		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02T15:04:05.000-0700"} {
+			if t, err := time.Parse(layout, v); err == nil {
+				return max(0, t.Sub(now)), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// scrub removes the token, and the Basic credentials built from it, from text that
+// came from elsewhere (a server message, a transport error).
+func (s *Source) scrub(text string) string {
+	tok := s.token.Reveal()
+	if tok == "" {
+		return text
+	}
+	basic := base64.StdEncoding.EncodeToString([]byte(s.email + ":" + tok))
+	return strings.NewReplacer(basic, secret.Redacted, tok, secret.Redacted).Replace(text)
+}
+
+// get issues a GET of path with query q.
+func (s *Source) get(ctx context.Context, op, path string, q url.Values) ([]byte, error) {
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	return s.do(ctx, op, http.MethodGet, path, nil)
+}
+
+// decode unmarshals a 2xx body; a body that does not decode is treated as
+// truncated in transit and retried.
+func decode(op string, b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return errs.Errorf(errs.Transient, op, "undecodable response (%d bytes): %v", len(b), err)
+	}
+	return nil
+}
+
+// jiraTime parses Jira's timestamp ("2024-03-02T09:15:44.123+0000") to epoch ms;
+// other RFC 3339 shapes are accepted too.
+func jiraTime(s string) (int64, error) {
+	t, err := source.ParseTime(s)
+	if err != nil {
+		return 0, err
+	}
+	return t.(time.Time).UnixMilli(), nil
+}
+
+// searchJQL is the JQL of an incremental window: issues of the configured
+// projects updated in [since, until] (epoch ms; until < 0 = open-ended), oldest
+// change first. Bounds are epoch milliseconds, never a bare datetime, which Jira
+// would read in the API user's profile time zone.
+func searchJQL(projects []string, since, until int64) string {
+	var clauses []string
+	if len(projects) > 0 {
+		quoted := make([]string, len(projects))
+		for i, p := range projects {
+			quoted[i] = strconv.Quote(p) // keys are validated: [A-Z][A-Z0-9_]*
+		}
+		clauses = append(clauses, "project in ("+strings.Join(quoted, ", ")+")")
+	}
+	clauses = append(clauses, fmt.Sprintf("updated >= %d", max(0, since)))
+	if until >= 0 {
+		clauses = append(clauses, fmt.Sprintf("updated <= %d", until))
+	}
+	return strings.Join(clauses, " AND ") + " ORDER BY updated ASC, key ASC"
+}
+
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
