@@ -3,6 +3,7 @@
 package domains
 
 import (
+	"github.com/meshflow/meshflow/domains/engineering"
 	"github.com/meshflow/meshflow/domains/marketing"
 	"github.com/meshflow/meshflow/framework/mesh"
 )
@@ -10,6 +11,7 @@ import (
 // Mesh returns every registered domain.
 func Mesh() mesh.Mesh {
 	return mesh.Mesh{Domains: []mesh.Domain{
+		engineering.Domain(),
 		marketing.Domain(),
 	}}
 }

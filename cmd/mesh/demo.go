@@ -49,12 +49,8 @@ func (e *env) demo(ctx context.Context, args []string, stayUp bool) error {
 	}
 	out := e.stdout
 	fmt.Fprintf(out, "lake:     %s\n", e.cfg.Lake)
-	useSandbox := e.cfg.HubSpot.Token == ""
-	if useSandbox {
-		fmt.Fprintf(out, "sources:  local sandbox (no HUBSPOT_TOKEN set; set it to read the real API)\n")
-	} else {
-		fmt.Fprintf(out, "sources:  real APIs (HubSpot at %s)\n", e.cfg.HubSpot.BaseURL)
-	}
+	real := e.cfg.ConfiguredSources()
+	useSandbox := len(real) < len(host.AllSources)
 	if err := os.MkdirAll(e.cfg.Lake, 0o755); err != nil {
 		return errs.E(errs.Invalid, "create lake", err)
 	}
@@ -78,9 +74,13 @@ func (e *env) demo(ctx context.Context, args []string, stayUp bool) error {
 	fmt.Fprintf(out, "temporal: %s  (UI %s)\n", st.Dev.FrontendHostPort(), st.UIURL)
 	cfg := e.cfg
 	cfg.TemporalAddress = st.Dev.FrontendHostPort()
+	if len(real) > 0 {
+		fmt.Fprintf(out, "sources:  real APIs for %s (credentials set)\n", strings.Join(real, ", "))
+	}
 	if useSandbox {
-		cfg = st.SandboxConfig(cfg)
-		fmt.Fprintf(out, "sandbox:  %s\n", st.SandboxURL)
+		var sandboxed []string
+		cfg, sandboxed = st.SandboxConfig(cfg)
+		fmt.Fprintf(out, "sources:  local sandbox at %s for %s (no credentials set; see README to read the real APIs)\n", st.SandboxURL, strings.Join(sandboxed, ", "))
 	}
 	stores, err := host.OpenStores(ctx, cfg)
 	if err != nil {
@@ -89,10 +89,7 @@ func (e *env) demo(ctx context.Context, args []string, stayUp bool) error {
 	defer stores.Close()
 	if useSandbox && *touch > 0 {
 		if keys, _ := stores.Lake.List(ctx, "raw/"); len(keys) > 0 {
-			n := *touch
-			st.Sandbox.HubSpot().Touch("contacts", n)
-			st.Sandbox.HubSpot().Touch("deals", n/5+1)
-			fmt.Fprintf(out, "sandbox:  changed %d contacts and %d deals since the last run (the sync below is incremental)\n", n, n/5+1)
+			fmt.Fprintf(out, "sandbox:  %s since the last run (the sync below is incremental)\n", st.ChangeSome(*touch))
 		}
 	}
 	if _, err := st.StartWorker(cfg, e.mesh, stores); err != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -107,8 +109,8 @@ func printDetail(w io.Writer, d catalog.Detail) {
 		}
 	}
 	p("Inputs:         %s\n", orNone(d.Inputs))
-	for port, snap := range d.InputsRead {
-		p("                read %s at snapshot %d\n", port, snap)
+	for _, port := range slices.Sorted(maps.Keys(d.InputsRead)) {
+		p("                read %s at snapshot %d\n", port, d.InputsRead[port])
 	}
 	p("Consumers:      %s\n", orNone(d.Consumers))
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,8 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal("the second run did not publish a new snapshot")
 	}
 
+	checkEngineeringIncremental(t, ctx, st, m, stores)
+
 	// A run whose ERROR check fails publishes nothing and says why.
 	stopWorker()
 	tooFew := mesh.RowCount(1, 100)
@@ -141,6 +144,70 @@ func TestEndToEnd(t *testing.T) {
 	if ms, _ := badStores.Lake.Manifests(ctx, lake.StreamRef{Domain: "marketing", Source: "hubspot", Stream: "companies"}); len(ms) != 0 {
 		t.Fatal("a run with bad credentials committed a landing")
 	}
+}
+
+// checkEngineeringIncremental changes Jira issues and merges pull requests in the
+// sandbox, reruns the engineering products, and checks that only the changes landed and
+// that the delivery metrics, computed from the other ports, moved by exactly as much.
+func checkEngineeringIncremental(t *testing.T, ctx context.Context, st *stack.Stack, m mesh.Mesh, stores *host.Stores) {
+	t.Helper()
+	metrics := port.TableID{Domain: "engineering", Name: "delivery_metrics_v1"}
+	before := completedByKind(t, stores, metrics)
+
+	changes := st.Sandbox.Jira().Transitions(20)
+	done := 0
+	for _, c := range changes {
+		if c.To == "Done" {
+			done++
+		}
+	}
+	merged := st.Sandbox.GitHub().MergePRs(3)
+	if len(changes) != 20 || len(merged) != 3 {
+		t.Fatalf("sandbox changed %d issues and merged %d PRs, want 20 and 3", len(changes), len(merged))
+	}
+
+	issues := runProduct(t, ctx, st, m, "engineering.jira_issues")
+	if got := issues.Landed["jira.issues"]; got != 20 {
+		t.Errorf("jira_issues landed %d issues, want the 20 changed", got)
+	}
+	history := runProduct(t, ctx, st, m, "engineering.jira_status_changes")
+	if got := history.Landed["jira.issue_changelog"]; got != 20 {
+		t.Errorf("jira_status_changes landed %d changelog entries, want the 20 new ones", got)
+	}
+	prs := runProduct(t, ctx, st, m, "engineering.github_pull_requests")
+	if got := prs.Landed["github.pull_requests"]; got != 3 {
+		t.Errorf("github_pull_requests landed %d pull requests, want the 3 merged", got)
+	}
+	runProduct(t, ctx, st, m, "engineering.delivery_metrics")
+	after := completedByKind(t, stores, metrics)
+	if after["repository"]-before["repository"] != 3 {
+		t.Errorf("merged PRs in delivery_metrics went from %d to %d, want +3", before["repository"], after["repository"])
+	}
+	if after["jira_project"]-before["jira_project"] != int64(done) {
+		t.Errorf("completed issues in delivery_metrics went from %d to %d, want +%d", before["jira_project"], after["jira_project"], done)
+	}
+	d, err := (&catalog.Catalog{Mesh: m, Ports: stores.Ports, Lake: stores.Lake}).Show(ctx, "engineering.delivery_metrics", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.InputsRead) != 3 {
+		t.Errorf("delivery_metrics lineage = %v, want the snapshots of its 3 input ports", d.InputsRead)
+	}
+}
+
+// completedByKind sums delivery_metrics.items_completed per scope_kind.
+func completedByKind(t *testing.T, stores *host.Stores, id port.TableID) map[string]int64 {
+	t.Helper()
+	kinds, counts := readColumn(t, stores, id, 1), readColumn(t, stores, id, 4)
+	out := map[string]int64{}
+	for i, k := range kinds {
+		n, err := strconv.ParseInt(counts[i], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[k] += n
+	}
+	return out
 }
 
 // checkCatalog reads what `mesh products` and `mesh show` print from the published lake.
@@ -191,7 +258,7 @@ func openLake(t *testing.T, ctx context.Context, st *stack.Stack, dir string) (h
 		t.Fatal(err)
 	}
 	cfg.WorkDir = t.TempDir()
-	cfg = st.SandboxConfig(cfg)
+	cfg, _ = st.SandboxConfig(cfg)
 	stores, err := host.OpenStores(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

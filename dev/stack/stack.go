@@ -103,6 +103,14 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 }
 
 func (s *Stack) startSandbox(opts *sandbox.Options) error {
+	if opts == nil {
+		// The demo and the end-to-end tests sync everything from scratch repeatedly;
+		// the per-second and per-hour limits are exercised by the connectors' own tests.
+		opts = &sandbox.Options{}
+		opts.Jira.RateLimit = -1
+		opts.GitHub.RateLimit = -1
+		opts.GitHub.SecondaryPerMinute = -1
+	}
 	s.Sandbox = sandbox.New(opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -114,10 +122,28 @@ func (s *Stack) startSandbox(opts *sandbox.Options) error {
 	return nil
 }
 
-// SandboxConfig points every connector of c at the sandbox, with its credentials.
-func (s *Stack) SandboxConfig(c host.Config) host.Config {
-	c.HubSpot = host.HubSpotConfig{BaseURL: sandbox.HubSpotURL(s.SandboxURL), Token: sandbox.HubSpotToken}
-	return c
+// sandboxRPS paces connectors against the local sandbox, whose burst limits the stack
+// turns off: a full sync of per-issue changelogs at a SaaS pace takes minutes.
+const sandboxRPS = 500
+
+// SandboxConfig points every connector of c that has no credentials at the sandbox,
+// and returns the names of the sources it pointed there.
+func (s *Stack) SandboxConfig(c host.Config) (host.Config, []string) {
+	var used []string
+	if c.HubSpot.Token == "" {
+		c.HubSpot = host.HubSpotConfig{BaseURL: sandbox.HubSpotURL(s.SandboxURL), Token: sandbox.HubSpotToken}
+		used = append(used, "hubspot")
+	}
+	if c.Jira.Token == "" {
+		c.Jira = host.JiraConfig{BaseURL: sandbox.JiraURL(s.SandboxURL), Email: sandbox.JiraEmail, Token: sandbox.JiraToken, RequestsPerSecond: sandboxRPS}
+		used = append(used, "jira")
+	}
+	if c.GitHub.Token == "" {
+		c.GitHub = host.GitHubConfig{BaseURL: sandbox.GitHubURL(s.SandboxURL), Token: sandbox.GitHubToken,
+			Repos: s.Sandbox.GitHub().Repos(), Branches: []string{"release"}, RequestsPerSecond: sandboxRPS}
+		used = append(used, "github")
+	}
+	return c, used
 }
 
 // StartWorker runs a worker with configuration c on the stack's Temporal until Stop
@@ -245,4 +271,15 @@ func Order(m mesh.Mesh) ([]mesh.Entry, error) {
 		}
 	}
 	return out, nil
+}
+
+// ChangeSome changes about n records across the sandbox's sources, the way a day of
+// work would, and says what it changed.
+func (s *Stack) ChangeSome(n int) string {
+	hs, ji, gh := s.Sandbox.HubSpot(), s.Sandbox.Jira(), s.Sandbox.GitHub()
+	contacts := len(hs.Touch("contacts", n))
+	deals := len(hs.Touch("deals", n/5+1))
+	issues := len(ji.Transition(n / 2))
+	merged := len(gh.MergePRs(n/5 + 1))
+	return fmt.Sprintf("changed %d contacts, %d deals, %d Jira issues; merged %d pull requests", contacts, deals, issues, merged)
 }

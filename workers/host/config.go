@@ -40,13 +40,19 @@ type JiraConfig struct {
 	Email    string   // JIRA_EMAIL: the API user
 	Token    string   // JIRA_API_TOKEN or JIRA_API_TOKEN_FILE
 	Projects []string // JIRA_PROJECTS: comma-separated project keys
+	// RequestsPerSecond paces the connector [its default]; the local stack raises it
+	// because the sandbox has no site-wide burst limit to respect.
+	RequestsPerSecond float64
 }
 
 // GitHubConfig configures the GitHub connector.
 type GitHubConfig struct {
-	BaseURL string   // GITHUB_BASE_URL [https://api.github.com]
-	Token   string   // GITHUB_TOKEN or GITHUB_TOKEN_FILE
-	Repos   []string // GITHUB_REPOS: comma-separated owner/name
+	BaseURL  string   // GITHUB_BASE_URL [https://api.github.com]
+	Token    string   // GITHUB_TOKEN or GITHUB_TOKEN_FILE
+	Repos    []string // GITHUB_REPOS: comma-separated owner/name
+	Branches []string // GITHUB_BRANCHES: branches read besides each repo's default
+	// RequestsPerSecond paces the connector [its default]; see JiraConfig.
+	RequestsPerSecond float64
 }
 
 // GA4Config configures the Google Analytics 4 connector.
@@ -90,7 +96,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		LogLevel:        or(getenv("MESHFLOW_LOG_LEVEL"), "info"),
 	}
 	c.Domains = list(getenv("MESHFLOW_DOMAINS"))
-	token, err := secret(getenv, "HUBSPOT_TOKEN")
+	token, err := readSecret(getenv, "HUBSPOT_TOKEN")
 	if err != nil {
 		return Config{}, err
 	}
@@ -101,7 +107,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		"PENDO_INTEGRATION_KEY": &c.Pendo.IntegrationKey, "CRUNCHBASE_USER_KEY": &c.Crunchbase.UserKey,
 	}
 	for name, dst := range secrets {
-		v, err := secret(getenv, name)
+		v, err := readSecret(getenv, name)
 		if err != nil {
 			return Config{}, err
 		}
@@ -109,6 +115,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.Jira.BaseURL, c.Jira.Email, c.Jira.Projects = getenv("JIRA_BASE_URL"), getenv("JIRA_EMAIL"), list(getenv("JIRA_PROJECTS"))
 	c.GitHub.BaseURL, c.GitHub.Repos = or(getenv("GITHUB_BASE_URL"), "https://api.github.com"), list(getenv("GITHUB_REPOS"))
+	c.GitHub.Branches = list(getenv("GITHUB_BRANCHES"))
 	c.Pendo.BaseURL = or(getenv("PENDO_BASE_URL"), "https://app.pendo.io")
 	c.Crunchbase.BaseURL = or(getenv("CRUNCHBASE_BASE_URL"), "https://api.crunchbase.com/api/v4")
 	c.GA4.BaseURL, c.GA4.TokenURL, c.GA4.PropertyIDs = getenv("GA4_BASE_URL"), getenv("GA4_TOKEN_URL"), list(getenv("GA4_PROPERTY_IDS"))
@@ -145,8 +152,8 @@ func (c *Config) fill() error {
 	return nil
 }
 
-// secret reads NAME, or the file named by NAME_FILE (for mounted secrets); never both.
-func secret(getenv func(string) string, name string) (string, error) {
+// readSecret reads NAME, or the file named by NAME_FILE (for mounted secrets); never both.
+func readSecret(getenv func(string) string, name string) (string, error) {
 	v, file := getenv(name), getenv(name+"_FILE")
 	if v != "" && file != "" {
 		return "", errs.Errorf(errs.Invalid, "configure", "both %s and %s_FILE are set: keep one", name, name)
@@ -196,6 +203,9 @@ func (c Config) HostsDomain(name string) bool {
 func (c Config) String() string {
 	return fmt.Sprintf("temporal=%s namespace=%s lake=%s catalog=%s sources=%s", c.TemporalAddress, c.Namespace, c.Lake, c.CatalogURI, strings.Join(c.ConfiguredSources(), ","))
 }
+
+// AllSources names every connector a worker can host.
+var AllSources = []string{"crunchbase", "github", "googleanalytics", "hubspot", "jira", "pendo"}
 
 // ConfiguredSources names the sources whose credentials are set.
 func (c Config) ConfiguredSources() []string {

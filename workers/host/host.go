@@ -8,12 +8,15 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/meshflow/meshflow/connectors/github"
 	"github.com/meshflow/meshflow/connectors/hubspot"
+	"github.com/meshflow/meshflow/connectors/jira"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
+	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
 	"github.com/meshflow/meshflow/framework/tlog"
 )
@@ -51,12 +54,29 @@ func OpenStores(ctx context.Context, c Config) (*Stores, error) {
 // credentials is left out; a run that needs it fails with a message naming the variable.
 func Sources(c Config) (map[string]source.Source, error) {
 	out := map[string]source.Source{}
-	if c.HubSpot.Token != "" {
-		hs, err := hubspot.New(hubspot.Config{BaseURL: c.HubSpot.BaseURL, Token: hubspot.Secret(c.HubSpot.Token)}, nil)
+	add := func(src source.Source, err error) error {
 		if err != nil {
+			return err
+		}
+		out[src.Name()] = src
+		return nil
+	}
+	if c.HubSpot.Token != "" {
+		if err := add(hubspot.New(hubspot.Config{BaseURL: c.HubSpot.BaseURL, Token: secret.Value(c.HubSpot.Token)}, nil)); err != nil {
 			return nil, err
 		}
-		out[hs.Name()] = hs
+	}
+	if c.Jira.Token != "" {
+		cfg := jira.Config{BaseURL: c.Jira.BaseURL, Email: c.Jira.Email, Token: secret.Value(c.Jira.Token), Projects: c.Jira.Projects}
+		if err := add(jira.New(cfg, &jira.Options{RequestsPerSecond: c.Jira.RequestsPerSecond})); err != nil {
+			return nil, err
+		}
+	}
+	if c.GitHub.Token != "" {
+		cfg := github.Config{BaseURL: c.GitHub.BaseURL, Token: secret.Value(c.GitHub.Token), Repos: c.GitHub.Repos, Branches: c.GitHub.Branches}
+		if err := add(github.New(cfg, &github.Options{RequestsPerSecond: c.GitHub.RequestsPerSecond})); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

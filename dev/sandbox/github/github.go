@@ -282,7 +282,7 @@ func notFound(doc string) reply { return fail(http.StatusNotFound, "Not Found", 
 func validation(field, doc string) reply {
 	return reply{status: http.StatusUnprocessableEntity, body: map[string]any{
 		"message":           "Validation Failed",
-		"errors":            []any{map[string]string{"resource": "Search", "field": field, "code": "invalid"}},
+		"errors":            []any{map[string]string{"field": field, "code": "invalid"}},
 		"documentation_url": doc,
 		"status":            "422",
 	}}
