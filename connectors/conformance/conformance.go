@@ -136,9 +136,12 @@ func (s *suite) incrementalStreams(src source.Source) []source.Stream {
 }
 
 // readerOptions never really sleeps: backoff is counted, not waited, so a 10 s
-// RetryAfter costs nothing. It still honours cancellation.
+// RetryAfter costs nothing. It still honours cancellation. More attempts than the
+// default make a page that keeps drawing injected faults vanishingly unlikely to fail
+// the suite, whatever the seed and the number of requests a connector makes.
 func readerOptions() *source.ReaderOptions {
 	return &source.ReaderOptions{
+		MaxAttempts: 10,
 		BaseBackoff: time.Millisecond,
 		Sleep: func(ctx context.Context, _ time.Duration) error {
 			return ctx.Err()
