@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -36,7 +35,6 @@ import (
 
 const (
 	maxPerPage      = 100
-	maxBody         = 64 << 20 // far above any page; guards against a runaway response
 	defaultLookback = 2 * time.Minute
 	apiVersion      = "2022-11-28"
 	userAgent       = "meshflow-github/1"
@@ -174,21 +172,9 @@ func (s *Source) get(ctx context.Context, op, target, etag, repo string) (respon
 	if etag != "" {
 		req.Header.Set("If-None-Match", etag)
 	}
-	resp, err := s.http.Do(req)
+	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub)
 	if err != nil {
-		if ctx.Err() != nil {
-			return response{}, errs.E(errs.Canceled, op, ctx.Err())
-		}
-		return response{}, errs.E(errs.Transient, op, errors.New(s.scrub(err.Error())))
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		if ctx.Err() != nil {
-			return response{}, errs.E(errs.Canceled, op, ctx.Err())
-		}
-		// A body cut off mid-way (proxy reset, truncated response): try again.
-		return response{}, errs.Errorf(errs.Transient, op, "reading the HTTP %d response failed: %s", resp.StatusCode, s.scrub(err.Error()))
+		return response{}, err
 	}
 	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusNotModified {
 		s.secondary.Store(0)

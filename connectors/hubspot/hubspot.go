@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -30,7 +29,6 @@ import (
 const (
 	maxListLimit    = 100
 	maxSearchLimit  = 200
-	maxBody         = 64 << 20 // far above any page; guards against a runaway response
 	defaultLookback = 5 * time.Minute
 )
 
@@ -147,21 +145,9 @@ func (s *Source) do(ctx context.Context, op, method, pathQuery string, body any)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := s.http.Do(req)
+	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, errs.E(errs.Canceled, op, ctx.Err())
-		}
-		return nil, errs.E(errs.Transient, op, errors.New(s.scrub(err.Error())))
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, errs.E(errs.Canceled, op, ctx.Err())
-		}
-		// A body cut off mid-way (proxy reset, truncated response): try again.
-		return nil, errs.Errorf(errs.Transient, op, "reading the HTTP %d response failed: %s", resp.StatusCode, s.scrub(err.Error()))
+		return nil, err
 	}
 	if resp.StatusCode/100 == 2 {
 		return b, nil

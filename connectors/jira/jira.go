@@ -38,7 +38,6 @@ const (
 	maxIssues       = 100 // /search/jql maxResults
 	maxChangelog    = 100 // /issue/{id}/changelog maxResults
 	maxProjects     = 50  // /project/search maxResults
-	maxBody         = 64 << 20
 	defaultLookback = 5 * time.Minute
 	defaultRPS      = 10
 	apiPath         = "/rest/api/3"
@@ -160,21 +159,9 @@ func (s *Source) do(ctx context.Context, op, method, pathQuery string, body any)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := s.http.Do(req)
+	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, errs.E(errs.Canceled, op, ctx.Err())
-		}
-		return nil, errs.E(errs.Transient, op, errors.New(s.scrub(err.Error())))
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, errs.E(errs.Canceled, op, ctx.Err())
-		}
-		// A body cut off mid-way (proxy reset, truncated response): try again.
-		return nil, errs.Errorf(errs.Transient, op, "reading the HTTP %d response failed: %s", resp.StatusCode, s.scrub(err.Error()))
+		return nil, err
 	}
 	if resp.StatusCode/100 == 2 {
 		return b, nil
