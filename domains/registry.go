@@ -5,6 +5,8 @@ package domains
 import (
 	"github.com/meshflow/meshflow/domains/engineering"
 	"github.com/meshflow/meshflow/domains/marketing"
+	"github.com/meshflow/meshflow/domains/marketintel"
+	"github.com/meshflow/meshflow/domains/product"
 	"github.com/meshflow/meshflow/framework/mesh"
 )
 
@@ -13,5 +15,7 @@ func Mesh() mesh.Mesh {
 	return mesh.Mesh{Domains: []mesh.Domain{
 		engineering.Domain(),
 		marketing.Domain(),
+		marketintel.Domain(),
+		product.Domain(),
 	}}
 }

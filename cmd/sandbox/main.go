@@ -5,6 +5,9 @@
 // When listening it prints exactly one line to stdout, the root URL (e.g.
 // http://127.0.0.1:8280), so a parent process started with --addr 127.0.0.1:0
 // can read the port it got; HubSpot's base URL is that root followed by /hubspot.
+// GA4's is root/ga4; --ga4-key-file writes a service-account key file whose
+// token_uri points at root/ga4/token, for GA4_CREDENTIALS_FILE. Pendo's base URL
+// is root/pendo, Crunchbase's root/crunchbase/api/v4.
 // Logs go to stderr. SIGINT or SIGTERM shuts it down cleanly.
 package main
 
@@ -24,9 +27,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/meshflow/meshflow/dev/sandbox"
+	"github.com/meshflow/meshflow/dev/sandbox/crunchbase"
 	"github.com/meshflow/meshflow/dev/sandbox/github"
+	"github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
 	"github.com/meshflow/meshflow/dev/sandbox/hubspot"
 	"github.com/meshflow/meshflow/dev/sandbox/jira"
+	"github.com/meshflow/meshflow/dev/sandbox/pendo"
 )
 
 func main() {
@@ -79,6 +85,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&js.RateLimit, "jira-rate-limit", 20, "Jira requests per rolling second (-1 = unlimited)")
 	fs.StringVar(&js.Email, "jira-email", sandbox.JiraEmail, "Jira account email to accept")
 	fs.StringVar(&js.Token, "jira-token", sandbox.JiraToken, "Jira API token to accept")
+	var ga googleanalytics.Options
+	fs.IntVar(&ga.Days, "ga4-days", 365, "GA4 days of daily traffic before today")
+	fs.IntVar(&ga.TokensPerHour, "ga4-tokens-per-hour", 40_000, "GA4 quota tokens per property per hour (-1 = unlimited)")
+	fs.IntVar(&ga.TokensPerDay, "ga4-tokens-per-day", 200_000, "GA4 quota tokens per property per day (-1 = unlimited)")
+	ga4Key := fs.String("ga4-key-file", "", "once listening, write the GA4 service-account key file (token_uri pointing here) to this path")
+	var pd pendo.Options
+	fs.IntVar(&pd.Accounts, "pendo-accounts", 200, "Pendo accounts to generate (most describe HubSpot's companies)")
+	fs.IntVar(&pd.Visitors, "pendo-visitors", 2000, "Pendo visitors to generate")
+	fs.IntVar(&pd.Days, "pendo-days", 365, "Pendo days of events before today")
+	fs.StringVar(&pd.TimeZone, "pendo-time-zone", pendo.DefaultTimeZone, "Pendo subscription time zone: day buckets start at its midnights")
+	fs.IntVar(&pd.RateLimit, "pendo-rate-limit", 60, "Pendo requests per rolling minute before 429 (-1 = unlimited)")
+	fs.StringVar(&pd.Key, "pendo-key", sandbox.PendoKey, "Pendo integration key to accept")
+	var cb crunchbase.Options
+	fs.IntVar(&cb.Organizations, "crunchbase-organizations", 400, "Crunchbase organizations to generate (most describe HubSpot's companies)")
+	fs.IntVar(&cb.RateLimit, "crunchbase-rate-limit", 200, "Crunchbase calls per clock minute before a bare 429 (-1 = unlimited)")
+	fs.StringVar(&cb.Key, "crunchbase-key", sandbox.CrunchbaseKey, "Crunchbase user key to accept")
 	level := fs.String("log-level", "info", "log level (debug logs every request)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -89,18 +111,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := js.Validate(); err != nil {
 		return err
 	}
+	if err := pd.Validate(); err != nil {
+		return err
+	}
+	if err := cb.Validate(); err != nil {
+		return err
+	}
 	lvl, err := zerolog.ParseLevel(*level)
 	if err != nil {
 		return err
 	}
 	log := zerolog.New(stderr).Level(lvl).With().Timestamp().Str("component", "sandbox").Logger()
 
-	srv := sandbox.New(&sandbox.Options{Seed: *seed, Faults: f, HubSpot: hs, GitHub: gh, Jira: js, Logger: &log})
+	srv := sandbox.New(&sandbox.Options{Seed: *seed, Faults: f, HubSpot: hs, GitHub: gh, Jira: js, GA4: ga, Pendo: pd, Crunchbase: cb, Logger: &log})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	root := "http://" + ln.Addr().String()
+	if *ga4Key != "" {
+		if err := os.WriteFile(*ga4Key, srv.GA4().ServiceAccountJSON(sandbox.GA4TokenURL(root)), 0o600); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	hsrv := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -111,7 +145,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { errc <- hsrv.Serve(ln) }()
 
 	fmt.Fprintln(stdout, root)
-	log.Info().Str("url", root).Str("hubspot", sandbox.HubSpotURL(root)).Str("github", sandbox.GitHubURL(root)).Str("jira", sandbox.JiraURL(root)).Int64("seed", *seed).
+	log.Info().Str("url", root).Str("hubspot", sandbox.HubSpotURL(root)).Str("github", sandbox.GitHubURL(root)).Str("jira", sandbox.JiraURL(root)).Str("ga4", sandbox.GA4URL(root)).
+		Str("pendo", sandbox.PendoURL(root)).Str("crunchbase", sandbox.CrunchbaseURL(root)).Int64("seed", *seed).
 		Interface("faults", f).Msg("sandbox listening")
 
 	select {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -130,6 +131,11 @@ func (fi *faultInjector) middleware(rateLimited func(w http.ResponseWriter, retr
 			case u < f.RateLimited+f.ServerError:
 				writeServerError(w, []int{500, 502, 503, 504}[fake.Mix(fi.seed^0x5cc, n)%4])
 			case u < f.RateLimited+f.ServerError+f.Slow:
+				// Consume the body first: net/http notices a client that hangs up
+				// only once the body is read, and the wait must end when it does.
+				if b, err := io.ReadAll(r.Body); err == nil {
+					r.Body = io.NopCloser(bytes.NewReader(b))
+				}
 				delay := f.SlowDelay
 				if delay <= 0 {
 					delay = 2 * time.Second

@@ -23,6 +23,20 @@
 //	GET      /_sandbox/github/count?stream=issues          → {"stream":"issues","count":N}
 //	GET      /_sandbox/github/requests                     → {"requests":N,"used":M}
 //	POST     /_sandbox/github/exhaust-primary              → 204; every call answers 403 with x-ratelimit-remaining 0 until the hour's reset
+//	GET      /_sandbox/ga4/service-account                 → the service-account key file, token_uri pointing at this sandbox
+//	POST     /_sandbox/ga4/late-hits?property=P&date=D&n=3&dimensions=a,b → {"rows":[[...]]} (rows of D that change)
+//	POST     /_sandbox/ga4/advance?by=24h                  → {"now":...,"today":{...}} (moves the GA4 clock)
+//	GET      /_sandbox/ga4/requests                        → {"requests":N,"token_requests":M}
+//	POST     /_sandbox/ga4/exhaust-hourly                  → 204; runReport answers 429 RESOURCE_EXHAUSTED until the next hour (also exhaust-daily)
+//	POST     /_sandbox/pendo/touch-accounts?n=5            → {"ids":[...]} (also touch-visitors)
+//	POST     /_sandbox/pendo/add-events?source=pageEvents&day=2026-03-09&n=4 → {"rows":[...]} (late events on a subscription-local day)
+//	GET      /_sandbox/pendo/count                         → {"accounts":N,"visitors":N,"pages":N,"features":N}
+//	GET      /_sandbox/pendo/matches                       → which HubSpot company each account derives from (ground truth)
+//	GET      /_sandbox/pendo/requests                      → {"requests":N}
+//	POST     /_sandbox/crunchbase/touch?n=5                → {"uuids":[...]}
+//	GET      /_sandbox/crunchbase/count                    → {"organizations":N}
+//	GET      /_sandbox/crunchbase/matches                  → which HubSpot company each organization derives from (ground truth)
+//	GET      /_sandbox/crunchbase/requests                 → {"requests":N}
 package sandbox
 
 import (
@@ -32,9 +46,12 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/meshflow/meshflow/dev/sandbox/crunchbase"
 	"github.com/meshflow/meshflow/dev/sandbox/github"
+	"github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
 	"github.com/meshflow/meshflow/dev/sandbox/hubspot"
 	"github.com/meshflow/meshflow/dev/sandbox/jira"
+	"github.com/meshflow/meshflow/dev/sandbox/pendo"
 )
 
 // HubSpotToken is the private app token the HubSpot imitation accepts by default.
@@ -74,6 +91,42 @@ const JiraPath = "/jira"
 // JiraURL("http://127.0.0.1:8280") = "http://127.0.0.1:8280/jira".
 func JiraURL(root string) string { return root + JiraPath }
 
+// GA4Path is where the Google Analytics Data API imitation is mounted: a client's
+// base URL is the sandbox root followed by it (see GA4URL); its token endpoint is
+// GA4TokenURL.
+const GA4Path = "/ga4"
+
+// GA4URL is the GA4 Data API base URL of a sandbox served at root, e.g.
+// GA4URL("http://127.0.0.1:8280") = "http://127.0.0.1:8280/ga4"; runReport is
+// under it at /v1beta/properties/{id}:runReport.
+func GA4URL(root string) string { return root + GA4Path }
+
+// GA4TokenURL is the OAuth token endpoint of a sandbox served at root: the
+// token_uri of its service-account key file (Server.GA4().ServiceAccountJSON).
+func GA4TokenURL(root string) string { return root + GA4Path + "/token" }
+
+// PendoKey is the integration key the Pendo imitation accepts by default.
+const PendoKey = pendo.DefaultKey
+
+// PendoPath is where the Pendo imitation is mounted: a client's base URL is the
+// sandbox root followed by it (see PendoURL); the API is under it at /api/v1.
+const PendoPath = "/pendo"
+
+// PendoURL is the Pendo base URL of a sandbox served at root, e.g.
+// PendoURL("http://127.0.0.1:8280") = "http://127.0.0.1:8280/pendo".
+func PendoURL(root string) string { return root + PendoPath }
+
+// CrunchbaseKey is the user key the Crunchbase imitation accepts by default.
+const CrunchbaseKey = crunchbase.DefaultKey
+
+// CrunchbasePath is where the Crunchbase imitation is mounted. A client's base
+// URL includes the API version, as Crunchbase's own does (see CrunchbaseURL).
+const CrunchbasePath = "/crunchbase"
+
+// CrunchbaseURL is the Crunchbase API base URL of a sandbox served at root, e.g.
+// CrunchbaseURL("http://127.0.0.1:8280") = "http://127.0.0.1:8280/crunchbase/api/v4".
+func CrunchbaseURL(root string) string { return root + CrunchbasePath + "/api/v4" }
+
 // Options configures a Server; nil or zero fields take defaults.
 type Options struct {
 	Seed   int64            // drives data and fault decisions [1]
@@ -89,6 +142,17 @@ type Options struct {
 	// Jira configures the Jira imitation (sizes, credentials, profile time zone,
 	// limits). Its Seed and Now default to the ones above.
 	Jira jira.Options
+	// GA4 configures the Google Analytics imitation (properties, days of history,
+	// token budgets). Its Seed and Now default to the ones above.
+	GA4 googleanalytics.Options
+	// Pendo configures the Pendo imitation (sizes, key, subscription time zone,
+	// rate). Its Seed and Now default to the ones above, its Companies to the
+	// HubSpot imitation's, so accounts describe the same companies.
+	Pendo pendo.Options
+	// Crunchbase configures the Crunchbase imitation (size, key, calls per
+	// minute). Its Seed and Now default to the ones above, its Companies to the
+	// HubSpot imitation's.
+	Crunchbase crunchbase.Options
 
 	// Logger, when set, logs every request at debug level.
 	Logger *zerolog.Logger
@@ -101,6 +165,9 @@ type Server struct {
 	hubspot *hubspot.API
 	github  *github.API
 	jira    *jira.API
+	ga4     *googleanalytics.API
+	pendo   *pendo.API
+	cb      *crunchbase.API
 }
 
 // New builds a sandbox. It panics on invalid Faults, a programming error in a
@@ -155,6 +222,44 @@ func New(opts *Options) *Server {
 	})
 	s.jira = jira.New(js)
 
+	ga := o.GA4
+	if ga.Seed == 0 {
+		ga.Seed = o.Seed
+	}
+	if ga.Now == nil {
+		ga.Now = o.Now
+	}
+	ga.Prefix = GA4Path
+	ga.Middleware = s.faults.middleware(googleanalytics.WriteRateLimited)
+	s.ga4 = googleanalytics.New(ga)
+
+	companies := s.hubspot.CompanyDomains() // Pendo and Crunchbase describe some of them too
+	pd := o.Pendo
+	if pd.Seed == 0 {
+		pd.Seed = o.Seed
+	}
+	if pd.Now == nil {
+		pd.Now = o.Now
+	}
+	if pd.Companies == nil {
+		pd.Companies = companies
+	}
+	pd.Middleware = s.faults.middleware(pendo.WriteRateLimited)
+	s.pendo = pendo.New(pd)
+
+	cb := o.Crunchbase
+	if cb.Seed == 0 {
+		cb.Seed = o.Seed
+	}
+	if cb.Now == nil {
+		cb.Now = o.Now
+	}
+	if cb.Companies == nil {
+		cb.Companies = companies
+	}
+	cb.Middleware = s.faults.middleware(crunchbase.WriteRateLimited)
+	s.cb = crunchbase.New(cb)
+
 	mux := http.NewServeMux()
 	mux.Handle(HubSpotPath+"/", http.StripPrefix(HubSpotPath, s.hubspot))
 	mux.Handle("/_sandbox/hubspot/", http.StripPrefix("/_sandbox/hubspot", s.hubspot.Admin()))
@@ -162,8 +267,14 @@ func New(opts *Options) *Server {
 	mux.Handle("/_sandbox/github/", http.StripPrefix("/_sandbox/github", s.github.Admin()))
 	mux.Handle(JiraPath+"/", http.StripPrefix(JiraPath, s.jira))
 	mux.Handle("/_sandbox/jira/", http.StripPrefix("/_sandbox/jira", s.jira.Admin()))
+	mux.Handle(GA4Path+"/", http.StripPrefix(GA4Path, s.ga4))
+	mux.Handle("/_sandbox/ga4/", http.StripPrefix("/_sandbox/ga4", s.ga4.Admin()))
+	mux.Handle(PendoPath+"/", http.StripPrefix(PendoPath, s.pendo))
+	mux.Handle("/_sandbox/pendo/", http.StripPrefix("/_sandbox/pendo", s.pendo.Admin()))
+	mux.Handle(CrunchbasePath+"/", http.StripPrefix(CrunchbasePath, s.cb))
+	mux.Handle("/_sandbox/crunchbase/", http.StripPrefix("/_sandbox/crunchbase", s.cb.Admin()))
 	mux.HandleFunc("GET /_sandbox/health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "vendors": map[string]string{"hubspot": HubSpotPath, "github": GitHubPath, "jira": JiraPath}})
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "vendors": map[string]string{"hubspot": HubSpotPath, "github": GitHubPath, "jira": JiraPath, "ga4": GA4Path, "pendo": PendoPath, "crunchbase": CrunchbasePath}})
 	})
 	mux.HandleFunc("GET /_sandbox/faults", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Faults())
@@ -205,6 +316,18 @@ func (s *Server) GitHub() *github.API { return s.github }
 // Jira is the Jira imitation, for its admin methods (Transition, Transitions,
 // Count, Histories, Requests, SetTimeZone).
 func (s *Server) Jira() *jira.API { return s.jira }
+
+// GA4 is the Google Analytics imitation, for its admin methods (ServiceAccountJSON,
+// LateHits, Report, SetNow, Advance, ExhaustHourly, ExhaustDaily, Requests).
+func (s *Server) GA4() *googleanalytics.API { return s.ga4 }
+
+// Pendo is the Pendo imitation, for its admin methods (TouchAccounts,
+// TouchVisitors, AddEvents, Events, Count, Matches, Requests).
+func (s *Server) Pendo() *pendo.API { return s.pendo }
+
+// Crunchbase is the Crunchbase imitation, for its admin methods (Touch, Count,
+// UUIDs, Matches, Requests).
+func (s *Server) Crunchbase() *crunchbase.API { return s.cb }
 
 // SetFaults replaces the injected faults from the next request on. It panics on
 // invalid rates (see Faults.Validate).

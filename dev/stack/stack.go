@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/meshflow/meshflow/connectors/googleanalytics"
 	"github.com/meshflow/meshflow/dev/sandbox"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
@@ -110,6 +111,8 @@ func (s *Stack) startSandbox(opts *sandbox.Options) error {
 		opts.Jira.RateLimit = -1
 		opts.GitHub.RateLimit = -1
 		opts.GitHub.SecondaryPerMinute = -1
+		opts.Pendo.RateLimit = -1
+		opts.Crunchbase.RateLimit = -1
 	}
 	s.Sandbox = sandbox.New(opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -142,6 +145,21 @@ func (s *Stack) SandboxConfig(c host.Config) (host.Config, []string) {
 		c.GitHub = host.GitHubConfig{BaseURL: sandbox.GitHubURL(s.SandboxURL), Token: sandbox.GitHubToken,
 			Repos: s.Sandbox.GitHub().Repos(), Branches: []string{"release"}, RequestsPerSecond: sandboxRPS}
 		used = append(used, "github")
+	}
+	if c.GA4.CredentialsJSON == "" {
+		c.GA4 = host.GA4Config{BaseURL: sandbox.GA4URL(s.SandboxURL), TokenURL: sandbox.GA4TokenURL(s.SandboxURL),
+			CredentialsJSON: string(s.Sandbox.GA4().ServiceAccountJSON(sandbox.GA4TokenURL(s.SandboxURL))),
+			PropertyIDs:     s.Sandbox.GA4().Properties(), StartDate: "90daysAgo", RequestsPerSecond: sandboxRPS}
+		used = append(used, "googleanalytics")
+	}
+	if c.Pendo.IntegrationKey == "" {
+		c.Pendo = host.PendoConfig{BaseURL: sandbox.PendoURL(s.SandboxURL), IntegrationKey: sandbox.PendoKey,
+			TimeZone: s.Sandbox.Pendo().TimeZone().String(), HistoryDays: 90, MinInterval: -1}
+		used = append(used, "pendo")
+	}
+	if c.Crunchbase.UserKey == "" {
+		c.Crunchbase = host.CrunchbaseConfig{BaseURL: sandbox.CrunchbaseURL(s.SandboxURL), UserKey: sandbox.CrunchbaseKey, RequestsPerMinute: -1}
+		used = append(used, "crunchbase")
 	}
 	return c, used
 }
@@ -281,5 +299,21 @@ func (s *Stack) ChangeSome(n int) string {
 	deals := len(hs.Touch("deals", n/5+1))
 	issues := len(ji.Transition(n / 2))
 	merged := len(gh.MergePRs(n/5 + 1))
-	return fmt.Sprintf("changed %d contacts, %d deals, %d Jira issues; merged %d pull requests", contacts, deals, issues, merged)
+	late, _ := s.LateWebHits(n / 5)
+	accounts := len(s.Sandbox.Pendo().TouchAccounts(n / 5))
+	orgs := len(s.Sandbox.Crunchbase().Touch(n / 5))
+	return fmt.Sprintf("changed %d contacts, %d deals, %d Jira issues, %d Pendo accounts, %d Crunchbase organizations; merged %d pull requests; %d GA4 rows of yesterday got late hits",
+		contacts, deals, issues, accounts, orgs, merged, len(late))
+}
+
+// LateWebHits makes hits arrive late for n rows of yesterday in the first GA4 property,
+// so the next sync re-pulls that day with changed numbers.
+func (s *Stack) LateWebHits(n int) ([][]string, error) {
+	ga := s.Sandbox.GA4()
+	p := ga.Properties()[0]
+	today, err := time.Parse(time.DateOnly, ga.Today(p))
+	if err != nil {
+		return nil, err
+	}
+	return ga.LateHits(p, today.AddDate(0, 0, -1).Format(time.DateOnly), googleanalytics.DefaultDimensions, n)
 }

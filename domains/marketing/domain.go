@@ -19,6 +19,8 @@ var (
 	companiesSQL string
 	//go:embed models/crm_deals.sql
 	dealsSQL string
+	//go:embed models/web_traffic.sql
+	webTrafficSQL string
 )
 
 // daily is the freshness SLO of products refreshed every day: late after a missed run,
@@ -31,8 +33,8 @@ func Domain() mesh.Domain {
 		Name:        Name,
 		Owner:       "marketing-analytics",
 		Contact:     "#marketing-data",
-		Description: "Customer relationship data: who our contacts and companies are and how deals progress.",
-		Products:    []mesh.Product{contacts(), companies(), deals()},
+		Description: "Customer relationship data (who our contacts and companies are, how deals progress) and web traffic.",
+		Products:    []mesh.Product{contacts(), companies(), deals(), webTraffic()},
 	}
 }
 
@@ -144,5 +146,42 @@ func deals() mesh.Product {
 		},
 		Freshness: daily,
 		Cadence:   "0 5 * * *",
+	}
+}
+
+func webTraffic() mesh.Product {
+	return mesh.Product{
+		Name: "web_traffic",
+		Description: "Daily web sessions, users and conversions per GA4 property, channel and landing page. " +
+			"Recent days are re-pulled while GA4 numbers settle and replace, never duplicate, their rows.",
+		UseCases: []string{
+			"Channel mix and landing-page performance over time.",
+			"Conversion rate trends, joined with deals by week.",
+		},
+		Tags:    []string{"ga4", "web", "acquisition"},
+		Version: "1.0.0",
+		Inputs:  []mesh.Input{mesh.Raw("googleanalytics", "daily_report")},
+		Model:   webTrafficSQL,
+		Schema: []mesh.Column{
+			{Name: "property_id", Type: mesh.String, Required: true, Doc: "GA4 property id."},
+			{Name: "date", Type: mesh.Date, Required: true, Doc: "Day in the property's time zone."},
+			{Name: "channel", Type: mesh.String, Doc: "GA4 default channel group of the session (Organic Search, Direct, …)."},
+			{Name: "landing_page", Type: mesh.String, Doc: "Path of the session's first page."},
+			{Name: "sessions", Type: mesh.Int64, Required: true, Doc: "Sessions."},
+			{Name: "users", Type: mesh.Int64, Doc: "Total users (not additive across rows)."},
+			{Name: "conversions", Type: mesh.Int64, Doc: "Key events counted as conversions."},
+			{Name: "conversion_rate", Type: mesh.Float64, Doc: "conversions / sessions; null without sessions."},
+			{Name: "pulled_at", Type: mesh.Timestamp, Required: true, Doc: "When this version of the row was pulled (UTC); newer pulls replace older ones."},
+		},
+		PrimaryKey:     []string{"property_id", "date", "channel", "landing_page"},
+		Classification: mesh.Internal,
+		Checks: []mesh.Check{
+			mesh.RowCount(1, 0),
+			mesh.SQL("no_negative_counts", "SELECT * FROM model WHERE sessions < 0 OR users < 0 OR conversions < 0"),
+			mesh.SQL("conversions_within_sessions", "SELECT * FROM model WHERE conversions > sessions * 10").AsWarn().
+				Describe("More than ten conversions per session usually means a mis-tagged conversion event."),
+		},
+		Freshness: mesh.Freshness{Column: "date", WarnAfter: 30 * time.Hour, FailAfter: 54 * time.Hour},
+		Cadence:   "0 6 * * *",
 	}
 }

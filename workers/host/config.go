@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/meshflow/meshflow/framework/errs"
 )
@@ -61,18 +62,28 @@ type GA4Config struct {
 	TokenURL        string   // GA4_TOKEN_URL [Google's]
 	CredentialsJSON string   // the service-account key file named by GA4_CREDENTIALS_FILE
 	PropertyIDs     []string // GA4_PROPERTY_IDS: comma-separated numeric ids
+	StartDate       string   // GA4_START_DATE: first day of a full refresh (YYYY-MM-DD or NdaysAgo) [365daysAgo]
+	// RequestsPerSecond paces the connector [its default]; see JiraConfig.
+	RequestsPerSecond float64
 }
 
 // PendoConfig configures the Pendo connector.
 type PendoConfig struct {
 	BaseURL        string // PENDO_BASE_URL [https://app.pendo.io]
 	IntegrationKey string // PENDO_INTEGRATION_KEY or PENDO_INTEGRATION_KEY_FILE
+	TimeZone       string // PENDO_TIME_ZONE: the subscription's time zone, which aligns its day buckets [America/Los_Angeles]
+	// HistoryDays is how far back the first event sync reads [365]; MinInterval is the
+	// self-imposed gap between calls [2s; negative = none]. The local stack shortens both.
+	HistoryDays int
+	MinInterval time.Duration
 }
 
 // CrunchbaseConfig configures the Crunchbase connector.
 type CrunchbaseConfig struct {
 	BaseURL string // CRUNCHBASE_BASE_URL [https://api.crunchbase.com/api/v4]
 	UserKey string // CRUNCHBASE_USER_KEY or CRUNCHBASE_USER_KEY_FILE
+	// RequestsPerMinute paces the connector [180]; negative = unpaced (local sandbox).
+	RequestsPerMinute int
 }
 
 // HubSpotConfig configures the HubSpot connector.
@@ -116,9 +127,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c.Jira.BaseURL, c.Jira.Email, c.Jira.Projects = getenv("JIRA_BASE_URL"), getenv("JIRA_EMAIL"), list(getenv("JIRA_PROJECTS"))
 	c.GitHub.BaseURL, c.GitHub.Repos = or(getenv("GITHUB_BASE_URL"), "https://api.github.com"), list(getenv("GITHUB_REPOS"))
 	c.GitHub.Branches = list(getenv("GITHUB_BRANCHES"))
-	c.Pendo.BaseURL = or(getenv("PENDO_BASE_URL"), "https://app.pendo.io")
+	c.Pendo.BaseURL, c.Pendo.TimeZone = or(getenv("PENDO_BASE_URL"), "https://app.pendo.io"), getenv("PENDO_TIME_ZONE")
 	c.Crunchbase.BaseURL = or(getenv("CRUNCHBASE_BASE_URL"), "https://api.crunchbase.com/api/v4")
 	c.GA4.BaseURL, c.GA4.TokenURL, c.GA4.PropertyIDs = getenv("GA4_BASE_URL"), getenv("GA4_TOKEN_URL"), list(getenv("GA4_PROPERTY_IDS"))
+	c.GA4.StartDate = getenv("GA4_START_DATE")
 	if f := getenv("GA4_CREDENTIALS_FILE"); f != "" {
 		b, err := os.ReadFile(f)
 		if err != nil {

@@ -8,9 +8,12 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/meshflow/meshflow/connectors/crunchbase"
 	"github.com/meshflow/meshflow/connectors/github"
+	"github.com/meshflow/meshflow/connectors/googleanalytics"
 	"github.com/meshflow/meshflow/connectors/hubspot"
 	"github.com/meshflow/meshflow/connectors/jira"
+	"github.com/meshflow/meshflow/connectors/pendo"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/lake"
@@ -75,6 +78,26 @@ func Sources(c Config) (map[string]source.Source, error) {
 	if c.GitHub.Token != "" {
 		cfg := github.Config{BaseURL: c.GitHub.BaseURL, Token: secret.Value(c.GitHub.Token), Repos: c.GitHub.Repos, Branches: c.GitHub.Branches}
 		if err := add(github.New(cfg, &github.Options{RequestsPerSecond: c.GitHub.RequestsPerSecond})); err != nil {
+			return nil, err
+		}
+	}
+	if c.GA4.CredentialsJSON != "" {
+		cfg := googleanalytics.Config{PropertyIDs: c.GA4.PropertyIDs, CredentialsJSON: secret.Value(c.GA4.CredentialsJSON),
+			TokenURL: c.GA4.TokenURL, BaseURL: c.GA4.BaseURL, StartDate: c.GA4.StartDate}
+		if err := add(googleanalytics.New(cfg, &googleanalytics.Options{RequestsPerSecond: c.GA4.RequestsPerSecond})); err != nil {
+			return nil, err
+		}
+	}
+	if c.Pendo.IntegrationKey != "" {
+		cfg := pendo.Config{BaseURL: c.Pendo.BaseURL, IntegrationKey: secret.Value(c.Pendo.IntegrationKey), TimeZone: c.Pendo.TimeZone,
+			HistoryDays: c.Pendo.HistoryDays, MinInterval: c.Pendo.MinInterval}
+		if err := add(pendo.New(cfg, nil)); err != nil {
+			return nil, err
+		}
+	}
+	if c.Crunchbase.UserKey != "" {
+		cfg := crunchbase.Config{BaseURL: c.Crunchbase.BaseURL, UserKey: secret.Value(c.Crunchbase.UserKey), RequestsPerMinute: c.Crunchbase.RequestsPerMinute}
+		if err := add(crunchbase.New(cfg, nil)); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,44 @@
+package crunchbase_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"time"
+
+	"github.com/meshflow/meshflow/connectors/crunchbase"
+	"github.com/meshflow/meshflow/dev/sandbox"
+	sbcrunchbase "github.com/meshflow/meshflow/dev/sandbox/crunchbase"
+	"github.com/meshflow/meshflow/framework/source"
+)
+
+// A full read, then incremental reads from its cursor, against the sandbox.
+func Example() {
+	sb := sandbox.New(&sandbox.Options{Seed: 1, Crunchbase: sbcrunchbase.Options{Organizations: 70}})
+	srv := httptest.NewServer(sb)
+	defer srv.Close()
+
+	src, err := crunchbase.New(crunchbase.Config{BaseURL: sandbox.CrunchbaseURL(srv.URL), UserKey: sandbox.CrunchbaseKey, PageSize: 25, RequestsPerMinute: -1}, nil)
+	if err != nil {
+		panic(err)
+	}
+	orgs, _ := source.Lookup(src, "organizations")
+	ctx := context.Background()
+
+	recs, cursor, err := source.ReadAll(ctx, orgs, source.PageRequest{SyncStart: time.Now()}, nil)
+	fmt.Println(len(recs), "organizations", err)
+
+	sb.Crunchbase().Touch(4)
+	recs, _, err = source.ReadAll(ctx, orgs, source.PageRequest{Cursor: cursor, SyncStart: time.Now()}, nil)
+	fmt.Println(len(recs), "changed", err)
+	// Output:
+	// 70 organizations <nil>
+	// 4 changed <nil>
+}
+
+// A Config never prints its key.
+func ExampleConfig() {
+	fmt.Printf("%+v\n", crunchbase.Config{UserKey: "9a8b7c6d"})
+	// Output:
+	// {BaseURL: UserKey:[REDACTED] PageSize:0 RequestsPerMinute:0}
+}

@@ -1,0 +1,458 @@
+// Package googleanalytics is the Google Analytics 4 connector: one stream,
+// daily_report, a runReport per property per day with the configured dimensions
+// and metrics, paged by offset. Incremental syncs pull the last LookbackDays again
+// because GA4 numbers settle over 24–48 hours, and land only rows whose numbers
+// changed. It authenticates as a service account (JWT bearer flow) and works
+// against analyticsdata.googleapis.com or the dev/sandbox imitation alike.
+package googleanalytics
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/jwt"
+	"golang.org/x/time/rate"
+
+	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/secret"
+	"github.com/meshflow/meshflow/framework/source"
+)
+
+const maxBody = 256 << 20 // a 250,000-row page of ten columns fits; guards against a runaway response
+
+// Source is a configured GA4 client and its stream. It is safe for concurrent use.
+type Source struct {
+	base, tokenURL string
+	props          []string
+	dims, metrics  []string
+	lookback       int
+	pageSize       int
+	startDate      string
+	creds          credentials
+	http           *http.Client
+	now            func() time.Time
+	lim            *rate.Limiter
+
+	mu     sync.Mutex
+	access secret.Value // the cached access token
+	expiry time.Time    // wall clock, as the token endpoint's expires_in
+	zones  map[string]*time.Location
+
+	stream *stream
+}
+
+var _ source.Source = (*Source)(nil)
+
+// New validates cfg and returns a Source; opts may be nil.
+func New(cfg Config, opts *Options) (*Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	creds, _ := parseKey(cfg.CredentialsJSON) // Validate checked it
+	dims, metrics := shape(cfg)
+	s := &Source{
+		base:      strings.TrimRight(cfg.BaseURL, "/"),
+		tokenURL:  cfg.TokenURL,
+		dims:      dims,
+		metrics:   metrics,
+		lookback:  cfg.LookbackDays,
+		pageSize:  cfg.PageSize,
+		startDate: cfg.StartDate,
+		creds:     creds,
+		http:      o.HTTPClient,
+		now:       o.Now,
+		zones:     map[string]*time.Location{},
+	}
+	for _, id := range cfg.PropertyIDs {
+		s.props = append(s.props, strings.TrimSpace(id))
+	}
+	if s.base == "" {
+		s.base = DefaultBaseURL
+	}
+	if s.tokenURL == "" {
+		s.tokenURL = creds.tokenURI
+	}
+	if s.tokenURL == "" {
+		s.tokenURL = DefaultTokenURL
+	}
+	if s.lookback == 0 {
+		s.lookback = DefaultLookbackDays
+	}
+	if s.pageSize == 0 {
+		s.pageSize = DefaultPageSize
+	}
+	if s.startDate == "" {
+		s.startDate = DefaultStartDate
+	}
+	if s.http == nil {
+		s.http = &http.Client{Timeout: 60 * time.Second}
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	switch rps := o.RequestsPerSecond; {
+	case rps < 0:
+		s.lim = rate.NewLimiter(rate.Inf, 1)
+	case rps == 0:
+		s.lim = rate.NewLimiter(5, 1)
+	default:
+		s.lim = rate.NewLimiter(rate.Limit(rps), 1)
+	}
+	s.stream = newStream(s)
+	return s, nil
+}
+
+// Name is "googleanalytics".
+func (s *Source) Name() string { return "googleanalytics" }
+
+// Streams is daily_report.
+func (s *Source) Streams() []source.Stream { return []source.Stream{s.stream} }
+
+// Check fetches a token and runs a one-row report of yesterday on every
+// property: it proves the key and the service account's access to each.
+func (s *Source) Check(ctx context.Context) error {
+	for _, p := range s.props {
+		body := reportRequest{
+			DateRanges: []dateRange{{StartDate: "yesterday", EndDate: "yesterday"}},
+			Metrics:    []named{{"sessions"}},
+			Limit:      1,
+		}
+		if _, err := s.runReport(ctx, "googleanalytics: check", p, body); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runReport sends one runReport and returns the body of a 2xx answer; any other
+// outcome is an *errs.Error of the right kind. It is the one place HTTP failures
+// are mapped.
+func (s *Source) runReport(ctx context.Context, op, property string, body reportRequest) ([]byte, error) {
+	if err := s.lim.Wait(ctx); err != nil {
+		return nil, errs.E(errs.Canceled, op, firstErr(ctx.Err(), err))
+	}
+	tok, err := s.token(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return nil, errs.E(errs.Internal, op, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+"/v1beta/properties/"+property+":runReport", bytes.NewReader(payload))
+	if err != nil {
+		return nil, errs.E(errs.Invalid, op, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.Reveal())
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "meshflow-googleanalytics/1")
+	resp, err := s.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, errs.E(errs.Canceled, op, ctx.Err())
+		}
+		return nil, errs.E(errs.Transient, op, errors.New(s.scrub(err.Error())))
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, errs.E(errs.Canceled, op, ctx.Err())
+		}
+		// A body cut off mid-way (proxy reset, truncated response): try again.
+		return nil, errs.Errorf(errs.Transient, op, "reading the HTTP %d response failed: %s", resp.StatusCode, s.scrub(err.Error()))
+	}
+	if resp.StatusCode/100 == 2 {
+		return b, nil
+	}
+	return nil, s.classify(op, property, resp, b)
+}
+
+func firstErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// token returns a cached access token, or fetches one through the JWT bearer
+// flow of golang.org/x/oauth2/jwt: a JWT signed with the service account's key
+// is exchanged at the token endpoint.
+func (s *Source) token(ctx context.Context, op string) (secret.Value, error) {
+	s.mu.Lock()
+	tok, exp := s.access, s.expiry
+	s.mu.Unlock()
+	// A minute of margin: a request must not start with a token about to expire.
+	if tok != "" && time.Now().Add(time.Minute).Before(exp) {
+		return tok, nil
+	}
+	cfg := &jwt.Config{
+		Email:        s.creds.email,
+		PrivateKey:   []byte(s.creds.key.Reveal()),
+		PrivateKeyID: s.creds.keyID,
+		Scopes:       []string{Scope},
+		TokenURL:     s.tokenURL,
+	}
+	// x/oauth2/jwt posts without a request context; a transport that adds ctx
+	// lets a cancellation interrupt a slow token endpoint too.
+	base := s.http.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	hc := &http.Client{Transport: ctxTransport{ctx, base}, Timeout: s.http.Timeout}
+	t, err := cfg.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, hc)).Token()
+	if err != nil {
+		return "", s.tokenError(ctx, op, err)
+	}
+	if t.AccessToken == "" {
+		return "", errs.Errorf(errs.Transient, op, "the token endpoint %s answered without an access_token", s.tokenURL)
+	}
+	exp = t.Expiry
+	if exp.IsZero() {
+		exp = time.Now().Add(30 * time.Minute) // no expires_in: assume less than Google's hour
+	}
+	s.mu.Lock()
+	s.access, s.expiry = secret.Value(t.AccessToken), exp
+	s.mu.Unlock()
+	return secret.Value(t.AccessToken), nil
+}
+
+// dropToken forgets the cached token after a 401, so the next attempt fetches one.
+func (s *Source) dropToken() {
+	s.mu.Lock()
+	s.access, s.expiry = "", time.Time{}
+	s.mu.Unlock()
+}
+
+type ctxTransport struct {
+	ctx  context.Context
+	base http.RoundTripper
+}
+
+func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return t.base.RoundTrip(r.WithContext(t.ctx))
+}
+
+// tokenError maps a failed token fetch:
+//
+//	400, 401, 403   Permission: the key is wrong, deleted or not this account's
+//	429             RateLimited
+//	408, 5xx        Transient
+//	no answer       Transient (network), or Canceled
+func (s *Source) tokenError(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		return errs.E(errs.Canceled, op, ctx.Err())
+	}
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.Response == nil {
+		return errs.Errorf(errs.Transient, op, "fetching an access token from %s failed: %s", s.tokenURL, s.scrub(err.Error()))
+	}
+	code := re.Response.StatusCode
+	var body struct {
+		Error       json.RawMessage `json:"error"`
+		Description string          `json:"error_description"`
+	}
+	said := http.StatusText(code)
+	if json.Unmarshal(re.Body, &body) == nil {
+		var short string
+		var long apiError
+		switch {
+		case json.Unmarshal(body.Error, &short) == nil: // OAuth: {"error":"invalid_grant","error_description":...}
+			said = strings.TrimSpace(short + ": " + body.Description)
+		case json.Unmarshal(re.Body, &long) == nil && long.Error.Message != "": // Google API envelope
+			said = long.Error.Status + ": " + long.Error.Message
+		}
+	}
+	said = s.scrub(said)
+	switch {
+	case code == http.StatusBadRequest || code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return errs.Errorf(errs.Permission, op, "Google refused the service-account key in %s for %s (HTTP %d %s): the key may have been deleted or rotated; create a new JSON key for the account and point %s at it",
+			CredentialsFileEnv, s.creds.email, code, said, CredentialsFileEnv)
+	case code == http.StatusTooManyRequests:
+		e := errs.Errorf(errs.RateLimited, op, "the token endpoint is rate limiting (429): %s", said)
+		if ra, ok := retryAfter(re.Response.Header.Get("Retry-After"), s.now()); ok {
+			e.RetryAfter = ra
+		}
+		return e
+	case code == http.StatusRequestTimeout || code >= 500:
+		return errs.Errorf(errs.Transient, op, "the token endpoint %s answered HTTP %d: %s", s.tokenURL, code, said)
+	default:
+		return errs.Errorf(errs.Invalid, op, "the token endpoint %s refused the request (HTTP %d): %s; check %s", s.tokenURL, code, said, TokenURLEnv)
+	}
+}
+
+// apiError is Google's error envelope.
+type apiError struct {
+	Error struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+		Status  string `json:"status"`
+	} `json:"error"`
+}
+
+// classify maps a non-2xx runReport answer to an error kind, once:
+//
+//	401             Permission, naming GA4_CREDENTIALS_FILE (the cached token is dropped)
+//	403             Permission, naming the service account and the property
+//	429             Quota until the next hour (tokens per hour) or the property's next
+//	                day (tokens per day); RateLimited for the concurrent-requests quota
+//	400, other 4xx  Invalid, with GA4's message
+//	404             NotFound (a wrong GA4_BASE_URL)
+//	408, 5xx        Transient (the Reader caps the retries)
+func (s *Source) classify(op, property string, resp *http.Response, body []byte) error {
+	var e apiError
+	if json.Unmarshal(body, &e) != nil || e.Error.Message == "" {
+		e.Error.Message = http.StatusText(resp.StatusCode) // HTML from a proxy, or empty
+	}
+	said := s.scrub(e.Error.Message)
+	code := resp.StatusCode
+	switch {
+	case code == http.StatusUnauthorized:
+		s.dropToken()
+		return errs.Errorf(errs.Permission, op, "GA4 rejected the access token for property %s (401 %s): check the service-account key in %s. Google said: %s",
+			property, e.Error.Status, CredentialsFileEnv, said)
+	case code == http.StatusForbidden:
+		if strings.Contains(strings.ToLower(said), "scope") {
+			return errs.Errorf(errs.Permission, op, "the access token lacks the %s scope (403 %s). Google said: %s", Scope, e.Error.Status, said)
+		}
+		return errs.Errorf(errs.Permission, op, "the service account %s cannot read GA4 property %s (403 %s): add it as a Viewer under GA4 Admin → Property access management, or correct %s. Google said: %s",
+			s.creds.email, property, e.Error.Status, PropertyIDsEnv, said)
+	case code == http.StatusTooManyRequests:
+		return s.exhausted(op, property, resp, said)
+	case code == http.StatusNotFound:
+		return errs.Errorf(errs.NotFound, op, "HTTP 404 for property %s at %s: check %s. %s", property, s.base, BaseURLEnv, said)
+	case code == http.StatusRequestTimeout || code >= 500:
+		err := errs.Errorf(errs.Transient, op, "GA4 answered HTTP %d for property %s: %s", code, property, said)
+		if ra, ok := retryAfter(resp.Header.Get("Retry-After"), s.now()); ok {
+			err.RetryAfter = ra
+		}
+		return err
+	default:
+		return errs.Errorf(errs.Invalid, op, "GA4 refused the report for property %s (HTTP %d %s): %s; check the configured dimensions %v and metrics %v",
+			property, code, e.Error.Status, said, s.dims, s.metrics)
+	}
+}
+
+// exhausted reads a 429 RESOURCE_EXHAUSTED. Token quotas pass only when their
+// window turns over, so they are Quota errors with Until — never retried inline —
+// while the concurrent-requests quota passes in seconds and is RateLimited.
+func (s *Source) exhausted(op, property string, resp *http.Response, said string) error {
+	now := s.now()
+	loc := s.zone(property)
+	msg := strings.ToLower(said)
+	var until time.Time
+	var window string
+	switch {
+	case strings.Contains(msg, "per day"):
+		y, m, d := now.In(loc).Date()
+		until, window = time.Date(y, m, d+1, 0, 0, 0, 0, loc), "daily"
+	case strings.Contains(msg, "per hour"):
+		t := now.In(loc)
+		until, window = time.Date(t.Year(), t.Month(), t.Day(), t.Hour()+1, 0, 0, 0, loc), "hourly"
+	default:
+		e := errs.Errorf(errs.RateLimited, op, "GA4 is limiting requests for property %s (429): %s", property, said)
+		if ra, ok := retryAfter(resp.Header.Get("Retry-After"), now); ok {
+			e.RetryAfter = ra
+		}
+		return e
+	}
+	e := errs.Errorf(errs.Quota, op, "the %s token quota of GA4 property %s is exhausted (429 RESOURCE_EXHAUSTED); it resets at %s: %s",
+		window, property, until.Format(time.RFC3339), said)
+	e.Until = until
+	e.RetryAfter = until.Sub(now)
+	return e
+}
+
+// zone is property's time zone as GA4 last reported it (UTC until known).
+func (s *Source) zone(property string) *time.Location {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if loc, ok := s.zones[property]; ok {
+		return loc
+	}
+	return time.UTC
+}
+
+// learnZone records property's IANA zone name; it reports the location, or nil
+// for an empty or unknown name.
+func (s *Source) learnZone(property, name string) *time.Location {
+	if name == "" {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if loc, ok := s.zones[property]; ok && loc.String() == name {
+		return loc
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil // no tzdata for it: a main package should import time/tzdata
+	}
+	s.zones[property] = loc
+	return loc
+}
+
+// retryAfter reads a Retry-After header: delay seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(0, t.Sub(now)), true
+	}
+	return 0, false
+}
+
+// scrub removes the key and the access token from text that came from elsewhere
+// (a server message, a transport error), so no error can carry them even if a
+// server echoes them.
+func (s *Source) scrub(text string) string {
+	s.mu.Lock()
+	tok := s.access.Reveal()
+	s.mu.Unlock()
+	secrets := []string{s.creds.key.Reveal(), tok}
+	for _, line := range strings.Split(s.creds.key.Reveal(), "\n") {
+		if len(line) >= 16 { // PEM body lines; not the BEGIN/END markers
+			secrets = append(secrets, line)
+		}
+	}
+	for _, sec := range secrets {
+		if sec != "" && !strings.HasPrefix(sec, "-----") {
+			text = strings.ReplaceAll(text, sec, secret.Redacted)
+		}
+	}
+	return text
+}
+
+// decode unmarshals a 2xx body; a body that does not decode is treated as
+// truncated in transit and retried.
+func decode(op string, b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return errs.Errorf(errs.Transient, op, "undecodable response (%d bytes): %v", len(b), err)
+	}
+	return nil
+}
+
+// String describes the source without its credentials.
+func (s *Source) String() string {
+	return fmt.Sprintf("googleanalytics(properties %s as %s)", strings.Join(slices.Clone(s.props), ","), s.creds.email)
+}

@@ -1,0 +1,262 @@
+// Package pendo is the Pendo connector: pages and features (full lists), visitors
+// and accounts (incremental on metadata.auto.lastupdated), and page and feature
+// events aggregated per visitor and day, read one subscription-local day per
+// request. It works against app.pendo.io or the dev/sandbox imitation alike.
+//
+// Pendo paginates nothing: a list or an aggregation answers with every row at
+// once, so the unit of progress is the request — one day of events, one list.
+// Records are returned as Pendo sent them; event rows get one field injected,
+// "_meshflow_key" (see EventKey), because they have no id of their own.
+package pendo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/secret"
+	"github.com/meshflow/meshflow/framework/source"
+)
+
+const (
+	maxBody = 512 << 20 // an unpaginated day of events can be large; guard against a runaway answer
+
+	// rateLimitWait is the first wait after a 429 (Pendo sends no Retry-After); each
+	// further 429 in a row doubles it, up to maxRateLimitWait.
+	rateLimitWait    = 30 * time.Second
+	maxRateLimitWait = 2 * time.Minute
+)
+
+// Source is a configured Pendo client and its streams. It is safe for
+// concurrent use; its streams share its pacing.
+type Source struct {
+	base string
+	// key sits behind a pointer: fmt prints unexported fields by reflection,
+	// bypassing secret.Value's redaction, but prints a pointer as an address.
+	key      *secret.Value
+	tz       *time.Location
+	tzName   string
+	lookback int
+	history  int
+	http     *http.Client
+	now      func() time.Time
+
+	// limiter spaces requests of all streams: Pendo's limits are per subscription.
+	limiter *rate.Limiter
+	// throttled counts 429s in a row, to back off exponentially from rateLimitWait.
+	throttled atomic.Int32
+
+	streams []source.Stream
+}
+
+var _ source.Source = (*Source)(nil)
+
+// New validates cfg and returns a Source; opts may be nil.
+func New(cfg Config, opts *Options) (*Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	s := &Source{
+		base:     strings.TrimRight(cfg.BaseURL, "/"),
+		key:      &cfg.IntegrationKey,
+		tzName:   cfg.TimeZone,
+		lookback: cfg.LookbackDays,
+		history:  cfg.HistoryDays,
+		http:     o.HTTPClient,
+		now:      o.Now,
+	}
+	if s.base == "" {
+		s.base = DefaultBaseURL
+	}
+	if s.tzName == "" {
+		s.tzName = DefaultTimeZone
+	}
+	s.tz, _ = time.LoadLocation(s.tzName) // Validate loaded it once already
+	switch {
+	case s.lookback == 0:
+		s.lookback = DefaultLookbackDays
+	case s.lookback < 0:
+		s.lookback = 0
+	}
+	if s.history == 0 {
+		s.history = DefaultHistoryDays
+	}
+	if s.http == nil {
+		s.http = &http.Client{Timeout: 120 * time.Second}
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	switch {
+	case cfg.MinInterval < 0:
+		s.limiter = rate.NewLimiter(rate.Inf, 1)
+	case cfg.MinInterval == 0:
+		s.limiter = rate.NewLimiter(rate.Every(DefaultMinInterval), 1)
+	default:
+		s.limiter = rate.NewLimiter(rate.Every(cfg.MinInterval), 1)
+	}
+	s.streams = []source.Stream{
+		newListStream(s, "pages", "/api/v1/page", pageFields),
+		newListStream(s, "features", "/api/v1/feature", featureFields),
+		newEventStream(s, "page_events", "pageEvents", "pageId", "page_id", "The page viewed (pages.id)."),
+		newEventStream(s, "feature_events", "featureEvents", "featureId", "feature_id", "The feature clicked (features.id)."),
+		newMetaStream(s, "visitors", "visitors", "visitorId", visitorFields),
+		newMetaStream(s, "accounts", "accounts", "accountId", accountFields),
+	}
+	return s, nil
+}
+
+// Name is "pendo".
+func (s *Source) Name() string { return "pendo" }
+
+// Streams are pages, features, page_events, feature_events, visitors and accounts.
+func (s *Source) Streams() []source.Stream { return slices.Clone(s.streams) }
+
+// Check aggregates one account: the cheapest call that proves the key.
+func (s *Source) Check(ctx context.Context) error {
+	_, err := s.aggregate(ctx, "pendo: check", "meshflow-check", []any{
+		map[string]any{"source": map[string]any{"accounts": nil}},
+		map[string]any{"limit": 1},
+	})
+	return err
+}
+
+// aggregate posts a pipeline and returns its results.
+func (s *Source) aggregate(ctx context.Context, op, requestID string, pipeline []any) ([]json.RawMessage, error) {
+	body := map[string]any{
+		"response": map[string]any{"mimeType": "application/json"},
+		"request":  map[string]any{"requestId": requestID, "pipeline": pipeline},
+	}
+	b, err := s.do(ctx, op, http.MethodPost, "/api/v1/aggregation", body)
+	if err != nil {
+		return nil, err
+	}
+	var resp struct {
+		Results *[]json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal(b, &resp); err != nil || resp.Results == nil {
+		// A body cut off in transit, or not an aggregation answer: try again.
+		return nil, errs.Errorf(errs.Transient, op, "undecodable aggregation response (%d bytes): %s", len(b), truncate(s.scrub(string(b)), 120))
+	}
+	return *resp.Results, nil
+}
+
+// do sends one request and returns the body of a 2xx answer; any other outcome is
+// an *errs.Error of the right kind. It is the one place HTTP failures are mapped.
+func (s *Source) do(ctx context.Context, op, method, path string, body any) ([]byte, error) {
+	var payload io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, errs.E(errs.Internal, op, err)
+		}
+		payload = bytes.NewReader(b)
+	}
+	if err := s.limiter.Wait(ctx); err != nil {
+		return nil, errs.E(errs.Canceled, op, firstErr(ctx.Err(), err))
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.base+path, payload)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, op, err)
+	}
+	req.Header.Set("x-pendo-integration-key", s.key.Reveal())
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "meshflow-pendo/1")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, errs.E(errs.Canceled, op, ctx.Err())
+		}
+		return nil, errs.E(errs.Transient, op, errors.New(s.scrub(err.Error())))
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, errs.E(errs.Canceled, op, ctx.Err())
+		}
+		return nil, errs.Errorf(errs.Transient, op, "reading the HTTP %d response failed: %s", resp.StatusCode, s.scrub(err.Error()))
+	}
+	if resp.StatusCode/100 == 2 {
+		s.throttled.Store(0)
+		return b, nil
+	}
+	return nil, s.classify(op, resp, b)
+}
+
+func firstErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// classify maps a non-2xx answer to an error kind, once:
+//
+//	401, 403   Permission (never retried), naming PENDO_INTEGRATION_KEY
+//	429        RateLimited: Retry-After if sent, else 30 s doubling per 429 in a row, up to 2 min
+//	404        NotFound
+//	408, 5xx   Transient
+//	other 4xx  Invalid, with Pendo's message
+func (s *Source) classify(op string, resp *http.Response, body []byte) error {
+	said := strings.TrimSpace(s.scrub(string(body)))
+	if said == "" || strings.HasPrefix(said, "<") { // empty, or an HTML page from a proxy
+		said = http.StatusText(resp.StatusCode)
+	}
+	said = truncate(said, 300)
+	code := resp.StatusCode
+	switch {
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return errs.Errorf(errs.Permission, op, "Pendo rejected the integration key (HTTP %d): set %s to a valid integration key of this subscription (Settings → Integrations → Integration Keys), and %s to its region's URL. Pendo said: %s",
+			code, IntegrationKeyEnv, BaseURLEnv, said)
+	case code == http.StatusTooManyRequests:
+		n := s.throttled.Add(1)
+		wait := min(rateLimitWait<<min(n-1, 8), maxRateLimitWait)
+		if v, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && v >= 0 {
+			wait = time.Duration(v) * time.Second
+		}
+		e := errs.Errorf(errs.RateLimited, op, "rate limited (HTTP 429, %d in a row), retry in %v: %s", n, wait, said)
+		e.RetryAfter = wait
+		return e
+	case code == http.StatusNotFound:
+		return errs.Errorf(errs.NotFound, op, "HTTP 404 (is %s the subscription's region, e.g. %s?): %s", BaseURLEnv, DefaultBaseURL, said)
+	case code == http.StatusRequestTimeout || code >= 500:
+		return errs.Errorf(errs.Transient, op, "Pendo answered HTTP %d: %s", code, said)
+	default:
+		return errs.Errorf(errs.Invalid, op, "Pendo refused the request (HTTP %d): %s", code, said)
+	}
+}
+
+// scrub removes the key from text that came from elsewhere (a server message, a
+// transport error), so no error can carry it even if a server echoes it.
+func (s *Source) scrub(text string) string {
+	if k := s.key.Reveal(); k != "" {
+		text = strings.ReplaceAll(text, k, secret.Redacted)
+	}
+	return text
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,20 @@
+-- One row per Crunchbase organization with its funding, size, categories and website.
+-- web_domain is normalised the way marketing.crm_companies normalises its domains, so
+-- the two can be matched.
+SELECT
+    uuid                                    AS organization_id,
+    permalink,
+    name,
+    short_description,
+    website_url,
+    nullif(regexp_replace(lower(trim(website_url)), '^(https?://)?(www\.)?([^/:]*).*$', '\3'), '') AS web_domain,
+    founded_on,
+    num_employees_enum                      AS employees_range,
+    TRY_CAST(split_part(num_employees_enum, '_', 2) AS BIGINT) AS employees_min,
+    TRY_CAST(split_part(num_employees_enum, '_', 3) AS BIGINT) AS employees_max,
+    array_to_string(list_transform(from_json(coalesce(categories, '[]'), '[{"value":"VARCHAR"}]'), c -> c.value), ', ') AS categories,
+    last_funding_type,
+    funding_total_usd,
+    operating_status,
+    updated_at
+FROM crunchbase.organizations

@@ -1,0 +1,27 @@
+-- Daily page and feature usage per Pendo account. Pendo buckets days at midnight in the
+-- subscription's time zone and sends that instant; adding 12 hours before taking the
+-- UTC date gives the local calendar date for any zone within ±12 h of UTC.
+WITH events AS (
+    SELECT 'page' AS object_kind, page_id AS object_id, account_id, visitor_id, day, num_events, num_minutes
+    FROM pendo.page_events
+    UNION ALL
+    SELECT 'feature' AS object_kind, feature_id AS object_id, account_id, visitor_id, day, num_events, num_minutes
+    FROM pendo.feature_events
+)
+SELECT
+    CAST(e.day + INTERVAL 12 HOUR AS DATE)  AS usage_date,
+    e.account_id,
+    any_value(a.name)                       AS account_name,
+    e.object_kind,
+    e.object_id,
+    any_value(coalesce(p.name, f.name))     AS object_name,
+    sum(e.num_events)                       AS events,
+    sum(e.num_minutes)                      AS minutes,
+    count(DISTINCT e.visitor_id)            AS visitors,
+    max(e.day)                              AS day_start
+FROM events AS e
+LEFT JOIN pendo.accounts AS a ON a.account_id = e.account_id
+LEFT JOIN pendo.pages    AS p ON e.object_kind = 'page' AND p.id = e.object_id
+LEFT JOIN pendo.features AS f ON e.object_kind = 'feature' AND f.id = e.object_id
+WHERE e.account_id IS NOT NULL
+GROUP BY 1, 2, 4, 5
