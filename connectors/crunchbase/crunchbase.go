@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -28,7 +27,6 @@ import (
 )
 
 const (
-	maxBody         = 64 << 20
 	defaultLookback = time.Hour
 )
 
@@ -162,20 +160,9 @@ func (s *Source) do(ctx context.Context, op, method, path string, body any) ([]b
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := s.http.Do(req)
+	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub, 0)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, errs.E(errs.Canceled, op, ctx.Err())
-		}
-		return nil, errs.E(errs.Transient, op, errors.New(s.scrub(err.Error())))
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, errs.E(errs.Canceled, op, ctx.Err())
-		}
-		return nil, errs.Errorf(errs.Transient, op, "reading the HTTP %d response failed: %s", resp.StatusCode, s.scrub(err.Error()))
+		return nil, err
 	}
 	if resp.StatusCode/100 == 2 {
 		return b, nil

@@ -172,7 +172,7 @@ func (s *Source) get(ctx context.Context, op, target, etag, repo string) (respon
 	if etag != "" {
 		req.Header.Set("If-None-Match", etag)
 	}
-	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub)
+	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub, 0)
 	if err != nil {
 		return response{}, err
 	}

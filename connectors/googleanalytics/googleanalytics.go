@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -162,21 +161,9 @@ func (s *Source) runReport(ctx context.Context, op, property string, body report
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "meshflow-googleanalytics/1")
-	resp, err := s.http.Do(req)
+	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub, maxBody)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, errs.E(errs.Canceled, op, ctx.Err())
-		}
-		return nil, errs.E(errs.Transient, op, errors.New(s.scrub(err.Error())))
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, errs.E(errs.Canceled, op, ctx.Err())
-		}
-		// A body cut off mid-way (proxy reset, truncated response): try again.
-		return nil, errs.Errorf(errs.Transient, op, "reading the HTTP %d response failed: %s", resp.StatusCode, s.scrub(err.Error()))
+		return nil, err
 	}
 	if resp.StatusCode/100 == 2 {
 		return b, nil

@@ -145,7 +145,7 @@ func (s *Source) do(ctx context.Context, op, method, pathQuery string, body any)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub)
+	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -180,20 +179,9 @@ func (s *Source) do(ctx context.Context, op, method, path string, body any) ([]b
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := s.http.Do(req)
+	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub, maxBody)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, errs.E(errs.Canceled, op, ctx.Err())
-		}
-		return nil, errs.E(errs.Transient, op, errors.New(s.scrub(err.Error())))
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, errs.E(errs.Canceled, op, ctx.Err())
-		}
-		return nil, errs.Errorf(errs.Transient, op, "reading the HTTP %d response failed: %s", resp.StatusCode, s.scrub(err.Error()))
+		return nil, err
 	}
 	if resp.StatusCode/100 == 2 {
 		s.throttled.Store(0)

@@ -9,8 +9,8 @@ import (
 	"github.com/meshflow/meshflow/framework/errs"
 )
 
-// MaxBody bounds the response body Send reads: far above any page of any API, it
-// guards against a runaway response.
+// MaxBody is the default bound on the response body Send reads: far above a page of
+// most APIs, it guards against a runaway response.
 const MaxBody = 64 << 20
 
 // Send sends one HTTP request for a connector and reads the whole body. It maps the
@@ -18,7 +18,11 @@ const MaxBody = 64 << 20
 // a body cut off mid-way is errs.Transient. The status code is not judged here — each
 // connector classifies its API's error bodies. scrub removes secrets from error text
 // that came from elsewhere (a transport error can quote a URL carrying a key).
-func Send(ctx context.Context, client *http.Client, op string, req *http.Request, scrub func(string) string) (*http.Response, []byte, error) {
+// maxBody bounds the body read (0 = MaxBody), for APIs whose pages are unusually large.
+func Send(ctx context.Context, client *http.Client, op string, req *http.Request, scrub func(string) string, maxBody int64) (*http.Response, []byte, error) {
+	if maxBody <= 0 {
+		maxBody = MaxBody
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -27,7 +31,7 @@ func Send(ctx context.Context, client *http.Client, op string, req *http.Request
 		return nil, nil, errs.E(errs.Transient, op, errors.New(scrub(err.Error())))
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, errs.E(errs.Canceled, op, ctx.Err())
