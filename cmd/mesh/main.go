@@ -30,6 +30,8 @@ Usage:
   mesh products [--json]               every product with version, rows, snapshot, quality and freshness
   mesh show <product> [--json]         one product: docs, schema, checks, freshness, snapshots, sample rows
   mesh run <product> [--full-refresh]  run one product through Temporal (a worker must be running) and wait
+  mesh schedules apply                 one Temporal Schedule per product from its cadence (removes those of deleted products)
+  mesh schedules list | pause <product> | unpause <product> [--note TEXT]
 
 Products are named domain.product, or by product name alone when unambiguous.
 Configuration comes from the environment (see README): MESHFLOW_LAKE, MESHFLOW_TEMPORAL_ADDRESS, HUBSPOT_TOKEN, ...
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return env.show(ctx, rest)
 	case "run":
 		return env.runOne(ctx, rest)
+	case "schedules":
+		return env.schedules(ctx, rest)
 	}
 	fmt.Fprint(stderr, usage)
 	return errs.Errorf(errs.Invalid, "usage", "unknown command %q", cmd)
