@@ -7,7 +7,7 @@ TEMPORAL := $(BIN)/temporal
 # The tests and `mesh` find the Temporal CLI through this variable.
 export MESHFLOW_TEMPORAL_BIN := $(TEMPORAL)
 
-.PHONY: all build demo dev test test-short race bench vet fmt clean
+.PHONY: all build demo dev test test-short race bench vet fmt clean chromium
 all: build
 
 # The Temporal CLI v1.5.1 (dev server + UI), built once from the Go module proxy;
@@ -15,6 +15,12 @@ all: build
 $(TEMPORAL):
 	@echo "building the Temporal CLI v1.5.1 into bin/ (once; several minutes)..."
 	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@v1.5.1
+
+# Debian's Chromium, for the tests that look at real web pages (the Temporal UI).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser tests..."; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 # go build is incremental, so these always run and cost nothing when nothing changed.
 build: $(TEMPORAL)
@@ -35,14 +41,14 @@ vet:
 	$(GO) vet ./...
 
 # Every test, including the end-to-end tests on the real dev server.
-test: $(TEMPORAL) vet
+test: $(TEMPORAL) chromium vet
 	$(GO) test -count=1 -timeout 30m ./...
 
 # Package tests only (no dev server).
 test-short:
 	$(GO) test -short ./...
 
-race: $(TEMPORAL)
+race: $(TEMPORAL) chromium
 	$(GO) test -race -count=1 -timeout 45m ./...
 
 bench:

@@ -1,0 +1,134 @@
+package stack_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/meshflow/meshflow/dev/stack"
+	"github.com/meshflow/meshflow/domains"
+	"github.com/meshflow/meshflow/framework/flow"
+)
+
+// TestTemporalUIFiltersBySearchAttribute opens the real Temporal UI in headless
+// Chromium with a MeshProduct filter and checks the page lists that product's run and
+// not another's. The screenshot is kept in testdata/artifacts for a person to look at.
+func TestTemporalUIFiltersBySearchAttribute(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs bin/temporal and chromium")
+	}
+	browser := findChromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	uiPort := strconv.Itoa(freePort(t))
+	st, err := stack.Start(ctx, stack.Options{UIPort: uiPort, NoSandbox: true, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Stop() })
+
+	// No worker: the runs stay open, which is all the UI needs to list them.
+	m := domains.Mesh()
+	for _, name := range []string{"marketing.crm_deals", "marketing.crm_contacts"} {
+		d, p, err := m.Find(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := flow.StartRun(ctx, st.Client, d, p, flow.RunInput{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	query := `MeshProduct="crm_deals"`
+	waitVisible(t, ctx, st.Client, query, 1)
+
+	url := st.UIURL + "/namespaces/default/workflows?query=" + strings.ReplaceAll(strings.ReplaceAll(query, `"`, "%22"), "=", "%3D")
+	dom := headless(t, browser, "--dump-dom", url)
+	if !strings.Contains(dom, "marketing.crm_deals/current") {
+		t.Fatalf("the UI filtered by %s does not list marketing.crm_deals/current; page text:\n%.2000s", query, dom)
+	}
+	if strings.Contains(dom, "marketing.crm_contacts/current") {
+		t.Fatalf("the UI filtered by %s still lists marketing.crm_contacts/current", query)
+	}
+	shot := filepath.Join(artifacts(t), "temporal-ui-meshproduct.png")
+	headless(t, browser, "--screenshot="+shot, "--window-size=1400,900", url)
+	if fi, err := os.Stat(shot); err != nil || fi.Size() == 0 {
+		t.Fatalf("no screenshot at %s: %v", shot, err)
+	}
+}
+
+// headless runs Chromium the way this machine allows (no sandbox as root, no
+// background networking) and returns its standard output. The virtual time budget
+// lets the UI's JavaScript fetch and render the list before the DOM is dumped.
+func headless(t *testing.T, browser string, args ...string) string {
+	t.Helper()
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + t.TempDir(), "--virtual-time-budget=15000"}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, browser, append(base, args...)...).Output()
+	if err != nil {
+		t.Fatalf("chromium %v: %v", args, err)
+	}
+	return string(out)
+}
+
+func findChromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed: `make test` installs Debian's chromium package")
+	}
+	t.Skip("chromium is not installed (make test installs it)")
+	return ""
+}
+
+// artifacts is where tests keep files for people: testdata/artifacts at the repository root.
+func artifacts(t *testing.T) string {
+	dir, err := filepath.Abs(filepath.Join("..", "..", "testdata", "artifacts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// waitVisible waits until the visibility store (eventually consistent) lists n runs.
+func waitVisible(t *testing.T, ctx context.Context, c client.Client, query string, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: query})
+		if err == nil && res.GetCount() == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d runs visible, want %d (%v)", query, res.GetCount(), n, err)
+		}
+		time.Sleep(200 * time.Millisecond) // polling an eventually consistent index, with a deadline
+	}
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
