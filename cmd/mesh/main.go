@@ -29,7 +29,13 @@ Usage:
   mesh dev  [--lake DIR]               the same stack, left running (Temporal UI on http://localhost:8233) until Ctrl-C
   mesh products [--json]               every product with version, rows, snapshot, quality and freshness
   mesh show <product> [--json]         one product: docs, schema, checks, freshness, snapshots, sample rows
-  mesh run <product> [--full-refresh]  run one product through Temporal (a worker must be running) and wait
+  mesh run <product> [--full-refresh] [--partition DAY]
+                                       run one product (or one day of a partitioned one) through Temporal and wait
+  mesh backfill start <product> --from DAY --to DAY [--concurrency N] [--wait]
+                                       run every day of a partitioned product, N at once, as one backfill workflow
+  mesh backfill status <id> [--json]   every partition's state (pending, running, waiting for quota, succeeded, failed) and totals
+  mesh backfill rerun-failed <id> [--dry-run] [--wait]
+                                       a new backfill, linked to <id>, of only its failed, canceled or timed-out days
   mesh schedules apply                 one Temporal Schedule per product from its cadence (removes those of deleted products)
   mesh schedules list | pause <product> | unpause <product> [--note TEXT]
 
@@ -71,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return env.show(ctx, rest)
 	case "run":
 		return env.runOne(ctx, rest)
+	case "backfill":
+		return env.backfill(ctx, rest)
 	case "schedules":
 		return env.schedules(ctx, rest)
 	}

@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/meshflow/meshflow/framework/flow"
 )
 
 func TestProductsOnAnEmptyLake(t *testing.T) {
@@ -41,5 +44,51 @@ func TestUnknownCommandAndProduct(t *testing.T) {
 	err := run(context.Background(), []string{"show", "nope", "--lake", t.TempDir()}, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "mesh products") {
 		t.Fatalf("unknown product: %v", err)
+	}
+}
+
+func TestBackfillRefusesBadInputBeforeDialing(t *testing.T) {
+	lake := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"backfill"}, "mesh backfill start"},
+		{[]string{"backfill", "frob"}, `unknown backfill command "frob"`},
+		{[]string{"backfill", "start", "marketing.web_traffic", "--from", "2026-01-01"}, "--to"},
+		{[]string{"backfill", "start", "marketing.crm_contacts", "--from", "2026-01-01", "--to", "2026-01-02"}, "not partitioned"},
+		{[]string{"backfill", "start", "marketing.web_traffic", "--from", "2026-01-05", "--to", "2026-01-02"}, "before from"},
+		{[]string{"backfill", "start", "marketing.web_traffic", "--from", "2026-01-01", "--to", "2026-01-02", "--concurrency", "0"}, "at least 1"},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append(tc.args, "--lake", lake), &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want it to say %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestPrintBackfill(t *testing.T) {
+	until := time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)
+	st := flow.BackfillStatus{
+		ID: "backfill/marketing.web_traffic/2026-01-01..2026-01-03", Domain: "marketing", Product: "web_traffic", From: "2026-01-01", To: "2026-01-03",
+		Partitions: []flow.PartitionState{
+			{Partition: "2026-01-01", State: flow.StateSucceeded, Rows: 12, WorkflowID: "marketing.web_traffic/2026-01-01"},
+			{Partition: "2026-01-02", State: flow.StateFailed, Error: "land: boom", WorkflowID: "marketing.web_traffic/2026-01-02"},
+			{Partition: "2026-01-03", State: flow.StateWaitingForQuota, Until: until, WorkflowID: "marketing.web_traffic/2026-01-03"},
+		},
+		Totals: map[string]int{flow.StateSucceeded: 1, flow.StateFailed: 1, flow.StateWaitingForQuota: 1},
+	}
+	var out bytes.Buffer
+	printBackfill(&out, st)
+	for _, want := range []string{"2026-01-02  failed", "land: boom", "until 2026-01-03T00:00:00Z", "running: 3 partition(s): waiting for quota 1, succeeded 1, failed 1"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status table does not show %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	printRerunPlan(&out, st)
+	if !strings.Contains(out.String(), "would run 1 partition(s)") || !strings.Contains(out.String(), "2026-01-02") || strings.Contains(out.String(), "2026-01-01") {
+		t.Errorf("rerun plan:\n%s", out.String())
 	}
 }

@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	_ "gocloud.dev/blob/fileblob"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -102,6 +104,7 @@ func TestEndToEnd(t *testing.T) {
 
 	checkEngineeringIncremental(t, ctx, st, m, stores)
 	checkWebTrafficRepull(t, ctx, st, m, stores)
+	checkWebTrafficBackfill(t, ctx, st, m, stores)
 
 	// A run whose ERROR check fails publishes nothing and says why.
 	stopWorker()
@@ -235,6 +238,88 @@ func checkWebTrafficRepull(t *testing.T, ctx context.Context, st *stack.Stack, m
 	}
 	if got := sessions(); got <= sessionsBefore {
 		t.Errorf("sessions total %d after late hits, was %d: the newest pull must win", got, sessionsBefore)
+	}
+}
+
+// checkWebTrafficBackfill backfills the last 5 days of web_traffic, one child run per
+// day, then reruns one of them: the port keeps the same rows with no duplicate key,
+// and the children carry the search attributes the UI filters by.
+func checkWebTrafficBackfill(t *testing.T, ctx context.Context, st *stack.Stack, m mesh.Mesh, stores *host.Stores) {
+	t.Helper()
+	traffic := port.TableID{Domain: "marketing", Name: "web_traffic_v1"}
+	keys := func() []string {
+		p, d, c, l := readColumn(t, stores, traffic, 0), readColumn(t, stores, traffic, 1), readColumn(t, stores, traffic, 2), readColumn(t, stores, traffic, 3)
+		out := make([]string, len(p))
+		for i := range p {
+			out[i] = p[i] + "|" + d[i] + "|" + c[i] + "|" + l[i]
+		}
+		slices.Sort(out)
+		return out
+	}
+	days := uniq(readColumn(t, stores, traffic, 1))
+	if len(days) < 5 {
+		t.Fatalf("web_traffic covers %d days, want at least 5 to backfill", len(days))
+	}
+	days = days[len(days)-5:]
+	want, err := flow.Days(days[0], days[4])
+	if err != nil || !slices.Equal(want, days) {
+		t.Fatalf("the last 5 days %v are not consecutive (%v)", days, err)
+	}
+	before := keys()
+	d, p, _ := m.Find("marketing.web_traffic")
+	wait := func(in flow.BackfillInput) flow.BackfillStatus {
+		t.Helper()
+		run, err := flow.StartBackfill(ctx, st.Client, d, p, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res flow.BackfillStatus
+		if err := run.Get(ctx, &res); err != nil {
+			t.Fatalf("backfill %s: %s", run.GetID(), flow.Explain(err))
+		}
+		got, err := flow.GetBackfillStatus(ctx, st.Client, run.GetID())
+		if err != nil || got.ID != res.ID || !got.Done {
+			t.Fatalf("status of the finished backfill = %+v, %v", got, err)
+		}
+		return res
+	}
+	bf := wait(flow.BackfillInput{From: days[0], To: days[4], Concurrency: 2})
+	if bf.ID != flow.BackfillID("marketing", "web_traffic", days[0], days[4]) || bf.Totals[flow.StateSucceeded] != 5 {
+		t.Fatalf("backfill %s: %+v", bf.ID, bf.Partitions)
+	}
+	if after := keys(); !slices.Equal(after, before) {
+		t.Fatalf("after the backfill web_traffic has %d rows (%d distinct keys), had %d: a backfilled day must replace its rows", len(after), len(uniq(after)), len(before))
+	}
+
+	// Rerun one day as rerun-failed would, had it failed.
+	bf.Partitions[2].State = flow.StateFailed
+	in, ok := flow.RerunInput(bf, 1)
+	if !ok || !slices.Equal(in.Partitions, []string{days[2]}) {
+		t.Fatalf("rerun input = %+v", in)
+	}
+	rerun := wait(in)
+	if rerun.ID != bf.ID+"/rerun-1" || rerun.RerunOf != bf.ID || len(rerun.Partitions) != 1 || rerun.Totals[flow.StateSucceeded] != 1 {
+		t.Fatalf("rerun = %+v", rerun)
+	}
+	if after := keys(); !slices.Equal(after, before) {
+		t.Fatalf("after rerunning %s web_traffic has %d rows, had %d: a rerun must not duplicate", days[2], len(after), len(before))
+	}
+
+	// Visibility is eventually consistent: give it a few seconds.
+	q := fmt.Sprintf("WorkflowType = '%s' AND %s = '%s' AND %s = 'web_traffic'", flow.RunProductWorkflow, flow.AttrBackfill, bf.ID, flow.AttrProduct)
+	var n int
+	for range 50 {
+		resp, err := st.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n = len(resp.Executions); n >= 5 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n != 5 {
+		t.Fatalf("visibility lists %d runs with %s, want the 5 children", n, q)
 	}
 }
 

@@ -183,5 +183,7 @@ func webTraffic() mesh.Product {
 		},
 		Freshness: mesh.Freshness{Column: "date", WarnAfter: 30 * time.Hour, FailAfter: 54 * time.Hour},
 		Cadence:   "0 6 * * *",
+		// Days are the unit of backfill and of GA4/Pendo re-pulls: a re-run replaces its day.
+		PartitionBy: "date",
 	}
 }

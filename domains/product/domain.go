@@ -65,5 +65,7 @@ func accountUsage() mesh.Product {
 		},
 		Freshness: mesh.Freshness{Column: "day_start", WarnAfter: 30 * time.Hour, FailAfter: 54 * time.Hour},
 		Cadence:   "30 6 * * *",
+		// Days are the unit of backfill and of GA4/Pendo re-pulls: a re-run replaces its day.
+		PartitionBy: "usage_date",
 	}
 }

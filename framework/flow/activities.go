@@ -99,7 +99,7 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 	}
 	defer os.RemoveAll(scratch)
 
-	req := transform.Request{Product: p, TempDir: filepath.Join(scratch, "spill")}
+	req := transform.Request{Product: p, TempDir: filepath.Join(scratch, "spill"), Partition: in.Partition}
 	inputs := map[string]int64{} // port → snapshot id read
 	for _, src := range p.Inputs {
 		if src.IsRaw() {
@@ -224,6 +224,9 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 	if err != nil {
 		return PublishOutput{}, toTemporal(err)
 	}
+	if err := p.ValidatePartition(in.Partition); err != nil {
+		return PublishOutput{}, toTemporal(err)
+	}
 	staged, cleanup, err := a.localStaged(ctx, in.StagingKey)
 	if err != nil {
 		return PublishOutput{}, toTemporal(err)
@@ -247,9 +250,15 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 		b, _ := json.Marshal(in.Inputs)
 		props[PropInputs] = string(b)
 	}
+	// The model computes the product's whole current state, or one day of it: a day
+	// replaces only its own rows, so re-running it (a retry, a backfill) never duplicates.
+	var mode port.Mode = port.Replace{}
+	if in.Partition != "" {
+		mode = port.ReplacePartition{Column: p.PartitionBy, Value: in.Partition}
+	}
 	id := port.TableID{Domain: d.Name, Name: p.PortName()}
 	snap, err := a.Ports.Publish(ctx, id, rdr, port.PublishRequest{
-		Mode:               port.Replace{}, // the model computes the product's whole current state
+		Mode:               mode,
 		SnapshotProperties: props,
 		TableProperties:    TableProperties(d, p),
 	})

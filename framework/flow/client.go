@@ -34,6 +34,10 @@ func WorkflowID(domain, product, partition string) string {
 // allowed; starting one that is still running is refused by Temporal.
 func StartRun(ctx context.Context, c client.Client, d mesh.Domain, p mesh.Product, in RunInput) (client.WorkflowRun, error) {
 	in.Domain, in.Product = d.Name, p.Name
+	// The workflow refuses it too; refusing here says why without a failed run.
+	if err := p.ValidatePartition(in.Partition); err != nil {
+		return nil, err
+	}
 	attrs := []temporal.SearchAttributeUpdate{KeyDomain.ValueSet(d.Name), KeyProduct.ValueSet(p.Name)}
 	if in.Partition != "" {
 		attrs = append(attrs, KeyPartition.ValueSet(in.Partition))
@@ -50,6 +54,7 @@ func StartRun(ctx context.Context, c client.Client, d mesh.Domain, p mesh.Produc
 // Register puts the workflows and activities on a domain's worker.
 func Register(w worker.Worker, wf *Workflows, acts *Activities) {
 	w.RegisterWorkflowWithOptions(wf.RunProduct, workflow.RegisterOptions{Name: RunProductWorkflow})
+	w.RegisterWorkflowWithOptions(wf.Backfill, workflow.RegisterOptions{Name: BackfillWorkflow})
 	w.RegisterActivity(acts)
 }
 

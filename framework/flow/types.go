@@ -79,6 +79,7 @@ type LandOutput struct {
 // TransformInput runs a product's model.
 type TransformInput struct {
 	Domain, Product, RunID string
+	Partition              string `json:",omitempty"` // keep only this day's rows of a partitioned product
 }
 
 // TransformOutput is the staged model.

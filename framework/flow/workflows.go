@@ -38,6 +38,11 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	if err != nil {
 		return RunResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "invalid", nil)
 	}
+	// Refused before anything lands: a day of an unpartitioned product would publish
+	// the whole product as if it were that day.
+	if err := p.ValidatePartition(in.Partition); err != nil {
+		return RunResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "invalid", nil)
+	}
 	progress := Progress{Stage: "landing", Landed: map[string]int64{}}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return progress, nil }); err != nil {
 		return RunResult{}, err
@@ -88,7 +93,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 
 	progress.Stage = "transforming"
 	var tr TransformOutput
-	if err := workflow.ExecuteActivity(transformOptions(ctx), (*Activities).Transform, TransformInput{Domain: d.Name, Product: p.Name, RunID: rec.RunID}).Get(ctx, &tr); err != nil {
+	if err := workflow.ExecuteActivity(transformOptions(ctx), (*Activities).Transform, TransformInput{Domain: d.Name, Product: p.Name, RunID: rec.RunID, Partition: in.Partition}).Get(ctx, &tr); err != nil {
 		return fail("failed", fmt.Errorf("transform: %w", err))
 	}
 	progress.Rows = tr.Rows

@@ -24,6 +24,12 @@ func testMesh() mesh.Mesh {
 		Inputs: []mesh.Input{mesh.Raw("hubspot", "contacts"), mesh.Raw("hubspot", "companies")},
 		Model:  "SELECT 1", Schema: []mesh.Column{{Name: "id", Type: mesh.String, Doc: "id"}}, PrimaryKey: []string{"id"},
 		Classification: mesh.Internal, Freshness: mesh.Freshness{WarnAfter: time.Hour, FailAfter: 2 * time.Hour}, Cadence: "@daily",
+	}, {
+		Name: "web_traffic", Version: "1.0.0", Description: "Traffic.",
+		Inputs: []mesh.Input{mesh.Raw("googleanalytics", "daily_report")},
+		Model:  "SELECT 1", Schema: []mesh.Column{{Name: "date", Type: mesh.Date, Doc: "day"}}, PrimaryKey: []string{"date"},
+		Classification: mesh.Internal, Freshness: mesh.Freshness{WarnAfter: time.Hour, FailAfter: 2 * time.Hour}, Cadence: "@daily",
+		PartitionBy: "date",
 	}}}}}
 }
 
@@ -144,4 +150,32 @@ func TestRunProductWaitsOutAnExhaustedQuota(t *testing.T) {
 	if during.Stage != "waiting for quota" || !during.Until.Equal(until) {
 		t.Fatalf("progress during the wait = %+v", during)
 	}
+}
+
+func TestRunProductPartitionFiltersAndReplacesThatDay(t *testing.T) {
+	env, a := newEnv(t)
+	env.OnActivity(a.Land, mock.Anything, mock.Anything).Return(LandOutput{Rows: 3}, nil)
+	env.OnActivity(a.Transform, mock.Anything, mock.MatchedBy(func(in TransformInput) bool { return in.Partition == "2026-05-02" })).
+		Return(TransformOutput{StagingKey: "k", Rows: 2}, nil).Once()
+	env.OnActivity(a.Check, mock.Anything, mock.Anything).Return(CheckOutput{Results: passing}, nil)
+	env.OnActivity(a.Publish, mock.Anything, mock.MatchedBy(func(in PublishInput) bool { return in.Partition == "2026-05-02" })).
+		Return(PublishOutput{SnapshotID: 1, Rows: 2}, nil).Once()
+	env.OnActivity(a.RecordRun, mock.Anything, mock.Anything).Return(nil)
+
+	env.ExecuteWorkflow(RunProductWorkflow, RunInput{Domain: "marketing", Product: "web_traffic", Partition: "2026-05-02"})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	env.AssertExpectations(t)
+}
+
+func TestRunProductRefusesAPartitionOfAnUnpartitionedProduct(t *testing.T) {
+	env, _ := newEnv(t)
+	env.ExecuteWorkflow(RunProductWorkflow, RunInput{Domain: "marketing", Product: "crm_contacts", Partition: "2026-05-02"})
+	err := env.GetWorkflowError()
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != "invalid" || !app.NonRetryable() || !strings.Contains(err.Error(), "not partitioned") {
+		t.Fatalf("err = %v, want a non-retryable invalid error saying the product is not partitioned", err)
+	}
+	env.AssertNotCalled(t, "Land", mock.Anything, mock.Anything)
 }

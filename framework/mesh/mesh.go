@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/meshflow/meshflow/framework/errs"
 )
 
 // Domain is a business domain: a folder domains/<name>/ owned by one team.
@@ -51,6 +53,12 @@ type Product struct {
 	Checks    []Check
 	Freshness Freshness
 	Cadence   string // cron expression or @hourly/@daily/@weekly: how often it is meant to run
+
+	// PartitionBy names a DATE column of the schema that splits the port into day
+	// partitions. A run for one partition (a backfill day, a late re-pull) keeps only
+	// the model's rows of that day and replaces only that day's rows in the port, so
+	// re-running it never duplicates. "" = the product is always computed whole.
+	PartitionBy string
 }
 
 // Input is something a product reads.
@@ -165,6 +173,26 @@ func (p Product) Column(name string) (Column, bool) {
 		}
 	}
 	return Column{}, false
+}
+
+// PartitionLayout is the form of a day partition: YYYY-MM-DD.
+const PartitionLayout = "2006-01-02"
+
+// ValidatePartition says whether partition can be run for p: "" always can (the whole
+// product); a day needs a partitioned product and a real YYYY-MM-DD date, which also
+// makes it safe to quote into SQL.
+func (p Product) ValidatePartition(partition string) error {
+	if partition == "" {
+		return nil
+	}
+	op := "partition " + p.Name
+	if p.PartitionBy == "" {
+		return errs.Errorf(errs.Invalid, op, "%s is not partitioned, so it cannot run partition %q: run it without a partition, or declare PartitionBy (a DATE column) on it", p.Name, partition)
+	}
+	if _, err := time.Parse(PartitionLayout, partition); err != nil {
+		return errs.Errorf(errs.Invalid, op, "partition %q is not a day in the form YYYY-MM-DD", partition)
+	}
+	return nil
 }
 
 var (

@@ -39,6 +39,8 @@ func TestValidateNamesTheProblemAndTheFix(t *testing.T) {
 		{func(p *Product) { p.Freshness = Freshness{} }, "no freshness SLO"},
 		{func(p *Product) { p.Cadence = "daily" }, "5-field cron"},
 		{func(p *Product) { p.Inputs = nil }, "no inputs"},
+		{func(p *Product) { p.PartitionBy = "day" }, `partition column "day" is not in the schema`},
+		{func(p *Product) { p.PartitionBy = "updated_at" }, "PartitionBy must name a DATE column"},
 	} {
 		p := valid()
 		p.Schema = append([]Column(nil), p.Schema...)
@@ -86,5 +88,28 @@ func TestFreshnessAt(t *testing.T) {
 	}
 	if f.At(time.Time{}, now) != StatusUnknown {
 		t.Error("never published should be unknown")
+	}
+}
+
+func TestValidatePartition(t *testing.T) {
+	p := valid()
+	if err := p.ValidatePartition(""); err != nil {
+		t.Fatalf("whole-product run: %v", err)
+	}
+	if err := p.ValidatePartition("2026-01-02"); !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "not partitioned") {
+		t.Fatalf("partition of an unpartitioned product: %v", err)
+	}
+	p.Schema = append(p.Schema, Column{Name: "day", Type: Date, Doc: "d"})
+	p.PartitionBy = "day"
+	if err := (Domain{Name: "marketing", Owner: "team", Products: []Product{p}}).Validate(); err != nil {
+		t.Fatalf("partitioned product: %v", err)
+	}
+	if err := p.ValidatePartition("2026-01-02"); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"2026-13-01", "yesterday", "2026-01-02' OR 1=1 --"} {
+		if err := p.ValidatePartition(bad); !errs.Is(err, errs.Invalid) {
+			t.Errorf("partition %q: err = %v", bad, err)
+		}
 	}
 }

@@ -106,6 +106,13 @@ func (p Product) validate(d Domain) error {
 	if p.Freshness.Column != "" && !cols[p.Freshness.Column] {
 		add("freshness column %q is not in the schema", p.Freshness.Column)
 	}
+	if p.PartitionBy != "" {
+		if c, ok := p.Column(p.PartitionBy); !ok {
+			add("partition column %q is not in the schema", p.PartitionBy)
+		} else if c.Type != Date {
+			add("partition column %s is %s; PartitionBy must name a DATE column (partitions are days)", c.Name, c.Type)
+		}
+	}
 	if err := ValidateCadence(p.Cadence); err != nil {
 		add("%v", err)
 	}

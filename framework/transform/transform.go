@@ -42,6 +42,9 @@ type Request struct {
 	Output   string // local path of the Parquet file to write
 	TempDir  string // DuckDB spill directory ("" = DuckDB's default)
 	MemoryMB int    // DuckDB memory limit (0 = DuckDB's default)
+	// Partition, a YYYY-MM-DD day of a partitioned product, keeps only the model's rows
+	// of that day: they are what replaces the day in the port. "" = every row.
+	Partition string
 }
 
 // Result describes the staged output.
@@ -94,6 +97,13 @@ func Run(ctx context.Context, req Request) (Result, error) {
 		}
 	}
 	model := strings.TrimRight(strings.TrimSpace(p.Model), ";")
+	if req.Partition != "" {
+		// Validated as a real date, so quoting it cannot inject SQL.
+		if err := p.ValidatePartition(req.Partition); err != nil {
+			return Result{}, err
+		}
+		model = fmt.Sprintf("SELECT * FROM (%s) AS unfiltered WHERE %s = DATE %s", model, quality.Ident(p.PartitionBy), quality.Literal(req.Partition))
+	}
 	cols, err := describe(ctx, db, model)
 	if err != nil {
 		return Result{}, errs.E(errs.Invalid, op, fmt.Errorf("the model SQL does not run: %w", err))

@@ -145,3 +145,43 @@ func mustExec(t *testing.T, db *sql.DB, q string) {
 		t.Fatal(err)
 	}
 }
+
+func TestPartitionKeepsOnlyThatDaysRows(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	f := rawFile(t, dir, "a.parquet", `('1','a@x.test','lead','2024-05-01 08:00:00'), ('2','b@x.test','lead','2024-05-02 09:00:00'), ('3','c@x.test','customer','2024-05-02 23:59:00')`)
+	p := product()
+	p.Model = `SELECT id AS contact_id, email, stage, updated_at, CAST(updated_at AS DATE) AS day FROM hubspot.contacts`
+	p.Schema = append(p.Schema, mesh.Column{Name: "day", Type: mesh.Date, Doc: "day"})
+	p.PartitionBy = "day"
+	raw := []RawInput{{Source: "hubspot", Stream: "contacts", Files: []string{f}, PrimaryKey: []string{"id"}, CursorField: "updated_at", Fields: fields}}
+	out := filepath.Join(dir, "model.parquet")
+	res, err := Run(ctx, Request{Product: p, Output: out, Raw: raw, Partition: "2024-05-02"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rows != 2 || !res.Watermark.Equal(time.Date(2024, 5, 2, 23, 59, 0, 0, time.UTC)) {
+		t.Fatalf("rows=%d watermark=%v, want the 2 rows of 2024-05-02", res.Rows, res.Watermark)
+	}
+	db, _ := Open(ctx, "", 0)
+	defer db.Close()
+	var other int
+	if err := db.QueryRow(`SELECT count(*) FROM read_parquet('` + out + `') WHERE day <> DATE '2024-05-02'`).Scan(&other); err != nil || other != 0 {
+		t.Fatalf("rows outside the partition: %d (%v)", other, err)
+	}
+	// Checks run on the staged partition only: 2 rows, not 3.
+	rs, err := CheckStaged(ctx, out, []mesh.Check{mesh.RowCount(3, 0)}, time.Now())
+	if err != nil || rs[0].Status != mesh.StatusFail {
+		t.Fatalf("row count over the partition = %+v (%v)", rs, err)
+	}
+
+	for _, bad := range []string{"2024-05-02' OR TRUE --", "May 2"} {
+		if _, err := Run(ctx, Request{Product: p, Output: out, Raw: raw, Partition: bad}); !errs.Is(err, errs.Invalid) {
+			t.Errorf("partition %q: err = %v", bad, err)
+		}
+	}
+	p.PartitionBy = ""
+	if _, err := Run(ctx, Request{Product: p, Output: out, Raw: raw, Partition: "2024-05-02"}); !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "not partitioned") {
+		t.Fatalf("partition of an unpartitioned product: %v", err)
+	}
+}
