@@ -3,6 +3,7 @@ package stack_test
 import (
 	"context"
 	"net"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,10 +21,10 @@ import (
 	"github.com/meshflow/meshflow/framework/flow"
 )
 
-// TestTemporalUIFiltersBySearchAttribute opens the real Temporal UI in headless
-// Chromium with a MeshProduct filter and checks the page lists that product's run and
-// not another's. The screenshot is kept in testdata/artifacts for a person to look at.
-func TestTemporalUIFiltersBySearchAttribute(t *testing.T) {
+// TestTemporalUIListsABackfillsRuns opens the real Temporal UI in headless Chromium
+// filtered by MeshBackfill and checks the page lists exactly that backfill's partition
+// runs. The screenshot is kept in testdata/artifacts for a person to look at.
+func TestTemporalUIListsABackfillsRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs bin/temporal and chromium")
 	}
@@ -31,35 +32,47 @@ func TestTemporalUIFiltersBySearchAttribute(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	uiPort := strconv.Itoa(freePort(t))
-	st, err := stack.Start(ctx, stack.Options{UIPort: uiPort, NoSandbox: true, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	st, err := stack.Start(ctx, stack.Options{UIPort: uiPort, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Stop() })
-
-	// No worker: the runs stay open, which is all the UI needs to list them.
+	cfg, stores := openLake(t, ctx, st, t.TempDir())
 	m := domains.Mesh()
-	for _, name := range []string{"marketing.crm_deals", "marketing.crm_contacts"} {
-		d, p, err := m.Find(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := flow.StartRun(ctx, st.Client, d, p, flow.RunInput{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	query := `MeshProduct="crm_deals"`
-	waitVisible(t, ctx, st.Client, query, 1)
+	startWorker(t, st, cfg, m, stores)
 
-	url := st.UIURL + "/namespaces/default/workflows?query=" + strings.ReplaceAll(strings.ReplaceAll(query, `"`, "%22"), "=", "%3D")
+	d, p, err := m.Find("marketing.web_traffic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A run outside the backfill, which the filtered page must not list.
+	if _, err := flow.StartRun(ctx, st.Client, d, p, flow.RunInput{}); err != nil {
+		t.Fatal(err)
+	}
+	day := func(back int) string { return time.Now().UTC().AddDate(0, 0, -back).Format(time.DateOnly) }
+	run, err := flow.StartBackfill(ctx, st.Client, d, p, flow.BackfillInput{From: day(3), To: day(2), Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status flow.BackfillStatus
+	if err := run.Get(ctx, &status); err != nil {
+		t.Fatal(err)
+	}
+	// The backfill workflow carries the attribute too; its partition runs are the RunProducts.
+	query := `MeshBackfill="` + run.GetID() + `" AND WorkflowType="RunProduct"`
+	waitVisible(t, ctx, st.Client, query, 2)
+
+	url := st.UIURL + "/namespaces/default/workflows?query=" + neturl.QueryEscape(query)
 	dom := headless(t, browser, "--dump-dom", url)
-	if !strings.Contains(dom, "marketing.crm_deals/current") {
-		t.Fatalf("the UI filtered by %s does not list marketing.crm_deals/current; page text:\n%.2000s", query, dom)
+	for _, back := range []int{3, 2} {
+		if id := flow.WorkflowID(d.Name, p.Name, day(back)); !strings.Contains(dom, id) {
+			t.Fatalf("the UI filtered by %s does not list %s; page:\n%.2000s", query, id, dom)
+		}
 	}
-	if strings.Contains(dom, "marketing.crm_contacts/current") {
-		t.Fatalf("the UI filtered by %s still lists marketing.crm_contacts/current", query)
+	if strings.Contains(dom, flow.WorkflowID(d.Name, p.Name, "")) {
+		t.Fatalf("the UI filtered by %s lists the run outside the backfill", query)
 	}
-	shot := filepath.Join(artifacts(t), "temporal-ui-meshproduct.png")
+	shot := filepath.Join(artifacts(t), "temporal-ui-backfill.png")
 	headless(t, browser, "--screenshot="+shot, "--window-size=1400,900", url)
 	if fi, err := os.Stat(shot); err != nil || fi.Size() == 0 {
 		t.Fatalf("no screenshot at %s: %v", shot, err)
