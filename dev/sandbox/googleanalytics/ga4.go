@@ -123,6 +123,8 @@ type API struct {
 	tokens  map[string]grant // access tokens issued
 	quota   map[string]*usage
 	mutator *fake.Rand // draws which rows LateHits changes, in call order
+
+	failDays map[string]bool // report start dates that fail (FailDays)
 }
 
 // New builds the imitation. It panics on a property with an unknown time zone,

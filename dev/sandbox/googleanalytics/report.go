@@ -145,7 +145,11 @@ func (a *API) runReport(w http.ResponseWriter, r *http.Request) {
 	}
 	a.mu.Lock()
 	now := a.nowLocked()
-	rep, fail := a.compute(p, req, now, a.reportSeq.Add(1))
+	fail := a.failingDayLocked(req)
+	var rep *Report
+	if fail == nil {
+		rep, fail = a.compute(p, req, now, a.reportSeq.Add(1))
+	}
 	if fail == nil {
 		var q *PropertyQuota
 		q, fail = a.charge(p, now)
@@ -159,6 +163,36 @@ func (a *API) runReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
+}
+
+// FailDays makes every runReport whose date range starts on one of days
+// ("YYYY-MM-DD") fail with INVALID_ARGUMENT until ClearFailures: a fault that is not
+// retried, so a backfill's chosen partitions fail at once. Tests of rerun-failed use it.
+func (a *API) FailDays(days ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.failDays == nil {
+		a.failDays = map[string]bool{}
+	}
+	for _, d := range days {
+		a.failDays[d] = true
+	}
+}
+
+// ClearFailures undoes FailDays.
+func (a *API) ClearFailures() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.failDays = nil
+}
+
+func (a *API) failingDayLocked(req ReportRequest) *Error {
+	for _, dr := range req.DateRanges {
+		if a.failDays[dr.StartDate] {
+			return &Error{Code: http.StatusBadRequest, Status: "INVALID_ARGUMENT", Message: "sandbox: reports starting on " + dr.StartDate + " are set to fail (FailDays)"}
+		}
+	}
+	return nil
 }
 
 // Report computes what runReport would answer for property now, without
