@@ -52,8 +52,11 @@ func TestBackfillRerunFailedEqualsACleanBackfill(t *testing.T) {
 	want := rowSetHash(t, clean, traffic)
 	stop()
 
+	// The faulty run's mesh has a consumer partitioned the same way, to see what a
+	// downstream backfill does with days its input failed.
+	mm, consumer := withDailyConsumer(m)
 	cfg, faulty := openLake(t, ctx, st, t.TempDir())
-	stop = startWorker(t, st, cfg, m, faulty)
+	stop = startWorker(t, st, cfg, mm, faulty)
 	defer stop()
 	failing := []string{day(7), day(5)}
 	st.Sandbox.GA4().FailDays(failing...)
@@ -71,6 +74,17 @@ func TestBackfillRerunFailedEqualsACleanBackfill(t *testing.T) {
 	slices.Sort(failing)
 	if !slices.Equal(failed, failing) {
 		t.Fatalf("failed partitions %v, want %v", failed, failing)
+	}
+
+	// Downstream, the days whose input failed fail too, saying why; the others publish.
+	down := backfill(t, ctx, st, d, consumer, from, to)
+	if down.Totals[flow.StateSucceeded] != 3 || down.Totals[flow.StateFailed] != 2 {
+		t.Fatalf("downstream backfill: %v", down.Totals)
+	}
+	for _, ps := range down.Partitions {
+		if ps.State == flow.StateFailed && !strings.Contains(ps.Error, "no published partition "+ps.Partition) {
+			t.Errorf("downstream %s failed with %q, want the missing input partition named", ps.Partition, ps.Error)
+		}
 	}
 
 	st.Sandbox.GA4().ClearFailures()
@@ -92,6 +106,31 @@ func TestBackfillRerunFailedEqualsACleanBackfill(t *testing.T) {
 	if got := rowSetHash(t, faulty, traffic); got != want {
 		t.Fatalf("after rerun-failed the port's row set hash is %s, a clean backfill's is %s", got, want)
 	}
+}
+
+// withDailyConsumer adds marketing.channel_daily, a product partitioned by day that
+// reads marketing.web_traffic, to a copy of m.
+func withDailyConsumer(m mesh.Mesh) (mesh.Mesh, mesh.Product) {
+	out := mesh.Mesh{Domains: slices.Clone(m.Domains)}
+	consumer := mesh.Product{
+		Name: "channel_daily", Description: "Sessions per channel and day.", Version: "1.0.0",
+		Inputs:      []mesh.Input{mesh.FromProduct("marketing", "web_traffic")},
+		Model:       "SELECT date, channel, sum(sessions) AS sessions FROM marketing.web_traffic GROUP BY date, channel",
+		PartitionBy: "date",
+		Schema: []mesh.Column{
+			{Name: "date", Type: mesh.Date, Required: true, Doc: "day"},
+			{Name: "channel", Type: mesh.String, Doc: "channel"},
+			{Name: "sessions", Type: mesh.Int64, Doc: "sessions"},
+		},
+		PrimaryKey: []string{"date", "channel"}, Classification: mesh.Internal,
+		Freshness: mesh.Freshness{WarnAfter: time.Hour, FailAfter: 2 * time.Hour}, Cadence: "@daily",
+	}
+	for i := range out.Domains {
+		if out.Domains[i].Name == "marketing" {
+			out.Domains[i].Products = append(slices.Clone(out.Domains[i].Products), consumer)
+		}
+	}
+	return out, consumer
 }
 
 func backfill(t *testing.T, ctx context.Context, st *stack.Stack, d mesh.Domain, p mesh.Product, from, to string) flow.BackfillStatus {

@@ -122,6 +122,19 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 		if !ok {
 			return TransformOutput{}, toTemporal(errs.Errorf(errs.NotFound, "read input "+src.String(), "%s has never been published: run %s first", id, src))
 		}
+		if in.Partition != "" && up.PartitionBy != "" {
+			// A day of this product needs the same day of a partitioned input: without it
+			// the day would publish silently incomplete, so it fails with the reason and
+			// rerun-failed picks it up once the input's day is fixed.
+			snaps, err := a.Ports.Snapshots(ctx, id)
+			if err != nil {
+				return TransformOutput{}, toTemporal(err)
+			}
+			if !PartitionPublished(snaps, in.Partition) {
+				return TransformOutput{}, toTemporal(errs.Errorf(errs.NotFound, "read input "+src.String(),
+					"input %s has no published partition %s (its run failed or has not run): run or rerun that day of %s, then rerun this one", id, in.Partition, src))
+			}
+		}
 		// Read the snapshot just looked up, so the lineage recorded is exactly what was read.
 		files, err := a.Ports.DataFiles(ctx, id, snap.ID)
 		if err != nil {
@@ -171,6 +184,16 @@ func (a *Activities) rawInput(ctx context.Context, domain string, src mesh.Input
 	}
 	last := ms[len(ms)-1]
 	return transform.RawInput{Source: src.Source, Stream: src.Stream, Files: files, PrimaryKey: last.PrimaryKey, CursorField: last.CursorField, Fields: last.Fields}, nil
+}
+
+// PartitionPublished reports whether any snapshot published the given partition.
+func PartitionPublished(snaps []port.Snapshot, partition string) bool {
+	for _, s := range snaps {
+		if s.Properties[PropPartition] == partition {
+			return true
+		}
+	}
+	return false
 }
 
 // localStaged returns a local path of a staged model file (a copy when the lake is

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/framework/quality"
 )
 
@@ -178,4 +179,17 @@ func TestRunProductRefusesAPartitionOfAnUnpartitionedProduct(t *testing.T) {
 		t.Fatalf("err = %v, want a non-retryable invalid error saying the product is not partitioned", err)
 	}
 	env.AssertNotCalled(t, "Land", mock.Anything, mock.Anything)
+}
+
+func TestPartitionPublished(t *testing.T) {
+	snaps := []port.Snapshot{
+		{ID: 1, Properties: map[string]string{PropPartition: ""}},
+		{ID: 2, Properties: map[string]string{PropPartition: "2026-11-20"}},
+	}
+	if !PartitionPublished(snaps, "2026-11-20") {
+		t.Error("a published partition is not found")
+	}
+	if PartitionPublished(snaps, "2026-11-21") {
+		t.Error("an unpublished partition counts as published")
+	}
 }
