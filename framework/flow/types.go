@@ -42,7 +42,7 @@ type RunInput struct {
 type RunResult struct {
 	Domain, Product, Table string
 	SnapshotID             int64
-	Rows                   int64
+	Rows                   int64            // rows this run published: the whole port, or its partition
 	Landed                 map[string]int64 // rows landed per raw input
 	Quality                string
 	Watermark              time.Time

@@ -129,7 +129,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	rec.Status, rec.SnapshotID, rec.FinishedAt = "published", pub.SnapshotID, workflow.Now(ctx)
 	_ = workflow.ExecuteActivity(recordOptions(ctx), (*Activities).RecordRun, rec).Get(ctx, nil)
 	progress.Stage = "done"
-	return RunResult{Domain: d.Name, Product: p.Name, Table: pub.Table, SnapshotID: pub.SnapshotID, Rows: pub.Rows,
+	return RunResult{Domain: d.Name, Product: p.Name, Table: pub.Table, SnapshotID: pub.SnapshotID, Rows: tr.Rows,
 		Landed: progress.Landed, Quality: ch.Status, Watermark: tr.Watermark, PublishedAt: publishedAt}, nil
 }
 
