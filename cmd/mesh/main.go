@@ -36,6 +36,7 @@ Usage:
   mesh backfill status <id> [--json]   every partition's state (pending, running, waiting for quota, succeeded, failed) and totals
   mesh backfill rerun-failed <id> [--dry-run] [--wait]
                                        a new backfill, linked to <id>, of only its failed, canceled or timed-out days
+  mesh freshness [--fail-on warn|fail] every product's freshness against its SLO; non-zero exit at that level (for alerting)
   mesh schedules apply                 one Temporal Schedule per product from its cadence (removes those of deleted products)
   mesh schedules list | pause <product> | unpause <product> [--note TEXT]
 
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return env.backfill(ctx, rest)
 	case "schedules":
 		return env.schedules(ctx, rest)
+	case "freshness":
+		return env.freshness(ctx, rest)
 	}
 	fmt.Fprint(stderr, usage)
 	return errs.Errorf(errs.Invalid, "usage", "unknown command %q", cmd)

@@ -92,3 +92,21 @@ func TestPrintBackfill(t *testing.T) {
 		t.Errorf("rerun plan:\n%s", out.String())
 	}
 }
+
+func TestFreshnessFailsOnNeverPublishedProducts(t *testing.T) {
+	var out, errOut bytes.Buffer
+	lake := t.TempDir()
+	if err := run(context.Background(), []string{"freshness", "--lake", lake}, &out, &errOut); err != nil {
+		t.Fatalf("without --fail-on it only reports: %v", err)
+	}
+	if !strings.Contains(out.String(), "marketing.crm_contacts") || !strings.Contains(out.String(), "unknown") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	err := run(context.Background(), []string{"freshness", "--fail-on", "fail", "--lake", lake}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "marketing.crm_contacts") {
+		t.Fatalf("--fail-on fail with nothing published: %v", err)
+	}
+	if err := run(context.Background(), []string{"freshness", "--fail-on", "sometimes"}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "use warn or fail") {
+		t.Fatalf("bad level: %v", err)
+	}
+}

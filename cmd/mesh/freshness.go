@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/mesh"
+)
+
+// freshness prints every product's freshness and, with --fail-on, exits non-zero when
+// any product is at or past that level — for alerting from cron or CI. A product that
+// was never published counts as failing: nobody can use it.
+func (e *env) freshness(ctx context.Context, args []string) error {
+	fs, lakeDir := e.newFlags("freshness")
+	failOn := fs.String("fail-on", "", "exit non-zero when a product is at this level or worse: warn or fail")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	rank := map[mesh.Status]int{mesh.StatusPass: 0, mesh.StatusWarn: 1, mesh.StatusFail: 2, mesh.StatusUnknown: 2}
+	threshold := 3 // never
+	switch *failOn {
+	case "":
+	case "warn":
+		threshold = 1
+	case "fail":
+		threshold = 2
+	default:
+		return errs.Errorf(errs.Invalid, "usage", "--fail-on %q: use warn or fail", *failOn)
+	}
+	if err := e.withLake(*lakeDir); err != nil {
+		return err
+	}
+	cat, closeFn, err := e.openCatalog(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	list, err := cat.List(ctx)
+	if err != nil {
+		return err
+	}
+	var bad []string
+	for _, s := range list {
+		if rank[s.Freshness.Status] >= threshold {
+			bad = append(bad, s.Domain+"."+s.Name)
+		}
+	}
+	if *asJSON {
+		if err := writeJSON(e.stdout, list); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PRODUCT\tFRESHNESS\tPUBLISHED\tAGE\tWARN AFTER\tFAIL AFTER\tDATA UP TO")
+		for _, s := range list {
+			published, data := "never", "-"
+			if s.Freshness.PublishedAt != nil {
+				published = s.Freshness.PublishedAt.UTC().Format("2006-01-02 15:04")
+			}
+			if s.Freshness.DataTime != nil {
+				data = s.Freshness.DataTime.UTC().Format("2006-01-02 15:04")
+			}
+			fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Domain, s.Name, s.Freshness.Status, published, s.Freshness.Age, s.Freshness.WarnAfter, s.Freshness.FailAfter, data)
+		}
+		tw.Flush()
+	}
+	if len(bad) > 0 {
+		return errs.Errorf(errs.Internal, "freshness", "%d product(s) at %s or worse: %s", len(bad), *failOn, strings.Join(bad, ", "))
+	}
+	return nil
+}
