@@ -97,8 +97,8 @@ type cursor struct {
 
 	// Seen holds versions landed within the lookback of Mark by earlier syncs; New
 	// collects this sync's versions near Max. A version seen before is dropped.
-	Seen map[string]int64 `json:"seen,omitempty"`
-	New  map[string]int64 `json:"new,omitempty"`
+	Seen source.Versions `json:"seen,omitempty"`
+	New  source.Versions `json:"new,omitempty"`
 }
 
 func (c cursor) encode() json.RawMessage {
@@ -197,7 +197,7 @@ func (st *organizations) keep(op string, c *cursor, entities []json.RawMessage) 
 	}
 	// Only versions within the lookback of the final mark matter later, and the
 	// mark only grows: prune now to keep mid-sync cursors small on a full read.
-	prune(c.New, min(c.Max, c.Until)-st.src.lookback.Milliseconds())
+	c.New.Prune(min(c.Max, c.Until) - st.src.lookback.Milliseconds())
 	return out, last, nil
 }
 
@@ -206,23 +206,10 @@ func (st *organizations) keep(op string, c *cursor, entities []json.RawMessage) 
 // been read before its update, and must fall in the next window.
 func (st *organizations) finish(c cursor) cursor {
 	mark := max(c.Mark, min(c.Max, c.Until))
-	seen := map[string]int64{}
-	for _, m := range []map[string]int64{c.Seen, c.New} {
-		for id, v := range m {
-			seen[id] = max(seen[id], v)
-		}
-	}
-	prune(seen, mark-st.src.lookback.Milliseconds())
+	seen := source.MergeVersions(c.Seen, c.New)
+	seen.Prune(mark - st.src.lookback.Milliseconds())
 	if len(seen) == 0 {
 		seen = nil
 	}
 	return cursor{V: 1, Phase: phaseIdle, Mark: mark, Seen: seen}
-}
-
-func prune(m map[string]int64, below int64) {
-	for id, v := range m {
-		if v < below {
-			delete(m, id)
-		}
-	}
 }

@@ -168,7 +168,7 @@ type targetState struct {
 	Mark int64 `json:"mark,omitempty"`
 	// Seen holds the versions landed within the lookback of Mark: the next pass
 	// overlaps them and drops a record seen at the same version.
-	Seen map[string]int64 `json:"seen,omitempty"`
+	Seen source.Versions `json:"seen,omitempty"`
 	// ETag answered the first request of the last pass, whose URL (until= left
 	// out) was ETagURL. Sent back as If-None-Match; a 304 means unchanged.
 	ETag    string `json:"etag,omitempty"`
@@ -186,11 +186,11 @@ type cursor struct {
 	Branch string `json:"branch,omitempty"` // commits: branch being read; "" = the repository lookup
 	Until  int64  `json:"until,omitempty"`  // this pass's SyncStart, unix seconds
 
-	Pages int              `json:"pages,omitempty"` // list requests made for this target
-	Next  string           `json:"next,omitempty"`  // Link rel="next" to follow verbatim
-	Since int64            `json:"since,omitempty"` // issues: since= of the current query
-	Max   int64            `json:"max,omitempty"`   // highest version seen in this target
-	New   map[string]int64 `json:"new,omitempty"`   // versions landed from this target
+	Pages int             `json:"pages,omitempty"` // list requests made for this target
+	Next  string          `json:"next,omitempty"`  // Link rel="next" to follow verbatim
+	Since int64           `json:"since,omitempty"` // issues: since= of the current query
+	Max   int64           `json:"max,omitempty"`   // highest version seen in this target
+	New   source.Versions `json:"new,omitempty"`   // versions landed from this target
 
 	ETag    string `json:"pending_etag,omitempty"` // the first response's, kept when the target completes
 	ETagURL string `json:"pending_etag_url,omitempty"`
@@ -289,13 +289,8 @@ func (st *stream) finishTarget(c *cursor) {
 	if c.Max > 0 {
 		ts.Mark = max(ts.Mark, min(c.Max, c.Until))
 	}
-	seen := map[string]int64{}
-	for _, m := range []map[string]int64{ts.Seen, c.New} {
-		for k, v := range m {
-			seen[k] = max(seen[k], v)
-		}
-	}
-	prune(seen, ts.Mark-st.lookback())
+	seen := source.MergeVersions(ts.Seen, c.New)
+	seen.Prune(ts.Mark - st.lookback())
 	ts.Seen = nil
 	if len(seen) > 0 {
 		ts.Seen = seen
@@ -378,12 +373,12 @@ const githubEpoch = 1199145600
 // requests, not review versions.
 func (st *stream) keep(c *cursor, key string, v int64) bool {
 	ts := c.state(c.key())
-	if v > 0 && (ts.Seen[key] >= v || c.New[key] >= v) {
+	if v > 0 && (ts.Seen.Landed(key, v) || c.New.Landed(key, v)) {
 		return false
 	}
 	if v > 0 {
 		if c.New == nil {
-			c.New = map[string]int64{}
+			c.New = source.Versions{}
 		}
 		c.New[key] = v
 	}
@@ -394,15 +389,7 @@ func (st *stream) keep(c *cursor, key string, v int64) bool {
 // the next: below the lookback of the mark this target will end with. It keeps
 // cursors small on a full refresh.
 func (st *stream) pruneNew(c *cursor) {
-	prune(c.New, min(c.Max, c.Until)-st.lookback())
-}
-
-func prune(m map[string]int64, below int64) {
-	for k, v := range m {
-		if v < below {
-			delete(m, k)
-		}
-	}
+	c.New.Prune(min(c.Max, c.Until) - st.lookback())
 }
 
 func (st *stream) perPage() string { return strconv.Itoa(min(st.src.pageSize, maxPerPage)) }

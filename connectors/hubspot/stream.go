@@ -138,8 +138,8 @@ type cursor struct {
 	// Seen holds the versions landed within the lookback of Mark by earlier syncs:
 	// the search window overlaps them, and a record seen at the same version is
 	// dropped. New collects this sync's versions near Max; they join Seen at the end.
-	Seen map[string]int64 `json:"seen,omitempty"`
-	New  map[string]int64 `json:"new,omitempty"`
+	Seen source.Versions `json:"seen,omitempty"`
+	New  source.Versions `json:"new,omitempty"`
 }
 
 func decodeCursor(raw json.RawMessage) (cursor, error) {
@@ -341,13 +341,13 @@ func (st *stream) keep(op string, c *cursor, results []json.RawMessage) ([]json.
 		if m.Archived && c.Since > 0 && v < c.Since {
 			continue // a delete an earlier sync already landed
 		}
-		if v > 0 && (c.Seen[m.ID] >= v || c.New[m.ID] >= v) {
+		if v > 0 && (c.Seen.Landed(m.ID, v) || c.New.Landed(m.ID, v)) {
 			continue // landed before at this version (the window overlaps the last one)
 		}
 		out = append(out, raw)
 		if v > 0 {
 			if c.New == nil {
-				c.New = map[string]int64{}
+				c.New = source.Versions{}
 			}
 			c.New[m.ID] = v
 			c.Max = max(c.Max, v)
@@ -356,7 +356,7 @@ func (st *stream) keep(op string, c *cursor, results []json.RawMessage) ([]json.
 	// Only versions within the lookback of the final mark matter later; the mark
 	// only grows, so anything below the current bound can go now, keeping mid-sync
 	// cursors small on a full refresh.
-	prune(c.New, min(c.Max, c.Until)-st.src.lookback.Milliseconds())
+	c.New.Prune(min(c.Max, c.Until) - st.src.lookback.Milliseconds())
 	return out, nil
 }
 
@@ -365,25 +365,12 @@ func (st *stream) keep(op string, c *cursor, results []json.RawMessage) ([]json.
 // read on an early page at its older version, and must fall in the next window.
 func (st *stream) finish(c cursor) cursor {
 	mark := max(c.Mark, min(c.Max, c.Until))
-	seen := map[string]int64{}
-	for _, m := range []map[string]int64{c.Seen, c.New} {
-		for id, v := range m {
-			seen[id] = max(seen[id], v)
-		}
-	}
-	prune(seen, mark-st.src.lookback.Milliseconds())
+	seen := source.MergeVersions(c.Seen, c.New)
+	seen.Prune(mark - st.src.lookback.Milliseconds())
 	if len(seen) == 0 {
 		seen = nil
 	}
 	return cursor{V: 1, Phase: phaseIdle, Mark: mark, Seen: seen}
-}
-
-func prune(m map[string]int64, below int64) {
-	for id, v := range m {
-		if v < below {
-			delete(m, id)
-		}
-	}
 }
 
 // maxID is the highest numeric id among results ("" for none).

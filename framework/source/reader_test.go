@@ -131,3 +131,21 @@ func TestExtractConvertsVendorValues(t *testing.T) {
 		t.Fatalf("bad integer error = %v", err)
 	}
 }
+
+func TestVersions(t *testing.T) {
+	var none Versions
+	if none.Landed("a", 1) {
+		t.Error("an empty set has landed nothing")
+	}
+	seen := MergeVersions(Versions{"a": 5, "b": 9}, Versions{"a": 7}, nil)
+	if !seen.Landed("a", 7) || !seen.Landed("a", 6) || seen.Landed("a", 8) || !seen.Landed("b", 9) {
+		t.Errorf("merged = %v", seen)
+	}
+	seen.Prune(8)
+	if _, ok := seen["a"]; ok || !seen.Landed("b", 9) {
+		t.Errorf("after pruning below 8: %v", seen)
+	}
+	if MergeVersions(nil, Versions{}) != nil {
+		t.Error("an empty merge should be nil, keeping idle cursors small")
+	}
+}
