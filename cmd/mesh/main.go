@@ -38,6 +38,7 @@ Usage:
                                        a new backfill, linked to <id>, of only its failed, canceled or timed-out days
   mesh freshness [--fail-on warn|fail] every product's freshness against its SLO; non-zero exit at that level (for alerting)
   mesh contract export <product> [-o FILE]  the port's data contract as ODCS v3.1.0 YAML
+  mesh contract check [product...]     declared contracts vs the last published ones; non-zero on a breaking change
   mesh schedules apply                 one Temporal Schedule per product from its cadence (removes those of deleted products)
   mesh schedules list | pause <product> | unpause <product> [--note TEXT]
 

@@ -129,6 +129,18 @@ func TestEndToEnd(t *testing.T) {
 	}
 	stopWorker()
 
+	// A breaking change to the contract without a major version bump is refused.
+	stopWorker = startWorker(t, st, cfg, withoutCountry(m), stores)
+	_, err = startAndWait(ctx, st, withoutCountry(m), "marketing.crm_contacts")
+	msg = flow.Explain(err)
+	if err == nil || !strings.Contains(msg, "field country was removed") || !strings.Contains(msg, "2.0.0") {
+		t.Fatalf("breaking change: err = %q, want it refused naming the field and the major bump", msg)
+	}
+	if now, _, _ := stores.Ports.Current(ctx, contacts); now.ID != second.ID {
+		t.Fatal("a breaking change replaced the current snapshot")
+	}
+	stopWorker()
+
 	// A worker with bad credentials fails clearly and publishes nothing.
 	badCfg, badStores := openLake(t, ctx, st, t.TempDir())
 	badCfg.HubSpot.Token = "pat-na1-00000000-wrong"
@@ -454,6 +466,24 @@ func uniq(s []string) []string {
 	c := slices.Clone(s)
 	slices.Sort(c)
 	return slices.Compact(c)
+}
+
+// withoutCountry drops crm_contacts' country column from its schema and model: a
+// breaking change for its consumers.
+func withoutCountry(m mesh.Mesh) mesh.Mesh {
+	out := mesh.Mesh{}
+	for _, d := range m.Domains {
+		d.Products = slices.Clone(d.Products)
+		for i := range d.Products {
+			if d.Products[i].Name == "crm_contacts" {
+				p := &d.Products[i]
+				p.Schema = slices.DeleteFunc(slices.Clone(p.Schema), func(c mesh.Column) bool { return c.Name == "country" })
+				p.Model = strings.Replace(p.Model, "    country,\n", "", 1)
+			}
+		}
+		out.Domains = append(out.Domains, d)
+	}
+	return out
 }
 
 func withCheck(m mesh.Mesh, product string, c mesh.Check) mesh.Mesh {

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -19,6 +20,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/meshflow/meshflow/framework/contract"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
@@ -238,8 +240,55 @@ const (
 	PropWatermark   = "meshflow.watermark"
 	PropPublishedAt = "meshflow.published-at"
 	PropVersion     = "meshflow.version"
-	PropInputs      = "meshflow.inputs" // JSON {"domain.port_vN": snapshot id} of the ports read
+	PropInputs      = "meshflow.inputs"   // JSON {"domain.port_vN": snapshot id} of the ports read
+	PropContract    = "meshflow.contract" // the ODCS contract (YAML) of the last publish
 )
+
+// checkContract compares the product's contract with the one its table was last
+// published under. A breaking change within the same major version is refused: the
+// consumers of this table rely on it. It returns the contract to store.
+func checkContract(ctx context.Context, ports *port.Catalog, id port.TableID, d mesh.Domain, p mesh.Product) ([]byte, error) {
+	next := contract.Export(d, p)
+	b, err := next.YAML()
+	if err != nil {
+		return nil, errs.E(errs.Internal, "export contract", err)
+	}
+	changes, err := ContractChanges(ctx, ports, id, next)
+	if err != nil {
+		return nil, err
+	}
+	if br := contract.Breaking(changes); len(br) > 0 {
+		msgs := make([]string, len(br))
+		for i, c := range br {
+			msgs[i] = c.Message
+		}
+		return nil, errs.Errorf(errs.Invalid, "publish "+id.String(),
+			"breaking change to the contract of %s without a major version bump: %s; bump %s.%s to %d.0.0 (it then publishes a new table %s_v%d) or make the change compatible",
+			id, strings.Join(msgs, "; "), d.Name, p.Name, p.Major()+1, p.Name, p.Major()+1)
+	}
+	return b, nil
+}
+
+// ContractChanges compares next with the contract the table was last published under
+// (none before the first publish).
+func ContractChanges(ctx context.Context, ports *port.Catalog, id port.TableID, next contract.Contract) ([]contract.Change, error) {
+	props, err := ports.TableProperties(ctx, id)
+	if errs.Is(err, errs.NotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	prev := props[PropContract]
+	if prev == "" {
+		return nil, nil
+	}
+	old, err := contract.Parse([]byte(prev))
+	if err != nil {
+		return nil, errs.Errorf(errs.Internal, "read contract of "+id.String(), "the stored contract does not parse: %v", err)
+	}
+	return contract.Compare(old, next), nil
+}
 
 // Publish commits the staged model as a new snapshot of the product's port.
 func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutput, error) {
@@ -280,10 +329,16 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 		mode = port.ReplacePartition{Column: p.PartitionBy, Value: in.Partition}
 	}
 	id := port.TableID{Domain: d.Name, Name: p.PortName()}
+	contractYAML, err := checkContract(ctx, a.Ports, id, d, p)
+	if err != nil {
+		return PublishOutput{}, toTemporal(err)
+	}
+	tableProps := TableProperties(d, p)
+	tableProps[PropContract] = string(contractYAML)
 	snap, err := a.Ports.Publish(ctx, id, rdr, port.PublishRequest{
 		Mode:               mode,
 		SnapshotProperties: props,
-		TableProperties:    TableProperties(d, p),
+		TableProperties:    tableProps,
 	})
 	if err != nil {
 		return PublishOutput{}, toTemporal(err)
