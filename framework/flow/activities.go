@@ -188,10 +188,11 @@ func (a *Activities) rawInput(ctx context.Context, domain string, src mesh.Input
 	return transform.RawInput{Source: src.Source, Stream: src.Stream, Files: files, PrimaryKey: last.PrimaryKey, CursorField: last.CursorField, Fields: last.Fields}, nil
 }
 
-// PartitionPublished reports whether any snapshot published the given partition.
+// PartitionPublished reports whether any snapshot published the given partition: a
+// run of that partition, or a whole-port run, which covers every day.
 func PartitionPublished(snaps []port.Snapshot, partition string) bool {
 	for _, s := range snaps {
-		if s.Properties[PropPartition] == partition {
+		if p := s.Properties[PropPartition]; p == partition || p == "" {
 			return true
 		}
 	}

@@ -183,13 +183,17 @@ func TestRunProductRefusesAPartitionOfAnUnpartitionedProduct(t *testing.T) {
 
 func TestPartitionPublished(t *testing.T) {
 	snaps := []port.Snapshot{
-		{ID: 1, Properties: map[string]string{PropPartition: ""}},
 		{ID: 2, Properties: map[string]string{PropPartition: "2026-11-20"}},
+		{ID: 3, Properties: map[string]string{PropPartition: "2026-11-22"}},
 	}
 	if !PartitionPublished(snaps, "2026-11-20") {
 		t.Error("a published partition is not found")
 	}
 	if PartitionPublished(snaps, "2026-11-21") {
 		t.Error("an unpublished partition counts as published")
+	}
+	whole := append(snaps, port.Snapshot{ID: 1, Properties: map[string]string{PropPartition: ""}})
+	if !PartitionPublished(whole, "2026-11-21") {
+		t.Error("a whole-port publish covers every day")
 	}
 }
