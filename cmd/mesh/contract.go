@@ -68,12 +68,15 @@ func (e *env) contractCheck(ctx context.Context, names []string) error {
 	var broken []string
 	for _, en := range entries {
 		id := port.TableID{Domain: en.Domain.Name, Name: en.Product.PortName()}
-		changes, err := flow.ContractChanges(ctx, cat.Ports, id, contract.Export(en.Domain, en.Product))
+		changes, published, err := flow.ContractChanges(ctx, cat.Ports, id, contract.Export(en.Domain, en.Product))
 		if err != nil {
 			return err
 		}
 		status := "compatible"
-		if len(changes) == 0 {
+		switch {
+		case !published:
+			status = "no published contract yet"
+		case len(changes) == 0:
 			status = "unchanged"
 		}
 		if len(contract.Breaking(changes)) > 0 {

@@ -254,7 +254,7 @@ func checkContract(ctx context.Context, ports *port.Catalog, id port.TableID, d 
 	if err != nil {
 		return nil, errs.E(errs.Internal, "export contract", err)
 	}
-	changes, err := ContractChanges(ctx, ports, id, next)
+	changes, _, err := ContractChanges(ctx, ports, id, next)
 	if err != nil {
 		return nil, err
 	}
@@ -270,25 +270,26 @@ func checkContract(ctx context.Context, ports *port.Catalog, id port.TableID, d 
 	return b, nil
 }
 
-// ContractChanges compares next with the contract the table was last published under
-// (none before the first publish).
-func ContractChanges(ctx context.Context, ports *port.Catalog, id port.TableID, next contract.Contract) ([]contract.Change, error) {
+// ContractChanges compares next with the contract the table was last published under;
+// published is false when there is none yet (never published, or before contracts
+// were stored).
+func ContractChanges(ctx context.Context, ports *port.Catalog, id port.TableID, next contract.Contract) (changes []contract.Change, published bool, err error) {
 	props, err := ports.TableProperties(ctx, id)
 	if errs.Is(err, errs.NotFound) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	prev := props[PropContract]
 	if prev == "" {
-		return nil, nil
+		return nil, false, nil
 	}
 	old, err := contract.Parse([]byte(prev))
 	if err != nil {
-		return nil, errs.Errorf(errs.Internal, "read contract of "+id.String(), "the stored contract does not parse: %v", err)
+		return nil, true, errs.Errorf(errs.Internal, "read contract of "+id.String(), "the stored contract does not parse: %v", err)
 	}
-	return contract.Compare(old, next), nil
+	return contract.Compare(old, next), true, nil
 }
 
 // Publish commits the staged model as a new snapshot of the product's port.
