@@ -37,6 +37,7 @@ Usage:
   mesh backfill rerun-failed <id> [--dry-run] [--wait]
                                        a new backfill, linked to <id>, of only its failed, canceled or timed-out days
   mesh freshness [--fail-on warn|fail] every product's freshness against its SLO; non-zero exit at that level (for alerting)
+  mesh serve [--addr HOST:PORT]        the web catalog: search, domain and product pages, JSON API under /api/
   mesh contract export <product> [-o FILE]  the port's data contract as ODCS v3.1.0 YAML
   mesh contract check [product...]     declared contracts vs the last published ones; non-zero on a breaking change
   mesh schedules apply                 one Temporal Schedule per product from its cadence (removes those of deleted products)
@@ -88,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return env.freshness(ctx, rest)
 	case "contract":
 		return env.contractCmd(ctx, rest)
+	case "serve":
+		return env.serve(ctx, rest)
 	}
 	fmt.Fprint(stderr, usage)
 	return errs.Errorf(errs.Invalid, "usage", "unknown command %q", cmd)

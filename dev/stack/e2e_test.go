@@ -3,7 +3,9 @@ package stack_test
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,6 +67,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	first, _, _ := stores.Ports.Current(ctx, contacts)
 	checkCatalog(t, ctx, m, stores)
+	checkCatalogPageInBrowser(t, m, stores)
 	if path := os.Getenv("MESHFLOW_RECORD_HISTORY"); path != "" {
 		recordHistory(t, ctx, st, first.Properties[flow.PropRunID], path)
 	}
@@ -348,6 +351,28 @@ func completedByKind(t *testing.T, stores *host.Stores, id port.TableID) map[str
 		out[k] += n
 	}
 	return out
+}
+
+// checkCatalogPageInBrowser serves the web catalog and reads a product page in
+// headless Chromium: it must show the schema docs, a snapshot id and sample rows.
+func checkCatalogPageInBrowser(t *testing.T, m mesh.Mesh, stores *host.Stores) {
+	t.Helper()
+	browser := findChromium(t)
+	srv := httptest.NewServer((&catalog.Catalog{Mesh: m, Ports: stores.Ports, Lake: stores.Lake}).Handler())
+	defer srv.Close()
+	snap, _, _ := stores.Ports.Current(context.Background(), port.TableID{Domain: "marketing", Name: "crm_contacts_v1"})
+	url := srv.URL + "/products/marketing.crm_contacts"
+	dom := headless(t, browser, "--dump-dom", url)
+	for _, want := range []string{"E-mail address, trimmed and lower-cased", strconv.FormatInt(snap.ID, 10), "@", "accepted_values_lifecycle_stage", "hubspot.contacts"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the catalog's product page lacks %q", want)
+		}
+	}
+	headless(t, browser, "--screenshot="+filepath.Join(artifacts(t), "catalog-product.png"), "--window-size=1400,1800", url)
+	home := headless(t, browser, "--dump-dom", srv.URL+"/?q=delivery")
+	if !strings.Contains(home, "delivery_metrics") || strings.Contains(home, "crm_contacts") {
+		t.Errorf("catalog search for delivery shows the wrong products")
+	}
 }
 
 // checkCatalog reads what `mesh products` and `mesh show` print from the published lake.

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/meshflow/meshflow/framework/errs"
+)
+
+// serve runs the web catalog until interrupted.
+func (e *env) serve(ctx context.Context, args []string) error {
+	fs, lakeDir := e.newFlags("serve")
+	addr := fs.String("addr", "127.0.0.1:8090", "address to listen on")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := e.withLake(*lakeDir); err != nil {
+		return err
+	}
+	cat, closeFn, err := e.openCatalog(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	srv := &http.Server{Addr: *addr, Handler: cat.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	fmt.Fprintf(e.stdout, "catalog on http://%s (JSON under /api/products); Ctrl-C stops it\n", *addr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return errs.E(errs.Invalid, "serve", err)
+	}
+	return nil
+}

@@ -1,0 +1,192 @@
+package catalog
+
+import (
+	"embed"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/mesh"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"join": strings.Join,
+}).ParseFS(templateFS, "templates/*.html"))
+
+// Handler serves the catalog: server-rendered pages that work without JavaScript, and
+// the same data as JSON under /api/.
+//
+//	GET /                          every product; ?q= text search, ?domain= ?owner= ?state= filters
+//	GET /domains/{domain}          a domain's products and their health
+//	GET /products/{domain.product} one product
+//	GET /api/products              the list as JSON (same filters)
+//	GET /api/products/{domain.product}
+func (c *Catalog) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", c.home)
+	mux.HandleFunc("GET /domains/{domain}", c.domainPage)
+	mux.HandleFunc("GET /products/{name}", c.productPage)
+	mux.HandleFunc("GET /api/products", c.apiList)
+	mux.HandleFunc("GET /api/products/{name}", c.apiProduct)
+	return mux
+}
+
+// Filter selects products for listings.
+type Filter struct {
+	Query, Domain, Owner string
+	State                mesh.Status // matches freshness or quality
+}
+
+func filterFrom(r *http.Request) Filter {
+	q := r.URL.Query()
+	return Filter{Query: strings.TrimSpace(q.Get("q")), Domain: q.Get("domain"), Owner: q.Get("owner"), State: mesh.Status(q.Get("state"))}
+}
+
+// Match reports whether a product's status passes the filter.
+func (f Filter) Match(s Status, tags []string) bool {
+	if f.Domain != "" && s.Domain != f.Domain || f.Owner != "" && s.Owner != f.Owner {
+		return false
+	}
+	if f.State != "" && s.Freshness.Status != f.State && s.Quality.Status != f.State {
+		return false
+	}
+	if f.Query == "" {
+		return true
+	}
+	hay := strings.ToLower(strings.Join(append([]string{s.Domain, s.Name, s.Owner, s.Description}, tags...), " "))
+	for _, w := range strings.Fields(strings.ToLower(f.Query)) {
+		if !strings.Contains(hay, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// Search lists the products passing f.
+func (c *Catalog) Search(r *http.Request, f Filter) ([]Status, error) {
+	all, err := c.List(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	var out []Status
+	for _, s := range all {
+		_, p, _ := c.Mesh.Find(s.Domain + "." + s.Name)
+		if f.Match(s, p.Tags) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+type listPage struct {
+	Title    string
+	Filter   Filter
+	Products []Status
+	Tags     map[string][]string
+	Domains  []string
+	Domain   *mesh.Domain
+}
+
+func (c *Catalog) listPage(r *http.Request, f Filter) (listPage, error) {
+	list, err := c.Search(r, f)
+	if err != nil {
+		return listPage{}, err
+	}
+	pg := listPage{Title: "Data products", Filter: f, Products: list, Tags: map[string][]string{}}
+	for _, d := range c.Mesh.Domains {
+		pg.Domains = append(pg.Domains, d.Name)
+		for _, p := range d.Products {
+			pg.Tags[d.Name+"."+p.Name] = p.Tags
+		}
+	}
+	slices.Sort(pg.Domains)
+	return pg, nil
+}
+
+func (c *Catalog) home(w http.ResponseWriter, r *http.Request) {
+	pg, err := c.listPage(r, filterFrom(r))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	render(w, "home.html", pg)
+}
+
+func (c *Catalog) domainPage(w http.ResponseWriter, r *http.Request) {
+	d, ok := c.Mesh.Domain(r.PathValue("domain"))
+	if !ok {
+		fail(w, errs.Errorf(errs.NotFound, "domain", "no domain %q: the home page lists them", r.PathValue("domain")))
+		return
+	}
+	f := filterFrom(r)
+	f.Domain = d.Name
+	pg, err := c.listPage(r, f)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	pg.Title, pg.Domain = "Domain "+d.Name, &d
+	render(w, "home.html", pg)
+}
+
+func (c *Catalog) productPage(w http.ResponseWriter, r *http.Request) {
+	det, err := c.Show(r.Context(), r.PathValue("name"), 10)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	render(w, "product.html", det)
+}
+
+func (c *Catalog) apiList(w http.ResponseWriter, r *http.Request) {
+	list, err := c.Search(r, filterFrom(r))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (c *Catalog) apiProduct(w http.ResponseWriter, r *http.Request) {
+	det, err := c.Show(r.Context(), r.PathValue("name"), 10)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, det)
+}
+
+func render(w http.ResponseWriter, name string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := pages.ExecuteTemplate(w, name, data); err != nil {
+		http.Error(w, "render "+name+": "+err.Error(), http.StatusInternalServerError)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// fail answers with the error's kind as the status and its message as the body.
+func fail(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	switch errs.KindOf(err) {
+	case errs.NotFound:
+		status = http.StatusNotFound
+	case errs.Invalid:
+		status = http.StatusBadRequest
+	case errs.Permission:
+		status = http.StatusForbidden
+	}
+	writeJSON(w, status, map[string]string{"error": err.Error()})
+}
