@@ -363,7 +363,7 @@ func checkCatalogPageInBrowser(t *testing.T, m mesh.Mesh, stores *host.Stores) {
 	snap, _, _ := stores.Ports.Current(context.Background(), port.TableID{Domain: "marketing", Name: "crm_contacts_v1"})
 	url := srv.URL + "/products/marketing.crm_contacts"
 	dom := headless(t, browser, "--dump-dom", url)
-	for _, want := range []string{"E-mail address, trimmed and lower-cased", strconv.FormatInt(snap.ID, 10), "@", "accepted_values_lifecycle_stage", "hubspot.contacts"} {
+	for _, want := range []string{"E-mail address, trimmed and lower-cased", strconv.FormatInt(snap.ID, 10), "@", "accepted_values_lifecycle_stage", "hubspot.contacts", "Recent runs", "marketing.crm_contacts/current"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the catalog's product page lacks %q", want)
 		}
