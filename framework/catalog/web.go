@@ -48,18 +48,17 @@ func filterFrom(r *http.Request) Filter {
 	return Filter{Query: strings.TrimSpace(q.Get("q")), Domain: q.Get("domain"), Owner: q.Get("owner"), State: mesh.Status(q.Get("state"))}
 }
 
-// Match reports whether a product's status passes the filter.
-func (f Filter) Match(s Status, tags []string) bool {
-	if f.Domain != "" && s.Domain != f.Domain || f.Owner != "" && s.Owner != f.Owner {
-		return false
-	}
-	if f.State != "" && s.Freshness.Status != f.State && s.Quality.Status != f.State {
+// declared reports whether a product's declaration passes the filter's domain, owner
+// and text parts: these need no I/O, so they run before any status is read.
+func (f Filter) declared(d mesh.Domain, p mesh.Product) bool {
+	owner := p.EffectiveOwner(d)
+	if f.Domain != "" && d.Name != f.Domain || f.Owner != "" && owner != f.Owner {
 		return false
 	}
 	if f.Query == "" {
 		return true
 	}
-	hay := strings.ToLower(strings.Join(append([]string{s.Domain, s.Name, s.Owner, s.Description}, tags...), " "))
+	hay := strings.ToLower(strings.Join(append([]string{d.Name, p.Name, owner, p.Description}, p.Tags...), " "))
 	for _, w := range strings.Fields(strings.ToLower(f.Query)) {
 		if !strings.Contains(hay, w) {
 			return false
@@ -68,18 +67,22 @@ func (f Filter) Match(s Status, tags []string) bool {
 	return true
 }
 
-// Search lists the products passing f.
+// Search lists the products passing f, reading the status only of those whose
+// declaration matches.
 func (c *Catalog) Search(r *http.Request, f Filter) ([]Status, error) {
-	all, err := c.List(r.Context())
-	if err != nil {
-		return nil, err
-	}
 	var out []Status
-	for _, s := range all {
-		_, p, _ := c.Mesh.Find(s.Domain + "." + s.Name)
-		if f.Match(s, p.Tags) {
-			out = append(out, s)
+	for _, e := range c.Mesh.Products() {
+		if !f.declared(e.Domain, e.Product) {
+			continue
 		}
+		s, _, err := c.status(r.Context(), e.Domain, e.Product)
+		if err != nil {
+			return nil, err
+		}
+		if f.State != "" && s.Freshness.Status != f.State && s.Quality.Status != f.State {
+			continue
+		}
+		out = append(out, s)
 	}
 	return out, nil
 }
