@@ -151,7 +151,7 @@ func catalogDSN(uri string) (driver, dsn string, dialect sqlcat.SupportedDialect
 // normalizeWarehouse turns the warehouse into a URL, creating a local directory.
 func normalizeWarehouse(wh string) (string, error) {
 	if wh == "" {
-		return "", errors.New("Warehouse is empty")
+		return "", errors.New("the warehouse location is empty: set MESHFLOW_WAREHOUSE")
 	}
 	if !strings.Contains(wh, "://") {
 		abs, err := filepath.Abs(wh)

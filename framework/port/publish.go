@@ -456,11 +456,10 @@ func removeStagedFiles(ctx context.Context, txn *table.Transaction) {
 		if mf.ManifestContent() != iceberg.ManifestContentData || mf.SnapshotID() != snap.SnapshotID {
 			continue
 		}
-		entries, err := mf.FetchEntries(fs, true)
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
+		for e, err := range mf.Entries(fs, true) {
+			if err != nil {
+				break
+			}
 			if e.Status() == iceberg.EntryStatusADDED && e.SnapshotID() == snap.SnapshotID {
 				_ = fs.Remove(e.DataFile().FilePath())
 			}
