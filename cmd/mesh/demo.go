@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,7 +39,7 @@ func (e *env) demo(ctx context.Context, args []string, stayUp bool) error {
 	if stayUp {
 		*port, *uiPort = or(*port, 7233), or(*uiPort, 8233)
 	} else {
-		*port, *uiPort = or(*port, freePort()), or(*uiPort, freePort())
+		*port, *uiPort = or(*port, stack.FreePort()), or(*uiPort, stack.FreePort())
 	}
 	// The worker logs warnings and errors only: the demo prints its own progress.
 	log := logger(e.stderr, "warn")
@@ -146,13 +145,4 @@ func or(v, def int) int {
 		return def
 	}
 	return v
-}
-
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -317,3 +317,14 @@ func (s *Stack) LateWebHits(n int) ([][]string, error) {
 	}
 	return ga.LateHits(p, today.AddDate(0, 0, -1).Format(time.DateOnly), googleanalytics.DefaultDimensions, n)
 }
+
+// FreePort returns a loopback TCP port that was free a moment ago (0 if none could be
+// had): good enough for the dev server's ports, which it binds itself.
+func FreePort() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

@@ -2,7 +2,6 @@ package stack_test
 
 import (
 	"context"
-	"net"
 	neturl "net/url"
 	"os"
 	"os/exec"
@@ -31,7 +30,7 @@ func TestTemporalUIListsABackfillsRuns(t *testing.T) {
 	browser := findChromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	uiPort := strconv.Itoa(freePort(t))
+	uiPort := strconv.Itoa(stack.FreePort())
 	st, err := stack.Start(ctx, stack.Options{UIPort: uiPort, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
 	if err != nil {
 		t.Fatal(err)
@@ -135,13 +134,4 @@ func waitVisible(t *testing.T, ctx context.Context, c client.Client, query strin
 		}
 		time.Sleep(200 * time.Millisecond) // polling an eventually consistent index, with a deadline
 	}
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
