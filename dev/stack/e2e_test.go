@@ -144,6 +144,24 @@ func TestEndToEnd(t *testing.T) {
 	}
 	stopWorker()
 
+	// The same change with a major bump publishes a new table, and the old major keeps
+	// publishing beside it until its sunset day.
+	bumped := withMajorBump(m, "2099-12-31")
+	stopWorker = startWorker(t, st, cfg, bumped, stores)
+	bumpRes, err := startAndWait(ctx, st, bumped, "marketing.crm_contacts")
+	if err != nil {
+		t.Fatalf("major bump: %s", flow.Explain(err))
+	}
+	v2, ok, _ := stores.Ports.Current(ctx, port.TableID{Domain: "marketing", Name: "crm_contacts_v2"})
+	v1, _, _ := stores.Ports.Current(ctx, contacts)
+	if !ok || v2.Rows != second.Rows || v1.ID == second.ID || v1.Rows != second.Rows || len(bumpRes.Legacy) != 1 || bumpRes.Legacy[0].Status != "published" {
+		t.Fatalf("major bump: v2 %+v (published %v), v1 %d→%d, legacy %+v", v2, ok, second.ID, v1.ID, bumpRes.Legacy)
+	}
+	if props, _ := stores.Ports.TableProperties(ctx, contacts); props[flow.PropSunset] != "2099-12-31" || props[flow.PropSuccessor] != "crm_contacts_v2" {
+		t.Fatalf("legacy table properties = %v", props)
+	}
+	stopWorker()
+
 	// A worker with bad credentials fails clearly and publishes nothing.
 	badCfg, badStores := openLake(t, ctx, st, t.TempDir())
 	badCfg.HubSpot.Token = "pat-na1-00000000-wrong"
@@ -507,6 +525,26 @@ func withoutCountry(m mesh.Mesh) mesh.Mesh {
 			}
 		}
 		out.Domains = append(out.Domains, d)
+	}
+	return out
+}
+
+// withMajorBump makes the country removal a new major of crm_contacts, keeping 1.x
+// (the declaration as it was) publishing until sunset.
+func withMajorBump(m mesh.Mesh, sunset string) mesh.Mesh {
+	orig, _ := m.Domain("marketing")
+	out := withoutCountry(m)
+	for i, d := range out.Domains {
+		for j, p := range d.Products {
+			if d.Name != "marketing" || p.Name != "crm_contacts" {
+				continue
+			}
+			_, old, _ := mesh.Mesh{Domains: []mesh.Domain{orig}}.Find("crm_contacts")
+			p.Version = "2.0.0"
+			p.Legacy = []mesh.Legacy{{Version: old.Version, Sunset: sunset, Model: old.Model, Schema: old.Schema, Checks: old.Checks,
+				Migration: "country moved to crm_companies"}}
+			out.Domains[i].Products[j] = p
+		}
 	}
 	return out
 }

@@ -84,14 +84,27 @@ func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error)
 }
 
 // StagingKey is where a run's model output waits for its checks and publish.
-func StagingKey(domain, product, runID string) string {
-	return path.Join("staging", domain, product, runID, "model.parquet")
+func StagingKey(domain, portName, runID string) string {
+	return path.Join("staging", domain, portName, runID, "model.parquet")
+}
+
+// product resolves the product an activity works on, at the major version asked for.
+func (a *Activities) product(domain, product string, major int) (mesh.Domain, mesh.Product, error) {
+	d, p, err := a.Mesh.Find(domain + "." + product)
+	if err != nil {
+		return d, p, err
+	}
+	v, ok := p.AtMajor(major)
+	if !ok {
+		return d, p, errs.Errorf(errs.NotFound, "find product", "%s.%s declares no major version %d (current %s; legacy ones are listed in Product.Legacy)", domain, product, major, p.Version)
+	}
+	return d, v, nil
 }
 
 // Transform runs the product's model over every committed landing of its raw inputs
 // and the current snapshots of the ports it reads, and stages the result.
 func (a *Activities) Transform(ctx context.Context, in TransformInput) (TransformOutput, error) {
-	d, p, err := a.Mesh.Find(in.Domain + "." + in.Product)
+	d, p, err := a.product(in.Domain, in.Product, in.Major)
 	if err != nil {
 		return TransformOutput{}, toTemporal(err)
 	}
@@ -145,7 +158,7 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 		req.Ports = append(req.Ports, transform.PortInput{Domain: src.Domain, Product: src.Product, Files: files})
 		inputs[id.String()] = snap.ID
 	}
-	key := StagingKey(d.Name, p.Name, in.RunID)
+	key := StagingKey(d.Name, p.PortName(), in.RunID)
 	req.Output = filepath.Join(scratch, "model.parquet")
 	if root := a.Lake.LocalRoot(); root != "" {
 		req.Output = filepath.Join(root, filepath.FromSlash(key))
@@ -216,7 +229,7 @@ func (a *Activities) localStaged(ctx context.Context, key string) (string, func(
 
 // Check runs the product's checks on the staged model.
 func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckOutput, error) {
-	_, p, err := a.Mesh.Find(in.Domain + "." + in.Product)
+	_, p, err := a.product(in.Domain, in.Product, in.Major)
 	if err != nil {
 		return CheckOutput{}, toTemporal(err)
 	}
@@ -241,8 +254,10 @@ const (
 	PropWatermark   = "meshflow.watermark"
 	PropPublishedAt = "meshflow.published-at"
 	PropVersion     = "meshflow.version"
-	PropInputs      = "meshflow.inputs"   // JSON {"domain.port_vN": snapshot id} of the ports read
-	PropContract    = "meshflow.contract" // the ODCS contract (YAML) of the last publish
+	PropInputs      = "meshflow.inputs"    // JSON {"domain.port_vN": snapshot id} of the ports read
+	PropContract    = "meshflow.contract"  // the ODCS contract (YAML) of the last publish
+	PropSunset      = "meshflow.sunset"    // a legacy major's last day of publishing
+	PropSuccessor   = "meshflow.successor" // the table that replaces a legacy major
 )
 
 // checkContract compares the product's contract with the one its table was last
@@ -294,7 +309,7 @@ func ContractChanges(ctx context.Context, ports *port.Catalog, id port.TableID, 
 
 // Publish commits the staged model as a new snapshot of the product's port.
 func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutput, error) {
-	d, p, err := a.Mesh.Find(in.Domain + "." + in.Product)
+	d, p, err := a.product(in.Domain, in.Product, in.Major)
 	if err != nil {
 		return PublishOutput{}, toTemporal(err)
 	}
@@ -354,11 +369,15 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 // TableProperties are the product's declarations copied onto its table, so a consumer
 // reading the table with another engine still sees who owns it and what it means.
 func TableProperties(d mesh.Domain, p mesh.Product) map[string]string {
-	return map[string]string{
+	props := map[string]string{
 		"meshflow.domain": d.Name, "meshflow.product": p.Name, "meshflow.owner": p.EffectiveOwner(d),
 		"meshflow.description": p.Description, PropVersion: p.Version, "meshflow.classification": string(p.Classification),
 		"meshflow.cadence": p.Cadence,
 	}
+	if dep := p.Deprecation; dep != nil {
+		props[PropSunset], props[PropSuccessor] = dep.Sunset, dep.Successor
+	}
+	return props
 }
 
 // openStaged reads a staged Parquet file as Arrow, with the declared column docs attached.

@@ -47,6 +47,16 @@ type RunResult struct {
 	Quality                string
 	Watermark              time.Time
 	PublishedAt            time.Time
+	Legacy                 []LegacyRun `json:",omitempty"` // the legacy majors published beside the current one
+}
+
+// LegacyRun is what one run did to a legacy major's table (see mesh.Legacy).
+type LegacyRun struct {
+	Table      string
+	Status     string // published, blocked, failed
+	SnapshotID int64  `json:",omitempty"`
+	Rows       int64
+	Error      string `json:",omitempty"`
 }
 
 // Progress is what the progress query returns while a run goes on.
@@ -80,6 +90,7 @@ type LandOutput struct {
 type TransformInput struct {
 	Domain, Product, RunID string
 	Partition              string `json:",omitempty"` // keep only this day's rows of a partitioned product
+	Major                  int    `json:",omitempty"` // a legacy major version to compute; 0 = the current
 }
 
 // TransformOutput is the staged model.
@@ -94,6 +105,7 @@ type TransformOutput struct {
 type CheckInput struct {
 	Domain, Product, StagingKey string
 	Now                         time.Time
+	Major                       int `json:",omitempty"` // 0 = the current major
 }
 
 // CheckOutput holds the check results.
@@ -110,6 +122,7 @@ type PublishInput struct {
 	Watermark                         time.Time
 	PublishedAt                       time.Time
 	Inputs                            map[string]int64 `json:",omitempty"`
+	Major                             int              `json:",omitempty"` // 0 = the current major
 }
 
 // PublishOutput is the new snapshot.
@@ -132,6 +145,7 @@ type RunRecord struct {
 	Rows            int64
 	Checks          []quality.Result `json:",omitempty"`
 	SnapshotID      int64            `json:",omitempty"`
+	Legacy          []LegacyRun      `json:",omitempty"`
 	Watermark       time.Time        `json:",omitzero"`
 	StartedAt       time.Time
 	FinishedAt      time.Time

@@ -126,11 +126,72 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	}).Get(ctx, &pub); err != nil {
 		return fail("failed", fmt.Errorf("publish: %w", err))
 	}
-	rec.Status, rec.SnapshotID, rec.FinishedAt = "published", pub.SnapshotID, workflow.Now(ctx)
+	rec.Status, rec.SnapshotID = "published", pub.SnapshotID
+
+	// Legacy majors publish from the same landing until their sunset, so their
+	// consumers keep getting fresh data while they move to the new table.
+	var legacyErrs []error
+	for _, v := range p.Majors()[1:] {
+		if !v.PublishesOn(workflow.Now(ctx)) {
+			continue
+		}
+		if in.Partition != "" && v.PartitionBy == "" {
+			continue // validated away; defensive
+		}
+		progress.Stage = "publishing " + v.PortName()
+		lr := publishLegacy(ctx, d, v, rec.RunID, in.Partition)
+		rec.Legacy = append(rec.Legacy, lr)
+		if lr.Error != "" {
+			legacyErrs = append(legacyErrs, fmt.Errorf("legacy table %s.%s: %s", d.Name, lr.Table, lr.Error))
+		}
+	}
+	rec.FinishedAt = workflow.Now(ctx)
+	if len(legacyErrs) > 0 {
+		rec.Error = errors.Join(legacyErrs...).Error()
+	}
 	_ = workflow.ExecuteActivity(recordOptions(ctx), (*Activities).RecordRun, rec).Get(ctx, nil)
+	if len(legacyErrs) > 0 {
+		progress.Stage, progress.Error = "failed", rec.Error
+		return RunResult{}, fmt.Errorf("published %s.%s (snapshot %d), but not every legacy major: %w", d.Name, p.PortName(), pub.SnapshotID, errors.Join(legacyErrs...))
+	}
 	progress.Stage = "done"
 	return RunResult{Domain: d.Name, Product: p.Name, Table: pub.Table, SnapshotID: pub.SnapshotID, Rows: tr.Rows,
-		Landed: progress.Landed, Quality: ch.Status, Watermark: tr.Watermark, PublishedAt: publishedAt}, nil
+		Landed: progress.Landed, Quality: ch.Status, Watermark: tr.Watermark, PublishedAt: publishedAt, Legacy: rec.Legacy}, nil
+}
+
+// publishLegacy computes, checks and publishes one legacy major of a product from the
+// raw data the run has just landed. Its failure never touches the current major.
+func publishLegacy(ctx workflow.Context, d mesh.Domain, v mesh.Product, runID, partition string) LegacyRun {
+	lr := LegacyRun{Table: v.PortName()}
+	failed := func(status string, err error) LegacyRun {
+		lr.Status, lr.Error = status, err.Error()
+		return lr
+	}
+	major := v.Major()
+	var tr TransformOutput
+	if err := workflow.ExecuteActivity(transformOptions(ctx), (*Activities).Transform, TransformInput{Domain: d.Name, Product: v.Name, RunID: runID, Partition: partition, Major: major}).Get(ctx, &tr); err != nil {
+		return failed("failed", fmt.Errorf("transform: %w", err))
+	}
+	var ch CheckOutput
+	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Check, CheckInput{Domain: d.Name, Product: v.Name, StagingKey: tr.StagingKey, Now: workflow.Now(ctx), Major: major}).Get(ctx, &ch); err != nil {
+		return failed("failed", fmt.Errorf("check: %w", err))
+	}
+	if blocking := quality.Blocking(ch.Results); len(blocking) > 0 {
+		names := make([]string, len(blocking))
+		for i, b := range blocking {
+			names[i] = b.Name
+		}
+		return failed("blocked", fmt.Errorf("quality gate: %s failed; its previous snapshot stays current", strings.Join(names, ", ")))
+	}
+	var pub PublishOutput
+	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Publish, PublishInput{
+		Domain: d.Name, Product: v.Name, RunID: runID, Partition: partition, StagingKey: tr.StagingKey,
+		Results: ch.Results, Watermark: tr.Watermark, PublishedAt: workflow.Now(ctx), Inputs: tr.Inputs, Major: major,
+	}).Get(ctx, &pub); err != nil {
+		return failed("failed", fmt.Errorf("publish: %w", err))
+	}
+	lr.Status, lr.SnapshotID, lr.Rows = "published", pub.SnapshotID, pub.Rows
+	return lr
 }
 
 // landWithQuotaWaits runs the Land activity and, when the source reports an exhausted

@@ -59,6 +59,13 @@ type Product struct {
 	// the model's rows of that day and replaces only that day's rows in the port, so
 	// re-running it never duplicates. "" = the product is always computed whole.
 	PartitionBy string
+
+	// Legacy lists earlier major versions still published beside this one until their
+	// sunset day (see Legacy). Empty for a product that never broke its contract.
+	Legacy []Legacy
+	// Deprecation is set on the variants Majors returns for legacy majors; domain code
+	// leaves it nil.
+	Deprecation *Deprecation
 }
 
 // Input is something a product reads.

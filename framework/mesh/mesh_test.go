@@ -113,3 +113,53 @@ func TestValidatePartition(t *testing.T) {
 		}
 	}
 }
+
+func TestLegacyMajors(t *testing.T) {
+	p := Product{Name: "deals", Version: "2.1.0", Description: "Deals.", Inputs: []Input{Raw("hubspot", "deals")},
+		Model: "SELECT 1", PrimaryKey: []string{"deal_id"}, Classification: Internal, Cadence: "@daily",
+		Freshness: Freshness{Column: "updated_at", WarnAfter: time.Hour, FailAfter: 2 * time.Hour},
+		Schema:    []Column{{Name: "deal_id", Type: String, Doc: "id"}, {Name: "amount_usd", Type: Float64, Doc: "USD"}, {Name: "updated_at", Type: Timestamp, Doc: "t"}},
+		Legacy: []Legacy{{Version: "1.3.0", Sunset: "2027-01-31", Model: "SELECT 2", Migration: "amount is amount_usd",
+			Schema: []Column{{Name: "deal_id", Type: String, Doc: "id"}, {Name: "amount", Type: Float64, Doc: "USD"}}}},
+	}
+	d := Domain{Name: "sales", Owner: "team", Products: []Product{p}}
+	if err := d.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	majors := p.Majors()
+	if len(majors) != 2 || majors[0].PortName() != "deals_v2" || majors[1].PortName() != "deals_v1" {
+		t.Fatalf("majors = %v, %v", majors[0].PortName(), majors[1].PortName())
+	}
+	v1 := majors[1]
+	if v1.Model != "SELECT 2" || v1.Deprecation == nil || v1.Deprecation.Successor != "deals_v2" || v1.Freshness.Column != "" {
+		t.Fatalf("legacy variant = %+v", v1)
+	}
+	if got, ok := p.AtMajor(1); !ok || got.Version != "1.3.0" {
+		t.Fatalf("AtMajor(1) = %v, %v", got.Version, ok)
+	}
+	if _, ok := p.AtMajor(3); ok {
+		t.Fatal("AtMajor(3) found a major that is not declared")
+	}
+	sunset := time.Date(2027, 1, 31, 23, 0, 0, 0, time.UTC)
+	if !v1.PublishesOn(sunset) || v1.PublishesOn(sunset.Add(2*time.Hour)) || !p.PublishesOn(sunset.AddDate(5, 0, 0)) {
+		t.Fatal("PublishesOn does not stop after the sunset day")
+	}
+
+	for _, tc := range []struct {
+		change func(*Legacy)
+		want   string
+	}{
+		{func(l *Legacy) { l.Version = "2.0.0" }, "below the current major 2"},
+		{func(l *Legacy) { l.Sunset = "next year" }, "Sunset \"next year\""},
+		{func(l *Legacy) { l.Migration = "" }, "no Migration note"},
+		{func(l *Legacy) { l.Schema = nil }, "no schema"},
+	} {
+		bad := p
+		bad.Legacy = []Legacy{p.Legacy[0]}
+		tc.change(&bad.Legacy[0])
+		err := Domain{Name: "sales", Owner: "team", Products: []Product{bad}}.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("err = %v, want it to say %q", err, tc.want)
+		}
+	}
+}

@@ -116,6 +116,9 @@ func (p Product) validate(d Domain) error {
 	if err := ValidateCadence(p.Cadence); err != nil {
 		add("%v", err)
 	}
+	if p.Deprecation == nil {
+		p.validateLegacy(d, add)
+	}
 	names := map[string]bool{}
 	for _, c := range p.Checks {
 		if err := c.validate(p); err != nil {
