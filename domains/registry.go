@@ -4,8 +4,10 @@ package domains
 
 import (
 	"github.com/meshflow/meshflow/domains/engineering"
+	"github.com/meshflow/meshflow/domains/identity"
 	"github.com/meshflow/meshflow/domains/marketing"
 	"github.com/meshflow/meshflow/domains/marketintel"
+	"github.com/meshflow/meshflow/domains/metrics"
 	"github.com/meshflow/meshflow/domains/product"
 	"github.com/meshflow/meshflow/framework/mesh"
 )
@@ -14,8 +16,10 @@ import (
 func Mesh() mesh.Mesh {
 	return mesh.Mesh{Domains: []mesh.Domain{
 		engineering.Domain(),
+		identity.Domain(),
 		marketing.Domain(),
 		marketintel.Domain(),
+		metrics.Domain(),
 		product.Domain(),
 	}}
 }

@@ -13,8 +13,11 @@ import (
 	"syscall"
 
 	"github.com/rs/zerolog"
+	// The catalog on PostgreSQL (MESHFLOW_CATALOG_URI=postgres://…) and the lake on S3.
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/memblob"
+	_ "gocloud.dev/blob/s3blob"
 
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/workers/host"

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/meshflow/meshflow/framework/access"
 	"github.com/meshflow/meshflow/framework/contract"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
@@ -30,6 +31,12 @@ func (e *env) contractCmd(ctx context.Context, args []string) error {
 	d, p, err := e.mesh.Find(pos[1])
 	if err != nil {
 		return err
+	}
+	if p.Classification == mesh.Restricted {
+		// A restricted port's schema is restricted too: the same rule and audit as mesh show.
+		if err := e.authorizeCLI(ctx, d, p, access.Export); err != nil {
+			return err
+		}
 	}
 	b, err := contract.Export(d, p).YAML()
 	if err != nil {

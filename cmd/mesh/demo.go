@@ -114,6 +114,9 @@ func (e *env) demo(ctx context.Context, args []string, stayUp bool) error {
 	fmt.Fprintln(out, "\npublished:")
 	printStatusTable(out, list)
 	fmt.Fprintf(out, "\nnext: ./bin/mesh show marketing.crm_contacts --lake %s\n", e.cfg.Lake)
+	if err := e.demoAccess(out); err != nil {
+		return err
+	}
 
 	if stayUp {
 		fmt.Fprintf(out, "\nTemporal UI: %s (filter with MeshDomain=\"marketing\"). `mesh run <product>` works against %s.\nCtrl-C stops everything.\n", st.UIURL, st.Dev.FrontendHostPort())

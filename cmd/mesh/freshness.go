@@ -55,7 +55,7 @@ func (e *env) freshness(ctx context.Context, args []string) error {
 		}
 	} else {
 		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PRODUCT\tFRESHNESS\tPUBLISHED\tAGE\tWARN AFTER\tFAIL AFTER\tDATA UP TO")
+		fmt.Fprintln(tw, "PRODUCT\tFRESHNESS\tPUBLISHED\tAGE\tWARN AFTER\tFAIL AFTER\tDATA UP TO\tWHY")
 		for _, s := range list {
 			published, data := "never", "-"
 			if s.Freshness.PublishedAt != nil {
@@ -64,7 +64,7 @@ func (e *env) freshness(ctx context.Context, args []string) error {
 			if s.Freshness.DataTime != nil {
 				data = s.Freshness.DataTime.UTC().Format("2006-01-02 15:04")
 			}
-			fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Domain, s.Name, s.Freshness.Status, published, s.Freshness.Age, s.Freshness.WarnAfter, s.Freshness.FailAfter, data)
+			fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Domain, s.Name, s.Freshness.Status, published, s.Freshness.Age, s.Freshness.WarnAfter, s.Freshness.FailAfter, data, s.Freshness.Reason)
 		}
 		tw.Flush()
 	}

@@ -82,6 +82,9 @@ func (e *env) show(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeFn()
+	if ctx, err = e.guard(ctx, cat); err != nil {
+		return err
+	}
 	d, err := cat.Show(ctx, pos[0], *sample)
 	if err != nil {
 		return err
@@ -102,6 +105,9 @@ func printDetail(w io.Writer, d catalog.Detail) {
 		p(" <%s>", d.Contact)
 	}
 	p("\nClassification: %s\nCadence:        %s\nPrimary key:    %s\n", d.Classification, d.Cadence, strings.Join(d.PrimaryKey, ", "))
+	if len(d.AllowedGroups) > 0 {
+		p("Readable by:    the groups %s (reads are audited: mesh audit)\n", strings.Join(d.AllowedGroups, ", "))
+	}
 	if len(d.UseCases) > 0 {
 		p("Use cases:\n")
 		for _, u := range d.UseCases {
@@ -124,6 +130,19 @@ func printDetail(w io.Writer, d catalog.Detail) {
 		p(", data up to %s", d.Freshness.DataTime.UTC().Format(time.RFC3339))
 	}
 	p("\n  SLO: warn after %s, fail after %s since the last publish\n", d.Freshness.WarnAfter, d.Freshness.FailAfter)
+	if d.Freshness.Reason != "" {
+		p("  %s\n", d.Freshness.Reason)
+	}
+	for _, in := range d.Freshness.Inputs {
+		p("  input %s: %s — %s\n", in.Name, in.Status, in.Reason)
+	}
+	for _, v := range d.Legacy {
+		state := "still published until " + v.Sunset
+		if !v.Publishing {
+			state = "sunset on " + v.Sunset + ", no longer updated"
+		}
+		p("  deprecated port %s (v%s): %s; move to %s: %s\n", v.Table, v.Version, state, v.Successor, v.Migration)
+	}
 	if d.LastRun != nil && d.LastRun.Status != "published" {
 		p("  last run %s at %s: %s\n", d.LastRun.Status, d.LastRun.FinishedAt.UTC().Format(time.RFC3339), d.LastRun.Error)
 	}

@@ -13,8 +13,11 @@ import (
 	"syscall"
 
 	"github.com/rs/zerolog"
+	// The catalog on PostgreSQL (MESHFLOW_CATALOG_URI=postgres://…) and the lake on S3.
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/memblob"
+	_ "gocloud.dev/blob/s3blob"
 
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/errs"
@@ -38,12 +41,20 @@ Usage:
                                        a new backfill, linked to <id>, of only its failed, canceled or timed-out days
   mesh freshness [--fail-on warn|fail] every product's freshness against its SLO; non-zero exit at that level (for alerting)
   mesh serve [--addr HOST:PORT]        the web catalog: search, domain and product pages, JSON API under /api/
+  mesh access add-token --name NAME --groups G1,G2 [--file FILE]
+                                       a new token for a principal in those groups (printed once; the access file keeps its digest)
+  mesh audit [--since DAY] [--json]    every read of a restricted product, allowed or denied: who, what, how, when
   mesh contract export <product> [-o FILE]  the port's data contract as ODCS v3.1.0 YAML
   mesh contract check [product...]     declared contracts vs the last published ones; non-zero on a breaking change
+  mesh query "<SQL>" [--format table|csv|json|parquet] [-o FILE] [--max-rows N]
+                                       read-only DuckDB SQL over the ports (domain.product_v1, ... AS OF <snapshot>|'<time>')
   mesh schedules apply                 one Temporal Schedule per product from its cadence (removes those of deleted products)
   mesh schedules list | pause <product> | unpause <product> [--note TEXT]
+  mesh doctor [--timeout 10s]          check the configuration end to end: Temporal, namespace, search attributes,
+                                       lake, catalog, each source's credentials; non-zero exit when a check fails
 
 Products are named domain.product, or by product name alone when unambiguous.
+Restricted products need a token: MESHFLOW_TOKEN for the mesh command (see README, Access control).
 Configuration comes from the environment (see README): MESHFLOW_LAKE, MESHFLOW_TEMPORAL_ADDRESS, HUBSPOT_TOKEN, ...
 `
 
@@ -89,8 +100,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return env.freshness(ctx, rest)
 	case "contract":
 		return env.contractCmd(ctx, rest)
+	case "query":
+		return env.query(ctx, rest)
 	case "serve":
 		return env.serve(ctx, rest)
+	case "access":
+		return env.accessCmd(ctx, rest)
+	case "audit":
+		return env.audit(ctx, rest)
+	case "doctor":
+		return env.doctor(ctx, rest)
 	}
 	fmt.Fprint(stderr, usage)
 	return errs.Errorf(errs.Invalid, "usage", "unknown command %q", cmd)

@@ -25,6 +25,10 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeFn()
+	if _, err := e.guard(ctx, cat); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, describeAccess(cat.Access))
 	srv := &http.Server{Addr: *addr, Handler: cat.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

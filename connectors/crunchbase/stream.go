@@ -176,7 +176,7 @@ func (st *organizations) keep(op string, c *cursor, entities []json.RawMessage) 
 			} `json:"properties"`
 		}
 		if err := json.Unmarshal(raw, &m); err != nil || m.UUID == "" {
-			return nil, "", errs.Errorf(errs.Transient, op, "an entity in the response is not an organization: %s", truncate(string(raw), 120))
+			return nil, "", errs.Errorf(errs.Transient, op, "an entity in the response is not an organization: %s", truncate(st.src.scrub(string(raw)), 120))
 		}
 		last = m.UUID
 		var v int64

@@ -196,12 +196,13 @@ func (s *Source) resolve(target string) (string, error) {
 	if !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
 		target = s.baseStr + target
 	}
+	// The target may come from a server's Link header: scrubbed, in case it echoes the token.
 	u, err := url.Parse(target)
 	if err != nil {
-		return "", fmt.Errorf("bad URL %q: %v", target, err)
+		return "", fmt.Errorf("bad URL %q: %s", s.scrub(target), s.scrub(err.Error()))
 	}
 	if u.Scheme != s.base.Scheme || !strings.EqualFold(u.Host, s.base.Host) || !strings.HasPrefix(u.Path, s.base.Path) {
-		return "", fmt.Errorf("refusing to send the token to %s://%s%s, outside the API base %s", u.Scheme, u.Host, u.Path, s.baseStr)
+		return "", fmt.Errorf("refusing to send the token to %s, outside the API base %s", s.scrub(u.Scheme+"://"+u.Host+u.Path), s.baseStr)
 	}
 	return u.String(), nil
 }
@@ -281,7 +282,7 @@ func (s *Source) classify(op, repo string, resp *http.Response, body []byte) err
 		}
 		need := strings.Join(RequiredPermissions, ", ")
 		if p := h.Get("X-Accepted-GitHub-Permissions"); p != "" {
-			need = p
+			need = s.scrub(p)
 		}
 		return errs.Errorf(errs.Permission, op, "the token in %s may not read %s (HTTP %d): grant it %s on that repository. GitHub said: %s",
 			TokenEnv, where, code, need, said)
@@ -295,7 +296,7 @@ func (s *Source) classify(op, repo string, resp *http.Response, body []byte) err
 		return errs.Errorf(errs.Transient, op, "GitHub answered HTTP %d: %s", code, said)
 	default:
 		for _, x := range e.Errors {
-			said += fmt.Sprintf(" [%s %s %s]", x.Field, x.Code, s.scrub(x.Message))
+			said += s.scrub(fmt.Sprintf(" [%s %s %s]", x.Field, x.Code, x.Message))
 		}
 		return errs.Errorf(errs.Invalid, op, "GitHub refused the request (HTTP %d): %s", code, said)
 	}
@@ -322,13 +323,13 @@ func (s *Source) limited(op string, h http.Header, code int, said string) error 
 		}
 		// One second of slack: the reset is whole seconds, and clocks differ.
 		wait := max(until.Sub(now), 0) + time.Second
-		resource := h.Get("X-Ratelimit-Resource")
+		resource := s.scrub(h.Get("X-Ratelimit-Resource"))
 		if resource == "" {
 			resource = "core"
 		}
 		if wait > s.longWait {
 			e := errs.Errorf(errs.Quota, op, "GitHub's primary rate limit (%s, %s requests an hour) is spent until %s: %s",
-				resource, h.Get("X-Ratelimit-Limit"), until.UTC().Format(time.RFC3339), said)
+				resource, s.scrub(h.Get("X-Ratelimit-Limit")), until.UTC().Format(time.RFC3339), said)
 			e.Until, e.RetryAfter = until.Add(time.Second), wait
 			return e
 		}

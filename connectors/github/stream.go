@@ -449,8 +449,8 @@ func decodeItems(op string, body []byte) ([]json.RawMessage, error) {
 	return items, nil
 }
 
-func badItem(op string, raw json.RawMessage) error {
-	s := string(raw)
+func (src *Source) badItem(op string, raw json.RawMessage) error {
+	s := src.scrub(string(raw)) // before cutting, so no part of the token is left
 	if len(s) > 120 {
 		s = s[:120] + "…"
 	}
@@ -472,7 +472,7 @@ func (st *stream) repositoryPage(ctx context.Context, c *cursor) ([]json.RawMess
 		UpdatedAt *string `json:"updated_at"`
 	}
 	if err := json.Unmarshal(resp.body, &m); err != nil || m.ID == 0 {
-		return nil, false, badItem(op, resp.body)
+		return nil, false, st.src.badItem(op, resp.body)
 	}
 	c.Max = max(c.Max, unixOf(m.UpdatedAt))
 	c.ETag, c.ETagURL = resp.etag, u
@@ -527,7 +527,7 @@ func (st *stream) issuesPage(ctx context.Context, c *cursor) ([]json.RawMessage,
 			PullRequest json.RawMessage `json:"pull_request"`
 		}
 		if err := json.Unmarshal(raw, &m); err != nil || m.Number == 0 {
-			return nil, false, badItem(op, raw)
+			return nil, false, st.src.badItem(op, raw)
 		}
 		v := unixOf(m.UpdatedAt)
 		pageMax = max(pageMax, v)
@@ -600,7 +600,7 @@ func (st *stream) listPulls(ctx context.Context, c *cursor, op string) (pullPage
 	for _, raw := range items {
 		var m pullMeta
 		if err := json.Unmarshal(raw, &m); err != nil || m.Number == 0 {
-			return pullPage{}, badItem(op, raw)
+			return pullPage{}, st.src.badItem(op, raw)
 		}
 		m.v = unixOf(m.UpdatedAt)
 		if m.v < window {
@@ -676,7 +676,7 @@ func (st *stream) reviewsPage(ctx context.Context, c *cursor) ([]json.RawMessage
 			SubmittedAt *string `json:"submitted_at"`
 		}
 		if err := json.Unmarshal(raw, &m); err != nil || m.ID == 0 {
-			return nil, false, badItem(op, raw)
+			return nil, false, st.src.badItem(op, raw)
 		}
 		v := unixOf(m.SubmittedAt)
 		if v == 0 || v < window {
@@ -719,7 +719,7 @@ func (st *stream) commitsPage(ctx context.Context, c *cursor) ([]json.RawMessage
 			DefaultBranch string `json:"default_branch"`
 		}
 		if err := json.Unmarshal(resp.body, &m); err != nil || m.DefaultBranch == "" {
-			return nil, false, badItem(op, resp.body)
+			return nil, false, st.src.badItem(op, resp.body)
 		}
 		c.Default, c.ETag, c.ETagURL = m.DefaultBranch, resp.etag, u
 		return nil, true, nil
@@ -775,7 +775,7 @@ func (st *stream) commitsPage(ctx context.Context, c *cursor) ([]json.RawMessage
 			} `json:"commit"`
 		}
 		if err := json.Unmarshal(raw, &m); err != nil || m.SHA == "" {
-			return nil, false, badItem(op, raw)
+			return nil, false, st.src.badItem(op, raw)
 		}
 		v := unixOf(m.Commit.Committer.Date)
 		c.Max = max(c.Max, v)

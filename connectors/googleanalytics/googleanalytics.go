@@ -308,6 +308,7 @@ func (s *Source) classify(op, property string, resp *http.Response, body []byte)
 		e.Error.Message = http.StatusText(resp.StatusCode) // HTML from a proxy, or empty
 	}
 	said := s.scrub(e.Error.Message)
+	e.Error.Status = s.scrub(e.Error.Status) // shown too: no field the server sent may carry a secret
 	code := resp.StatusCode
 	switch {
 	case code == http.StatusUnauthorized:

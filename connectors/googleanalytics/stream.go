@@ -186,7 +186,26 @@ func decodeCursor(raw json.RawMessage) (cursor, error) {
 	if c.V != 1 {
 		return c, errs.Errorf(errs.Invalid, "googleanalytics: cursor", "unsupported cursor version %d (this connector writes v1)", c.V)
 	}
+	// A cursor comes back from the lake, where anything may have happened to it:
+	// what would index out of range, dereference nil, or page the same day forever
+	// (addDays keeps a day it cannot parse) is refused here.
+	for id, ps := range c.Props {
+		if ps == nil || !isDay(ps.Last) {
+			return c, errs.Errorf(errs.Invalid, "googleanalytics: cursor", "the state of property %s is corrupt (no state, or a last day that is not YYYY-MM-DD)", id)
+		}
+	}
+	if r := c.Run; r != nil {
+		if r.I < 0 || r.I > len(r.Props) || r.Offset < 0 || !isDay(r.Partition) || !isDay(r.Day) || !isDay(r.End) {
+			return c, errs.Errorf(errs.Invalid, "googleanalytics: cursor", "the sync in progress is corrupt (property %d of %d, day %q to %q, offset %d)", r.I, len(r.Props), r.Day, r.End, r.Offset)
+		}
+	}
 	return c, nil
+}
+
+// isDay reports whether s is "" or a YYYY-MM-DD day.
+func isDay(s string) bool {
+	_, err := time.Parse(time.DateOnly, s)
+	return s == "" || err == nil
 }
 
 func (c cursor) encode() json.RawMessage {
@@ -447,7 +466,7 @@ func (st *stream) fetch(ctx context.Context, c *cursor) ([]json.RawMessage, erro
 	for _, raw := range resp.Rows {
 		var row wireRow
 		if err := json.Unmarshal(raw, &row); err != nil || len(row.DimensionValues) != len(st.src.dims) || len(row.MetricValues) != len(st.src.metrics) {
-			return nil, errs.Errorf(errs.Internal, op, "a row does not match the report's headers: %.200s", raw)
+			return nil, errs.Errorf(errs.Internal, op, "a row does not match the report's headers: %.200s", st.src.scrub(string(raw)))
 		}
 		rec := record{
 			PropertyID: id, Dimensions: map[string]string{}, Metrics: map[string]string{}, MetricTypes: types,
@@ -506,7 +525,8 @@ func (st *stream) checkHeaders(op string, resp reportResponse) error {
 		metrics = append(metrics, h.Name)
 	}
 	if !slices.Equal(dims, st.src.dims) || !slices.Equal(metrics, st.src.metrics) {
-		return errs.Errorf(errs.Internal, op, "GA4 answered with dimensions %v and metrics %v, not the %v and %v asked for", dims, metrics, st.src.dims, st.src.metrics)
+		return errs.Errorf(errs.Internal, op, "GA4 answered with dimensions %s and metrics %s, not the %v and %v asked for",
+			st.src.scrub(fmt.Sprint(dims)), st.src.scrub(fmt.Sprint(metrics)), st.src.dims, st.src.metrics)
 	}
 	return nil
 }

@@ -190,6 +190,9 @@ func (s *Source) classify(op string, resp *http.Response, body []byte) error {
 		e.Message = http.StatusText(resp.StatusCode) // HTML from a proxy, or empty
 	}
 	said := s.scrub(e.Message)
+	// Every field the server sent is scrubbed, not only the message: the error must
+	// not carry the token even from a server that echoes it somewhere else.
+	e.Category, e.PolicyName, e.CorrelationID = s.scrub(e.Category), s.scrub(e.PolicyName), s.scrub(e.CorrelationID)
 	if e.CorrelationID != "" {
 		said += " (correlation id " + e.CorrelationID + ")"
 	}
@@ -204,7 +207,7 @@ func (s *Source) classify(op string, resp *http.Response, body []byte) error {
 			scopes = append(scopes, x.Context.RequiredGranularScopes...)
 			scopes = append(scopes, x.Context.RequiredScopes...)
 		}
-		need := strings.Join(scopes, ", ")
+		need := s.scrub(strings.Join(scopes, ", "))
 		if need == "" {
 			need = strings.Join(RequiredScopes, ", ")
 		}

@@ -282,7 +282,7 @@ func (st *stream) searchPage(ctx context.Context, c cursor) (source.Page, error)
 	}
 	last, err := maxID(resp.Results)
 	if err != nil {
-		return source.Page{}, errs.E(errs.Transient, op, err)
+		return source.Page{}, errs.Errorf(errs.Transient, op, "%s", st.src.scrub(err.Error()))
 	}
 	if resp.Paging != nil && resp.Paging.Next.After != "" && last != "" {
 		c.Last = last
@@ -335,7 +335,7 @@ func (st *stream) keep(op string, c *cursor, results []json.RawMessage) ([]json.
 	for _, raw := range results {
 		var m meta
 		if err := json.Unmarshal(raw, &m); err != nil || m.ID == "" {
-			return nil, errs.Errorf(errs.Transient, op, "a record in the response is not a HubSpot object: %s", truncateText(string(raw), 120))
+			return nil, errs.Errorf(errs.Transient, op, "a record in the response is not a HubSpot object: %s", truncateText(st.src.scrub(string(raw)), 120))
 		}
 		v := m.version(st.obj.modProp)
 		if m.Archived && c.Since > 0 && v < c.Since {

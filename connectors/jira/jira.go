@@ -221,11 +221,11 @@ func (s *Source) classify(op string, resp *http.Response, body []byte) error {
 	case code == http.StatusGone:
 		return errs.Errorf(errs.Invalid, op, "Jira has removed this API (410 Gone); the connector must migrate to the endpoint Jira names. Jira said: %s", said)
 	case code == http.StatusTooManyRequests:
-		e := errs.Errorf(errs.RateLimited, op, "rate limited (429 %s), retry in %v: %s", orUnknown(resp.Header.Get("RateLimit-Reason")), wait, said)
+		e := errs.Errorf(errs.RateLimited, op, "rate limited (429 %s), retry in %v: %s", orUnknown(s.scrub(resp.Header.Get("RateLimit-Reason"))), wait, said)
 		e.RetryAfter = wait
 		return e
 	case code == http.StatusServiceUnavailable && hasWait:
-		e := errs.Errorf(errs.Transient, op, "Jira is shedding load (503 %s), retry in %v: %s", orUnknown(resp.Header.Get("RateLimit-Reason")), wait, said)
+		e := errs.Errorf(errs.Transient, op, "Jira is shedding load (503 %s), retry in %v: %s", orUnknown(s.scrub(resp.Header.Get("RateLimit-Reason"))), wait, said)
 		e.RetryAfter = wait
 		return e
 	case code == http.StatusRequestTimeout || code >= 500:

@@ -28,6 +28,7 @@
 //	POST     /_sandbox/ga4/advance?by=24h                  → {"now":...,"today":{...}} (moves the GA4 clock)
 //	GET      /_sandbox/ga4/requests                        → {"requests":N,"token_requests":M}
 //	POST     /_sandbox/ga4/exhaust-hourly                  → 204; runReport answers 429 RESOURCE_EXHAUSTED until the next hour (also exhaust-daily)
+//	POST     /_sandbox/ga4/malform-day?property=P&date=D   → 204; P's report of D has a first row whose first metric is "n/a" (undo: clear-failures)
 //	POST     /_sandbox/pendo/touch-accounts?n=5            → {"ids":[...]} (also touch-visitors)
 //	POST     /_sandbox/pendo/add-events?source=pageEvents&day=2026-03-09&n=4 → {"rows":[...]} (late events on a subscription-local day)
 //	GET      /_sandbox/pendo/count                         → {"accounts":N,"visitors":N,"pages":N,"features":N}

@@ -12,11 +12,13 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/meshflow/meshflow/framework/access"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/framework/quality"
+	"github.com/meshflow/meshflow/framework/query"
 )
 
 // Catalog reads product state.
@@ -25,6 +27,13 @@ type Catalog struct {
 	Ports *port.Catalog
 	Lake  *lake.Lake
 	Now   func() time.Time // default time.Now
+
+	// Access says who may read restricted products; nil = nobody may. The caller is
+	// the one in the context (access.NewContext), anonymous without one.
+	Access *access.Policy
+	// Audit records every read of a restricted product, allowed or refused; without
+	// it restricted products are not shown.
+	Audit access.Auditor
 }
 
 // Status is one product's current state, as `mesh products` lists it.
@@ -43,6 +52,9 @@ type Status struct {
 	Quality        Quality    `json:"quality"`
 	Freshness      Freshness  `json:"freshness"`
 	LastRun        *LastRun   `json:"last_run,omitempty"`
+	// Legacy lists the product's earlier major versions, still published until their
+	// sunset day so consumers can move to Table.
+	Legacy []PortVersion `json:"legacy,omitempty"`
 }
 
 // Quality is the check summary of the current snapshot.
@@ -61,6 +73,10 @@ type Freshness struct {
 	Age         string      `json:"age,omitempty"`
 	WarnAfter   string      `json:"warn_after"`
 	FailAfter   string      `json:"fail_after"`
+	// Reason says why the state is worse than the product's own publish time implies:
+	// an input it reads is late or stale.
+	Reason string           `json:"reason,omitempty"`
+	Inputs []InputFreshness `json:"inputs,omitempty"` // inputs that are not fresh
 }
 
 // LastRun is the newest run record, which may be newer than the current snapshot
@@ -104,12 +120,18 @@ func (c *Catalog) status(ctx context.Context, d mesh.Domain, p mesh.Product) (St
 	if err != nil {
 		return st, nil, err
 	}
+	if len(p.Legacy) > 0 {
+		if st.Legacy, err = c.legacyVersions(ctx, d, p); err != nil {
+			return st, nil, err
+		}
+	}
 	if runs, err := c.runs(ctx, d.Name, p.Name, 1); err == nil && len(runs) > 0 {
 		r := runs[0]
 		st.LastRun = &LastRun{Status: r.Status, Error: r.Error, FinishedAt: r.FinishedAt, WorkflowID: r.WorkflowID}
+		redact(p, &st)
 	}
 	if !ok {
-		return st, nil, nil
+		return st, nil, c.followInputs(ctx, p, &st.Freshness)
 	}
 	st.Rows, st.Snapshot = snap.Rows, snap.ID
 	if v := snap.Properties[flow.PropVersion]; v != "" {
@@ -140,7 +162,7 @@ func (c *Catalog) status(ctx context.Context, d mesh.Domain, p mesh.Product) (St
 	if t, err := time.Parse(time.RFC3339, snap.Properties[flow.PropWatermark]); err == nil {
 		st.Freshness.DataTime = &t
 	}
-	return st, &snap, nil
+	return st, &snap, c.followInputs(ctx, p, &st.Freshness)
 }
 
 func snapshotChecks(s port.Snapshot) []quality.Result {
@@ -169,19 +191,26 @@ func (c *Catalog) runs(ctx context.Context, domain, product string, n int) ([]fl
 // Detail is everything `mesh show` prints about a product.
 type Detail struct {
 	Status
-	Contact    string           `json:"contact"`
-	FullDesc   string           `json:"full_description"`
-	UseCases   []string         `json:"use_cases"`
-	Tags       []string         `json:"tags,omitempty"`
-	PrimaryKey []string         `json:"primary_key"`
-	Schema     []mesh.Column    `json:"schema"`
-	Checks     []CheckState     `json:"checks"`
-	Inputs     []string         `json:"inputs"`
-	InputsRead map[string]int64 `json:"inputs_read,omitempty"` // port → snapshot id the current snapshot was computed from
-	Consumers  []string         `json:"consumers"`
-	Snapshots  []port.Snapshot  `json:"snapshots"`
-	Sample     Sample           `json:"sample"`
-	RecentRuns []flow.RunRecord `json:"recent_runs"`
+	// ExampleQuery is a ready-to-run `mesh query` over the port.
+	ExampleQuery string           `json:"example_query"`
+	Contact      string           `json:"contact"`
+	FullDesc     string           `json:"full_description"`
+	UseCases     []string         `json:"use_cases"`
+	Tags         []string         `json:"tags,omitempty"`
+	PrimaryKey   []string         `json:"primary_key"`
+	Schema       []mesh.Column    `json:"schema"`
+	Checks       []CheckState     `json:"checks"`
+	Inputs       []string         `json:"inputs"`
+	InputsRead   map[string]int64 `json:"inputs_read,omitempty"` // port → snapshot id the current snapshot was computed from
+	Consumers    []string         `json:"consumers"`
+	Snapshots    []port.Snapshot  `json:"snapshots"`
+	Sample       Sample           `json:"sample"`
+	RecentRuns   []flow.RunRecord `json:"recent_runs"`
+	// AllowedGroups are the groups that may read a restricted product.
+	AllowedGroups []string `json:"allowed_groups,omitempty"`
+	// Withheld says why the schema, checks, runs, snapshots and rows are absent: the
+	// caller may not read this restricted product. Set only with Show's access error.
+	Withheld string `json:"withheld,omitempty"`
 }
 
 // CheckState is a declared check and its latest result.
@@ -191,7 +220,14 @@ type CheckState struct {
 	Severity mesh.Severity   `json:"severity"`
 	Doc      string          `json:"doc,omitempty"`
 	Last     *quality.Result `json:"last,omitempty"`
+	// History is the check's outcome in each recent run that checked, newest first
+	// ("" where that run did not have the check yet).
+	History []mesh.Status `json:"history,omitempty"`
 }
+
+// historyRuns is how many recent runs the product page shows, with each check's
+// outcome in them.
+const historyRuns = 20
 
 // Sample is a few rows of the current snapshot, as text.
 type Sample struct {
@@ -200,6 +236,11 @@ type Sample struct {
 }
 
 // Show returns a product's detail. name is "domain.product" or an unambiguous product name.
+//
+// A restricted product is shown only to a caller (see Catalog.Access) in one of its
+// AllowedGroups, and the read is audited. For any other caller Show returns an error
+// for which access.IsDenied holds together with the part of the detail anyone may see
+// (declaration, status, who may read it), without schema, checks, runs, snapshots or rows.
 func (c *Catalog) Show(ctx context.Context, name string, sampleRows int) (Detail, error) {
 	d, p, err := c.Mesh.Find(name)
 	if err != nil {
@@ -210,15 +251,21 @@ func (c *Catalog) Show(ctx context.Context, name string, sampleRows int) (Detail
 		return Detail{}, err
 	}
 	det := Detail{Status: st, Contact: d.Contact, FullDesc: p.Description, UseCases: p.UseCases, Tags: p.Tags,
-		PrimaryKey: p.PrimaryKey, Schema: p.Schema}
+		ExampleQuery: query.Example(d, p)}
 	for _, in := range p.Inputs {
 		det.Inputs = append(det.Inputs, in.String())
 	}
 	for _, r := range c.Mesh.Consumers(d.Name, p.Name) {
 		det.Consumers = append(det.Consumers, r.String())
 	}
-	runs, _ := c.runs(ctx, d.Name, p.Name, 5)
+	if err := c.reveal(ctx, d, p, sampleRows, &det); err != nil {
+		return det, err
+	}
+	runs, _ := c.runs(ctx, d.Name, p.Name, historyRuns)
 	det.RecentRuns = runs
+	if len(det.RecentRuns) > 5 {
+		det.RecentRuns = det.RecentRuns[:5]
+	}
 	// The latest results come from the newest run that checked anything, which may be
 	// a blocked run newer than the current snapshot.
 	var latest []quality.Result
@@ -239,6 +286,18 @@ func (c *Catalog) Show(ctx context.Context, name string, sampleRows int) (Detail
 		cs := CheckState{Name: ch.Name, Kind: ch.Kind, Severity: ch.Severity, Doc: ch.Doc}
 		if r, ok := byName[ch.Name]; ok {
 			cs.Last = &r
+		}
+		for _, run := range runs {
+			if len(run.Checks) == 0 {
+				continue
+			}
+			var st mesh.Status
+			for _, r := range run.Checks {
+				if r.Name == ch.Name {
+					st = r.Status
+				}
+			}
+			cs.History = append(cs.History, st)
 		}
 		det.Checks = append(det.Checks, cs)
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/meshflow/meshflow/framework/access"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/mesh"
 )
@@ -27,6 +28,10 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 //	GET /products/{domain.product} one product
 //	GET /api/products              the list as JSON (same filters)
 //	GET /api/products/{domain.product}
+//	GET, POST /login, POST /logout  sign in with a token (kept in a cookie), sign out
+//
+// Restricted products need a token (Authorization: Bearer, or the sign-in cookie) of
+// a principal in one of their groups; see Catalog.Access.
 func (c *Catalog) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", c.home)
@@ -34,7 +39,11 @@ func (c *Catalog) Handler() http.Handler {
 	mux.HandleFunc("GET /products/{name}", c.productPage)
 	mux.HandleFunc("GET /api/products", c.apiList)
 	mux.HandleFunc("GET /api/products/{name}", c.apiProduct)
-	return mux
+	mux.HandleFunc("GET /login", c.loginForm)
+	mux.HandleFunc("POST /login", c.login)
+	mux.HandleFunc("POST /logout", c.logout)
+	// Cross-origin POSTs (a form on another site signing the browser in or out) are refused.
+	return http.NewCrossOriginProtection().Handler(c.identify(mux))
 }
 
 // Filter selects products for listings.
@@ -140,6 +149,10 @@ func (c *Catalog) domainPage(w http.ResponseWriter, r *http.Request) {
 
 func (c *Catalog) productPage(w http.ResponseWriter, r *http.Request) {
 	det, err := c.Show(r.Context(), r.PathValue("name"), 10)
+	if access.IsDenied(err) {
+		productDenied(w, det, err)
+		return
+	}
 	if err != nil {
 		fail(w, err)
 		return
@@ -182,6 +195,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // fail answers with the error's kind as the status and its message as the body.
 func fail(w http.ResponseWriter, err error) {
+	if status := access.HTTPStatus(err); status != 0 {
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", bearerChallenge)
+		}
+		writeJSON(w, status, map[string]string{"error": err.Error()})
+		return
+	}
 	status := http.StatusInternalServerError
 	switch errs.KindOf(err) {
 	case errs.NotFound:

@@ -68,7 +68,7 @@ func TestContractCarriesTheDeclaration(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := Export(d, p)
-	if c.ID != "marketing_crm_contacts_v1" || c.Version != "1.0.0" || c.Team.Name != "marketing-analytics" {
+	if c.ID != "marketing_crm_contacts_v1" || c.Version != p.Version || c.Team.Name != "marketing-analytics" {
 		t.Fatalf("fundamentals = %+v", c)
 	}
 	props := c.Schema[0].Properties

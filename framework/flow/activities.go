@@ -69,11 +69,19 @@ func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error)
 			resume = &cp
 		}
 	}
+	// Heartbeats carry the checkpoint the next attempt resumes from, and keep going
+	// between pages: a slow page or a long rate-limit wait is not a dead worker.
+	var details []any
+	if resume != nil {
+		details = []any{*resume}
+	}
+	hb := keepAlive(ctx, heartbeatEvery, details...)
+	defer hb.stop()
 	log := a.Log.With().Str("domain", in.Domain).Str("source", in.Source).Str("stream", in.Stream).Str("run_id", in.RunID).Logger()
 	res, err := a.Lake.Land(ctx, stream, lake.LandRequest{
 		Stream: ref, RunID: in.RunID, SyncStart: in.SyncStart, Partition: in.Partition, Cursor: cursor, Resume: resume,
 		Reader:   a.Reader,
-		Progress: func(cp lake.Checkpoint) { activity.RecordHeartbeat(ctx, cp) },
+		Progress: func(cp lake.Checkpoint) { hb.update(cp) },
 	})
 	if err != nil {
 		log.Error().Err(err).Msg("landing failed")
@@ -104,6 +112,7 @@ func (a *Activities) product(domain, product string, major int) (mesh.Domain, me
 // Transform runs the product's model over every committed landing of its raw inputs
 // and the current snapshots of the ports it reads, and stages the result.
 func (a *Activities) Transform(ctx context.Context, in TransformInput) (TransformOutput, error) {
+	defer keepAlive(ctx, heartbeatEvery).stop()
 	d, p, err := a.product(in.Domain, in.Product, in.Major)
 	if err != nil {
 		return TransformOutput{}, toTemporal(err)
@@ -151,7 +160,8 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 			}
 		}
 		// Read the snapshot just looked up, so the lineage recorded is exactly what was read.
-		files, err := a.Ports.DataFiles(ctx, id, snap.ID)
+		// An object-store warehouse's files are copied into scratch: DuckDB reads local files.
+		files, err := a.Ports.LocalDataFiles(ctx, id, snap.ID, filepath.Join(scratch, "ports"))
 		if err != nil {
 			return TransformOutput{}, toTemporal(err)
 		}
@@ -229,6 +239,7 @@ func (a *Activities) localStaged(ctx context.Context, key string) (string, func(
 
 // Check runs the product's checks on the staged model.
 func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckOutput, error) {
+	defer keepAlive(ctx, heartbeatEvery).stop()
 	_, p, err := a.product(in.Domain, in.Product, in.Major)
 	if err != nil {
 		return CheckOutput{}, toTemporal(err)
@@ -309,12 +320,23 @@ func ContractChanges(ctx context.Context, ports *port.Catalog, id port.TableID, 
 
 // Publish commits the staged model as a new snapshot of the product's port.
 func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutput, error) {
+	defer keepAlive(ctx, heartbeatEvery).stop()
 	d, p, err := a.product(in.Domain, in.Product, in.Major)
 	if err != nil {
 		return PublishOutput{}, toTemporal(err)
 	}
 	if err := p.ValidatePartition(in.Partition); err != nil {
 		return PublishOutput{}, toTemporal(err)
+	}
+	id := port.TableID{Domain: d.Name, Name: p.PortName()}
+	if activity.GetInfo(ctx).Attempt > 1 {
+		if snap, ok, err := publishedBy(ctx, a.Ports, id, in.RunID, in.Partition); err != nil {
+			return PublishOutput{}, toTemporal(err)
+		} else if ok {
+			a.Log.Warn().Str("table", id.String()).Int64("snapshot", snap.ID).Str("run_id", in.RunID).Int32("attempt", activity.GetInfo(ctx).Attempt).
+				Msg("an earlier attempt published this run's snapshot and was lost before reporting it; returning that snapshot")
+			return PublishOutput{Table: id.String(), SnapshotID: snap.ID, Rows: snap.Rows}, nil
+		}
 	}
 	staged, cleanup, err := a.localStaged(ctx, in.StagingKey)
 	if err != nil {
@@ -345,7 +367,6 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 	if in.Partition != "" {
 		mode = port.ReplacePartition{Column: p.PartitionBy, Value: in.Partition}
 	}
-	id := port.TableID{Domain: d.Name, Name: p.PortName()}
 	contractYAML, err := checkContract(ctx, a.Ports, id, d, p)
 	if err != nil {
 		return PublishOutput{}, toTemporal(err)
@@ -434,6 +455,7 @@ func (r *relabeled) Record() arrow.RecordBatch      { return r.cur }
 
 // RecordRun keeps the run's outcome in the lake for the catalog.
 func (a *Activities) RecordRun(ctx context.Context, rec RunRecord) error {
+	defer keepAlive(ctx, heartbeatEvery).stop()
 	key := RunRecordKey(rec.Domain, rec.Product, rec.FinishedAt, rec.RunID)
 	return toTemporal(a.Lake.PutJSON(ctx, key, rec))
 }

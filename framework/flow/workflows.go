@@ -225,10 +225,13 @@ func landWithQuotaWaits(ctx workflow.Context, in LandInput, progress *Progress) 
 
 var nonRetryable = []string{"invalid", "permission", "not found", ErrTypeQuotaExhausted, "canceled"}
 
+// Every activity heartbeats (see keepAlive): a worker killed mid-activity costs its
+// run heartbeatTimeout, not the activity's StartToCloseTimeout.
+
 func landOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Hour,
-		HeartbeatTimeout:    2 * time.Minute,
+		HeartbeatTimeout:    heartbeatTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute, MaximumAttempts: 5, NonRetryableErrorTypes: nonRetryable},
 	})
 }
@@ -236,6 +239,7 @@ func landOptions(ctx workflow.Context) workflow.Context {
 func transformOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Hour,
+		HeartbeatTimeout:    heartbeatTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumAttempts: 3, NonRetryableErrorTypes: nonRetryable},
 	})
 }
@@ -243,6 +247,7 @@ func transformOptions(ctx workflow.Context) workflow.Context {
 func shortOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 15 * time.Minute,
+		HeartbeatTimeout:    heartbeatTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 5, NonRetryableErrorTypes: nonRetryable},
 	})
 }
@@ -252,6 +257,7 @@ func recordOptions(ctx workflow.Context) workflow.Context {
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
+		HeartbeatTimeout:    heartbeatTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 	})
 }

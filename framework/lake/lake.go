@@ -26,15 +26,36 @@ type Lake struct {
 	root   string // local directory behind a file:// bucket; "" otherwise
 }
 
+// Options tunes OpenWith; nil means defaults.
+type Options struct {
+	// S3 are static credentials for an s3:// lake. Without them gocloud's s3blob uses
+	// the AWS SDK's default chain (AWS_* environment, shared config, instance or pod role).
+	S3 *S3Credentials
+}
+
 // Open opens the lake at a gocloud URL (file://, mem://, s3://, ...) or a local
 // directory path, which is created if needed. The caller imports the URL openers it
 // wants (gocloud.dev/blob/fileblob, memblob, s3blob...) in its main package.
+//
+// An s3:// URL takes gocloud's query parameters: endpoint=http://host:port,
+// use_path_style=true and region= for an S3-compatible server. A path names the key
+// prefix the lake lives under: s3://bucket/lake is s3://bucket?prefix=lake/.
 func Open(ctx context.Context, location string) (*Lake, error) {
+	return OpenWith(ctx, location, nil)
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, location string, opts *Options) (*Lake, error) {
 	u, root, err := Normalize(location)
 	if err != nil {
 		return nil, err
 	}
-	b, err := blob.OpenBucket(ctx, u)
+	var b *blob.Bucket
+	if opts != nil && opts.S3 != nil && strings.HasPrefix(u, "s3://") {
+		b, err = openS3(ctx, u, *opts.S3)
+	} else {
+		b, err = blob.OpenBucket(ctx, u)
+	}
 	if err != nil {
 		return nil, errs.E(errs.Invalid, "open lake "+location, err)
 	}
@@ -60,7 +81,7 @@ func Normalize(location string) (bucketURL, localRoot string, err error) {
 		return "", "", errs.E(errs.Invalid, "open lake "+location, err)
 	}
 	if u.Scheme != "file" {
-		return location, "", nil
+		return bucketPrefix(location, u), "", nil
 	}
 	if err := os.MkdirAll(u.Path, 0o755); err != nil {
 		return "", "", errs.E(errs.Invalid, "open lake "+location, err)
@@ -70,6 +91,25 @@ func Normalize(location string) (bucketURL, localRoot string, err error) {
 	q.Set("no_tmp_dir", "1")
 	u.RawQuery = q.Encode()
 	return u.String(), u.Path, nil
+}
+
+// bucketPrefix turns the path of a bucket URL into gocloud's prefix parameter: the
+// bucket drivers take the bucket from the host and ignore the path, so a lake at
+// s3://bucket/lake would otherwise write to the root of the bucket.
+func bucketPrefix(location string, u *url.URL) string {
+	p := strings.Trim(u.Path, "/")
+	if p == "" || (u.Scheme != "s3" && u.Scheme != "gs" && u.Scheme != "azblob") {
+		return location
+	}
+	q := u.Query()
+	if q.Get("prefix") == "" {
+		q.Set("prefix", p+"/")
+	} else {
+		q.Set("prefix", p+"/"+strings.TrimPrefix(q.Get("prefix"), "/"))
+	}
+	out := *u
+	out.Path, out.RawPath, out.RawQuery = "", "", q.Encode()
+	return out.String()
 }
 
 // LocalRoot is the directory behind a file:// lake, or "".

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/source"
 )
 
@@ -68,8 +69,8 @@ func (l *Lake) Manifests(ctx context.Context, s StreamRef) ([]Manifest, error) {
 		if !strings.HasSuffix(k, ".json") {
 			continue
 		}
-		var m Manifest
-		if err := l.GetJSON(ctx, k, &m); err != nil {
+		m, err := l.readManifest(ctx, k)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, m)
@@ -87,11 +88,25 @@ func (l *Lake) LatestManifest(ctx context.Context, s StreamRef) (Manifest, bool,
 		if !strings.HasSuffix(keys[i], ".json") {
 			continue
 		}
-		var m Manifest
-		err := l.GetJSON(ctx, keys[i], &m)
+		m, err := l.readManifest(ctx, keys[i])
 		return m, err == nil, err
 	}
 	return Manifest{}, false, nil
+}
+
+// readManifest reads the manifest at key. The newest manifest's cursor is where the
+// stream resumes, so one that is not a v1 manifest (null, {}, a newer format) must
+// stop the stream with an error naming it, not read as "no cursor" and silently
+// start a full refresh.
+func (l *Lake) readManifest(ctx context.Context, key string) (Manifest, error) {
+	var m Manifest
+	if err := l.GetJSON(ctx, key, &m); err != nil {
+		return Manifest{}, err
+	}
+	if m.V != 1 {
+		return Manifest{}, errs.Errorf(errs.Invalid, "read "+key, "not a v1 manifest (v=%d), so the stream's cursor cannot be read: restore the file, or delete it to resume from the landing before it", m.V)
+	}
+	return m, nil
 }
 
 // Cursor is the stream's current cursor: the end of its newest landing (nil before the first).

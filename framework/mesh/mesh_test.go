@@ -76,6 +76,20 @@ func TestMeshResolvesProductsAndLineage(t *testing.T) {
 	if err := m.Validate(); err == nil || !strings.Contains(err.Error(), "reads marketing.missing, which is not declared") {
 		t.Fatalf("dangling input: %v", err)
 	}
+
+	// A product computed from a restricted port is restricted too.
+	secret := valid()
+	secret.Classification, secret.AllowedGroups = Restricted, []string{"sales"}
+	metrics.Inputs = []Input{FromProduct("marketing", "crm_contacts")}
+	m.Domains[0].Products, m.Domains[1].Products = []Product{secret}, []Product{metrics}
+	if err := m.Validate(); err == nil || !strings.Contains(err.Error(), "reads restricted marketing.crm_contacts but is internal") {
+		t.Fatalf("restricted input into an internal product: %v", err)
+	}
+	metrics.Classification, metrics.AllowedGroups = Restricted, []string{"sales"}
+	m.Domains[1].Products = []Product{metrics}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestFreshnessAt(t *testing.T) {

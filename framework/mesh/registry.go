@@ -121,8 +121,15 @@ func (m Mesh) Validate() error {
 				if in.IsRaw() {
 					continue
 				}
-				if _, _, err := m.Find(in.Domain + "." + in.Product); err != nil {
+				_, up, err := m.Find(in.Domain + "." + in.Product)
+				if err != nil {
 					problems = append(problems, fmt.Errorf("product %s.%s reads %s, which is not declared", d.Name, p.Name, in))
+					continue
+				}
+				// Restricted rows must not leak through lineage into a port anyone may read.
+				if up.Classification == Restricted && p.Classification != Restricted {
+					problems = append(problems, fmt.Errorf("product %s.%s reads restricted %s but is %s: classify it mesh.Restricted with AllowedGroups among %v",
+						d.Name, p.Name, in, p.Classification, up.AllowedGroups))
 				}
 			}
 		}

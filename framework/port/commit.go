@@ -76,9 +76,15 @@ func (c *Catalog) commit(ctx context.Context, op string, id TableID, tbl *table.
 // main has changed: expected id …", "Requirement failed: current schema id has
 // changed" (sic, capital R), "branch main was created concurrently" — not as
 // table.ErrCommitFailed, which it returns only when the metadata pointer moved between
-// that load and its UPDATE. A locked SQLite database rolled the write back.
+// that load and its UPDATE. A locked SQLite database rolled the write back, and so did
+// a PostgreSQL serialization failure or deadlock (SQLSTATE 40001, 40P01) that outlasted
+// the catalog's own three quick retries.
 func isStale(err error) bool {
 	if errors.Is(err, table.ErrCommitFailed) || errors.Is(err, table.ErrCommitDiverged) {
+		return true
+	}
+	var pg interface{ SQLState() string }
+	if errors.As(err, &pg) && (pg.SQLState() == "40001" || pg.SQLState() == "40P01") {
 		return true
 	}
 	msg := strings.ToLower(err.Error())

@@ -12,6 +12,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,6 +28,9 @@ import (
 	"github.com/apache/iceberg-go/catalog"
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	icebergio "github.com/apache/iceberg-go/io"
+	// iceberg-go's FileIO for s3:// warehouses (and S3-compatible servers through
+	// IOProperties); the AWS SDK it needs is in the build for gocloud's s3blob anyway.
+	_ "github.com/apache/iceberg-go/io/gocloud/s3"
 	"github.com/apache/iceberg-go/table"
 
 	// The embedded catalog's database/sql driver ("sqlite"), pure Go.
@@ -44,10 +50,15 @@ type Options struct {
 	// program has registered a PostgreSQL database/sql driver named "pgx" or
 	// "postgres" (blank-import github.com/jackc/pgx/v5/stdlib in main).
 	CatalogURI string
-	// Warehouse is where table data and metadata are written: "file:///abs/path" or a
-	// plain directory path. Other schemes (s3://, gs://) need iceberg-go's IO for
-	// that scheme registered in the program; see Open.
+	// Warehouse is where table data and metadata are written: "file:///abs/path", a
+	// plain directory path, or "s3://bucket/prefix". Other schemes (gs://, abfs://) need
+	// iceberg-go's IO for that scheme registered in the program; see Open.
 	Warehouse string
+	// IOProperties configure iceberg-go's FileIO for the warehouse's scheme, e.g.
+	// s3.endpoint, s3.region, s3.access-key-id, s3.secret-access-key (the constants
+	// in github.com/apache/iceberg-go/io). They hold credentials: never log them.
+	// They stay in this process; nothing writes them into table metadata.
+	IOProperties map[string]string
 }
 
 // Catalog is the mesh's Iceberg catalog of output ports. It is safe for concurrent
@@ -66,9 +77,10 @@ type Catalog struct {
 // Open opens (creating if needed) the catalog database and checks the warehouse. New
 // tables are placed under the warehouse; existing ones keep their location.
 //
-// An object-store warehouse needs iceberg-go's IO for its scheme registered by a blank
-// import in main (io/gocloud/s3, gcs, azure); Open refuses a scheme with none.
-// TODO: register s3 here once aws-sdk-go-v2 is in go.mod (it is not today).
+// An s3:// warehouse is served by iceberg-go's S3 IO, configured by IOProperties (or
+// the AWS SDK's default credential chain without them). Other object stores need their
+// IO registered by a blank import in main (io/gocloud/gcs, azure); Open refuses a
+// scheme with none.
 func Open(ctx context.Context, opts Options) (*Catalog, error) {
 	const op = "port: open catalog"
 	wh, err := normalizeWarehouse(opts.Warehouse)
@@ -85,10 +97,13 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 	}
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, errs.E(errs.Transient, op, err)
+		return nil, errs.E(errs.Transient, op, fmt.Errorf("cannot reach the catalog database %s (MESHFLOW_CATALOG_URI): %w", redacted(opts.CatalogURI), err))
 	}
 	// NewCatalog creates the catalog's own tables if missing; it takes no context.
-	cat, err := sqlcat.NewCatalog(catalogName, db, dialect, iceberg.Properties{"warehouse": wh})
+	props := iceberg.Properties{}
+	maps.Copy(props, opts.IOProperties)
+	props["warehouse"] = wh
+	cat, err := sqlcat.NewCatalog(catalogName, db, dialect, props)
 	if err != nil {
 		_ = db.Close()
 		return nil, errs.E(errs.Internal, op, err)
@@ -146,6 +161,16 @@ func catalogDSN(uri string) (driver, dsn string, dialect sqlcat.SupportedDialect
 	q.Set("_journal_mode", "WAL")
 	q.Set("_txlock", "immediate")
 	return "sqlite", "file:" + abs + "?" + q.Encode(), sqlcat.SQLite, nil
+}
+
+// redacted is a CatalogURI fit for an error message: a password in it is masked.
+func redacted(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		scheme, _, _ := strings.Cut(uri, "://")
+		return scheme + "://…" // it may hold a password url.Parse could not find
+	}
+	return u.Redacted()
 }
 
 // normalizeWarehouse turns the warehouse into a URL, creating a local directory.
@@ -377,8 +402,17 @@ func scanAt(tbl *table.Table, asOf int64, opts ...table.ScanOption) (*table.Scan
 // DataFiles returns the local paths of the data files of snapshot asOf (0 = current),
 // as planned by iceberg-go, so DuckDB can read the port without its iceberg extension.
 // It fails when the snapshot has delete files: reading the data files alone would
-// then return deleted rows. A table without a snapshot has no files.
+// then return deleted rows. A table without a snapshot has no files. Files in an
+// object-store warehouse are not local: use LocalDataFiles.
 func (c *Catalog) DataFiles(ctx context.Context, id TableID, asOf int64) ([]string, error) {
+	return c.LocalDataFiles(ctx, id, asOf, "")
+}
+
+// LocalDataFiles is DataFiles for any warehouse: data files that are not on the local
+// filesystem (s3://…) are copied into dir through the table's FileIO, and their copies
+// returned; the caller removes dir. Local files are returned in place. With dir ""
+// a remote file is an error.
+func (c *Catalog) LocalDataFiles(ctx context.Context, id TableID, asOf int64, dir string) ([]string, error) {
 	op := "port: data files of " + id.String()
 	tbl, err := c.load(ctx, op, id)
 	if err != nil {
@@ -397,28 +431,79 @@ func (c *Catalog) DataFiles(ctx context.Context, id TableID, asOf int64) ([]stri
 		return nil, errs.E(kindOf(err), op, err)
 	}
 	out := make([]string, 0, len(tasks))
+	var fsys icebergio.IO // the warehouse's IO, opened for the first remote file
 	for _, t := range tasks {
 		if n := len(t.DeleteFiles) + len(t.EqualityDeleteFiles) + len(t.DeletionVectorFiles); n > 0 {
 			return nil, errs.Errorf(errs.Invalid, op, "data file %s has %d delete files; its rows cannot be read from the data files alone", t.File.FilePath(), n)
 		}
-		p, err := localPath(t.File.FilePath())
+		loc := t.File.FilePath()
+		if p, ok := localPath(loc); ok {
+			out = append(out, p)
+			continue
+		}
+		if dir == "" {
+			return nil, errs.Errorf(errs.Invalid, op, "data file %s is not on the local filesystem: read it with LocalDataFiles", loc)
+		}
+		if fsys == nil {
+			if fsys, err = tbl.FS(ctx); err != nil {
+				return nil, errs.E(errs.Transient, op, fmt.Errorf("open the warehouse of %s: %w", loc, err))
+			}
+		}
+		p, err := copyDataFile(op, fsys, loc, dir)
 		if err != nil {
-			return nil, errs.E(errs.Invalid, op, err)
+			return nil, err
 		}
 		out = append(out, p)
 	}
 	return out, nil
 }
 
-// localPath strips file:// from a data file location; other schemes are not local.
-func localPath(loc string) (string, error) {
+// localPath strips file:// from a data file location; false for other schemes.
+func localPath(loc string) (string, bool) {
 	if p, ok := strings.CutPrefix(loc, "file://"); ok {
-		return p, nil
+		return p, true
 	}
-	if strings.Contains(loc, "://") {
-		return "", fmt.Errorf("data file %s is not on the local filesystem", loc)
+	return loc, !strings.Contains(loc, "://")
+}
+
+// copyDataFile copies the data file at loc (scheme://bucket/key) to dir/bucket/key.
+// Keeping the bucket and key makes the copies of one scan distinct without renaming
+// them, and keeps the ".parquet" DuckDB recognises them by.
+func copyDataFile(op string, fsys icebergio.IO, loc, dir string) (string, error) {
+	u, err := url.Parse(loc)
+	if err != nil || u.Host == "" || strings.Contains(u.Path, "..") {
+		return "", errs.Errorf(errs.Invalid, op, "data file location %q is not a bucket URL", loc)
 	}
-	return loc, nil
+	src, err := fsys.Open(loc)
+	if err != nil {
+		return "", errs.E(kindOfIO(err), op, fmt.Errorf("open data file %s: %w", loc, err))
+	}
+	defer src.Close()
+	p := filepath.Join(dir, u.Host, filepath.FromSlash(u.Path))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return "", errs.E(errs.Internal, op, err)
+	}
+	dst, err := os.Create(p)
+	if err != nil {
+		return "", errs.E(errs.Internal, op, err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return "", errs.E(errs.Transient, op, fmt.Errorf("copy data file %s: %w", loc, err))
+	}
+	if err := dst.Close(); err != nil {
+		return "", errs.E(errs.Internal, op, err)
+	}
+	return p, nil
+}
+
+// kindOfIO classifies a FileIO error: a missing object is NotFound (a snapshot whose
+// files were expired), anything else may pass.
+func kindOfIO(err error) errs.Kind {
+	if errors.Is(err, fs.ErrNotExist) {
+		return errs.NotFound
+	}
+	return errs.Transient
 }
 
 // ReadAll reads the rows of snapshot asOf (0 = current) through iceberg-go's scan,

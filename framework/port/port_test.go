@@ -578,11 +578,23 @@ func TestCommitGivesUpWithConflict(t *testing.T) {
 	a.beforeCommit = func(TableID, int) {
 		publish(t, other, contacts, baseSchema, `[{"id": 2, "name": "Bob", "day": "2024-05-01"}]`, PublishRequest{Mode: Replace{}})
 	}
-	_, err := a.Publish(ctx, contacts, reader(t, baseSchema, `[{"id": 3, "name": "Cy", "day": "2024-05-01"}]`), PublishRequest{Mode: Replace{}})
+	_, err := a.Publish(ctx, contacts, reader(t, baseSchema, `[{"id": 3, "name": "Cy", "day": "2024-05-01"}]`), PublishRequest{Mode: Replace{},
+		SnapshotProperties: map[string]string{"publisher": "a"}})
 	if !errs.Is(err, errs.Conflict) {
 		t.Fatalf("err = %v; want conflict", err)
 	}
 	wantRows(t, rowsOf(t, a, contacts, 0), "2:Bob:2024-05-01")
+	// The seed and the other writer's three: the publish that reported a conflict
+	// landed no snapshot at all.
+	snaps, err := a.Snapshots(ctx, contacts)
+	if err != nil || len(snaps) != 4 {
+		t.Fatalf("%d snapshots (%v), want 4", len(snaps), err)
+	}
+	for _, s := range snaps {
+		if s.Properties["publisher"] == "a" {
+			t.Fatalf("snapshot %d is the conflicting publish's", s.ID)
+		}
+	}
 	assertNoOrphanDataFiles(t, a, dir)
 }
 

@@ -13,6 +13,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
 
 	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/globalid"
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/quality"
@@ -53,7 +54,9 @@ type Result struct {
 	Watermark time.Time // max of the freshness column; zero if none is declared or all null
 }
 
-// Open returns an in-memory DuckDB.
+// Open returns an in-memory DuckDB whose session time zone is UTC (so a timestamp is
+// never shifted by the host's zone) and which has the global-id macros of
+// framework/globalid defined.
 func Open(ctx context.Context, tempDir string, memoryMB int) (*sql.DB, error) {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
@@ -73,6 +76,12 @@ func Open(ctx context.Context, tempDir string, memoryMB int) (*sql.DB, error) {
 			db.Close()
 			return nil, errs.E(errs.Internal, "configure duckdb", err)
 		}
+	}
+	// Every model and check can call the global-id macros, so company_gid and
+	// person_gid are computed one way across the mesh.
+	if _, err := db.ExecContext(ctx, globalid.Macros); err != nil {
+		db.Close()
+		return nil, errs.E(errs.Internal, "define the global-id macros", err)
 	}
 	return db, nil
 }
@@ -232,8 +241,14 @@ func matchSchema(p mesh.Product, cols []column) error {
 		}
 	}
 	for _, c := range cols {
-		if _, ok := p.Column(c.name); !ok {
+		decl, ok := p.Column(c.name)
+		switch {
+		case !ok:
 			problems = append(problems, fmt.Sprintf("the model selects %q (%s) which is not in the schema: declare it with a Doc or drop it from the SELECT", c.name, c.typ))
+		case decl.Type == mesh.Timestamp && c.typ == "TIMESTAMP WITH TIME ZONE":
+			// Casting it away would silently depend on the session's zone; ports hold
+			// UTC wall-clock timestamps, so the model says which instant it means.
+			problems = append(problems, fmt.Sprintf("column %q is TIMESTAMP WITH TIME ZONE, but port timestamps are UTC without a zone: select `%s AT TIME ZONE 'UTC' AS %s` instead", c.name, c.name, c.name))
 		}
 	}
 	if len(problems) > 0 {

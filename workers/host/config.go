@@ -6,6 +6,7 @@ package host
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,14 +19,18 @@ import (
 // Config is a worker's whole configuration. Every environment variable Meshflow reads
 // is read in ConfigFromEnv, and only there.
 type Config struct {
-	TemporalAddress string   // MESHFLOW_TEMPORAL_ADDRESS [127.0.0.1:7233]
-	Namespace       string   // MESHFLOW_TEMPORAL_NAMESPACE [default]
-	Lake            string   // MESHFLOW_LAKE: directory or bucket URL [./.meshflow]
-	CatalogURI      string   // MESHFLOW_CATALOG_URI [sqlite file in the lake directory]
-	Warehouse       string   // MESHFLOW_WAREHOUSE [<lake>/warehouse]
-	WorkDir         string   // MESHFLOW_WORKDIR: scratch space for DuckDB [OS temp dir]
-	Domains         []string // MESHFLOW_DOMAINS: comma-separated domains to host [all]
-	LogLevel        string   // MESHFLOW_LOG_LEVEL [info]
+	TemporalAddress string       // MESHFLOW_TEMPORAL_ADDRESS [127.0.0.1:7233]
+	Namespace       string       // MESHFLOW_TEMPORAL_NAMESPACE [default]
+	Lake            string       // MESHFLOW_LAKE: directory or bucket URL [./.meshflow]
+	CatalogURI      string       // MESHFLOW_CATALOG_URI or _FILE (a PostgreSQL URI holds a password) [sqlite file in the lake directory]
+	Warehouse       string       // MESHFLOW_WAREHOUSE [<lake>/warehouse]
+	WorkDir         string       // MESHFLOW_WORKDIR: scratch space for DuckDB [OS temp dir]
+	Domains         []string     // MESHFLOW_DOMAINS: comma-separated domains to host [all]
+	LogLevel        string       // MESHFLOW_LOG_LEVEL [info]
+	S3              S3Config     // MESHFLOW_S3_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+	TemporalAuth    TemporalAuth // MESHFLOW_TEMPORAL_TLS*, MESHFLOW_TEMPORAL_API_KEY
+	AccessFile      string       // MESHFLOW_ACCESS_FILE: who may read restricted ports [<lake>/access.yaml for a local lake]
+	Token           string       // MESHFLOW_TOKEN or _FILE: this caller's token for restricted ports (mesh show); a secret
 
 	HubSpot    HubSpotConfig
 	Jira       JiraConfig
@@ -98,15 +103,20 @@ const DefaultLake = ".meshflow"
 // ConfigFromEnv reads the configuration; getenv is os.Getenv outside tests.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		TemporalAddress: or(getenv("MESHFLOW_TEMPORAL_ADDRESS"), "127.0.0.1:7233"),
-		Namespace:       or(getenv("MESHFLOW_TEMPORAL_NAMESPACE"), "default"),
+		TemporalAddress: or(getenv("MESHFLOW_TEMPORAL_ADDRESS"), DefaultTemporalAddress),
+		Namespace:       or(getenv("MESHFLOW_TEMPORAL_NAMESPACE"), DefaultNamespace),
 		Lake:            or(getenv("MESHFLOW_LAKE"), DefaultLake),
-		CatalogURI:      getenv("MESHFLOW_CATALOG_URI"),
 		Warehouse:       getenv("MESHFLOW_WAREHOUSE"),
 		WorkDir:         getenv("MESHFLOW_WORKDIR"),
-		LogLevel:        or(getenv("MESHFLOW_LOG_LEVEL"), "info"),
+		LogLevel:        or(getenv("MESHFLOW_LOG_LEVEL"), DefaultLogLevel),
 	}
 	c.Domains = list(getenv("MESHFLOW_DOMAINS"))
+	c.AccessFile = getenv("MESHFLOW_ACCESS_FILE")
+	meshToken, err := readSecret(getenv, "MESHFLOW_TOKEN")
+	if err != nil {
+		return Config{}, err
+	}
+	c.Token = meshToken
 	token, err := readSecret(getenv, "HUBSPOT_TOKEN")
 	if err != nil {
 		return Config{}, err
@@ -138,6 +148,15 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.GA4.CredentialsJSON = string(b)
 	}
+	if c.S3, err = readS3(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.CatalogURI, err = readSecret(getenv, "MESHFLOW_CATALOG_URI"); err != nil {
+		return Config{}, err
+	}
+	if c.TemporalAuth, err = readTemporalAuth(getenv); err != nil {
+		return Config{}, err
+	}
 	return c, c.fill()
 }
 
@@ -147,7 +166,9 @@ func (c *Config) fill() error {
 		if c.CatalogURI == "" || c.Warehouse == "" {
 			return errs.Errorf(errs.Invalid, "configure", "lake %s is not local: set MESHFLOW_CATALOG_URI and MESHFLOW_WAREHOUSE too", c.Lake)
 		}
-		return nil
+		lakeURL, err := c.S3.lakeURL(c.Lake)
+		c.Lake = lakeURL
+		return err
 	}
 	dir := strings.TrimPrefix(c.Lake, "file://")
 	abs, err := filepath.Abs(dir)
@@ -160,6 +181,9 @@ func (c *Config) fill() error {
 	}
 	if c.Warehouse == "" {
 		c.Warehouse = "file://" + filepath.Join(abs, "warehouse")
+	}
+	if c.AccessFile == "" {
+		c.AccessFile = filepath.Join(abs, "access.yaml")
 	}
 	return nil
 }
@@ -213,7 +237,13 @@ func (c Config) HostsDomain(name string) bool {
 
 // String describes the configuration without secrets.
 func (c Config) String() string {
-	return fmt.Sprintf("temporal=%s namespace=%s lake=%s catalog=%s sources=%s", c.TemporalAddress, c.Namespace, c.Lake, c.CatalogURI, strings.Join(c.ConfiguredSources(), ","))
+	catalog := c.CatalogURI
+	if u, err := url.Parse(catalog); err == nil {
+		catalog = u.Redacted() // postgres://user:xxxxx@host/db
+	} else if scheme, _, ok := strings.Cut(catalog, "://"); ok {
+		catalog = scheme + "://…"
+	}
+	return fmt.Sprintf("temporal=%s namespace=%s lake=%s catalog=%s sources=%s", c.TemporalAddress, c.Namespace, c.Lake, catalog, strings.Join(c.ConfiguredSources(), ","))
 }
 
 // AllSources names every connector a worker can host.

@@ -21,7 +21,6 @@ import (
 	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
-	"github.com/meshflow/meshflow/framework/tlog"
 )
 
 // Stores are the lake and the port catalog.
@@ -41,11 +40,11 @@ func (s *Stores) Close() error {
 
 // OpenStores opens the lake and the port catalog the configuration names.
 func OpenStores(ctx context.Context, c Config) (*Stores, error) {
-	l, err := lake.Open(ctx, c.Lake)
+	l, err := lake.OpenWith(ctx, c.Lake, c.S3.LakeOptions())
 	if err != nil {
 		return nil, err
 	}
-	ports, err := port.Open(ctx, port.Options{CatalogURI: c.CatalogURI, Warehouse: c.Warehouse})
+	ports, err := port.Open(ctx, port.Options{CatalogURI: c.CatalogURI, Warehouse: c.Warehouse, IOProperties: c.S3.IcebergProperties()})
 	if err != nil {
 		l.Close()
 		return nil, err
@@ -104,13 +103,10 @@ func Sources(c Config) (map[string]source.Source, error) {
 	return out, nil
 }
 
-// Dial connects to Temporal with the worker's logger.
+// Dial connects to Temporal with the worker's logger (TLS and API key as configured;
+// see DialContext).
 func Dial(c Config, log zerolog.Logger) (client.Client, error) {
-	cl, err := client.Dial(client.Options{HostPort: c.TemporalAddress, Namespace: c.Namespace, Logger: tlog.New(log.Level(zerolog.WarnLevel))})
-	if err != nil {
-		return nil, errs.Errorf(errs.Transient, "dial temporal", "cannot reach Temporal at %s (namespace %s): %v; start it with `make dev` or set MESHFLOW_TEMPORAL_ADDRESS", c.TemporalAddress, c.Namespace, err)
-	}
-	return cl, nil
+	return DialContext(context.Background(), c, log)
 }
 
 // Run hosts the configured domains of m until ctx ends.

@@ -18,6 +18,8 @@ import (
 //	POST /late-hits?property=P&date=YYYY-MM-DD&n=3&dimensions=a,b → {"rows":[[...]]} (LateHits)
 //	POST /exhaust-hourly                                        → 204           (ExhaustHourly)
 //	POST /exhaust-daily                                         → 204           (ExhaustDaily)
+//	POST /malform-day?property=P&date=YYYY-MM-DD                → 204           (MalformDay)
+//	POST /clear-failures                                        → 204           (ClearFailures)
 func (a *API) Admin() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /service-account", func(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +70,23 @@ func (a *API) Admin() http.Handler {
 	})
 	mux.HandleFunc("POST /exhaust-daily", func(w http.ResponseWriter, r *http.Request) {
 		a.ExhaustDaily()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /malform-day", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if _, ok := a.props[q.Get("property")]; !ok {
+			http.Error(w, "property must be one of "+strings.Join(a.order, ", "), http.StatusBadRequest)
+			return
+		}
+		if _, err := time.Parse(time.DateOnly, q.Get("date")); err != nil {
+			http.Error(w, "date must be a day in the form YYYY-MM-DD", http.StatusBadRequest)
+			return
+		}
+		a.MalformDay(q.Get("property"), q.Get("date"))
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /clear-failures", func(w http.ResponseWriter, r *http.Request) {
+		a.ClearFailures()
 		w.WriteHeader(http.StatusNoContent)
 	})
 	return mux

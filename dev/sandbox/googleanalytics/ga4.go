@@ -124,7 +124,8 @@ type API struct {
 	quota   map[string]*usage
 	mutator *fake.Rand // draws which rows LateHits changes, in call order
 
-	failDays map[string]bool // report start dates that fail (FailDays)
+	failDays  map[string]bool    // report start dates that fail (FailDays)
+	malformed map[[2]string]bool // {property, day} reports whose first row is malformed (MalformDay)
 }
 
 // New builds the imitation. It panics on a property with an unknown time zone,

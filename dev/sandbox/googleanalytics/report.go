@@ -151,6 +151,9 @@ func (a *API) runReport(w http.ResponseWriter, r *http.Request) {
 		rep, fail = a.compute(p, req, now, a.reportSeq.Add(1))
 	}
 	if fail == nil {
+		a.malformLocked(id, req, rep)
+	}
+	if fail == nil {
 		var q *PropertyQuota
 		q, fail = a.charge(p, now)
 		if req.ReturnPropertyQuota {
@@ -179,11 +182,37 @@ func (a *API) FailDays(days ...string) {
 	}
 }
 
-// ClearFailures undoes FailDays.
+// MalformDay makes property's report of day ("YYYY-MM-DD", a date range starting on
+// it) carry a malformed first row until ClearFailures: the first metric's value is
+// "n/a" instead of a number, as when an API changes a field's type under its
+// clients. The request succeeds; the client is the one that must notice. Report is
+// unaffected.
+func (a *API) MalformDay(property, day string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.malformed == nil {
+		a.malformed = map[[2]string]bool{}
+	}
+	a.malformed[[2]string{property, day}] = true
+}
+
+// ClearFailures undoes FailDays and MalformDay.
 func (a *API) ClearFailures() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.failDays = nil
+	a.malformed = nil
+}
+
+// malformLocked applies MalformDay to a computed report; its first row is on the
+// first page only.
+func (a *API) malformLocked(property string, req ReportRequest, rep *Report) {
+	if len(req.DateRanges) == 0 || !a.malformed[[2]string{property, req.DateRanges[0].StartDate}] {
+		return
+	}
+	if req.Offset == 0 && len(rep.Rows) > 0 && len(rep.Rows[0].MetricValues) > 0 {
+		rep.Rows[0].MetricValues[0].Value = "n/a"
+	}
 }
 
 func (a *API) failingDayLocked(req ReportRequest) *Error {

@@ -1,13 +1,13 @@
 -- One row per Crunchbase organization with its funding, size, categories and website.
--- web_domain is normalised the way marketing.crm_companies normalises its domains, so
--- the two can be matched.
+-- web_domain and company_gid come from the mesh-wide macros that marketing.crm_companies
+-- uses too, so the two match on company_gid.
 SELECT
     uuid                                    AS organization_id,
     permalink,
     name,
     short_description,
     website_url,
-    nullif(regexp_replace(lower(trim(website_url)), '^(https?://)?(www\.)?([^/:]*).*$', '\3'), '') AS web_domain,
+    web_domain(website_url)                 AS web_domain,
     founded_on,
     num_employees_enum                      AS employees_range,
     TRY_CAST(split_part(num_employees_enum, '_', 2) AS BIGINT) AS employees_min,
@@ -16,5 +16,6 @@ SELECT
     last_funding_type,
     funding_total_usd,
     operating_status,
-    updated_at
+    updated_at,
+    company_gid(website_url)                AS company_gid
 FROM crunchbase.organizations

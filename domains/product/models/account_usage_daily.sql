@@ -1,6 +1,8 @@
 -- Daily page and feature usage per Pendo account. Pendo buckets days at midnight in the
 -- subscription's time zone and sends that instant; adding 12 hours before taking the
 -- UTC date gives the local calendar date for any zone within ±12 h of UTC.
+-- company_gid is the global company id of the account's website domain (as the install
+-- snippet sends it in metadata.agent.domain, in any spelling).
 WITH events AS (
     SELECT 'page' AS object_kind, page_id AS object_id, account_id, visitor_id, day, num_events, num_minutes
     FROM pendo.page_events
@@ -18,7 +20,8 @@ SELECT
     sum(e.num_events)                       AS events,
     sum(e.num_minutes)                      AS minutes,
     count(DISTINCT e.visitor_id)            AS visitors,
-    max(e.day)                              AS day_start
+    max(e.day)                              AS day_start,
+    any_value(company_gid(a.domain))        AS company_gid
 FROM events AS e
 LEFT JOIN pendo.accounts AS a ON a.account_id = e.account_id
 LEFT JOIN pendo.pages    AS p ON e.object_kind = 'page' AND p.id = e.object_id

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/meshflow/meshflow/dev/sandbox"
+	"github.com/meshflow/meshflow/dev/stack"
+	"github.com/meshflow/meshflow/domains"
+	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/workers/host"
+)
+
+// backfilled is the product the orchestration benchmark backfills: partitioned by day,
+// read from the GA4 sandbox.
+const backfilled = "marketing.web_traffic"
+
+// orchestrationBench runs a backfill of o.days days on the real dev server with a
+// worker against the sandbox, and splits its wall time into activity time (from the
+// children's histories) and what Temporal adds around it.
+func orchestrationBench(ctx context.Context, o options, dir string, logf func(string, ...any)) ([]Row, error) {
+	const op = "meshbench: orchestration"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, errs.E(errs.Internal, op, err)
+	}
+	start := time.Now()
+	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel)
+	st, err := stack.Start(ctx, stack.Options{Log: log, Sandbox: sandboxOptions(o.days)})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Stop()
+	cfg, err := host.ConfigFromEnv(func(k string) string {
+		switch k {
+		case "MESHFLOW_LAKE":
+			return filepath.Join(dir, "lake")
+		case "MESHFLOW_LOG_LEVEL":
+			return "warn"
+		}
+		return ""
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfg.WorkDir = filepath.Join(dir, "work")
+	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+		return nil, errs.E(errs.Internal, op, err)
+	}
+	cfg.Domains = []string{"marketing"}
+	cfg, _ = st.SandboxConfig(cfg)
+	stores, err := host.OpenStores(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer stores.Close()
+	m := domains.Mesh()
+	d, p, err := m.Find(backfilled)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.StartWorker(cfg, m, stores); err != nil {
+		return nil, err
+	}
+	logf("orchestration: dev server, sandbox and worker up (%s)", elapsed(start))
+
+	// Days that have settled in the sandbox: yesterday and before.
+	to := time.Now().UTC().AddDate(0, 0, -1)
+	from := to.AddDate(0, 0, -(o.days - 1))
+	start = time.Now()
+	run, err := flow.StartBackfill(ctx, st.Client, d, p, flow.BackfillInput{
+		From: from.Format(time.DateOnly), To: to.Format(time.DateOnly), Concurrency: o.concurrency})
+	if err != nil {
+		return nil, err
+	}
+	stopProgress := progress(ctx, st.Client, run.GetID(), o.days, logf)
+	var status flow.BackfillStatus
+	err = run.Get(ctx, &status)
+	stopProgress()
+	if err != nil {
+		return nil, errs.Errorf(errs.Internal, op, "backfill %s: %s", run.GetID(), flow.Explain(err))
+	}
+	wall := time.Since(start)
+	if got := status.Totals[flow.StateSucceeded]; got != o.days {
+		for _, ps := range status.Partitions {
+			if ps.State != flow.StateSucceeded {
+				return nil, errs.Errorf(errs.Internal, op, "backfill %s: %d of %d days succeeded; %s is %s: %s", status.ID, got, o.days, ps.Partition, ps.State, ps.Error)
+			}
+		}
+		return nil, errs.Errorf(errs.Internal, op, "backfill %s: %d of %d days succeeded", status.ID, got, o.days)
+	}
+	logf("orchestration: backfilled %d days in %s; reading the children's histories", o.days, wall.Round(100*time.Millisecond))
+
+	var busy, inChild time.Duration
+	byType := map[string]time.Duration{}
+	perDay := map[string]time.Duration{}
+	for _, ps := range status.Partitions {
+		t, err := childTimes(ctx, st.Client, ps.WorkflowID)
+		if err != nil {
+			return nil, err
+		}
+		perDay[ps.Partition] = t.activity
+		busy += t.activity
+		inChild += t.wall - t.activity
+		for k, v := range t.byType {
+			byType[k] += v
+		}
+	}
+	n := time.Duration(len(status.Partitions))
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(byType)) {
+		parts = append(parts, fmt.Sprintf("%s %.0f ms", k, ms(byType[k]/n)))
+	}
+	logf("orchestration: activity time per day by type: %s", strings.Join(parts, ", "))
+	if days := slices.Sorted(maps.Keys(perDay)); len(days) >= 20 {
+		// Days run oldest first, so a rise says a day costs more as the port grows.
+		tenth := len(days) / 10
+		mean := func(ds []string) float64 {
+			var sum time.Duration
+			for _, d := range ds {
+				sum += perDay[d]
+			}
+			return ms(sum / time.Duration(len(ds)))
+		}
+		logf("orchestration: activity time per day, first tenth of the days run %.0f ms, last tenth %.0f ms", mean(days[:tenth]), mean(days[len(days)-tenth:]))
+	}
+	slots := wall*time.Duration(o.concurrency) - busy
+	size := fmt.Sprintf("%d days × concurrency %d", o.days, o.concurrency)
+	return []Row{
+		{Benchmark: "orchestration: backfill wall time (" + backfilled + ")", Size: size,
+			Figures: figures(wall.Seconds()), Unit: "s", Goal: none, Result: none, Values: []float64{wall.Seconds()}},
+		{Benchmark: "orchestration: activity time", Size: size,
+			Figures: figures(busy.Seconds(), ms(busy/n)), Unit: "s in all · ms per day", Goal: none, Result: none,
+			Values: []float64{busy.Seconds(), ms(busy / n)}},
+		{Benchmark: "orchestration: Temporal overhead per day", Size: size,
+			Figures: figures(ms(slots/n), ms(inChild/n)), Unit: "ms (wall×conc − activity)/days · ms in each child",
+			Goal: none, Result: none, Values: []float64{ms(slots / n), ms(inChild / n)}},
+	}, nil
+}
+
+// progress logs how many days have ended every 30 seconds until stopped: a year of
+// days takes minutes.
+func progress(ctx context.Context, c client.Client, id string, days int, logf func(string, ...any)) (stop func()) {
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if s, err := flow.GetBackfillStatus(ctx, c, id); err == nil {
+					logf("orchestration: %d of %d days succeeded, %d running", s.Totals[flow.StateSucceeded], days, s.Totals[flow.StateRunning])
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
+}
+
+// sandboxOptions are the stack's defaults with GA4's token quota lifted, so a year of
+// days does not wait for the sandbox's hourly budget to refill, and history enough for
+// every day backfilled.
+func sandboxOptions(days int) *sandbox.Options {
+	o := &sandbox.Options{}
+	o.Jira.RateLimit = -1
+	o.GitHub.RateLimit = -1
+	o.GitHub.SecondaryPerMinute = -1
+	o.Pendo.RateLimit = -1
+	o.Crunchbase.RateLimit = -1
+	o.GA4.TokensPerHour, o.GA4.TokensPerDay = -1, -1
+	o.GA4.Days = max(365, days+1)
+	return o
+}
+
+// childTiming is one RunProduct child: its wall time, how much of it some activity
+// was running (overlapping activities, the parallel landings, count once), and the
+// time of each activity type.
+type childTiming struct {
+	wall, activity time.Duration
+	byType         map[string]time.Duration
+}
+
+func childTimes(ctx context.Context, c client.Client, workflowID string) (childTiming, error) {
+	it := c.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var first, last time.Time
+	scheduled := map[int64]string{}  // ActivityTaskScheduled event id → activity type
+	started := map[int64]time.Time{} // ActivityTaskStarted event id → when
+	types := map[int64]string{}      // ActivityTaskStarted event id → activity type
+	byType := map[string]time.Duration{}
+	var spans [][2]time.Time
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return childTiming{}, errs.Errorf(errs.Internal, "meshbench: orchestration", "history of %s: %v", workflowID, err)
+		}
+		at := ev.GetEventTime().AsTime()
+		if first.IsZero() {
+			first = at
+		}
+		last = at
+		if id, from, ok := activityEnd(ev, started); ok {
+			spans = append(spans, [2]time.Time{from, at})
+			byType[types[id]] += at.Sub(from)
+		}
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			scheduled[ev.GetEventId()] = ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+			started[ev.GetEventId()] = at
+			types[ev.GetEventId()] = scheduled[ev.GetActivityTaskStartedEventAttributes().GetScheduledEventId()]
+		}
+	}
+	return childTiming{wall: last.Sub(first), activity: union(spans), byType: byType}, nil
+}
+
+// activityEnd reports the started event and start of the activity attempt that ev
+// ends, if it ends one.
+func activityEnd(ev *historypb.HistoryEvent, started map[int64]time.Time) (int64, time.Time, bool) {
+	var id int64
+	switch ev.GetEventType() {
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+		id = ev.GetActivityTaskCompletedEventAttributes().GetStartedEventId()
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+		id = ev.GetActivityTaskFailedEventAttributes().GetStartedEventId()
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+		id = ev.GetActivityTaskTimedOutEventAttributes().GetStartedEventId()
+	default:
+		return 0, time.Time{}, false
+	}
+	t, ok := started[id]
+	return id, t, ok
+}
+
+// union is the total length covered by spans.
+func union(spans [][2]time.Time) time.Duration {
+	slices.SortFunc(spans, func(a, b [2]time.Time) int { return a[0].Compare(b[0]) })
+	var total time.Duration
+	var cur [2]time.Time
+	for i, s := range spans {
+		if i == 0 || s[0].After(cur[1]) {
+			if i > 0 {
+				total += cur[1].Sub(cur[0])
+			}
+			cur = s
+			continue
+		}
+		if s[1].After(cur[1]) {
+			cur[1] = s[1]
+		}
+	}
+	if len(spans) > 0 {
+		total += cur[1].Sub(cur[0])
+	}
+	return total
+}

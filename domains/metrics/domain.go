@@ -1,0 +1,89 @@
+// Package metrics is the domain of cross-domain products: figures that join other
+// domains' ports on the global ids (framework/globalid), so no single source team owns
+// them. The business-analytics team owns it.
+package metrics
+
+import (
+	_ "embed"
+	"time"
+
+	"github.com/meshflow/meshflow/framework/mesh"
+)
+
+// Name is the domain's name; its workers poll the task queue "meshflow.metrics".
+const Name = "metrics"
+
+//go:embed models/revenue_engagement_weekly.sql
+var revenueEngagementSQL string
+
+// Domain declares the metrics domain and its products.
+func Domain() mesh.Domain {
+	return mesh.Domain{
+		Name:        Name,
+		Owner:       "business-analytics",
+		Contact:     "#business-analytics",
+		Description: "Cross-domain business metrics: revenue, product engagement and firmographics per company, joined on the global ids.",
+		Products:    []mesh.Product{revenueEngagement()},
+	}
+}
+
+func revenueEngagement() mesh.Product {
+	return mesh.Product{
+		Name: "revenue_engagement_weekly",
+		Description: "Weekly revenue and product engagement per company, joined across domains on company_gid: deals won and open pipeline, product usage and Crunchbase firmographics, with quarter-to-date and year-over-year figures. " +
+			"One row per ISO week and company that won a deal, had an open deal expected to close, or used the product that week.",
+		UseCases: []string{
+			"Do the companies that use the product more win more, and sooner?",
+			"Quarter-to-date bookings per account next to its engagement trend.",
+			"Year-over-year change of revenue and usage per account for business reviews.",
+		},
+		Tags:    []string{"revenue", "engagement", "cross-domain", "weekly"},
+		Version: "1.0.0",
+		Inputs: []mesh.Input{
+			mesh.FromProduct("marketing", "crm_deals"),
+			mesh.FromProduct("marketing", "web_traffic"),
+			mesh.FromProduct("product", "account_usage_daily"),
+			mesh.FromProduct("market_intelligence", "organizations"),
+		},
+		Model: revenueEngagementSQL,
+		Schema: []mesh.Column{
+			{Name: "week_start", Type: mesh.Date, Required: true, Doc: "Monday of the ISO week (UTC dates: deals by close date, usage by usage date)."},
+			{Name: "company_gid", Type: mesh.String, Required: true, Doc: "Global company id (framework/globalid), as in marketing.crm_deals, product.account_usage_daily and market_intelligence.organizations."},
+			{Name: "organization_name", Type: mesh.String, Doc: "The company's name in Crunchbase; null when Crunchbase does not know the company."},
+			{Name: "won_amount", Type: mesh.Float64, Required: true, Doc: "Amount of the deals won that closed this week, in the account currency (marketing.crm_deals)."},
+			{Name: "won_deals", Type: mesh.Int64, Required: true, Doc: "Number of deals won that closed this week."},
+			{Name: "open_pipeline_amount", Type: mesh.Float64, Required: true, Doc: "Amount of the deals still open whose expected close date falls this week: the pipeline as it stands now, not as it stood then."},
+			{Name: "open_deals", Type: mesh.Int64, Required: true, Doc: "Number of those open deals."},
+			{Name: "events", Type: mesh.Int64, Required: true, Doc: "Page views and feature clicks of the company's Pendo accounts this week (product.account_usage_daily)."},
+			{Name: "minutes", Type: mesh.Int64, Required: true, Doc: "Minutes with at least one event, summed over visitors."},
+			{Name: "max_daily_visitors", Type: mesh.Int64, Required: true, Doc: "Most distinct visitors of one page or feature on one day of the week: a lower bound of daily active users (the usage port counts visitors per page or feature, so they cannot be summed)."},
+			{Name: "active_days", Type: mesh.Int64, Required: true, Doc: "Days of the week with any usage."},
+			{Name: "funding_total_usd", Type: mesh.Float64, Doc: "Total funding raised in US dollars (market_intelligence.organizations, as of now); null when unknown."},
+			{Name: "last_funding_type", Type: mesh.String, Doc: "Type of the latest funding round (seed, series_a, …)."},
+			{Name: "employees_range", Type: mesh.String, Doc: "Crunchbase employee range code (c_00001_00010 … c_10001_max)."},
+			{Name: "site_sessions", Type: mesh.Int64, Doc: "Web sessions of the whole site that week, every GA4 property and channel (marketing.web_traffic). Site-wide, not the company's: web traffic carries no company, so every company's row of a week shows the same value. Null when no traffic is recorded."},
+			{Name: "site_conversions", Type: mesh.Int64, Doc: "Conversions of the whole site that week; site-wide like site_sessions."},
+			{Name: "quarter_start", Type: mesh.Date, Required: true, Doc: "First day of the quarter the week's Monday falls in."},
+			{Name: "quarter_to_date_won_amount", Type: mesh.Float64, Required: true, Doc: "won_amount of the company summed over the quarter's weeks up to and including this one."},
+			{Name: "won_amount_last_year", Type: mesh.Float64, Doc: "won_amount of the company in the same ISO week a year earlier; null when it has no row then."},
+			{Name: "won_amount_yoy_change", Type: mesh.Float64, Doc: "won_amount minus won_amount_last_year; null when there is no data a year ago."},
+			{Name: "events_last_year", Type: mesh.Int64, Doc: "events of the company in the same ISO week a year earlier; null when it has no row then."},
+			{Name: "events_yoy_change", Type: mesh.Int64, Doc: "events minus events_last_year; null when there is no data a year ago."},
+		},
+		PrimaryKey: []string{"week_start", "company_gid"},
+		// Won amounts per company come from marketing.crm_deals, which is restricted:
+		// summing them per company and week must not make them readable to everyone.
+		Classification: mesh.Restricted,
+		AllowedGroups:  []string{"sales", "finance"},
+		Checks: []mesh.Check{
+			mesh.RowCount(1, 0),
+			mesh.SQL("week_starts_on_monday", "SELECT * FROM model WHERE isodow(week_start) <> 1"),
+			mesh.SQL("no_negative_figures", "SELECT * FROM model WHERE won_amount < 0 OR open_pipeline_amount < 0 OR events < 0 OR minutes < 0"),
+			mesh.SQL("quarter_to_date_covers_week", "SELECT * FROM model WHERE quarter_to_date_won_amount < won_amount OR quarter_start > week_start"),
+			mesh.SQL("company_gid_is_global", "SELECT * FROM model WHERE NOT starts_with(company_gid, 'co_')").
+				Describe("Rows join on the global company id, never a source system's own id."),
+		},
+		Freshness: mesh.Freshness{WarnAfter: 8 * 24 * time.Hour, FailAfter: 15 * 24 * time.Hour},
+		Cadence:   "0 8 * * 1", // Mondays, after the daily products have run
+	}
+}

@@ -1,0 +1,333 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/meshflow/meshflow/framework/access"
+	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/framework/lake"
+	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/port"
+	"github.com/meshflow/meshflow/framework/quality"
+)
+
+// Strings that exist only in the restricted product's data, run records and checks:
+// a response to a caller without access must contain none of them.
+var secrets = []string{"Zephyr-Deal-7731", "Quasar-Deal-9904", "cast failed on Zephyr", "the deal-name doc"}
+
+const (
+	salesToken = "mf_test-sales-token"
+	mktToken   = "mf_test-marketing-token"
+)
+
+func restrictedMesh() mesh.Mesh {
+	base := mesh.Product{Version: "1.0.0", Inputs: []mesh.Input{mesh.Raw("crm", "deals")}, Model: "SELECT 1", Cadence: "@daily",
+		Freshness: mesh.Freshness{WarnAfter: 26 * time.Hour, FailAfter: 50 * time.Hour}}
+	deals := base
+	deals.Name, deals.Description = "deals", "Every open deal. Amounts are confidential."
+	deals.Schema = []mesh.Column{{Name: "deal_id", Type: mesh.String, Doc: "id"}, {Name: "deal_name", Type: mesh.String, Doc: "the deal-name doc"}, {Name: "amount", Type: mesh.Float64, Doc: "amount"}}
+	deals.PrimaryKey, deals.Classification, deals.AllowedGroups = []string{"deal_id"}, mesh.Restricted, []string{"sales", "finance"}
+	deals.Checks = []mesh.Check{mesh.SQL("amount_not_negative", "SELECT * FROM model WHERE amount < 0")}
+	leads := base
+	leads.Name, leads.Description = "leads", "Every lead."
+	leads.Schema = []mesh.Column{{Name: "lead_id", Type: mesh.String, Doc: "the lead id"}}
+	leads.PrimaryKey, leads.Classification = []string{"lead_id"}, mesh.Internal
+	return mesh.Mesh{Domains: []mesh.Domain{{Name: "sales", Owner: "sales-ops", Contact: "#sales-data", Products: []mesh.Product{deals, leads}}}}
+}
+
+type accessFixture struct {
+	srv  *httptest.Server
+	cat  *Catalog
+	lake *lake.Lake
+	log  *access.Log
+}
+
+func newAccessFixture(t *testing.T) *accessFixture {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, err := lake.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + dir + "/catalog.db", Warehouse: "file://" + dir + "/warehouse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ports.Close() })
+
+	sc := arrow.NewSchema([]arrow.Field{{Name: "deal_id", Type: arrow.BinaryTypes.String}, {Name: "deal_name", Type: arrow.BinaryTypes.String}, {Name: "amount", Type: arrow.PrimitiveTypes.Float64}}, nil)
+	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(`[{"deal_id": "d1", "deal_name": "Zephyr-Deal-7731", "amount": 120000.5}, {"deal_id": "d2", "deal_name": "Quasar-Deal-9904", "amount": 99}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	rdr, _ := array.NewRecordReader(sc, []arrow.RecordBatch{rec})
+	defer rdr.Release()
+	now := time.Now().UTC()
+	if _, err := ports.Publish(ctx, port.PortTable("sales", "deals", 1), rdr, port.PublishRequest{Mode: port.Replace{},
+		SnapshotProperties: map[string]string{flow.PropPublishedAt: now.Format(time.RFC3339), flow.PropVersion: "1.0.0"}}); err != nil {
+		t.Fatal(err)
+	}
+	// The newest run failed with an error that quotes a value.
+	run := flow.RunRecord{Domain: "sales", Product: "deals", WorkflowID: "sales.deals/current", RunID: "r2", Status: "failed",
+		Error: "transform: cast failed on Zephyr", StartedAt: now, FinishedAt: now,
+		Checks: []quality.Result{{Name: "amount_not_negative", Status: mesh.StatusWarn, Message: "cast failed on Zephyr"}}}
+	if err := l.PutJSON(ctx, fmt.Sprintf("runs/sales/deals/%d-r2.json", now.UnixMilli()), run); err != nil {
+		t.Fatal(err)
+	}
+
+	file := filepath.Join(dir, "access.yaml")
+	text := fmt.Sprintf("principals:\n  - {name: sales-analyst, token_sha256: %q, groups: [sales]}\n  - {name: web-analyst, token_sha256: %q, groups: [marketing]}\n",
+		access.Digest(salesToken), access.Digest(mktToken))
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := access.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := access.NewLog(l)
+	cat := &Catalog{Mesh: restrictedMesh(), Ports: ports, Lake: l, Access: pol, Audit: log}
+	srv := httptest.NewServer(cat.Handler())
+	t.Cleanup(srv.Close)
+	return &accessFixture{srv: srv, cat: cat, lake: l, log: log}
+}
+
+// do sends a request with an optional bearer token and cookie and never follows redirects.
+func (f *accessFixture) do(t *testing.T, method, path, token string, form url.Values, header http.Header) (*http.Response, string) {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, f.srv.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func noSecrets(t *testing.T, what, body string) {
+	t.Helper()
+	for _, s := range secrets {
+		if strings.Contains(body, s) {
+			t.Errorf("%s shows %q to a caller without access", what, s)
+		}
+	}
+}
+
+func TestRestrictedProductRefusedWithoutTheRightToken(t *testing.T) {
+	f := newAccessFixture(t)
+	for _, tc := range []struct {
+		who, token string
+		status     int
+		want       []string
+	}{
+		{"anonymous", "", 401, []string{"sales.deals is restricted to the groups sales, finance", "Authorization: Bearer", "ask sales-ops (#sales-data)"}},
+		{"unknown token", "mf_not-a-token", 401, []string{"token sent is not in the access file"}},
+		{"other group", mktToken, 403, []string{"web-analyst may not read sales.deals", "sales, finance", "web-analyst is in the groups marketing", "ask sales-ops (#sales-data)"}},
+	} {
+		t.Run(tc.who, func(t *testing.T) {
+			resp, page := f.do(t, "GET", "/products/sales.deals", tc.token, nil, nil)
+			if resp.StatusCode != tc.status || (tc.status == 401) != (resp.Header.Get("WWW-Authenticate") != "") {
+				t.Fatalf("page status %d, want %d; WWW-Authenticate %q", resp.StatusCode, tc.status, resp.Header.Get("WWW-Authenticate"))
+			}
+			// The page still says what the product is, who owns it and who may read it.
+			for _, want := range append(tc.want, "Every open deal. Amounts are confidential.", "sales-ops", "#sales-data", "classification restricted",
+				"restricted to the groups <b>sales, finance</b>", `href="/login?next=/products/sales.deals"`) {
+				if !strings.Contains(page, want) {
+					t.Errorf("page lacks %q", want)
+				}
+			}
+			noSecrets(t, "the page", page)
+			for _, absent := range []string{"<h2>Schema</h2>", "Sample rows", "amount_not_negative", "Primary key"} {
+				if strings.Contains(page, absent) {
+					t.Errorf("page shows %q", absent)
+				}
+			}
+
+			resp, body := f.do(t, "GET", "/api/products/sales.deals", tc.token, nil, nil)
+			var got map[string]string
+			if err := json.Unmarshal([]byte(body), &got); err != nil || resp.StatusCode != tc.status || len(got) != 1 {
+				t.Fatalf("api %d (want %d): %v %s", resp.StatusCode, tc.status, err, body)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(got["error"], want) {
+					t.Errorf("api error lacks %q: %s", want, got["error"])
+				}
+			}
+			if auth := resp.Header.Get("WWW-Authenticate"); (tc.status == 401) != strings.HasPrefix(auth, "Bearer") {
+				t.Errorf("WWW-Authenticate = %q on %d", auth, resp.StatusCode)
+			}
+			noSecrets(t, "the API", body)
+		})
+	}
+}
+
+func TestRestrictedProductShownToItsGroupAndAudited(t *testing.T) {
+	f := newAccessFixture(t)
+	resp, page := f.do(t, "GET", "/products/sales.deals", salesToken, nil, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("page %d:\n%s", resp.StatusCode, page)
+	}
+	for _, want := range []string{"Zephyr-Deal-7731", "Quasar-Deal-9904", "the deal-name doc", "amount_not_negative", "transform: cast failed on Zephyr"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page for sales-analyst lacks %q", want)
+		}
+	}
+	resp, body := f.do(t, "GET", "/api/products/sales.deals", salesToken, nil, nil)
+	var det Detail
+	if err := json.Unmarshal([]byte(body), &det); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("api %d: %v %s", resp.StatusCode, err, body)
+	}
+	if len(det.Sample.Rows) != 2 || len(det.Schema) != 3 || det.Withheld != "" || det.LastRun == nil || det.LastRun.Error != "transform: cast failed on Zephyr" {
+		t.Errorf("detail for sales-analyst: sample %v, schema %d, withheld %q, last run %+v", det.Sample.Rows, len(det.Schema), det.Withheld, det.LastRun)
+	}
+
+	// Internal products are read by anyone and not audited.
+	if resp, page := f.do(t, "GET", "/products/sales.leads", "", nil, nil); resp.StatusCode != 200 || !strings.Contains(page, "the lead id") {
+		t.Fatalf("internal product page %d", resp.StatusCode)
+	}
+	f.do(t, "GET", "/api/products/sales.deals", "", nil, nil)
+	f.do(t, "GET", "/products/sales.deals", mktToken, nil, nil)
+
+	events, err := f.log.Events(context.Background(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range events {
+		got = append(got, fmt.Sprintf("%s %s %s %s %v %s", e.Principal, e.Path, e.What, e.Port, e.Allowed, e.Reason))
+		if e.Time.IsZero() || e.Time.Location() != time.UTC || time.Since(e.Time) > time.Minute {
+			t.Errorf("event time %v", e.Time)
+		}
+	}
+	want := []string{
+		"sales-analyst page sample sales.deals_v1 true in group sales",
+		"sales-analyst api sample sales.deals_v1 true in group sales",
+		"(anonymous) api sample sales.deals_v1 false no token",
+		"web-analyst page sample sales.deals_v1 false not in an allowed group",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audit log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	keys, _ := f.lake.List(context.Background(), "audit/"+time.Now().UTC().Format("2006-01-02")+"/")
+	if len(keys) != 4 {
+		t.Errorf("audit objects for today: %v", keys)
+	}
+}
+
+func TestListingsNeverShowRestrictedRows(t *testing.T) {
+	f := newAccessFixture(t)
+	_, home := f.do(t, "GET", "/", "", nil, nil)
+	if !strings.Contains(home, `href="/products/sales.deals">deals</a> <span class="tag">restricted</span>`) || !strings.Contains(home, "Every open deal.") {
+		t.Errorf("home page does not list the restricted product:\n%s", home)
+	}
+	noSecrets(t, "the home page", home)
+	_, dom := f.do(t, "GET", "/domains/sales", "", nil, nil)
+	noSecrets(t, "the domain page", dom)
+	resp, body := f.do(t, "GET", "/api/products", salesToken, nil, nil)
+	var list []Status
+	if err := json.Unmarshal([]byte(body), &list); err != nil || resp.StatusCode != 200 || len(list) != 2 {
+		t.Fatalf("api list %d: %v %s", resp.StatusCode, err, body)
+	}
+	noSecrets(t, "the API list", body)
+	if list[0].Name != "deals" || list[0].Rows != 2 || list[0].LastRun == nil || list[0].LastRun.Error != withheldError {
+		t.Errorf("listed deals = %+v", list[0])
+	}
+	if events, _ := f.log.Events(context.Background(), time.Time{}); len(events) != 0 {
+		t.Errorf("listings read restricted data: %+v", events)
+	}
+}
+
+func TestSignInWithTheFormSetsAStrictCookie(t *testing.T) {
+	f := newAccessFixture(t)
+	resp, page := f.do(t, "GET", "/login?next=/products/sales.deals", "", nil, nil)
+	if resp.StatusCode != 200 || !strings.Contains(page, `name="token"`) || !strings.Contains(page, `value="/products/sales.deals"`) || strings.Contains(page, "<script") {
+		t.Fatalf("login form %d:\n%s", resp.StatusCode, page)
+	}
+	resp, page = f.do(t, "POST", "/login", "", url.Values{"token": {"mf_wrong"}, "next": {"/products/sales.deals"}}, nil)
+	if resp.StatusCode != 401 || !strings.Contains(page, "not in the access file") || resp.Header.Get("Set-Cookie") != "" {
+		t.Fatalf("wrong token: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, _ = f.do(t, "POST", "/login", "", url.Values{"token": {salesToken}, "next": {"/products/sales.deals"}}, nil)
+	cookies := resp.Cookies()
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/products/sales.deals" || len(cookies) != 1 {
+		t.Fatalf("sign in: %d %v", resp.StatusCode, resp.Header)
+	}
+	ck := cookies[0]
+	if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || ck.MaxAge <= 0 {
+		t.Errorf("cookie = %+v", ck)
+	}
+	withCookie := http.Header{"Cookie": {ck.Name + "=" + ck.Value}}
+	if resp, page := f.do(t, "GET", "/products/sales.deals", "", nil, withCookie); resp.StatusCode != 200 || !strings.Contains(page, "Zephyr-Deal-7731") {
+		t.Errorf("page with the sign-in cookie: %d", resp.StatusCode)
+	}
+	if _, page := f.do(t, "GET", "/login", "", nil, withCookie); !strings.Contains(page, "Signed in as <b>sales-analyst</b>") {
+		t.Errorf("login page does not say who is signed in")
+	}
+	resp, _ = f.do(t, "POST", "/logout", "", url.Values{}, withCookie)
+	if resp.StatusCode != 303 || len(resp.Cookies()) != 1 || resp.Cookies()[0].MaxAge >= 0 {
+		t.Errorf("sign out: %d %v", resp.StatusCode, resp.Cookies())
+	}
+
+	// The form never redirects off the site, and other sites cannot post to it.
+	resp, _ = f.do(t, "POST", "/login", "", url.Values{"token": {salesToken}, "next": {"//evil.example/x"}}, nil)
+	if resp.Header.Get("Location") != "/" {
+		t.Errorf("next=//evil.example redirected to %q", resp.Header.Get("Location"))
+	}
+	resp, _ = f.do(t, "POST", "/login", "", url.Values{"token": {salesToken}}, http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://evil.example"}})
+	if resp.StatusCode != 403 || len(resp.Cookies()) != 0 {
+		t.Errorf("cross-site sign-in: %d %v", resp.StatusCode, resp.Cookies())
+	}
+}
+
+func TestWithoutAnAccessFileNobodyReadsRestricted(t *testing.T) {
+	f := newAccessFixture(t)
+	f.cat.Access = nil
+	resp, body := f.do(t, "GET", "/api/products/sales.deals", salesToken, nil, nil)
+	if resp.StatusCode != 403 || !strings.Contains(body, "no access file is configured") || !strings.Contains(body, "MESHFLOW_ACCESS_FILE") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	noSecrets(t, "the API", body)
+	// Without an audit log even the right group is refused: no read goes unrecorded.
+	f.cat.Access, _ = access.Load(filepath.Join(t.TempDir(), "none.yaml"))
+	f.cat.Audit = nil
+	resp, body = f.do(t, "GET", "/products/sales.deals", "", nil, nil)
+	if resp.StatusCode != 403 || !strings.Contains(body, "there is no access file at") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}

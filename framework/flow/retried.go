@@ -1,0 +1,28 @@
+package flow
+
+import (
+	"context"
+
+	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/port"
+)
+
+// publishedBy finds the snapshot run runID published of partition ("" = the whole
+// port). A Publish attempt whose worker died between the commit and reporting it
+// leaves that snapshot behind; the retry returns it instead of publishing again,
+// which would find the staged file deleted, or add a second snapshot of the same rows.
+func publishedBy(ctx context.Context, ports *port.Catalog, id port.TableID, runID, partition string) (port.Snapshot, bool, error) {
+	snaps, err := ports.Snapshots(ctx, id)
+	if errs.Is(err, errs.NotFound) {
+		return port.Snapshot{}, false, nil
+	}
+	if err != nil {
+		return port.Snapshot{}, false, err
+	}
+	for _, s := range snaps {
+		if s.Properties[PropRunID] == runID && s.Properties[PropPartition] == partition {
+			return s, true, nil
+		}
+	}
+	return port.Snapshot{}, false, nil
+}
