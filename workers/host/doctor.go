@@ -334,6 +334,8 @@ func only(c Config, name string) Config {
 
 // openLake and openPorts open the stores as OpenStores does, one at a time, so the
 // doctor can tell which one is wrong.
+// openLake and openPorts open the configured stores the one way OpenStores and the
+// doctor's checks both use.
 func openLake(ctx context.Context, c Config) (*lake.Lake, error) {
 	return lake.OpenWith(ctx, c.Lake, c.S3.LakeOptions())
 }

@@ -40,11 +40,11 @@ func (s *Stores) Close() error {
 
 // OpenStores opens the lake and the port catalog the configuration names.
 func OpenStores(ctx context.Context, c Config) (*Stores, error) {
-	l, err := lake.OpenWith(ctx, c.Lake, c.S3.LakeOptions())
+	l, err := openLake(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	ports, err := port.Open(ctx, port.Options{CatalogURI: c.CatalogURI, Warehouse: c.Warehouse, IOProperties: c.S3.IcebergProperties()})
+	ports, err := openPorts(ctx, c)
 	if err != nil {
 		l.Close()
 		return nil, err
