@@ -523,14 +523,15 @@ func (a *attacher) view(ctx context.Context, id port.TableID, snap port.Snapshot
 	if v, ok := a.views[key]; ok {
 		return v, nil
 	}
-	files, err := a.cat.DataFiles(ctx, id, snap.ID)
+	// Files of an object-store warehouse are copied into the scratch dir, not held in memory.
+	files, err := a.cat.LocalDataFiles(ctx, id, snap.ID, filepath.Join(a.dir, "ports"))
 	if err != nil && !errs.Is(err, errs.Invalid) {
 		return "", err
 	}
 	if err != nil || len(files) == 0 {
-		// The data files are not local (an object-store warehouse), have delete files,
-		// or there are none (an empty snapshot): read the snapshot through iceberg-go,
-		// which handles all three, into one Parquet file here. It passes through memory.
+		// The data files have delete files, or there are none (an empty snapshot): read
+		// the snapshot through iceberg-go, which handles both, into one Parquet file
+		// here. It passes through memory.
 		p := filepath.Join(a.dir, fmt.Sprintf("%s.%s@%d.parquet", id.Domain, id.Name, snap.ID))
 		if err := copyToParquet(ctx, a.cat, id, snap.ID, p); err != nil {
 			return "", err
