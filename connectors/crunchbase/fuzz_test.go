@@ -3,12 +3,14 @@ package crunchbase
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/meshflow/meshflow/connectors/conformance"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
@@ -57,19 +59,16 @@ func checkErr(t *testing.T, err error) {
 // cursor the stream reads back.
 func checkPage(t *testing.T, p source.Page, err error) {
 	t.Helper()
-	if err != nil {
-		checkErr(t, err)
-		return
-	}
-	for i, r := range p.Records {
-		if !json.Valid(r) {
-			t.Fatalf("record %d is not JSON: %q", i, r)
+	conformance.CheckFuzzedPage(t, p, err, func(b []byte) error {
+		var c cursor
+		if err := json.Unmarshal(b, &c); err != nil {
+			return err
 		}
-	}
-	var c cursor
-	if err := json.Unmarshal(p.Next, &c); err != nil || c.V != 1 || (c.Phase != phaseSearch && c.Phase != phaseIdle) {
-		t.Fatalf("next cursor %s does not read back: %v", p.Next, err)
-	}
+		if c.V != 1 || (c.Phase != phaseSearch && c.Phase != phaseIdle) {
+			return fmt.Errorf("version %d, phase %q", c.V, c.Phase)
+		}
+		return nil
+	}, fuzzKey)
 }
 
 const fuzzOrg = `{"uuid":"5f2a0c7e-0000-4000-8000-000000000001","properties":{"identifier":{"permalink":"acme","value":"Acme"},"updated_at":"2026-03-09T10:00:00Z","founded_on":{"value":"2015-01-01","precision":"year"},"funding_total":{"value":1000000,"currency":"USD","value_usd":1000000}}}`

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshflow/meshflow/connectors/conformance"
 	sbga "github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/secret"
@@ -80,25 +81,7 @@ func fuzzSource(t testing.TB, reply *fuzzReply) *Source {
 // JSON records and a next cursor the stream reads back.
 func checkPage(t *testing.T, secrets []string, p source.Page, err error) {
 	t.Helper()
-	if err != nil {
-		if _, ok := errs.As(err); !ok || err.Error() == "" {
-			t.Fatalf("error without a kind: %#v", err)
-		}
-		for _, s := range secrets {
-			if strings.Contains(err.Error(), s) {
-				t.Fatalf("the error shows a secret (%.12s…): %v", s, err)
-			}
-		}
-		return
-	}
-	for i, r := range p.Records {
-		if !json.Valid(r) {
-			t.Fatalf("record %d is not JSON: %q", i, r)
-		}
-	}
-	if _, err := decodeCursor(p.Next); err != nil || len(p.Next) == 0 {
-		t.Fatalf("next cursor %s does not read back: %v", p.Next, err)
-	}
+	conformance.CheckFuzzedPage(t, p, err, func(b []byte) error { _, err := decodeCursor(b); return err }, secrets...)
 }
 
 // report is a runReport answer with the default dimensions and metrics.

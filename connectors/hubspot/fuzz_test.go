@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshflow/meshflow/connectors/conformance"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/source"
 )
@@ -51,23 +52,7 @@ func fuzzSource(t *testing.T, reply *fuzzReply) *Source {
 // next cursor the connector itself reads back.
 func checkPage(t *testing.T, p source.Page, err error) {
 	t.Helper()
-	if err != nil {
-		if _, ok := errs.As(err); !ok || err.Error() == "" {
-			t.Fatalf("error without a kind: %#v", err)
-		}
-		if strings.Contains(err.Error(), fuzzToken) {
-			t.Fatalf("the error shows the token: %v", err)
-		}
-		return
-	}
-	for i, r := range p.Records {
-		if !json.Valid(r) {
-			t.Fatalf("record %d is not JSON: %q", i, r)
-		}
-	}
-	if _, err := decodeCursor(p.Next); err != nil || len(p.Next) == 0 {
-		t.Fatalf("next cursor %s does not read back: %v", p.Next, err)
-	}
+	conformance.CheckFuzzedPage(t, p, err, func(b []byte) error { _, err := decodeCursor(b); return err }, fuzzToken)
 }
 
 // A live contact as the list and search endpoints send it.

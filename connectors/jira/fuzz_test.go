@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshflow/meshflow/connectors/conformance"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/source"
 )
@@ -53,23 +54,7 @@ func fuzzSource(t *testing.T, reply fuzzReply) *Source {
 // JSON records and a next cursor the stream reads back.
 func checkPage(t *testing.T, stream string, p source.Page, err error) {
 	t.Helper()
-	if err != nil {
-		if _, ok := errs.As(err); !ok || err.Error() == "" {
-			t.Fatalf("error without a kind: %#v", err)
-		}
-		if msg := err.Error(); strings.Contains(msg, fuzzToken) || strings.Contains(msg, fuzzBasic) {
-			t.Fatalf("the error shows the credentials: %v", err)
-		}
-		return
-	}
-	for i, r := range p.Records {
-		if !json.Valid(r) {
-			t.Fatalf("record %d is not JSON: %q", i, r)
-		}
-	}
-	if _, err := decodeCursor(stream, p.Next); err != nil || len(p.Next) == 0 {
-		t.Fatalf("next cursor %s does not read back: %v", p.Next, err)
-	}
+	conformance.CheckFuzzedPage(t, p, err, func(b []byte) error { _, err := decodeCursor(stream, b); return err }, fuzzToken, fuzzBasic)
 }
 
 // wellFormed answers each endpoint as Jira Cloud does, with one item.

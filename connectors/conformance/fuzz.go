@@ -1,0 +1,39 @@
+package conformance
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/source"
+)
+
+// CheckFuzzedPage holds what a connector returned for a fuzzed answer to its contract:
+// an error is a kinded *errs.Error that shows none of the secrets; a page has JSON
+// records and a non-empty next cursor that readCursor reads back.
+func CheckFuzzedPage(t testing.TB, p source.Page, err error, readCursor func([]byte) error, secrets ...string) {
+	t.Helper()
+	if err != nil {
+		if _, ok := errs.As(err); !ok || err.Error() == "" {
+			t.Fatalf("error without a kind: %#v", err)
+		}
+		for _, s := range secrets {
+			if strings.Contains(err.Error(), s) {
+				t.Fatalf("the error shows a secret (%.12s…): %v", s, err)
+			}
+		}
+		return
+	}
+	for i, r := range p.Records {
+		if !json.Valid(r) {
+			t.Fatalf("record %d is not JSON: %q", i, r)
+		}
+	}
+	if len(p.Next) == 0 {
+		t.Fatal("the page has no next cursor")
+	}
+	if err := readCursor(p.Next); err != nil {
+		t.Fatalf("next cursor %s does not read back: %v", p.Next, err)
+	}
+}
