@@ -31,8 +31,9 @@ func TestConformance(t *testing.T) {
 				// big enough for several pages per stream at PageSize 10. The
 				// sandbox's own limits are off: the suite fakes sleeps, and the
 				// limits are tested in this package's unit tests.
-				GitHub:  sbgithub.Options{Issues: 40, PullRequests: 12, Commits: 12, ReleaseCommits: 4, RateLimit: -1, SecondaryPerMinute: -1},
-				HubSpot: sbhubspot.Options{Contacts: 1, Companies: 1, Deals: 1}, // unused here
+				GitHub: sbgithub.Options{Issues: 40, PullRequests: 12, Commits: 12, ReleaseCommits: 4, Orgs: 15, UserForks: 5,
+					RateLimit: -1, SecondaryPerMinute: -1},
+				HubSpot: sbhubspot.Options{Contacts: 1, Companies: 1, Deals: 1}, // here only the companies organisations derive from
 			})
 			return &harnessServer{httptest.NewServer(srv), srv}
 		},
@@ -62,7 +63,8 @@ func (h *harnessServer) Close()                  { h.ts.Close() }
 func (h *harnessServer) Total(stream string) int { return h.srv.GitHub().Count(stream) }
 
 // Mutate turns the sandbox's keys into the streams' primary keys:
-// "acme/app#12" → (repository, number), "acme/app@sha" → (repository, main, sha).
+// "acme/app#12" → (repository, number), "acme/app@sha" → (repository, main, sha);
+// organisation ids are already theirs.
 func (h *harnessServer) Mutate(stream string, n int) ([]string, error) {
 	gh := h.srv.GitHub()
 	var keys []string
@@ -71,6 +73,8 @@ func (h *harnessServer) Mutate(stream string, n int) ([]string, error) {
 		return gh.UpdateRepos(n), nil
 	case github.PullRequestReviews:
 		return gh.ReviewPRs(n), nil
+	case github.Organizations:
+		return gh.UpdateOrgs(n), nil
 	case github.Issues:
 		keys = gh.UpdateIssues(n)
 	case github.PullRequests:

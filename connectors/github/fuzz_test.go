@@ -62,6 +62,10 @@ func wellFormed(r *http.Request) (int, http.Header, []byte) {
 		return 200, h, []byte(`[{"number":2,"id":22,"updated_at":"2026-03-09T11:00:00Z"}]`)
 	case strings.HasSuffix(p, "/commits"):
 		return 200, h, []byte(`[{"sha":"0a1b2c","commit":{"message":"Fix it\n\nbody","committer":{"date":"2026-03-09T09:00:00Z"}}}]`)
+	case strings.HasSuffix(p, "/forks"):
+		return 200, h, []byte(`[{"id":9,"full_name":"nimbus/app","owner":{"login":"nimbus","type":"Organization"}},{"id":10,"owner":{"login":"ana","type":"User"}}]`)
+	case strings.HasPrefix(p, "/orgs/"):
+		return 200, h, []byte(`{"login":"nimbus","id":77,"blog":"nimbus.example","updated_at":"2026-03-08T00:00:00Z"}`)
 	case strings.HasPrefix(p, "/repos/"):
 		return 200, h, []byte(`{"id":7,"full_name":"acme/app","default_branch":"main","updated_at":"2026-03-08T00:00:00Z"}`)
 	}
@@ -83,6 +87,9 @@ func FuzzCursor(f *testing.F) {
 		`{"v":1,"repo":"acme/app","branch":"gone","state":{"acme/app":null}}`,
 		`{"v":1,"repo":"other/repo","until":1}`,
 		`{"v":1,"state":{"acme/app":{"mark":9223372036854775807},"old/repo@main":{"mark":1}}}`,
+		`{"v":1,"repo":"acme/app","pass":3,"pages":1,"org_queue":["nimbus","Nimbus",""],"listed":true,"state":{"org:nimbus":{"etag":"W/\"x\"","pass":3},"org:ghost":null}}`,
+		`{"v":1,"repo":"acme/api","pass":-1,"next":"https://api.github.test/repos/acme/api/forks?page=3","pages":2,"org_queue":["../x"]}`,
+		`{"v":1,"repo":"acme/app","org_queue":["acme"],"state":{"org:acme":{"pass":0}}}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -107,6 +114,21 @@ func FuzzCursor(f *testing.F) {
 // error that never shows the token. The Link header's next URL must stay on the API.
 func FuzzResponse(f *testing.F) {
 	next := `<https://api.github.test/repos/acme/app/issues?page=2>; rel="next", <https://api.github.test/repos/acme/app/issues?page=9>; rel="last"`
+	// A stream and a cursor that makes its next request a given one: a list page
+	// (commits: of a branch), or for organizations the owner's object and a page
+	// of forks.
+	cases := []struct {
+		stream string
+		cursor json.RawMessage
+	}{
+		{Repositories, nil},
+		{Issues, nil},
+		{PullRequests, nil},
+		{PullRequestReviews, json.RawMessage(`{"v":1,"repo":"acme/app","queue":[2],"listed":true,"until":1773133200}`)},
+		{Commits, json.RawMessage(`{"v":1,"repo":"acme/app","branch":"release","until":1773133200,"state":{"acme/app":{"default_branch":"main"}}}`)},
+		{Organizations, nil},
+		{Organizations, json.RawMessage(`{"v":1,"repo":"acme/app","pass":1,"pages":1,"next":"https://api.github.test/repos/acme/app/forks?page=2","until":1773133200}`)},
+	}
 	for _, s := range []struct {
 		status           uint16
 		link, retryAfter string
@@ -116,6 +138,9 @@ func FuzzResponse(f *testing.F) {
 		{200, "", "", `{"id":7,"full_name":"acme/app","default_branch":"main","updated_at":"2026-03-08T00:00:00Z"}`},
 		{200, "", "", `[{"sha":"0a1b","commit":{"message":"m","committer":{"date":"2026-03-09T09:00:00Z"}}}]`},
 		{200, "", "", `[{"id":80,"submitted_at":"2026-03-09T10:00:00Z"},{"id":81,"submitted_at":null}]`},
+		{200, "", "", `[{"id":9,"owner":{"login":"nimbus","type":"Organization"}},{"id":10,"owner":{"login":"ana","type":"User"}}]`},
+		{200, "", "", `[{"id":9,"owner":{"login":"../../orgs/x","type":"Organization"}},{"id":10,"owner":{"login":"` + fuzzToken + `/x","type":"Organization"}}]`},
+		{200, "", "", `{"login":"nimbus","id":77,"blog":"","name":null,"updated_at":"2026-03-08T00:00:00Z"}`},
 		{200, `<https://evil.example/x>; rel="next"`, "", `[]`},
 		{200, `<` + fuzzBase + `/repos/acme/app/pulls?page=2&t=` + fuzzToken + `>; rel="next"`, "", `[]`},
 		{200, `<http://[::1>; rel="next"`, "", `[]`},
@@ -131,17 +156,9 @@ func FuzzResponse(f *testing.F) {
 		{429, "", "", `{"message":"API rate limit exceeded"}`},
 		{404, "", "", `{"message":"Not Found"}`}, {500, "", "", ``}, {502, "", "", `<html>bad gateway</html>`},
 	} {
-		for stream := range uint8(5) {
+		for stream := range uint8(len(cases)) {
 			f.Add(s.status, s.link, s.retryAfter, []byte(s.body), stream)
 		}
-	}
-	// A cursor per stream that makes its next request a list page (commits: of a branch).
-	cursors := map[string]json.RawMessage{
-		Repositories:       nil,
-		Issues:             nil,
-		PullRequests:       nil,
-		PullRequestReviews: json.RawMessage(`{"v":1,"repo":"acme/app","queue":[2],"listed":true,"until":1773133200}`),
-		Commits:            json.RawMessage(`{"v":1,"repo":"acme/app","branch":"release","until":1773133200,"state":{"acme/app":{"default_branch":"main"}}}`),
 	}
 	f.Fuzz(func(t *testing.T, status uint16, link, retryAfter string, body []byte, stream uint8) {
 		code := int(status)
@@ -151,15 +168,16 @@ func FuzzResponse(f *testing.F) {
 		src := fuzzSource(t, func(*http.Request) (int, http.Header, []byte) {
 			return code, http.Header{"Link": {link}, "Retry-After": {retryAfter}, "X-Ratelimit-Remaining": {"1"}}, body
 		})
-		st := src.Streams()[int(stream)%len(src.Streams())]
-		name := st.Spec().Name
-		p, err := st.NextPage(t.Context(), source.PageRequest{Cursor: cursors[name], SyncStart: fuzzNow})
+		cs := cases[int(stream)%len(cases)]
+		st, _ := source.Lookup(src, cs.stream)
+		name := cs.stream
+		p, err := st.NextPage(t.Context(), source.PageRequest{Cursor: cs.cursor, SyncStart: fuzzNow})
 		checkPage(t, p, err)
 		if err != nil {
 			return
 		}
-		// A missing review or commit list is skipped on purpose; no other non-2xx
-		// answer but 304 may read as a page.
+		// A missing review or commit list, or organisation, is skipped on purpose;
+		// no other non-2xx answer but 304 may read as a page.
 		if code/100 != 2 && code != http.StatusNotModified && code != http.StatusNotFound {
 			t.Fatalf("%s: HTTP %d read as a page", name, code)
 		}

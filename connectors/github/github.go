@@ -1,16 +1,19 @@
 // Package github is the GitHub REST connector: repositories, issues, pull
 // requests, pull request reviews and commits of the configured repositories,
-// read incrementally with per-repository high-water marks. It works against
+// read incrementally with per-repository high-water marks, and the
+// organizations around them (each repository's owner and the organisations
+// owning its forks), re-read when their ETag changes. It works against
 // api.github.com, GitHub Enterprise Server or the dev/sandbox imitation alike.
 //
 // Every record is an envelope around the object exactly as GitHub sent it:
 //
 //	{"repository":"acme/app","item":{...as sent...}}
 //
-// plus "branch" and "message_headline" for commits and "pull_number" for
-// reviews. GitHub's objects do not always name their repository, so the
-// envelope says which configured repository a record was read from; the item
-// is never changed.
+// plus "branch" and "message_headline" for commits, "pull_number" for reviews
+// and "relation" (owner or fork) for organizations. GitHub's objects do not
+// always name their repository, so the envelope says which configured
+// repository a record was read from (an organisation: first found through);
+// the item is never changed.
 package github
 
 import (
@@ -124,7 +127,8 @@ func New(cfg Config, opts *Options) (*Source, error) {
 // Name is "github".
 func (s *Source) Name() string { return "github" }
 
-// Streams are repositories, issues, pull_requests, pull_request_reviews and commits.
+// Streams are repositories, issues, pull_requests, pull_request_reviews, commits
+// and organizations.
 func (s *Source) Streams() []source.Stream { return slices.Clone(s.streams) }
 
 // Check asks for the token's rate limit: authenticated, and free against the
@@ -255,7 +259,9 @@ type apiError struct {
 //	                    (Quota with Until when longer than LongWait); else a
 //	                    secondary limit: ≥ 60 s, doubling while they repeat
 //	403 otherwise       Permission: the token lacks a permission on the repository
+//	                    (on an organisation: the organisation's SSO policy)
 //	404                 NotFound: no such repository, or the token cannot see it
+//	                    (the organizations stream skips organisations GitHub has not)
 //	422                 Invalid, with GitHub's message
 //	408, 5xx            Transient
 func (s *Source) classify(op, repo string, resp *http.Response, body []byte) error {
@@ -279,6 +285,12 @@ func (s *Source) classify(op, repo string, resp *http.Response, body []byte) err
 	case code == http.StatusForbidden || code == http.StatusTooManyRequests:
 		if err := s.limited(op, h, code, said); err != nil {
 			return err
+		}
+		if strings.HasPrefix(where, "organisation ") {
+			// An organisation's public profile needs no permission: what refuses it
+			// is the organisation's own policy.
+			return errs.Errorf(errs.Permission, op, "the token in %s may not read %s (HTTP %d): if the organisation enforces SAML single sign-on, authorise the token for it. GitHub said: %s",
+				TokenEnv, where, code, said)
 		}
 		need := strings.Join(RequiredPermissions, ", ")
 		if p := h.Get("X-Accepted-GitHub-Permissions"); p != "" {

@@ -683,7 +683,7 @@ func TestSpecsAreSnakeCase(t *testing.T) {
 			}
 		}
 	}
-	if !slices.Equal(names, []string{Repositories, Issues, PullRequests, PullRequestReviews, Commits}) {
+	if !slices.Equal(names, []string{Repositories, Issues, PullRequests, PullRequestReviews, Commits, Organizations}) {
 		t.Errorf("streams %v", names)
 	}
 	if src.Name() != "github" {

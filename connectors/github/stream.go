@@ -20,10 +20,12 @@ const (
 	PullRequests       = "pull_requests"
 	PullRequestReviews = "pull_request_reviews"
 	Commits            = "commits"
+	Organizations      = "organizations"
 )
 
 // kind is one stream: its spec and the step that reads one page of the current
-// target (a repository, or a repository's branch for commits).
+// target (a repository, or a repository's branch for commits; for organizations,
+// the organisations found through a repository).
 type kind struct {
 	name   string
 	pk     []string
@@ -128,6 +130,10 @@ var kinds = []kind{
 			item("committed_at", source.Timestamp, "Committer date: when it was committed (or squash-merged); what since/until filter on.", "commit", "committer", "date"),
 		},
 	},
+	{
+		name: Organizations, pk: []string{"id"}, cursor: "updated_at", step: (*stream).organizationsPage,
+		fields: orgFields,
+	},
 }
 
 // stream reads one kind across every configured repository. NextPage sends
@@ -175,6 +181,10 @@ type targetState struct {
 	ETagURL string `json:"etag_url,omitempty"`
 	// Default is a repository's default branch (commits).
 	Default string `json:"default_branch,omitempty"`
+	// Pass is the pass that last discovered an organisation (organizations,
+	// under "org:<login>"): it is read at most once per pass, and forgotten at the
+	// end of a pass that did not discover it.
+	Pass int64 `json:"pass,omitempty"`
 }
 
 // cursor is the opaque resume point. A pass reads the targets one after the
@@ -198,7 +208,10 @@ type cursor struct {
 
 	Queue  []int  `json:"queue,omitempty"`        // reviews: pull numbers whose reviews come next
 	Sub    string `json:"reviews_next,omitempty"` // reviews: Link rel="next" of the current pull's reviews
-	Listed bool   `json:"listed,omitempty"`       // reviews: the pull list is exhausted
+	Listed bool   `json:"listed,omitempty"`       // reviews: the pull list is exhausted; organizations: the forks list
+
+	Pass int64    `json:"pass,omitempty"`      // organizations: passes begun, the current one included
+	Orgs []string `json:"org_queue,omitempty"` // organizations: logins found through Repo, to read next
 
 	State map[string]*targetState `json:"state,omitempty"` // by target key
 }
@@ -247,6 +260,7 @@ func (c *cursor) resetTarget() {
 	c.Pages, c.Next, c.Since, c.Max, c.New = 0, "", 0, 0, nil
 	c.ETag, c.ETagURL, c.Default = "", "", ""
 	c.Queue, c.Sub, c.Listed = nil, "", false
+	c.Orgs = nil
 }
 
 func (st *stream) NextPage(ctx context.Context, req source.PageRequest) (source.Page, error) {
@@ -262,6 +276,10 @@ func (st *stream) NextPage(ctx context.Context, req source.PageRequest) (source.
 		}
 		c.resetTarget()
 		c.Repo, c.Branch, c.Until = st.src.repos[0], "", start.Unix()
+		if st.kind.name == Organizations {
+			// Counted, not timed: two passes can start within one second.
+			c.Pass++
+		}
 	}
 	recs, done, err := st.kind.step(st, ctx, &c)
 	if err != nil {
@@ -285,6 +303,9 @@ func (st *stream) NextPage(ctx context.Context, req source.PageRequest) (source.
 // been read at its older version), the versions landed near it join Seen, and
 // the first response's ETag is kept.
 func (st *stream) finishTarget(c *cursor) {
+	if st.kind.name == Organizations {
+		return // its state is per organisation, kept as each is read
+	}
 	ts := c.state(c.key())
 	if c.Max > 0 {
 		ts.Mark = max(ts.Mark, min(c.Max, c.Until))
@@ -342,9 +363,17 @@ func (st *stream) branchesOf(c *cursor) []string {
 	return out
 }
 
-// pruneState forgets targets of repositories no longer configured.
+// pruneState forgets targets of repositories no longer configured, and
+// organisations the pass just ended did not discover (their forks deleted, or
+// their repository no longer configured).
 func (st *stream) pruneState(c *cursor) {
-	for k := range c.State {
+	for k, ts := range c.State {
+		if strings.HasPrefix(k, orgKeyPrefix) {
+			if st.kind.name != Organizations || ts == nil || ts.Pass != c.Pass {
+				delete(c.State, k)
+			}
+			continue
+		}
 		repo, _, _ := strings.Cut(k, "@")
 		if !slices.Contains(st.src.repos, repo) {
 			delete(c.State, k)

@@ -19,7 +19,8 @@
 //	GET      /_sandbox/jira/count                          → {"issues":N,"histories":M,"projects":[...]}
 //	GET      /_sandbox/jira/requests                       → {"requests":N}
 //	GET|PUT  /_sandbox/jira/timezone?name=Asia/Kolkata     → {"timeZone":...} (the API user's profile zone)
-//	POST     /_sandbox/github/merge-prs?n=3                → {"keys":["acme/app#12",...]} (also update-issues, review-prs, add-commits, update-repos)
+//	POST     /_sandbox/github/merge-prs?n=3                → {"keys":["acme/app#12",...]} (also update-issues, review-prs, add-commits, update-repos, update-orgs)
+//	GET      /_sandbox/github/org-matches                  → which HubSpot company each organisation derives from (ground truth)
 //	GET      /_sandbox/github/count?stream=issues          → {"stream":"issues","count":N}
 //	GET      /_sandbox/github/requests                     → {"requests":N,"used":M}
 //	POST     /_sandbox/github/exhaust-primary              → 204; every call answers 403 with x-ratelimit-remaining 0 until the hour's reset
@@ -138,7 +139,8 @@ type Options struct {
 	// Its Seed and Now default to the ones above.
 	HubSpot hubspot.Options
 	// GitHub configures the GitHub imitation (sizes, token, PageCap, limits).
-	// Its Seed and Now default to the ones above.
+	// Its Seed and Now default to the ones above, its Companies to the HubSpot
+	// imitation's, so forking organisations describe the same companies.
 	GitHub github.Options
 	// Jira configures the Jira imitation (sizes, credentials, profile time zone,
 	// limits). Its Seed and Now default to the ones above.
@@ -201,12 +203,17 @@ func New(opts *Options) *Server {
 	})
 	s.hubspot = hubspot.New(hs)
 
+	companies := s.hubspot.CompanyDomains() // GitHub, Pendo and Crunchbase describe some of them too
+
 	gh := o.GitHub
 	if gh.Seed == 0 {
 		gh.Seed = o.Seed
 	}
 	if gh.Now == nil {
 		gh.Now = o.Now
+	}
+	if gh.Companies == nil {
+		gh.Companies = companies
 	}
 	gh.Middleware = s.faults.middleware(github.WriteRateLimited)
 	s.github = github.New(gh)
@@ -234,7 +241,6 @@ func New(opts *Options) *Server {
 	ga.Middleware = s.faults.middleware(googleanalytics.WriteRateLimited)
 	s.ga4 = googleanalytics.New(ga)
 
-	companies := s.hubspot.CompanyDomains() // Pendo and Crunchbase describe some of them too
 	pd := o.Pendo
 	if pd.Seed == 0 {
 		pd.Seed = o.Seed
@@ -311,7 +317,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) HubSpot() *hubspot.API { return s.hubspot }
 
 // GitHub is the GitHub imitation, for its admin methods (MergePRs, UpdateIssues,
-// ReviewPRs, AddCommits, UpdateRepos, Count, Requests, Used, ExhaustPrimary).
+// ReviewPRs, AddCommits, UpdateRepos, UpdateOrgs, OrgMatches, Count, Requests,
+// Used, ExhaustPrimary).
 func (s *Server) GitHub() *github.API { return s.github }
 
 // Jira is the Jira imitation, for its admin methods (Transition, Transitions,

@@ -24,8 +24,8 @@ import (
 
 // TestIdentity runs the identity and metrics products, and the products they read, on
 // the real dev server against the sandbox, and compares the global ids with the
-// sandbox's ground truth: which Pendo accounts and Crunchbase organizations derive from
-// which HubSpot company, however their domain is spelled.
+// sandbox's ground truth: which Pendo accounts, Crunchbase organizations and GitHub
+// organisations derive from which HubSpot company, however their domain is spelled.
 func TestIdentity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: needs bin/temporal")
@@ -55,12 +55,15 @@ func TestIdentity(t *testing.T) {
 	}
 
 	hs := st.Sandbox.HubSpot()
-	var pd, cb []matchTruth
+	var pd, cb, gh []matchTruth
 	for _, m := range st.Sandbox.Pendo().Matches() {
 		pd = append(pd, matchTruth{m.ID, m.Domain, m.Company, m.Variant})
 	}
 	for _, m := range st.Sandbox.Crunchbase().Matches() {
 		cb = append(cb, matchTruth{m.ID, m.Domain, m.Company, m.Variant})
+	}
+	for _, m := range st.Sandbox.GitHub().OrgMatches() {
+		gh = append(gh, matchTruth{m.ID, m.Domain, m.Company, m.Variant})
 	}
 	ids := readRows(t, stores, port.TableID{Domain: "identity", Name: "company_ids_v1"})
 	gidOf := map[string]string{} // source_system/source_id → company_gid
@@ -77,7 +80,8 @@ func TestIdentity(t *testing.T) {
 
 	// Record by record: an account or organization derived from a HubSpot company has
 	// that company's global id whatever the spelling; a stranger shares none with HubSpot.
-	for system, truth := range map[string][]matchTruth{"pendo": pd, "crunchbase": cb} {
+	truths := map[string][]matchTruth{"pendo": pd, "crunchbase": cb, "github": gh}
+	for system, truth := range truths {
 		for _, m := range truth {
 			gid, ok := gidOf[system+"/"+m.ID]
 			switch {
@@ -96,10 +100,15 @@ func TestIdentity(t *testing.T) {
 	for _, c := range hs.CompanyDomains() {
 		hubspotDomains[c.Domain] = true
 	}
-	pKeys, cKeys := truthKeys(pd), truthKeys(cb)
-	want := map[string]reportRow{
-		"pendo":      expectedReport(pd, hubspotDomains, cKeys),
-		"crunchbase": expectedReport(cb, hubspotDomains, pKeys),
+	want := map[string]reportRow{}
+	for system, truth := range truths {
+		others := map[string]bool{} // the domains the other vendors name
+		for other, t := range truths {
+			if other != system {
+				maps.Copy(others, truthKeys(t))
+			}
+		}
+		want[system] = expectedReport(truth, hubspotDomains, others)
 	}
 	report := map[string]map[string]string{}
 	for _, r := range readRows(t, stores, port.TableID{Domain: "identity", Name: "identity_match_report_v1"}) {
@@ -243,8 +252,7 @@ func checkRevenueEngagement(t *testing.T, ctx context.Context, stores *host.Stor
 type matchTruth struct{ ID, Domain, Company, Variant string }
 
 // truthKeys are the canonical domains a vendor's records name: the HubSpot company
-// they derive from, or a stranger's own domain, which the sandbox writes canonically
-// after Crunchbase's https:// or https://www. prefix.
+// they derive from, or a stranger's own domain.
 func truthKeys(ms []matchTruth) map[string]bool {
 	out := map[string]bool{}
 	for _, t := range ms {
@@ -259,7 +267,7 @@ func truthKey(m matchTruth) string {
 	if m.Company != "" {
 		return m.Company
 	}
-	return strings.TrimPrefix(strings.TrimPrefix(m.Domain, "https://"), "www.")
+	return globalid.WebDomain(m.Domain)
 }
 
 type reportRow struct{ records, withGID, matched, matchedHubSpot, noGID, conflicts int }

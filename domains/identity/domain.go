@@ -56,10 +56,10 @@ func matchColumns(gid, key, none string) []mesh.Column {
 }
 
 func companyIDs() mesh.Product {
-	cols := sourceColumns("HubSpot company id, Crunchbase uuid, Pendo account id", "hubspot (marketing.crm_companies), crunchbase (market_intelligence.organizations) or pendo (Pendo accounts)")
+	cols := sourceColumns("HubSpot company id, Crunchbase uuid, Pendo account id, GitHub organisation id", "hubspot (marketing.crm_companies), crunchbase (market_intelligence.organizations), pendo (Pendo accounts) or github (GitHub organisations: the owner of our repositories and those that fork them)")
 	cols = append(cols,
 		mesh.Column{Name: "source_name", Type: mesh.String, Doc: "The company's name as that system holds it."},
-		mesh.Column{Name: "source_domain", Type: mesh.String, Doc: "The website or domain as the system's record holds it (for HubSpot, crm_companies.web_domain); null when none."},
+		mesh.Column{Name: "source_domain", Type: mesh.String, Doc: "The website or domain as the system's record holds it (for HubSpot, crm_companies.web_domain; for GitHub, the organisation's blog); null when none."},
 		mesh.Column{Name: "web_domain", Type: mesh.String, Doc: "source_domain normalised by the web_domain macro: lower case, no scheme, www., port or path; null when it is not a domain."},
 		mesh.Column{Name: "company_gid", Type: mesh.String, Doc: "Global company id: company_gid(web_domain), the same value every domain's ports carry; null without a web domain."},
 	)
@@ -67,19 +67,22 @@ func companyIDs() mesh.Product {
 	cols = append(cols, mesh.Column{Name: "updated_at", Type: mesh.Timestamp, Doc: "When the source last changed the record (UTC)."})
 	return mesh.Product{
 		Name: "company_ids",
-		Description: "Every company record of HubSpot, Crunchbase and Pendo mapped to its global company id, derived from the normalised web domain. " +
+		Description: "Every company record of HubSpot, Crunchbase, Pendo and GitHub (organisations) mapped to its global company id, derived from the normalised web domain. " +
 			"One row per (source_system, source_id); records sharing an id are matched, never merged, and conflicts within one system are flagged.",
 		UseCases: []string{
 			"Translate a source system's company id into company_gid to join across domains.",
 			"Find the HubSpot companies entered twice (same_source_records > 1) to clean them up.",
 			"See which Pendo accounts or Crunchbase organizations have no CRM company.",
+			"Find the customers whose GitHub organisation forks our repositories.",
 		},
-		Tags:    []string{"identity", "accounts", "global-id"},
-		Version: "1.0.0",
+		Tags: []string{"identity", "accounts", "global-id"},
+		// 1.1.0: GitHub organisations joined (source_system 'github').
+		Version: "1.1.0",
 		Inputs: []mesh.Input{
 			mesh.FromProduct("marketing", "crm_companies"),
 			mesh.FromProduct("market_intelligence", "organizations"),
 			mesh.Raw("pendo", "accounts"),
+			mesh.Raw("github", "organizations"),
 		},
 		Model:          companyIDsSQL,
 		Schema:         cols,
@@ -87,8 +90,10 @@ func companyIDs() mesh.Product {
 		Classification: mesh.Internal,
 		Checks: []mesh.Check{
 			mesh.RowCount(1, 0),
-			mesh.AcceptedValues("source_system", "hubspot", "crunchbase", "pendo"),
+			mesh.AcceptedValues("source_system", "hubspot", "crunchbase", "pendo", "github"),
 			mesh.AcceptedValues("match_status", "matched", "no_partner", "no_domain"),
+			// GitHub is left out: repositories owned by a user, never forked by an
+			// organisation, have no organisation to report.
 			mesh.SQL("every_source_present", "SELECT * FROM (VALUES ('hubspot'), ('crunchbase'), ('pendo')) AS want(s) WHERE s NOT IN (SELECT source_system FROM model)").
 				Describe("A source system with no records means its input broke, not that it has no companies."),
 			mesh.SQL("company_gid_where_domain", "SELECT * FROM model WHERE web_domain IS NOT NULL AND company_gid IS NULL").
@@ -155,16 +160,17 @@ func matchReport() mesh.Product {
 		Description: "How well the global ids match, per entity (company, person) and source system: records, matched to another system, unmatched for want of a domain or a partner, and conflicts. " +
 			"The numbers to watch when a source's data entry or a normalisation rule changes.",
 		UseCases: []string{
-			"Track the share of Pendo accounts and Crunchbase organizations matched to a CRM company.",
+			"Track the share of Pendo accounts, Crunchbase organizations and GitHub organisations matched to a CRM company.",
 			"Spot a drop in matches after a source changes how it stores websites or e-mails.",
 		},
-		Tags:    []string{"identity", "data-quality"},
-		Version: "1.0.0",
+		Tags: []string{"identity", "data-quality"},
+		// 1.1.0: matched_github.
+		Version: "1.1.0",
 		Inputs:  []mesh.Input{mesh.FromProduct(Name, "company_ids"), mesh.FromProduct(Name, "person_ids")},
 		Model:   matchReportSQL,
 		Schema: []mesh.Column{
 			{Name: "entity", Type: mesh.String, Required: true, Doc: "company (identity.company_ids) or person (identity.person_ids)."},
-			{Name: "source_system", Type: mesh.String, Required: true, Doc: "The source system (hubspot, crunchbase, pendo)."},
+			{Name: "source_system", Type: mesh.String, Required: true, Doc: "The source system (hubspot, crunchbase, pendo; github for companies)."},
 			{Name: "records", Type: mesh.Int64, Required: true, Doc: "Records of the system."},
 			{Name: "with_gid", Type: mesh.Int64, Required: true, Doc: "Records with a global id (a web domain, or a valid e-mail for persons)."},
 			{Name: "distinct_gids", Type: mesh.Int64, Required: true, Doc: "Distinct global ids among them: fewer than with_gid when records conflict."},
@@ -176,6 +182,7 @@ func matchReport() mesh.Product {
 			partner("hubspot"),
 			partner("crunchbase"),
 			partner("pendo"),
+			partner("github"),
 		},
 		PrimaryKey:     []string{"entity", "source_system"},
 		Classification: mesh.Internal,

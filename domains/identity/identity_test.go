@@ -54,6 +54,10 @@ func TestIdentityModels(t *testing.T) {
 		('acct-1', 'Acme', 'www.acme.example', TIMESTAMP '2026-03-01 00:00:00'),
 		('acct-2', 'Nimbus', 'Nimbus.Example', TIMESTAMP '2026-03-02 00:00:00'),
 		('acct-3', 'Solo', 'solo.example', TIMESTAMP '2026-03-03 00:00:00')`)
+	// GitHub: id is a number; name may be null (the login stands in); blog is free text.
+	ghOrgs := raw("github_organizations", "id, login, name, blog, updated_at", `
+		(101::BIGINT, 'acme-corp', NULL, 'https://www.acme.example/', TIMESTAMP '2026-04-01 00:00:00'),
+		(102::BIGINT, 'octo', 'Octo', '', TIMESTAMP '2026-04-02 00:00:00')`)
 	contacts := write("crm_contacts", `SELECT *, person_gid(email) AS person_gid FROM (VALUES
 		('p1', 'jane@acme.example', '`+gid("acme.example")+`', TIMESTAMP '2026-01-01 00:00:00'),
 		('p2', NULL, NULL, TIMESTAMP '2026-01-01 00:00:00')
@@ -103,7 +107,9 @@ func TestIdentityModels(t *testing.T) {
 		{Domain: "marketing", Product: "crm_companies", Files: []string{companies}},
 		{Domain: "market_intelligence", Product: "organizations", Files: []string{orgs}},
 	}, []transform.RawInput{{Source: "pendo", Stream: "accounts", Files: []string{accounts}, PrimaryKey: []string{"account_id"},
-		CursorField: "last_updated_at", Fields: field("account_id", "name", "domain")}})
+		CursorField: "last_updated_at", Fields: field("account_id", "name", "domain")},
+		{Source: "github", Stream: "organizations", Files: []string{ghOrgs}, PrimaryKey: []string{"id"},
+			CursorField: "updated_at", Fields: field("id", "login", "name", "blog")}})
 
 	type idRow struct {
 		gid           sql.NullString
@@ -124,18 +130,36 @@ func TestIdentityModels(t *testing.T) {
 		rows[k] = r
 	}
 	q.Close()
+	names := map[string]string{}
+	nq, err := db.QueryContext(ctx, "SELECT source_id, source_name FROM read_parquet(?) WHERE source_system = 'github'", companyIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for nq.Next() {
+		var id, name string
+		if err := nq.Scan(&id, &name); err != nil {
+			t.Fatal(err)
+		}
+		names[id] = name
+	}
+	nq.Close()
+	if names["101"] != "acme-corp" || names["102"] != "Octo" {
+		t.Errorf("github source names = %v, want the login where the name is null", names)
+	}
 	acme, nimbus := gid("acme.example"), gid("nimbus.example")
 	want := map[string]idRow{
-		"hubspot/h1":    {sql.NullString{String: acme, Valid: true}, 3, 2, "matched"},
-		"hubspot/h2":    {sql.NullString{String: acme, Valid: true}, 3, 2, "matched"},
+		"hubspot/h1":    {sql.NullString{String: acme, Valid: true}, 4, 2, "matched"},
+		"hubspot/h2":    {sql.NullString{String: acme, Valid: true}, 4, 2, "matched"},
 		"hubspot/h3":    {sql.NullString{String: nimbus, Valid: true}, 2, 1, "matched"},
 		"hubspot/h4":    {sql.NullString{}, 0, 0, "no_domain"},
-		"crunchbase/c1": {sql.NullString{String: acme, Valid: true}, 3, 1, "matched"},
+		"crunchbase/c1": {sql.NullString{String: acme, Valid: true}, 4, 1, "matched"},
 		"crunchbase/c2": {sql.NullString{String: gid("stranger.example"), Valid: true}, 1, 1, "no_partner"},
 		"crunchbase/c3": {sql.NullString{}, 0, 0, "no_domain"},
-		"pendo/acct-1":  {sql.NullString{String: acme, Valid: true}, 3, 1, "matched"},
+		"pendo/acct-1":  {sql.NullString{String: acme, Valid: true}, 4, 1, "matched"},
 		"pendo/acct-2":  {sql.NullString{String: nimbus, Valid: true}, 2, 1, "matched"},
 		"pendo/acct-3":  {sql.NullString{String: gid("solo.example"), Valid: true}, 1, 1, "no_partner"},
+		"github/101":    {sql.NullString{String: acme, Valid: true}, 4, 1, "matched"},
+		"github/102":    {sql.NullString{}, 0, 0, "no_domain"},
 	}
 	if len(rows) != len(want) {
 		t.Errorf("company_ids has %d rows, want one per source record (%d): records are never merged", len(rows), len(want))
@@ -165,15 +189,15 @@ func TestIdentityModels(t *testing.T) {
 	}, nil)
 	type reportRow struct {
 		records, withGID, distinct, matched, noGID, noPartner, conflicts, conflictGIDs int64
-		hubspot, crunchbase, pendo                                                     sql.NullInt64
+		hubspot, crunchbase, pendo, github                                             sql.NullInt64
 	}
 	get := func(entity, system string) reportRow {
 		t.Helper()
 		var r reportRow
 		if err := db.QueryRowContext(ctx, `SELECT records, with_gid, distinct_gids, matched, unmatched_no_gid, unmatched_no_partner,
-			conflicts, conflict_gids, matched_hubspot, matched_crunchbase, matched_pendo FROM read_parquet(?)
+			conflicts, conflict_gids, matched_hubspot, matched_crunchbase, matched_pendo, matched_github FROM read_parquet(?)
 			WHERE entity = ? AND source_system = ?`, report, entity, system).Scan(&r.records, &r.withGID, &r.distinct, &r.matched,
-			&r.noGID, &r.noPartner, &r.conflicts, &r.conflictGIDs, &r.hubspot, &r.crunchbase, &r.pendo); err != nil {
+			&r.noGID, &r.noPartner, &r.conflicts, &r.conflictGIDs, &r.hubspot, &r.crunchbase, &r.pendo, &r.github); err != nil {
 			t.Fatalf("report %s/%s: %v", entity, system, err)
 		}
 		return r
@@ -183,11 +207,12 @@ func TestIdentityModels(t *testing.T) {
 		entity, system string
 		want           reportRow
 	}{
-		{"company", "hubspot", reportRow{4, 3, 2, 3, 1, 0, 2, 1, sql.NullInt64{}, n(2), n(3)}},
-		{"company", "crunchbase", reportRow{3, 2, 2, 1, 1, 1, 0, 0, n(1), sql.NullInt64{}, n(1)}},
-		{"company", "pendo", reportRow{3, 3, 3, 2, 0, 1, 0, 0, n(2), n(1), sql.NullInt64{}}},
-		{"person", "hubspot", reportRow{2, 1, 1, 1, 1, 0, 0, 0, sql.NullInt64{}, n(0), n(1)}},
-		{"person", "pendo", reportRow{2, 2, 2, 1, 0, 1, 0, 0, n(1), n(0), sql.NullInt64{}}},
+		{"company", "hubspot", reportRow{4, 3, 2, 3, 1, 0, 2, 1, sql.NullInt64{}, n(2), n(3), n(2)}},
+		{"company", "crunchbase", reportRow{3, 2, 2, 1, 1, 1, 0, 0, n(1), sql.NullInt64{}, n(1), n(1)}},
+		{"company", "pendo", reportRow{3, 3, 3, 2, 0, 1, 0, 0, n(2), n(1), sql.NullInt64{}, n(1)}},
+		{"company", "github", reportRow{2, 1, 1, 1, 1, 0, 0, 0, n(1), n(1), n(1), sql.NullInt64{}}},
+		{"person", "hubspot", reportRow{2, 1, 1, 1, 1, 0, 0, 0, sql.NullInt64{}, n(0), n(1), n(0)}},
+		{"person", "pendo", reportRow{2, 2, 2, 1, 0, 1, 0, 0, n(1), n(0), sql.NullInt64{}, n(0)}},
 	} {
 		if got := get(c.entity, c.system); got != c.want {
 			t.Errorf("report %s/%s = %+v, want %+v", c.entity, c.system, got, c.want)

@@ -8,19 +8,26 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/meshflow/meshflow/dev/sandbox/internal/fake"
 )
 
 // Streams are the names Count knows, the connector's stream names.
-var Streams = []string{"repositories", "issues", "pull_requests", "pull_request_reviews", "commits"}
+var Streams = []string{"repositories", "issues", "pull_requests", "pull_request_reviews", "commits", "organizations"}
 
 // Count is how many records of stream the imitation holds across all
 // repositories: issues without pull requests; pull requests; reviews; commits
 // as (repository, branch, sha) — a commit reachable from main and from release
-// counts once per branch, as listing both branches returns it twice; repositories.
+// counts once per branch, as listing both branches returns it twice; repositories;
+// organizations as a pass over every repository discovers them, each once: the
+// owners and the organisations owning forks (user-owned forks are not).
 // Unknown streams count 0.
 func (a *API) Count(stream string) int {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
+	if stream == "organizations" {
+		return len(a.discovered())
+	}
 	n := 0
 	for _, rp := range a.w.repos {
 		switch stream {
@@ -207,6 +214,65 @@ func (a *API) UpdateRepos(n int) []string {
 	return names
 }
 
+// discovered is the organisations a pass over every repository finds: their
+// owners, then the owners of their forks that are organisations, each once, in
+// that order.
+func (a *API) discovered() []*organization {
+	var out []*organization
+	add := func(login string) {
+		if x := a.w.findOrg(login); x != nil && !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	for _, rp := range a.w.repos {
+		add(rp.owner)
+		for _, f := range rp.forks {
+			if f.ownerType == "Organization" {
+				add(f.owner)
+			}
+		}
+	}
+	return out
+}
+
+// UpdateOrgs edits the description of n organisations a pass discovers, chosen
+// deterministically from the seed and the calls before, and stamps their
+// updated_at with Now; their ETags change with them. It returns their ids in
+// the order a pass discovers them.
+func (a *API) UpdateOrgs(n int) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	var ids []string
+	for _, x := range pick(a, a.discovered(), n) {
+		base, _, _ := strings.Cut(x.description, " (edit ")
+		if base == "" {
+			base = "No description yet"
+		}
+		a.w.orgEdits++ // numbered: two edits in one second still change the body
+		x.description = base + fmt.Sprintf(" (edit %d, %s)", a.w.orgEdits, now.Format(time.DateTime))
+		x.updated = now
+		ids = append(ids, strconv.FormatInt(x.id, 10))
+	}
+	return ids
+}
+
+// OrgMatches is the ground truth of every organisation a pass discovers, in id
+// order: the HubSpot company it derives from (canonical domain, "" for strangers
+// and the owner) and how its blog spells it. Domain is the blog as served, "" when
+// unset; an organisation without a blog never derives from a company.
+func (a *API) OrgMatches() []fake.Match {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	orgs := a.discovered()
+	slices.SortFunc(orgs, func(x, y *organization) int { return cmp.Compare(x.id, y.id) })
+	out := make([]fake.Match, len(orgs))
+	for i, x := range orgs {
+		out[i] = fake.Match{ID: strconv.FormatInt(x.id, 10), Name: x.name, Domain: x.blog, Company: x.company, Variant: x.variant}
+	}
+	return out
+}
+
 // Admin serves the imitation's admin endpoints for a running sandbox (the demo
 // and the CLI drive it over HTTP; Go tests call the methods directly). Paths are
 // relative to where it is mounted:
@@ -216,6 +282,8 @@ func (a *API) UpdateRepos(n int) []string {
 //	POST /review-prs?n=3     → {"keys":["3000000001",...]}    (ReviewPRs)
 //	POST /add-commits?n=3    → {"keys":["acme/app@<sha>",...]} (AddCommits)
 //	POST /update-repos?n=1   → {"keys":["acme/api"]}           (UpdateRepos)
+//	POST /update-orgs?n=2    → {"keys":["10734511",...]}       (UpdateOrgs: organisation ids)
+//	GET  /org-matches        → [{"ID":...,"Company":...,"Variant":...}]  (OrgMatches)
 //	GET  /count?stream=issues → {"stream":"issues","count":N}
 //	GET  /requests           → {"requests":N,"used":M}
 //	POST /exhaust-primary    → 204                             (ExhaustPrimary)
@@ -240,6 +308,10 @@ func (a *API) Admin() http.Handler {
 	mux.HandleFunc("POST /review-prs", mutate(a.ReviewPRs))
 	mux.HandleFunc("POST /add-commits", mutate(a.AddCommits))
 	mux.HandleFunc("POST /update-repos", mutate(a.UpdateRepos))
+	mux.HandleFunc("POST /update-orgs", mutate(a.UpdateOrgs))
+	mux.HandleFunc("GET /org-matches", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, a.OrgMatches())
+	})
 	mux.HandleFunc("GET /count", func(w http.ResponseWriter, r *http.Request) {
 		s := r.URL.Query().Get("stream")
 		if !slices.Contains(Streams, s) {

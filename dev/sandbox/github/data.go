@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -137,7 +138,8 @@ type repo struct {
 	firstReview time.Duration
 	issues      []*issue // by number-1: issues and pull requests share numbers
 	branches    []*branch
-	commitSeq   int // numbers commits made after seeding, for their shas
+	commitSeq   int     // numbers commits made after seeding, for their shas
+	forks       []*fork // oldest first
 }
 
 func (r *repo) fullName() string { return r.owner + "/" + r.name }
@@ -155,12 +157,14 @@ func (r *repo) main() *branch { return r.branches[0] }
 
 // world is the whole seeded data set.
 type world struct {
-	org     string
-	repos   []*repo
-	bot     *user // dependabot[bot]
-	webflow *user // commits GitHub's squash merges
-	bulkAt  time.Time
-	nextID  int64 // ids for records made after seeding
+	org      string
+	repos    []*repo
+	orgs     []*organization // the owner first, then the forking organisations in id order
+	bot      *user           // dependabot[bot]
+	webflow  *user           // commits GitHub's squash merges
+	bulkAt   time.Time
+	nextID   int64 // ids for records made after seeding
+	orgEdits int   // UpdateOrgs calls so far, per organisation changed
 }
 
 func (w *world) id() int64 { w.nextID++; return w.nextID }
@@ -225,6 +229,7 @@ func generate(o Options, anchor time.Time) *world {
 	for i, rp := range w.repos {
 		genRepo(o, w, rp, all, int64(i), from, until)
 	}
+	genOrgs(o, w, everyone, anchor)
 	return w
 }
 
@@ -498,4 +503,231 @@ func minTime(a, b time.Time) time.Time {
 // ascii makes a name usable in a login or an email local part.
 func ascii(s string) string {
 	return strings.NewReplacer("ü", "u", "'", "", " ", "").Replace(strings.ToLower(s))
+}
+
+// ownerDomain is the owning organisation's website, the domain its members'
+// emails use. No HubSpot company can have it: their domains are two words or more.
+const ownerDomain = "acme.example"
+
+// ownerID is the owning organisation's account id (repository owner objects carry it).
+const ownerID = 5_000_001
+
+// organization is a GitHub organisation: the one owning the repositories, or a
+// customer's or partner's that forks them.
+type organization struct {
+	login string // unique whatever the case; GitHub keeps the case it was created with
+	id    int64
+	name  string // "" is served as null
+	// blog is GitHub's free-text website: a bare domain, a URL, any case; "" when
+	// unset (GitHub serves "", not null).
+	blog                                  string
+	description, email, location, twitter string // "" is served as null
+	verified                              bool
+	publicRepos, followers                int
+	created, updated                      time.Time
+
+	// Ground truth for identity tests: the canonical domain of the HubSpot company
+	// the organisation derives from ("" for none) and how blog spells it.
+	company, variant string
+}
+
+// fork is a repository forked from one of the organisation's, owned by another
+// organisation or by a user.
+type fork struct {
+	id                       int64
+	parent                   *repo
+	owner                    string // login
+	ownerID                  int64
+	ownerType                string // Organization or User
+	created, updated, pushed time.Time
+	stars, watchers          int
+}
+
+func (f *fork) fullName() string { return f.owner + "/" + f.parent.name }
+
+func (w *world) findOrg(login string) *organization {
+	for _, x := range w.orgs {
+		if strings.EqualFold(x.login, login) {
+			return x
+		}
+	}
+	return nil
+}
+
+var (
+	orgDescriptions = []string{
+		"Open-source tools from our platform team", "Integrations and SDKs built on partner APIs",
+		"Internal forks and patches of upstream projects", "Data engineering at scale", "Our public repositories",
+		"Infrastructure as code and deployment tooling", "Connectors for the tools our customers use",
+	}
+	orgLocations = []string{
+		"San Francisco, CA", "New York, NY", "Austin, TX", "Toronto, Canada", "London, UK", "Berlin, Germany",
+		"Paris, France", "São Paulo, Brazil", "Bengaluru, India", "Tokyo, Japan", "Remote",
+	}
+)
+
+// genOrgs builds the owning organisation and the organisations and users that
+// fork the repositories. MatchedShare of the forking organisations derive from
+// Companies, their blog spelling the company's domain in one of GitHub users'
+// free-text ways; the rest are strangers, a tenth of all organisations (taken
+// from the strangers, so a derived one always names its company) with no blog.
+// logins holds every login taken so far, lower-cased.
+func genOrgs(o Options, w *world, logins map[string]bool, anchor time.Time) {
+	r := fake.New(o.Seed, "github/orgs")
+	until := anchor.Add(-time.Hour)
+	oldest := w.repos[0].created
+	for _, rp := range w.repos {
+		oldest = minTime(oldest, rp.created)
+	}
+	owner := &organization{
+		login: o.Org, id: ownerID, name: fake.TitleCase(o.Org), blog: "https://www." + ownerDomain,
+		description: "We build the app, its API and the data pipeline.", email: "opensource@" + ownerDomain,
+		location: "Berlin, Germany", twitter: o.Org + "hq", verified: true, publicRepos: 14, followers: 820,
+		created: sec(oldest.AddDate(0, -2, 0)), updated: sec(anchor.AddDate(0, 0, -20).Add(9 * time.Hour)),
+		variant: fake.VariantUnmatched,
+	}
+	logins[strings.ToLower(o.Org)] = true
+	w.orgs = []*organization{owner}
+
+	taken := map[string]bool{ownerDomain: true}
+	for _, c := range o.Companies {
+		taken[c.Domain] = true
+	}
+	nMatched := min(int(math.Round(o.MatchedShare*float64(o.Orgs))), len(o.Companies))
+	nUnset := min(int(math.Round(0.1*float64(o.Orgs))), o.Orgs-nMatched)
+	chosen := fake.Sample(r, o.Companies, nMatched)
+	type seed struct {
+		c              fake.Company
+		matched, unset bool
+	}
+	seeds := make([]seed, max(o.Orgs, 0))
+	for i := range seeds {
+		if i < nMatched {
+			seeds[i] = seed{c: chosen[i], matched: true}
+		} else {
+			seeds[i] = seed{c: r.Stranger(taken), unset: i-nMatched < nUnset}
+		}
+	}
+	seeds = fake.Sample(r, seeds, len(seeds)) // interleave derived organisations and strangers
+
+	var forks []*fork
+	id := int64(10_000_000)
+	for _, s := range seeds {
+		id += 1 + r.Int64N(2_000_000)
+		x := &organization{id: id, name: s.c.Name, login: uniqueLogin(r, s.c.Name, logins), variant: fake.VariantUnmatched}
+		switch {
+		case s.matched:
+			x.company = s.c.Domain
+			x.blog, x.variant = blogOf(r, s.c.Domain)
+		case !s.unset:
+			x.blog = fake.Pick(r, []string{"", "www.", "https://", "https://www."}) + s.c.Domain
+		}
+		if r.Chance(0.1) {
+			x.name = "" // never set on GitHub
+		}
+		if r.Chance(0.8) {
+			x.description = fake.Pick(r, orgDescriptions)
+		}
+		if r.Chance(0.6) {
+			x.location = fake.Pick(r, orgLocations)
+		}
+		if x.blog != "" && r.Chance(0.4) {
+			x.email = fake.Pick(r, []string{"oss@", "opensource@", "github@"}) + fake.CanonicalDomain(x.blog)
+		}
+		if r.Chance(0.3) {
+			x.twitter = strings.ReplaceAll(strings.ToLower(x.login), "-", "")
+		}
+		x.verified = x.blog != "" && r.Chance(0.35)
+		x.created = sec(r.Between(anchor.AddDate(-12, 0, 0), anchor.AddDate(0, 0, -90)))
+		x.updated = sec(r.Between(x.created, until))
+		x.followers = r.IntN(400)
+		repos := fake.Sample(r, w.repos, 1+r.IntN(min(3, len(w.repos))))
+		x.publicRepos = len(repos) + r.IntN(60)
+		for _, rp := range repos {
+			forks = append(forks, newFork(r, rp, x.login, x.id, "Organization", maxTime(x.created, rp.created), until))
+		}
+		w.orgs = append(w.orgs, x)
+	}
+
+	// Users fork too (a contractor, a customer's engineer): their forks are listed
+	// with the others, and /orgs/{login} answers 404 for them.
+	r = fake.New(o.Seed, "github/user-forks")
+	uid := int64(60_000_000)
+	for range max(o.UserForks, 0) {
+		first, last := r.Person()
+		base := ascii(first) + "-" + ascii(last)
+		login := base
+		for logins[login] {
+			login = base + strconv.Itoa(r.IntN(1000))
+		}
+		logins[login] = true
+		uid += 1 + r.Int64N(500_000)
+		forks = append(forks, newFork(r, fake.Pick(r, w.repos), login, uid, "User", anchor.AddDate(-1, 0, 0), until))
+	}
+
+	// Repository ids grow with creation, as GitHub's do.
+	slices.SortStableFunc(forks, func(a, b *fork) int {
+		if c := a.created.Compare(b.created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.owner, b.owner)
+	})
+	fid := int64(800_000_000)
+	for _, f := range forks {
+		fid += 1 + r.Int64N(90_000)
+		f.id = fid
+		f.parent.forks = append(f.parent.forks, f)
+	}
+}
+
+func newFork(r *fake.Rand, parent *repo, owner string, ownerID int64, typ string, after, until time.Time) *fork {
+	f := &fork{parent: parent, owner: owner, ownerID: ownerID, ownerType: typ, stars: r.IntN(4), watchers: r.IntN(3)}
+	f.created = sec(r.Between(after, until.Add(-24*time.Hour)))
+	f.updated = sec(r.Between(f.created, until))
+	f.pushed = sec(r.Between(f.created, f.updated))
+	return f
+}
+
+// uniqueLogin makes an organisation's login from its name the ways companies
+// pick them, unique whatever the case.
+func uniqueLogin(r *fake.Rand, name string, logins map[string]bool) string {
+	base := fake.Slug(name)
+	switch u := r.Float64(); {
+	case u < 0.2:
+		base = strings.ReplaceAll(base, "-", "")
+	case u < 0.35:
+		base += fake.Pick(r, []string{"-hq", "-oss", "-dev", "-io"})
+	case u < 0.45:
+		base = fake.TitleCase(base) // GitHub keeps the case a login was created with
+	}
+	login := base
+	for n := 2; logins[strings.ToLower(login)]; n++ {
+		login = base + "-" + strconv.Itoa(n)
+	}
+	logins[strings.ToLower(login)] = true
+	return login
+}
+
+// blogOf spells a canonical domain as an organisation's blog, a free-text field.
+func blogOf(r *fake.Rand, d string) (string, string) {
+	switch u := r.Float64(); {
+	case u < 0.35:
+		return d, fake.VariantExact
+	case u < 0.55:
+		return "www." + d, fake.VariantWWW
+	case u < 0.85:
+		return fake.Pick(r, []string{"https://" + d, "https://www." + d + "/", "http://" + d + "/", "https://" + d + "/open-source"}), fake.VariantURL
+	default:
+		if r.Chance(0.5) {
+			return fake.TitleCase(d), fake.VariantCase
+		}
+		return "https://www." + fake.TitleCase(d), fake.VariantCase
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -1,6 +1,7 @@
 // Package github imitates the GitHub REST API for one organisation's repositories
-// (issues, pull requests, reviews, commits) over HTTP, boundary behaviour
-// included: state=open by default, every pull request doubling as an issue,
+// (issues, pull requests, reviews, commits, forks) and the organisations around
+// them (the owner, and customers' and partners' that fork the repositories) over
+// HTTP, boundary behaviour included: state=open by default, every pull request doubling as an issue,
 // Link-header paging that answers 422 past PageCap results and switches its
 // links to after= cursors, the since=1970 empty-list bug, ETags and 304s that
 // cost nothing, Bearer auth and a required User-Agent, primary and secondary
@@ -66,6 +67,16 @@ type Options struct {
 	// RateLimit is the primary limit per hour [5000]. SecondaryPerMinute is how
 	// many requests a rolling minute allows before the secondary limit [900].
 	RateLimit, SecondaryPerMinute int
+	// Orgs are the customers' and partners' organisations that fork the
+	// repositories, each 1 to 3 of them [60]; UserForks are forks owned by users
+	// [20]. Negative = none.
+	Orgs, UserForks int
+	// Companies seeds the forking organisations: MatchedShare of them derive from
+	// these (the sandbox passes HubSpot's), their blog spelling the company's
+	// domain; the rest are strangers [0.7].
+	Companies    []fake.Company
+	MatchedShare float64
+
 	// Forbidden lists "owner/repo/resource" the token lacks a permission for
 	// (resource: repo, issues, pulls or commits; reviews belong to pulls): 403
 	// "Resource not accessible by personal access token".
@@ -74,6 +85,14 @@ type Options struct {
 	// Middleware wraps the routes inside request counting; the sandbox injects
 	// faults with it so faulted requests are counted too.
 	Middleware func(http.Handler) http.Handler
+}
+
+// Validate reports options New cannot build from.
+func (o Options) Validate() error {
+	if o.MatchedShare < 0 || o.MatchedShare > 1 {
+		return fmt.Errorf("github: matched share %v is outside 0..1", o.MatchedShare)
+	}
+	return nil
 }
 
 func (o Options) withDefaults() Options {
@@ -104,6 +123,12 @@ func (o Options) withDefaults() Options {
 	if o.BulkShare == 0 {
 		o.BulkShare = 0.15
 	}
+	def(&o.Orgs, 60)
+	def(&o.UserForks, 20)
+	o.Orgs, o.UserForks = max(o.Orgs, 0), max(o.UserForks, 0)
+	if o.MatchedShare == 0 {
+		o.MatchedShare = 0.7
+	}
 	return o
 }
 
@@ -119,8 +144,12 @@ type API struct {
 	mutator *fake.Rand // draws which records the admin methods change, in call order
 }
 
-// New builds the imitation and its seeded data.
+// New builds the imitation and its seeded data. It panics on invalid options
+// (see Validate).
 func New(opts Options) *API {
+	if err := opts.Validate(); err != nil {
+		panic(err)
+	}
 	o := opts.withDefaults()
 	anchor := o.Now().UTC().Truncate(24 * time.Hour)
 	a := &API{opts: o, limits: newLimits(o), mutator: fake.New(o.Seed, "github/mutations")}
@@ -133,7 +162,9 @@ func New(opts Options) *API {
 		mux.HandleFunc("GET "+prefix+"/pulls", a.reading(a.listPulls))
 		mux.HandleFunc("GET "+prefix+"/pulls/{number}/reviews", a.reading(a.listReviews))
 		mux.HandleFunc("GET "+prefix+"/commits", a.reading(a.listCommits))
+		mux.HandleFunc("GET "+prefix+"/forks", a.reading(a.listForks))
 	}
+	mux.HandleFunc("GET /orgs/{org}", a.reading(a.getOrg))
 	mux.HandleFunc("GET /user", a.reading(a.getUser))
 	mux.HandleFunc("GET /rate_limit", a.reading(a.rateLimit))
 	mux.HandleFunc("/", a.reading(func(r *http.Request) reply { return notFound("https://docs.github.com/rest") }))
@@ -484,6 +515,8 @@ const (
 	docReviews = "https://docs.github.com/rest/pulls/reviews#list-reviews-for-a-pull-request"
 	docCommits = "https://docs.github.com/rest/commits/commits#list-commits"
 	docRepo    = "https://docs.github.com/rest/repos/repos#get-a-repository"
+	docForks   = "https://docs.github.com/rest/repos/forks#list-forks"
+	docOrg     = "https://docs.github.com/rest/orgs/orgs#get-an-organization"
 )
 
 // listIssues is GET /repos/{o}/{r}/issues: issues and pull requests alike
@@ -663,6 +696,43 @@ func (a *API) getRepo(r *http.Request) reply {
 	return reply{status: http.StatusOK, body: a.repoJSON(base(r), rp)}
 }
 
+// listForks is GET /repos/{o}/{r}/forks: sort newest (the default), oldest,
+// stargazers or watchers; ties go to the newer fork.
+func (a *API) listForks(r *http.Request) reply {
+	rp, f := a.repo(r, "repo", docForks)
+	if f != nil {
+		return *f
+	}
+	sortBy := or(r.URL.Query().Get("sort"), "newest")
+	if !slices.Contains([]string{"newest", "oldest", "stargazers", "watchers"}, sortBy) {
+		return validation("sort", docForks)
+	}
+	var es []entry
+	for _, fk := range rp.forks {
+		e := entry{k1: fk.created.Unix(), k2: fk.id, v: fk}
+		switch sortBy {
+		case "stargazers":
+			e.k1 = int64(fk.stars)
+		case "watchers":
+			e.k1 = int64(fk.watchers)
+		}
+		es = append(es, e)
+	}
+	desc := sortBy != "oldest"
+	sortEntries(es, desc)
+	b := base(r)
+	return a.paginate(r, rp, "/forks", docForks, es, desc, func(v any) any { return a.forkJSON(b, v.(*fork)) })
+}
+
+// getOrg is GET /orgs/{org}. A user's login is a 404, as on GitHub.
+func (a *API) getOrg(r *http.Request) reply {
+	x := a.w.findOrg(r.PathValue("org"))
+	if x == nil {
+		return notFound(docOrg)
+	}
+	return reply{status: http.StatusOK, body: a.orgJSON(base(r), x)}
+}
+
 // getUser is GET /user: the token's own account.
 func (a *API) getUser(r *http.Request) reply {
 	return reply{status: http.StatusOK, body: map[string]any{
@@ -817,12 +887,50 @@ func (a *API) repoJSON(b string, rp *repo) map[string]any {
 	return map[string]any{
 		"id": rp.id, "node_id": "R_kgDO" + strconv.FormatInt(rp.id, 36), "name": rp.name, "full_name": rp.fullName(),
 		"private": true, "visibility": "private", "fork": false, "archived": false, "disabled": false,
-		"owner":    map[string]any{"login": rp.owner, "id": 5_000_001, "type": "Organization", "url": b + "/orgs/" + rp.owner},
+		"owner":    map[string]any{"login": rp.owner, "id": ownerID, "type": "Organization", "url": b + "/orgs/" + rp.owner},
 		"html_url": "https://github.com/" + rp.fullName(), "url": b + "/repos/" + rp.fullName(),
 		"description": rp.description, "language": rp.language, "topics": slices.Clone(rp.topics),
 		"default_branch": "main", "created_at": ts(rp.created), "updated_at": ts(rp.updated), "pushed_at": ts(rp.pushed),
 		"open_issues_count": open, "custom_properties": map[string]any{"team": rp.team},
 		"has_issues": true, "has_projects": false, "has_wiki": false,
+	}
+}
+
+func (a *API) orgJSON(b string, x *organization) map[string]any {
+	api := b + "/orgs/" + url.PathEscape(x.login)
+	return map[string]any{
+		"login": x.login, "id": x.id, "node_id": "O_kgDO" + strconv.FormatInt(x.id, 36), "type": "Organization",
+		"url": api, "repos_url": api + "/repos", "events_url": api + "/events", "hooks_url": api + "/hooks",
+		"issues_url": api + "/issues", "members_url": api + "/members{/member}", "public_members_url": api + "/public_members{/member}",
+		"avatar_url": "https://avatars.githubusercontent.com/u/" + strconv.FormatInt(x.id, 10) + "?v=4",
+		"html_url":   "https://github.com/" + url.PathEscape(x.login),
+		"name":       nilIfEmpty(x.name), "company": nil, "blog": x.blog, "location": nilIfEmpty(x.location),
+		"email": nilIfEmpty(x.email), "twitter_username": nilIfEmpty(x.twitter), "description": nilIfEmpty(x.description),
+		"is_verified": x.verified, "has_organization_projects": true, "has_repository_projects": true,
+		"public_repos": x.publicRepos, "public_gists": 0, "followers": x.followers, "following": 0,
+		"created_at": ts(x.created), "updated_at": ts(x.updated), "archived_at": nil,
+	}
+}
+
+// forkJSON is a fork as the forks list shows it: a repository object without
+// parent or source (only GET of the fork itself has those).
+func (a *API) forkJSON(b string, f *fork) map[string]any {
+	rp := f.parent
+	full := f.fullName()
+	return map[string]any{
+		"id": f.id, "node_id": "R_kgDO" + strconv.FormatInt(f.id, 36), "name": rp.name, "full_name": full,
+		// A fork of a private repository is private too.
+		"private": true, "visibility": "private", "fork": true, "archived": false, "disabled": false,
+		"owner": map[string]any{
+			"login": f.owner, "id": f.ownerID, "node_id": "MDQ6" + strconv.FormatInt(f.ownerID, 36), "type": f.ownerType, "site_admin": false,
+			"url": b + "/users/" + url.PathEscape(f.owner), "html_url": "https://github.com/" + url.PathEscape(f.owner),
+			"avatar_url": "https://avatars.githubusercontent.com/u/" + strconv.FormatInt(f.ownerID, 10) + "?v=4",
+		},
+		"html_url": "https://github.com/" + full, "url": b + "/repos/" + full, "forks_url": b + "/repos/" + full + "/forks",
+		"description": rp.description, "language": rp.language, "topics": []any{}, "default_branch": "main",
+		"created_at": ts(f.created), "updated_at": ts(f.updated), "pushed_at": ts(f.pushed),
+		"stargazers_count": f.stars, "watchers_count": f.watchers, "forks_count": 0, "open_issues_count": 0,
+		"has_issues": false, "has_projects": false, "has_wiki": false,
 	}
 }
 

@@ -1,4 +1,4 @@
--- One row per company record of each source system with its global company id. The id
+-- One row per company record of each source system (HubSpot, Crunchbase, Pendo, GitHub) with its global company id. The id
 -- comes from the shared company_gid macro over the record's website domain, so records
 -- of different systems that name one domain get one id. Records are never merged: two
 -- records of one system with one id (a company entered twice) both stay, and
@@ -16,6 +16,13 @@ WITH records AS (
     SELECT 'pendo', account_id, name, domain, company_gid(domain), last_updated_at
     FROM pendo.accounts
     WHERE account_id IS NOT NULL
+    UNION ALL
+    -- GitHub organisations: the owner of our repositories and the organisations that
+    -- fork them. Their blog is free text ("acme.example", "https://www.acme.example/");
+    -- the shared macro normalises it like every other website.
+    SELECT 'github', CAST(id AS VARCHAR), coalesce(name, login), blog, company_gid(blog), updated_at
+    FROM github.organizations
+    WHERE id IS NOT NULL
 ),
 per_gid AS (
     SELECT company_gid, count(DISTINCT source_system) AS sources

@@ -19,7 +19,8 @@ flags AS (
         count(h.holder) FILTER (WHERE h.holder <> r.source_system) > 0 AS matched,
         bool_or(h.holder = 'hubspot')    AS in_hubspot,
         bool_or(h.holder = 'crunchbase') AS in_crunchbase,
-        bool_or(h.holder = 'pendo')      AS in_pendo
+        bool_or(h.holder = 'pendo')      AS in_pendo,
+        bool_or(h.holder = 'github')     AS in_github
     FROM records AS r
     LEFT JOIN holders AS h ON h.entity = r.entity AND h.gid = r.gid
     GROUP BY r.entity, r.source_system, r.source_id, r.gid, r.same_source_records
@@ -37,6 +38,7 @@ SELECT
     count(DISTINCT gid) FILTER (WHERE same_source_records > 1) AS conflict_gids,
     CASE WHEN source_system <> 'hubspot'    THEN count(*) FILTER (WHERE in_hubspot) END    AS matched_hubspot,
     CASE WHEN source_system <> 'crunchbase' THEN count(*) FILTER (WHERE in_crunchbase) END AS matched_crunchbase,
-    CASE WHEN source_system <> 'pendo'      THEN count(*) FILTER (WHERE in_pendo) END      AS matched_pendo
+    CASE WHEN source_system <> 'pendo'      THEN count(*) FILTER (WHERE in_pendo) END      AS matched_pendo,
+    CASE WHEN source_system <> 'github'     THEN count(*) FILTER (WHERE in_github) END     AS matched_github
 FROM flags
 GROUP BY entity, source_system
