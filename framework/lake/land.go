@@ -115,7 +115,7 @@ func (l *Lake) Land(ctx context.Context, stream source.Stream, req LandRequest) 
 		req.Alloc = memory.DefaultAllocator
 	}
 	op := fmt.Sprintf("land %s.%s", req.Stream.Source, req.Stream.Stream)
-	w := &landWriter{lake: l, req: req, schema: Schema(spec.Fields), fields: spec.Fields, op: op}
+	w := &landWriter{lake: l, req: req, schema: Schema(spec.Fields), fields: spec.Fields, extract: source.NewExtractor(spec.Fields), op: op}
 	defer w.abort()
 
 	cp := Checkpoint{Cursor: req.Cursor}
@@ -156,16 +156,19 @@ func (l *Lake) Land(ctx context.Context, stream source.Stream, req LandRequest) 
 
 // landWriter owns the open Parquet file and the Arrow batch being filled.
 type landWriter struct {
-	lake   *Lake
-	req    LandRequest
-	schema *arrow.Schema
-	fields []source.Field
-	op     string
+	lake    *Lake
+	req     LandRequest
+	schema  *arrow.Schema
+	fields  []source.Field
+	extract *source.Extractor
+	vals    []any // the current record's values, reused
+	op      string
 
 	cp       Checkpoint
 	bw       *blob.Writer
 	cancel   context.CancelFunc
 	fw       *pqarrow.FileWriter
+	enc      *encoder // writes fw's batches
 	b        *array.RecordBuilder
 	key      string
 	fileRows int64
@@ -185,10 +188,11 @@ func (w *landWriter) page(ctx context.Context, p source.Page) error {
 	cursor := string(p.Next)
 	n := len(w.fields)
 	for i, rec := range p.Records {
-		vals, err := source.Extract(rec, w.fields)
+		vals, err := w.extract.Extract(rec, w.vals)
 		if err != nil {
 			return errs.Errorf(errs.Invalid, w.op, "page %d record %d: %v (the source sent data the stream's schema cannot read; fix the connector's field types)", w.pageNo, i+1, err)
 		}
+		w.vals = vals
 		for j, v := range vals {
 			appendValue(w.b.Field(j), v)
 		}
@@ -242,7 +246,9 @@ func (w *landWriter) openFile(ctx context.Context) error {
 		cancel()
 		return errs.E(kindOf(err), w.op, err)
 	}
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithAllocator(w.req.Alloc), parquet.WithMaxRowGroupLength(int64(w.req.BatchRows)*8))
+	// _raw is unique per record: a dictionary for it is built only to be abandoned.
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithAllocator(w.req.Alloc),
+		parquet.WithMaxRowGroupLength(int64(w.req.BatchRows)*8), parquet.WithDictionaryFor(ColRaw, false))
 	fw, err := pqarrow.NewFileWriter(w.schema, bw, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(w.req.Alloc)))
 	if err != nil {
 		cancel()
@@ -250,6 +256,7 @@ func (w *landWriter) openFile(ctx context.Context) error {
 		return errs.E(errs.Internal, w.op, err)
 	}
 	w.bw, w.fw, w.cancel = bw, fw, cancel
+	w.enc = startEncoder(fw)
 	w.b = array.NewRecordBuilder(w.req.Alloc, w.schema)
 	w.fileRows = 0
 	return nil
@@ -259,10 +266,23 @@ func (w *landWriter) flush() error {
 	if w.b == nil || w.b.Field(0).Len() == 0 {
 		return nil
 	}
+	// The next batch will be about as big as this one: reserving that up front spares
+	// the builders growing their buffers by doubling and copying, batch after batch.
+	data := make([]int, len(w.fields)+4)
+	for i := range data {
+		if sb, ok := w.b.Field(i).(*array.StringBuilder); ok {
+			data[i] = sb.DataLen()
+		}
+	}
 	rec := w.b.NewRecordBatch()
-	defer rec.Release()
-	if err := w.fw.WriteBuffered(rec); err != nil {
-		return errs.E(errs.Transient, w.op, err)
+	w.b.Reserve(w.req.BatchRows)
+	for i, n := range data {
+		if n > 0 {
+			w.b.Field(i).(*array.StringBuilder).ReserveData(n + n/8)
+		}
+	}
+	if err := w.enc.write(rec); err != nil {
+		return errs.E(errs.Transient, w.op+": write "+w.key, err)
 	}
 	return nil
 }
@@ -274,8 +294,11 @@ func (w *landWriter) closeFile() error {
 	if err := w.flush(); err != nil {
 		return err
 	}
+	if err := w.enc.finish(); err != nil {
+		return errs.E(errs.Transient, w.op+": write "+w.key, err)
+	}
 	fw, cancel := w.fw, w.cancel
-	w.fw, w.bw, w.cancel = nil, nil, nil
+	w.fw, w.bw, w.cancel, w.enc = nil, nil, nil, nil
 	w.b.Release()
 	w.b = nil
 	err := fw.Close() // also closes the blob writer: the upload commits here
@@ -291,6 +314,10 @@ func (w *landWriter) closeFile() error {
 // abort discards a half-written file: a blob.Writer whose context is never closed
 // successfully leaves nothing behind, and files without a manifest are never read.
 func (w *landWriter) abort() {
+	if w.enc != nil {
+		w.enc.finish() // the file is discarded: its error no longer matters
+		w.enc = nil
+	}
 	if w.b != nil {
 		w.b.Release()
 		w.b = nil
