@@ -34,7 +34,7 @@ var decoders = []struct {
 	name    string
 	decoder func(fields []source.Field) func(rec []byte) (int, error)
 }{
-	{"source.Extractor (stream's fields only)", func(fields []source.Field) func([]byte) (int, error) {
+	{"source.Extractor", func(fields []source.Field) func([]byte) (int, error) {
 		x := source.NewExtractor(fields)
 		var out []any
 		return func(rec []byte) (n int, err error) {

@@ -99,7 +99,8 @@ func arrowType(t source.Type) arrow.DataType {
 
 // Land reads the stream from req.Cursor and streams its pages into Parquet files in
 // the bucket, a bounded batch at a time, then commits a manifest. Memory is bounded by
-// one page plus one batch, whatever the stream's length.
+// one page plus three batches (one filling, one waiting, one being encoded), whatever
+// the stream's length.
 func (l *Lake) Land(ctx context.Context, stream source.Stream, req LandRequest) (LandResult, error) {
 	spec := stream.Spec()
 	if req.BatchRows <= 0 {
