@@ -31,6 +31,10 @@ func TestValidateNamesTheProblemAndTheFix(t *testing.T) {
 		want   string
 	}{
 		{func(p *Product) { p.Version = "1.0" }, `version "1.0" must be semantic`},
+		{func(p *Product) { p.Version = "0.9.0" }, "the major version runs from 1 to 999"},
+		{func(p *Product) { p.Version = "1000.0.0" }, "the major version runs from 1 to 999"},
+		{func(p *Product) { p.Version = "99999999999999999999.0.0" }, "the major version runs from 1 to 999"},
+		{func(p *Product) { p.Cadence = "0 25 * * *" }, `hour field "25"`},
 		{func(p *Product) { p.Schema[1].Doc = "" }, "column updated_at has no Doc"},
 		{func(p *Product) { p.Schema[1].Type = "TEXT" }, `type "TEXT"`},
 		{func(p *Product) { p.PrimaryKey = []string{"id"} }, `primary key column "id" is not in the schema`},
@@ -174,6 +178,41 @@ func TestLegacyMajors(t *testing.T) {
 		err := Domain{Name: "sales", Owner: "team", Products: []Product{bad}}.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("err = %v, want it to say %q", err, tc.want)
+		}
+	}
+}
+
+func TestValidateCadence(t *testing.T) {
+	for _, ok := range []string{"@hourly", "@daily", "@weekly", "0 6 * * *", "*/15 * * * *", "0 7 * * MON-FRI",
+		"30 2 1,15 * *", "0 0-23/2 * JAN,jul sun", "0 6 * * 7", "5 4 31 12 0"} {
+		if err := ValidateCadence(ok); err != nil {
+			t.Errorf("%q: %v, want accepted", ok, err)
+		}
+	}
+	for bad, want := range map[string]string{
+		"":              "no cadence",
+		"daily":         "5-field cron",
+		"0 6 * *":       "5-field cron",
+		"60 6 * * *":    `minute field "60": "60" is not a number from 0 to 59`,
+		"0 24 * * *":    `hour field "24"`,
+		"0 6 0 * *":     `day of month field "0"`,
+		"0 6 * 13 *":    `month field "13": "13" is not a number from 1 to 12 or JAN–DEC`,
+		"0 6 * * FUN":   `day of week field "FUN"`,
+		"0 6 * * 5-1":   `range "5-1" runs backwards`,
+		"*/0 * * * *":   `step "0" is not a number from 1 to 60`,
+		"5/10 * * * *":  "a step needs * or a range",
+		"0 6 * * * *":   "5-field cron",
+		"0,,6 * * * *":  `"" is not a number`,
+		"0 six * * *":   `hour field "six"`,
+		"0 6 L * *":     `day of month field "L"`,
+		"0 6 * * MON-":  `"" is not a number`,
+		"0 6 * * -MON":  `"" is not a number`,
+		"0 6 */x * *":   `step "x"`,
+		"1-2-3 * * * *": `"2-3" is not a number`,
+	} {
+		err := ValidateCadence(bad)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error containing %q", bad, err, want)
 		}
 	}
 }

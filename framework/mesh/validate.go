@@ -49,8 +49,8 @@ func (p Product) validate(d Domain) error {
 	}
 	if !versionRE.MatchString(p.Version) {
 		add("version %q must be semantic (MAJOR.MINOR.PATCH, e.g. 1.0.0)", p.Version)
-	} else if p.Major() < 1 {
-		add("version %q: the major version starts at 1", p.Version)
+	} else if m := p.Major(); m < 1 || m > MaxMajor {
+		add("version %q: the major version runs from 1 to %d (each major is a table of its own, kept while consumers need it)", p.Version, MaxMajor)
 	}
 	if len(p.Inputs) == 0 {
 		add("no inputs: list the raw streams or products it reads with mesh.Raw or mesh.FromProduct")
@@ -135,6 +135,10 @@ func (p Product) validate(d Domain) error {
 	return nil
 }
 
+// MaxMajor bounds a product's major version: a major is a table name (<product>_v<major>)
+// and every bump a migration for consumers, so a number past it is a typo.
+const MaxMajor = 999
+
 // ValidateCadence accepts @hourly, @daily, @weekly or a 5-field cron expression.
 func ValidateCadence(c string) error {
 	switch c {
@@ -143,10 +147,7 @@ func ValidateCadence(c string) error {
 	case "":
 		return errors.New("no cadence: set Cadence to @hourly, @daily, @weekly or a cron expression")
 	}
-	if len(strings.Fields(c)) != 5 {
-		return fmt.Errorf("cadence %q must be @hourly, @daily, @weekly or a 5-field cron expression", c)
-	}
-	return nil
+	return validateCron(c)
 }
 
 // AllChecks returns the product's declared checks plus the implicit ones its schema
