@@ -110,6 +110,7 @@ compose-secrets:
 	{ [ -s s3_root_user ] || printf meshflow-admin > s3_root_user; } && \
 	{ [ -s s3_access_key ] || printf meshflow > s3_access_key; } && \
 	{ [ -s catalog_uri ] || printf 'postgres://meshflow:%s@postgresql:5432/meshflow_catalog?sslmode=disable' "$$(cat catalog_db_password)" > catalog_uri; } && \
+	{ [ -s access.yaml ] || printf 'principals: []\n' > access.yaml; } && \
 	chmod 644 * && echo "compose secrets in $(SECRETS)"
 
 fmt:
