@@ -3,6 +3,7 @@ package stack_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -143,6 +145,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal("a breaking change replaced the current snapshot")
 	}
 	stopWorker()
+	// Nothing a run staged outlives it: a publish deletes its file, and the blocked and
+	// the refused run above discarded theirs.
+	if left := listKeys(t, ctx, stores.Lake.Bucket, "staging/marketing/crm_contacts_v1/"); len(left) > 0 {
+		t.Errorf("staged files left behind: %v", left)
+	}
 
 	// The same change with a major bump publishes a new table, and the old major keeps
 	// publishing beside it until its sunset day.
@@ -595,4 +602,21 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(m.Run())
+}
+
+// listKeys lists the bucket's keys under prefix.
+func listKeys(t *testing.T, ctx context.Context, b *blob.Bucket, prefix string) []string {
+	t.Helper()
+	var keys []string
+	it := b.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			return keys
+		}
+		if err != nil {
+			t.Fatalf("list %s: %v", prefix, err)
+		}
+		keys = append(keys, obj.Key)
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"gocloud.dev/gcerrors"
 
 	"github.com/meshflow/meshflow/framework/contract"
 	"github.com/meshflow/meshflow/framework/errs"
@@ -89,6 +90,18 @@ func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error)
 	}
 	log.Info().Int64("rows", res.Manifest.Rows).Int("pages", res.Stats.Pages).Int("retries", res.Stats.Retries).Str("manifest", res.ManifestKey).Msg("landed")
 	return LandOutput{ManifestKey: res.ManifestKey, Rows: res.Manifest.Rows, Files: len(res.Manifest.Files), Pages: res.Stats.Pages, Retries: res.Stats.Retries}, nil
+}
+
+// DiscardStaged deletes the model output a failed run staged. It deletes only keys
+// under staging/, and a key already gone is no error.
+func (a *Activities) DiscardStaged(ctx context.Context, key string) error {
+	if !strings.HasPrefix(key, "staging/") || strings.Contains(key, "..") {
+		return toTemporal(errs.Errorf(errs.Invalid, "discard staged output", "%q is not a staging key", key))
+	}
+	if err := a.Lake.Bucket.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		return toTemporal(errs.E(errs.Transient, "discard staged output "+key, err))
+	}
+	return nil
 }
 
 // StagingKey is where a run's model output waits for its checks and publish.

@@ -39,6 +39,7 @@ func legacyEnv(t *testing.T, m mesh.Mesh, now time.Time) (*testsuite.TestWorkflo
 	env.RegisterWorkflowWithOptions(wf.RunProduct, workflow.RegisterOptions{Name: RunProductWorkflow})
 	acts := &Activities{}
 	env.RegisterActivity(acts)
+	env.OnActivity(acts.DiscardStaged, mock.Anything, mock.Anything).Return(nil).Maybe()
 	return env, acts
 }
 

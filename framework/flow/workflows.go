@@ -92,9 +92,15 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	}
 
 	progress.Stage = "transforming"
+	// From here on a failed run discards what it staged: nothing will ever publish it.
+	staged := StagingKey(d.Name, p.PortName(), rec.RunID)
+	failStaged := func(status string, err error) (RunResult, error) {
+		discardStaged(ctx, staged)
+		return fail(status, err)
+	}
 	var tr TransformOutput
 	if err := workflow.ExecuteActivity(transformOptions(ctx), (*Activities).Transform, TransformInput{Domain: d.Name, Product: p.Name, RunID: rec.RunID, Partition: in.Partition}).Get(ctx, &tr); err != nil {
-		return fail("failed", fmt.Errorf("transform: %w", err))
+		return failStaged("failed", fmt.Errorf("transform: %w", err))
 	}
 	progress.Rows = tr.Rows
 	rec.Rows, rec.Watermark = tr.Rows, tr.Watermark
@@ -102,7 +108,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	progress.Stage = "checking"
 	var ch CheckOutput
 	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Check, CheckInput{Domain: d.Name, Product: p.Name, StagingKey: tr.StagingKey, Now: workflow.Now(ctx)}).Get(ctx, &ch); err != nil {
-		return fail("failed", fmt.Errorf("check: %w", err))
+		return failStaged("failed", fmt.Errorf("check: %w", err))
 	}
 	rec.Checks = ch.Results
 	if blocking := quality.Blocking(ch.Results); len(blocking) > 0 {
@@ -114,7 +120,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 			"quality gate: %d error check(s) failed: %s; nothing was published and the previous snapshot of %s.%s stays current",
 			len(blocking), strings.Join(msgs, "; "), d.Name, p.PortName()), ErrTypeQualityGate, nil)
 		logger.Warn("quality gate blocked the publish", "product", p.Name, "failed", len(blocking))
-		return fail("blocked", err)
+		return failStaged("blocked", err)
 	}
 
 	progress.Stage = "publishing"
@@ -124,7 +130,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		Domain: d.Name, Product: p.Name, RunID: rec.RunID, Partition: in.Partition, StagingKey: tr.StagingKey,
 		Results: ch.Results, Watermark: tr.Watermark, PublishedAt: publishedAt, Inputs: tr.Inputs,
 	}).Get(ctx, &pub); err != nil {
-		return fail("failed", fmt.Errorf("publish: %w", err))
+		return failStaged("failed", fmt.Errorf("publish: %w", err))
 	}
 	rec.Status, rec.SnapshotID = "published", pub.SnapshotID
 
@@ -164,6 +170,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 func publishLegacy(ctx workflow.Context, d mesh.Domain, v mesh.Product, runID, partition string) LegacyRun {
 	lr := LegacyRun{Table: v.PortName()}
 	failed := func(status string, err error) LegacyRun {
+		discardStaged(ctx, StagingKey(d.Name, v.PortName(), runID))
 		lr.Status, lr.Error = status, err.Error()
 		return lr
 	}
@@ -192,6 +199,16 @@ func publishLegacy(ctx workflow.Context, d mesh.Domain, v mesh.Product, runID, p
 	}
 	lr.Status, lr.SnapshotID, lr.Rows = "published", pub.SnapshotID, pub.Rows
 	return lr
+}
+
+// discardStaged deletes a failed run's staged model output, best effort: a file left
+// behind is garbage, never data (only Publish reads it, and only for its own run).
+func discardStaged(ctx workflow.Context, key string) {
+	// Histories of runs that failed before this step existed replay without it.
+	if workflow.GetVersion(ctx, "discard-staged", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	_ = workflow.ExecuteActivity(recordOptions(ctx), (*Activities).DiscardStaged, key).Get(ctx, nil)
 }
 
 // landWithQuotaWaits runs the Land activity and, when the source reports an exhausted

@@ -13,7 +13,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
+	_ "gocloud.dev/blob/memblob"
 
+	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/framework/quality"
@@ -42,8 +44,14 @@ func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *Activities) {
 	env.RegisterWorkflowWithOptions(wf.RunProduct, workflow.RegisterOptions{Name: RunProductWorkflow})
 	acts := &Activities{}
 	env.RegisterActivity(acts)
+	env.OnActivity(acts.DiscardStaged, mock.Anything, mock.Anything).Return(nil).Maybe()
 	return env, acts
 }
+
+// stagedByThisRun matches the staging key of the test run of crm_contacts.
+var stagedByThisRun = mock.MatchedBy(func(key string) bool {
+	return strings.HasPrefix(key, "staging/marketing/crm_contacts_v1/") && strings.HasSuffix(key, "/model.parquet")
+})
 
 var passing = []quality.Result{{Name: "unique_id", Status: "pass"}}
 
@@ -79,6 +87,7 @@ func TestRunProductPublishesAfterLandingEveryInput(t *testing.T) {
 		t.Fatalf("run record = %+v", rec)
 	}
 	env.AssertExpectations(t)
+	env.AssertNotCalled(t, "DiscardStaged", mock.Anything, mock.Anything) // Publish deletes it once published
 }
 
 func TestRunProductErrorCheckBlocksThePublish(t *testing.T) {
@@ -106,6 +115,57 @@ func TestRunProductErrorCheckBlocksThePublish(t *testing.T) {
 	env.AssertNotCalled(t, "Publish", mock.Anything, mock.Anything)
 	if rec.Status != "blocked" || len(rec.Checks) != 2 {
 		t.Fatalf("run record = %+v", rec)
+	}
+	env.AssertCalled(t, "DiscardStaged", mock.Anything, stagedByThisRun)
+}
+
+func TestRunProductFailedPublishDiscardsWhatItStaged(t *testing.T) {
+	env, a := newEnv(t)
+	env.OnActivity(a.Land, mock.Anything, mock.Anything).Return(LandOutput{Rows: 10}, nil)
+	env.OnActivity(a.Transform, mock.Anything, mock.Anything).Return(TransformOutput{StagingKey: "staging/x", Rows: 7}, nil)
+	env.OnActivity(a.Check, mock.Anything, mock.Anything).Return(CheckOutput{Results: passing, Status: "pass"}, nil)
+	env.OnActivity(a.Publish, mock.Anything, mock.Anything).Return(PublishOutput{},
+		temporal.NewNonRetryableApplicationError("breaking change", "invalid", nil))
+	env.OnActivity(a.RecordRun, mock.Anything, mock.Anything).Return(nil)
+
+	env.ExecuteWorkflow(RunProductWorkflow, RunInput{Domain: "marketing", Product: "crm_contacts"})
+	if err := env.GetWorkflowError(); err == nil || !strings.Contains(err.Error(), "breaking change") {
+		t.Fatalf("err = %v, want the publish error", err)
+	}
+	env.AssertCalled(t, "DiscardStaged", mock.Anything, stagedByThisRun)
+}
+
+func TestDiscardStagedDeletesOnlyStagingKeys(t *testing.T) {
+	ctx := context.Background()
+	l, err := lake.Open(ctx, "mem://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a := &Activities{Lake: l}
+	key := StagingKey("marketing", "crm_contacts_v1", "run-1")
+	if err := l.Bucket.WriteAll(ctx, key, []byte("rows"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Bucket.WriteAll(ctx, "raw/keep.parquet", []byte("rows"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DiscardStaged(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := l.Bucket.Exists(ctx, key); ok {
+		t.Error("the staged file is still there")
+	}
+	if err := a.DiscardStaged(ctx, key); err != nil {
+		t.Errorf("discarding it again = %v, want nil (already gone is fine)", err)
+	}
+	for _, bad := range []string{"raw/keep.parquet", "staging/../raw/keep.parquet"} {
+		if err := a.DiscardStaged(ctx, bad); err == nil || !strings.Contains(err.Error(), "not a staging key") {
+			t.Errorf("DiscardStaged(%q) = %v, want a refusal", bad, err)
+		}
+	}
+	if ok, _ := l.Bucket.Exists(ctx, "raw/keep.parquet"); !ok {
+		t.Error("a file outside staging/ was deleted")
 	}
 }
 
