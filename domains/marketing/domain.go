@@ -165,8 +165,9 @@ func webTraffic() mesh.Product {
 		},
 		Tags:    []string{"ga4", "web", "acquisition"},
 		Version: "1.0.0",
-		Inputs:  []mesh.Input{mesh.Raw("googleanalytics", "daily_report")},
-		Model:   webTrafficSQL,
+		// A day's rows come only from that day's report: a day's run reads that day's landings.
+		Inputs: []mesh.Input{mesh.RawSamePartition("googleanalytics", "daily_report")},
+		Model:  webTrafficSQL,
 		Schema: []mesh.Column{
 			{Name: "property_id", Type: mesh.String, Required: true, Doc: "GA4 property id."},
 			{Name: "date", Type: mesh.Date, Required: true, Doc: "Day in the property's time zone."},

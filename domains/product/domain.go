@@ -38,7 +38,9 @@ func accountUsage() mesh.Product {
 		Tags:    []string{"pendo", "usage", "accounts"},
 		Version: "1.1.0",
 		Inputs: []mesh.Input{
-			mesh.Raw("pendo", "page_events"), mesh.Raw("pendo", "feature_events"),
+			// A day's events arrive in that day's landings; the accounts, pages and
+			// features they name are read whole.
+			mesh.RawSamePartition("pendo", "page_events"), mesh.RawSamePartition("pendo", "feature_events"),
 			mesh.Raw("pendo", "accounts"), mesh.Raw("pendo", "pages"), mesh.Raw("pendo", "features"),
 		},
 		Model: usageSQL,

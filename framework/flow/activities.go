@@ -123,7 +123,8 @@ func (a *Activities) product(domain, product string, major int) (mesh.Domain, me
 }
 
 // Transform runs the product's model over every committed landing of its raw inputs
-// and the current snapshots of the ports it reads, and stages the result.
+// (for a partition run, only that partition's landings of a RawSamePartition input) and
+// the current snapshots of the ports it reads, and stages the result.
 func (a *Activities) Transform(ctx context.Context, in TransformInput) (TransformOutput, error) {
 	defer keepAlive(ctx, heartbeatEvery).stop()
 	d, p, err := a.product(in.Domain, in.Product, in.Major)
@@ -140,7 +141,7 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 	inputs := map[string]int64{} // port → snapshot id read
 	for _, src := range p.Inputs {
 		if src.IsRaw() {
-			raw, err := a.rawInput(ctx, d.Name, src, scratch)
+			raw, err := a.rawInput(ctx, d.Name, src, in.Partition, scratch)
 			if err != nil {
 				return TransformOutput{}, toTemporal(err)
 			}
@@ -201,7 +202,7 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 	return TransformOutput{StagingKey: key, Rows: res.Rows, Watermark: res.Watermark, Inputs: inputs}, nil
 }
 
-func (a *Activities) rawInput(ctx context.Context, domain string, src mesh.Input, scratch string) (transform.RawInput, error) {
+func (a *Activities) rawInput(ctx context.Context, domain string, src mesh.Input, partition, scratch string) (transform.RawInput, error) {
 	ref := lake.StreamRef{Domain: domain, Source: src.Source, Stream: src.Stream}
 	ms, err := a.Lake.Manifests(ctx, ref)
 	if err != nil {
@@ -209,6 +210,12 @@ func (a *Activities) rawInput(ctx context.Context, domain string, src mesh.Input
 	}
 	if len(ms) == 0 {
 		return transform.RawInput{}, errs.Errorf(errs.NotFound, "read raw "+ref.String(), "nothing has landed yet")
+	}
+	if src.SamePartition && partition != "" {
+		ms = samePartition(ms, partition)
+		if len(ms) == 0 {
+			return transform.RawInput{}, errs.Errorf(errs.NotFound, "read raw "+ref.String(), "nothing has landed for partition %s: run that partition (it lands first)", partition)
+		}
 	}
 	var keys []string
 	for _, m := range ms {
@@ -222,6 +229,18 @@ func (a *Activities) rawInput(ctx context.Context, domain string, src mesh.Input
 	}
 	last := ms[len(ms)-1]
 	return transform.RawInput{Source: src.Source, Stream: src.Stream, Files: files, PrimaryKey: last.PrimaryKey, CursorField: last.CursorField, Fields: last.Fields}, nil
+}
+
+// samePartition keeps the landings of the partition and the unpartitioned ones (a
+// whole-stream sync may hold any partition's rows), in their order.
+func samePartition(ms []lake.Manifest, partition string) []lake.Manifest {
+	var out []lake.Manifest
+	for _, m := range ms {
+		if m.Partition == partition || m.Partition == "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // PartitionPublished reports whether any snapshot published the given partition: a

@@ -72,10 +72,23 @@ type Product struct {
 type Input struct {
 	Source, Stream  string // a raw stream landed from a connector, or
 	Domain, Product string // another product's port
+	// SamePartition: a partition run of the product reads only the landings of its own
+	// partition (and unpartitioned ones) of this raw stream. See RawSamePartition.
+	SamePartition bool
 }
 
-// Raw names a raw stream input.
+// Raw names a raw stream input. A run reads every landing of it.
 func Raw(source, stream string) Input { return Input{Source: source, Stream: stream} }
+
+// RawSamePartition names a raw stream whose rows for a partition arrive only in that
+// partition's landings (a GA4 report of one day, Pendo's events of one day). A partition
+// run of a partitioned product then reads only those landings, plus the stream's
+// unpartitioned ones, instead of the stream's whole history: a backfill's later days
+// cost what its first days did. Use it only when the model computes a partition's rows
+// from that partition's raw rows alone; a rolling window over earlier days needs Raw.
+func RawSamePartition(source, stream string) Input {
+	return Input{Source: source, Stream: stream, SamePartition: true}
+}
 
 // FromProduct names another product's port as an input.
 func FromProduct(domain, product string) Input { return Input{Domain: domain, Product: product} }

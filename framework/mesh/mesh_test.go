@@ -45,6 +45,8 @@ func TestValidateNamesTheProblemAndTheFix(t *testing.T) {
 		{func(p *Product) { p.Inputs = nil }, "no inputs"},
 		{func(p *Product) { p.PartitionBy = "day" }, `partition column "day" is not in the schema`},
 		{func(p *Product) { p.PartitionBy = "updated_at" }, "PartitionBy must name a DATE column"},
+		{func(p *Product) { p.Inputs = []Input{RawSamePartition("hubspot", "contacts")} }, "needs a raw stream (mesh.RawSamePartition) and a partitioned product"},
+		{func(p *Product) { p.Inputs = []Input{{Domain: "marketing", Product: "crm_companies", SamePartition: true}} }, "reads the same partition"},
 	} {
 		p := valid()
 		p.Schema = append([]Column(nil), p.Schema...)

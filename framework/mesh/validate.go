@@ -59,6 +59,9 @@ func (p Product) validate(d Domain) error {
 		if in.IsRaw() == (in.Domain != "") || (in.IsRaw() && in.Stream == "") || (!in.IsRaw() && in.Product == "") {
 			add("input %+v must name either a source and stream or a domain and product", in)
 		}
+		if in.SamePartition && (!in.IsRaw() || p.PartitionBy == "") {
+			add("input %s reads the same partition, which needs a raw stream (mesh.RawSamePartition) and a partitioned product (set PartitionBy, or use mesh.Raw)", in)
+		}
 	}
 	if strings.TrimSpace(p.Model) == "" {
 		add("no model SQL")
