@@ -111,12 +111,16 @@ func (st *stream) listForks(ctx context.Context, c *cursor) error {
 				Type  string `json:"type"`
 			} `json:"owner"`
 		}
-		if err := json.Unmarshal(raw, &m); err != nil || !loginSyntax.MatchString(m.Owner.Login) {
+		if err := json.Unmarshal(raw, &m); err != nil {
 			return st.src.badItem(op, raw)
 		}
-		if m.Owner.Type == "Organization" { // a user's fork names no company
-			st.discover(c, m.Owner.Login)
+		if m.Owner.Type != "Organization" { // a user's fork names no company
+			continue
 		}
+		if !loginSyntax.MatchString(m.Owner.Login) {
+			return st.src.badItem(op, raw)
+		}
+		st.discover(c, m.Owner.Login)
 	}
 	c.Pages++
 	c.Next = resp.next
@@ -133,7 +137,11 @@ func (st *stream) readOrg(ctx context.Context, c *cursor, login string) ([]json.
 	op := "github: get " + who
 	ts := c.state(orgKey(login))
 	resp, err := st.src.get(ctx, op, "/orgs/"+url.PathEscape(login), ts.ETag, who)
-	if errs.Is(err, errs.NotFound) {
+	owner := strings.EqualFold(login, ownerOf(c.Repo))
+	// A fork's organisation is someone else's: one that hides from our token (SAML
+	// single sign-on answers 403) is skipped like one that is gone, rather than failing
+	// every pass over an organisation nobody here can fix.
+	if errs.Is(err, errs.NotFound) || (!owner && errs.Is(err, errs.Permission)) {
 		ts.ETag = ""
 		return nil, nil
 	}
@@ -148,7 +156,7 @@ func (st *stream) readOrg(ctx context.Context, c *cursor, login string) ([]json.
 	}
 	ts.ETag = resp.etag
 	relation := "fork"
-	if strings.EqualFold(login, ownerOf(c.Repo)) {
+	if owner {
 		relation = "owner"
 	}
 	return []json.RawMessage{envelope(c.Repo, resp.body, "relation", relation)}, nil

@@ -341,26 +341,35 @@ func TestOrganizationsState(t *testing.T) {
 }
 
 // A repository owner that is a user, and a fork owner gone since the list
-// named it, answer 404 and are skipped; user forks are never looked up; other
-// failures are errors of their kind.
+// named it, answer 404 and are skipped; user forks are never looked up, whatever
+// their login looks like; a fork's organisation that refuses our token (SAML) is
+// skipped too, while the owner's refusal and other failures are errors of their kind.
 func TestOrganizationsNotFoundAndErrors(t *testing.T) {
 	var mu sync.Mutex
 	requests := map[string]int{}
-	nimbus := 200
+	nimbus, owner := 200, 404
+	samlRefusal := `{"message":"Resource protected by organization SAML enforcement.","status":"403"}`
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		requests[r.URL.Path]++
-		status := nimbus
+		status, ownerStatus := nimbus, owner
 		mu.Unlock()
 		switch r.URL.Path {
 		case "/repos/jdoe/tools/forks":
-			fmt.Fprint(w, `[{"id":1,"owner":{"login":"Nimbus","type":"Organization"}},{"id":2,"owner":{"login":"bob","type":"User"}},{"id":3,"owner":{"login":"gone-org","type":"Organization"}}]`)
+			fmt.Fprint(w, `[{"id":1,"owner":{"login":"Nimbus","type":"Organization"}},{"id":2,"owner":{"login":"bob","type":"User"}},{"id":3,"owner":{"login":"gone-org","type":"Organization"}},{"id":4,"owner":{"login":"odd login!","type":"User"}}]`)
 		case "/orgs/nimbus", "/orgs/Nimbus":
 			w.WriteHeader(status)
 			if status == 200 {
 				fmt.Fprint(w, `{"login":"nimbus","id":42,"blog":"nimbus-labs.example","updated_at":"2026-03-01T10:00:00Z"}`)
 			} else {
-				fmt.Fprint(w, `{"message":"Resource protected by organization SAML enforcement.","status":"403"}`)
+				fmt.Fprint(w, samlRefusal)
+			}
+		case "/orgs/jdoe":
+			w.WriteHeader(ownerStatus)
+			if ownerStatus == 403 {
+				fmt.Fprint(w, samlRefusal)
+			} else {
+				fmt.Fprint(w, `{"message":"Not Found","documentation_url":"https://docs.github.com/rest","status":"404"}`)
 			}
 		default:
 			w.WriteHeader(404)
@@ -384,24 +393,31 @@ func TestOrganizationsNotFoundAndErrors(t *testing.T) {
 	}
 	mu.Unlock()
 
+	mu.Lock()
+	nimbus = 403
+	mu.Unlock()
+	if recs, _, err := source.ReadAll(t.Context(), s, source.PageRequest{SyncStart: t0}, fastReader); err != nil || len(recs) != 0 {
+		t.Errorf("a fork's organisation behind SAML: %d records, %v; want it skipped without an error", len(recs), err)
+	}
+
 	for _, c := range []struct {
-		status int
-		kind   errs.Kind
-		says   []string
+		nimbus, owner int
+		kind          errs.Kind
+		says          []string
 	}{
-		{403, errs.Permission, []string{"organisation Nimbus", TokenEnv, "SAML"}},
-		{500, errs.Transient, []string{"organisation Nimbus", "500"}},
+		{200, 403, errs.Permission, []string{"organisation jdoe", TokenEnv, "SAML"}},
+		{500, 404, errs.Transient, []string{"organisation Nimbus", "500"}},
 	} {
 		mu.Lock()
-		nimbus = c.status
+		nimbus, owner = c.nimbus, c.owner
 		mu.Unlock()
 		_, _, err := source.ReadAll(t.Context(), s, source.PageRequest{SyncStart: t0}, fastReader)
 		if errs.KindOf(err) != c.kind || strings.Contains(fmt.Sprint(err), tokenText) {
-			t.Errorf("HTTP %d: %v (kind %v), want %v", c.status, err, errs.KindOf(err), c.kind)
+			t.Errorf("nimbus %d, owner %d: %v (kind %v), want %v", c.nimbus, c.owner, err, errs.KindOf(err), c.kind)
 		}
 		for _, m := range c.says {
 			if !strings.Contains(fmt.Sprint(err), m) {
-				t.Errorf("HTTP %d: %v does not say %q", c.status, err, m)
+				t.Errorf("nimbus %d, owner %d: %v does not say %q", c.nimbus, c.owner, err, m)
 			}
 		}
 	}

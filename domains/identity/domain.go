@@ -56,7 +56,7 @@ func matchColumns(gid, key, none string) []mesh.Column {
 }
 
 func companyIDs() mesh.Product {
-	cols := sourceColumns("HubSpot company id, Crunchbase uuid, Pendo account id, GitHub organisation id", "hubspot (marketing.crm_companies), crunchbase (market_intelligence.organizations), pendo (Pendo accounts) or github (GitHub organisations: the owner of our repositories and those that fork them)")
+	cols := sourceColumns("HubSpot company id, Crunchbase uuid, Pendo account id, GitHub organisation id", "hubspot (marketing.crm_companies), crunchbase (market_intelligence.organizations), pendo (Pendo accounts) or github (GitHub organisations: the owner of our repositories and those that fork them, or once did: an organisation found once stays)")
 	cols = append(cols,
 		mesh.Column{Name: "source_name", Type: mesh.String, Doc: "The company's name as that system holds it."},
 		mesh.Column{Name: "source_domain", Type: mesh.String, Doc: "The website or domain as the system's record holds it (for HubSpot, crm_companies.web_domain; for GitHub, the organisation's blog); null when none."},

@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"fmt"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -30,13 +31,25 @@ func (e *encoder) run() {
 	defer close(e.done)
 	for rec := range e.batches {
 		if e.err == nil {
-			if err := e.fw.WriteBuffered(rec); err != nil {
+			if err := e.write1(rec); err != nil {
 				e.err = err
 				e.failed.Store(true)
 			}
 		}
 		rec.Release() // after a failure, only drained
 	}
+}
+
+// write1 writes one batch. A panic in the Parquet writer becomes this landing's error:
+// Temporal recovers an activity's own panics but not those of goroutines it starts,
+// and one would take the worker and every activity on it down.
+func (e *encoder) write1(rec arrow.RecordBatch) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("parquet writer panicked: %v", r)
+		}
+	}()
+	return e.fw.WriteBuffered(rec)
 }
 
 // write hands rec over; the encoder releases it. An error is an earlier batch's: the

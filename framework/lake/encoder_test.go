@@ -2,6 +2,7 @@ package lake
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -55,4 +56,22 @@ func TestEncoderReportsAFailedWriteAndReleasesEveryBatch(t *testing.T) {
 		t.Fatalf("second finish = %v, want the same error", again)
 	}
 	fw.Close()
+}
+
+// A panic in the Parquet writer (here: no writer at all) is the landing's error, not
+// the end of the worker process.
+func TestEncoderTurnsAPanicIntoAnError(t *testing.T) {
+	alloc := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer alloc.AssertSize(t, 0)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String}}, nil)
+	b := array.NewRecordBuilder(alloc, schema)
+	defer b.Release()
+	b.Field(0).(*array.StringBuilder).Append("x")
+	enc := startEncoder(nil)
+	if err := enc.write(b.NewRecordBatch()); err != nil {
+		t.Fatalf("the first write only hands the batch over, got %v", err)
+	}
+	if err := enc.finish(); err == nil || !strings.Contains(err.Error(), "parquet writer panicked") {
+		t.Fatalf("finish = %v, want the panic as an error", err)
+	}
 }

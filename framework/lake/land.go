@@ -315,6 +315,9 @@ func (w *landWriter) closeFile() error {
 // abort discards a half-written file: a blob.Writer whose context is never closed
 // successfully leaves nothing behind, and files without a manifest are never read.
 func (w *landWriter) abort() {
+	if w.cancel != nil {
+		w.cancel() // first, so the encoder's writes to the discarded file fail fast
+	}
 	if w.enc != nil {
 		w.enc.finish() // the file is discarded: its error no longer matters
 		w.enc = nil

@@ -6,26 +6,31 @@ import (
 	"strings"
 )
 
-// cronField is one field of a 5-field cron expression: its name, its range and the
-// names it accepts (JAN–DEC, SUN–SAT), as Temporal's schedules read them.
+// cronField is one field of a 5-field cron expression, read the way Temporal's
+// schedules read it: its range, and for months and weekdays the names it accepts
+// (any prefix of at least minPrefix letters, in any case: jan, January, mo, MON).
 type cronField struct {
-	name     string
-	min, max int
-	names    []string // names[i] stands for min+i
+	name      string
+	min, max  int
+	names     []string // names[i] stands for min+i
+	minPrefix int
 }
 
 var cronFields = []cronField{
 	{name: "minute", min: 0, max: 59},
 	{name: "hour", min: 0, max: 23},
 	{name: "day of month", min: 1, max: 31},
-	{name: "month", min: 1, max: 12, names: []string{"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}},
+	{name: "month", min: 1, max: 12, minPrefix: 3, names: []string{"january", "february", "march", "april", "may", "june",
+		"july", "august", "september", "october", "november", "december"}},
 	// 7 is Sunday too, as in most crons.
-	{name: "day of week", min: 0, max: 7, names: []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}},
+	{name: "day of week", min: 0, max: 7, minPrefix: 2, names: []string{"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"}},
 }
 
 // validateCron checks each field of a 5-field cron expression: lists of *, a value
-// or a range, each with an optional /step, within the field's range. A typo is
-// caught when the product is declared, not when `mesh schedules apply` runs.
+// or a range, each with an optional /step (a value with a step runs to the field's
+// end, 5/15 = 5-59/15), within the field's range. It accepts what Temporal's schedules
+// accept, less steps longer than the field (*/90 in minutes: a typo, not a cadence),
+// so a typo is caught when the product is declared, not at `mesh schedules apply`.
 func validateCron(c string) error {
 	fs := strings.Fields(c)
 	if len(fs) != len(cronFields) {
@@ -57,9 +62,6 @@ func (cf cronField) validate(f string) error {
 			return err
 		}
 		if !isRange {
-			if hasStep {
-				return fmt.Errorf("a step needs * or a range before it (e.g. */15 or 0-30/15), not %q", span)
-			}
 			continue
 		}
 		b, err := cf.value(hi)
@@ -74,16 +76,18 @@ func (cf cronField) validate(f string) error {
 }
 
 func (cf cronField) value(s string) (int, error) {
-	for i, n := range cf.names {
-		if strings.EqualFold(s, n) {
-			return cf.min + i, nil
+	if len(cf.names) > 0 && len(s) >= cf.minPrefix {
+		for i, n := range cf.names {
+			if strings.HasPrefix(n, strings.ToLower(s)) {
+				return cf.min + i, nil
+			}
 		}
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < cf.min || n > cf.max {
 		what := fmt.Sprintf("a number from %d to %d", cf.min, cf.max)
 		if len(cf.names) > 0 {
-			what += " or " + cf.names[0] + "–" + cf.names[len(cf.names)-1]
+			what += " or a name (" + cf.names[0][:3] + ", " + cf.names[1][:3] + ", …)"
 		}
 		return 0, fmt.Errorf("%q is not %s", s, what)
 	}

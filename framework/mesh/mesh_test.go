@@ -46,7 +46,9 @@ func TestValidateNamesTheProblemAndTheFix(t *testing.T) {
 		{func(p *Product) { p.PartitionBy = "day" }, `partition column "day" is not in the schema`},
 		{func(p *Product) { p.PartitionBy = "updated_at" }, "PartitionBy must name a DATE column"},
 		{func(p *Product) { p.Inputs = []Input{RawSamePartition("hubspot", "contacts")} }, "needs a raw stream (mesh.RawSamePartition) and a partitioned product"},
-		{func(p *Product) { p.Inputs = []Input{{Domain: "marketing", Product: "crm_companies", SamePartition: true}} }, "reads the same partition"},
+		{func(p *Product) {
+			p.Inputs = []Input{{Domain: "marketing", Product: "crm_companies", SamePartition: true}}
+		}, "reads the same partition"},
 	} {
 		p := valid()
 		p.Schema = append([]Column(nil), p.Schema...)
@@ -186,7 +188,8 @@ func TestLegacyMajors(t *testing.T) {
 
 func TestValidateCadence(t *testing.T) {
 	for _, ok := range []string{"@hourly", "@daily", "@weekly", "0 6 * * *", "*/15 * * * *", "0 7 * * MON-FRI",
-		"30 2 1,15 * *", "0 0-23/2 * JAN,jul sun", "0 6 * * 7", "5 4 31 12 0"} {
+		"30 2 1,15 * *", "0 0-23/2 * JAN,jul sun", "0 6 * * 7", "5 4 31 12 0", "5/10 * * * *",
+		"0 6 * january,Feb mo-fr", "0 6 * sept TUESDAY"} {
 		if err := ValidateCadence(ok); err != nil {
 			t.Errorf("%q: %v, want accepted", ok, err)
 		}
@@ -198,11 +201,12 @@ func TestValidateCadence(t *testing.T) {
 		"60 6 * * *":    `minute field "60": "60" is not a number from 0 to 59`,
 		"0 24 * * *":    `hour field "24"`,
 		"0 6 0 * *":     `day of month field "0"`,
-		"0 6 * 13 *":    `month field "13": "13" is not a number from 1 to 12 or JAN–DEC`,
+		"0 6 * 13 *":    `month field "13": "13" is not a number from 1 to 12 or a name (jan, feb, …)`,
+		"0 6 * ja *":    `month field "ja"`,
+		"0 6 * * m":     `day of week field "m"`,
 		"0 6 * * FUN":   `day of week field "FUN"`,
 		"0 6 * * 5-1":   `range "5-1" runs backwards`,
 		"*/0 * * * *":   `step "0" is not a number from 1 to 60`,
-		"5/10 * * * *":  "a step needs * or a range",
 		"0 6 * * * *":   "5-field cron",
 		"0,,6 * * * *":  `"" is not a number`,
 		"0 six * * *":   `hour field "six"`,

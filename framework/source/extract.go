@@ -31,6 +31,7 @@ func Extract(rec json.RawMessage, fields []Field) ([]any, error) {
 type Extractor struct {
 	fields []Field
 	root   *pathNode
+	whole  []int // fields with an empty path: the whole record
 	dec    jsontext.Decoder
 	buf    bytes.Buffer
 }
@@ -49,6 +50,7 @@ var decodeOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsont
 // NewExtractor compiles the fields' paths.
 func NewExtractor(fields []Field) *Extractor {
 	root := &pathNode{}
+	var whole []int
 	for i, f := range fields {
 		n := root
 		n.all = append(n.all, i)
@@ -65,11 +67,12 @@ func NewExtractor(fields []Field) *Extractor {
 			n.all = append(n.all, i)
 		}
 		if len(f.Path) == 0 {
-			continue // the record itself is no field value: always null, as a lookup of no key would be
+			whole = append(whole, i) // the record itself (as JSON text, for a String)
+			continue
 		}
 		n.leaves = append(n.leaves, i)
 	}
-	return &Extractor{fields: fields, root: root}
+	return &Extractor{fields: fields, root: root, whole: whole}
 }
 
 // Extract returns rec's field values, reusing out when it has room.
@@ -85,7 +88,12 @@ func (x *Extractor) Extract(rec json.RawMessage, out []any) ([]any, error) {
 	x.dec.Reset(&x.buf, decodeOptions...)
 	if k := x.dec.PeekKind(); k != '{' {
 		if _, err := x.dec.ReadValue(); k == 'n' && err == nil {
-			return out, nil // null holds no fields, as a decoded nil map holds none
+			// null holds no fields, as a decoded nil map holds none; the whole record
+			// is that nil map, as decoding null into a map gives.
+			for _, i := range x.whole {
+				out[i] = map[string]any(nil)
+			}
+			return x.convert(out)
 		} else if err != nil {
 			return nil, fmt.Errorf("record is not a JSON object: %w", err)
 		}
@@ -94,6 +102,16 @@ func (x *Extractor) Extract(rec json.RawMessage, out []any) ([]any, error) {
 	if err := x.object(x.root, out); err != nil {
 		return nil, fmt.Errorf("record is not a JSON object: %w", err)
 	}
+	if len(x.whole) > 0 {
+		if err := x.composite(&pathNode{leaves: x.whole}, jsontext.Value(rec), out); err != nil {
+			return nil, fmt.Errorf("record is not a JSON object: %w", err)
+		}
+	}
+	return x.convert(out)
+}
+
+// convert turns out's raw values into the fields' types, in place.
+func (x *Extractor) convert(out []any) ([]any, error) {
 	for i, f := range x.fields {
 		v, err := Convert(out[i], f.Type)
 		if err != nil {

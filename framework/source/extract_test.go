@@ -43,6 +43,7 @@ var agreementFields = []Field{
 	{Name: "whole_p", Type: String, Path: []string{"p"}},
 	{Name: "labels", Type: String, Path: []string{"labels"}},
 	{Name: "also_id", Type: String, Path: []string{"id"}},
+	{Name: "record", Type: String}, // no path: the whole record as JSON text
 }
 
 var agreementRecords = []string{
