@@ -27,6 +27,10 @@ type Config struct {
 	WorkDir         string       // MESHFLOW_WORKDIR: scratch space for DuckDB [OS temp dir]
 	Domains         []string     // MESHFLOW_DOMAINS: comma-separated domains to host [all]
 	LogLevel        string       // MESHFLOW_LOG_LEVEL [info]
+	// StopTimeout is how long a stopping worker lets its running activities finish before
+	// cancelling them (MESHFLOW_WORKER_STOP_TIMEOUT) [0: cancel at once; a cancelled
+	// activity is retried, a landing from its last closed file].
+	StopTimeout time.Duration
 	S3              S3Config     // MESHFLOW_S3_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
 	TemporalAuth    TemporalAuth // MESHFLOW_TEMPORAL_TLS*, MESHFLOW_TEMPORAL_API_KEY
 	AccessFile      string       // MESHFLOW_ACCESS_FILE: who may read restricted ports [<lake>/access.yaml for a local lake]
@@ -111,6 +115,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		LogLevel:        or(getenv("MESHFLOW_LOG_LEVEL"), DefaultLogLevel),
 	}
 	c.Domains = list(getenv("MESHFLOW_DOMAINS"))
+	if v := getenv("MESHFLOW_WORKER_STOP_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return Config{}, errs.Errorf(errs.Invalid, "configure", "MESHFLOW_WORKER_STOP_TIMEOUT=%q is not a duration such as 50s or 2m", v)
+		}
+		c.StopTimeout = d
+	}
 	c.AccessFile = getenv("MESHFLOW_ACCESS_FILE")
 	meshToken, err := readSecret(getenv, "MESHFLOW_TOKEN")
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -45,5 +46,18 @@ func TestSecretsComeFromFilesAndNeverPrint(t *testing.T) {
 	_, err = ConfigFromEnv(envOf(map[string]string{"MESHFLOW_LAKE": "s3://bucket/lake"}))
 	if err == nil || !strings.Contains(err.Error(), "MESHFLOW_CATALOG_URI") {
 		t.Fatalf("remote lake without catalog: %v", err)
+	}
+}
+
+func TestWorkerStopTimeout(t *testing.T) {
+	c, err := ConfigFromEnv(envOf(map[string]string{"MESHFLOW_LAKE": t.TempDir(), "MESHFLOW_WORKER_STOP_TIMEOUT": "50s"}))
+	if err != nil || c.StopTimeout != 50*time.Second {
+		t.Fatalf("stop timeout = %v, %v; want 50s", c.StopTimeout, err)
+	}
+	for _, bad := range []string{"50", "soon", "-5s"} {
+		_, err := ConfigFromEnv(envOf(map[string]string{"MESHFLOW_LAKE": t.TempDir(), "MESHFLOW_WORKER_STOP_TIMEOUT": bad}))
+		if err == nil || !strings.Contains(err.Error(), "MESHFLOW_WORKER_STOP_TIMEOUT") || !strings.Contains(err.Error(), "50s") {
+			t.Errorf("%q: %v, want an error naming the variable and an example", bad, err)
+		}
 	}
 }

@@ -74,15 +74,16 @@ func TestVarDefaultsAreTheCodes(t *testing.T) {
 	}
 	abs, _ := filepath.Abs(host.DefaultLake)
 	got := map[string]string{
-		"MESHFLOW_LAKE":               host.DefaultLake,
-		"MESHFLOW_TEMPORAL_ADDRESS":   c.TemporalAddress,
-		"MESHFLOW_TEMPORAL_NAMESPACE": c.Namespace,
-		"MESHFLOW_TEMPORAL_TLS":       strconv.FormatBool(c.TemporalAuth.TLS),
-		"MESHFLOW_LOG_LEVEL":          c.LogLevel,
-		"HUBSPOT_BASE_URL":            c.HubSpot.BaseURL,
-		"GITHUB_BASE_URL":             c.GitHub.BaseURL,
-		"PENDO_BASE_URL":              c.Pendo.BaseURL,
-		"CRUNCHBASE_BASE_URL":         c.Crunchbase.BaseURL,
+		"MESHFLOW_LAKE":                host.DefaultLake,
+		"MESHFLOW_TEMPORAL_ADDRESS":    c.TemporalAddress,
+		"MESHFLOW_TEMPORAL_NAMESPACE":  c.Namespace,
+		"MESHFLOW_TEMPORAL_TLS":        strconv.FormatBool(c.TemporalAuth.TLS),
+		"MESHFLOW_LOG_LEVEL":           c.LogLevel,
+		"MESHFLOW_WORKER_STOP_TIMEOUT": c.StopTimeout.String(),
+		"HUBSPOT_BASE_URL":             c.HubSpot.BaseURL,
+		"GITHUB_BASE_URL":              c.GitHub.BaseURL,
+		"PENDO_BASE_URL":               c.Pendo.BaseURL,
+		"CRUNCHBASE_BASE_URL":          c.Crunchbase.BaseURL,
 	}
 	if c.Lake != abs {
 		t.Errorf("default lake = %s, want %s", c.Lake, abs)

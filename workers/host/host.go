@@ -146,7 +146,7 @@ func Start(c Config, m mesh.Mesh, cl client.Client, stores *Stores, log zerolog.
 		if !c.HostsDomain(d.Name) {
 			continue
 		}
-		w := worker.New(cl, d.TaskQueue(), worker.Options{})
+		w := worker.New(cl, d.TaskQueue(), worker.Options{WorkerStopTimeout: c.StopTimeout})
 		flow.Register(w, wf, acts)
 		if err := w.Start(); err != nil {
 			stop()
