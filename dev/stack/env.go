@@ -90,6 +90,9 @@ func render(c host.Config, dir string) ([]string, error) {
 	set("MESHFLOW_WORKDIR", c.WorkDir)
 	set("MESHFLOW_DOMAINS", strings.Join(c.Domains, ","))
 	set("MESHFLOW_LOG_LEVEL", c.LogLevel)
+	if c.StopTimeout > 0 {
+		set("MESHFLOW_WORKER_STOP_TIMEOUT", c.StopTimeout.String())
+	}
 
 	set("HUBSPOT_BASE_URL", c.HubSpot.BaseURL)
 	set("JIRA_BASE_URL", c.Jira.BaseURL)
