@@ -78,6 +78,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&gh.RateLimit, "github-rate-limit", 5000, "GitHub primary limit, requests per hour (-1 = unlimited)")
 	fs.IntVar(&gh.SecondaryPerMinute, "github-secondary-per-minute", 900, "GitHub requests per rolling minute before the secondary limit (-1 = unlimited)")
 	fs.StringVar(&gh.Token, "github-token", sandbox.GitHubToken, "GitHub personal access token to accept")
+	fs.IntVar(&gh.Orgs, "github-orgs", 60, "GitHub organisations that fork the repositories (customers and partners)")
+	fs.IntVar(&gh.UserForks, "github-user-forks", 20, "GitHub forks owned by users")
+	fs.Float64Var(&gh.MatchedShare, "github-matched-share", 0.7, "share of the forking organisations whose blog names a HubSpot company's domain (0..1)")
 	var js jira.Options
 	fs.IntVar(&js.Issues, "jira-issues", 1500, "Jira issues to generate over the past year")
 	fs.IntVar(&js.Projects, "jira-projects", 4, "Jira projects: OPS, WEB, DATA, MOB, then SEC, PAY, SUP, PPL (1..8)")
