@@ -19,22 +19,22 @@ import (
 // Config is a worker's whole configuration. Every environment variable Meshflow reads
 // is read in ConfigFromEnv, and only there.
 type Config struct {
-	TemporalAddress string       // MESHFLOW_TEMPORAL_ADDRESS [127.0.0.1:7233]
-	Namespace       string       // MESHFLOW_TEMPORAL_NAMESPACE [default]
-	Lake            string       // MESHFLOW_LAKE: directory or bucket URL [./.meshflow]
-	CatalogURI      string       // MESHFLOW_CATALOG_URI or _FILE (a PostgreSQL URI holds a password) [sqlite file in the lake directory]
-	Warehouse       string       // MESHFLOW_WAREHOUSE [<lake>/warehouse]
-	WorkDir         string       // MESHFLOW_WORKDIR: scratch space for DuckDB [OS temp dir]
-	Domains         []string     // MESHFLOW_DOMAINS: comma-separated domains to host [all]
-	LogLevel        string       // MESHFLOW_LOG_LEVEL [info]
+	TemporalAddress string   // MESHFLOW_TEMPORAL_ADDRESS [127.0.0.1:7233]
+	Namespace       string   // MESHFLOW_TEMPORAL_NAMESPACE [default]
+	Lake            string   // MESHFLOW_LAKE: directory or bucket URL [./.meshflow]
+	CatalogURI      string   // MESHFLOW_CATALOG_URI or _FILE (a PostgreSQL URI holds a password) [sqlite file in the lake directory]
+	Warehouse       string   // MESHFLOW_WAREHOUSE [<lake>/warehouse]
+	WorkDir         string   // MESHFLOW_WORKDIR: scratch space for DuckDB [OS temp dir]
+	Domains         []string // MESHFLOW_DOMAINS: comma-separated domains to host [all]
+	LogLevel        string   // MESHFLOW_LOG_LEVEL [info]
 	// StopTimeout is how long a stopping worker lets its running activities finish before
 	// cancelling them (MESHFLOW_WORKER_STOP_TIMEOUT) [0: cancel at once; a cancelled
 	// activity is retried, a landing from its last closed file].
-	StopTimeout time.Duration
-	S3              S3Config     // MESHFLOW_S3_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
-	TemporalAuth    TemporalAuth // MESHFLOW_TEMPORAL_TLS*, MESHFLOW_TEMPORAL_API_KEY
-	AccessFile      string       // MESHFLOW_ACCESS_FILE: who may read restricted ports [<lake>/access.yaml for a local lake]
-	Token           string       // MESHFLOW_TOKEN or _FILE: this caller's token for restricted ports (mesh show); a secret
+	StopTimeout  time.Duration
+	S3           S3Config     // MESHFLOW_S3_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+	TemporalAuth TemporalAuth // MESHFLOW_TEMPORAL_TLS*, MESHFLOW_TEMPORAL_API_KEY
+	AccessFile   string       // MESHFLOW_ACCESS_FILE: who may read restricted ports [<lake>/access.yaml for a local lake]
+	Token        string       // MESHFLOW_TOKEN or _FILE: this caller's token for restricted ports (mesh show); a secret
 
 	HubSpot    HubSpotConfig
 	Jira       JiraConfig
