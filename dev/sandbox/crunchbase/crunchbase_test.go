@@ -284,11 +284,7 @@ func TestBare429(t *testing.T) {
 }
 
 func TestOrganizationsDeriveFromCompanies(t *testing.T) {
-	var companies []fake.Company
-	for i := range 200 {
-		name := fmt.Sprintf("Company %d", i)
-		companies = append(companies, fake.Company{Name: name, Domain: fake.Slug(name) + ".example"})
-	}
+	companies := fake.Numbered(200)
 	a, _, _ := newTestAPI(t, Options{Companies: companies})
 	known := map[string]bool{}
 	for _, c := range companies {

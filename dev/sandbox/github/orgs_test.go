@@ -156,11 +156,7 @@ func TestForks(t *testing.T) {
 }
 
 func TestOrgsDeriveFromCompanies(t *testing.T) {
-	var companies []fake.Company
-	for i := range 200 {
-		name := fmt.Sprintf("Company %d", i)
-		companies = append(companies, fake.Company{Name: name, Domain: fake.Slug(name) + ".example"})
-	}
+	companies := fake.Numbered(200)
 	a, ts, _ := newTestAPI(t, Options{Companies: companies})
 	known := map[string]bool{}
 	for _, c := range companies {

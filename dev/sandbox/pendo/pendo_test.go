@@ -318,11 +318,7 @@ func TestAddEventsChangesTheDay(t *testing.T) {
 }
 
 func TestAccountsDeriveFromCompanies(t *testing.T) {
-	var companies []fake.Company
-	for i := range 60 {
-		name := fmt.Sprintf("Company %d", i)
-		companies = append(companies, fake.Company{Name: name, Domain: fake.Slug(name) + ".example"})
-	}
+	companies := fake.Numbered(60)
 	a, ts, _ := newTestAPI(t, Options{Companies: companies})
 	known := map[string]bool{}
 	for _, c := range companies {

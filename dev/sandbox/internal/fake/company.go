@@ -51,6 +51,17 @@ func CanonicalDomain(s string) string {
 	return strings.TrimPrefix(s, "www.")
 }
 
+// Numbered returns n companies named "Company 0", "Company 1", …, with the domains
+// company-0.example, …: a known set for tests of how a vendor derives from companies.
+func Numbered(n int) []Company {
+	out := make([]Company, n)
+	for i := range out {
+		name := "Company " + strconv.Itoa(i)
+		out[i] = Company{Name: name, Domain: Slug(name) + ".example"}
+	}
+	return out
+}
+
 // Sample returns n of cs (all of them if n is larger), drawn without replacement.
 func Sample[T any](r *Rand, cs []T, n int) []T {
 	pool := append([]T(nil), cs...)
