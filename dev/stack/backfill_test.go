@@ -29,11 +29,7 @@ func TestBackfillRerunFailedEqualsACleanBackfill(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	st, err := stack.Start(ctx, stack.Options{Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Stop() })
+	st := startStack(t, ctx, stack.Options{Log: testLog(t, zerolog.WarnLevel)})
 	m := domains.Mesh()
 	d, p, err := m.Find("marketing.web_traffic")
 	if err != nil {

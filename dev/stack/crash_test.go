@@ -81,11 +81,7 @@ func TestCrashWorkerDuringBackfill(t *testing.T) {
 	worker := sync.OnceValue(func() built { return <-binc })
 	t.Cleanup(func() { cancel(); worker() }) // a failing test still waits for the build to stop
 
-	st, err := stack.Start(ctx, stack.Options{Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Stop() })
+	st := startStack(t, ctx, stack.Options{Log: testLog(t, zerolog.ErrorLevel)})
 	m := domains.Mesh()
 	d, p, err := m.Find("marketing.web_traffic")
 	if err != nil {

@@ -40,12 +40,8 @@ func TestEndToEnd(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	st, err := stack.Start(ctx, stack.Options{Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Stop() })
+	log := testLog(t, zerolog.WarnLevel)
+	st := startStack(t, ctx, stack.Options{Log: log})
 
 	cfg, stores := openLake(t, ctx, st, t.TempDir())
 	m := domains.Mesh()
@@ -440,6 +436,23 @@ func checkCatalog(t *testing.T, ctx context.Context, m mesh.Mesh, stores *host.S
 	if len(d.Schema) == 0 || d.Schema[0].Doc == "" || len(d.UseCases) == 0 || d.Inputs[0] != "hubspot.contacts" {
 		t.Errorf("detail = %+v", d)
 	}
+}
+
+// startStack starts the dev server and the sandbox for an end-to-end test and stops
+// them when the test ends.
+func startStack(t *testing.T, ctx context.Context, opts stack.Options) *stack.Stack {
+	t.Helper()
+	st, err := stack.Start(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Stop() })
+	return st
+}
+
+// testLog logs at level and above into the test's output.
+func testLog(t *testing.T, level zerolog.Level) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(level)
 }
 
 func openLake(t *testing.T, ctx context.Context, st *stack.Stack, dir string) (host.Config, *host.Stores) {

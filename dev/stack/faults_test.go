@@ -47,11 +47,7 @@ func TestFaultsOutputEqualsCleanRun(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	st, err := stack.Start(ctx, stack.Options{Sandbox: opts, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Stop() })
+	st := startStack(t, ctx, stack.Options{Sandbox: opts, Log: testLog(t, zerolog.ErrorLevel)})
 	m := domains.Mesh()
 
 	runAll := func(name string) (map[string]rowSet, map[string]int, time.Duration) {

@@ -32,12 +32,8 @@ func TestIdentity(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	st, err := stack.Start(ctx, stack.Options{Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Stop() })
+	log := testLog(t, zerolog.WarnLevel)
+	st := startStack(t, ctx, stack.Options{Log: log})
 	cfg, stores := openLake(t, ctx, st, t.TempDir())
 	m := domains.Mesh()
 	startWorker(t, st, cfg, m, stores)

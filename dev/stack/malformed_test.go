@@ -26,11 +26,7 @@ func TestMalformedPageFailsOnlyItsDay(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	st, err := stack.Start(ctx, stack.Options{Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Stop() })
+	st := startStack(t, ctx, stack.Options{Log: testLog(t, zerolog.ErrorLevel)})
 	m := domains.Mesh()
 	d, p, err := m.Find("marketing.web_traffic")
 	if err != nil {

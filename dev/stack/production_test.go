@@ -53,12 +53,8 @@ func TestProductionTopology(t *testing.T) {
 	pg := startPostgres(t, ctx, pgBin)
 	objects := startS3(t, ctx, s3Bin)
 
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	st, err := stack.Start(ctx, stack.Options{Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Stop() })
+	log := testLog(t, zerolog.WarnLevel)
+	st := startStack(t, ctx, stack.Options{Log: log})
 
 	// The local lake a misconfiguration would fall back to.
 	cwd, err := os.Getwd()

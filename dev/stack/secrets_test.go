@@ -82,11 +82,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	// As the stack's default sandbox: bursts are the connectors' own tests' business.
 	sb.Jira.RateLimit, sb.GitHub.RateLimit, sb.GitHub.SecondaryPerMinute, sb.Pendo.RateLimit, sb.Crunchbase.RateLimit = -1, -1, -1, -1, -1
 	// Debug level: whatever any layer logs is captured and scanned.
-	st, err := stack.Start(ctx, stack.Options{Log: zerolog.New(logs).Level(zerolog.DebugLevel), ServerLog: serverLog, Sandbox: sb})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Stop() })
+	st := startStack(t, ctx, stack.Options{Log: zerolog.New(logs).Level(zerolog.DebugLevel), ServerLog: serverLog, Sandbox: sb})
 
 	// The configuration comes from the environment, as a worker reads it.
 	keyFile := filepath.Join(t.TempDir(), "ga4-key.json")

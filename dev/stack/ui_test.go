@@ -31,11 +31,7 @@ func TestTemporalUIListsABackfillsRuns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	uiPort := strconv.Itoa(stack.FreePort())
-	st, err := stack.Start(ctx, stack.Options{UIPort: uiPort, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Stop() })
+	st := startStack(t, ctx, stack.Options{UIPort: uiPort, Log: testLog(t, zerolog.WarnLevel)})
 	cfg, stores := openLake(t, ctx, st, t.TempDir())
 	m := domains.Mesh()
 	startWorker(t, st, cfg, m, stores)
