@@ -37,3 +37,21 @@ func CheckFuzzedPage(t testing.TB, p source.Page, err error, readCursor func([]b
 		t.Fatalf("next cursor %s does not read back: %v", p.Next, err)
 	}
 }
+
+// ReadFuzzedCursor reads one page of st from an arbitrary cursor (req.Cursor) and holds
+// it to the cursor contract: when the connector's own decoder refused the cursor
+// (decodeErr), that refusal is an Invalid error naming the cursor, and the stream
+// refuses the cursor too instead of reading from somewhere else. What the stream
+// returned is the caller's to check further (CheckFuzzedPage).
+func ReadFuzzedCursor(t testing.TB, st source.Stream, req source.PageRequest, decodeErr error) (source.Page, error) {
+	t.Helper()
+	name := st.Spec().Name
+	if decodeErr != nil && (!errs.Is(decodeErr, errs.Invalid) || !strings.Contains(decodeErr.Error(), "cursor")) {
+		t.Fatalf("%s cursor %q: %v, want an Invalid error naming the cursor", name, req.Cursor, decodeErr)
+	}
+	p, err := st.NextPage(t.Context(), req)
+	if decodeErr != nil && !errs.Is(err, errs.Invalid) {
+		t.Fatalf("%s: cursor %q read as %v, want the decoding error", name, req.Cursor, err)
+	}
+	return p, err
+}
