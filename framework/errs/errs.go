@@ -44,6 +44,12 @@ type Error struct {
 	RetryAfter time.Duration
 	// Until is when an exhausted Quota resets.
 	Until time.Time
+	// Limit names the source's limit a RateLimited or Quota error (or a Transient
+	// one with RetryAfter) ran into, in words an on-call engineer understands: "the
+	// GitHub secondary rate limit", "HubSpot's 10-second limit". A read that waits on
+	// it says so with this name ("waiting for the GitHub secondary rate limit until
+	// 14:03:10"); "" = the source did not say which.
+	Limit string
 }
 
 func (e *Error) Error() string {

@@ -7,8 +7,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/meshflow/meshflow/framework/errs"
 )
 
@@ -23,15 +21,30 @@ type ReaderOptions struct {
 	BaseBackoff time.Duration
 	// Sleep waits; tests replace it. It must return ctx.Err() when ctx ends first.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock a reported Wait's Until is computed from [time.Now].
+	Now func() time.Time
+	// OnWait is told when the read starts waiting on a source's limit (a 429, a
+	// secondary rate limit, pacing longer than a moment), so a landing can say what it
+	// waits for instead of looking stuck. nil = nobody listens. The Reader reports its
+	// own waits on RateLimited errors (and Transient ones carrying RetryAfter); a
+	// connector reports the waits inside its client with ReportWait.
+	OnWait func(Wait)
+}
+
+// Wait is a pause a read makes for a source's limits.
+type Wait struct {
+	Reason string    `json:"reason"` // what is waited for, e.g. "the GitHub secondary rate limit"
+	Until  time.Time `json:"until"`  // when the read goes on
+	Waits  int       `json:"waits"`  // how many waits this read has made so far, this one included
 }
 
 // Reader drives a Stream page by page. It is the one place where paging, pacing,
 // retries and cancellation are handled for every connector.
 type Reader struct {
-	stream  Stream
-	name    string
-	opts    ReaderOptions
-	limiter *rate.Limiter
+	stream Stream
+	name   string
+	opts   ReaderOptions
+	pacer  *Pacer
 }
 
 // NewReader returns a Reader for s; opts may be nil.
@@ -52,28 +65,33 @@ func NewReader(s Stream, opts *ReaderOptions) *Reader {
 	if o.Sleep == nil {
 		o.Sleep = sleepCtx
 	}
-	spec := s.Spec()
-	// The limiter paces this reader only; a connector whose API limits a whole account
-	// across streams paces inside its client instead.
-	lim := rate.NewLimiter(rate.Inf, 1)
-	if spec.RequestsPerSecond > 0 {
-		lim = rate.NewLimiter(rate.Limit(spec.RequestsPerSecond), 1)
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	return &Reader{stream: s, name: spec.Name, opts: o, limiter: lim}
+	spec := s.Spec()
+	// This pacer paces this reader only; a connector whose API limits a whole account
+	// across streams paces inside its client instead.
+	pacer := NewPacer(spec.RequestsPerSecond, "the pacing of "+spec.Name).WithClock(o.Now, o.Sleep)
+	return &Reader{stream: s, name: spec.Name, opts: o, pacer: pacer}
 }
 
 // Stats counts what one Read did.
 type Stats struct {
 	Pages, Records, Retries int
 	Waited                  time.Duration
+	// Waits counts the waits on the source's limits reported through OnWait: the
+	// Reader's own and the connector's (ReportWait).
+	Waits int
 }
 
 // Read pages through the stream from req.Cursor, handing each page to sink in order.
 // A page counts as consumed only when sink returns nil, so the cursor a caller keeps
 // after sink is always safe to resume from. Read stops at the last page, on a sink
 // error, on a non-retryable error, or when ctx ends.
-func (r *Reader) Read(ctx context.Context, req PageRequest, sink func(Page) error) (Stats, error) {
-	var st Stats
+func (r *Reader) Read(ctx context.Context, req PageRequest, sink func(Page) error) (st Stats, err error) {
+	w := &waits{on: r.opts.OnWait}
+	ctx = context.WithValue(ctx, waitsKey{}, w)
+	defer func() { st.Waits = w.count() }()
 	name := r.name
 	for {
 		page, err := r.fetch(ctx, req, &st)
@@ -101,8 +119,8 @@ func (r *Reader) Read(ctx context.Context, req PageRequest, sink func(Page) erro
 func (r *Reader) fetch(ctx context.Context, req PageRequest, st *Stats) (Page, error) {
 	name := r.name
 	for attempt := 1; ; attempt++ {
-		if err := r.limiter.Wait(ctx); err != nil {
-			return Page{}, errs.E(errs.Canceled, "read "+name, ctx.Err())
+		if err := r.pacer.Wait(ctx); err != nil {
+			return Page{}, errs.E(errs.Canceled, "read "+name, err)
 		}
 		page, err := r.stream.NextPage(ctx, req)
 		if err == nil {
@@ -117,6 +135,9 @@ func (r *Reader) fetch(ctx context.Context, req PageRequest, st *Stats) (Page, e
 		}
 		st.Retries++
 		st.Waited += wait
+		if reason, ok := r.waitReason(err); ok {
+			ReportWait(ctx, reason, r.opts.Now().Add(wait))
+		}
 		if err := r.opts.Sleep(ctx, wait); err != nil {
 			return Page{}, errs.E(errs.Canceled, "read "+name, err)
 		}
@@ -151,6 +172,22 @@ func (r *Reader) backoff(err error, attempt int) (time.Duration, bool) {
 		return r.exp(attempt), true
 	}
 	return 0, false
+}
+
+// waitReason names what a wait before retrying after err is for, when it is a wait on
+// the source's limits: a rate limit, or a Retry-After the source sent with a 5xx. A
+// backoff after a network fault is not one.
+func (r *Reader) waitReason(err error) (string, bool) {
+	e, _ := errs.As(err)
+	switch kind := errs.KindOf(err); {
+	case e != nil && e.Limit != "" && (kind == errs.RateLimited || e.RetryAfter > 0):
+		return e.Limit, true
+	case kind == errs.RateLimited:
+		return "a rate limit of the source (reading " + r.name + ")", true
+	case kind == errs.Transient && e != nil && e.RetryAfter > 0:
+		return "the source's Retry-After (reading " + r.name + ")", true
+	}
+	return "", false
 }
 
 func (r *Reader) exp(attempt int) time.Duration {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,5 +148,138 @@ func TestVersions(t *testing.T) {
 	}
 	if MergeVersions(nil, Versions{}) != nil {
 		t.Error("an empty merge should be nil, keeping idle cursors small")
+	}
+}
+
+// fakeClock is a clock that only moves when something sleeps on it.
+type fakeClock struct {
+	now    time.Time
+	slept  []time.Duration
+	wakeAt []time.Time
+}
+
+func (c *fakeClock) Now() time.Time { return c.now }
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.slept = append(c.slept, d)
+	c.now = c.now.Add(d)
+	c.wakeAt = append(c.wakeAt, c.now)
+	return ctx.Err()
+}
+
+func TestReaderReportsItsWaitsOnTheSourcesLimits(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)}
+	s := &scripted{pages: 3, fail: map[int]error{
+		2: &errs.Error{Kind: errs.RateLimited, RetryAfter: 70 * time.Second, Limit: "the GitHub secondary rate limit"},
+		3: errs.E(errs.Transient, "get", errors.New("502")), // a network fault's backoff is no wait on a limit
+		4: &errs.Error{Kind: errs.RateLimited},              // no Retry-After, no name: still a rate limit
+		5: &errs.Error{Kind: errs.Transient, RetryAfter: 3 * time.Second, Limit: "Jira's load shedding (503)"},
+	}}
+	var got []Wait
+	opts := &ReaderOptions{Now: clock.Now, Sleep: clock.Sleep, BaseBackoff: time.Second, OnWait: func(w Wait) { got = append(got, w) }}
+	st, err := NewReader(s, opts).Read(context.Background(), PageRequest{}, func(Page) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || st.Waits != 3 || st.Retries != 4 {
+		t.Fatalf("waits %+v (stats %+v), want 3 waits reported among 4 retries", got, st)
+	}
+	want := []struct {
+		reason string
+		until  time.Time
+	}{
+		{"the GitHub secondary rate limit", clock.wakeAt[0]},
+		{"a rate limit of the source (reading things)", clock.wakeAt[2]},
+		{"Jira's load shedding (503)", clock.wakeAt[3]},
+	}
+	for i, w := range want {
+		if got[i].Reason != w.reason || !got[i].Until.Equal(w.until) || got[i].Waits != i+1 {
+			t.Errorf("wait %d = %+v, want %q until %s, wait number %d", i, got[i], w.reason, w.until, i+1)
+		}
+	}
+	if !got[0].Until.Equal(time.Date(2026, 3, 2, 14, 1, 10, 0, time.UTC)) {
+		t.Errorf("the 429's Retry-After of 70s gives Until %s", got[0].Until)
+	}
+}
+
+// reporting is a stream whose client waits on its own limit before every page, as a
+// connector's shared pacing does.
+type reporting struct{ scripted }
+
+func (s *reporting) NextPage(ctx context.Context, req PageRequest) (Page, error) {
+	ReportWait(ctx, "Crunchbase's per-minute limit", time.Date(2026, 3, 2, 14, 1, 0, 0, time.UTC))
+	return s.scripted.NextPage(ctx, req)
+}
+
+func TestReaderCountsTheConnectorsWaitsWithItsOwn(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)}
+	s := &reporting{scripted{pages: 2, fail: map[int]error{2: &errs.Error{Kind: errs.RateLimited, RetryAfter: time.Second, Limit: "HubSpot's 10-second limit"}}}}
+	var got []Wait
+	st, err := NewReader(s, &ReaderOptions{Now: clock.Now, Sleep: clock.Sleep, OnWait: func(w Wait) { got = append(got, w) }}).
+		Read(context.Background(), PageRequest{}, func(Page) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for i, w := range got {
+		reasons = append(reasons, w.Reason)
+		if w.Waits != i+1 {
+			t.Errorf("wait %d counts %d waits so far", i+1, w.Waits)
+		}
+	}
+	want := []string{"Crunchbase's per-minute limit", "Crunchbase's per-minute limit", "HubSpot's 10-second limit", "Crunchbase's per-minute limit"}
+	if strings.Join(reasons, "; ") != strings.Join(want, "; ") || st.Waits != 4 {
+		t.Fatalf("reasons %q (stats.Waits %d), want %q", reasons, st.Waits, want)
+	}
+	// Outside a read, nobody listens and nothing fails.
+	ReportWait(context.Background(), "nobody", time.Now())
+}
+
+func TestPacerSpacesRequestsAndReportsLongWaits(t *testing.T) {
+	for name, tc := range map[string]struct {
+		perSecond float64
+		spacing   time.Duration
+		reported  bool
+	}{
+		"10 a second":  {10, 100 * time.Millisecond, false},
+		"one every 2s": {0.5, 2 * time.Second, true},
+		"unpaced":      {0, 0, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			clock := &fakeClock{now: time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)}
+			p := NewPacer(tc.perSecond, "Pendo's request pacing").WithClock(clock.Now, clock.Sleep)
+			var got []Wait
+			ctx := context.WithValue(context.Background(), waitsKey{}, &waits{on: func(w Wait) { got = append(got, w) }})
+			var sent []time.Time
+			for range 4 {
+				if err := p.Wait(ctx); err != nil {
+					t.Fatal(err)
+				}
+				sent = append(sent, clock.now)
+			}
+			for i := 1; i < len(sent); i++ {
+				if d := sent[i].Sub(sent[i-1]); d != tc.spacing {
+					t.Errorf("request %d came %v after the one before, want %v", i+1, d, tc.spacing)
+				}
+			}
+			if tc.reported != (len(got) == 3) || (!tc.reported && len(got) != 0) {
+				t.Fatalf("reported %+v", got)
+			}
+			if tc.reported && (got[0].Reason != "Pendo's request pacing" || !got[0].Until.Equal(sent[1]) || got[2].Waits != 3) {
+				t.Errorf("reported %+v, want Pendo's request pacing until %s", got, sent[1])
+			}
+		})
+	}
+}
+
+func TestPacerStopsOnCancel(t *testing.T) {
+	p := NewPacer(0.001, "slow")
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := p.Wait(ctx); err != nil {
+		t.Fatal(err) // the first request goes at once
+	}
+	cancel()
+	if err := p.Wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }

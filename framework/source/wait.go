@@ -1,0 +1,124 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// ReportWait tells the read running in ctx that it is about to wait, until until, on
+// the limit named by reason ("Pendo's request pacing"). Connectors call it for the
+// waits they make inside their clients — pacing shared by all streams of a Source, a
+// per-minute window — which the Reader cannot see; the Reader reports its own waits
+// on RateLimited errors. Outside a Reader's read (mesh doctor's check) it does
+// nothing.
+//
+// The reporter travels in the context, not in the connector, because one client
+// serves several reads at once (parallel streams share a Source's pacing): only the
+// request's context knows which read is waiting.
+func ReportWait(ctx context.Context, reason string, until time.Time) {
+	if w, ok := ctx.Value(waitsKey{}).(*waits); ok {
+		w.report(reason, until)
+	}
+}
+
+type waitsKey struct{}
+
+// waits counts the waits of one read and tells its listener of each.
+type waits struct {
+	on func(Wait)
+	mu sync.Mutex
+	n  int
+}
+
+func (w *waits) report(reason string, until time.Time) {
+	w.mu.Lock()
+	w.n++
+	wait := Wait{Reason: reason, Until: until, Waits: w.n}
+	w.mu.Unlock()
+	if w.on != nil {
+		w.on(wait)
+	}
+}
+
+func (w *waits) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
+// ReportPacingAfter is the shortest pacing delay a Pacer reports as a wait: shorter
+// ones are the normal spacing of requests, not something to tell an on-call engineer.
+const ReportPacingAfter = time.Second
+
+// Pacer spaces the requests of one Source, all its streams together (a vendor's
+// limits are per account, not per stream), and reports a delay of ReportPacingAfter
+// or more through ReportWait. It is safe for concurrent use.
+type Pacer struct {
+	lim    *rate.Limiter
+	reason string
+	now    func() time.Time
+	sleep  func(context.Context, time.Duration) error
+}
+
+// NewPacer paces at perSecond requests a second, one at a time (no burst); perSecond
+// ≤ 0 leaves requests unpaced. reason names the pacing in a reported wait, e.g.
+// "Pendo's request pacing".
+func NewPacer(perSecond float64, reason string) *Pacer {
+	lim := rate.NewLimiter(rate.Inf, 1)
+	if perSecond > 0 {
+		lim = rate.NewLimiter(rate.Limit(perSecond), 1)
+	}
+	return &Pacer{lim: lim, reason: reason, now: time.Now, sleep: sleepCtx}
+}
+
+// WithClock replaces the clock and the sleep of p, for tests that measure spacing on
+// a fake clock; sleep must return ctx.Err() when ctx ends first.
+func (p *Pacer) WithClock(now func() time.Time, sleep func(context.Context, time.Duration) error) *Pacer {
+	p.now, p.sleep = now, sleep
+	return p
+}
+
+// PerSecond is the pace, in requests a second (0: unpaced).
+func (p *Pacer) PerSecond() float64 {
+	if l := p.lim.Limit(); l != rate.Inf {
+		return float64(l)
+	}
+	return 0
+}
+
+// String describes the pace for a report: "9 requests a second", "unpaced".
+func (p *Pacer) String() string {
+	switch r := p.PerSecond(); {
+	case r == 0:
+		return "unpaced"
+	case r < 1:
+		return fmt.Sprintf("one request every %v", time.Duration(float64(time.Second)/r).Round(time.Millisecond))
+	default:
+		return fmt.Sprintf("%g requests a second", r)
+	}
+}
+
+// Wait blocks until the next request may go, or ctx ends (then it returns ctx's error).
+func (p *Pacer) Wait(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := p.now()
+	r := p.lim.ReserveN(now, 1) // never refused: one token, and the burst is one
+	d := r.DelayFrom(now)
+	if d <= 0 {
+		return nil
+	}
+	if d >= ReportPacingAfter {
+		ReportWait(ctx, p.reason, now.Add(d))
+	}
+	if err := p.sleep(ctx, d); err != nil {
+		r.CancelAt(p.now()) // the request is not sent: give its slot back
+		return err
+	}
+	return nil
+}
