@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/mesh"
@@ -81,10 +82,27 @@ const (
 
 // Policy maps tokens to principals. The zero value and a nil *Policy know no token,
 // so nobody may read a restricted port; their refusals say to configure the file.
+//
+// A policy loaded from a file follows it: Reload (or Watch) swaps in what the file
+// says now, so a running catalog honours added and revoked tokens without a restart.
 type Policy struct {
-	file       string // where the policy was loaded from ("" = none configured)
-	exists     bool   // the file was there
+	file  string // where the policy was loaded from ("" = none configured)
+	state atomic.Pointer[policyState]
+}
+
+// policyState is what one reading of the file said; it is replaced whole, never edited.
+type policyState struct {
+	exists     bool // the file was there
 	principals []entry
+	sum        [sha256.Size]byte // of the file's bytes, to tell whether it changed
+}
+
+// current returns the policy's state; nil for a nil policy or one never loaded.
+func (p *Policy) current() *policyState {
+	if p == nil {
+		return nil
+	}
+	return p.state.Load()
 }
 
 type entry struct {
@@ -101,16 +119,29 @@ func (p *Policy) File() string {
 }
 
 // Configured reports whether an access file was found, i.e. whether any token can work.
-func (p *Policy) Configured() bool { return p != nil && p.exists }
+func (p *Policy) Configured() bool {
+	st := p.current()
+	return st != nil && st.exists
+}
 
 // Principals returns the names of the known principals, in file order.
 func (p *Policy) Principals() []string {
-	if p == nil {
+	var out []string
+	for _, pr := range p.List() {
+		out = append(out, pr.Name)
+	}
+	return out
+}
+
+// List returns the known principals with their groups, in file order; never a digest.
+func (p *Policy) List() []Principal {
+	st := p.current()
+	if st == nil {
 		return nil
 	}
-	out := make([]string, len(p.principals))
-	for i, e := range p.principals {
-		out[i] = e.Name
+	out := make([]Principal, len(st.principals))
+	for i, e := range st.principals {
+		out[i] = Principal{Name: e.Name, Groups: slices.Clone(e.Groups)}
 	}
 	return out
 }
@@ -130,23 +161,32 @@ func (p *Policy) Authenticate(token string) (Principal, error) {
 	if token == "" {
 		return Principal{}, nil
 	}
-	sum := sha256.Sum256([]byte(token))
+	if pr, ok := p.byDigest(sha256.Sum256([]byte(token))); ok {
+		return pr, nil
+	}
+	return Principal{unrecognised: true}, deny(http.StatusUnauthorized, "the token sent is not in the access file (mistyped, or revoked): send a valid token, or ask the owner of the port you want to read for one")
+}
+
+// byDigest returns the principal whose token has the SHA-256 digest sum.
+func (p *Policy) byDigest(sum [sha256.Size]byte) (Principal, bool) {
+	st := p.current()
+	if st == nil {
+		return Principal{}, false
+	}
 	found := -1
 	// Every digest is compared, in constant time, so the time taken says nothing
 	// about which entry, or how much of one, matched.
-	if p != nil {
-		for i, e := range p.principals {
-			if subtle.ConstantTimeCompare(sum[:], e.digest[:]) == 1 {
-				found = i
-			}
+	for i, e := range st.principals {
+		if subtle.ConstantTimeCompare(sum[:], e.digest[:]) == 1 {
+			found = i
 		}
 	}
 	if found < 0 {
-		return Principal{unrecognised: true}, deny(http.StatusUnauthorized, "the token sent is not in the access file (mistyped, or revoked): send a valid token, or ask the owner of the port you want to read for one")
+		return Principal{}, false
 	}
-	e := p.principals[found].Principal
+	e := st.principals[found].Principal
 	e.Groups = slices.Clone(e.Groups)
-	return e, nil
+	return e, true
 }
 
 // Decide reports whether pr may read product prod of domain d: nil if it may, else an
@@ -177,11 +217,11 @@ func (p *Policy) decide(pr Principal, d mesh.Domain, prod mesh.Product) (string,
 	}
 	switch {
 	case !p.Configured():
-		how := "create it with `mesh access add-token --name NAME --groups " + first(prod.AllowedGroups) + "` (a running mesh serve loads it when restarted)"
+		how := "create it with `mesh access add-token --name NAME --groups " + first(prod.AllowedGroups) + "` (a running mesh serve loads it within seconds)"
 		if p.File() == "" {
 			return "no access file", deny(http.StatusForbidden, "%s is restricted to the groups %s, and no access file is configured, so nobody may read it: set MESHFLOW_ACCESS_FILE (or use a local lake, whose access file is <lake>/access.yaml) and %s", name, groups, how)
 		}
-		return "no access file", deny(http.StatusForbidden, "%s is restricted to the groups %s, and there is no access file at %s, so nobody may read it: %s", name, groups, p.file, how)
+		return "no access file", deny(http.StatusForbidden, "%s is restricted to the groups %s, and there is no access file at %s, so nobody may read it: %s", name, groups, p.File(), how)
 	case pr.unrecognised:
 		return "unrecognised token", deny(http.StatusUnauthorized, "%s is restricted to the groups %s, and the token sent is not in the access file (mistyped, or revoked): send a valid token; to get one, %s", name, groups, ask)
 	case pr.Anonymous():

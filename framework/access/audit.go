@@ -22,7 +22,14 @@ type Event struct {
 	Path      Path      `json:"path"`
 	Allowed   bool      `json:"allowed"`
 	Reason    string    `json:"reason"` // why it was allowed or refused, in a few words
+	// Count is how many reads the record stands for: a Throttle folds the refused reads
+	// of a caller, product and minute into one record. 0 (older records) means 1.
+	Count int64     `json:"count,omitempty"`
+	Until time.Time `json:"until,omitzero"` // the last of the Count reads
 }
+
+// Reads is how many reads e stands for.
+func (e Event) Reads() int64 { return max(e.Count, 1) }
 
 // Auditor records events.
 type Auditor interface {
@@ -58,6 +65,9 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 		e.Time = l.now()
 	}
 	e.Time = e.Time.UTC()
+	if !e.Until.IsZero() {
+		e.Until = e.Until.UTC()
+	}
 	var nonce [4]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
 		return errs.E(errs.Internal, "audit", err)

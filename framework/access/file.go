@@ -2,7 +2,9 @@ package access
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -12,7 +14,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -47,12 +51,65 @@ var (
 // and how to create it. Every problem in a file that exists is an Invalid error naming
 // the file, the line and the principal, and how to fix it.
 func Load(path string) (*Policy, error) {
+	p := &Policy{file: path}
 	if path == "" {
-		return &Policy{}, nil
+		return p, nil
 	}
+	st, err := readState(path)
+	if err != nil {
+		return nil, err
+	}
+	p.state.Store(st)
+	return p, nil
+}
+
+// Reload reads the policy's file again and, when it changed, makes what it says now
+// the policy, for every caller at once. A file that no longer loads leaves the policy
+// as it was and returns the error, naming the file and line; a file that was removed
+// makes the policy refuse every restricted read, as Load does.
+func (p *Policy) Reload() (changed bool, err error) {
+	if p == nil || p.file == "" {
+		return false, nil
+	}
+	st, err := readState(p.file)
+	if err != nil {
+		return false, err
+	}
+	old := p.state.Swap(st)
+	return old == nil || old.exists != st.exists || old.sum != st.sum, nil
+}
+
+// Watch reloads the policy every interval until ctx ends, telling report of each
+// change (nil) and of each new problem with the file (the error, once until the file
+// changes again). Polling, rather than a signal or inotify, also sees a file that a
+// secret mount or a config-management tool replaced behind a symlink.
+func (p *Policy) Watch(ctx context.Context, every time.Duration, report func(error)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var lastErr string
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		changed, err := p.Reload()
+		switch {
+		case err != nil && err.Error() != lastErr:
+			lastErr = err.Error()
+			report(err)
+		case err == nil && changed:
+			lastErr = ""
+			report(nil)
+		}
+	}
+}
+
+// readState reads and checks the access file at path.
+func readState(path string) (*policyState, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &Policy{file: path}, nil
+		return &policyState{}, nil
 	}
 	if err != nil {
 		return nil, errs.Errorf(errs.Invalid, "access", "read the access file %s: %v", path, err)
@@ -61,7 +118,7 @@ func Load(path string) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Policy{file: path, exists: true}
+	p := &policyState{exists: true, sum: sha256.Sum256(b)}
 	names, digests := map[string]int{}, map[string]int{}
 	for _, fp := range f.Principals {
 		at := fmt.Sprintf("access file %s, line %d", path, fp.line)
@@ -193,19 +250,9 @@ func AddToken(path, name string, groups []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var doc yaml.Node
-	mode := fs.FileMode(0o600)
-	if pol.Configured() {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return "", errs.Errorf(errs.Invalid, op, "read %s: %v", path, err)
-		}
-		if err := yaml.Unmarshal(b, &doc); err != nil {
-			return "", errs.Errorf(errs.Invalid, op, "access file %s: %v", path, err)
-		}
-		if st, err := os.Stat(path); err == nil {
-			mode = st.Mode().Perm()
-		}
+	doc, mode, err := readDoc(op, path, pol.Configured())
+	if err != nil {
+		return "", err
 	}
 	seq := principalsNode(&doc)
 	groupSeq := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
@@ -219,27 +266,87 @@ func AddToken(path, name string, groups []string) (string, error) {
 	}}
 	seq.Style = 0 // block style, one principal per entry, whatever the file used
 	seq.Content = append(seq.Content, item)
+	if err := writeDoc(op, path, &doc, mode, !pol.Configured()); err != nil {
+		return "", err
+	}
+	return token, nil
+}
 
-	var buf bytes.Buffer
+// Revoke removes the principal name, and so its token, from the access file at path.
+// A catalog that watches the file (mesh serve) refuses the token within seconds of
+// the change and ends its sign-in sessions; the CLI reads the file on every command.
+func Revoke(path, name string) error {
+	op := "access: revoke"
+	if path == "" {
+		return errs.Errorf(errs.Invalid, op, "no access file: pass --file or set MESHFLOW_ACCESS_FILE")
+	}
+	pol, err := Load(path)
+	if err != nil {
+		return err
+	}
 	if !pol.Configured() {
+		return errs.Errorf(errs.NotFound, op, "there is no access file at %s, so there is no token to revoke", path)
+	}
+	if !slices.Contains(pol.Principals(), name) {
+		return errs.Errorf(errs.NotFound, op, "%s has no principal named %q: `mesh access list` shows the names (%s)", path, name, strings.Join(pol.Principals(), ", "))
+	}
+	doc, mode, err := readDoc(op, path, true)
+	if err != nil {
+		return err
+	}
+	seq := principalsNode(&doc)
+	seq.Content = slices.DeleteFunc(seq.Content, func(item *yaml.Node) bool {
+		for i := 0; i+1 < len(item.Content); i += 2 {
+			if item.Content[i].Value == "name" && item.Content[i+1].Value == name {
+				return true
+			}
+		}
+		return false
+	})
+	return writeDoc(op, path, &doc, mode, false)
+}
+
+// readDoc reads the access file at path as a YAML node tree, which keeps its comments,
+// and its permissions; a file that does not exist yet is an empty tree, owner-only.
+func readDoc(op, path string, exists bool) (yaml.Node, fs.FileMode, error) {
+	var doc yaml.Node
+	mode := fs.FileMode(0o600)
+	if !exists {
+		return doc, mode, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return doc, mode, errs.Errorf(errs.Invalid, op, "read %s: %v", path, err)
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return doc, mode, errs.Errorf(errs.Invalid, op, "access file %s: %v", path, err)
+	}
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	return doc, mode, nil
+}
+
+// writeDoc replaces the access file at path with doc (and the header comment for a new
+// file), then reads it back: a file this wrote must load.
+func writeDoc(op, path string, doc *yaml.Node, mode fs.FileMode, header bool) error {
+	var buf bytes.Buffer
+	if header {
 		buf.WriteString(fileHeader)
 	}
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return "", errs.E(errs.Internal, op, err)
+	if err := enc.Encode(doc); err != nil {
+		return errs.E(errs.Internal, op, err)
 	}
 	if err := enc.Close(); err != nil {
-		return "", errs.E(errs.Internal, op, err)
+		return errs.E(errs.Internal, op, err)
 	}
 	if err := writeAtomic(path, buf.Bytes(), mode); err != nil {
-		return "", errs.Errorf(errs.Invalid, op, "write %s: %v", path, err)
+		return errs.Errorf(errs.Invalid, op, "write %s: %v", path, err)
 	}
-	// Read it back: a file this wrote must load.
-	if _, err := Load(path); err != nil {
-		return "", err
-	}
-	return token, nil
+	_, err := Load(path)
+	return err
 }
 
 // principalsNode returns the principals sequence of doc, creating the document, the
