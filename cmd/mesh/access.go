@@ -9,9 +9,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/meshflow/meshflow/framework/access"
 	"github.com/meshflow/meshflow/framework/catalog"
-	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 )
@@ -58,38 +59,41 @@ func describeAccess(p *access.Policy) string {
 	return fmt.Sprintf("access:   %d principal(s) from %s; reads of restricted products are audited under audit/ in the lake", len(p.Principals()), p.File())
 }
 
-const accessUsage = "mesh access add-token --name NAME --groups GROUP[,GROUP...] [--file FILE]"
+func (e *env) accessCmd() *cobra.Command {
+	return group("access", "manage who may read restricted products", e.addTokenCmd())
+}
 
-// accessCmd manages the access file.
-func (e *env) accessCmd(_ context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "add-token" {
-		return errs.Errorf(errs.Invalid, "usage", "%s", accessUsage)
+func (e *env) addTokenCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "add-token --name NAME --groups G1,G2 [--file FILE]",
+		Short: "a new token for a principal in those groups (printed once; the access file keeps its digest)",
+		Args:  noArgs,
 	}
-	fs, lakeDir := e.newFlags("access add-token")
-	name := fs.String("name", "", "the principal's name, e.g. sales-analyst")
-	groups := fs.String("groups", "", "comma-separated groups, e.g. sales,finance")
-	file := fs.String("file", "", "access file (default $MESHFLOW_ACCESS_FILE or <lake>/access.yaml)")
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
+	name := cmd.Flags().String("name", "", "the principal's name, e.g. sales-analyst")
+	groups := cmd.Flags().String("groups", "", "comma-separated groups, e.g. sales,finance")
+	file := cmd.Flags().String("file", "", "access file (default $MESHFLOW_ACCESS_FILE or <lake>/access.yaml)")
+	cmd.RunE = func(*cobra.Command, []string) error {
+		if *name == "" || *groups == "" {
+			return usagef("--name and --groups are required: mesh access add-token --name NAME --groups GROUP[,GROUP...] [--file FILE]")
+		}
+		return e.addToken(*name, *groups, *file)
 	}
-	if len(pos) > 0 || *name == "" || *groups == "" {
-		return errs.Errorf(errs.Invalid, "usage", "%s", accessUsage)
-	}
-	if err := e.withLake(*lakeDir); err != nil {
-		return err
-	}
-	path := *file
+	return cmd
+}
+
+// addToken adds a principal to the access file and prints its new token.
+func (e *env) addToken(name, groups, file string) error {
+	path := file
 	if path == "" {
 		path = e.cfg.AccessFile
 	}
 	var gs []string
-	for _, g := range strings.Split(*groups, ",") {
+	for _, g := range strings.Split(groups, ",") {
 		if g = strings.TrimSpace(g); g != "" {
 			gs = append(gs, g)
 		}
 	}
-	token, err := access.AddToken(path, *name, gs)
+	token, err := access.AddToken(path, name, gs)
 	if err != nil {
 		return err
 	}
@@ -98,31 +102,33 @@ func (e *env) accessCmd(_ context.Context, args []string) error {
 	fmt.Fprintln(e.stdout, token)
 	fmt.Fprintf(e.stderr, "added %s (groups %s) to %s; only its SHA-256 digest is kept, so save the token above now.\n"+
 		"Use it with MESHFLOW_TOKEN=<token> mesh show <product>, or `Authorization: Bearer <token>` / the /login page of mesh serve (restart it to load the new principal).\n",
-		*name, strings.Join(gs, ", "), path)
+		name, strings.Join(gs, ", "), path)
 	return nil
 }
 
-// audit prints the audit log of reads of restricted products.
-func (e *env) audit(ctx context.Context, args []string) error {
-	fs, lakeDir := e.newFlags("audit")
-	since := fs.String("since", "", "first day to show, YYYY-MM-DD (UTC; default: all)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+func (e *env) auditCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit [--since DAY] [--json]",
+		Short: "every read of a restricted product, allowed or denied: who, what, how, when",
+		Args:  noArgs,
 	}
-	if len(pos) > 0 {
-		return errs.Errorf(errs.Invalid, "usage", "mesh audit [--since YYYY-MM-DD] [--json]")
-	}
-	var from time.Time
-	if *since != "" {
-		if from, err = time.Parse("2006-01-02", *since); err != nil {
-			return errs.Errorf(errs.Invalid, "usage", "--since %q is not a day: use YYYY-MM-DD", *since)
+	since := cmd.Flags().String("since", "", "first day to show, YYYY-MM-DD (UTC; default: all)")
+	asJSON := cmd.Flags().Bool("json", false, "print JSON")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		var from time.Time
+		if *since != "" {
+			var err error
+			if from, err = time.Parse("2006-01-02", *since); err != nil {
+				return usagef("--since %q is not a day: use YYYY-MM-DD", *since)
+			}
 		}
+		return e.audit(cmd.Context(), from, *asJSON)
 	}
-	if err := e.withLake(*lakeDir); err != nil {
-		return err
-	}
+	return cmd
+}
+
+// audit prints the audit log of reads of restricted products.
+func (e *env) audit(ctx context.Context, from time.Time, asJSON bool) error {
 	l, err := lake.Open(ctx, e.cfg.Lake)
 	if err != nil {
 		return err
@@ -132,7 +138,7 @@ func (e *env) audit(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		if events == nil {
 			events = []access.Event{}
 		}

@@ -94,7 +94,7 @@ func TestDemoCreatesTheAccessFileOnce(t *testing.T) {
 	t.Setenv("HUBSPOT_TOKEN", "")
 	var out bytes.Buffer
 	e := &env{stdout: &out, stderr: &out}
-	if err := e.withLake(lake); err != nil {
+	if err := e.loadConfig(lake); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.demoAccess(&out); err != nil {

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
 	"github.com/meshflow/meshflow/framework/errs"
@@ -17,42 +18,41 @@ import (
 	"github.com/meshflow/meshflow/workers/host"
 )
 
-const backfillUsage = `usage: mesh backfill start <product> --from YYYY-MM-DD --to YYYY-MM-DD [--concurrency N] [--wait]
-       mesh backfill status <id> [--json]
-       mesh backfill rerun-failed <id> [--concurrency N] [--dry-run] [--wait]`
-
-func (e *env) backfill(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return errs.Errorf(errs.Invalid, "usage", "%s", backfillUsage)
-	}
-	switch args[0] {
-	case "start":
-		return e.backfillStart(ctx, args[1:])
-	case "status":
-		return e.backfillStatus(ctx, args[1:])
-	case "rerun-failed":
-		return e.backfillRerun(ctx, args[1:])
-	}
-	return errs.Errorf(errs.Invalid, "usage", "unknown backfill command %q\n%s", args[0], backfillUsage)
+func (e *env) backfillCmd() *cobra.Command {
+	return group("backfill", "run every day of a partitioned product as one backfill workflow; follow it; rerun its failed days",
+		e.backfillStartCmd(), e.backfillStatusCmd(), e.backfillRerunCmd())
 }
 
-func (e *env) backfillStart(ctx context.Context, args []string) error {
-	fs, _ := e.newFlags("backfill start")
-	from := fs.String("from", "", "first day, YYYY-MM-DD")
-	to := fs.String("to", "", "last day, YYYY-MM-DD (inclusive)")
-	conc := fs.Int("concurrency", flow.DefaultBackfillConcurrency, "partitions run at once")
-	wait := fs.Bool("wait", false, "show progress until the backfill ends")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+func (e *env) backfillStartCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "start <product> --from DAY --to DAY [--concurrency N] [--wait]",
+		Short: "run every day of a partitioned product, N at once, as one backfill workflow",
+		Long: `Start one Backfill workflow that runs the product once per day from --from to --to
+(inclusive, YYYY-MM-DD, no later than today in UTC), at most --concurrency days at once.
+
+With --wait it shows progress until the backfill ends and exits 1 when any day failed,
+was canceled or timed out, naming those days and the rerun-failed command.`,
+		Args:              nArgs(1, 1, "mesh backfill start takes one product name, e.g. mesh backfill start marketing.web_traffic --from 2026-10-01 --to 2026-10-31"),
+		ValidArgsFunction: e.completeProducts(1, true),
 	}
-	if len(pos) != 1 || *from == "" || *to == "" {
-		return errs.Errorf(errs.Invalid, "usage", "%s", backfillUsage)
+	from := cmd.Flags().String("from", "", "first day, YYYY-MM-DD")
+	to := cmd.Flags().String("to", "", "last day, YYYY-MM-DD (inclusive)")
+	conc := cmd.Flags().Int("concurrency", flow.DefaultBackfillConcurrency, "partitions run at once")
+	wait := cmd.Flags().Bool("wait", false, "show progress until the backfill ends; exit 1 when any day did not succeed")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if *from == "" || *to == "" {
+			return usagef("--from and --to are required: mesh backfill start <product> --from YYYY-MM-DD --to YYYY-MM-DD")
+		}
+		if *conc < 1 {
+			return usagef("--concurrency must be at least 1")
+		}
+		return e.backfillStart(cmd.Context(), args[0], flow.BackfillInput{From: *from, To: *to, Concurrency: *conc}, *wait)
 	}
-	if *conc < 1 {
-		return errs.Errorf(errs.Invalid, "usage", "--concurrency must be at least 1")
-	}
-	d, p, err := e.mesh.Find(pos[0])
+	return cmd
+}
+
+func (e *env) backfillStart(ctx context.Context, name string, in flow.BackfillInput, wait bool) error {
+	d, p, err := e.mesh.Find(name)
 	if err != nil {
 		return err
 	}
@@ -60,46 +60,50 @@ func (e *env) backfillStart(ctx context.Context, args []string) error {
 	if p.PartitionBy == "" {
 		return errs.Errorf(errs.Invalid, "backfill "+p.Name, "%s.%s is not partitioned: only products with PartitionBy can be backfilled by day", d.Name, p.Name)
 	}
-	if _, err := flow.Days(*from, *to); err != nil {
-		return errs.E(errs.Invalid, "usage", err)
+	if _, err := flow.Days(in.From, in.To); err != nil {
+		return usagef("%v", err)
 	}
 	c, err := host.Dial(e.cfg, logger(e.stderr, "warn"))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	run, err := flow.StartBackfill(ctx, c, d, p, flow.BackfillInput{From: *from, To: *to, Concurrency: *conc})
+	run, err := flow.StartBackfill(ctx, c, d, p, in)
 	if err != nil {
 		return errs.Errorf(errs.Invalid, "backfill "+p.Name, "could not start: %v", err)
 	}
 	fmt.Fprintf(e.stdout, "started %s on task queue %s\n", run.GetID(), d.TaskQueue())
-	if !*wait {
+	if !wait {
 		fmt.Fprintf(e.stdout, "follow it with: mesh backfill status %s\n", run.GetID())
 		return nil
 	}
 	return e.waitBackfill(ctx, c, run)
 }
 
-func (e *env) backfillStatus(ctx context.Context, args []string) error {
-	fs, _ := e.newFlags("backfill status")
-	asJSON := fs.Bool("json", false, "print the status as JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+func (e *env) backfillStatusCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status <id> [--json]",
+		Short: "every partition's state (pending, running, waiting for quota, succeeded, failed) and totals",
+		Args:  nArgs(1, 1, "mesh backfill status takes the backfill's id, e.g. mesh backfill status backfill/marketing.web_traffic/2026-10-01..2026-10-31"),
 	}
-	if len(pos) != 1 {
-		return errs.Errorf(errs.Invalid, "usage", "%s", backfillUsage)
+	asJSON := cmd.Flags().Bool("json", false, "print the status as JSON")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return e.backfillStatus(cmd.Context(), args[0], *asJSON)
 	}
+	return cmd
+}
+
+func (e *env) backfillStatus(ctx context.Context, id string, asJSON bool) error {
 	c, err := host.Dial(e.cfg, logger(e.stderr, "warn"))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	st, err := flow.GetBackfillStatus(ctx, c, pos[0])
+	st, err := flow.GetBackfillStatus(ctx, c, id)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
@@ -108,41 +112,50 @@ func (e *env) backfillStatus(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (e *env) backfillRerun(ctx context.Context, args []string) error {
-	fs, _ := e.newFlags("backfill rerun-failed")
-	conc := fs.Int("concurrency", flow.DefaultBackfillConcurrency, "partitions run at once")
-	dry := fs.Bool("dry-run", false, "list the partitions it would run, start nothing")
-	wait := fs.Bool("wait", false, "show progress until the rerun ends")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+func (e *env) backfillRerunCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rerun-failed <id> [--concurrency N] [--dry-run] [--wait]",
+		Short: "a new backfill, linked to <id>, of only its failed, canceled or timed-out days",
+		Long: `Start a new backfill, linked to <id>, of only the days of <id> that failed, were canceled
+or timed out. With --wait it exits 1 when any of them fails again.`,
+		Args: nArgs(1, 1, "mesh backfill rerun-failed takes the backfill's id, e.g. mesh backfill rerun-failed backfill/marketing.web_traffic/2026-10-01..2026-10-31"),
 	}
-	if len(pos) != 1 {
-		return errs.Errorf(errs.Invalid, "usage", "%s", backfillUsage)
+	conc := cmd.Flags().Int("concurrency", flow.DefaultBackfillConcurrency, "partitions run at once")
+	dry := cmd.Flags().Bool("dry-run", false, "list the partitions it would run, start nothing")
+	wait := cmd.Flags().Bool("wait", false, "show progress until the rerun ends; exit 1 when any day did not succeed")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if *conc < 1 {
+			return usagef("--concurrency must be at least 1")
+		}
+		return e.backfillRerun(cmd.Context(), args[0], *conc, *dry, *wait)
 	}
+	return cmd
+}
+
+func (e *env) backfillRerun(ctx context.Context, id string, conc int, dry, wait bool) error {
 	c, err := host.Dial(e.cfg, logger(e.stderr, "warn"))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if *dry {
-		st, err := flow.GetBackfillStatus(ctx, c, pos[0])
+	if dry {
+		st, err := flow.GetBackfillStatus(ctx, c, id)
 		if err != nil {
 			return err
 		}
 		printRerunPlan(e.stdout, st)
 		return nil
 	}
-	run, parts, err := flow.RerunFailed(ctx, c, e.mesh, pos[0], *conc)
+	run, parts, err := flow.RerunFailed(ctx, c, e.mesh, id, conc)
 	if err != nil {
 		return err
 	}
 	if run == nil {
-		fmt.Fprintf(e.stdout, "%s has no failed, canceled or timed-out partitions: nothing to rerun\n", pos[0])
+		fmt.Fprintf(e.stdout, "%s has no failed, canceled or timed-out partitions: nothing to rerun\n", id)
 		return nil
 	}
 	fmt.Fprintf(e.stdout, "started %s rerunning %d partition(s): %s\n", run.GetID(), len(parts), strings.Join(parts, " "))
-	if !*wait {
+	if !wait {
 		return nil
 	}
 	return e.waitBackfill(ctx, c, run)

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/meshflow/meshflow/framework/access"
 	"github.com/meshflow/meshflow/framework/contract"
 	"github.com/meshflow/meshflow/framework/errs"
@@ -14,21 +16,33 @@ import (
 	"github.com/meshflow/meshflow/framework/port"
 )
 
-// contractCmd runs `mesh contract export <product> [-o FILE]`: the port's ODCS v3.1.0 contract.
-func (e *env) contractCmd(ctx context.Context, args []string) error {
-	fs, _ := e.newFlags("contract")
-	outFile := fs.String("o", "", "write to this file instead of standard output")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+func (e *env) contractCmd() *cobra.Command {
+	export := &cobra.Command{
+		Use:               "export <product> [-o FILE]",
+		Short:             "the port's data contract as ODCS v3.1.0 YAML",
+		Args:              nArgs(1, 1, "mesh contract export takes one product name, e.g. mesh contract export marketing.crm_contacts"),
+		ValidArgsFunction: e.completeProducts(1, false),
 	}
-	if len(pos) >= 1 && pos[0] == "check" {
-		return e.contractCheck(ctx, pos[1:])
+	outFile := export.Flags().StringP("output", "o", "", "write to this file instead of standard output")
+	export.RunE = func(cmd *cobra.Command, args []string) error {
+		return e.contractExport(cmd.Context(), args[0], *outFile)
 	}
-	if len(pos) != 2 || pos[0] != "export" {
-		return errs.Errorf(errs.Invalid, "usage", "mesh contract export <product> [-o FILE] | mesh contract check [product...]")
+	check := &cobra.Command{
+		Use:   "check [product...]",
+		Short: "declared contracts vs the last published ones; exits 1 on a breaking change",
+		Long: `Compare each product's declared contract (every product, or those named) with the one its
+table was last published under, and exit 1 on a breaking change within the same major
+version: what a publish would refuse, found in a domain repository's CI instead.`,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: e.completeProducts(-1, false),
+		RunE:              func(cmd *cobra.Command, args []string) error { return e.contractCheck(cmd.Context(), args) },
 	}
-	d, p, err := e.mesh.Find(pos[1])
+	return group("contract", "export a port's data contract; check declared contracts against published ones", export, check)
+}
+
+// contractExport prints the port's ODCS v3.1.0 contract, or writes it to outFile.
+func (e *env) contractExport(ctx context.Context, name, outFile string) error {
+	d, p, err := e.mesh.Find(name)
 	if err != nil {
 		return err
 	}
@@ -42,11 +56,11 @@ func (e *env) contractCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return errs.E(errs.Internal, "contract export", err)
 	}
-	if *outFile == "" {
+	if outFile == "" {
 		_, err = e.stdout.Write(b)
 		return err
 	}
-	if err := os.WriteFile(*outFile, b, 0o644); err != nil {
+	if err := os.WriteFile(outFile, b, 0o644); err != nil {
 		return errs.E(errs.Invalid, "contract export", err)
 	}
 	return nil

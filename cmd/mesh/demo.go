@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/framework/catalog"
 	"github.com/meshflow/meshflow/framework/errs"
@@ -18,28 +20,35 @@ import (
 	"github.com/meshflow/meshflow/workers/host"
 )
 
+// demoCmd is `mesh demo` (run the stack once) or `mesh dev` (leave it running).
+func (e *env) demoCmd(name string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   name,
+		Short: "start Temporal, the sandbox and a worker; run every product once; print what was published; stop",
+		Args:  noArgs,
+	}
+	stayUp := name == "dev"
+	if stayUp {
+		cmd.Short = "the same stack as demo, left running (Temporal UI on http://localhost:8233) until Ctrl-C"
+	}
+	port := cmd.Flags().Int("port", 0, "Temporal frontend port (0 = 7233 for dev, a free port for demo)")
+	uiPort := cmd.Flags().Int("ui-port", 0, "Temporal UI port (0 = 8233 for dev, a free port for demo)")
+	touch := cmd.Flags().Int("touch", 25, "sandbox records to change before a repeated run, to show an incremental sync")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return e.demo(cmd.Context(), name, *port, *uiPort, *touch)
+	}
+	return cmd
+}
+
 // demo runs the whole mesh locally: Temporal dev server, sandbox sources (unless real
 // credentials are configured), a worker hosting every domain, one run of every
-// product. With stayUp it keeps the stack running until interrupted.
-func (e *env) demo(ctx context.Context, args []string, stayUp bool) error {
-	name := "demo"
+// product. As `mesh dev` it keeps the stack running until interrupted.
+func (e *env) demo(ctx context.Context, name string, port, uiPort, touch int) error {
+	stayUp := name == "dev"
 	if stayUp {
-		name = "dev"
-	}
-	fs, lakeDir := e.newFlags(name)
-	port := fs.Int("port", 0, "Temporal frontend port (0 = 7233 for dev, a free port for demo)")
-	uiPort := fs.Int("ui-port", 0, "Temporal UI port (0 = 8233 for dev, a free port for demo)")
-	touch := fs.Int("touch", 25, "sandbox records to change before a repeated run, to show an incremental sync")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := e.withLake(*lakeDir); err != nil {
-		return err
-	}
-	if stayUp {
-		*port, *uiPort = or(*port, 7233), or(*uiPort, 8233)
+		port, uiPort = or(port, 7233), or(uiPort, 8233)
 	} else {
-		*port, *uiPort = or(*port, stack.FreePort()), or(*uiPort, stack.FreePort())
+		port, uiPort = or(port, stack.FreePort()), or(uiPort, stack.FreePort())
 	}
 	// The worker logs warnings and errors only: the demo prints its own progress.
 	log := logger(e.stderr, "warn")
@@ -60,7 +69,7 @@ func (e *env) demo(ctx context.Context, args []string, stayUp bool) error {
 	defer serverLog.Close()
 
 	st, err := stack.Start(ctx, stack.Options{
-		HostPort: "127.0.0.1:" + strconv.Itoa(*port), UIPort: strconv.Itoa(*uiPort),
+		HostPort: "127.0.0.1:" + strconv.Itoa(port), UIPort: strconv.Itoa(uiPort),
 		NoSandbox: !useSandbox, Log: log, ServerLog: serverLog,
 	})
 	if err != nil {
@@ -86,9 +95,9 @@ func (e *env) demo(ctx context.Context, args []string, stayUp bool) error {
 		return err
 	}
 	defer stores.Close()
-	if useSandbox && *touch > 0 {
+	if useSandbox && touch > 0 {
 		if keys, _ := stores.Lake.List(ctx, "raw/"); len(keys) > 0 {
-			fmt.Fprintf(out, "sandbox:  %s since the last run (the sync below is incremental)\n", st.ChangeSome(*touch))
+			fmt.Fprintf(out, "sandbox:  %s since the last run (the sync below is incremental)\n", st.ChangeSome(touch))
 		}
 	}
 	if _, err := st.StartWorker(cfg, e.mesh, stores); err != nil {

@@ -5,24 +5,31 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/workers/host"
 )
 
+func (e *env) doctorCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "doctor [--timeout 10s]",
+		Short: "check the configuration end to end; exits 1 when a check fails",
+		Long: `Check the configuration end to end, one line per check: Temporal, namespace, search
+attributes, lake, catalog, each source's credentials. Exits 1 when a check fails.`,
+		Args: noArgs,
+	}
+	timeout := cmd.Flags().Duration("timeout", 10*time.Second, "time limit of each check")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return e.doctor(cmd.Context(), *timeout) }
+	return cmd
+}
+
 // doctor checks the configuration end to end and prints one line per check; it fails
 // when any check fails, so a deployment can run it before starting workers.
-func (e *env) doctor(ctx context.Context, args []string) error {
-	fs, lakeDir := e.newFlags("doctor")
-	timeout := fs.Duration("timeout", 10*time.Second, "time limit of each check")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := e.withLake(*lakeDir); err != nil {
-		return err
-	}
+func (e *env) doctor(ctx context.Context, timeout time.Duration) error {
 	fmt.Fprintf(e.stdout, "checking %s\n", e.cfg)
 	checks := host.Doctor(ctx, e.cfg, &host.DoctorOptions{
-		Timeout: *timeout,
+		Timeout: timeout,
 		Report:  func(c host.Check) { fmt.Fprintln(e.stdout, c) },
 	})
 	if n := host.Failed(checks); n > 0 {

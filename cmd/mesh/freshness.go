@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/mesh"
 )
@@ -13,26 +15,29 @@ import (
 // freshness prints every product's freshness and, with --fail-on, exits non-zero when
 // any product is at or past that level — for alerting from cron or CI. A product that
 // was never published counts as failing: nobody can use it.
-func (e *env) freshness(ctx context.Context, args []string) error {
-	fs, lakeDir := e.newFlags("freshness")
-	failOn := fs.String("fail-on", "", "exit non-zero when a product is at this level or worse: warn or fail")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args); err != nil {
-		return err
+func (e *env) freshnessCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "freshness [--fail-on warn|fail] [--json]",
+		Short: "every product's freshness against its SLO; exits 1 at the --fail-on level (for alerting)",
+		Args:  noArgs,
 	}
+	failOn := cmd.Flags().String("fail-on", "", "exit 1 when a product is at this level or worse: warn or fail")
+	asJSON := cmd.Flags().Bool("json", false, "print JSON")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return e.freshness(cmd.Context(), *failOn, *asJSON) }
+	return cmd
+}
+
+func (e *env) freshness(ctx context.Context, failOn string, asJSON bool) error {
 	rank := map[mesh.Status]int{mesh.StatusPass: 0, mesh.StatusWarn: 1, mesh.StatusFail: 2, mesh.StatusUnknown: 2}
 	threshold := 3 // never
-	switch *failOn {
+	switch failOn {
 	case "":
 	case "warn":
 		threshold = 1
 	case "fail":
 		threshold = 2
 	default:
-		return errs.Errorf(errs.Invalid, "usage", "--fail-on %q: use warn or fail", *failOn)
-	}
-	if err := e.withLake(*lakeDir); err != nil {
-		return err
+		return usagef("--fail-on %q: use warn or fail", failOn)
 	}
 	cat, closeFn, err := e.openCatalog(ctx)
 	if err != nil {
@@ -49,7 +54,7 @@ func (e *env) freshness(ctx context.Context, args []string) error {
 			bad = append(bad, s.Domain+"."+s.Name)
 		}
 	}
-	if *asJSON {
+	if asJSON {
 		if err := writeJSON(e.stdout, list); err != nil {
 			return err
 		}
@@ -69,7 +74,7 @@ func (e *env) freshness(ctx context.Context, args []string) error {
 		tw.Flush()
 	}
 	if len(bad) > 0 {
-		return errs.Errorf(errs.Internal, "freshness", "%d product(s) at %s or worse: %s", len(bad), *failOn, strings.Join(bad, ", "))
+		return errs.Errorf(errs.Internal, "freshness", "%d product(s) at %s or worse: %s", len(bad), failOn, strings.Join(bad, ", "))
 	}
 	return nil
 }

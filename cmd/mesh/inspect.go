@@ -11,8 +11,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/meshflow/meshflow/framework/catalog"
-	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/workers/host"
 )
 
@@ -24,15 +25,18 @@ func (e *env) openCatalog(ctx context.Context) (*catalog.Catalog, func(), error)
 	return &catalog.Catalog{Mesh: e.mesh, Ports: stores.Ports, Lake: stores.Lake}, func() { stores.Close() }, nil
 }
 
-func (e *env) products(ctx context.Context, args []string) error {
-	fs, lakeDir := e.newFlags("products")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args); err != nil {
-		return err
+func (e *env) productsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "products [--json]",
+		Short: "every product with version, rows, snapshot, quality and freshness",
+		Args:  noArgs,
 	}
-	if err := e.withLake(*lakeDir); err != nil {
-		return err
-	}
+	asJSON := cmd.Flags().Bool("json", false, "print JSON")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return e.products(cmd.Context(), *asJSON) }
+	return cmd
+}
+
+func (e *env) products(ctx context.Context, asJSON bool) error {
 	cat, closeFn, err := e.openCatalog(ctx)
 	if err != nil {
 		return err
@@ -42,7 +46,7 @@ func (e *env) products(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return writeJSON(e.stdout, list)
 	}
 	printStatusTable(e.stdout, list)
@@ -63,20 +67,20 @@ func printStatusTable(w io.Writer, list []catalog.Status) {
 	tw.Flush()
 }
 
-func (e *env) show(ctx context.Context, args []string) error {
-	fs, lakeDir := e.newFlags("show")
-	asJSON := fs.Bool("json", false, "print JSON")
-	sample := fs.Int("sample", 5, "sample rows to show")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+func (e *env) showCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:               "show <product> [--json]",
+		Short:             "one product: docs, schema, checks, freshness, snapshots, sample rows",
+		Args:              nArgs(1, 1, "mesh show takes one product name, e.g. mesh show marketing.crm_contacts"),
+		ValidArgsFunction: e.completeProducts(1, false),
 	}
-	if len(pos) != 1 {
-		return errs.Errorf(errs.Invalid, "usage", "mesh show takes one product name, e.g. mesh show marketing.crm_contacts")
-	}
-	if err := e.withLake(*lakeDir); err != nil {
-		return err
-	}
+	asJSON := cmd.Flags().Bool("json", false, "print JSON")
+	sample := cmd.Flags().Int("sample", 5, "sample rows to show")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error { return e.show(cmd.Context(), args[0], *asJSON, *sample) }
+	return cmd
+}
+
+func (e *env) show(ctx context.Context, name string, asJSON bool, sample int) error {
 	cat, closeFn, err := e.openCatalog(ctx)
 	if err != nil {
 		return err
@@ -85,11 +89,11 @@ func (e *env) show(ctx context.Context, args []string) error {
 	if ctx, err = e.guard(ctx, cat); err != nil {
 		return err
 	}
-	d, err := cat.Show(ctx, pos[0], *sample)
+	d, err := cat.Show(ctx, name, sample)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return writeJSON(e.stdout, d)
 	}
 	printDetail(e.stdout, d)

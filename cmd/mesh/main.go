@@ -4,15 +4,17 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
 	// The catalog on PostgreSQL (MESHFLOW_CATALOG_URI=postgres://…) and the lake on S3.
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "gocloud.dev/blob/fileblob"
@@ -25,142 +27,267 @@ import (
 	"github.com/meshflow/meshflow/workers/host"
 )
 
-const usage = `mesh — run and inspect the Meshflow data mesh
-
-Usage:
-  mesh demo [--lake DIR]               start Temporal, the sandbox and a worker; run every product once; print what was published; stop
-  mesh dev  [--lake DIR]               the same stack, left running (Temporal UI on http://localhost:8233) until Ctrl-C
-  mesh products [--json]               every product with version, rows, snapshot, quality and freshness
-  mesh show <product> [--json]         one product: docs, schema, checks, freshness, snapshots, sample rows
-  mesh run <product> [--full-refresh] [--partition DAY]
-                                       run one product (or one day of a partitioned one) through Temporal and wait
-  mesh backfill start <product> --from DAY --to DAY [--concurrency N] [--wait]
-                                       run every day of a partitioned product, N at once, as one backfill workflow
-  mesh backfill status <id> [--json]   every partition's state (pending, running, waiting for quota, succeeded, failed) and totals
-  mesh backfill rerun-failed <id> [--dry-run] [--wait]
-                                       a new backfill, linked to <id>, of only its failed, canceled or timed-out days
-  mesh freshness [--fail-on warn|fail] every product's freshness against its SLO; non-zero exit at that level (for alerting)
-  mesh serve [--addr HOST:PORT]        the web catalog: search, domain and product pages, JSON API under /api/
-  mesh access add-token --name NAME --groups G1,G2 [--file FILE]
-                                       a new token for a principal in those groups (printed once; the access file keeps its digest)
-  mesh audit [--since DAY] [--json]    every read of a restricted product, allowed or denied: who, what, how, when
-  mesh contract export <product> [-o FILE]  the port's data contract as ODCS v3.1.0 YAML
-  mesh contract check [product...]     declared contracts vs the last published ones; non-zero on a breaking change
-  mesh query "<SQL>" [--format table|csv|json|parquet] [-o FILE] [--max-rows N]
-                                       read-only DuckDB SQL over the ports (domain.product_v1, ... AS OF <snapshot>|'<time>')
-  mesh schedules apply                 one Temporal Schedule per product from its cadence (removes those of deleted products)
-  mesh schedules list | pause <product> | unpause <product> [--note TEXT]
-  mesh doctor [--timeout 10s]          check the configuration end to end: Temporal, namespace, search attributes,
-                                       lake, catalog, each source's credentials; non-zero exit when a check fails
+// rootLong is what `mesh --help` says above the command list.
+const rootLong = `mesh runs and inspects the Meshflow data mesh.
 
 Products are named domain.product, or by product name alone when unambiguous.
 Restricted products need a token: MESHFLOW_TOKEN for the mesh command (see README, Access control).
 Configuration comes from the environment (see README): MESHFLOW_LAKE, MESHFLOW_TEMPORAL_ADDRESS, HUBSPOT_TOKEN, ...
-`
+
+Exit codes: 0 ok, 1 failure (or partial failure: a backfill with failed days), 2 usage error,
+130 interrupted (Ctrl-C; a run started in Temporal goes on there).`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "mesh:", err)
-		if errs.Is(err, errs.Invalid) && strings.HasPrefix(err.Error(), "usage") {
-			os.Exit(2)
-		}
-		os.Exit(1)
+	code := report(ctx, run(ctx, os.Args[1:], os.Stdout, os.Stderr), os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit codes, as the README lists them.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitInterrupted = 130 // 128 + SIGINT, what shells report for Ctrl-C
+)
+
+// report prints err (and, for a usage error, how the command is used) and returns the
+// exit code: 2 for a usage error, 130 when interrupted, 1 for any other failure.
+func report(ctx context.Context, err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "mesh:", err)
+	var u *usageError
+	switch {
+	case errors.As(err, &u):
+		fmt.Fprint(stderr, u.hint())
+		return exitUsage
+	case errs.Is(err, errs.Canceled) || ctx.Err() != nil:
+		return exitInterrupted
+	}
+	return exitFailure
+}
+
+// run executes the command line args; every test and main go through it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if args == nil {
+		args = []string{} // cobra reads os.Args when given nil
+	}
+	e := &env{mesh: domains.Mesh(), stdout: stdout, stderr: stderr}
+	root := e.rootCmd()
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if isUsage(err) {
+		return &usageError{err: err, cmd: cmd}
+	}
+	return err
+}
+
+// rootCmd is the whole command tree.
+func (e *env) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mesh",
+		Short: "run and inspect the Meshflow data mesh",
+		Long:  rootLong,
+		// With no command, mesh prints its help; anything else it does not know is a usage error.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return unknownCommand(cmd, args[0])
+		},
+		SilenceErrors: true, // report prints them, with the exit code
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if !needsConfig(cmd) {
+				return nil
+			}
+			return e.loadConfig(e.lakeDir)
+		},
+	}
+	root.Annotations = map[string]string{groupAnnotation: "true"}
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
+	root.PersistentFlags().StringVar(&e.lakeDir, "lake", "", "lake directory or bucket URL (default $MESHFLOW_LAKE or ./.meshflow)")
+	root.AddCommand(
+		e.demoCmd("demo"), e.demoCmd("dev"), e.productsCmd(), e.showCmd(), e.runCmd(), e.backfillCmd(),
+		e.freshnessCmd(), e.serveCmd(), e.accessCmd(), e.auditCmd(), e.contractCmd(), e.queryCmd(),
+		e.schedulesCmd(), e.doctorCmd(),
+	)
+	root.SuggestionsMinimumDistance = 2
+	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{if .Runnable}}",
+		`{{if and .Runnable (ne (index .Annotations "`+groupAnnotation+`") "true")}}`, 1))
+	walk(root, func(c *cobra.Command) {
+		// Each Use line names the command's own flags; --lake is listed under Global Flags.
+		c.DisableFlagsInUseLine = true
+	})
+	return root
+}
+
+// walk calls f on cmd and every command under it.
+func walk(cmd *cobra.Command, f func(*cobra.Command)) {
+	f(cmd)
+	for _, c := range cmd.Commands() {
+		walk(c, f)
 	}
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, usage)
+// needsConfig is false for the commands that only print (shell completion): a broken
+// environment must not break them.
+func needsConfig(cmd *cobra.Command) bool {
+	for c := cmd; c != nil; c = c.Parent() {
+		if c.Name() == "completion" || strings.HasPrefix(c.Name(), cobra.ShellCompRequestCmd) {
+			return false
+		}
+	}
+	return true
+}
+
+// group is a command that only holds others: run alone or with an unknown
+// subcommand, it is a usage error listing them.
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	g := &cobra.Command{
+		Use: use, Short: short,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("%s needs a command: %s", cmd.CommandPath(), subcommands(cmd))
+			}
+			return unknownCommand(cmd, args[0])
+		},
+	}
+	g.Annotations = map[string]string{groupAnnotation: "true"}
+	g.AddCommand(subs...)
+	return g
+}
+
+// groupAnnotation marks a group: its usage is its subcommands, as running it alone
+// is only ever a usage error.
+const groupAnnotation = "mesh-group"
+
+func unknownCommand(cmd *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q", name)
+	if cmd.HasParent() {
+		// A group's few commands fit in the message.
+		msg = fmt.Sprintf("unknown %s command %q: %s", cmd.Name(), name, subcommands(cmd))
+	}
+	if s := cmd.SuggestionsFor(name); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
+	}
+	return usagef("%s", msg)
+}
+
+// subcommands lists what cmd can run, e.g. "mesh backfill start, mesh backfill status or ...".
+func subcommands(cmd *cobra.Command) string {
+	var names []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			names = append(names, c.CommandPath())
+		}
+	}
+	if len(names) > 1 {
+		return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	}
+	return strings.Join(names, "")
+}
+
+// usagef is a command line that cannot run as typed: exit code 2.
+func usagef(format string, args ...any) error {
+	return errs.Errorf(errs.Invalid, "usage", format, args...)
+}
+
+func isUsage(err error) bool {
+	e, ok := errs.As(err)
+	return ok && e.Kind == errs.Invalid && e.Op == "usage"
+}
+
+// usageError is a usage error with the command it concerns, so the message ends with
+// that command's own usage.
+type usageError struct {
+	err error
+	cmd *cobra.Command
+}
+
+func (u *usageError) Error() string { return u.err.Error() }
+func (u *usageError) Unwrap() error { return u.err }
+
+func (u *usageError) hint() string {
+	if u.cmd == nil {
+		return ""
+	}
+	line := u.cmd.UseLine()
+	if u.cmd.Annotations[groupAnnotation] != "" {
+		line = u.cmd.CommandPath() + " <command>"
+	}
+	return fmt.Sprintf("usage: %s\nRun '%s --help' for more.\n", line, u.cmd.CommandPath())
+}
+
+// nArgs accepts between min and max positional arguments (max < 0: any number);
+// anything else is a usage error saying msg.
+func nArgs(min, max int, msg string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) < min || (max >= 0 && len(args) > max) {
+			return usagef("%s", msg)
+		}
 		return nil
 	}
-	cfg, err := host.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		return err
+}
+
+// noArgs refuses positional arguments.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))
 	}
-	env := &env{cfg: cfg, mesh: domains.Mesh(), stdout: stdout, stderr: stderr}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "demo":
-		return env.demo(ctx, rest, false)
-	case "dev":
-		return env.demo(ctx, rest, true)
-	case "products":
-		return env.products(ctx, rest)
-	case "show":
-		return env.show(ctx, rest)
-	case "run":
-		return env.runOne(ctx, rest)
-	case "backfill":
-		return env.backfill(ctx, rest)
-	case "schedules":
-		return env.schedules(ctx, rest)
-	case "freshness":
-		return env.freshness(ctx, rest)
-	case "contract":
-		return env.contractCmd(ctx, rest)
-	case "query":
-		return env.query(ctx, rest)
-	case "serve":
-		return env.serve(ctx, rest)
-	case "access":
-		return env.accessCmd(ctx, rest)
-	case "audit":
-		return env.audit(ctx, rest)
-	case "doctor":
-		return env.doctor(ctx, rest)
+	return nil
+}
+
+// completeProducts completes product names (domain.product) for the first max
+// positional arguments (max < 0: every one); with partitioned, only partitioned products.
+func (e *env) completeProducts(max int, partitioned bool) cobra.CompletionFunc {
+	return func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if max >= 0 && len(args) >= max {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []cobra.Completion
+		for _, en := range e.mesh.Products() {
+			name := en.Ref().String()
+			if (partitioned && en.Product.PartitionBy == "") || !strings.HasPrefix(name, toComplete) || slices.Contains(args, name) {
+				continue
+			}
+			out = append(out, cobra.CompletionWithDesc(name, en.Product.Summary()))
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
 	}
-	fmt.Fprint(stderr, usage)
-	return errs.Errorf(errs.Invalid, "usage", "unknown command %q", cmd)
 }
 
 type env struct {
-	cfg    host.Config
-	mesh   mesh.Mesh
-	stdout io.Writer
-	stderr io.Writer
+	cfg     host.Config
+	mesh    mesh.Mesh
+	stdout  io.Writer
+	stderr  io.Writer
+	lakeDir string // --lake
 }
 
-// newFlags returns a flag set that reports errors instead of exiting, with --lake.
-func (e *env) newFlags(name string) (*flag.FlagSet, *string) {
-	fs := flag.NewFlagSet("mesh "+name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	lakeDir := fs.String("lake", "", "lake directory or bucket URL (default $MESHFLOW_LAKE or ./.meshflow)")
-	return fs, lakeDir
-}
-
-// parse parses flags that may come before or after positional arguments.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, errs.E(errs.Invalid, "usage", err)
+// loadConfig reads the configuration from the environment; a --lake given on the
+// command line replaces MESHFLOW_LAKE and what is derived from it.
+func (e *env) loadConfig(lakeDir string) error {
+	getenv := os.Getenv
+	if lakeDir != "" {
+		getenv = func(k string) string {
+			switch k {
+			case "MESHFLOW_LAKE":
+				return lakeDir
+			case "MESHFLOW_CATALOG_URI", "MESHFLOW_WAREHOUSE":
+				return "" // derived from the lake given on the command line
+			}
+			return os.Getenv(k)
 		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
 	}
-}
-
-// withLake applies a --lake flag to the configuration.
-func (e *env) withLake(lakeDir string) error {
-	if lakeDir == "" {
-		return nil
-	}
-	env := func(k string) string {
-		if k == "MESHFLOW_LAKE" {
-			return lakeDir
-		}
-		if k == "MESHFLOW_CATALOG_URI" || k == "MESHFLOW_WAREHOUSE" {
-			return "" // derived from the lake given on the command line
-		}
-		return os.Getenv(k)
-	}
-	cfg, err := host.ConfigFromEnv(env)
+	cfg, err := host.ConfigFromEnv(getenv)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/meshflow/meshflow/framework/access"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/mesh"
@@ -19,35 +21,42 @@ import (
 // a table is read by a person; csv, json and parquet get every row.
 const tableMaxRows = 1000
 
+// queryOptions are mesh query's flags.
+type queryOptions struct {
+	format, outFile string
+	maxRows         int
+}
+
+func (e *env) queryCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   `query "<SQL>" [--format table|csv|json|parquet] [-o FILE] [--max-rows N]`,
+		Short: "read-only DuckDB SQL over the ports (domain.product_v1, ... AS OF <snapshot>|'<time>')",
+		Args:  nArgs(1, 1, `mesh query takes the SQL as one quoted argument, e.g. mesh query "SELECT * FROM marketing.crm_companies_v1 LIMIT 10"`),
+	}
+	var o queryOptions
+	cmd.Flags().StringVar(&o.format, "format", "table", "output format: table, csv, json or parquet")
+	cmd.Flags().StringVarP(&o.outFile, "output", "o", "", "write the result to this file instead of standard output (required for parquet)")
+	cmd.Flags().IntVar(&o.maxRows, "max-rows", -1, fmt.Sprintf("stop after N rows, 0 = all (default %d for the table, all for the other formats)", tableMaxRows))
+	cmd.RunE = func(cmd *cobra.Command, args []string) error { return e.query(cmd.Context(), args[0], o) }
+	return cmd
+}
+
 // query runs `mesh query "<SQL>"`: read-only DuckDB SQL over the published ports.
-func (e *env) query(ctx context.Context, args []string) error {
-	fs, lakeDir := e.newFlags("query")
-	format := fs.String("format", "table", "output format: table, csv, json or parquet")
-	outFile := fs.String("o", "", "write the result to this file instead of standard output (required for parquet)")
-	maxRows := fs.Int("max-rows", -1, fmt.Sprintf("stop after N rows, 0 = all (default %d for the table, all for the other formats)", tableMaxRows))
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
+func (e *env) query(ctx context.Context, sql string, o queryOptions) error {
 	switch {
-	case len(pos) != 1:
-		return errs.Errorf(errs.Invalid, "usage", `mesh query takes the SQL as one quoted argument, e.g. mesh query "SELECT * FROM marketing.crm_companies_v1 LIMIT 10"`)
-	case *format != "table" && *format != "csv" && *format != "json" && *format != "parquet":
-		return errs.Errorf(errs.Invalid, "usage", "unknown --format %q: use table, csv, json or parquet", *format)
-	case *format == "parquet" && *outFile == "":
-		return errs.Errorf(errs.Invalid, "usage", "--format parquet writes a file: name it with -o FILE")
-	case *maxRows < -1:
-		return errs.Errorf(errs.Invalid, "usage", "--max-rows %d: give a number of rows, or 0 for all", *maxRows)
+	case o.format != "table" && o.format != "csv" && o.format != "json" && o.format != "parquet":
+		return usagef("unknown --format %q: use table, csv, json or parquet", o.format)
+	case o.format == "parquet" && o.outFile == "":
+		return usagef("--format parquet writes a file: name it with -o FILE")
+	case o.maxRows < -1:
+		return usagef("--max-rows %d: give a number of rows, or 0 for all", o.maxRows)
 	}
-	limit := *maxRows
+	limit := o.maxRows
 	if limit < 0 {
 		limit = 0
-		if *format == "table" {
+		if o.format == "table" {
 			limit = tableMaxRows
 		}
-	}
-	if err := e.withLake(*lakeDir); err != nil {
-		return err
 	}
 	stores, err := host.OpenStores(ctx, e.cfg)
 	if err != nil {
@@ -64,34 +73,34 @@ func (e *env) query(ctx context.Context, args []string) error {
 	audit := access.NewLog(stores.Lake)
 	caller, _ := pol.Authenticate(e.cfg.Token)
 	req := query.Request{
-		SQL: pos[0], Mesh: e.mesh, Ports: stores.Ports, ScratchDir: e.cfg.WorkDir, MaxRows: limit,
+		SQL: sql, Mesh: e.mesh, Ports: stores.Ports, ScratchDir: e.cfg.WorkDir, MaxRows: limit,
 		Authorize: func(ctx context.Context, en mesh.Entry, _ port.TableID) error {
 			return pol.Authorize(ctx, audit, access.Read{Principal: caller, Domain: en.Domain, Product: en.Product,
 				What: access.Query, Path: access.PathQuery})
 		},
 	}
-	if *format == "parquet" {
-		req.Parquet = *outFile
+	if o.format == "parquet" {
+		req.Parquet = o.outFile
 	}
 	res, err := query.Run(ctx, req)
 	if err != nil {
 		return err
 	}
-	if *format == "parquet" {
-		fmt.Fprintf(e.stdout, "wrote %d rows to %s\n", res.Written, *outFile)
+	if o.format == "parquet" {
+		fmt.Fprintf(e.stdout, "wrote %d rows to %s\n", res.Written, o.outFile)
 		if limit > 0 && res.Written == int64(limit) {
 			fmt.Fprintf(e.stderr, "mesh query: stopped at --max-rows %d; there may be more (--max-rows 0 writes all)\n", limit)
 		}
 		return nil
 	}
-	if *outFile == "" {
-		return e.writeResult(e.stdout, res, *format)
+	if o.outFile == "" {
+		return e.writeResult(e.stdout, res, o.format)
 	}
-	f, err := os.Create(*outFile)
+	f, err := os.Create(o.outFile)
 	if err != nil {
 		return errs.E(errs.Invalid, "query: write result", err)
 	}
-	err = e.writeResult(f, res, *format)
+	err = e.writeResult(f, res, o.format)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = errs.E(errs.Internal, "query: write result", cerr)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
 	"github.com/meshflow/meshflow/framework/errs"
@@ -13,18 +14,27 @@ import (
 	"github.com/meshflow/meshflow/workers/host"
 )
 
-func (e *env) runOne(ctx context.Context, args []string) error {
-	fs, _ := e.newFlags("run")
-	full := fs.Bool("full-refresh", false, "re-read every raw input from the beginning")
-	partition := fs.String("partition", "", "partition to run (\"\" = the whole product)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+func (e *env) runCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run <product> [--full-refresh] [--partition DAY]",
+		Short: "run one product (or one day of a partitioned one) through Temporal and wait",
+		Long: `Run one product through Temporal on its domain's task queue (a worker must poll it:
+bin/mesh-worker or make dev) and print its progress until it ends.
+
+Ctrl-C stops waiting, not the run: it goes on in Temporal, and mesh says how to follow it.`,
+		Args:              nArgs(1, 1, "mesh run takes one product name, e.g. mesh run marketing.crm_contacts"),
+		ValidArgsFunction: e.completeProducts(1, false),
 	}
-	if len(pos) != 1 {
-		return errs.Errorf(errs.Invalid, "usage", "mesh run takes one product name, e.g. mesh run marketing.crm_contacts")
+	full := cmd.Flags().Bool("full-refresh", false, "re-read every raw input from the beginning")
+	partition := cmd.Flags().String("partition", "", "partition (day, YYYY-MM-DD) to run (\"\" = the whole product)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return e.runOne(cmd.Context(), args[0], flow.RunInput{Partition: *partition, FullRefresh: *full})
 	}
-	d, p, err := e.mesh.Find(pos[0])
+	return cmd
+}
+
+func (e *env) runOne(ctx context.Context, name string, in flow.RunInput) error {
+	d, p, err := e.mesh.Find(name)
 	if err != nil {
 		return err
 	}
@@ -33,7 +43,7 @@ func (e *env) runOne(ctx context.Context, args []string) error {
 		return err
 	}
 	defer c.Close()
-	run, err := flow.StartRun(ctx, c, d, p, flow.RunInput{Partition: *partition, FullRefresh: *full})
+	run, err := flow.StartRun(ctx, c, d, p, in)
 	if err != nil {
 		return errs.Errorf(errs.Invalid, "run "+p.Name, "could not start: %v", err)
 	}
