@@ -161,7 +161,7 @@ func FuzzResponse(f *testing.F) {
 }
 
 // FuzzEventKey feeds arbitrary event rows to the key and digest of event rows:
-// no panic, and a key is 32 hex digits that the row keeps as its first field.
+// no panic, and a key is 32 hex digits that the row keeps as its first field, the date next.
 func FuzzEventKey(f *testing.F) {
 	for _, seed := range []string{
 		`{"visitorId":"v-1","accountId":"acc-1","day":1709269200000,"pageId":"p","numEvents":3}`,
@@ -181,12 +181,12 @@ func FuzzEventKey(f *testing.F) {
 		if len(key) != 32 || strings.Trim(key, "0123456789abcdef") != "" {
 			t.Fatalf("key %q is not 32 hex digits", key)
 		}
-		out, err := withKey(row, key)
+		out, err := inject(row, key, "2026-03-05")
 		if err != nil {
 			return
 		}
 		var m map[string]json.RawMessage
-		if json.Unmarshal(out, &m) != nil || string(m[KeyField]) != `"`+key+`"` {
+		if json.Unmarshal(out, &m) != nil || string(m[KeyField]) != `"`+key+`"` || string(m[DateField]) != `"2026-03-05"` {
 			t.Fatalf("row %q with its key is %q", row, out)
 		}
 	})

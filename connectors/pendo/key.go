@@ -10,8 +10,12 @@ import (
 	"strconv"
 )
 
-// KeyField is the field injected into every event row: its natural key.
-const KeyField = "_meshflow_key"
+// Fields injected into every event row: its natural key, and the day bucket's
+// date in the subscription's time zone.
+const (
+	KeyField  = "_meshflow_key"
+	DateField = "_meshflow_date"
+)
 
 // keyParts are the fields that identify an aggregated event row: Pendo groups
 // events by visitor, account, server and remote address per time bucket and
@@ -75,15 +79,15 @@ func scalarText(v json.RawMessage) (string, error) {
 	return strconv.FormatFloat(f, 'g', -1, 64), nil
 }
 
-// withKey returns row with KeyField set to key as its first field, the rest of the
-// row byte for byte as Pendo sent it.
-func withKey(row json.RawMessage, key string) (json.RawMessage, error) {
+// inject returns row with KeyField set to key and DateField to date as its first
+// fields, the rest of the row byte for byte as Pendo sent it.
+func inject(row json.RawMessage, key, date string) (json.RawMessage, error) {
 	b := bytes.TrimSpace(row)
 	if len(b) < 2 || b[0] != '{' {
 		return nil, fmt.Errorf("event row is not a JSON object")
 	}
-	out := make([]byte, 0, len(b)+len(KeyField)+len(key)+8)
-	out = append(out, `{"`+KeyField+`":"`+key+`"`...)
+	out := make([]byte, 0, len(b)+len(KeyField)+len(key)+len(DateField)+len(date)+16)
+	out = append(out, `{"`+KeyField+`":"`+key+`","`+DateField+`":"`+date+`"`...)
 	if rest := bytes.TrimSpace(b[1:]); len(rest) > 0 && rest[0] != '}' {
 		out = append(out, ',')
 	}

@@ -5,8 +5,10 @@
 //
 // Pendo paginates nothing: a list or an aggregation answers with every row at
 // once, so the unit of progress is the request — one day of events, one list.
-// Records are returned as Pendo sent them; event rows get one field injected,
-// "_meshflow_key" (see EventKey), because they have no id of their own.
+// Records are returned as Pendo sent them; event rows get two fields injected:
+// "_meshflow_key" (see EventKey), because they have no id of their own, and
+// "_meshflow_date", the day bucket's date in the subscription's time zone,
+// because the bucket's instant alone does not say which day it starts.
 package pendo
 
 import (

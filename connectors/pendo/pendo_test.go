@@ -194,7 +194,7 @@ func TestEventKeyIsStable(t *testing.T) {
 	}
 
 	// Against the sandbox: two reads give the same keys, and a record is the row
-	// Pendo sent, byte for byte, plus the key.
+	// Pendo sent, byte for byte, plus the key and the local date.
 	f := newFixture(t, sbpendo.Options{})
 	st := stream(t, f.source(t, pendo.Config{}), "feature_events")
 	first, _, _ := read(t, st, source.PageRequest{SyncStart: t0, Partition: "2026-03-05"})
@@ -215,7 +215,7 @@ func TestEventKeyIsStable(t *testing.T) {
 		if want, _ := pendo.EventKey(sent[i]); k.Key != want {
 			t.Errorf("record %d: key %s, EventKey of the sent row %s", i, k.Key, want)
 		}
-		if stripped := strings.Replace(string(r), `"_meshflow_key":"`+k.Key+`",`, "", 1); stripped != string(sent[i]) {
+		if stripped := strings.Replace(string(r), `"_meshflow_key":"`+k.Key+`","_meshflow_date":"2026-03-05",`, "", 1); stripped != string(sent[i]) {
 			t.Errorf("record %d is not lossless:\n%s\n%s", i, stripped, sent[i])
 		}
 		keys[k.Key] = true

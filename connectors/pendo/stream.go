@@ -252,6 +252,10 @@ func newEventStream(src *Source, name, aggSource, objField, objName, objDoc stri
 	fields := []source.Field{
 		field("event_key", source.String, "Natural key injected by the connector (see pendo.EventKey): visitor, account, server, remote IP, day and object.", KeyField),
 		field("day", source.Timestamp, "Start of the day bucket: midnight in the subscription's time zone, as an instant.", "day"),
+		// The instant alone cannot say which calendar day it starts: zones from
+		// UTC−12 to UTC+14 put local midnights 26 hours apart, so no fixed shift of
+		// the UTC instant names the day. The connector knows the zone, so it says.
+		field("local_date", source.Date, "The day bucket's calendar date in the subscription's time zone (PENDO_TIME_ZONE), injected by the connector (see pendo.DateField).", DateField),
 		field("visitor_id", source.String, "Visitor (visitors.visitor_id).", "visitorId"),
 		field("account_id", source.String, "Account (accounts.account_id).", "accountId"),
 		field(objName, source.String, objDoc, objField),
@@ -367,7 +371,8 @@ func (c eventCursor) encode() json.RawMessage {
 }
 
 // readDay fetches the rows of the local day starting at day, each with its key
-// injected, and their digest.
+// and date injected, and the digest of the rows as landed (so rows landed before
+// a field was injected count as changed, and are landed again with it).
 func (st *eventStream) readDay(ctx context.Context, op string, day time.Time) ([]json.RawMessage, digest, error) {
 	date := day.Format(time.DateOnly)
 	op += " " + date
@@ -393,11 +398,11 @@ func (st *eventStream) readDay(ctx context.Context, op string, day time.Time) ([
 		if err != nil {
 			return nil, digest{}, errs.Errorf(errs.Transient, op, "%s: %s", st.src.scrub(err.Error()), truncate(st.src.scrub(string(r)), 120))
 		}
-		if err := d.add(r); err != nil {
-			return nil, digest{}, errs.Errorf(errs.Transient, op, "a row does not decode: %v", err)
-		}
-		if out[i], err = withKey(r, key); err != nil {
+		if out[i], err = inject(r, key, date); err != nil {
 			return nil, digest{}, errs.Errorf(errs.Transient, op, "%s: %s", st.src.scrub(err.Error()), truncate(st.src.scrub(string(r)), 120))
+		}
+		if err := d.add(out[i]); err != nil {
+			return nil, digest{}, errs.Errorf(errs.Transient, op, "a row does not decode: %v", err)
 		}
 	}
 	return out, d, nil

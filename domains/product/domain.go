@@ -36,7 +36,7 @@ func accountUsage() mesh.Product {
 			"Engagement trends per account for customer success and churn risk.",
 		},
 		Tags:    []string{"pendo", "usage", "accounts"},
-		Version: "1.1.0",
+		Version: "1.2.0",
 		Inputs: []mesh.Input{
 			// A day's events arrive in that day's landings; the accounts, pages and
 			// features they name are read whole.
@@ -45,7 +45,7 @@ func accountUsage() mesh.Product {
 		},
 		Model: usageSQL,
 		Schema: []mesh.Column{
-			{Name: "usage_date", Type: mesh.Date, Required: true, Doc: "Calendar day in the Pendo subscription's time zone."},
+			{Name: "usage_date", Type: mesh.Date, Required: true, Doc: "Calendar day in the Pendo subscription's time zone, whatever the zone (UTC−12 to UTC+14): the connector lands each day bucket's local date. Since 1.2.0; before, zones east of UTC+12 published a day under the previous date."},
 			{Name: "account_id", Type: mesh.String, Required: true, Doc: "Pendo account id, as the app identifies the customer."},
 			{Name: "account_name", Type: mesh.String, Doc: "Account name sent by the app."},
 			{Name: "object_kind", Type: mesh.String, Required: true, Doc: "page or feature."},
