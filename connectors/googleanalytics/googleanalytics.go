@@ -297,8 +297,8 @@ type apiError struct {
 //
 //	401             Permission, naming GA4_CREDENTIALS_FILE (the cached token is dropped)
 //	403             Permission, naming the service account and the property
-//	429             Quota until the next hour (tokens per hour) or the property's next
-//	                day (tokens per day); RateLimited for the concurrent-requests quota
+//	429             Quota until the next hour (tokens per hour) or the next midnight
+//	                Pacific time (tokens per day); RateLimited for the concurrent-requests quota
 //	400, other 4xx  Invalid, with GA4's message
 //	404             NotFound (a wrong GA4_BASE_URL)
 //	408, 5xx        Transient (the Reader caps the retries)
@@ -340,19 +340,22 @@ func (s *Source) classify(op, property string, resp *http.Response, body []byte)
 // exhausted reads a 429 RESOURCE_EXHAUSTED. Token quotas pass only when their
 // window turns over, so they are Quota errors with Until — never retried inline —
 // while the concurrent-requests quota passes in seconds and is RateLimited.
+//
+// Google's quota page says daily quotas refresh at midnight Pacific time and
+// hourly ones within the hour: a property's daily tokens come back at the next
+// midnight in America/Los_Angeles whatever the property's own zone (a wait until
+// the property's midnight ends hours early east of California and spends one of
+// the run's quota waits for nothing), and hourly ones at the next full hour.
 func (s *Source) exhausted(op, property string, resp *http.Response, said string) error {
 	now := s.now()
-	loc := s.zone(property)
 	msg := strings.ToLower(said)
 	var until time.Time
 	var window string
 	switch {
 	case strings.Contains(msg, "per day"):
-		y, m, d := now.In(loc).Date()
-		until, window = time.Date(y, m, d+1, 0, 0, 0, 0, loc), "daily"
+		until, window = DailyQuotaReset(now), "daily"
 	case strings.Contains(msg, "per hour"):
-		t := now.In(loc)
-		until, window = time.Date(t.Year(), t.Month(), t.Day(), t.Hour()+1, 0, 0, 0, loc), "hourly"
+		until, window = now.UTC().Truncate(time.Hour).Add(time.Hour), "hourly"
 	default:
 		e := errs.Errorf(errs.RateLimited, op, "GA4 is limiting requests for property %s (429): %s", property, said)
 		if ra, ok := retryAfter(resp.Header.Get("Retry-After"), now); ok {
@@ -360,21 +363,32 @@ func (s *Source) exhausted(op, property string, resp *http.Response, said string
 		}
 		return e
 	}
-	e := errs.Errorf(errs.Quota, op, "the %s token quota of GA4 property %s is exhausted (429 RESOURCE_EXHAUSTED); it resets at %s: %s",
-		window, property, until.Format(time.RFC3339), said)
+	e := errs.Errorf(errs.Quota, op, "the %s token quota of GA4 property %s is exhausted (429 RESOURCE_EXHAUSTED); it resets at %s (%s): %s",
+		window, property, until.UTC().Format(time.RFC3339), until.In(pacific()).Format("15:04 MST"), said)
 	e.Until = until
 	e.RetryAfter = until.Sub(now)
 	return e
 }
 
-// zone is property's time zone as GA4 last reported it (UTC until known).
-func (s *Source) zone(property string) *time.Location {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if loc, ok := s.zones[property]; ok {
+// QuotaZone is where GA4's daily quotas turn over: midnight Pacific time.
+const QuotaZone = "America/Los_Angeles"
+
+// DailyQuotaReset is when daily token quotas exhausted at t come back: the next
+// midnight in America/Los_Angeles, daylight saving time included.
+func DailyQuotaReset(t time.Time) time.Time {
+	loc := pacific()
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+}
+
+// pacific is America/Los_Angeles; without tzdata (a main package should import
+// time/tzdata) it is UTC−8, whose midnight is at or after Los Angeles' all year,
+// so a wait computed with it never ends early.
+func pacific() *time.Location {
+	if loc, err := time.LoadLocation(QuotaZone); err == nil {
 		return loc
 	}
-	return time.UTC
+	return time.FixedZone("PST", -8*3600)
 }
 
 // learnZone records property's IANA zone name; it reports the location, or nil

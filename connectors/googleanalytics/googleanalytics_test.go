@@ -1,11 +1,16 @@
 package googleanalytics_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -385,10 +390,128 @@ func TestQuotaIsWaitedOutNotRetried(t *testing.T) {
 	if !errs.Is(err, errs.Quota) || e == nil || !strings.Contains(err.Error(), "daily") {
 		t.Fatalf("daily quota: %v", err)
 	}
-	// Midnight in New York.
-	if want := time.Date(2025, 3, 13, 4, 0, 0, 0, time.UTC); !e.Until.Equal(want) {
-		t.Errorf("Until %v, want %v (the property's next day)", e.Until, want)
+	// Midnight Pacific time (PDT since 9 March), not New York's.
+	if want := time.Date(2025, 3, 13, 7, 0, 0, 0, time.UTC); !e.Until.Equal(want) {
+		t.Errorf("Until %v, want %v (the next midnight in Los Angeles)", e.Until, want)
 	}
+}
+
+// Daily quotas turn over at midnight in Los Angeles, daylight saving time
+// included, whatever the property's zone.
+func TestDailyQuotaReset(t *testing.T) {
+	for _, c := range []struct{ at, want time.Time }{
+		{time.Date(2025, 1, 15, 10, 0, 0, 0, time.UTC), time.Date(2025, 1, 16, 8, 0, 0, 0, time.UTC)},  // PST
+		{time.Date(2025, 3, 12, 15, 30, 0, 0, time.UTC), time.Date(2025, 3, 13, 7, 0, 0, 0, time.UTC)}, // PDT
+		{time.Date(2025, 3, 9, 6, 0, 0, 0, time.UTC), time.Date(2025, 3, 9, 8, 0, 0, 0, time.UTC)},     // 22:00 PST the evening before the switch
+		{time.Date(2025, 3, 9, 10, 0, 0, 0, time.UTC), time.Date(2025, 3, 10, 7, 0, 0, 0, time.UTC)},   // 03:00 PDT: a 23-hour day
+		{time.Date(2025, 11, 2, 8, 30, 0, 0, time.UTC), time.Date(2025, 11, 3, 8, 0, 0, 0, time.UTC)},  // 01:30 PDT, the day back to PST: 25 hours
+		{time.Date(2025, 3, 13, 7, 0, 0, 0, time.UTC), time.Date(2025, 3, 14, 7, 0, 0, 0, time.UTC)},   // at midnight: the next one
+	} {
+		if got := googleanalytics.DailyQuotaReset(c.at); !got.Equal(c.want) {
+			t.Errorf("DailyQuotaReset(%s) = %s, want %s", c.at, got.UTC(), c.want)
+		}
+	}
+}
+
+// A landing that meets the daily quota partway through a day's report waits until
+// midnight Pacific time — the first moment the quota is back, not the property's
+// midnight, when it would be refused again — and resumes from the cursor of the
+// last page it landed: no page is requested twice. (The lake keeps that cursor as
+// the landing's checkpoint and the workflow hands it back after the wait.)
+func TestDailyQuotaWaitResumesFromCheckpoint(t *testing.T) {
+	f := newFixture(t, sbga.Options{TokensPerHour: -1, TokensPerDay: -1}, nil)
+	type page struct{ property, day, offset string }
+	var mu sync.Mutex
+	var asked []page
+	exhaustAt := -1 // the report request that finds the day's tokens spent
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if prop, ok := strings.CutSuffix(path.Base(r.URL.Path), ":runReport"); ok {
+			var body struct {
+				DateRanges []struct{ StartDate string } `json:"dateRanges"`
+				Offset     int                          `json:"offset"`
+			}
+			b, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			json.Unmarshal(b, &body)
+			mu.Lock()
+			asked = append(asked, page{prop, body.DateRanges[0].StartDate, strconv.Itoa(body.Offset)})
+			if len(asked)-1 == exhaustAt {
+				f.sb.GA4().ExhaustDaily()
+			}
+			mu.Unlock()
+		}
+		f.sb.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	cfg := config(ts.URL, seed)
+	cfg.StartDate = "2025-01-01"
+	src, err := googleanalytics.New(cfg, &googleanalytics.Options{RequestsPerSecond: -1, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := source.Lookup(src, googleanalytics.StreamName)
+	syncStart := f.clock.Now()
+	land := func(cursor json.RawMessage) (pages int, checkpoint json.RawMessage, err error) {
+		checkpoint = cursor
+		_, err = source.NewReader(st, &source.ReaderOptions{Sleep: noSleep}).Read(t.Context(),
+			source.PageRequest{Cursor: cursor, SyncStart: syncStart}, func(p source.Page) error {
+				pages++
+				checkpoint = p.Next
+				return nil
+			})
+		return pages, checkpoint, err
+	}
+
+	// An unhindered landing, to know its pages; then the day's tokens run out on a
+	// page in the middle of a day's report, past the middle of the landing.
+	total, _, err := land(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := total / 2
+	for cut < total && asked[cut].offset == "0" {
+		cut++
+	}
+	if cut == total {
+		t.Fatalf("no day of the %d pages has a second page: the test needs a smaller page size", total)
+	}
+	mu.Lock()
+	asked, exhaustAt = nil, cut
+	mu.Unlock()
+
+	before, checkpoint, err := land(nil)
+	e, _ := errs.As(err)
+	if !errs.Is(err, errs.Quota) || e == nil || before != cut {
+		t.Fatalf("after %d of %d pages: %v, want a quota error after %d", before, total, err, cut)
+	}
+	refused := asked[len(asked)-1]
+	if want := googleanalytics.DailyQuotaReset(f.clock.Now()); !e.Until.Equal(want) {
+		t.Errorf("Until %s, want midnight Pacific time %s", e.Until, want)
+	}
+	// The workflow's timer fires at Until, and the landing goes on from its checkpoint.
+	f.clock.Add(e.Until.Sub(f.clock.Now()))
+	after, _, err := land(checkpoint)
+	if err != nil {
+		t.Fatalf("resumed at %s: %v", f.clock.Now(), err)
+	}
+	resumed := asked[len(asked)-after]
+	if resumed != refused {
+		t.Errorf("resumed at %+v, want the refused page %+v", resumed, refused)
+	}
+	seen := map[page]bool{}
+	for _, p := range asked[:len(asked)-after-1] { // all but the refused request and those after the wait
+		seen[p] = true
+	}
+	for _, p := range asked[len(asked)-after:] {
+		if seen[p] {
+			t.Errorf("page %+v requested again after the wait", p)
+		}
+	}
+	if got := before + 1 + after; got != total+1 {
+		t.Errorf("%d report requests with the quota wait, want the %d of an unhindered landing and the refused one", got, total)
+	}
+	t.Logf("report requests: %d before the quota, 1 refused, %d after the wait (%d in all; starting over would have cost %d)",
+		before, after, before+1+after, before+1+total)
 }
 
 func TestServerErrorsAreTransientAndCapped(t *testing.T) {

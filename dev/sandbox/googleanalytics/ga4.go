@@ -64,8 +64,9 @@ type Options struct {
 
 	// TokensPerHour and TokensPerDay are each property's quota budgets; a
 	// runReport that cannot afford TokenCost answers 429 RESOURCE_EXHAUSTED until
-	// the next hour or day of the property's time zone [40000, 200000]. Negative
-	// means unlimited.
+	// the next hour, or the next midnight Pacific time (America/Los_Angeles), as
+	// Google's quotas turn over, whatever the property's zone [40000, 200000].
+	// Negative means unlimited.
 	TokensPerHour, TokensPerDay int
 	// TokenCost is what one runReport consumes [10]. Real costs grow with a
 	// request's complexity; a constant keeps budgets easy to reason about in tests.
@@ -252,7 +253,7 @@ func (a *API) ServiceAccountJSON(tokenURL string) []byte {
 func (a *API) ExhaustHourly() { a.exhaust(true) }
 
 // ExhaustDaily uses up every property's daily token budget: runReport answers 429
-// RESOURCE_EXHAUSTED until the next day of the property's time zone.
+// RESOURCE_EXHAUSTED until the next midnight Pacific time.
 func (a *API) ExhaustDaily() { a.exhaust(false) }
 
 // authed checks the Bearer token before h. Like Google, a missing token and an

@@ -436,3 +436,31 @@ func TestReportHelperMatchesWire(t *testing.T) {
 		t.Error("Report counted as a request")
 	}
 }
+
+// Daily tokens come back at midnight Pacific time, not at the property's midnight:
+// a Berlin property exhausted in the afternoon is still refused after Berlin's
+// midnight, one second before Los Angeles' (in daylight time: 07:00 UTC), and
+// served from it on.
+func TestDailyQuotaTurnsOverAtPacificMidnight(t *testing.T) {
+	const berlin = "987654321"
+	e := start(t, ga.Options{TokensPerHour: -1, TokensPerDay: 1000})
+	ask := func() (int, string) {
+		code, _, raw := e.report(t, berlin, day("2025-03-03", defDims, []string{"sessions"}))
+		return code, string(raw)
+	}
+	e.api.ExhaustDaily()
+	for _, at := range []time.Time{
+		clock,
+		time.Date(2025, 3, 12, 23, 0, 0, 0, time.UTC), // 00:00 in Berlin (CET)
+		time.Date(2025, 3, 13, 6, 59, 59, 0, time.UTC),
+	} {
+		e.api.SetNow(at)
+		if code, raw := ask(); code != 429 || !strings.Contains(raw, "tokens per day") {
+			t.Fatalf("at %s: %d %s, want 429 for the day's tokens", at, code, raw)
+		}
+	}
+	e.api.SetNow(time.Date(2025, 3, 13, 7, 0, 0, 0, time.UTC)) // 00:00 PDT
+	if code, raw := ask(); code != 200 {
+		t.Fatalf("at midnight Pacific time: %d %s", code, raw)
+	}
+}

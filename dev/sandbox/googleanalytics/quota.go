@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 	"time"
+	_ "time/tzdata" // Pacific time must load on machines without a zoneinfo database
 )
 
 // PropertyQuota is the quota state runReport returns when returnPropertyQuota
@@ -23,19 +24,35 @@ type QuotaStatus struct {
 	Remaining int `json:"remaining,omitempty"`
 }
 
-// usage is one property's token consumption in the current hour and day of its
-// time zone; a window that is over starts again at zero.
+// usage is one property's token consumption in the current hour and Pacific
+// day; a window that is over starts again at zero.
+//
+// Google's quota page: "Daily quotas refresh at midnight PST, and hourly quotas
+// refresh within an hour". The day is Pacific time's whatever the property's own
+// zone (America/Los_Angeles, daylight saving included — Google Cloud's quotas
+// turn over at Pacific midnight all year), and the hour is the clock's hour.
 type usage struct {
-	hour, day         string // window keys: "2006-01-02T15" and "2006-01-02"
+	hour, day         string // window keys: "2006-01-02T15" (UTC) and "2006-01-02" (Pacific)
 	hourUsed, dayUsed int
 	hourFull, dayFull bool // set by ExhaustHourly / ExhaustDaily
 }
 
+// Pacific is where daily quotas turn over.
+var Pacific = mustLoad("America/Los_Angeles")
+
+func mustLoad(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err) // cannot happen: time/tzdata is embedded
+	}
+	return loc
+}
+
 func (u *usage) roll(now time.Time) {
-	if h := now.Format("2006-01-02T15"); h != u.hour {
+	if h := now.UTC().Format("2006-01-02T15"); h != u.hour {
 		u.hour, u.hourUsed, u.hourFull = h, 0, false
 	}
-	if d := now.Format(time.DateOnly); d != u.day {
+	if d := now.In(Pacific).Format(time.DateOnly); d != u.day {
 		u.day, u.dayUsed, u.dayFull = d, 0, false
 	}
 }
@@ -77,7 +94,7 @@ func (a *API) usage(p *property, now time.Time) *usage {
 		u = &usage{}
 		a.quota[p.ID] = u
 	}
-	u.roll(now.In(p.loc))
+	u.roll(now)
 	return u
 }
 
