@@ -15,12 +15,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/rs/zerolog"
-	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains"
@@ -67,7 +64,7 @@ func TestEndToEnd(t *testing.T) {
 	checkCatalog(t, ctx, m, stores)
 	checkCatalogPageInBrowser(t, m, stores)
 	if path := os.Getenv("MESHFLOW_RECORD_HISTORY"); path != "" {
-		recordHistory(t, ctx, st, first.Properties[flow.PropRunID], path)
+		saveHistory(t, ctx, st, flow.WorkflowID("marketing", "crm_contacts", ""), first.Properties[flow.PropRunID], path)
 	}
 
 	// The sandbox changes 10 contacts; the next run lands only those, and the port
@@ -584,28 +581,6 @@ func withCheck(m mesh.Mesh, product string, c mesh.Check) mesh.Mesh {
 		out.Domains = append(out.Domains, d)
 	}
 	return out
-}
-
-// recordHistory saves the history of the crm_contacts run as JSON for framework/flow's
-// replay test: MESHFLOW_RECORD_HISTORY=$PWD/testdata/histories/run_product.json go test ./dev/stack
-func recordHistory(t *testing.T, ctx context.Context, st *stack.Stack, runID, path string) {
-	t.Helper()
-	it := st.Client.GetWorkflowHistory(ctx, flow.WorkflowID("marketing", "crm_contacts", ""), runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	hist := &historypb.History{}
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		hist.Events = append(hist.Events, ev)
-	}
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(hist)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestMain(m *testing.M) {

@@ -220,7 +220,10 @@ func portFree(hostPort string) error {
 }
 
 // RunAll runs every product of m once, inputs before the products that read them, and
-// returns each run's result or error. report is called as each run finishes.
+// returns each run's error by product. report is called as each run finishes. A
+// product whose input failed still runs, on that input's current snapshot, as every
+// run does (its result's Warnings say so); one whose input never published fails,
+// naming it.
 func RunAll(ctx context.Context, c client.Client, m mesh.Mesh, report func(mesh.Entry, flow.RunResult, error)) (map[string]error, error) {
 	order, err := Order(m)
 	if err != nil {
@@ -228,20 +231,10 @@ func RunAll(ctx context.Context, c client.Client, m mesh.Mesh, report func(mesh.
 	}
 	failed := map[string]error{}
 	for _, e := range order {
-		var upstreamErr error
-		for _, in := range e.Product.Inputs {
-			if !in.IsRaw() && failed[in.String()] != nil {
-				upstreamErr = fmt.Errorf("skipped: input %s failed", in)
-			}
-		}
 		var res flow.RunResult
-		err := upstreamErr
+		run, err := flow.StartRun(ctx, c, e.Domain, e.Product, flow.RunInput{})
 		if err == nil {
-			var run client.WorkflowRun
-			run, err = flow.StartRun(ctx, c, e.Domain, e.Product, flow.RunInput{})
-			if err == nil {
-				err = run.Get(ctx, &res)
-			}
+			err = run.Get(ctx, &res)
 		}
 		if err != nil {
 			failed[e.Ref().String()] = err

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -41,6 +43,10 @@ type Activities struct {
 	WorkDir string                   // local scratch space for DuckDB
 	Log     zerolog.Logger
 	Reader  *source.ReaderOptions // paging/retry tuning (nil = defaults)
+
+	// declarations caches the run declarations read or written in Lake, by key: a key
+	// names its content, so an entry never goes stale.
+	declarations sync.Map // key → Declaration
 }
 
 // Land reads one raw stream from its cursor into the lake and commits a manifest. A
@@ -48,22 +54,24 @@ type Activities struct {
 func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error) {
 	src, ok := a.Sources[in.Source]
 	if !ok {
-		return LandOutput{}, toTemporal(errs.Errorf(errs.Invalid, "land "+in.Source, "no %s connector is configured on this worker: set its credentials (see README) and restart the worker", in.Source))
+		return LandOutput{}, toTemporal(ctx, errs.Errorf(errs.Invalid, "land "+in.Source, "no %s connector is configured on this worker: set its credentials (see README) and restart the worker", in.Source))
 	}
 	stream, ok := source.Lookup(src, in.Stream)
 	if !ok {
-		return LandOutput{}, toTemporal(errs.Errorf(errs.Invalid, "land "+in.Source, "connector %s has no stream %q", in.Source, in.Stream))
+		return LandOutput{}, toTemporal(ctx, errs.Errorf(errs.Invalid, "land "+in.Source, "connector %s has no stream %q", in.Source, in.Stream))
 	}
 	ref := lake.StreamRef{Domain: in.Domain, Source: in.Source, Stream: in.Stream}
 	var cursor json.RawMessage
 	if !in.FullRefresh {
 		c, err := a.Lake.Cursor(ctx, ref)
 		if err != nil {
-			return LandOutput{}, toTemporal(err)
+			return LandOutput{}, toTemporal(ctx, err)
 		}
 		cursor = c
 	}
-	var resume *lake.Checkpoint
+	// A retried attempt resumes from its predecessor's last heartbeat; the first attempt
+	// after a quota wait from where the stopped landing got to.
+	resume := in.Resume
 	if activity.HasHeartbeatDetails(ctx) {
 		var cp lake.Checkpoint
 		if err := activity.GetHeartbeatDetails(ctx, &cp); err == nil {
@@ -86,7 +94,7 @@ func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error)
 	})
 	if err != nil {
 		log.Error().Err(err).Msg("landing failed")
-		return LandOutput{}, toTemporal(err)
+		return LandOutput{}, toTemporal(ctx, err)
 	}
 	log.Info().Int64("rows", res.Manifest.Rows).Int("pages", res.Stats.Pages).Int("retries", res.Stats.Retries).Str("manifest", res.ManifestKey).Msg("landed")
 	return LandOutput{ManifestKey: res.ManifestKey, Rows: res.Manifest.Rows, Files: len(res.Manifest.Files), Pages: res.Stats.Pages, Retries: res.Stats.Retries}, nil
@@ -96,10 +104,10 @@ func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error)
 // under staging/, and a key already gone is no error.
 func (a *Activities) DiscardStaged(ctx context.Context, key string) error {
 	if !strings.HasPrefix(key, "staging/") || strings.Contains(key, "..") {
-		return toTemporal(errs.Errorf(errs.Invalid, "discard staged output", "%q is not a staging key", key))
+		return toTemporal(ctx, errs.Errorf(errs.Invalid, "discard staged output", "%q is not a staging key", key))
 	}
 	if err := a.Lake.Bucket.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-		return toTemporal(errs.E(errs.Transient, "discard staged output "+key, err))
+		return toTemporal(ctx, errs.E(errs.Transient, "discard staged output "+key, err))
 	}
 	return nil
 }
@@ -127,38 +135,42 @@ func (a *Activities) product(domain, product string, major int) (mesh.Domain, me
 // the current snapshots of the ports it reads, and stages the result.
 func (a *Activities) Transform(ctx context.Context, in TransformInput) (TransformOutput, error) {
 	defer keepAlive(ctx, heartbeatEvery).stop()
-	d, p, err := a.product(in.Domain, in.Product, in.Major)
+	d, p, decl, err := a.declaration(ctx, in.Decl, in.Domain, in.Product, in.Major)
 	if err != nil {
-		return TransformOutput{}, toTemporal(err)
+		return TransformOutput{}, toTemporal(ctx, err)
 	}
 	scratch, err := os.MkdirTemp(a.WorkDir, "transform-")
 	if err != nil {
-		return TransformOutput{}, toTemporal(errs.E(errs.Internal, "transform", err))
+		return TransformOutput{}, toTemporal(ctx, errs.E(errs.Internal, "transform", err))
 	}
 	defer os.RemoveAll(scratch)
 
 	req := transform.Request{Product: p, TempDir: filepath.Join(scratch, "spill"), Partition: in.Partition}
 	inputs := map[string]int64{} // port → snapshot id read
+	var warnings []string
 	for _, src := range p.Inputs {
 		if src.IsRaw() {
 			raw, err := a.rawInput(ctx, d.Name, src, in.Partition, scratch)
 			if err != nil {
-				return TransformOutput{}, toTemporal(err)
+				return TransformOutput{}, toTemporal(ctx, err)
 			}
 			req.Raw = append(req.Raw, raw)
 			continue
 		}
-		_, up, err := a.Mesh.Find(src.Domain + "." + src.Product)
+		up, err := a.upstream(decl, src)
 		if err != nil {
-			return TransformOutput{}, toTemporal(err)
+			return TransformOutput{}, toTemporal(ctx, err)
 		}
-		id := port.TableID{Domain: src.Domain, Name: up.PortName()}
+		id := port.TableID{Domain: src.Domain, Name: up.Table}
 		snap, ok, err := a.Ports.Current(ctx, id)
 		if err != nil {
-			return TransformOutput{}, toTemporal(err)
+			return TransformOutput{}, toTemporal(ctx, err)
 		}
 		if !ok {
-			return TransformOutput{}, toTemporal(errs.Errorf(errs.NotFound, "read input "+src.String(), "%s has never been published: run %s first", id, src))
+			return TransformOutput{}, toTemporal(ctx, errs.Errorf(errs.NotFound, "read input "+src.String(), "%s has never been published: run %s first", id, src))
+		}
+		if warning := a.latestRunFailed(ctx, src, snap); warning != "" {
+			warnings = append(warnings, warning)
 		}
 		if in.Partition != "" && up.PartitionBy != "" {
 			// A day of this product needs the same day of a partitioned input: without it
@@ -166,10 +178,10 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 			// rerun-failed picks it up once the input's day is fixed.
 			snaps, err := a.Ports.Snapshots(ctx, id)
 			if err != nil {
-				return TransformOutput{}, toTemporal(err)
+				return TransformOutput{}, toTemporal(ctx, err)
 			}
 			if !PartitionPublished(snaps, in.Partition) {
-				return TransformOutput{}, toTemporal(errs.Errorf(errs.NotFound, "read input "+src.String(),
+				return TransformOutput{}, toTemporal(ctx, errs.Errorf(errs.NotFound, "read input "+src.String(),
 					"input %s has no published partition %s (its run failed or has not run): run or rerun that day of %s, then rerun this one", id, in.Partition, src))
 			}
 		}
@@ -177,7 +189,7 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 		// An object-store warehouse's files are copied into scratch: DuckDB reads local files.
 		files, err := a.Ports.LocalDataFiles(ctx, id, snap.ID, filepath.Join(scratch, "ports"))
 		if err != nil {
-			return TransformOutput{}, toTemporal(err)
+			return TransformOutput{}, toTemporal(ctx, err)
 		}
 		req.Ports = append(req.Ports, transform.PortInput{Domain: src.Domain, Product: src.Product, Files: files})
 		inputs[id.String()] = snap.ID
@@ -187,19 +199,19 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 	if root := a.Lake.LocalRoot(); root != "" {
 		req.Output = filepath.Join(root, filepath.FromSlash(key))
 		if err := os.MkdirAll(filepath.Dir(req.Output), 0o755); err != nil {
-			return TransformOutput{}, toTemporal(errs.E(errs.Internal, "transform", err))
+			return TransformOutput{}, toTemporal(ctx, errs.E(errs.Internal, "transform", err))
 		}
 	}
 	res, err := transform.Run(ctx, req)
 	if err != nil {
-		return TransformOutput{}, toTemporal(err)
+		return TransformOutput{}, toTemporal(ctx, err)
 	}
 	if a.Lake.LocalRoot() == "" {
 		if err := a.Lake.Upload(ctx, req.Output, key); err != nil {
-			return TransformOutput{}, toTemporal(err)
+			return TransformOutput{}, toTemporal(ctx, err)
 		}
 	}
-	return TransformOutput{StagingKey: key, Rows: res.Rows, Watermark: res.Watermark, Inputs: inputs}, nil
+	return TransformOutput{StagingKey: key, Rows: res.Rows, Watermark: res.Watermark, Inputs: inputs, RowsHash: res.RowsHash, Warnings: warnings}, nil
 }
 
 func (a *Activities) rawInput(ctx context.Context, domain string, src mesh.Input, partition, scratch string) (transform.RawInput, error) {
@@ -272,18 +284,18 @@ func (a *Activities) localStaged(ctx context.Context, key string) (string, func(
 // Check runs the product's checks on the staged model.
 func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckOutput, error) {
 	defer keepAlive(ctx, heartbeatEvery).stop()
-	_, p, err := a.product(in.Domain, in.Product, in.Major)
+	_, p, _, err := a.declaration(ctx, in.Decl, in.Domain, in.Product, in.Major)
 	if err != nil {
-		return CheckOutput{}, toTemporal(err)
+		return CheckOutput{}, toTemporal(ctx, err)
 	}
 	staged, cleanup, err := a.localStaged(ctx, in.StagingKey)
 	if err != nil {
-		return CheckOutput{}, toTemporal(err)
+		return CheckOutput{}, toTemporal(ctx, err)
 	}
 	defer cleanup()
 	results, err := transform.CheckStaged(ctx, staged, p.AllChecks(), in.Now)
 	if err != nil {
-		return CheckOutput{}, toTemporal(err)
+		return CheckOutput{}, toTemporal(ctx, err)
 	}
 	return CheckOutput{Results: results, Status: string(quality.Summary(results))}, nil
 }
@@ -301,7 +313,84 @@ const (
 	PropContract    = "meshflow.contract"  // the ODCS contract (YAML) of the last publish
 	PropSunset      = "meshflow.sunset"    // a legacy major's last day of publishing
 	PropSuccessor   = "meshflow.successor" // the table that replaces a legacy major
+	// PropContent identifies what a snapshot published — its rows (of its partition)
+	// and the declaration they were published under — so a run with the same content
+	// adds no snapshot.
+	PropContent = "meshflow.content"
 )
+
+// holdsContent finds the snapshot that already holds content for partition ("" = the
+// whole port): the newest snapshot that wrote that scope, if it recorded the same
+// content. A newer snapshot of another day leaves the day's rows as they were; a newer
+// whole-port one may have changed them, so it ends the search.
+func holdsContent(ctx context.Context, ports *port.Catalog, id port.TableID, partition, content string) (port.Snapshot, bool, error) {
+	snaps, err := ports.Snapshots(ctx, id)
+	if errs.Is(err, errs.NotFound) {
+		return port.Snapshot{}, false, nil
+	}
+	if err != nil {
+		return port.Snapshot{}, false, err
+	}
+	for _, s := range snaps {
+		wrote := s.Properties[PropPartition]
+		if wrote != partition && wrote != "" {
+			continue
+		}
+		if wrote == partition && s.Properties[PropContent] == content {
+			if partition == "" {
+				return s, true, nil
+			}
+			// The table's row count is the current one, not the day's.
+			cur, _, err := ports.Current(ctx, id)
+			if err != nil {
+				return port.Snapshot{}, false, err
+			}
+			return cur, true, nil
+		}
+		return port.Snapshot{}, false, nil
+	}
+	return port.Snapshot{}, false, nil
+}
+
+// upstream is the table a product input is read from: as the run's plan recorded it,
+// or for a run from before plans, as this worker declares it.
+func (a *Activities) upstream(decl Declaration, in mesh.Input) (UpstreamPort, error) {
+	if up, ok := decl.Upstream[in.String()]; ok {
+		return up, nil
+	}
+	_, p, err := a.Mesh.Find(in.String())
+	if err != nil {
+		return UpstreamPort{}, err
+	}
+	return UpstreamPort{Table: p.PortName(), PartitionBy: p.PartitionBy}, nil
+}
+
+// latestRunFailed says, when the latest run of input in failed or was blocked after
+// the snapshot the run reads was published, that this run reads that earlier
+// snapshot. A product always runs on its inputs' current snapshots — the data their
+// owners stand behind — and says so rather than skipping (see README, "When an input
+// failed").
+func (a *Activities) latestRunFailed(ctx context.Context, in mesh.Input, snap port.Snapshot) string {
+	rec, ok, err := LatestRun(ctx, a.Lake, in.Domain, in.Product)
+	if err != nil || !ok || (rec.Status != StatusFailed && rec.Status != StatusBlocked) {
+		return ""
+	}
+	return fmt.Sprintf("input %s: its latest run %s at %s (%s), so this run read its previous snapshot %d",
+		in, rec.Status, rec.FinishedAt.UTC().Format(time.RFC3339), rec.WorkflowID, snap.ID)
+}
+
+// LatestRun is the newest run record of a product (ok false before its first run).
+func LatestRun(ctx context.Context, l *lake.Lake, domain, product string) (RunRecord, bool, error) {
+	keys, err := l.List(ctx, path.Join("runs", domain, product)+"/")
+	if err != nil || len(keys) == 0 {
+		return RunRecord{}, false, err
+	}
+	var rec RunRecord
+	if err := l.GetJSON(ctx, keys[len(keys)-1], &rec); err != nil {
+		return RunRecord{}, false, err
+	}
+	return rec, true, nil
+}
 
 // checkContract compares the product's contract with the one its table was last
 // published under. A breaking change within the same major version is refused: the
@@ -353,17 +442,17 @@ func ContractChanges(ctx context.Context, ports *port.Catalog, id port.TableID, 
 // Publish commits the staged model as a new snapshot of the product's port.
 func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutput, error) {
 	defer keepAlive(ctx, heartbeatEvery).stop()
-	d, p, err := a.product(in.Domain, in.Product, in.Major)
+	d, p, _, err := a.declaration(ctx, in.Decl, in.Domain, in.Product, in.Major)
 	if err != nil {
-		return PublishOutput{}, toTemporal(err)
+		return PublishOutput{}, toTemporal(ctx, err)
 	}
 	if err := p.ValidatePartition(in.Partition); err != nil {
-		return PublishOutput{}, toTemporal(err)
+		return PublishOutput{}, toTemporal(ctx, err)
 	}
 	id := port.TableID{Domain: d.Name, Name: p.PortName()}
 	if activity.GetInfo(ctx).Attempt > 1 {
 		if snap, ok, err := publishedBy(ctx, a.Ports, id, in.RunID, in.Partition); err != nil {
-			return PublishOutput{}, toTemporal(err)
+			return PublishOutput{}, toTemporal(ctx, err)
 		} else if ok {
 			a.Log.Warn().Str("table", id.String()).Int64("snapshot", snap.ID).Str("run_id", in.RunID).Int32("attempt", activity.GetInfo(ctx).Attempt).
 				Msg("an earlier attempt published this run's snapshot and was lost before reporting it; returning that snapshot")
@@ -372,12 +461,12 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 	}
 	staged, cleanup, err := a.localStaged(ctx, in.StagingKey)
 	if err != nil {
-		return PublishOutput{}, toTemporal(err)
+		return PublishOutput{}, toTemporal(ctx, err)
 	}
 	defer cleanup()
 	rdr, closeFn, err := openStaged(ctx, staged, p)
 	if err != nil {
-		return PublishOutput{}, toTemporal(err)
+		return PublishOutput{}, toTemporal(ctx, err)
 	}
 	defer closeFn()
 	checks, _ := json.Marshal(in.Results)
@@ -401,17 +490,27 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 	}
 	contractYAML, err := checkContract(ctx, a.Ports, id, d, p)
 	if err != nil {
-		return PublishOutput{}, toTemporal(err)
+		return PublishOutput{}, toTemporal(ctx, err)
 	}
 	tableProps := TableProperties(d, p)
 	tableProps[PropContract] = string(contractYAML)
+	if in.RowsHash != "" {
+		props[PropContent] = contentHash([]any{in.RowsHash, tableProps})
+		if snap, ok, err := holdsContent(ctx, a.Ports, id, in.Partition, props[PropContent]); err != nil {
+			return PublishOutput{}, toTemporal(ctx, err)
+		} else if ok {
+			_ = a.Lake.Bucket.Delete(ctx, in.StagingKey)
+			a.Log.Info().Str("table", id.String()).Int64("snapshot", snap.ID).Str("partition", in.Partition).Msg("unchanged: the current snapshot already holds these rows")
+			return PublishOutput{Table: id.String(), SnapshotID: snap.ID, Rows: snap.Rows, Unchanged: true}, nil
+		}
+	}
 	snap, err := a.Ports.Publish(ctx, id, rdr, port.PublishRequest{
 		Mode:               mode,
 		SnapshotProperties: props,
 		TableProperties:    tableProps,
 	})
 	if err != nil {
-		return PublishOutput{}, toTemporal(err)
+		return PublishOutput{}, toTemporal(ctx, err)
 	}
 	// The staged file has done its job; a failed delete only leaves garbage.
 	_ = a.Lake.Bucket.Delete(ctx, in.StagingKey)
@@ -489,7 +588,7 @@ func (r *relabeled) Record() arrow.RecordBatch      { return r.cur }
 func (a *Activities) RecordRun(ctx context.Context, rec RunRecord) error {
 	defer keepAlive(ctx, heartbeatEvery).stop()
 	key := RunRecordKey(rec.Domain, rec.Product, rec.FinishedAt, rec.RunID)
-	return toTemporal(a.Lake.PutJSON(ctx, key, rec))
+	return toTemporal(ctx, a.Lake.PutJSON(ctx, key, rec))
 }
 
 // RunRecordKey orders a product's run records by finish time.
@@ -498,10 +597,20 @@ func RunRecordKey(domain, product string, finished time.Time, runID string) stri
 }
 
 // toTemporal maps an error's kind, once, to a Temporal application error: its type is
-// the kind, and kinds that retrying cannot fix are non-retryable.
-func toTemporal(err error) error {
+// the kind, and kinds that retrying cannot fix are non-retryable. An attempt whose
+// context ended is final only when the workflow asked for the cancel: then the SDK
+// reports it canceled. Any other end — a heartbeat the server no longer accepted, a
+// stopping worker — is an interruption, retried from the attempt's last checkpoint.
+func toTemporal(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
+	}
+	if ctx.Err() != nil {
+		if temporal.IsCanceledError(context.Cause(ctx)) {
+			return ctx.Err()
+		}
+		return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%v (the attempt was interrupted: %v; it is retried from its last checkpoint)", err, context.Cause(ctx)),
+			ErrTypeInterrupted, temporal.ApplicationErrorOptions{})
 	}
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {

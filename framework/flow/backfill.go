@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -130,16 +131,27 @@ func (w *Workflows) Backfill(ctx workflow.Context, in BackfillInput) (BackfillSt
 	invalid := func(err error) (BackfillStatus, error) {
 		return BackfillStatus{}, temporal.NewNonRetryableApplicationError(err.Error(), "invalid", nil)
 	}
-	d, p, err := w.Mesh.Find(in.Domain + "." + in.Product)
-	if err != nil {
-		return invalid(err)
+	versioned := workflow.GetVersion(ctx, planVersion, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	var tgt BackfillTarget
+	if versioned {
+		var a *Activities
+		if err := workflow.ExecuteLocalActivity(planOptions(ctx), a.ResolveBackfill, in).Get(ctx, &tgt); err != nil {
+			return BackfillStatus{}, err
+		}
+	} else {
+		var err error
+		if tgt, err = resolveBackfill(w.Mesh, in); err != nil {
+			return invalid(err)
+		}
 	}
 	days, err := in.partitions()
 	if err != nil {
 		return invalid(err)
 	}
-	if p.PartitionBy == "" {
-		return invalid(fmt.Errorf("%s.%s is not partitioned: a backfill runs day partitions; declare PartitionBy (a DATE column) on it", d.Name, p.Name))
+	if versioned && len(in.Finished) == 0 {
+		if err := refuseFutureDays(days, workflow.Now(ctx)); err != nil {
+			return invalid(err)
+		}
 	}
 	conc := in.Concurrency
 	if conc <= 0 {
@@ -151,7 +163,7 @@ func (w *Workflows) Backfill(ctx workflow.Context, in BackfillInput) (BackfillSt
 	}
 
 	id := workflow.GetInfo(ctx).WorkflowExecution.ID
-	st := BackfillStatus{ID: id, Domain: d.Name, Product: p.Name, From: days[0], To: days[len(days)-1], RerunOf: in.RerunOf}
+	st := BackfillStatus{ID: id, Domain: tgt.Domain, Product: tgt.Product, From: days[0], To: days[len(days)-1], RerunOf: in.RerunOf}
 	finished := map[string]PartitionState{}
 	for _, f := range in.Finished {
 		finished[f.Partition] = f
@@ -163,7 +175,7 @@ func (w *Workflows) Backfill(ctx workflow.Context, in BackfillInput) (BackfillSt
 			st.Partitions[i] = f
 			continue
 		}
-		st.Partitions[i] = PartitionState{Partition: day, State: StatePending, WorkflowID: WorkflowID(d.Name, p.Name, day)}
+		st.Partitions[i] = PartitionState{Partition: day, State: StatePending, WorkflowID: WorkflowID(tgt.Domain, tgt.Product, day)}
 		todo = append(todo, i)
 	}
 	if err := workflow.SetQueryHandler(ctx, BackfillStatusQuery, func() (BackfillStatus, error) {
@@ -176,12 +188,12 @@ func (w *Workflows) Backfill(ctx workflow.Context, in BackfillInput) (BackfillSt
 	// happens only once they have all ended.
 	childCtx := func(day string) workflow.Context {
 		return workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID:            WorkflowID(d.Name, p.Name, day),
-			TaskQueue:             d.TaskQueue(),
+			WorkflowID:            WorkflowID(tgt.Domain, tgt.Product, day),
+			TaskQueue:             tgt.TaskQueue,
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 			TypedSearchAttributes: temporal.NewSearchAttributes(
-				KeyDomain.ValueSet(d.Name), KeyProduct.ValueSet(p.Name), KeyPartition.ValueSet(day), KeyBackfill.ValueSet(id)),
+				KeyDomain.ValueSet(tgt.Domain), KeyProduct.ValueSet(tgt.Product), KeyPartition.ValueSet(day), KeyBackfill.ValueSet(id)),
 		})
 	}
 
@@ -196,7 +208,7 @@ func (w *Workflows) Backfill(ctx workflow.Context, in BackfillInput) (BackfillSt
 			next++
 			day := st.Partitions[i].Partition
 			st.Partitions[i].State = StateRunning
-			fut := workflow.ExecuteChildWorkflow(childCtx(day), RunProductWorkflow, RunInput{Domain: d.Name, Product: p.Name, Partition: day})
+			fut := workflow.ExecuteChildWorkflow(childCtx(day), RunProductWorkflow, RunInput{Domain: tgt.Domain, Product: tgt.Product, Partition: day})
 			running++
 			sel.AddFuture(fut, func(f workflow.Future) {
 				running--
@@ -225,7 +237,79 @@ func (w *Workflows) Backfill(ctx workflow.Context, in BackfillInput) (BackfillSt
 		return BackfillStatus{}, workflow.NewContinueAsNewError(ctx, BackfillWorkflow, carry)
 	}
 	st.Done = true
-	return st.withTotals(), nil
+	st = st.withTotals()
+	// A backfill with failed days ends failed, naming them, so the Temporal UI never
+	// shows a green Completed over days that did not publish; its details carry the
+	// whole status for `mesh backfill status` and rerun-failed.
+	if failed := FailedPartitions(st); len(failed) > 0 && versioned {
+		return st, temporal.NewNonRetryableApplicationError(partialMessage(st, failed), ErrTypeBackfillPartlyFailed, nil, st)
+	}
+	return st, nil
+}
+
+// ErrTypeBackfillPartlyFailed is the error type of a backfill that finished with
+// failed, canceled or timed-out days; its details hold the BackfillStatus.
+const ErrTypeBackfillPartlyFailed = "backfill partly failed"
+
+func partialMessage(st BackfillStatus, failed []string) string {
+	const show = 10
+	var parts []string
+	for _, ps := range st.Partitions {
+		if len(parts) == show {
+			parts = append(parts, fmt.Sprintf("and %d more", len(failed)-show))
+			break
+		}
+		if slices.Contains(failed, ps.Partition) {
+			parts = append(parts, ps.Partition+" ("+ps.State+")")
+		}
+	}
+	return fmt.Sprintf("%d of %d day(s) did not succeed: %s; the other days published. Rerun them with: mesh backfill rerun-failed %s",
+		len(failed), len(st.Partitions), strings.Join(parts, ", "), st.ID)
+}
+
+// BackfillTarget is what a backfill resolves once, at its start: the product it runs
+// and the queue its days run on.
+type BackfillTarget struct {
+	Domain, Product, TaskQueue string
+}
+
+// ResolveBackfill checks that the backfill's product exists and is partitioned, from
+// this worker's declarations. It runs as a local activity, so its answer is in the
+// history and a replay never reads declarations.
+func (a *Activities) ResolveBackfill(ctx context.Context, in BackfillInput) (BackfillTarget, error) {
+	tgt, err := resolveBackfill(a.Mesh, in)
+	if err != nil {
+		return BackfillTarget{}, temporal.NewNonRetryableApplicationError(err.Error(), "invalid", nil)
+	}
+	return tgt, nil
+}
+
+func resolveBackfill(m mesh.Mesh, in BackfillInput) (BackfillTarget, error) {
+	d, p, err := m.Find(in.Domain + "." + in.Product)
+	if err != nil {
+		return BackfillTarget{}, err
+	}
+	if p.PartitionBy == "" {
+		return BackfillTarget{}, fmt.Errorf("%s.%s is not partitioned: a backfill runs day partitions; declare PartitionBy (a DATE column) on it", d.Name, p.Name)
+	}
+	return BackfillTarget{Domain: d.Name, Product: p.Name, TaskQueue: d.TaskQueue()}, nil
+}
+
+// refuseFutureDays refuses days after today (UTC): their data does not exist yet, and
+// a run of one would publish an empty day as if it were complete.
+func refuseFutureDays(days []string, now time.Time) error {
+	today := now.UTC().Format(mesh.PartitionLayout)
+	var future []string
+	for _, d := range days {
+		if d > today {
+			future = append(future, d)
+		}
+	}
+	if len(future) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d day(s) are after today (%s UTC), from %s: their data does not exist yet; end the range at %s or earlier",
+		len(future), today, future[0], today)
 }
 
 // outcome classifies how a child run ended.

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -36,18 +37,25 @@ func StartBackfill(ctx context.Context, c client.Client, d mesh.Domain, p mesh.P
 	if in.From == "" || in.To == "" {
 		in.From, in.To = days[0], days[len(days)-1]
 	}
+	if err := refuseFutureDays(days, time.Now()); err != nil {
+		return nil, errs.E(errs.Invalid, op, err)
+	}
 	opts := func(id string, reuse enumspb.WorkflowIdReusePolicy) client.StartWorkflowOptions {
 		return client.StartWorkflowOptions{
 			ID:                       id,
 			TaskQueue:                d.TaskQueue(),
 			WorkflowIDReusePolicy:    reuse,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+			// A live backfill of the same days is refused, never joined (see StartRun).
+			WorkflowExecutionErrorWhenAlreadyStarted: true,
 			TypedSearchAttributes: temporal.NewSearchAttributes(
 				KeyDomain.ValueSet(d.Name), KeyProduct.ValueSet(p.Name), KeyBackfill.ValueSet(id)),
 		}
 	}
 	if in.RerunOf == "" {
-		return c.ExecuteWorkflow(ctx, opts(BackfillID(d.Name, p.Name, in.From, in.To), enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE), BackfillWorkflow, in)
+		id := BackfillID(d.Name, p.Name, in.From, in.To)
+		run, err := c.ExecuteWorkflow(ctx, opts(id, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE), BackfillWorkflow, in)
+		return run, alreadyRunning(ctx, c, op, id, err)
 	}
 	// Each rerun keeps its own id, so the status of every earlier one stays readable:
 	// take the first number after the rerun's own that no workflow has used.
@@ -76,9 +84,11 @@ func GetBackfillStatus(ctx context.Context, c client.Client, id string) (Backfil
 		return BackfillStatus{}, errs.E(errs.Transient, op, err)
 	}
 	var st BackfillStatus
-	if desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
-		if err := c.GetWorkflow(ctx, id, "").Get(ctx, &st); err != nil {
-			return BackfillStatus{}, errs.E(errs.Internal, op, err)
+	switch desc.GetWorkflowExecutionInfo().GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
+		err := c.GetWorkflow(ctx, id, "").Get(ctx, &st)
+		if st, err = BackfillOutcome(err, st); err != nil {
+			return BackfillStatus{}, errs.E(errs.Internal, op, errors.New(Explain(err)))
 		}
 		return st, nil
 	}
@@ -104,6 +114,31 @@ func GetBackfillStatus(ctx context.Context, c client.Client, id string) (Backfil
 		}
 	}
 	return st.withTotals(), nil
+}
+
+// WaitBackfill waits for a backfill to end and returns its final status, whether every
+// day succeeded or some did not (FailedPartitions says which); err is set only when
+// the backfill itself could not finish (refused, canceled, terminated).
+func WaitBackfill(ctx context.Context, run client.WorkflowRun) (BackfillStatus, error) {
+	var st BackfillStatus
+	err := run.Get(ctx, &st)
+	return BackfillOutcome(err, st)
+}
+
+// BackfillOutcome reads a finished backfill's status from its result (st, when err is
+// nil) or from the error of a backfill with failed days, which carries the status.
+func BackfillOutcome(err error, st BackfillStatus) (BackfillStatus, error) {
+	if err == nil {
+		return st, nil
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == ErrTypeBackfillPartlyFailed {
+		var partial BackfillStatus
+		if derr := app.Details(&partial); derr == nil {
+			return partial, nil
+		}
+	}
+	return BackfillStatus{}, err
 }
 
 // RerunFailed starts a backfill of only the failed, canceled or timed-out partitions

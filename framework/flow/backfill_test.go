@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,17 +47,25 @@ func (f *fakeRuns) run(ctx workflow.Context, in RunInput) (RunResult, error) {
 	return RunResult{Rows: 10}, nil
 }
 
+// backfillEnv is a test environment with the Backfill workflow, f standing in for
+// RunProduct, and the activities Backfill resolves its product with.
+func backfillEnv(f *fakeRuns) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := s.NewTestWorkflowEnvironment()
+	wf := &Workflows{Mesh: testMesh()}
+	env.RegisterWorkflowWithOptions(wf.Backfill, workflow.RegisterOptions{Name: BackfillWorkflow})
+	env.RegisterWorkflowWithOptions(f.run, workflow.RegisterOptions{Name: RunProductWorkflow})
+	env.RegisterActivity(&Activities{Mesh: testMesh()})
+	return env
+}
+
 // runBackfill executes a backfill to completion, following its continue-as-new
 // chain the way the server would (the test environment stops at each one).
 func runBackfill(t *testing.T, f *fakeRuns, in BackfillInput) (BackfillStatus, int) {
 	t.Helper()
 	for runs := 1; ; runs++ {
-		var s testsuite.WorkflowTestSuite
-		s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-		env := s.NewTestWorkflowEnvironment()
-		wf := &Workflows{Mesh: testMesh()}
-		env.RegisterWorkflowWithOptions(wf.Backfill, workflow.RegisterOptions{Name: BackfillWorkflow})
-		env.RegisterWorkflowWithOptions(f.run, workflow.RegisterOptions{Name: RunProductWorkflow})
+		env := backfillEnv(f)
 		env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "backfill/marketing.web_traffic/" + in.From + ".." + in.To})
 		env.ExecuteWorkflow(BackfillWorkflow, in)
 		err := env.GetWorkflowError()
@@ -71,11 +80,12 @@ func runBackfill(t *testing.T, f *fakeRuns, in BackfillInput) (BackfillStatus, i
 			}
 			continue
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
 		var st BackfillStatus
-		if err := env.GetWorkflowResult(&st); err != nil {
+		if err == nil {
+			err = env.GetWorkflowResult(&st)
+		}
+		st, err = BackfillOutcome(err, st)
+		if err != nil {
 			t.Fatal(err)
 		}
 		return st, runs
@@ -173,13 +183,8 @@ func TestRerunFailedRunsExactlyTheFailedPartitions(t *testing.T) {
 }
 
 func TestBackfillStatusQueryWhileRunning(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	env := s.NewTestWorkflowEnvironment()
-	wf := &Workflows{Mesh: testMesh()}
 	f := &fakeRuns{fail: map[string]bool{"2026-04-01": true}}
-	env.RegisterWorkflowWithOptions(wf.Backfill, workflow.RegisterOptions{Name: BackfillWorkflow})
-	env.RegisterWorkflowWithOptions(f.run, workflow.RegisterOptions{Name: RunProductWorkflow})
+	env := backfillEnv(f)
 	var during BackfillStatus
 	env.RegisterDelayedCallback(func() {
 		v, err := env.QueryWorkflow(BackfillStatusQuery)
@@ -188,7 +193,7 @@ func TestBackfillStatusQueryWhileRunning(t *testing.T) {
 		}
 	}, 90*time.Minute) // after the first two partitions, while the next two run
 	env.ExecuteWorkflow(BackfillWorkflow, BackfillInput{Domain: "marketing", Product: "web_traffic", From: "2026-04-01", To: "2026-04-05", Concurrency: 2})
-	if err := env.GetWorkflowError(); err != nil {
+	if _, err := BackfillOutcome(env.GetWorkflowError(), BackfillStatus{}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]int{StateFailed: 1, StateSucceeded: 1, StateRunning: 2, StatePending: 1}
@@ -203,10 +208,7 @@ func TestBackfillRefusesAnUnpartitionedProductAndBadDays(t *testing.T) {
 		{Domain: "marketing", Product: "web_traffic", From: "2026-01-02", To: "2026-01-01"},
 		{Domain: "marketing", Product: "web_traffic", Partitions: []string{"2026-01-01", "soon"}},
 	} {
-		var s testsuite.WorkflowTestSuite
-		env := s.NewTestWorkflowEnvironment()
-		wf := &Workflows{Mesh: testMesh()}
-		env.RegisterWorkflowWithOptions(wf.Backfill, workflow.RegisterOptions{Name: BackfillWorkflow})
+		env := backfillEnv(&fakeRuns{})
 		env.ExecuteWorkflow(BackfillWorkflow, in)
 		var app *temporal.ApplicationError
 		if err := env.GetWorkflowError(); !errors.As(err, &app) || app.Type() != "invalid" {
@@ -226,5 +228,46 @@ func TestRerunIDs(t *testing.T) {
 	}
 	if r2 := RerunID(r1, rerunNumber(r1)+1); r2 != id+"/rerun-2" {
 		t.Fatal(r2)
+	}
+}
+
+// TestBackfillWithFailedDaysEndsFailed: a backfill whose days did not all succeed ends
+// as a failed workflow (what the Temporal UI shows) naming the days and the rerun
+// command, and its details still carry every day's state for status and rerun-failed.
+func TestBackfillWithFailedDaysEndsFailed(t *testing.T) {
+	f := &fakeRuns{fail: map[string]bool{"2026-04-02": true, "2026-04-04": true}}
+	env := backfillEnv(f)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "backfill/marketing.web_traffic/2026-04-01..2026-04-05"})
+	env.ExecuteWorkflow(BackfillWorkflow, BackfillInput{Domain: "marketing", Product: "web_traffic", From: "2026-04-01", To: "2026-04-05", Concurrency: 2})
+	err := env.GetWorkflowError()
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != ErrTypeBackfillPartlyFailed || !app.NonRetryable() {
+		t.Fatalf("err = %v, want a non-retryable %q", err, ErrTypeBackfillPartlyFailed)
+	}
+	for _, want := range []string{"2 of 5 day(s)", "2026-04-02 (failed)", "2026-04-04 (failed)", "mesh backfill rerun-failed backfill/marketing.web_traffic/2026-04-01..2026-04-05"} {
+		if !strings.Contains(app.Message(), want) {
+			t.Errorf("message %q does not say %q", app.Message(), want)
+		}
+	}
+	st, err := BackfillOutcome(err, BackfillStatus{})
+	if err != nil || !st.Done || !slices.Equal(FailedPartitions(st), []string{"2026-04-02", "2026-04-04"}) || st.Totals[StateSucceeded] != 3 {
+		t.Fatalf("status from the failure = %+v, %v", st, err)
+	}
+}
+
+// TestBackfillRefusesDaysAfterToday: days whose data cannot exist yet are refused before
+// any day runs, with the reason.
+func TestBackfillRefusesDaysAfterToday(t *testing.T) {
+	f := &fakeRuns{}
+	env := backfillEnv(f)
+	env.SetStartTime(time.Date(2026, 4, 3, 12, 0, 0, 0, time.UTC))
+	env.ExecuteWorkflow(BackfillWorkflow, BackfillInput{Domain: "marketing", Product: "web_traffic", From: "2026-04-01", To: "2026-04-05"})
+	err := env.GetWorkflowError()
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != "invalid" || !strings.Contains(err.Error(), "2 day(s) are after today (2026-04-03 UTC), from 2026-04-04") {
+		t.Fatalf("err = %v, want the future days refused", err)
+	}
+	if len(f.ran) != 0 {
+		t.Fatalf("ran %v before refusing", f.ran)
 	}
 }

@@ -3,13 +3,16 @@ package flow
 import (
 	"context"
 	"errors"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/mesh"
 )
 
@@ -42,13 +45,35 @@ func StartRun(ctx context.Context, c client.Client, d mesh.Domain, p mesh.Produc
 	if in.Partition != "" {
 		attrs = append(attrs, KeyPartition.ValueSet(in.Partition))
 	}
-	return c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       WorkflowID(d.Name, p.Name, in.Partition),
+	id := WorkflowID(d.Name, p.Name, in.Partition)
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
 		TaskQueue:                d.TaskQueue(),
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(attrs...),
+		// Without it the SDK hands back the run already going on, and the caller would
+		// believe it started one with its own options (a full refresh, say).
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrs...),
 	}, RunProductWorkflow, in)
+	return run, alreadyRunning(ctx, c, "run "+d.Name+"."+p.Name, id, err)
+}
+
+// alreadyRunning turns Temporal's "already started" into a conflict that names the
+// running run and what to do; other errors pass through.
+func alreadyRunning(ctx context.Context, c client.Client, op, id string, err error) error {
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if !errors.As(err, &started) {
+		return err
+	}
+	since := ""
+	if desc, derr := c.DescribeWorkflowExecution(ctx, id, started.RunId); derr == nil {
+		if t := desc.GetWorkflowExecutionInfo().GetStartTime(); t != nil {
+			since = ", started " + t.AsTime().UTC().Format(time.RFC3339)
+		}
+	}
+	return errs.Errorf(errs.Conflict, op, "%s is already running (run %s%s): nothing new was started; wait for it (temporal workflow show -w %s), or cancel it (temporal workflow cancel -w %s) and start again",
+		id, started.RunId, since, id, id)
 }
 
 // Register puts the workflows and activities on a domain's worker.

@@ -37,7 +37,7 @@ func legacyEnv(t *testing.T, m mesh.Mesh, now time.Time) (*testsuite.TestWorkflo
 	env.SetStartTime(now)
 	wf := &Workflows{Mesh: m}
 	env.RegisterWorkflowWithOptions(wf.RunProduct, workflow.RegisterOptions{Name: RunProductWorkflow})
-	acts := &Activities{}
+	acts := &Activities{Mesh: m, Lake: memLake(t)}
 	env.RegisterActivity(acts)
 	env.OnActivity(acts.DiscardStaged, mock.Anything, mock.Anything).Return(nil).Maybe()
 	return env, acts

@@ -9,6 +9,7 @@ package flow
 import (
 	"time"
 
+	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/quality"
 )
 
@@ -48,6 +49,10 @@ type RunResult struct {
 	Watermark              time.Time
 	PublishedAt            time.Time
 	Legacy                 []LegacyRun `json:",omitempty"` // the legacy majors published beside the current one
+	// Unchanged: the run computed the same rows as the current snapshot, so it added no
+	// snapshot (SnapshotID is the current one) and refreshed the product's freshness.
+	Unchanged bool     `json:",omitempty"`
+	Warnings  []string `json:",omitempty"` // see TransformOutput.Warnings
 }
 
 // LegacyRun is what one run did to a legacy major's table (see mesh.Legacy).
@@ -75,6 +80,9 @@ type LandInput struct {
 	SyncStart              time.Time
 	Partition              string
 	FullRefresh            bool
+	// Resume continues a landing an exhausted quota stopped, after the files it made
+	// durable (see lake.Land); nil = from the stream's cursor.
+	Resume *lake.Checkpoint `json:",omitempty"`
 }
 
 // LandOutput is a committed landing.
@@ -91,6 +99,7 @@ type TransformInput struct {
 	Domain, Product, RunID string
 	Partition              string `json:",omitempty"` // keep only this day's rows of a partitioned product
 	Major                  int    `json:",omitempty"` // a legacy major version to compute; 0 = the current
+	Decl                   string `json:",omitempty"` // the run's declaration (Plan); "" = the worker's (runs from before plans)
 }
 
 // TransformOutput is the staged model.
@@ -99,13 +108,20 @@ type TransformOutput struct {
 	Rows       int64
 	Watermark  time.Time
 	Inputs     map[string]int64 `json:",omitempty"` // snapshot id of each port read: lineage
+	// RowsHash identifies the staged row set (count and an order-independent hash of
+	// every row), so a publish of the same rows can be recognised as unchanged.
+	RowsHash string `json:",omitempty"`
+	// Warnings say what the run read that on-call should know: an input whose latest
+	// run failed, so this run read its previous snapshot.
+	Warnings []string `json:",omitempty"`
 }
 
 // CheckInput runs a product's checks on the staged model.
 type CheckInput struct {
 	Domain, Product, StagingKey string
 	Now                         time.Time
-	Major                       int `json:",omitempty"` // 0 = the current major
+	Major                       int    `json:",omitempty"` // 0 = the current major
+	Decl                        string `json:",omitempty"` // see TransformInput.Decl
 }
 
 // CheckOutput holds the check results.
@@ -123,6 +139,8 @@ type PublishInput struct {
 	PublishedAt                       time.Time
 	Inputs                            map[string]int64 `json:",omitempty"`
 	Major                             int              `json:",omitempty"` // 0 = the current major
+	Decl                              string           `json:",omitempty"` // see TransformInput.Decl
+	RowsHash                          string           `json:",omitempty"` // see TransformOutput.RowsHash
 }
 
 // PublishOutput is the new snapshot.
@@ -130,6 +148,9 @@ type PublishOutput struct {
 	Table      string
 	SnapshotID int64
 	Rows       int64
+	// Unchanged: the staged rows and declaration equal those of the current snapshot
+	// (of the partition), so nothing was committed and SnapshotID is that snapshot.
+	Unchanged bool `json:",omitempty"`
 }
 
 // RunRecord is kept in the lake for every finished run, published or not, so the
@@ -139,13 +160,15 @@ type RunRecord struct {
 	WorkflowID      string
 	RunID           string
 	Partition       string           `json:",omitempty"`
-	Status          string           // published, blocked, failed
+	Version         string           `json:",omitempty"` // the product's version the run used
+	Status          string           // StatusPublished, StatusUnchanged, StatusBlocked, StatusFailed
 	Error           string           `json:",omitempty"`
 	Landed          map[string]int64 `json:",omitempty"`
 	Rows            int64
 	Checks          []quality.Result `json:",omitempty"`
 	SnapshotID      int64            `json:",omitempty"`
 	Legacy          []LegacyRun      `json:",omitempty"`
+	Warnings        []string         `json:",omitempty"` // see TransformOutput.Warnings
 	Watermark       time.Time        `json:",omitzero"`
 	StartedAt       time.Time
 	FinishedAt      time.Time

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/quality"
 )
@@ -17,13 +18,26 @@ import (
 const (
 	ErrTypeQuotaExhausted = "quota exhausted"
 	ErrTypeQualityGate    = "quality gate"
+	// ErrTypeInterrupted: an activity attempt stopped without the workflow asking (a
+	// late heartbeat, a stopping worker); it is retried from its last checkpoint.
+	ErrTypeInterrupted = "interrupted"
+)
+
+// Statuses of a run record.
+const (
+	StatusPublished = "published" // a new snapshot
+	StatusUnchanged = "unchanged" // the same rows as the current snapshot: no new snapshot, freshness refreshed
+	StatusBlocked   = "blocked"   // an Error check failed; nothing published
+	StatusFailed    = "failed"
 )
 
 // maxQuotaWaits bounds how many times one landing waits out an exhausted quota.
 const maxQuotaWaits = 5
 
-// Workflows holds the mesh declarations the workflows read. Declarations are code, so
-// reading them inside a workflow is deterministic.
+// Workflows are the workflow functions a domain's worker registers. Mesh is read
+// only to replay runs started before plans existed (see legacyPlan): a run resolves
+// its plan once, at its start, and decides from it alone, so a deploy that changes a
+// declaration never changes a run in flight.
 type Workflows struct {
 	Mesh mesh.Mesh
 }
@@ -34,21 +48,17 @@ type Workflows struct {
 func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, error) {
 	info := workflow.GetInfo(ctx)
 	started := workflow.Now(ctx)
-	d, p, err := w.Mesh.Find(in.Domain + "." + in.Product)
+	plan, err := runPlan(ctx, w.Mesh, in)
 	if err != nil {
-		return RunResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "invalid", nil)
+		return RunResult{}, err
 	}
-	// Refused before anything lands: a day of an unpartitioned product would publish
-	// the whole product as if it were that day.
-	if err := p.ValidatePartition(in.Partition); err != nil {
-		return RunResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "invalid", nil)
-	}
+	current := plan.Majors[0]
 	progress := Progress{Stage: "landing", Landed: map[string]int64{}}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return progress, nil }); err != nil {
 		return RunResult{}, err
 	}
-	rec := RunRecord{Domain: d.Name, Product: p.Name, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
-		Partition: in.Partition, StartedAt: started, Landed: progress.Landed}
+	rec := RunRecord{Domain: plan.Domain, Product: plan.Product, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
+		Partition: in.Partition, StartedAt: started, Landed: progress.Landed, Version: plan.Version}
 	logger := workflow.GetLogger(ctx)
 
 	fail := func(status string, err error) (RunResult, error) {
@@ -63,11 +73,8 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	syncStart := started
 	var landings []workflow.Future
 	var names []string
-	for _, src := range p.Inputs {
-		if !src.IsRaw() {
-			continue
-		}
-		li := LandInput{Domain: d.Name, Source: src.Source, Stream: src.Stream, RunID: info.WorkflowExecution.RunID,
+	for _, src := range plan.Raw {
+		li := LandInput{Domain: plan.Domain, Source: src.Source, Stream: src.Stream, RunID: info.WorkflowExecution.RunID,
 			SyncStart: syncStart, Partition: in.Partition, FullRefresh: in.FullRefresh}
 		name := src.String()
 		names = append(names, name)
@@ -88,27 +95,27 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		}
 	}
 	if len(landErrs) > 0 {
-		return fail("failed", errors.Join(landErrs...))
+		return fail(StatusFailed, errors.Join(landErrs...))
 	}
 
 	progress.Stage = "transforming"
 	// From here on a failed run discards what it staged: nothing will ever publish it.
-	staged := StagingKey(d.Name, p.PortName(), rec.RunID)
+	staged := StagingKey(plan.Domain, current.Table, rec.RunID)
 	failStaged := func(status string, err error) (RunResult, error) {
 		discardStaged(ctx, staged)
 		return fail(status, err)
 	}
 	var tr TransformOutput
-	if err := workflow.ExecuteActivity(transformOptions(ctx), (*Activities).Transform, TransformInput{Domain: d.Name, Product: p.Name, RunID: rec.RunID, Partition: in.Partition}).Get(ctx, &tr); err != nil {
-		return failStaged("failed", fmt.Errorf("transform: %w", err))
+	if err := workflow.ExecuteActivity(transformOptions(ctx), (*Activities).Transform, TransformInput{Domain: plan.Domain, Product: plan.Product, RunID: rec.RunID, Partition: in.Partition, Decl: current.Decl}).Get(ctx, &tr); err != nil {
+		return failStaged(StatusFailed, fmt.Errorf("transform: %w", err))
 	}
 	progress.Rows = tr.Rows
-	rec.Rows, rec.Watermark = tr.Rows, tr.Watermark
+	rec.Rows, rec.Watermark, rec.Warnings = tr.Rows, tr.Watermark, tr.Warnings
 
 	progress.Stage = "checking"
 	var ch CheckOutput
-	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Check, CheckInput{Domain: d.Name, Product: p.Name, StagingKey: tr.StagingKey, Now: workflow.Now(ctx)}).Get(ctx, &ch); err != nil {
-		return failStaged("failed", fmt.Errorf("check: %w", err))
+	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Check, CheckInput{Domain: plan.Domain, Product: plan.Product, StagingKey: tr.StagingKey, Now: workflow.Now(ctx), Decl: current.Decl}).Get(ctx, &ch); err != nil {
+		return failStaged(StatusFailed, fmt.Errorf("check: %w", err))
 	}
 	rec.Checks = ch.Results
 	if blocking := quality.Blocking(ch.Results); len(blocking) > 0 {
@@ -118,37 +125,40 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		}
 		err := temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"quality gate: %d error check(s) failed: %s; nothing was published and the previous snapshot of %s.%s stays current",
-			len(blocking), strings.Join(msgs, "; "), d.Name, p.PortName()), ErrTypeQualityGate, nil)
-		logger.Warn("quality gate blocked the publish", "product", p.Name, "failed", len(blocking))
-		return failStaged("blocked", err)
+			len(blocking), strings.Join(msgs, "; "), plan.Domain, current.Table), ErrTypeQualityGate, nil)
+		logger.Warn("quality gate blocked the publish", "product", plan.Product, "failed", len(blocking))
+		return failStaged(StatusBlocked, err)
 	}
 
 	progress.Stage = "publishing"
 	publishedAt := workflow.Now(ctx)
 	var pub PublishOutput
 	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Publish, PublishInput{
-		Domain: d.Name, Product: p.Name, RunID: rec.RunID, Partition: in.Partition, StagingKey: tr.StagingKey,
-		Results: ch.Results, Watermark: tr.Watermark, PublishedAt: publishedAt, Inputs: tr.Inputs,
+		Domain: plan.Domain, Product: plan.Product, RunID: rec.RunID, Partition: in.Partition, StagingKey: tr.StagingKey,
+		Results: ch.Results, Watermark: tr.Watermark, PublishedAt: publishedAt, Inputs: tr.Inputs, Decl: current.Decl, RowsHash: tr.RowsHash,
 	}).Get(ctx, &pub); err != nil {
-		return failStaged("failed", fmt.Errorf("publish: %w", err))
+		return failStaged(StatusFailed, fmt.Errorf("publish: %w", err))
 	}
-	rec.Status, rec.SnapshotID = "published", pub.SnapshotID
+	rec.Status, rec.SnapshotID = StatusPublished, pub.SnapshotID
+	if pub.Unchanged {
+		rec.Status = StatusUnchanged
+	}
 
 	// Legacy majors publish from the same landing until their sunset, so their
 	// consumers keep getting fresh data while they move to the new table.
 	var legacyErrs []error
-	for _, v := range p.Majors()[1:] {
+	for _, v := range plan.Majors[1:] {
 		if !v.PublishesOn(workflow.Now(ctx)) {
 			continue
 		}
 		if in.Partition != "" && v.PartitionBy == "" {
 			continue // validated away; defensive
 		}
-		progress.Stage = "publishing " + v.PortName()
-		lr := publishLegacy(ctx, d, v, rec.RunID, in.Partition)
+		progress.Stage = "publishing " + v.Table
+		lr := publishLegacy(ctx, plan, v, rec.RunID, in.Partition)
 		rec.Legacy = append(rec.Legacy, lr)
 		if lr.Error != "" {
-			legacyErrs = append(legacyErrs, fmt.Errorf("legacy table %s.%s: %s", d.Name, lr.Table, lr.Error))
+			legacyErrs = append(legacyErrs, fmt.Errorf("legacy table %s.%s: %s", plan.Domain, lr.Table, lr.Error))
 		}
 	}
 	rec.FinishedAt = workflow.Now(ctx)
@@ -158,46 +168,66 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	_ = workflow.ExecuteActivity(recordOptions(ctx), (*Activities).RecordRun, rec).Get(ctx, nil)
 	if len(legacyErrs) > 0 {
 		progress.Stage, progress.Error = "failed", rec.Error
-		return RunResult{}, fmt.Errorf("published %s.%s (snapshot %d), but not every legacy major: %w", d.Name, p.PortName(), pub.SnapshotID, errors.Join(legacyErrs...))
+		return RunResult{}, fmt.Errorf("published %s.%s (snapshot %d), but not every legacy major: %w", plan.Domain, current.Table, pub.SnapshotID, errors.Join(legacyErrs...))
 	}
 	progress.Stage = "done"
-	return RunResult{Domain: d.Name, Product: p.Name, Table: pub.Table, SnapshotID: pub.SnapshotID, Rows: tr.Rows,
-		Landed: progress.Landed, Quality: ch.Status, Watermark: tr.Watermark, PublishedAt: publishedAt, Legacy: rec.Legacy}, nil
+	return RunResult{Domain: plan.Domain, Product: plan.Product, Table: pub.Table, SnapshotID: pub.SnapshotID, Rows: tr.Rows,
+		Landed: progress.Landed, Quality: ch.Status, Watermark: tr.Watermark, PublishedAt: publishedAt, Legacy: rec.Legacy,
+		Unchanged: pub.Unchanged, Warnings: tr.Warnings}, nil
+}
+
+// runPlan resolves the run's plan once, at its start, through the ResolvePlan local
+// activity, whose result the history keeps. Runs started before plans existed replay
+// through legacyPlan.
+func runPlan(ctx workflow.Context, m mesh.Mesh, in RunInput) (Plan, error) {
+	if workflow.GetVersion(ctx, planVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		plan, err := legacyPlan(m, in)
+		if err != nil {
+			return Plan{}, temporal.NewNonRetryableApplicationError(err.Error(), "invalid", nil)
+		}
+		return plan, nil
+	}
+	var a *Activities
+	var plan Plan
+	err := workflow.ExecuteLocalActivity(planOptions(ctx), a.ResolvePlan, in).Get(ctx, &plan)
+	return plan, err
 }
 
 // publishLegacy computes, checks and publishes one legacy major of a product from the
 // raw data the run has just landed. Its failure never touches the current major.
-func publishLegacy(ctx workflow.Context, d mesh.Domain, v mesh.Product, runID, partition string) LegacyRun {
-	lr := LegacyRun{Table: v.PortName()}
+func publishLegacy(ctx workflow.Context, plan Plan, v PlannedMajor, runID, partition string) LegacyRun {
+	lr := LegacyRun{Table: v.Table}
 	failed := func(status string, err error) LegacyRun {
-		discardStaged(ctx, StagingKey(d.Name, v.PortName(), runID))
+		discardStaged(ctx, StagingKey(plan.Domain, v.Table, runID))
 		lr.Status, lr.Error = status, err.Error()
 		return lr
 	}
-	major := v.Major()
 	var tr TransformOutput
-	if err := workflow.ExecuteActivity(transformOptions(ctx), (*Activities).Transform, TransformInput{Domain: d.Name, Product: v.Name, RunID: runID, Partition: partition, Major: major}).Get(ctx, &tr); err != nil {
-		return failed("failed", fmt.Errorf("transform: %w", err))
+	if err := workflow.ExecuteActivity(transformOptions(ctx), (*Activities).Transform, TransformInput{Domain: plan.Domain, Product: plan.Product, RunID: runID, Partition: partition, Major: v.Major, Decl: v.Decl}).Get(ctx, &tr); err != nil {
+		return failed(StatusFailed, fmt.Errorf("transform: %w", err))
 	}
 	var ch CheckOutput
-	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Check, CheckInput{Domain: d.Name, Product: v.Name, StagingKey: tr.StagingKey, Now: workflow.Now(ctx), Major: major}).Get(ctx, &ch); err != nil {
-		return failed("failed", fmt.Errorf("check: %w", err))
+	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Check, CheckInput{Domain: plan.Domain, Product: plan.Product, StagingKey: tr.StagingKey, Now: workflow.Now(ctx), Major: v.Major, Decl: v.Decl}).Get(ctx, &ch); err != nil {
+		return failed(StatusFailed, fmt.Errorf("check: %w", err))
 	}
 	if blocking := quality.Blocking(ch.Results); len(blocking) > 0 {
 		names := make([]string, len(blocking))
 		for i, b := range blocking {
 			names[i] = b.Name
 		}
-		return failed("blocked", fmt.Errorf("quality gate: %s failed; its previous snapshot stays current", strings.Join(names, ", ")))
+		return failed(StatusBlocked, fmt.Errorf("quality gate: %s failed; its previous snapshot stays current", strings.Join(names, ", ")))
 	}
 	var pub PublishOutput
 	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Publish, PublishInput{
-		Domain: d.Name, Product: v.Name, RunID: runID, Partition: partition, StagingKey: tr.StagingKey,
-		Results: ch.Results, Watermark: tr.Watermark, PublishedAt: workflow.Now(ctx), Inputs: tr.Inputs, Major: major,
+		Domain: plan.Domain, Product: plan.Product, RunID: runID, Partition: partition, StagingKey: tr.StagingKey,
+		Results: ch.Results, Watermark: tr.Watermark, PublishedAt: workflow.Now(ctx), Inputs: tr.Inputs, Major: v.Major, Decl: v.Decl, RowsHash: tr.RowsHash,
 	}).Get(ctx, &pub); err != nil {
-		return failed("failed", fmt.Errorf("publish: %w", err))
+		return failed(StatusFailed, fmt.Errorf("publish: %w", err))
 	}
-	lr.Status, lr.SnapshotID, lr.Rows = "published", pub.SnapshotID, pub.Rows
+	lr.Status, lr.SnapshotID, lr.Rows = StatusPublished, pub.SnapshotID, pub.Rows
+	if pub.Unchanged {
+		lr.Status = StatusUnchanged
+	}
 	return lr
 }
 
@@ -212,7 +242,8 @@ func discardStaged(ctx workflow.Context, key string) {
 }
 
 // landWithQuotaWaits runs the Land activity and, when the source reports an exhausted
-// quota with a reset time, sleeps on a durable timer until then and tries again.
+// quota with a reset time, sleeps on a durable timer until then and tries again from
+// what the stopped landing had already made durable.
 func landWithQuotaWaits(ctx workflow.Context, in LandInput, progress *Progress) (LandOutput, error) {
 	var out LandOutput
 	for waits := 0; ; waits++ {
@@ -225,8 +256,14 @@ func landWithQuotaWaits(ctx workflow.Context, in LandInput, progress *Progress) 
 			return out, err
 		}
 		var until time.Time
-		if derr := app.Details(&until); derr != nil || until.IsZero() {
-			return out, err
+		var resume lake.Checkpoint
+		if derr := app.Details(&until, &resume); derr != nil || until.IsZero() {
+			if derr := app.Details(&until); derr != nil || until.IsZero() {
+				return out, err
+			}
+		}
+		if len(resume.Files) > 0 {
+			in.Resume = &resume
 		}
 		wait := until.Sub(workflow.Now(ctx))
 		if wait > 0 {
@@ -240,16 +277,32 @@ func landWithQuotaWaits(ctx workflow.Context, in LandInput, progress *Progress) 
 	}
 }
 
-var nonRetryable = []string{"invalid", "permission", "not found", ErrTypeQuotaExhausted, "canceled"}
+var nonRetryable = []string{"invalid", "permission", "not found", ErrTypeQuotaExhausted}
 
 // Every activity heartbeats (see keepAlive): a worker killed mid-activity costs its
 // run heartbeatTimeout, not the activity's StartToCloseTimeout.
 
+// landOptions let a landing run as long as the source's limits make it (a first sync
+// paced by the vendor can take hours): the heartbeat, not a fixed deadline, says
+// whether it is alive, and a retried attempt resumes from its last checkpoint.
 func landOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Hour,
+		StartToCloseTimeout: maxLanding,
 		HeartbeatTimeout:    heartbeatTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute, MaximumAttempts: 5, NonRetryableErrorTypes: nonRetryable},
+	})
+}
+
+// maxLanding only bounds a landing whose heartbeats keep coming while it makes no
+// progress at all (a bug, not a slow source).
+const maxLanding = 7 * 24 * time.Hour
+
+// planOptions run ResolvePlan: declarations are in memory, and one small object is
+// written to the lake.
+func planOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: 2 * time.Minute,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 5, NonRetryableErrorTypes: nonRetryable},
 	})
 }
 

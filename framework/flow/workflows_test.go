@@ -37,15 +37,22 @@ func testMesh() mesh.Mesh {
 }
 
 func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *Activities) {
+	env, _, acts := newRunEnv(t)
+	return env, acts
+}
+
+// newRunEnv also returns the registered Workflows, whose declarations a test may
+// change mid-run (a deploy).
+func newRunEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *Workflows, *Activities) {
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestWorkflowEnvironment()
 	wf := &Workflows{Mesh: testMesh()}
 	env.RegisterWorkflowWithOptions(wf.RunProduct, workflow.RegisterOptions{Name: RunProductWorkflow})
-	acts := &Activities{}
+	acts := &Activities{Mesh: testMesh(), Lake: memLake(t)}
 	env.RegisterActivity(acts)
 	env.OnActivity(acts.DiscardStaged, mock.Anything, mock.Anything).Return(nil).Maybe()
-	return env, acts
+	return env, wf, acts
 }
 
 // stagedByThisRun matches the staging key of the test run of crm_contacts.
@@ -256,4 +263,14 @@ func TestPartitionPublished(t *testing.T) {
 	if !PartitionPublished(whole, "2026-11-21") {
 		t.Error("a whole-port publish covers every day")
 	}
+}
+
+func memLake(t *testing.T) *lake.Lake {
+	t.Helper()
+	l, err := lake.Open(context.Background(), "mem://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
 }

@@ -52,6 +52,9 @@ type Request struct {
 type Result struct {
 	Rows      int64
 	Watermark time.Time // max of the freshness column; zero if none is declared or all null
+	// RowsHash identifies the row set: the row count and the sum of every row's hash,
+	// which does not depend on row order and counts a repeated row twice.
+	RowsHash string
 }
 
 // Open returns an in-memory DuckDB whose session time zone is UTC (so a timestamp is
@@ -133,9 +136,11 @@ func Run(ctx context.Context, req Request) (Result, error) {
 		return Result{}, errs.E(errs.Internal, op, err)
 	}
 	var res Result
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM model").Scan(&res.Rows); err != nil {
+	var sum string
+	if err := db.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(hash(m)::HUGEINT), 0)::VARCHAR FROM model AS m").Scan(&res.Rows, &sum); err != nil {
 		return Result{}, errs.E(errs.Internal, op, err)
 	}
+	res.RowsHash = fmt.Sprintf("%d:%s", res.Rows, sum)
 	if col := p.Freshness.Column; col != "" {
 		var wm sql.NullTime
 		q := fmt.Sprintf("SELECT max(CAST(%s AS TIMESTAMP)) FROM model", quality.Ident(col))

@@ -87,6 +87,14 @@ func (l *limits) exhaustDaily() {
 	l.used = math.MaxInt32
 }
 
+// restoreDaily ends an exhaustion of the daily quota now, as the account's next day
+// would.
+func (l *limits) restoreDaily() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.used = 0
+}
+
 // trim drops times before cutoff from the front of the ascending slice ts.
 func trim(ts []time.Time, cutoff time.Time) []time.Time {
 	i, _ := slices.BinarySearchFunc(ts, cutoff, func(t, c time.Time) int { return t.Compare(c) })

@@ -1,0 +1,142 @@
+package stack_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/meshflow/meshflow/dev/stack"
+	"github.com/meshflow/meshflow/domains"
+	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/framework/mesh"
+)
+
+// TestRecordHistories records one real history of each workflow shape on the dev
+// server — a run, a partition run, a backfill that continues as new (both of its
+// runs), a quota wait, a run blocked by a check, a run publishing a legacy major — for
+// framework/flow's replay tests, which replay them against changed declarations:
+//
+//	MESHFLOW_RECORD_HISTORIES=$PWD/testdata/histories go test ./dev/stack -run TestRecordHistories
+//
+// Record again after a change to the workflows that is not behind workflow.GetVersion
+// (and keep the old files: runs recorded by earlier code must still replay).
+func TestRecordHistories(t *testing.T) {
+	dir := os.Getenv("MESHFLOW_RECORD_HISTORIES")
+	if dir == "" {
+		t.Skip("set MESHFLOW_RECORD_HISTORIES=<dir> to record the workflow histories of framework/flow's replay tests")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	st := startStack(t, ctx, stack.Options{Log: testLog(t, zerolog.WarnLevel)})
+	cfg, stores := openLake(t, ctx, st, t.TempDir())
+	m := domains.Mesh()
+	save := func(name, id, runID string) {
+		t.Helper()
+		saveHistory(t, ctx, st, id, runID, filepath.Join(dir, name+".json"))
+	}
+	start := func(m mesh.Mesh, name string, in flow.RunInput) (string, string, error) {
+		t.Helper()
+		d, p, err := m.Find(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := flow.StartRun(ctx, st.Client, d, p, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return run.GetID(), run.GetRunID(), run.Get(ctx, nil)
+	}
+
+	stop := startWorker(t, st, cfg, m, stores)
+	runProduct(t, ctx, st, m, "marketing.crm_companies")
+	id, runID, err := start(m, "marketing.crm_contacts", flow.RunInput{})
+	if err != nil {
+		t.Fatal(flow.Explain(err))
+	}
+	save("run", id, runID)
+
+	day := time.Now().UTC().AddDate(0, 0, -5)
+	id, runID, err = start(m, "marketing.web_traffic", flow.RunInput{Partition: day.Format(mesh.PartitionLayout)})
+	if err != nil {
+		t.Fatal(flow.Explain(err))
+	}
+	save("partition_run", id, runID)
+
+	d, p, _ := m.Find("marketing.web_traffic")
+	bf, err := flow.StartBackfill(ctx, st.Client, d, p, flow.BackfillInput{
+		From: day.AddDate(0, 0, -2).Format(mesh.PartitionLayout), To: day.Format(mesh.PartitionLayout), Concurrency: 1, ContinueAfter: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstRun := bf.GetRunID() // waiting follows the chain to its last run
+	if st, err := flow.WaitBackfill(ctx, bf); err != nil || len(flow.FailedPartitions(st)) > 0 {
+		t.Fatalf("backfill: %+v %v", st, err)
+	}
+	save("backfill_continued_as_new", bf.GetID(), firstRun)
+	save("backfill_after_continue", bf.GetID(), "")
+	stop()
+
+	tooFew := mesh.RowCount(1, 100)
+	tooFew.Name = "row_count_at_most_100"
+	stop = startWorker(t, st, cfg, withCheck(m, "crm_contacts", tooFew), stores)
+	id, runID, err = start(m, "marketing.crm_contacts", flow.RunInput{})
+	if err == nil {
+		t.Fatal("the run with a failing check published")
+	}
+	save("blocked_check", id, runID)
+	stop()
+
+	bumped := withMajorBump(m, "2099-12-31")
+	stop = startWorker(t, st, cfg, bumped, stores)
+	id, runID, err = start(bumped, "marketing.crm_contacts", flow.RunInput{})
+	if err != nil {
+		t.Fatal(flow.Explain(err))
+	}
+	save("legacy_major", id, runID)
+	stop()
+
+	midnight := time.Now().Add(20 * time.Second)
+	zone := time.FixedZone("account", -int(midnight.UTC().Sub(midnight.UTC().Truncate(24*time.Hour)).Seconds()))
+	startWorkerIn(t, st, cfg, m, stores, zone)
+	st.Sandbox.HubSpot().ExhaustDaily()
+	d, p, _ = m.Find("marketing.crm_companies")
+	run, err := flow.StartRun(ctx, st.Client, d, p, flow.RunInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitForStage(t, ctx, st, run.GetID(), "waiting for quota")
+	st.Sandbox.HubSpot().RestoreDaily()
+	if err := run.Get(ctx, nil); err != nil {
+		t.Fatal(flow.Explain(err))
+	}
+	save("quota_wait", run.GetID(), run.GetRunID())
+}
+
+// saveHistory writes a workflow run's history as JSON, the form the SDK's replayer
+// reads ("" = the latest run of id).
+func saveHistory(t *testing.T, ctx context.Context, st *stack.Stack, id, runID, path string) {
+	t.Helper()
+	it := st.Client.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	hist := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,229 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/meshflow/meshflow/framework/lake"
+	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/port"
+	"github.com/meshflow/meshflow/framework/transform"
+)
+
+// deployed is testMesh after a deploy that changed crm_contacts three ways: an added
+// raw input, an added check and a new major (1.x kept as legacy).
+func deployed() mesh.Mesh {
+	m := legacyMesh("2099-12-31")
+	p := &m.Domains[0].Products[0]
+	p.Inputs = append(slices.Clone(p.Inputs), mesh.Raw("hubspot", "deals"))
+	p.Checks = append(slices.Clone(p.Checks), mesh.RowCount(0, 1))
+	return m
+}
+
+// TestRunKeepsItsPlanAcrossADeploy: a run waiting out a quota when the worker's
+// declarations change finishes with what it planned at its start — the inputs it lands,
+// the declaration its activities read (model, checks), the majors it publishes — and
+// the next run plans with the new declarations.
+func TestRunKeepsItsPlanAcrossADeploy(t *testing.T) {
+	env, wf, a := newRunEnv(t)
+	until := env.Now().Add(5 * time.Hour)
+	var landed []string
+	quota := true
+	env.OnActivity(a.Land, mock.Anything, mock.Anything).Return(func(_ context.Context, in LandInput) (LandOutput, error) {
+		landed = append(landed, in.Stream)
+		if in.Stream == "contacts" && quota {
+			quota = false
+			return LandOutput{}, temporal.NewApplicationErrorWithOptions("quota", ErrTypeQuotaExhausted, temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{until}})
+		}
+		return LandOutput{Rows: 1}, nil
+	})
+	var decls []string
+	env.OnActivity(a.Transform, mock.Anything, mock.Anything).Return(func(_ context.Context, in TransformInput) (TransformOutput, error) {
+		decls = append(decls, in.Decl)
+		return TransformOutput{StagingKey: "k", Rows: 1}, nil
+	})
+	env.OnActivity(a.Check, mock.Anything, mock.Anything).Return(CheckOutput{Results: passing}, nil)
+	var tables []string
+	env.OnActivity(a.Publish, mock.Anything, mock.Anything).Return(func(_ context.Context, in PublishInput) (PublishOutput, error) {
+		tables = append(tables, fmt.Sprint(in.Major))
+		return PublishOutput{SnapshotID: 1}, nil
+	})
+	env.OnActivity(a.RecordRun, mock.Anything, mock.Anything).Return(nil)
+	// The deploy, halfway through the quota wait: new code, new declarations.
+	env.RegisterDelayedCallback(func() { wf.Mesh, a.Mesh = deployed(), deployed() }, time.Hour)
+
+	env.ExecuteWorkflow(RunProductWorkflow, RunInput{Domain: "marketing", Product: "crm_contacts"})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(landed, "deals") {
+		t.Errorf("landed %v: the run landed an input added after it started", landed)
+	}
+	if len(tables) != 1 || len(decls) != 1 {
+		t.Fatalf("published majors %v from declarations %v, want the current major alone", tables, decls)
+	}
+	_, p, _, err := a.declaration(context.Background(), decls[0], "marketing", "crm_contacts", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Version != "1.0.0" || len(p.Checks) != 0 || len(p.Inputs) != 2 {
+		t.Errorf("the run's activities read version %s with checks %v and inputs %v, want the declaration it started with", p.Version, p.Checks, p.Inputs)
+	}
+
+	// The next run plans with the deployed declarations.
+	next, err := a.ResolvePlan(context.Background(), RunInput{Domain: "marketing", Product: "crm_contacts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(next.Majors) != 2 || next.Majors[0].Table != "crm_contacts_v2" || len(next.Raw) != 3 {
+		t.Errorf("next plan = %+v, want v2 and legacy v1 over three raw inputs", next)
+	}
+}
+
+// TestPlanNamesDeclarationsByContent: the same declaration gets the same key; any
+// change to model, checks or inputs gets another; the stored declaration reads back.
+func TestPlanNamesDeclarationsByContent(t *testing.T) {
+	a := &Activities{Mesh: testMesh(), Lake: memLake(t)}
+	in := RunInput{Domain: "marketing", Product: "crm_contacts"}
+	first, err := a.ResolvePlan(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := a.ResolvePlan(context.Background(), in)
+	if first.Majors[0].Decl != again.Majors[0].Decl || !strings.HasPrefix(first.Majors[0].Decl, "plans/marketing/crm_contacts_v1/") {
+		t.Fatalf("keys %q and %q: want one content-addressed key under plans/", first.Majors[0].Decl, again.Majors[0].Decl)
+	}
+	a.Mesh = deployed()
+	changed, _ := a.ResolvePlan(context.Background(), in)
+	if changed.Majors[0].Decl == first.Majors[0].Decl || changed.Majors[0].Checks == first.Majors[0].Checks {
+		t.Fatal("a changed declaration kept its key or its checks hash")
+	}
+	// Another worker (nothing cached) reads the declaration from the lake.
+	a = &Activities{Lake: a.Lake}
+	_, p, _, err := a.declaration(context.Background(), first.Majors[0].Decl, "", "", 0)
+	if err != nil || p.Name != "crm_contacts" || p.Version != "1.0.0" {
+		t.Fatalf("declaration read back = %s %s, %v", p.Name, p.Version, err)
+	}
+	if _, err := a.ResolvePlan(context.Background(), RunInput{Domain: "marketing", Product: "nope"}); err == nil {
+		t.Fatal("a plan for an unknown product resolved")
+	}
+}
+
+// TestInterruptedAttemptIsRetried: an attempt whose context ended without the workflow
+// asking (the server no longer took its heartbeats, the worker is stopping) fails
+// retryably, so the next attempt resumes from the checkpoint; only a cancel the
+// workflow requested is final.
+func TestInterruptedAttemptIsRetried(t *testing.T) {
+	landErr := errors.New("hubspot: list contacts: context canceled")
+	lost, stop := context.WithCancelCause(context.Background())
+	stop(errors.New("heartbeat: activity not found"))
+	err := toTemporal(lost, landErr)
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.NonRetryable() || app.Type() != ErrTypeInterrupted {
+		t.Fatalf("interrupted attempt = %v, want a retryable %q error", err, ErrTypeInterrupted)
+	}
+	asked, cancel := context.WithCancelCause(context.Background())
+	cancel(temporal.NewCanceledError())
+	if err := toTemporal(asked, landErr); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancel the workflow asked for = %v, want context.Canceled (reported as canceled)", err)
+	}
+}
+
+// TestPublishOfTheSameRowsAddsNoSnapshot: a run that staged exactly the rows of the
+// current snapshot, under the same declaration, adds no snapshot and says unchanged;
+// other rows, or the same rows under a changed declaration, publish.
+func TestPublishOfTheSameRowsAddsNoSnapshot(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, err := lake.Open(ctx, "file://"+filepath.Join(dir, "lake"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: "file://" + filepath.Join(dir, "warehouse")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ports.Close()
+	m := testMesh()
+	a := &Activities{Mesh: m, Lake: l, Ports: ports}
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	plan, err := a.ResolvePlan(ctx, RunInput{Domain: "marketing", Product: "crm_contacts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(run, ids, decl string) PublishOutput {
+		t.Helper()
+		key := StagingKey("marketing", "crm_contacts_v1", run)
+		path := filepath.Join(l.LocalRoot(), filepath.FromSlash(key))
+		db, err := transform.Open(ctx, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(fmt.Sprintf(`CREATE TABLE model AS SELECT unnest(%s)::VARCHAR AS id`, ids)); err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		var sum string
+		if err := db.QueryRow(`SELECT count(*), sum(hash(m)::HUGEINT)::VARCHAR FROM model AS m`).Scan(&n, &sum); err != nil {
+			t.Fatal(err)
+		}
+		if err := mkdirFor(path); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(fmt.Sprintf(`COPY model TO '%s' (FORMAT parquet)`, path)); err != nil {
+			t.Fatal(err)
+		}
+		v, err := env.ExecuteActivity(a.Publish, PublishInput{Domain: "marketing", Product: "crm_contacts", RunID: run, StagingKey: key,
+			Results: passing, PublishedAt: time.Now(), Decl: decl, RowsHash: fmt.Sprintf("%d:%s", n, sum)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out PublishOutput
+		if err := v.Get(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	decl := plan.Majors[0].Decl
+	first := publish("run-1", "['a', 'b']", decl)
+	same := publish("run-2", "['b', 'a']", decl)
+	if !same.Unchanged || same.SnapshotID != first.SnapshotID || same.Rows != 2 {
+		t.Fatalf("the same rows again = %+v, want unchanged at snapshot %d", same, first.SnapshotID)
+	}
+	if other := publish("run-3", "['a', 'b', 'c']", decl); other.Unchanged || other.SnapshotID == first.SnapshotID {
+		t.Fatalf("other rows = %+v, want a new snapshot", other)
+	}
+	back := publish("run-4", "['a', 'b']", decl)
+	if back.Unchanged {
+		t.Fatal("rows equal to an older snapshot but not the current one were taken as unchanged")
+	}
+	a.Mesh.Domains[0].Products[0].Description = "Contacts, described anew."
+	redeclared, err := a.ResolvePlan(ctx, RunInput{Domain: "marketing", Product: "crm_contacts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again := publish("run-5", "['a', 'b']", redeclared.Majors[0].Decl); again.Unchanged {
+		t.Fatal("the same rows under a changed declaration (its table properties) were taken as unchanged")
+	}
+	snaps, _ := ports.Snapshots(ctx, port.TableID{Domain: "marketing", Name: "crm_contacts_v1"})
+	if len(snaps) != 4 {
+		t.Fatalf("%d snapshots, want 4 (run-2 unchanged)", len(snaps))
+	}
+}
+
+func mkdirFor(path string) error { return os.MkdirAll(filepath.Dir(path), 0o755) }
