@@ -85,8 +85,7 @@ func orchestrationBench(ctx context.Context, o options, dir string, logf func(st
 		return nil, err
 	}
 	stopProgress := progress(ctx, st.Client, run.GetID(), o.days, logf)
-	var status flow.BackfillStatus
-	err = run.Get(ctx, &status)
+	status, err := flow.WaitBackfill(ctx, run)
 	stopProgress()
 	if err != nil {
 		return nil, errs.Errorf(errs.Internal, op, "backfill %s: %s", run.GetID(), flow.Explain(err))

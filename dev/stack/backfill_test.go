@@ -92,8 +92,8 @@ func TestBackfillRerunFailedEqualsACleanBackfill(t *testing.T) {
 	if !slices.Equal(parts, failing) {
 		t.Fatalf("rerun-failed chose %v, want exactly %v", parts, failing)
 	}
-	var rerun flow.BackfillStatus
-	if err := run.Get(ctx, &rerun); err != nil {
+	rerun, err := flow.WaitBackfill(ctx, run)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rerun.Partitions) != 2 || rerun.Totals[flow.StateSucceeded] != 2 || rerun.RerunOf != first.ID {
@@ -135,8 +135,8 @@ func backfill(t *testing.T, ctx context.Context, st *stack.Stack, d mesh.Domain,
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s flow.BackfillStatus
-	if err := run.Get(ctx, &s); err != nil {
+	s, err := flow.WaitBackfill(ctx, run)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return s

@@ -138,8 +138,8 @@ func TestCrashWorkerDuringBackfill(t *testing.T) {
 		t.Logf("%v: kill %d with %d days succeeded, %d running", since(), i+1, done, s.Totals[flow.StateRunning])
 		w.start(t)
 	}
-	var res flow.BackfillStatus
-	if err := run.Get(ctx, &res); err != nil {
+	res, err := flow.WaitBackfill(ctx, run)
+	if err != nil {
 		t.Fatalf("backfill: %s", flow.Explain(err))
 	}
 	w.stop(t)

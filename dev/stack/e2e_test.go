@@ -309,8 +309,8 @@ func checkWebTrafficBackfill(t *testing.T, ctx context.Context, st *stack.Stack,
 		if err != nil {
 			t.Fatal(err)
 		}
-		var res flow.BackfillStatus
-		if err := run.Get(ctx, &res); err != nil {
+		res, err := flow.WaitBackfill(ctx, run)
+		if err != nil {
 			t.Fatalf("backfill %s: %s", run.GetID(), flow.Explain(err))
 		}
 		got, err := flow.GetBackfillStatus(ctx, st.Client, run.GetID())

@@ -49,8 +49,7 @@ func TestTemporalUIListsABackfillsRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var status flow.BackfillStatus
-	if err := run.Get(ctx, &status); err != nil {
+	if _, err := flow.WaitBackfill(ctx, run); err != nil {
 		t.Fatal(err)
 	}
 	// The backfill workflow carries the attribute too; its partition runs are the RunProducts.
