@@ -205,22 +205,37 @@ func (l *Lake) GetJSON(ctx context.Context, key string, v any) error {
 
 // List returns the keys under prefix, sorted, skipping in-flight temp files.
 func (l *Lake) List(ctx context.Context, prefix string) ([]string, error) {
+	for attempt := 1; ; attempt++ {
+		keys, err := l.list(ctx, prefix)
+		// fileblob reads a directory, then stats each entry: a temp file renamed into
+		// place in between (another landing writing beside us) fails the listing with
+		// NotFound. Listing again sees the file under its final name.
+		if gcerrors.Code(err) == gcerrors.NotFound && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return nil, errs.E(kindOf(err), "list "+prefix, err)
+		}
+		return keys, nil
+	}
+}
+
+func (l *Lake) list(ctx context.Context, prefix string) ([]string, error) {
 	var keys []string
 	it := l.Bucket.List(&blob.ListOptions{Prefix: prefix})
 	for {
 		obj, err := it.Next(ctx)
 		if err == io.EOF {
-			break
+			return keys, nil
 		}
 		if err != nil {
-			return nil, errs.E(kindOf(err), "list "+prefix, err)
+			return nil, err
 		}
 		if obj.IsDir || strings.Contains(filepath.Base(obj.Key), ".tmp") {
 			continue
 		}
 		keys = append(keys, obj.Key)
 	}
-	return keys, nil
 }
 
 func kindOf(err error) errs.Kind {

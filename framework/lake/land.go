@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -22,9 +24,15 @@ import (
 const (
 	ColExtractedAt = "_extracted_at" // when the page was received (UTC)
 	ColRunID       = "_run_id"       // the Temporal run that landed it
-	ColCursor      = "_cursor"       // the source cursor after the record's page
 	ColRaw         = "_raw"          // the record exactly as the API sent it
 )
+
+// ColCursor is a column raw files written before the cursor moved to the manifest
+// carried: the source cursor after each record's page, repeated on every row (a cursor
+// of a few hundred kilobytes made a 25k-row file 365 MB). New files leave it out; the
+// cursor of each file is DataFile.Cursor and the landing's is Manifest.CursorEnd.
+// Readers of raw files drop it, so old files and new ones read alike.
+const ColCursor = "_cursor"
 
 // LandRequest describes one landing of one stream.
 type LandRequest struct {
@@ -34,18 +42,38 @@ type LandRequest struct {
 	Partition string
 	// Cursor to resume from; nil = from the beginning (a full refresh).
 	Cursor json.RawMessage
-	// Resume holds the files an earlier attempt of this same run already closed; the
-	// landing continues after them instead of starting over.
+	// Resume holds what an earlier attempt of this same run made durable (the files it
+	// closed and the cursor after them): the landing continues from there instead of
+	// starting over. It is the last checkpoint Progress reported, or the one a landing
+	// stopped by an exhausted quota returned (LandResult.Checkpoint).
 	Resume *Checkpoint
-	// Progress is called after every page with what is durable so far (for heartbeats).
+	// Progress is called after every page with what is durable so far (for heartbeats),
+	// and at once when the read starts waiting on the source's limits (Checkpoint.Wait).
+	// It may be called from the connector's goroutines.
 	Progress func(Checkpoint)
 
+	// Reader tunes the read. Its OnWait, if set, is called as well as Progress.
 	Reader    *source.ReaderOptions
-	BatchRows int              // rows per Arrow batch / Parquet row group (default 8192)
-	FileRows  int64            // roll to a new file at the first page boundary past this (default 500k)
-	Now       func() time.Time // extraction clock (default time.Now)
-	Alloc     memory.Allocator // default memory.DefaultAllocator
+	BatchRows int   // rows per Arrow batch / Parquet row group (default 8192)
+	FileRows  int64 // roll to a new file at the first page boundary past this (default 500k)
+	// CheckpointEvery closes the open file at the first page boundary after it has been
+	// open this long, so the durable checkpoint advances during a long landing and a
+	// retried attempt (after a heartbeat timeout, a lost worker) re-reads at most about
+	// this much (default DefaultCheckpointEvery; negative = only at FileRows).
+	//
+	// Time, not a number of pages: pages cost wildly different times (a 100-record list
+	// page in 50 ms, a paced report page, a 60 s secondary-limit wait before the next),
+	// and what a retry loses is reading time. A fast source still rolls files by
+	// FileRows; a slow one makes at most one file per interval.
+	CheckpointEvery time.Duration
+	Now             func() time.Time // extraction clock, and the clock of CheckpointEvery (default time.Now)
+	Alloc           memory.Allocator // default memory.DefaultAllocator
 }
+
+// DefaultCheckpointEvery is LandRequest.CheckpointEvery's default: a retried landing
+// re-reads at most about two minutes, and a landing that takes hours writes a few dozen
+// files an hour.
+const DefaultCheckpointEvery = 2 * time.Minute
 
 // Checkpoint is the durable progress of a landing.
 type Checkpoint struct {
@@ -53,6 +81,9 @@ type Checkpoint struct {
 	Cursor json.RawMessage `json:"cursor,omitempty"` // after the last closed file
 	Pages  int             `json:"pages"`
 	Rows   int64           `json:"rows"` // rows read so far, including those not yet in a closed file
+	// Wait is set while the read waits on the source's limits (see source.Wait); the
+	// CLI shows it from the Land activity's last heartbeat.
+	Wait *source.Wait `json:"wait,omitempty"`
 }
 
 // LandResult is what a landing committed.
@@ -60,11 +91,18 @@ type LandResult struct {
 	ManifestKey string
 	Manifest    Manifest
 	Stats       source.Stats
+	// Checkpoint is set only when Land fails with an exhausted quota (errs.Quota): the
+	// open file was closed at the last complete page, and Checkpoint is everything made
+	// durable, to pass as LandRequest.Resume of the same run once the quota has reset
+	// (the error's Until), so the landing goes on from there instead of reading it all
+	// again. Every other error discards the open file and leaves Checkpoint nil: the
+	// last Progress checkpoint is then where a retry resumes.
+	Checkpoint *Checkpoint
 }
 
 // Schema is the Arrow schema of a stream's raw files.
 func Schema(fields []source.Field) *arrow.Schema {
-	fs := make([]arrow.Field, 0, len(fields)+4)
+	fs := make([]arrow.Field, 0, len(fields)+3)
 	for _, f := range fields {
 		md := arrow.NewMetadata([]string{"doc"}, []string{f.Doc})
 		fs = append(fs, arrow.Field{Name: f.Name, Type: arrowType(f.Type), Nullable: true, Metadata: md})
@@ -72,7 +110,6 @@ func Schema(fields []source.Field) *arrow.Schema {
 	fs = append(fs,
 		arrow.Field{Name: ColExtractedAt, Type: tsType},
 		arrow.Field{Name: ColRunID, Type: arrow.BinaryTypes.String},
-		arrow.Field{Name: ColCursor, Type: arrow.BinaryTypes.String, Nullable: true},
 		arrow.Field{Name: ColRaw, Type: arrow.BinaryTypes.String},
 	)
 	return arrow.NewSchema(fs, nil)
@@ -101,6 +138,11 @@ func arrowType(t source.Type) arrow.DataType {
 // the bucket, a bounded batch at a time, then commits a manifest. Memory is bounded by
 // one page plus three batches (one filling, one waiting, one being encoded), whatever
 // the stream's length.
+//
+// Files close at page boundaries (every FileRows rows and every CheckpointEvery), each
+// advancing the checkpoint Progress reports; req.Resume continues from one. When the
+// read stops on an exhausted quota, the open file is closed too and the error comes
+// with LandResult.Checkpoint (see there).
 func (l *Lake) Land(ctx context.Context, stream source.Stream, req LandRequest) (LandResult, error) {
 	spec := stream.Spec()
 	if req.BatchRows <= 0 {
@@ -108,6 +150,9 @@ func (l *Lake) Land(ctx context.Context, stream source.Stream, req LandRequest) 
 	}
 	if req.FileRows <= 0 {
 		req.FileRows = 500_000
+	}
+	if req.CheckpointEvery == 0 {
+		req.CheckpointEvery = DefaultCheckpointEvery
 	}
 	if req.Now == nil {
 		req.Now = time.Now
@@ -120,21 +165,30 @@ func (l *Lake) Land(ctx context.Context, stream source.Stream, req LandRequest) 
 	defer w.abort()
 
 	cp := Checkpoint{Cursor: req.Cursor}
-	if req.Resume != nil && len(req.Resume.Files) > 0 {
-		cp = Checkpoint{Files: req.Resume.Files, Cursor: req.Resume.Cursor}
+	if r := req.Resume; r != nil && (len(r.Files) > 0 || len(r.Cursor) > 0) {
+		// A cursor without files is progress too: pages that held no records.
+		cp = Checkpoint{Files: r.Files, Cursor: r.Cursor}
 		for _, f := range cp.Files {
 			cp.Rows += f.Rows
 		}
 	}
 	w.cp = cp
 	w.lastCursor = cp.Cursor
-	start := cp.Cursor
 
-	stats, err := source.NewReader(stream, req.Reader).Read(ctx, source.PageRequest{Cursor: start, SyncStart: req.SyncStart, Partition: req.Partition}, func(p source.Page) error {
+	stats, err := source.NewReader(stream, w.readerOptions()).Read(ctx, source.PageRequest{Cursor: cp.Cursor, SyncStart: req.SyncStart, Partition: req.Partition}, func(p source.Page) error {
 		return w.page(ctx, p)
 	})
 	if err != nil {
-		return LandResult{}, err
+		if !errs.Is(err, errs.Quota) {
+			return LandResult{}, err
+		}
+		// The quota resets at a known time and the run waits for it: keep the complete
+		// pages read so far. Should the close fail, the checkpoint is the last closed file.
+		w.mu.Lock()
+		_ = w.closeFile()
+		kept := w.checkpoint()
+		w.mu.Unlock()
+		return LandResult{Stats: stats, Checkpoint: &kept}, err
 	}
 	if err := w.closeFile(); err != nil {
 		return LandResult{}, err
@@ -155,6 +209,30 @@ func (l *Lake) Land(ctx context.Context, stream source.Stream, req LandRequest) 
 	return LandResult{ManifestKey: key, Manifest: m, Stats: stats}, nil
 }
 
+// readerOptions are the caller's, with OnWait also recording the wait in the
+// checkpoint and reporting it at once: a landing waiting on a rate limit then says so
+// in its heartbeat instead of looking stuck until the next page.
+func (w *landWriter) readerOptions() *source.ReaderOptions {
+	var ro source.ReaderOptions
+	if w.req.Reader != nil {
+		ro = *w.req.Reader
+	}
+	callers := ro.OnWait
+	ro.OnWait = func(wait source.Wait) {
+		w.mu.Lock()
+		w.cp.Wait = &wait
+		cp := w.checkpoint()
+		w.mu.Unlock()
+		if w.req.Progress != nil {
+			w.req.Progress(cp)
+		}
+		if callers != nil {
+			callers(wait)
+		}
+	}
+	return &ro
+}
+
 // landWriter owns the open Parquet file and the Arrow batch being filled.
 type landWriter struct {
 	lake    *Lake
@@ -165,6 +243,8 @@ type landWriter struct {
 	vals    []any // the current record's values, reused
 	op      string
 
+	// mu guards cp: OnWait may be called from a connector's goroutine.
+	mu       sync.Mutex
 	cp       Checkpoint
 	bw       *blob.Writer
 	cancel   context.CancelFunc
@@ -173,20 +253,33 @@ type landWriter struct {
 	b        *array.RecordBuilder
 	key      string
 	fileRows int64
+	openedAt time.Time // when the open file was opened, by req.Now
 	pageNo   int
 	// lastCursor is the cursor after the newest page read.
 	lastCursor json.RawMessage
 }
 
+// page lands one page and reports the checkpoint after it.
 func (w *landWriter) page(ctx context.Context, p source.Page) error {
+	w.mu.Lock()
+	err := w.landPage(ctx, p)
+	cp := w.checkpoint()
+	w.mu.Unlock()
+	if err == nil && w.req.Progress != nil {
+		w.req.Progress(cp)
+	}
+	return err
+}
+
+func (w *landWriter) landPage(ctx context.Context, p source.Page) error {
 	w.pageNo++
+	w.cp.Wait = nil // a page came: whatever the read waited for is over
 	if len(p.Records) > 0 && w.fw == nil {
 		if err := w.openFile(ctx); err != nil {
 			return err
 		}
 	}
 	extracted := arrow.Timestamp(w.req.Now().UTC().UnixMicro())
-	cursor := string(p.Next)
 	n := len(w.fields)
 	for i, rec := range p.Records {
 		vals, err := w.extract.Extract(rec, w.vals)
@@ -199,12 +292,7 @@ func (w *landWriter) page(ctx context.Context, p source.Page) error {
 		}
 		w.b.Field(n).(*array.TimestampBuilder).Append(extracted)
 		w.b.Field(n + 1).(*array.StringBuilder).Append(w.req.RunID)
-		if cursor == "" {
-			w.b.Field(n + 2).AppendNull()
-		} else {
-			w.b.Field(n + 2).(*array.StringBuilder).Append(cursor)
-		}
-		w.b.Field(n + 3).(*array.StringBuilder).Append(string(rec))
+		w.b.Field(n + 2).(*array.StringBuilder).Append(string(rec))
 		w.fileRows++
 		w.cp.Rows++
 		if w.b.Field(0).Len() >= w.req.BatchRows {
@@ -217,16 +305,20 @@ func (w *landWriter) page(ctx context.Context, p source.Page) error {
 	if len(p.Next) > 0 {
 		w.pendingCursor(p.Next)
 	}
-	// Roll only at a page boundary, so each closed file ends at a cursor we can resume from.
-	if w.fileRows >= w.req.FileRows {
+	// Close only at a page boundary, so each closed file ends at a cursor we can resume from.
+	if w.fw != nil && (w.fileRows >= w.req.FileRows || w.req.CheckpointEvery > 0 && w.req.Now().Sub(w.openedAt) >= w.req.CheckpointEvery) {
 		if err := w.closeFile(); err != nil {
 			return err
 		}
 	}
-	if w.req.Progress != nil {
-		w.req.Progress(w.cp)
-	}
 	return nil
+}
+
+// checkpoint is a copy of the durable progress, safe to hand to another goroutine.
+func (w *landWriter) checkpoint() Checkpoint {
+	cp := w.cp
+	cp.Files = slices.Clone(cp.Files)
+	return cp
 }
 
 // pendingCursor remembers the cursor reached; it becomes the checkpoint cursor when
@@ -260,6 +352,7 @@ func (w *landWriter) openFile(ctx context.Context) error {
 	w.enc = startEncoder(fw)
 	w.b = array.NewRecordBuilder(w.req.Alloc, w.schema)
 	w.fileRows = 0
+	w.openedAt = w.req.Now()
 	return nil
 }
 
@@ -269,7 +362,7 @@ func (w *landWriter) flush() error {
 	}
 	// The next batch will be about as big as this one: reserving that up front spares
 	// the builders growing their buffers by doubling and copying, batch after batch.
-	data := make([]int, len(w.fields)+4)
+	data := make([]int, len(w.schema.Fields()))
 	for i := range data {
 		if sb, ok := w.b.Field(i).(*array.StringBuilder); ok {
 			data[i] = sb.DataLen()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,21 @@ func TestLandReadsBackWhatTheSourceSent(t *testing.T) {
 	if m.Rows != 2500 || len(m.Files) != 3 || m.Seq != 1 {
 		t.Fatalf("manifest rows=%d files=%d seq=%d, want 2500 rows in 3 files, seq 1", m.Rows, len(m.Files), m.Seq)
 	}
+	// The cursor lives in the manifest (each file's and the landing's end), never in a
+	// column repeated on every row.
+	var names []string
+	for _, f := range readParquet(t, l, m.Files[0].Key).Schema().Fields() {
+		names = append(names, f.Name)
+	}
+	if want := []string{"id", "email", "score", "amount", "active", "updated_at", ColExtractedAt, ColRunID, ColRaw}; !slices.Equal(names, want) {
+		t.Fatalf("raw file columns %v, want %v", names, want)
+	}
+	if string(m.Files[0].Cursor) != `{"v":1,"off":1000}` {
+		t.Fatalf("first file's cursor = %s", m.Files[0].Cursor)
+	}
+	if m.Rows != 2500 || len(m.Files) != 3 || m.Seq != 1 {
+		t.Fatalf("manifest rows=%d files=%d seq=%d, want 2500 rows in 3 files, seq 1", m.Rows, len(m.Files), m.Seq)
+	}
 	if string(m.CursorEnd) != `{"v":1,"off":2500}` {
 		t.Fatalf("cursor end = %s", m.CursorEnd)
 	}
@@ -82,7 +98,7 @@ func TestLandReadsBackWhatTheSourceSent(t *testing.T) {
 			amounts := rec.Column(3).(*array.Float64)
 			updated := rec.Column(5).(*array.Timestamp)
 			raw := rec.Column(int(rec.NumCols()) - 1).(*array.String)
-			runs := rec.Column(int(rec.NumCols()) - 3).(*array.String)
+			runs := rec.Column(int(rec.NumCols()) - 2).(*array.String)
 			for r := 0; r < int(rec.NumRows()); r++ {
 				want := fakeRecord(i)
 				if raw.Value(r) != string(want) {
@@ -125,9 +141,12 @@ func TestLandMalformedRecordCommitsNothing(t *testing.T) {
 	ctx := context.Background()
 	l := openMem(t)
 	ref := StreamRef{Domain: "marketing", Source: "fake", Stream: "contacts"}
-	_, err := l.Land(ctx, &fakeStream{n: 500, size: 100, failAt: 250}, LandRequest{Stream: ref, RunID: "run-1", Now: fixedNow})
+	res, err := l.Land(ctx, &fakeStream{n: 500, size: 100, failAt: 250}, LandRequest{Stream: ref, RunID: "run-1", Now: fixedNow})
 	if !errs.Is(err, errs.Invalid) {
 		t.Fatalf("err = %v, want an Invalid error", err)
+	}
+	if res.Checkpoint != nil {
+		t.Errorf("a malformed record kept a checkpoint %+v; only a quota stop keeps the open file", res.Checkpoint)
 	}
 	for _, want := range []string{"fake.contacts", "page 3", "record 51", "field score", "not-a-number"} {
 		if !strings.Contains(err.Error(), want) {

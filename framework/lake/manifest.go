@@ -3,10 +3,18 @@ package lake
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/source"
@@ -118,17 +126,104 @@ func (l *Lake) Cursor(ctx context.Context, s StreamRef) (json.RawMessage, error)
 	return m.CursorEnd, nil
 }
 
+// commit writes m as the stream's next manifest. Concurrent landings of one stream
+// would otherwise read the same newest sequence number and both write the next one;
+// each claims its number first with an exclusive create (claimKey) and takes the next
+// free one when another landing got there first, so no two manifests share a number
+// and the newest one is well defined.
 func (l *Lake) commit(ctx context.Context, m *Manifest) (string, error) {
-	latest, ok, err := l.LatestManifest(ctx, m.Stream)
+	op := "commit " + m.Stream.String()
+	for range maxClaims {
+		seq, err := l.nextSeq(ctx, m.Stream)
+		if err != nil {
+			return "", err
+		}
+		for ; ; seq++ {
+			won, err := l.claim(ctx, claimKey(m.Stream, seq), m.RunID)
+			if err != nil {
+				return "", err
+			}
+			if won {
+				m.Seq = seq
+				key := manifestKey(m.Stream, m.Seq, m.RunID)
+				return key, l.PutJSON(ctx, key, *m)
+			}
+			if seq%claimsBeforeRelist == claimsBeforeRelist-1 {
+				break // many landings at once: list again rather than count up one by one
+			}
+		}
+	}
+	return "", errs.Errorf(errs.Conflict, op, "no free manifest sequence number after %d attempts: too many landings of this stream at once; retry", maxClaims)
+}
+
+const (
+	maxClaims          = 20
+	claimsBeforeRelist = 8
+)
+
+// claimKey reserves a sequence number. Nothing reads claims; a claim without a
+// manifest (a landing that died between the two writes) is a gap in the numbers,
+// which nothing minds.
+func claimKey(s StreamRef, seq int) string {
+	return fmt.Sprintf("%s%08d.claim", s.manifestPrefix(), seq)
+}
+
+// nextSeq is one past the highest number manifests and claims use. It reads key names
+// only: lakes written before claims existed hold manifests alone, named the same way.
+func (l *Lake) nextSeq(ctx context.Context, s StreamRef) (int, error) {
+	keys, err := l.List(ctx, s.manifestPrefix())
 	if err != nil {
-		return "", err
+		return 0, err
 	}
-	m.Seq = 1
-	if ok {
-		m.Seq = latest.Seq + 1
+	top := 0
+	for _, k := range keys {
+		name := path.Base(k)
+		if len(name) < 8 || !(strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".claim")) {
+			continue
+		}
+		if n, err := strconv.Atoi(name[:8]); err == nil {
+			top = max(top, n)
+		}
 	}
-	key := manifestKey(m.Stream, m.Seq, m.RunID)
-	return key, l.PutJSON(ctx, key, *m)
+	return top + 1, nil
+}
+
+// claim creates key only if it does not exist, and reports whether this call created
+// it. A file:// lake creates it with O_EXCL, atomic across processes (gocloud's
+// fileblob checks for the file and then renames over it, which two writers can both
+// pass); other buckets use gocloud's IfNotExist, a precondition the bucket itself
+// enforces (memblob under its lock, S3 with If-None-Match: *, GCS and Azure with theirs).
+func (l *Lake) claim(ctx context.Context, key, runID string) (bool, error) {
+	op := "claim " + key
+	if l.root != "" {
+		p := filepath.Join(l.root, filepath.FromSlash(key))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return false, errs.E(errs.Internal, op, err)
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			return false, nil
+		}
+		if err != nil {
+			return false, errs.E(errs.Internal, op, err)
+		}
+		_, err = f.WriteString(runID)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return false, errs.E(errs.Internal, op, err)
+		}
+		return true, nil
+	}
+	err := l.Bucket.WriteAll(ctx, key, []byte(runID), &blob.WriterOptions{ContentType: "text/plain", IfNotExist: true})
+	if gcerrors.Code(err) == gcerrors.FailedPrecondition {
+		return false, nil
+	}
+	if err != nil {
+		return false, errs.E(kindOf(err), op, err)
+	}
+	return true, nil
 }
 
 func sanitize(s string) string {

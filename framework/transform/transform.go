@@ -168,14 +168,18 @@ func createRawViews(ctx context.Context, db *sql.DB, in RawInput) error {
 			cols = append(cols, quality.Ident(f.Name)+" "+sqlType(f.Type))
 		}
 		cols = append(cols, quality.Ident(lake.ColExtractedAt)+" TIMESTAMP", quality.Ident(lake.ColRunID)+" VARCHAR",
-			quality.Ident(lake.ColCursor)+" VARCHAR", quality.Ident(lake.ColRaw)+" VARCHAR")
+			quality.Ident(lake.ColRaw)+" VARCHAR")
 		stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s (%s)", hist, strings.Join(cols, ", ")))
 	} else {
 		paths := make([]string, len(in.Files))
 		for i, f := range in.Files {
 			paths[i] = quality.Literal(f)
 		}
-		stmts = append(stmts, fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet([%s], union_by_name = true)", hist, strings.Join(paths, ", ")))
+		// Files landed before the cursor moved to the manifest carry a _cursor column;
+		// leaving it out whether or not one is there gives the view one shape, so a
+		// model reads old and new landings alike (and `SELECT *` means the same).
+		stmts = append(stmts, fmt.Sprintf("CREATE VIEW %s AS SELECT COLUMNS(lambda c: c <> %s) FROM read_parquet([%s], union_by_name = true)",
+			hist, quality.Literal(lake.ColCursor), strings.Join(paths, ", ")))
 	}
 	order := quality.Ident(lake.ColExtractedAt) + " DESC"
 	if in.CursorField != "" {

@@ -23,6 +23,18 @@ var fields = []source.Field{
 // rawFile writes a raw-shaped Parquet file with DuckDB itself, standing in for a landing.
 func rawFile(t *testing.T, dir, name, values string) string {
 	t.Helper()
+	return writeRaw(t, dir, name, values, "")
+}
+
+// oldRawFile is a raw file as landings wrote them before the cursor moved to the
+// manifest: with a _cursor column repeating it on every row.
+func oldRawFile(t *testing.T, dir, name, values string) string {
+	t.Helper()
+	return writeRaw(t, dir, name, values, `'{"v":1,"phase":"idle","seen":{"1":1}}' AS _cursor, `)
+}
+
+func writeRaw(t *testing.T, dir, name, values, cursorColumn string) string {
+	t.Helper()
 	db, err := Open(context.Background(), "", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +42,7 @@ func rawFile(t *testing.T, dir, name, values string) string {
 	defer db.Close()
 	p := filepath.Join(dir, name)
 	q := `COPY (SELECT id, email, stage, CAST(updated_at AS TIMESTAMP) AS updated_at, TIMESTAMP '2026-11-23 00:00:00' AS _extracted_at,
-	  'run' AS _run_id, NULL::VARCHAR AS _cursor, '{}' AS _raw FROM (VALUES ` + values + `) AS v(id, email, stage, updated_at)) TO '` + p + `' (FORMAT parquet)`
+	  'run' AS _run_id, ` + cursorColumn + `'{}' AS _raw FROM (VALUES ` + values + `) AS v(id, email, stage, updated_at)) TO '` + p + `' (FORMAT parquet)`
 	if _, err := db.Exec(q); err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +104,42 @@ func TestModelKeepsNewestVersionPerKey(t *testing.T) {
 	}
 	if quality.Summary(results) != mesh.StatusFail || len(quality.Blocking(results)) != 1 {
 		t.Fatalf("summary = %s", quality.Summary(results))
+	}
+}
+
+// TestRawFilesWithAndWithoutCursorColumn: a lake holding files landed with the old
+// _cursor column beside new files without it transforms as if none had it: a model
+// selecting every raw column sees the same columns either way, and the newest version
+// of each record still wins across old and new files.
+func TestRawFilesWithAndWithoutCursorColumn(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old := oldRawFile(t, dir, "old.parquet", `('1','a@x.test','lead','2024-01-01 00:00:00'), ('2','b@x.test','lead','2024-01-02 00:00:00')`)
+	cur := rawFile(t, dir, "new.parquet", `('1','a2@x.test','customer','2024-02-01 00:00:00'), ('3','c@x.test','lead','2024-02-03 10:00:00')`)
+	p := product()
+	p.Model = `SELECT * EXCLUDE (_extracted_at, _run_id, _raw) RENAME (id AS contact_id) FROM hubspot.contacts`
+	for name, files := range map[string][]string{"old and new": {old, cur}, "new only": {cur}, "old only": {old}, "none yet": nil} {
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "model.parquet")
+			res, err := Run(ctx, Request{Product: p, Output: out, Raw: []RawInput{{Source: "hubspot", Stream: "contacts", Files: files, PrimaryKey: []string{"id"}, CursorField: "updated_at", Fields: fields}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]int64{"old and new": 3, "new only": 2, "old only": 2, "none yet": 0}[name]
+			if res.Rows != want {
+				t.Fatalf("%d rows, want %d", res.Rows, want)
+			}
+		})
+	}
+	out := filepath.Join(dir, "both.parquet")
+	if _, err := Run(ctx, Request{Product: p, Output: out, Raw: []RawInput{{Source: "hubspot", Stream: "contacts", Files: []string{old, cur}, PrimaryKey: []string{"id"}, CursorField: "updated_at", Fields: fields}}}); err != nil {
+		t.Fatal(err)
+	}
+	db, _ := Open(ctx, "", 0)
+	defer db.Close()
+	var stage string
+	if err := db.QueryRow(`SELECT stage FROM read_parquet('` + out + `') WHERE contact_id = '1'`).Scan(&stage); err != nil || stage != "customer" {
+		t.Fatalf("contact 1 = %q, %v; want the newest version (customer, from the new file)", stage, err)
 	}
 }
 
