@@ -70,9 +70,10 @@ func (e *env) backfillStart(ctx context.Context, name string, in flow.BackfillIn
 	defer c.Close()
 	run, err := flow.StartBackfill(ctx, c, d, p, in)
 	if err != nil {
-		return errs.Errorf(errs.Invalid, "backfill "+p.Name, "could not start: %v", err)
+		return startFailed("backfill "+d.Name+"."+p.Name, err)
 	}
 	fmt.Fprintf(e.stdout, "started %s on task queue %s\n", run.GetID(), d.TaskQueue())
+	e.warnIfNoWorker(ctx, c, d)
 	if !wait {
 		fmt.Fprintf(e.stdout, "follow it with: mesh backfill status %s\n", run.GetID())
 		return nil
@@ -169,36 +170,54 @@ func printRerunPlan(w io.Writer, st flow.BackfillStatus) {
 		return
 	}
 	fmt.Fprintf(w, "rerun-failed would run %d partition(s) of %s.%s:\n", len(failed), st.Domain, st.Product)
+	printPartitions(w, st, failed)
+}
+
+// printPartitions lists the named partitions of st with their state and error.
+func printPartitions(w io.Writer, st flow.BackfillStatus, names []string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, ps := range st.Partitions {
-		if slices.Contains(failed, ps.Partition) {
+		if slices.Contains(names, ps.Partition) {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\n", ps.Partition, ps.State, ps.Error)
 		}
 	}
 	tw.Flush()
 }
 
-// waitBackfill prints the totals whenever they change, then the final table.
+// waitBackfill prints the totals whenever they change, then the final table. A
+// backfill with a day that did not succeed is a failure (exit 1) naming those days;
+// Ctrl-C stops the waiting, not the backfill.
 func (e *env) waitBackfill(ctx context.Context, c client.Client, run client.WorkflowRun) error {
-	done := make(chan error, 1)
-	var final flow.BackfillStatus
-	go func() { done <- run.Get(ctx, &final) }()
+	op := "backfill " + run.GetID()
+	type outcome struct {
+		st  flow.BackfillStatus
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		st, err := flow.WaitBackfill(ctx, run)
+		done <- outcome{st, err}
+	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	last := ""
 	for {
 		select {
-		case err := <-done:
-			if err != nil {
-				return errs.Errorf(errs.Internal, "backfill", "%s", flow.Explain(err))
+		case <-ctx.Done():
+			return e.interrupted(op, run, "its days:   mesh backfill status "+run.GetID())
+		case o := <-done:
+			if ctx.Err() != nil {
+				return e.interrupted(op, run, "its days:   mesh backfill status "+run.GetID())
 			}
-			printBackfill(e.stdout, final)
-			if n := len(flow.FailedPartitions(final)); n > 0 {
-				fmt.Fprintf(e.stdout, "%d partition(s) did not succeed: mesh backfill rerun-failed %s\n", n, final.ID)
+			if o.err != nil {
+				return errs.Errorf(errs.Internal, op, "%s", flow.Explain(o.err))
 			}
-			return nil
+			printBackfill(e.stdout, o.st)
+			return backfillFailures(e.stdout, o.st)
 		case <-tick.C:
-			st, err := flow.GetBackfillStatus(ctx, c, run.GetID())
+			qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			st, err := flow.GetBackfillStatus(qctx, c, run.GetID())
+			cancel()
 			if err != nil {
 				continue // no worker has picked it up yet
 			}
@@ -208,6 +227,21 @@ func (e *env) waitBackfill(ctx context.Context, c client.Client, run client.Work
 			}
 		}
 	}
+}
+
+// backfillFailures lists the days of a finished backfill that failed, were canceled
+// or timed out, with their errors and the command that reruns them, and returns the
+// error that makes mesh exit 1; nil when every day succeeded.
+func backfillFailures(w io.Writer, st flow.BackfillStatus) error {
+	failed := flow.FailedPartitions(st)
+	if len(failed) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\n%d of %d day(s) did not succeed:\n", len(failed), len(st.Partitions))
+	printPartitions(w, st, failed)
+	fmt.Fprintf(w, "rerun them with: mesh backfill rerun-failed %s\n", st.ID)
+	return errs.Errorf(errs.Internal, "backfill "+st.ID, "%d of %d day(s) did not succeed: %s; rerun them with: mesh backfill rerun-failed %s",
+		len(failed), len(st.Partitions), strings.Join(failed, ", "), st.ID)
 }
 
 // stateOrder is how states read best: what is left, what is going on, how it ended.

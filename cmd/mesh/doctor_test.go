@@ -27,14 +27,14 @@ func TestDoctorPrintsALinePerCheckAndFails(t *testing.T) {
 
 	var out, errOut bytes.Buffer
 	err = run(context.Background(), []string{"doctor", "--lake", t.TempDir(), "--timeout", "2s"}, &out, &errOut)
-	if err == nil || !strings.Contains(err.Error(), "1 of 11 checks failed") {
+	if err == nil || !strings.Contains(err.Error(), "1 of 12 checks failed") {
 		t.Fatalf("err = %v\n%s", err, out.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 12 || !strings.HasPrefix(lines[0], "checking temporal="+addr) {
-		t.Fatalf("want a header and 11 checks:\n%s", out.String())
+	if len(lines) != 13 || !strings.HasPrefix(lines[0], "checking temporal="+addr) {
+		t.Fatalf("want a header and 12 checks:\n%s", out.String())
 	}
-	for _, want := range []string{"FAIL  temporal", "skip  namespace", "skip  search attributes", "ok    lake", "ok    catalog",
+	for _, want := range []string{"FAIL  temporal", "skip  namespace", "skip  search attributes", "skip  workers", "ok    lake", "ok    catalog",
 		"skip  hubspot            no credentials: set HUBSPOT_TOKEN or HUBSPOT_TOKEN_FILE"} {
 		if !strings.Contains(out.String(), "\n"+want) {
 			t.Errorf("no line %q in:\n%s", want, out.String())

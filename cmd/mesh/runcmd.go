@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/workers/host"
 )
 
@@ -43,20 +46,74 @@ func (e *env) runOne(ctx context.Context, name string, in flow.RunInput) error {
 		return err
 	}
 	defer c.Close()
+	op := "run " + d.Name + "." + p.Name
 	run, err := flow.StartRun(ctx, c, d, p, in)
 	if err != nil {
-		return errs.Errorf(errs.Invalid, "run "+p.Name, "could not start: %v", err)
+		return startFailed(op, err)
 	}
 	fmt.Fprintf(e.stdout, "started %s (run %s) on task queue %s\n", run.GetID(), run.GetRunID(), d.TaskQueue())
+	e.warnIfNoWorker(ctx, c, d)
 	res, err := waitWithProgress(ctx, c, run, e.stdout)
+	if ctx.Err() != nil {
+		return e.interrupted(op, run)
+	}
 	if err != nil {
-		return errs.Errorf(errs.Internal, "run "+p.Name, "%s", flow.Explain(err))
+		return errs.Errorf(errs.Internal, op, "%s", flow.Explain(err))
 	}
 	fmt.Fprintf(e.stdout, "published %s snapshot %d: %d rows, quality %s\n", res.Table, res.SnapshotID, res.Rows, res.Quality)
 	return nil
 }
 
-// waitWithProgress polls the run's progress query and prints each change until it ends.
+// startFailed is the error of a run or backfill that did not start. The flow's own
+// errors already say what and why (a conflict names the run going on); anything else
+// is Temporal's.
+func startFailed(op string, err error) error {
+	if _, ok := errs.As(err); ok {
+		return err
+	}
+	return errs.Errorf(errs.Transient, op, "could not start: %v", err)
+}
+
+// warnIfNoWorker says at once when no worker polls the domain's queue, rather than
+// leaving the run silent. It goes on waiting, as Temporal does: the run is durable in
+// Temporal and starts as soon as a worker polls the queue, so starting one (in another
+// terminal) is all it takes, and Ctrl-C leaves the run there.
+func (e *env) warnIfNoWorker(ctx context.Context, c client.Client, d mesh.Domain) {
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ids, err := host.Pollers(qctx, c, d.TaskQueue())
+	if err != nil || len(ids) > 0 {
+		return // unknown is not "none": say nothing rather than something false
+	}
+	fmt.Fprintf(e.stdout, "  no worker polls task queue %s: %s; the run waits until one does (Ctrl-C leaves it waiting in Temporal)\n",
+		d.TaskQueue(), host.NoWorkerHint(d.Name))
+}
+
+// interrupted says that Ctrl-C stopped the waiting, not the workflow, and how to
+// follow it; the error makes mesh exit 130.
+func (e *env) interrupted(op string, run client.WorkflowRun, also ...string) error {
+	id, ns, addr := run.GetID(), e.cfg.Namespace, e.cfg.TemporalAddress
+	fmt.Fprintf(e.stdout, "\ninterrupted: %s goes on in Temporal; Ctrl-C only stopped this command from waiting for it.\n", id)
+	fmt.Fprintf(e.stdout, "  follow it:  temporal workflow show --address %s --namespace %s -w %s\n", addr, ns, id)
+	for _, line := range also {
+		fmt.Fprintf(e.stdout, "  %s\n", line)
+	}
+	fmt.Fprintf(e.stdout, "  in the UI:  %s/namespaces/%s/workflows/%s/%s/history\n", temporalUI(addr), ns, url.PathEscape(id), run.GetRunID())
+	fmt.Fprintf(e.stdout, "  cancel it:  temporal workflow cancel --address %s --namespace %s -w %s\n", addr, ns, id)
+	return errs.Errorf(errs.Canceled, op, "interrupted; %s goes on in Temporal", id)
+}
+
+// temporalUI is where the Temporal UI of a frontend address is: known for the one
+// `make dev` runs, a placeholder otherwise.
+func temporalUI(addr string) string {
+	if h, p, err := net.SplitHostPort(addr); err == nil && p == "7233" && (h == "localhost" || h == "127.0.0.1") {
+		return "http://localhost:8233"
+	}
+	return "<your Temporal UI>"
+}
+
+// waitWithProgress polls the run's progress query and prints each change until it
+// ends, or until ctx does (Ctrl-C): then it returns ctx's error, and the run goes on.
 func waitWithProgress(ctx context.Context, c client.Client, run client.WorkflowRun, w io.Writer) (flow.RunResult, error) {
 	done := make(chan error, 1)
 	var res flow.RunResult
@@ -66,7 +123,12 @@ func waitWithProgress(ctx context.Context, c client.Client, run client.WorkflowR
 	last := ""
 	for {
 		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
 		case err := <-done:
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
 			if err != nil {
 				fmt.Fprintf(w, "  failed\n")
 				return res, err
@@ -74,7 +136,10 @@ func waitWithProgress(ctx context.Context, c client.Client, run client.WorkflowR
 			fmt.Fprintf(w, "  done (landed %s, %d rows)\n", landedText(res.Landed), res.Rows)
 			return res, nil
 		case <-tick.C:
-			v, err := c.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), flow.ProgressQuery)
+			// A query waits for a worker to answer it; without one it must not hold up Ctrl-C or the end.
+			qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			v, err := c.QueryWorkflow(qctx, run.GetID(), run.GetRunID(), flow.ProgressQuery)
+			cancel()
 			if err != nil {
 				continue // no worker has picked it up yet, or it already finished
 			}

@@ -24,6 +24,7 @@ import (
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/lake"
+	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
 )
 
@@ -34,6 +35,9 @@ const (
 	OK      Status = "ok"
 	Fail    Status = "FAIL"
 	Skipped Status = "skip"
+	// Warn is a finding that does not make the configuration wrong, such as a domain
+	// queue no worker polls yet (the doctor runs before the workers start, too).
+	Warn Status = "warn"
 )
 
 // Check is one line of the doctor's report.
@@ -52,10 +56,13 @@ type DoctorOptions struct {
 	Timeout time.Duration  // time limit of each check [10s]
 	Report  func(Check)    // called as each check finishes, for progressive output
 	Log     zerolog.Logger // the Temporal client's logger [the zero Logger: silent]
+	// Domains are the domains whose task queues need a worker; none = no workers check.
+	Domains []mesh.Domain
 }
 
 // Doctor checks a configuration end to end: Temporal is reachable, the namespace and
-// the search attributes the workflows set exist, the lake is writable, the catalog
+// the search attributes the workflows set exist, a worker polls each of the
+// options' domain queues (a warning when none does), the lake is writable, the catalog
 // answers, and every configured source accepts its credentials (its cheapest
 // authenticated call). Sources without credentials are skipped. It returns every
 // check, in order; a configuration is healthy when none failed.
@@ -69,6 +76,7 @@ func Doctor(ctx context.Context, c Config, o *DoctorOptions) []Check {
 	}
 	d := &doctor{cfg: c, opts: opts}
 	d.temporal(ctx)
+	d.workers(ctx)
 	d.lake(ctx)
 	d.catalog(ctx)
 	for _, name := range AllSources {
@@ -199,6 +207,87 @@ func (d *doctor) searchAttributes(ctx context.Context, cl client.Client) {
 		return
 	}
 	d.add("search attributes", OK, "%s present", strings.Join(names, ", "))
+}
+
+// pollerSeenWithin is how recently a worker must have polled to count as running: a
+// live worker's long poll comes back within about a minute, while Temporal lists a
+// worker that is gone for a few minutes more.
+const pollerSeenWithin = 2 * time.Minute
+
+// Pollers returns the identities of the workers polling a task queue for workflow
+// tasks (Temporal's DescribeTaskQueue). A queue without one runs nothing: its
+// workflows wait until a worker starts.
+func Pollers(ctx context.Context, cl client.Client, queue string) ([]string, error) {
+	resp, err := cl.DescribeTaskQueue(ctx, queue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+	if err != nil {
+		return nil, errs.E(errs.Transient, "describe task queue "+queue, err)
+	}
+	var ids []string
+	for _, p := range resp.GetPollers() {
+		if t := p.GetLastAccessTime(); t != nil && time.Since(t.AsTime()) > pollerSeenWithin {
+			continue
+		}
+		ids = append(ids, p.GetIdentity())
+	}
+	return ids, nil
+}
+
+// NoWorkerHint says what to do about a domain queue no worker polls.
+func NoWorkerHint(domains ...string) string {
+	return fmt.Sprintf("start one with `bin/mesh-worker --domains %s` or `make dev`", strings.Join(domains, ","))
+}
+
+// workers checks that a worker polls every domain's queue, once Temporal answered.
+// None is a warning, not a failure: the workflows wait on the queue until one starts.
+func (d *doctor) workers(ctx context.Context) {
+	if len(d.opts.Domains) == 0 {
+		return
+	}
+	if !d.passed("namespace") {
+		d.add("workers", Skipped, "Temporal or the namespace is unusable")
+		return
+	}
+	wctx, cancel := d.timeout(ctx)
+	defer cancel()
+	copts, err := d.cfg.ClientOptions(d.opts.Log)
+	if err != nil {
+		d.add("workers", Fail, "%v", err)
+		return
+	}
+	cl, err := client.DialContext(wctx, copts)
+	if err != nil {
+		d.add("workers", Fail, "cannot connect to Temporal at %s: %v", d.cfg.TemporalAddress, err)
+		return
+	}
+	defer cl.Close()
+	var polled, idle, idleDomains []string
+	for _, dom := range d.opts.Domains {
+		ids, err := Pollers(wctx, cl, dom.TaskQueue())
+		if err != nil {
+			d.add("workers", Fail, "%v", err)
+			return
+		}
+		if len(ids) == 0 {
+			idle, idleDomains = append(idle, dom.TaskQueue()), append(idleDomains, dom.Name)
+			continue
+		}
+		polled = append(polled, fmt.Sprintf("%s (%d)", dom.TaskQueue(), len(ids)))
+	}
+	if len(idle) > 0 {
+		d.add("workers", Warn, "no worker polls %s: runs there wait until one does; %s", strings.Join(idle, ", "), NoWorkerHint(idleDomains...))
+		return
+	}
+	d.add("workers", OK, "a worker polls every domain queue: %s", strings.Join(polled, ", "))
+}
+
+// passed reports whether the named check ran and was ok.
+func (d *doctor) passed(name string) bool {
+	for _, c := range d.checks {
+		if c.Name == name {
+			return c.Status == OK
+		}
+	}
+	return false
 }
 
 // lake writes, reads back and deletes a small object under doctor/.

@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http/httptest"
 	"strings"
@@ -13,14 +14,19 @@ import (
 	namespacepb "go.temporal.io/api/namespace/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	_ "gocloud.dev/blob/fileblob"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/meshflow/meshflow/dev/sandbox"
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/workers/host"
 )
 
@@ -31,6 +37,15 @@ type fakeFrontend struct {
 	operatorservice.UnimplementedOperatorServiceServer
 	namespace string
 	attrs     map[string]enumspb.IndexedValueType
+	pollers   map[string]int // workers polling each task queue
+}
+
+func (f *fakeFrontend) DescribeTaskQueue(_ context.Context, r *workflowservice.DescribeTaskQueueRequest) (*workflowservice.DescribeTaskQueueResponse, error) {
+	resp := &workflowservice.DescribeTaskQueueResponse{}
+	for i := range f.pollers[r.GetTaskQueue().GetName()] {
+		resp.Pollers = append(resp.Pollers, &taskqueuepb.PollerInfo{Identity: fmt.Sprintf("worker-%d@host", i), LastAccessTime: timestamppb.Now()})
+	}
+	return resp, nil
 }
 
 func (f *fakeFrontend) GetSystemInfo(context.Context, *workflowservice.GetSystemInfoRequest) (*workflowservice.GetSystemInfoResponse, error) {
@@ -86,6 +101,13 @@ func meshAttrs(t *testing.T) map[string]enumspb.IndexedValueType {
 // over real HTTP, with a fresh local lake.
 func sandboxConfig(t *testing.T) host.Config {
 	t.Helper()
+	c, _, _ := sandboxed(t)
+	return c
+}
+
+// sandboxed is sandboxConfig, with the sandbox (to inject faults into) and its URL.
+func sandboxed(t *testing.T) (host.Config, *sandbox.Server, string) {
+	t.Helper()
 	sb := sandbox.New(&sandbox.Options{})
 	ts := httptest.NewServer(sb)
 	t.Cleanup(ts.Close)
@@ -102,7 +124,7 @@ func sandboxConfig(t *testing.T) host.Config {
 	if len(used) != len(host.AllSources) {
 		t.Fatalf("sandbox serves %v, want every source %v", used, host.AllSources)
 	}
-	return c
+	return c, sb, ts.URL
 }
 
 // byName indexes a report by check name.
@@ -240,6 +262,33 @@ func TestDoctorNamesMissingNamespaceAndSearchAttributes(t *testing.T) {
 	}
 }
 
+// A domain queue without a worker is a warning naming the queue and how to start one;
+// the configuration still passes.
+func TestDoctorWarnsAboutDomainQueuesWithoutAWorker(t *testing.T) {
+	c := sandboxConfig(t)
+	c.TemporalAddress = startFrontend(t, &fakeFrontend{namespace: c.Namespace, attrs: meshAttrs(t), pollers: map[string]int{"meshflow.marketing": 2}})
+	domains := []mesh.Domain{{Name: "marketing"}, {Name: "product"}, {Name: "engineering"}}
+	checks := host.Doctor(context.Background(), c, &host.DoctorOptions{Domains: domains})
+	w := byName(t, checks)["workers"]
+	for _, want := range []string{"no worker polls meshflow.product, meshflow.engineering", "bin/mesh-worker --domains product,engineering"} {
+		if w.Status != host.Warn || !strings.Contains(w.Detail, want) {
+			t.Errorf("workers = %s; want a warning saying %q", w, want)
+		}
+	}
+	if checks[3].Name != "workers" || host.Failed(checks) != 0 {
+		t.Errorf("the workers check comes after Temporal's and fails nothing: %v", checks)
+	}
+
+	got := byName(t, host.Doctor(context.Background(), c, &host.DoctorOptions{Domains: domains[:1]}))
+	if w := got["workers"]; w.Status != host.OK || !strings.Contains(w.Detail, "meshflow.marketing (2)") {
+		t.Errorf("workers = %s, want ok with marketing's two workers", w)
+	}
+	c.Namespace = "nope"
+	if w := byName(t, host.Doctor(context.Background(), c, &host.DoctorOptions{Domains: domains}))["workers"]; w.Status != host.Skipped {
+		t.Errorf("workers without a namespace = %s, want skipped", w)
+	}
+}
+
 func TestDoctorFailsOnAnUnwritableLake(t *testing.T) {
 	c := sandboxConfig(t)
 	c.TemporalAddress = startFrontend(t, &fakeFrontend{namespace: c.Namespace, attrs: meshAttrs(t)})
@@ -281,12 +330,38 @@ func TestDoctorOnTheDevServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _ = st.SandboxConfig(c)
-	checks := host.Doctor(ctx, c, nil)
+	// A domain of its own, whose queue no worker polls until the test starts one.
+	dom := mesh.Domain{Name: "doctor_" + strings.ReplaceAll(t.Name(), "/", "_")}
+	opts := &host.DoctorOptions{Domains: []mesh.Domain{dom}}
+	if w := byName(t, host.Doctor(ctx, c, opts))["workers"]; w.Status != host.Warn || !strings.Contains(w.Detail, "no worker polls "+dom.TaskQueue()) {
+		t.Errorf("workers before any worker = %s", w)
+	}
+	w := worker.New(st.Client, dom.TaskQueue(), worker.Options{})
+	w.RegisterWorkflowWithOptions(func(workflow.Context) error { return nil }, workflow.RegisterOptions{Name: "Nothing"})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	// Temporal learns of the worker when its first poll arrives.
+	for tick := time.NewTicker(100 * time.Millisecond); ; <-tick.C {
+		ids, err := host.Pollers(ctx, st.Client, dom.TaskQueue())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) > 0 {
+			tick.Stop()
+			break
+		}
+	}
+	checks := host.Doctor(ctx, c, opts)
 	for _, ch := range checks {
 		t.Log(ch)
 		if ch.Status != host.OK {
 			t.Errorf("%s", ch)
 		}
+	}
+	if byName(t, checks)["workers"].Detail != "a worker polls every domain queue: "+dom.TaskQueue()+" (1)" {
+		t.Errorf("workers = %s", byName(t, checks)["workers"])
 	}
 	c.Namespace = "no-such-namespace"
 	if ns := byName(t, host.Doctor(ctx, c, nil))["namespace"]; ns.Status != host.Fail {
