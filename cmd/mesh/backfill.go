@@ -109,7 +109,16 @@ func (e *env) backfillStatus(ctx context.Context, id string, asJSON bool) error 
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
 	}
-	printBackfill(e.stdout, st)
+	// A running day whose landing waits on its source's limits says what for.
+	waits := map[string]string{}
+	for _, ps := range st.Partitions {
+		if ps.State == flow.StateRunning {
+			if text := waitsText(ctx, c, ps.WorkflowID, ""); text != "" {
+				waits[ps.Partition] = text
+			}
+		}
+	}
+	printBackfill(e.stdout, st, waits)
 	return nil
 }
 
@@ -212,7 +221,7 @@ func (e *env) waitBackfill(ctx context.Context, c client.Client, run client.Work
 			if o.err != nil {
 				return errs.Errorf(errs.Internal, op, "%s", flow.Explain(o.err))
 			}
-			printBackfill(e.stdout, o.st)
+			printBackfill(e.stdout, o.st, nil)
 			return backfillFailures(e.stdout, o.st)
 		case <-tick.C:
 			qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -257,7 +266,9 @@ func totalsText(totals map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-func printBackfill(w io.Writer, st flow.BackfillStatus) {
+// printBackfill prints a backfill's days as a table; detail, when it has a day, says
+// what that day is doing instead of its error or quota wait.
+func printBackfill(w io.Writer, st flow.BackfillStatus, detail map[string]string) {
 	fmt.Fprintf(w, "%s  %s.%s  %s..%s\n", st.ID, st.Domain, st.Product, st.From, st.To)
 	if st.RerunOf != "" {
 		fmt.Fprintf(w, "rerun of %s\n", st.RerunOf)
@@ -265,15 +276,18 @@ func printBackfill(w io.Writer, st flow.BackfillStatus) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PARTITION\tSTATE\tROWS\tWORKFLOW\tDETAIL")
 	for _, ps := range st.Partitions {
-		detail := ps.Error
+		text := ps.Error
 		if !ps.Until.IsZero() {
-			detail = "until " + ps.Until.UTC().Format(time.RFC3339)
+			text = "until " + ps.Until.UTC().Format(time.RFC3339)
+		}
+		if d, ok := detail[ps.Partition]; ok {
+			text = d
 		}
 		rows := ""
 		if ps.State == flow.StateSucceeded {
 			rows = fmt.Sprint(ps.Rows)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ps.Partition, ps.State, rows, ps.WorkflowID, detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ps.Partition, ps.State, rows, ps.WorkflowID, text)
 	}
 	tw.Flush()
 	state := "running"

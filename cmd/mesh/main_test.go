@@ -76,12 +76,14 @@ func TestPrintBackfill(t *testing.T) {
 			{Partition: "2026-01-01", State: flow.StateSucceeded, Rows: 12, WorkflowID: "marketing.web_traffic/2026-01-01"},
 			{Partition: "2026-01-02", State: flow.StateFailed, Error: "land: boom", WorkflowID: "marketing.web_traffic/2026-01-02"},
 			{Partition: "2026-01-03", State: flow.StateWaitingForQuota, Until: until, WorkflowID: "marketing.web_traffic/2026-01-03"},
+			{Partition: "2026-01-04", State: flow.StateRunning, WorkflowID: "marketing.web_traffic/2026-01-04"},
 		},
-		Totals: map[string]int{flow.StateSucceeded: 1, flow.StateFailed: 1, flow.StateWaitingForQuota: 1},
+		Totals: map[string]int{flow.StateSucceeded: 1, flow.StateFailed: 1, flow.StateWaitingForQuota: 1, flow.StateRunning: 1},
 	}
 	var out bytes.Buffer
-	printBackfill(&out, st)
-	for _, want := range []string{"2026-01-02  failed", "land: boom", "until 2026-01-03T00:00:00Z", "running: 3 partition(s): waiting for quota 1, succeeded 1, failed 1"} {
+	printBackfill(&out, st, map[string]string{"2026-01-04": "waiting for the GitHub secondary rate limit until 14:03:10 (12 waits so far)"})
+	for _, want := range []string{"2026-01-02  failed", "land: boom", "until 2026-01-03T00:00:00Z", "2026-01-04  running", "marketing.web_traffic/2026-01-04  waiting for the GitHub secondary rate limit until 14:03:10 (12 waits so far)",
+		"running: 4 partition(s): running 1, waiting for quota 1, succeeded 1, failed 1"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status table does not show %q:\n%s", want, out.String())
 		}

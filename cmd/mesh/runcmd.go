@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -121,6 +123,7 @@ func waitWithProgress(ctx context.Context, c client.Client, run client.WorkflowR
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	last := ""
+	var lastWaits time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -147,12 +150,40 @@ func waitWithProgress(ctx context.Context, c client.Client, run client.WorkflowR
 			if v.Get(&p) != nil {
 				continue
 			}
-			if line := describe(p); line != last {
+			line := describe(p)
+			// A landing that waits on its source's limits says so, and until when,
+			// rather than "landing" for minutes; asked once a second.
+			if p.Stage == "landing" && time.Since(lastWaits) >= time.Second {
+				lastWaits = time.Now()
+				if waits := waitsText(ctx, c, run.GetID(), run.GetRunID()); waits != "" {
+					line = "landing: " + waits
+				}
+			}
+			if line != last {
 				fmt.Fprintf(w, "  %s\n", line)
 				last = line
 			}
 		}
 	}
+}
+
+// waitsText says what the run's landings wait for, "" when none waits (or Temporal
+// does not answer in time).
+func waitsText(ctx context.Context, c client.Client, workflowID, runID string) string {
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	waits, err := flow.LandingWaits(qctx, c, workflowID, runID)
+	if err != nil {
+		return ""
+	}
+	now := time.Now()
+	var texts []string
+	for _, w := range waits {
+		if t := w.Text(now); !slices.Contains(texts, t) {
+			texts = append(texts, t)
+		}
+	}
+	return strings.Join(texts, "; ")
 }
 
 func describe(p flow.Progress) string {
