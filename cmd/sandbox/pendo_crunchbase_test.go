@@ -29,7 +29,7 @@ func TestRunPendoAndCrunchbaseFlags(t *testing.T) {
 	root := strings.TrimSpace(line)
 	for _, c := range []struct{ method, url, header, key, body, want string }{
 		{"POST", sandbox.PendoURL(root) + "/api/v1/aggregation", "x-pendo-integration-key", "pk", `{"request":{"pipeline":[{"source":{"accounts":null}}]}}`, `"accountId":"acct-7"`},
-		{"POST", sandbox.CrunchbaseURL(root) + "/searches/organizations", "X-cb-user-key", "ck", `{"field_ids":["identifier"]}`, `"count":9`},
+		{"POST", sandbox.CrunchbaseURL(root) + "/searches/organizations", "X-cb-user-key", "ck", `{"field_ids":["identifier"],"query":[]}`, `"count":9`},
 	} {
 		req, _ := http.NewRequest(c.method, c.url, strings.NewReader(c.body))
 		req.Header.Set(c.header, c.key)

@@ -14,15 +14,20 @@ import (
 // connector never reads them itself; it names them in errors so a user knows what
 // to fix.
 const (
-	UserKeyEnv = "CRUNCHBASE_USER_KEY"
-	BaseURLEnv = "CRUNCHBASE_BASE_URL"
+	UserKeyEnv           = "CRUNCHBASE_USER_KEY"
+	BaseURLEnv           = "CRUNCHBASE_BASE_URL"
+	RequestsPerMinuteEnv = "CRUNCHBASE_REQUESTS_PER_MINUTE"
+	HTTPTimeoutEnv       = "CRUNCHBASE_HTTP_TIMEOUT"
 )
 
 // Defaults of the zero Config fields.
 const (
 	DefaultBaseURL = "https://api.crunchbase.com/api/v4"
-	// DefaultRequestsPerMinute stays under Crunchbase's ~200 calls a minute.
+	// DefaultRequestsPerMinute stays under Crunchbase's limit of 200 calls a
+	// minute per key, MaxRequestsPerMinute; a 429 waits for the next minute.
 	DefaultRequestsPerMinute = 180
+	MaxRequestsPerMinute     = 200
+	DefaultHTTPTimeout       = 60 * time.Second
 	// MaxPageSize is the most entities one search returns (unconfirmed; the
 	// default page size).
 	MaxPageSize = 1000
@@ -60,16 +65,18 @@ func (c Config) Validate() error {
 	if c.PageSize < 0 || c.PageSize > MaxPageSize {
 		return errs.Errorf(errs.Invalid, op, "page size %d is outside 1..%d (0 = the maximum)", c.PageSize, MaxPageSize)
 	}
-	if c.RequestsPerMinute > 200 {
-		return errs.Errorf(errs.Invalid, op, "%d requests a minute is above Crunchbase's limit of about 200", c.RequestsPerMinute)
+	if c.RequestsPerMinute > MaxRequestsPerMinute {
+		return errs.Errorf(errs.Invalid, op, "%s=%d is above Crunchbase's limit of %d calls a minute", RequestsPerMinuteEnv, c.RequestsPerMinute, MaxRequestsPerMinute)
 	}
 	return nil
 }
 
 // Options tunes the client beyond what users configure; nil means defaults.
 type Options struct {
-	HTTPClient *http.Client     // [a client with a 60 s timeout]
-	Now        func() time.Time // the clock for minute boundaries and a missing SyncStart [time.Now]
+	HTTPClient *http.Client // [a client with HTTPTimeout]
+	// HTTPTimeout bounds one request, its body included [DefaultHTTPTimeout].
+	HTTPTimeout time.Duration
+	Now         func() time.Time // the clock for minute boundaries and a missing SyncStart [time.Now]
 	// Lookback is subtracted from the last sync's high-water mark: updated_at is
 	// whole seconds and Crunchbase's index may lag. Organizations seen at the same
 	// version are dropped, so it costs requests, not duplicates [1 h].

@@ -19,8 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
@@ -44,7 +42,7 @@ type Source struct {
 	jitter   func() time.Duration
 
 	// limiter paces all calls: Crunchbase's limit is per key, across endpoints.
-	limiter *rate.Limiter
+	limiter *source.Pacer
 
 	streams []source.Stream
 }
@@ -65,7 +63,7 @@ func New(cfg Config, opts *Options) (*Source, error) {
 		key:      &cfg.UserKey,
 		pageSize: cfg.PageSize,
 		lookback: o.Lookback,
-		http:     o.HTTPClient,
+		http:     source.Client(o.HTTPClient, o.HTTPTimeout, DefaultHTTPTimeout),
 		now:      o.Now,
 		jitter:   o.Jitter,
 	}
@@ -78,23 +76,13 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	if s.lookback <= 0 {
 		s.lookback = defaultLookback
 	}
-	if s.http == nil {
-		s.http = &http.Client{Timeout: 60 * time.Second}
-	}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.jitter == nil {
 		s.jitter = func() time.Duration { return time.Second + rand.N(3*time.Second) }
 	}
-	switch rpm := cfg.RequestsPerMinute; {
-	case rpm < 0:
-		s.limiter = rate.NewLimiter(rate.Inf, 1)
-	case rpm == 0:
-		s.limiter = rate.NewLimiter(rate.Limit(DefaultRequestsPerMinute)/60, 1)
-	default:
-		s.limiter = rate.NewLimiter(rate.Limit(rpm)/60, 1)
-	}
+	s.limiter = source.NewPacer(source.Pace(float64(cfg.RequestsPerMinute)/60, DefaultRequestsPerMinute/60.0), "Crunchbase's request pacing")
 	s.streams = []source.Stream{newOrganizations(s)}
 	return s, nil
 }
@@ -105,10 +93,20 @@ func (s *Source) Name() string { return "crunchbase" }
 // Streams is organizations.
 func (s *Source) Streams() []source.Stream { return slices.Clone(s.streams) }
 
-// Check searches for one organization: the cheapest call that proves the key.
+// Tuning is the pacing of all calls and the HTTP timeout.
+func (s *Source) Tuning() source.Tuning {
+	return source.Tuning{Pacers: []*source.Pacer{s.limiter}, HTTPTimeout: s.http.Timeout}
+}
+
+// Check searches for one company: the cheapest call that proves the key may
+// search organizations, as the stream does. A search needs field_ids and a query
+// (Crunchbase refuses one without it, HTTP 400); "facet_ids includes company" is
+// the predicate Crunchbase's own examples use.
 func (s *Source) Check(ctx context.Context) error {
 	_, err := s.do(ctx, "crunchbase: check", http.MethodPost, "/searches/organizations", map[string]any{
-		"field_ids": []string{"identifier"}, "limit": 1,
+		"field_ids": []string{"identifier"},
+		"query":     []any{map[string]any{"type": "predicate", "field_id": "facet_ids", "operator_id": "includes", "values": []string{"company"}}},
+		"limit":     1,
 	})
 	return err
 }
@@ -197,8 +195,8 @@ func (s *Source) classify(op string, code int, body []byte) error {
 	case code == http.StatusTooManyRequests:
 		now := s.now()
 		wait := now.Truncate(time.Minute).Add(time.Minute).Sub(now) + s.jitter()
-		e := errs.Errorf(errs.RateLimited, op, "rate limited (HTTP 429, about 200 calls a minute), retry in %v after the minute turns", wait.Round(time.Millisecond))
-		e.RetryAfter = wait
+		e := errs.Errorf(errs.RateLimited, op, "rate limited (HTTP 429, %d calls a minute), retry in %v after the minute turns", MaxRequestsPerMinute, wait.Round(time.Millisecond))
+		e.RetryAfter, e.Limit = wait, "Crunchbase's per-minute limit"
 		return e
 	case code == http.StatusNotFound:
 		return errs.Errorf(errs.NotFound, op, "HTTP 404: %s", said)

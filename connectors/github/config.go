@@ -20,6 +20,18 @@ const (
 	ReposEnv    = "GITHUB_REPOS"    // comma-separated owner/name list
 	BaseURLEnv  = "GITHUB_BASE_URL" // GitHub Enterprise Server: https://HOST/api/v3
 	BranchesEnv = "GITHUB_BRANCHES" // optional, comma-separated
+
+	RequestsPerSecondEnv = "GITHUB_REQUESTS_PER_SECOND"
+	HTTPTimeoutEnv       = "GITHUB_HTTP_TIMEOUT"
+)
+
+// Pacing and timeout defaults. GitHub's secondary rate limit allows 900 points a
+// minute of REST requests per token (a GET costs one: 15 a second) besides the
+// primary 5,000 requests an hour; the default keeps a third below it, for the other
+// clients of the same token.
+const (
+	DefaultRequestsPerSecond = 10
+	DefaultHTTPTimeout       = 60 * time.Second
 )
 
 // DefaultBaseURL is GitHub's production API.
@@ -97,10 +109,11 @@ func (c Config) Validate() error {
 
 // Options tunes the client beyond what users configure; nil means defaults.
 type Options struct {
-	HTTPClient *http.Client // [a client with a 60 s timeout]
+	HTTPClient *http.Client // [a client with HTTPTimeout]
+	// HTTPTimeout bounds one request, its body included [DefaultHTTPTimeout].
+	HTTPTimeout time.Duration
 	// RequestsPerSecond paces the requests of all streams of this Source
-	// together, below GitHub's secondary limit of 900 points a minute for REST
-	// [10]; negative = unpaced.
+	// together [DefaultRequestsPerSecond]; negative = unpaced.
 	RequestsPerSecond float64
 	// LongWait is the longest primary-limit wait reported as RateLimited; a
 	// longer one (the hour's reset) is a Quota with Until, for a durable timer

@@ -29,8 +29,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
@@ -62,7 +60,7 @@ type Source struct {
 	// The limiter lives here, not in StreamSpec.RequestsPerSecond, because
 	// GitHub limits a token across all its requests: readers of several streams
 	// in parallel must share one pace.
-	lim *rate.Limiter
+	lim *source.Pacer
 	// secondary counts secondary limits met in a row; the wait grows with it.
 	secondary atomic.Int32
 
@@ -87,9 +85,10 @@ func New(cfg Config, opts *Options) (*Source, error) {
 		branches: slices.Clone(cfg.Branches),
 		lookback: cfg.Lookback,
 		pageSize: cfg.PageSize,
-		http:     o.HTTPClient,
+		http:     source.Client(o.HTTPClient, o.HTTPTimeout, DefaultHTTPTimeout),
 		longWait: o.LongWait,
 		now:      o.Now,
+		lim:      source.NewPacer(source.Pace(o.RequestsPerSecond, DefaultRequestsPerSecond), "GitHub's request pacing"),
 	}
 	if s.baseStr == "" {
 		s.baseStr = DefaultBaseURL
@@ -101,22 +100,11 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	if s.pageSize == 0 {
 		s.pageSize = maxPerPage
 	}
-	if s.http == nil {
-		s.http = &http.Client{Timeout: 60 * time.Second}
-	}
 	if s.longWait <= 0 {
 		s.longWait = 2 * time.Minute
 	}
 	if s.now == nil {
 		s.now = time.Now
-	}
-	switch rps := o.RequestsPerSecond; {
-	case rps < 0:
-		s.lim = rate.NewLimiter(rate.Inf, 1)
-	case rps == 0:
-		s.lim = rate.NewLimiter(10, 1)
-	default:
-		s.lim = rate.NewLimiter(rate.Limit(rps), 1)
 	}
 	for _, k := range kinds {
 		s.streams = append(s.streams, newStream(s, k))
@@ -131,12 +119,24 @@ func (s *Source) Name() string { return "github" }
 // and organizations.
 func (s *Source) Streams() []source.Stream { return slices.Clone(s.streams) }
 
-// Check asks for the token's rate limit: authenticated, and free against the
-// primary limit. It does not prove access to the repositories; the first read
-// of each does.
+// Tuning is the pacing of all requests and the HTTP timeout.
+func (s *Source) Tuning() source.Tuning {
+	return source.Tuning{Pacers: []*source.Pacer{s.lim}, HTTPTimeout: s.http.Timeout}
+}
+
+// Check asks for the token's rate limit (authenticated, and free against the
+// primary limit), then for each configured repository, one request each: a 404
+// there names GITHUB_REPOS rather than the first read failing.
 func (s *Source) Check(ctx context.Context) error {
-	_, err := s.get(ctx, "github: check", "/rate_limit", "", "")
-	return err
+	if _, err := s.get(ctx, "github: check", "/rate_limit", "", ""); err != nil {
+		return err
+	}
+	for _, repo := range s.repos {
+		if _, err := s.get(ctx, "github: check "+repo, "/repos/"+repo, "", repo); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // response is a 2xx or a 304.
@@ -324,7 +324,10 @@ func (s *Source) limited(op string, h http.Header, code int, said string) error 
 	if ra, ok := retryAfter(h.Get("Retry-After"), now); ok {
 		n := s.secondary.Add(1)
 		e := errs.Errorf(errs.RateLimited, op, "GitHub rate limit (HTTP %d, %d in a row), retry in %v: %s", code, n, ra, said)
-		e.RetryAfter = ra
+		e.RetryAfter, e.Limit = ra, secondaryLimit
+		if h.Get("X-Ratelimit-Remaining") == "0" && !secondary {
+			e.Limit = primaryLimit(s.scrub(h.Get("X-Ratelimit-Resource")))
+		}
 		return e
 	}
 	if h.Get("X-Ratelimit-Remaining") == "0" && !secondary {
@@ -342,21 +345,33 @@ func (s *Source) limited(op string, h http.Header, code int, said string) error 
 		if wait > s.longWait {
 			e := errs.Errorf(errs.Quota, op, "GitHub's primary rate limit (%s, %s requests an hour) is spent until %s: %s",
 				resource, s.scrub(h.Get("X-Ratelimit-Limit")), until.UTC().Format(time.RFC3339), said)
-			e.Until, e.RetryAfter = until.Add(time.Second), wait
+			e.Until, e.RetryAfter, e.Limit = until.Add(time.Second), wait, primaryLimit(resource)
 			return e
 		}
 		e := errs.Errorf(errs.RateLimited, op, "GitHub's primary rate limit (%s) is spent, it resets in %v: %s", resource, wait, said)
-		e.RetryAfter = wait
+		e.RetryAfter, e.Limit = wait, primaryLimit(resource)
 		return e
 	}
 	if secondary || code == http.StatusTooManyRequests || strings.Contains(lower, "rate limit") {
 		n := s.secondary.Add(1)
 		wait := time.Minute << min(n-1, 4) // 1, 2, 4, 8, 16 min
 		e := errs.Errorf(errs.RateLimited, op, "GitHub secondary rate limit (HTTP %d, %d in a row), retry in %v: %s", code, n, wait, said)
-		e.RetryAfter = wait
+		e.RetryAfter, e.Limit = wait, secondaryLimit
 		return e
 	}
 	return nil
+}
+
+// secondaryLimit names GitHub's secondary rate limit for a reported wait.
+const secondaryLimit = "the GitHub secondary rate limit"
+
+// primaryLimit names GitHub's primary rate limit of a resource ("core", "graphql",
+// "search"; "" when GitHub did not say) for a reported wait.
+func primaryLimit(resource string) string {
+	if resource == "" {
+		resource = "core"
+	}
+	return "GitHub's primary rate limit (" + resource + ")"
 }
 
 // retryAfter reads a Retry-After header: delay seconds or an HTTP date.

@@ -26,6 +26,17 @@ const (
 	BaseURLEnv         = "GA4_BASE_URL"
 	TokenURLEnv        = "GA4_TOKEN_URL"
 	StartDateEnv       = "GA4_START_DATE"
+
+	RequestsPerSecondEnv = "GA4_REQUESTS_PER_SECOND"
+	HTTPTimeoutEnv       = "GA4_HTTP_TIMEOUT"
+)
+
+// Pacing and timeout defaults. GA4 limits a property's tokens per hour and per day
+// and its concurrent requests (10), not a rate: exhausted tokens are an errs.Quota
+// the run waits out, so pacing only keeps bursts polite.
+const (
+	DefaultRequestsPerSecond = 5
+	DefaultHTTPTimeout       = 60 * time.Second
 )
 
 // DefaultBaseURL is the Google Analytics Data API; requests go to
@@ -231,10 +242,11 @@ func parseKey(v secret.Value) (credentials, error) {
 
 // Options tunes the client beyond what users configure; nil means defaults.
 type Options struct {
-	HTTPClient *http.Client // [a client with a 60 s timeout]
-	// RequestsPerSecond paces runReport calls [5]; negative = unpaced. GA4 limits
-	// tokens per hour and day rather than a rate: exhausting them is an
-	// errs.Quota error the caller waits out, so pacing only keeps bursts polite.
+	HTTPClient *http.Client // [a client with HTTPTimeout]
+	// HTTPTimeout bounds one request, its body included [DefaultHTTPTimeout].
+	HTTPTimeout time.Duration
+	// RequestsPerSecond paces runReport calls [DefaultRequestsPerSecond];
+	// negative = unpaced.
 	RequestsPerSecond float64
 	// Now is the clock for pulled_at, quota reset times and a missing SyncStart [time.Now].
 	Now func() time.Time

@@ -21,7 +21,6 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/jwt"
-	"golang.org/x/time/rate"
 
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/secret"
@@ -41,7 +40,7 @@ type Source struct {
 	creds          credentials
 	http           *http.Client
 	now            func() time.Time
-	lim            *rate.Limiter
+	lim            *source.Pacer
 
 	mu     sync.Mutex
 	access secret.Value // the cached access token
@@ -73,8 +72,9 @@ func New(cfg Config, opts *Options) (*Source, error) {
 		pageSize:  cfg.PageSize,
 		startDate: cfg.StartDate,
 		creds:     creds,
-		http:      o.HTTPClient,
+		http:      source.Client(o.HTTPClient, o.HTTPTimeout, DefaultHTTPTimeout),
 		now:       o.Now,
+		lim:       source.NewPacer(source.Pace(o.RequestsPerSecond, DefaultRequestsPerSecond), "GA4's request pacing"),
 		zones:     map[string]*time.Location{},
 	}
 	for _, id := range cfg.PropertyIDs {
@@ -98,19 +98,8 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	if s.startDate == "" {
 		s.startDate = DefaultStartDate
 	}
-	if s.http == nil {
-		s.http = &http.Client{Timeout: 60 * time.Second}
-	}
 	if s.now == nil {
 		s.now = time.Now
-	}
-	switch rps := o.RequestsPerSecond; {
-	case rps < 0:
-		s.lim = rate.NewLimiter(rate.Inf, 1)
-	case rps == 0:
-		s.lim = rate.NewLimiter(5, 1)
-	default:
-		s.lim = rate.NewLimiter(rate.Limit(rps), 1)
 	}
 	s.stream = newStream(s)
 	return s, nil
@@ -121,6 +110,11 @@ func (s *Source) Name() string { return "googleanalytics" }
 
 // Streams is daily_report.
 func (s *Source) Streams() []source.Stream { return []source.Stream{s.stream} }
+
+// Tuning is the pacing of runReport calls and the HTTP timeout.
+func (s *Source) Tuning() source.Tuning {
+	return source.Tuning{Pacers: []*source.Pacer{s.lim}, HTTPTimeout: s.http.Timeout}
+}
 
 // Check fetches a token and runs a one-row report of yesterday on every
 // property: it proves the key and the service account's access to each.
@@ -273,6 +267,7 @@ func (s *Source) tokenError(ctx context.Context, op string, err error) error {
 			CredentialsFileEnv, s.creds.email, code, said, CredentialsFileEnv)
 	case code == http.StatusTooManyRequests:
 		e := errs.Errorf(errs.RateLimited, op, "the token endpoint is rate limiting (429): %s", said)
+		e.Limit = "the rate limit of Google's token endpoint"
 		if ra, ok := retryAfter(re.Response.Header.Get("Retry-After"), s.now()); ok {
 			e.RetryAfter = ra
 		}
@@ -328,7 +323,7 @@ func (s *Source) classify(op, property string, resp *http.Response, body []byte)
 	case code == http.StatusRequestTimeout || code >= 500:
 		err := errs.Errorf(errs.Transient, op, "GA4 answered HTTP %d for property %s: %s", code, property, said)
 		if ra, ok := retryAfter(resp.Header.Get("Retry-After"), s.now()); ok {
-			err.RetryAfter = ra
+			err.RetryAfter, err.Limit = ra, fmt.Sprintf("GA4's Retry-After (HTTP %d)", code)
 		}
 		return err
 	default:
@@ -358,6 +353,7 @@ func (s *Source) exhausted(op, property string, resp *http.Response, said string
 		until, window = now.UTC().Truncate(time.Hour).Add(time.Hour), "hourly"
 	default:
 		e := errs.Errorf(errs.RateLimited, op, "GA4 is limiting requests for property %s (429): %s", property, said)
+		e.Limit = "GA4's concurrent-requests quota of property " + property
 		if ra, ok := retryAfter(resp.Header.Get("Retry-After"), now); ok {
 			e.RetryAfter = ra
 		}
@@ -367,6 +363,7 @@ func (s *Source) exhausted(op, property string, resp *http.Response, said string
 		window, property, until.UTC().Format(time.RFC3339), until.In(pacific()).Format("15:04 MST"), said)
 	e.Until = until
 	e.RetryAfter = until.Sub(now)
+	e.Limit = "GA4's " + window + " token quota of property " + property
 	return e
 }
 

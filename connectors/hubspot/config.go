@@ -14,8 +14,28 @@ import (
 // connector never reads them itself; it names them in errors so a user knows what
 // to fix.
 const (
-	TokenEnv   = "HUBSPOT_TOKEN"
-	BaseURLEnv = "HUBSPOT_BASE_URL"
+	TokenEnv                   = "HUBSPOT_TOKEN"
+	BaseURLEnv                 = "HUBSPOT_BASE_URL"
+	RequestsPerSecondEnv       = "HUBSPOT_REQUESTS_PER_SECOND"
+	SearchRequestsPerSecondEnv = "HUBSPOT_SEARCH_REQUESTS_PER_SECOND"
+	HTTPTimeoutEnv             = "HUBSPOT_HTTP_TIMEOUT"
+)
+
+// Pacing and timeout defaults, and the most HubSpot allows. Its limits are per
+// account: every stream of a Source shares them.
+const (
+	// DefaultRequestsPerSecond stays under the burst limit of the smallest plans
+	// (Free, Starter): 100 requests per 10 seconds.
+	DefaultRequestsPerSecond = 9
+	// MaxRequestsPerSecond is HubSpot's highest burst limit, 250 requests per 10
+	// seconds (Professional or Enterprise with the API limit increase pack;
+	// without it 190).
+	MaxRequestsPerSecond = 25
+	// DefaultSearchRequestsPerSecond and MaxSearchRequestsPerSecond pace the CRM
+	// search endpoints, which HubSpot limits to 5 requests a second per account.
+	DefaultSearchRequestsPerSecond = 4
+	MaxSearchRequestsPerSecond     = 5
+	DefaultHTTPTimeout             = 60 * time.Second
 )
 
 // DefaultBaseURL is HubSpot's production API.
@@ -70,15 +90,17 @@ func (c Config) Validate() error {
 
 // Options tunes the client beyond what users configure; nil means defaults.
 type Options struct {
-	HTTPClient *http.Client // [a client with a 60 s timeout]
+	HTTPClient *http.Client // [a client with HTTPTimeout]
+	// HTTPTimeout bounds one request, its body included [DefaultHTTPTimeout].
+	HTTPTimeout time.Duration
 	// AccountTimeZone is where the account's day ends: the DAILY quota resets at
 	// its midnight [UTC].
 	AccountTimeZone *time.Location
-	// RequestsPerSecond paces list calls of all streams of this Source together,
-	// below the 100-per-10 s limit of the smallest plans [9]; negative = unpaced.
+	// RequestsPerSecond paces list calls of all streams of this Source together
+	// [DefaultRequestsPerSecond]; negative = unpaced.
 	RequestsPerSecond float64
-	// SearchRequestsPerSecond paces search calls of all streams together, below
-	// HubSpot's ~5/s per account [4]; negative = unpaced.
+	// SearchRequestsPerSecond paces search calls of all streams together
+	// [DefaultSearchRequestsPerSecond]; negative = unpaced.
 	SearchRequestsPerSecond float64
 	// Now is the clock for quota reset times and for a missing SyncStart [time.Now].
 	Now func() time.Time

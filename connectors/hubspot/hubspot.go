@@ -19,8 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
@@ -49,7 +47,7 @@ type Source struct {
 	// HubSpot's limits are per account: the source.Reader's limiter is per reader,
 	// so three streams read in parallel would each pace alone, and it cannot tell a
 	// search call (≈5/s) from a list call (≈10–19/s).
-	list, search *rate.Limiter
+	list, search *source.Pacer
 
 	streams []source.Stream
 }
@@ -70,20 +68,17 @@ func New(cfg Config, opts *Options) (*Source, error) {
 		token:    &cfg.Token,
 		lookback: cfg.Lookback,
 		pageSize: cfg.PageSize,
-		http:     o.HTTPClient,
 		tz:       o.AccountTimeZone,
 		now:      o.Now,
-		list:     limiter(o.RequestsPerSecond, 9),
-		search:   limiter(o.SearchRequestsPerSecond, 4),
+		http:     source.Client(o.HTTPClient, o.HTTPTimeout, DefaultHTTPTimeout),
+		list:     source.NewPacer(source.Pace(o.RequestsPerSecond, DefaultRequestsPerSecond), "HubSpot's request pacing"),
+		search:   source.NewPacer(source.Pace(o.SearchRequestsPerSecond, DefaultSearchRequestsPerSecond), "HubSpot's search pacing"),
 	}
 	if s.base == "" {
 		s.base = DefaultBaseURL
 	}
 	if s.lookback == 0 {
 		s.lookback = defaultLookback
-	}
-	if s.http == nil {
-		s.http = &http.Client{Timeout: 60 * time.Second}
 	}
 	if s.tz == nil {
 		s.tz = time.UTC
@@ -97,21 +92,16 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	return s, nil
 }
 
-func limiter(rps, def float64) *rate.Limiter {
-	switch {
-	case rps < 0:
-		return rate.NewLimiter(rate.Inf, 1)
-	case rps == 0:
-		rps = def
-	}
-	return rate.NewLimiter(rate.Limit(rps), 1)
-}
-
 // Name is "hubspot".
 func (s *Source) Name() string { return "hubspot" }
 
 // Streams are contacts, companies and deals.
 func (s *Source) Streams() []source.Stream { return slices.Clone(s.streams) }
+
+// Tuning is the pacing of list and search calls and the HTTP timeout.
+func (s *Source) Tuning() source.Tuning {
+	return source.Tuning{Pacers: []*source.Pacer{s.list, s.search}, HTTPTimeout: s.http.Timeout}
+}
 
 // Check lists one contact: the cheapest call that proves the token and a scope.
 func (s *Source) Check(ctx context.Context) error {
@@ -229,13 +219,15 @@ func (s *Source) rateLimited(op string, resp *http.Response, policy, said string
 	if policy == "DAILY" {
 		until := nextMidnight(now, s.tz)
 		e := errs.Errorf(errs.Quota, op, "daily API limit reached (429 DAILY); it resets at %s: %s", until.Format(time.RFC3339), said)
-		e.Until = until
+		e.Until, e.Limit = until, "HubSpot's daily limit"
 		e.RetryAfter = until.Sub(now)
 		return e
 	}
-	wait := 10 * time.Second // TEN_SECONDLY_ROLLING, and the safe guess for unknown policies
+	wait, limit := 10*time.Second, "HubSpot's 10-second limit" // TEN_SECONDLY_ROLLING; its wait is the safe guess for unknown policies
 	if policy == "SECONDLY" {
-		wait = time.Second
+		wait, limit = time.Second, "HubSpot's per-second limit"
+	} else if policy != "TEN_SECONDLY_ROLLING" {
+		limit = "HubSpot's rate limit"
 	}
 	if ra, ok := retryAfter(resp.Header.Get("Retry-After"), now); ok {
 		wait = ra
@@ -244,7 +236,7 @@ func (s *Source) rateLimited(op string, resp *http.Response, policy, said string
 		policy = "unknown policy"
 	}
 	e := errs.Errorf(errs.RateLimited, op, "rate limited (429 %s), retry in %v: %s", policy, wait, said)
-	e.RetryAfter = wait
+	e.RetryAfter, e.Limit = wait, limit
 	return e
 }
 

@@ -15,9 +15,19 @@ import (
 // connector never reads them itself; it names them in errors so a user knows what
 // to fix.
 const (
-	BaseURLEnv = "JIRA_BASE_URL"
-	EmailEnv   = "JIRA_EMAIL"
-	TokenEnv   = "JIRA_API_TOKEN"
+	BaseURLEnv           = "JIRA_BASE_URL"
+	EmailEnv             = "JIRA_EMAIL"
+	TokenEnv             = "JIRA_API_TOKEN"
+	RequestsPerSecondEnv = "JIRA_REQUESTS_PER_SECOND"
+	HTTPTimeoutEnv       = "JIRA_HTTP_TIMEOUT"
+)
+
+// Pacing and timeout defaults. Jira Cloud limits API-token traffic with per-second
+// burst limits per site and endpoint that it does not publish; it answers 429 with
+// Retry-After past them, which the connector follows.
+const (
+	DefaultRequestsPerSecond = 10
+	DefaultHTTPTimeout       = 60 * time.Second
 )
 
 // TokenURL is where an Atlassian account creates API tokens.
@@ -97,10 +107,11 @@ func (c Config) Validate() error {
 
 // Options tunes the client beyond what users configure; nil means defaults.
 type Options struct {
-	HTTPClient *http.Client // [a client with a 60 s timeout]
+	HTTPClient *http.Client // [a client with HTTPTimeout]
+	// HTTPTimeout bounds one request, its body included [DefaultHTTPTimeout].
+	HTTPTimeout time.Duration
 	// RequestsPerSecond paces the calls of all streams of this Source together
-	// [10]; negative = unpaced. Jira's burst limits are per site and unpublished:
-	// the connector also follows every Retry-After.
+	// [DefaultRequestsPerSecond]; negative = unpaced.
 	RequestsPerSecond float64
 	// Now is the clock for a missing SyncStart [time.Now].
 	Now func() time.Time

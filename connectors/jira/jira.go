@@ -27,8 +27,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
@@ -39,7 +37,6 @@ const (
 	maxChangelog    = 100 // /issue/{id}/changelog maxResults
 	maxProjects     = 50  // /project/search maxResults
 	defaultLookback = 5 * time.Minute
-	defaultRPS      = 10
 	apiPath         = "/rest/api/3"
 )
 
@@ -60,7 +57,7 @@ type Source struct {
 
 	// The limiter lives here, not in StreamSpec.RequestsPerSecond, because Jira
 	// limits a whole site: three streams read in parallel share one budget.
-	limiter *rate.Limiter
+	limiter *source.Pacer
 
 	streams []source.Stream
 }
@@ -82,8 +79,9 @@ func New(cfg Config, opts *Options) (*Source, error) {
 		token:    &cfg.Token,
 		lookback: cfg.Lookback,
 		pageSize: cfg.PageSize,
-		http:     o.HTTPClient,
+		http:     source.Client(o.HTTPClient, o.HTTPTimeout, DefaultHTTPTimeout),
 		now:      o.Now,
+		limiter:  source.NewPacer(source.Pace(o.RequestsPerSecond, DefaultRequestsPerSecond), "Jira's request pacing"),
 	}
 	for _, p := range cfg.Projects {
 		if p = strings.ToUpper(p); !slices.Contains(s.projects, p) {
@@ -93,19 +91,8 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	if s.lookback == 0 {
 		s.lookback = defaultLookback
 	}
-	if s.http == nil {
-		s.http = &http.Client{Timeout: 60 * time.Second}
-	}
 	if s.now == nil {
 		s.now = time.Now
-	}
-	switch rps := o.RequestsPerSecond; {
-	case rps < 0:
-		s.limiter = rate.NewLimiter(rate.Inf, 1)
-	case rps == 0:
-		s.limiter = rate.NewLimiter(defaultRPS, 1)
-	default:
-		s.limiter = rate.NewLimiter(rate.Limit(rps), 1)
 	}
 	s.streams = []source.Stream{newIssues(s), newChangelog(s), newProjects(s)}
 	return s, nil
@@ -116,6 +103,11 @@ func (s *Source) Name() string { return "jira" }
 
 // Streams are issues, issue_changelog and projects.
 func (s *Source) Streams() []source.Stream { return slices.Clone(s.streams) }
+
+// Tuning is the pacing of all calls and the HTTP timeout.
+func (s *Source) Tuning() source.Tuning {
+	return source.Tuning{Pacers: []*source.Pacer{s.limiter}, HTTPTimeout: s.http.Timeout}
+}
 
 // Check reads the API user (/myself): the cheapest call that proves the site URL,
 // the email and the token.
@@ -221,12 +213,16 @@ func (s *Source) classify(op string, resp *http.Response, body []byte) error {
 	case code == http.StatusGone:
 		return errs.Errorf(errs.Invalid, op, "Jira has removed this API (410 Gone); the connector must migrate to the endpoint Jira names. Jira said: %s", said)
 	case code == http.StatusTooManyRequests:
-		e := errs.Errorf(errs.RateLimited, op, "rate limited (429 %s), retry in %v: %s", orUnknown(s.scrub(resp.Header.Get("RateLimit-Reason"))), wait, said)
-		e.RetryAfter = wait
+		reason := s.scrub(resp.Header.Get("RateLimit-Reason"))
+		e := errs.Errorf(errs.RateLimited, op, "rate limited (429 %s), retry in %v: %s", orUnknown(reason), wait, said)
+		e.RetryAfter, e.Limit = wait, "Jira's rate limit"
+		if reason != "" {
+			e.Limit += " (" + reason + ")" // jira-burst-based, jira-quota-tenant-based, …
+		}
 		return e
 	case code == http.StatusServiceUnavailable && hasWait:
 		e := errs.Errorf(errs.Transient, op, "Jira is shedding load (503 %s), retry in %v: %s", orUnknown(s.scrub(resp.Header.Get("RateLimit-Reason"))), wait, said)
-		e.RetryAfter = wait
+		e.RetryAfter, e.Limit = wait, "Jira's load shedding (HTTP 503)"
 		return e
 	case code == http.StatusRequestTimeout || code >= 500:
 		return errs.Errorf(errs.Transient, op, "Jira answered HTTP %d: %s", code, said)

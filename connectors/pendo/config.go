@@ -17,15 +17,26 @@ const (
 	IntegrationKeyEnv = "PENDO_INTEGRATION_KEY"
 	BaseURLEnv        = "PENDO_BASE_URL"
 	TimeZoneEnv       = "PENDO_TIME_ZONE"
+
+	RequestsPerSecondEnv = "PENDO_REQUESTS_PER_SECOND"
+	HTTPTimeoutEnv       = "PENDO_HTTP_TIMEOUT"
 )
 
 // Defaults of the zero Config fields.
 const (
-	DefaultBaseURL      = "https://app.pendo.io" // US; the EU region is https://app.eu.pendo.io
-	DefaultTimeZone     = "America/Los_Angeles"
-	DefaultMinInterval  = 2 * time.Second // what public taps throttle to: Pendo's limits are undocumented
-	DefaultLookbackDays = 7               // Pendo accepts events up to a week late
-	DefaultHistoryDays  = 365
+	DefaultBaseURL  = "https://app.pendo.io" // US; the EU region is https://app.eu.pendo.io
+	DefaultTimeZone = "America/Los_Angeles"
+	// DefaultMinInterval paces one request a second. Pendo publishes no limit:
+	// public taps pace at one per 2 s (a first sync of 733 requests then takes 24
+	// minutes however fast Pendo answers), integrators report up to 100 calls a
+	// second per endpoint (MaxRequestsPerSecond), the sandbox allows 60 a minute.
+	// Pacing spaces the starts of requests: one that takes a second itself waits
+	// no more. A 429 backs off from 30 s.
+	DefaultMinInterval   = time.Second
+	MaxRequestsPerSecond = 100
+	DefaultHTTPTimeout   = 120 * time.Second // an aggregation of a day of events can be slow
+	DefaultLookbackDays  = 7                 // Pendo accepts events up to a week late
+	DefaultHistoryDays   = 365
 )
 
 // Config is what a user configures. Zero fields take the defaults above.
@@ -83,6 +94,8 @@ func (c Config) Validate() error {
 
 // Options tunes the client beyond what users configure; nil means defaults.
 type Options struct {
-	HTTPClient *http.Client     // [a client with a 120 s timeout: aggregations can be slow]
-	Now        func() time.Time // the clock for a missing SyncStart [time.Now]
+	HTTPClient *http.Client // [a client with HTTPTimeout]
+	// HTTPTimeout bounds one request, its body included [DefaultHTTPTimeout].
+	HTTPTimeout time.Duration
+	Now         func() time.Time // the clock for a missing SyncStart [time.Now]
 }

@@ -23,8 +23,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
@@ -54,7 +52,7 @@ type Source struct {
 	now      func() time.Time
 
 	// limiter spaces requests of all streams: Pendo's limits are per subscription.
-	limiter *rate.Limiter
+	limiter *source.Pacer
 	// throttled counts 429s in a row, to back off exponentially from rateLimitWait.
 	throttled atomic.Int32
 
@@ -78,7 +76,7 @@ func New(cfg Config, opts *Options) (*Source, error) {
 		tzName:   cfg.TimeZone,
 		lookback: cfg.LookbackDays,
 		history:  cfg.HistoryDays,
-		http:     o.HTTPClient,
+		http:     source.Client(o.HTTPClient, o.HTTPTimeout, DefaultHTTPTimeout),
 		now:      o.Now,
 	}
 	if s.base == "" {
@@ -97,20 +95,18 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	if s.history == 0 {
 		s.history = DefaultHistoryDays
 	}
-	if s.http == nil {
-		s.http = &http.Client{Timeout: 120 * time.Second}
-	}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	switch {
-	case cfg.MinInterval < 0:
-		s.limiter = rate.NewLimiter(rate.Inf, 1)
-	case cfg.MinInterval == 0:
-		s.limiter = rate.NewLimiter(rate.Every(DefaultMinInterval), 1)
-	default:
-		s.limiter = rate.NewLimiter(rate.Every(cfg.MinInterval), 1)
+	interval := cfg.MinInterval
+	if interval == 0 {
+		interval = DefaultMinInterval
 	}
+	perSecond := 0.0 // a negative interval: unpaced
+	if interval > 0 {
+		perSecond = float64(time.Second) / float64(interval)
+	}
+	s.limiter = source.NewPacer(perSecond, "Pendo's request pacing")
 	s.streams = []source.Stream{
 		newListStream(s, "pages", "/api/v1/page", pageFields),
 		newListStream(s, "features", "/api/v1/feature", featureFields),
@@ -127,6 +123,11 @@ func (s *Source) Name() string { return "pendo" }
 
 // Streams are pages, features, page_events, feature_events, visitors and accounts.
 func (s *Source) Streams() []source.Stream { return slices.Clone(s.streams) }
+
+// Tuning is the pacing of all requests and the HTTP timeout.
+func (s *Source) Tuning() source.Tuning {
+	return source.Tuning{Pacers: []*source.Pacer{s.limiter}, HTTPTimeout: s.http.Timeout}
+}
 
 // Check aggregates one account: the cheapest call that proves the key.
 func (s *Source) Check(ctx context.Context) error {
@@ -224,7 +225,7 @@ func (s *Source) classify(op string, resp *http.Response, body []byte) error {
 			wait = time.Duration(v) * time.Second
 		}
 		e := errs.Errorf(errs.RateLimited, op, "rate limited (HTTP 429, %d in a row), retry in %v: %s", n, wait, said)
-		e.RetryAfter = wait
+		e.RetryAfter, e.Limit = wait, "Pendo's rate limit"
 		return e
 	case code == http.StatusNotFound:
 		return errs.Errorf(errs.NotFound, op, "HTTP 404 (is %s the subscription's region, e.g. %s?): %s", BaseURLEnv, DefaultBaseURL, said)

@@ -27,6 +27,11 @@ type Faults struct {
 
 	SlowDelay  time.Duration // default 2 s
 	RetryAfter time.Duration // a Retry-After header on faulted 429s, whole seconds; 0 = none
+
+	// RateLimitNext answers the next this many vendor requests 429, before the rates
+	// above apply to the ones after: a rate limit a test can count on, such as one
+	// 429 that a client's single retry gets past. It counts down as they come.
+	RateLimitNext int
 }
 
 // faultsJSON is Faults on the admin wire, durations as Go duration strings ("2s").
@@ -37,11 +42,13 @@ type faultsJSON struct {
 	Truncate    float64 `json:"truncate"`
 	SlowDelay   string  `json:"slow_delay,omitempty"`
 	RetryAfter  string  `json:"retry_after,omitempty"`
+	// RateLimitNext counts requests, not a share of them.
+	RateLimitNext int `json:"rate_limit_next,omitempty"`
 }
 
 // MarshalJSON writes durations as strings such as "2s".
 func (f Faults) MarshalJSON() ([]byte, error) {
-	w := faultsJSON{RateLimited: f.RateLimited, ServerError: f.ServerError, Slow: f.Slow, Truncate: f.Truncate}
+	w := faultsJSON{RateLimited: f.RateLimited, ServerError: f.ServerError, Slow: f.Slow, Truncate: f.Truncate, RateLimitNext: f.RateLimitNext}
 	if f.SlowDelay > 0 {
 		w.SlowDelay = f.SlowDelay.String()
 	}
@@ -57,7 +64,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	out := Faults{RateLimited: w.RateLimited, ServerError: w.ServerError, Slow: w.Slow, Truncate: w.Truncate}
+	out := Faults{RateLimited: w.RateLimited, ServerError: w.ServerError, Slow: w.Slow, Truncate: w.Truncate, RateLimitNext: w.RateLimitNext}
 	var err error
 	if w.SlowDelay != "" {
 		if out.SlowDelay, err = time.ParseDuration(w.SlowDelay); err != nil {
@@ -88,6 +95,9 @@ func (f Faults) Validate() error {
 	if f.SlowDelay < 0 || f.RetryAfter < 0 {
 		return fmt.Errorf("sandbox: negative fault duration")
 	}
+	if f.RateLimitNext < 0 {
+		return fmt.Errorf("sandbox: rate_limit_next %d is negative", f.RateLimitNext)
+	}
 	return nil
 }
 
@@ -113,6 +123,18 @@ func (fi *faultInjector) get() Faults {
 	return fi.f
 }
 
+// draw returns the faults for one request, and whether it is one of the next
+// RateLimitNext (counted down).
+func (fi *faultInjector) draw() (Faults, bool) {
+	fi.mu.Lock()
+	defer fi.mu.Unlock()
+	if fi.f.RateLimitNext > 0 {
+		fi.f.RateLimitNext--
+		return fi.f, true
+	}
+	return fi.f, false
+}
+
 // FaultHeader names the fault a response carries, for logs and curious humans.
 const FaultHeader = "X-Sandbox-Fault"
 
@@ -121,11 +143,11 @@ const FaultHeader = "X-Sandbox-Fault"
 func (fi *faultInjector) middleware(rateLimited func(w http.ResponseWriter, retryAfter time.Duration)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			f := fi.get()
+			f, limitNow := fi.draw()
 			n := fi.seq.Add(1) - 1
 			u := fake.Unit(fi.seed, n)
 			switch {
-			case u < f.RateLimited:
+			case limitNow || u < f.RateLimited:
 				w.Header().Set(FaultHeader, "429")
 				rateLimited(w, f.RetryAfter)
 			case u < f.RateLimited+f.ServerError:

@@ -41,7 +41,7 @@ func TestPendoAndCrunchbaseMounted(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(body, "[") {
 		t.Fatalf("pendo pages: %d %.200s", resp.StatusCode, body)
 	}
-	resp, body = send(t, "POST", CrunchbaseURL(ts.URL)+"/searches/organizations", "X-cb-user-key", CrunchbaseKey, `{"field_ids":["identifier"],"limit":2}`)
+	resp, body = send(t, "POST", CrunchbaseURL(ts.URL)+"/searches/organizations", "X-cb-user-key", CrunchbaseKey, `{"field_ids":["identifier"],"query":[],"limit":2}`)
 	if resp.StatusCode != 200 || !strings.Contains(body, `"count":30`) {
 		t.Fatalf("crunchbase search: %d %.200s", resp.StatusCode, body)
 	}

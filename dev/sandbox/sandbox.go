@@ -9,7 +9,7 @@
 //
 //	GET      /_sandbox/health                        → {"ok":true,"vendors":{...}}
 //	GET      /_sandbox/faults                        → the current Faults as JSON
-//	PUT|POST /_sandbox/faults                        ← {"rate_limited":0.1,"server_error":0.05,"slow":0,"truncate":0,"slow_delay":"2s","retry_after":"1s"}
+//	PUT|POST /_sandbox/faults                        ← {"rate_limited":0.1,"server_error":0.05,"slow":0,"truncate":0,"slow_delay":"2s","retry_after":"1s","rate_limit_next":1}
 //	POST     /_sandbox/hubspot/touch?object=contacts&n=5   → {"ids":[...]}
 //	POST     /_sandbox/hubspot/archive?object=deals&n=2    → {"ids":[...]}
 //	GET      /_sandbox/hubspot/count?object=companies      → {"object":...,"live":N,"archived":M}

@@ -183,3 +183,32 @@ func TestFaultsAdmin(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// RateLimitNext answers exactly the next N vendor requests 429, set over the admin
+// API as a test of a client's one retry does, then lets requests through.
+func TestRateLimitNext(t *testing.T) {
+	srv, ts := start(t, &Options{HubSpot: small()})
+	req, _ := http.NewRequest("PUT", ts.URL+"/_sandbox/faults", strings.NewReader(`{"rate_limit_next":2}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("PUT faults: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	var got []int
+	for range 4 {
+		resp, _, err := get(t, t.Context(), HubSpotURL(ts.URL)+"/crm/v3/objects/contacts?limit=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, resp.StatusCode)
+	}
+	if !slices.Equal(got, []int{429, 429, 200, 200}) {
+		t.Errorf("statuses %v, want two 429s then 200s", got)
+	}
+	if f := srv.Faults(); f.RateLimitNext != 0 {
+		t.Errorf("%d rate limits left, want 0", f.RateLimitNext)
+	}
+	if err := (Faults{RateLimitNext: -1}).Validate(); err == nil {
+		t.Error("a negative count is accepted")
+	}
+}

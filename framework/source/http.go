@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/meshflow/meshflow/framework/errs"
 )
@@ -39,4 +40,16 @@ func Send(ctx context.Context, client *http.Client, op string, req *http.Request
 		return nil, nil, errs.Errorf(errs.Transient, op, "reading the HTTP %d response failed: %s", resp.StatusCode, scrub(err.Error()))
 	}
 	return resp, b, nil
+}
+
+// Client is c when set (a test's), else a client whose requests time out after
+// timeout, or def when timeout is 0.
+func Client(c *http.Client, timeout, def time.Duration) *http.Client {
+	if c != nil {
+		return c
+	}
+	if timeout <= 0 {
+		timeout = def
+	}
+	return &http.Client{Timeout: timeout}
 }

@@ -63,7 +63,7 @@ func NewReader(s Stream, opts *ReaderOptions) *Reader {
 		o.BaseBackoff = 500 * time.Millisecond
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepCtx
+		o.Sleep = Sleep
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -195,7 +195,8 @@ func (r *Reader) exp(attempt int) time.Duration {
 	return d + time.Duration(rand.Int64N(int64(d)/4+1)) // jitter so parallel readers spread out
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or until ctx ends (then it returns ctx.Err()).
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,7 +73,7 @@ func NewPacer(perSecond float64, reason string) *Pacer {
 	if perSecond > 0 {
 		lim = rate.NewLimiter(rate.Limit(perSecond), 1)
 	}
-	return &Pacer{lim: lim, reason: reason, now: time.Now, sleep: sleepCtx}
+	return &Pacer{lim: lim, reason: reason, now: time.Now, sleep: Sleep}
 }
 
 // WithClock replaces the clock and the sleep of p, for tests that measure spacing on
@@ -121,4 +122,39 @@ func (p *Pacer) Wait(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// Tuning is how a configured Source spends its API's limits: the paces it keeps and
+// how long one request may take. mesh doctor shows it, so that a changed variable can
+// be seen to take effect.
+type Tuning struct {
+	Pacers      []*Pacer      // HubSpot keeps two: list calls and search calls
+	HTTPTimeout time.Duration // the longest one request may take
+}
+
+// Tuned is a Source that says its Tuning.
+type Tuned interface {
+	Tuning() Tuning
+}
+
+// String is "HubSpot's request pacing: 9 requests a second, HubSpot's search pacing:
+// 4 requests a second, HTTP timeout 1m0s".
+func (t Tuning) String() string {
+	var parts []string
+	for _, p := range t.Pacers {
+		parts = append(parts, p.reason+": "+p.String())
+	}
+	return strings.Join(append(parts, "HTTP timeout "+t.HTTPTimeout.String()), ", ")
+}
+
+// Pace resolves a configured pace in requests a second: 0 takes def, and a negative
+// value leaves requests unpaced (tests, a local sandbox), as NewPacer takes it.
+func Pace(configured, def float64) float64 {
+	switch {
+	case configured < 0:
+		return 0
+	case configured == 0:
+		return def
+	}
+	return configured
 }

@@ -50,9 +50,11 @@ type JiraConfig struct {
 	Email    string   // JIRA_EMAIL: the API user
 	Token    string   // JIRA_API_TOKEN or JIRA_API_TOKEN_FILE
 	Projects []string // JIRA_PROJECTS: comma-separated project keys
-	// RequestsPerSecond paces the connector [its default]; the local stack raises it
-	// because the sandbox has no site-wide burst limit to respect.
+	// RequestsPerSecond paces the connector (JIRA_REQUESTS_PER_SECOND) [its
+	// default]; the local stack raises it because the sandbox has no site-wide burst
+	// limit to respect.
 	RequestsPerSecond float64
+	HTTPTimeout       time.Duration // JIRA_HTTP_TIMEOUT [the connector's default]
 }
 
 // GitHubConfig configures the GitHub connector.
@@ -61,8 +63,10 @@ type GitHubConfig struct {
 	Token    string   // GITHUB_TOKEN or GITHUB_TOKEN_FILE
 	Repos    []string // GITHUB_REPOS: comma-separated owner/name
 	Branches []string // GITHUB_BRANCHES: branches read besides each repo's default
-	// RequestsPerSecond paces the connector [its default]; see JiraConfig.
+	// RequestsPerSecond paces the connector (GITHUB_REQUESTS_PER_SECOND) [its
+	// default]; see JiraConfig.
 	RequestsPerSecond float64
+	HTTPTimeout       time.Duration // GITHUB_HTTP_TIMEOUT [the connector's default]
 }
 
 // GA4Config configures the Google Analytics 4 connector.
@@ -72,8 +76,10 @@ type GA4Config struct {
 	CredentialsJSON string   // the service-account key file named by GA4_CREDENTIALS_FILE
 	PropertyIDs     []string // GA4_PROPERTY_IDS: comma-separated numeric ids
 	StartDate       string   // GA4_START_DATE: first day of a full refresh (YYYY-MM-DD or NdaysAgo) [365daysAgo]
-	// RequestsPerSecond paces the connector [its default]; see JiraConfig.
+	// RequestsPerSecond paces the connector (GA4_REQUESTS_PER_SECOND) [its
+	// default]; see JiraConfig.
 	RequestsPerSecond float64
+	HTTPTimeout       time.Duration // GA4_HTTP_TIMEOUT [the connector's default]
 }
 
 // PendoConfig configures the Pendo connector.
@@ -82,23 +88,32 @@ type PendoConfig struct {
 	IntegrationKey string // PENDO_INTEGRATION_KEY or PENDO_INTEGRATION_KEY_FILE
 	TimeZone       string // PENDO_TIME_ZONE: the subscription's time zone, which aligns its day buckets [America/Los_Angeles]
 	// HistoryDays is how far back the first event sync reads [365]; MinInterval is the
-	// self-imposed gap between calls [2s; negative = none]. The local stack shortens both.
+	// self-imposed gap between calls, 1s / PENDO_REQUESTS_PER_SECOND [the connector's
+	// default; negative = none]. The local stack shortens both.
 	HistoryDays int
 	MinInterval time.Duration
+	HTTPTimeout time.Duration // PENDO_HTTP_TIMEOUT [the connector's default]
 }
 
 // CrunchbaseConfig configures the Crunchbase connector.
 type CrunchbaseConfig struct {
 	BaseURL string // CRUNCHBASE_BASE_URL [https://api.crunchbase.com/api/v4]
 	UserKey string // CRUNCHBASE_USER_KEY or CRUNCHBASE_USER_KEY_FILE
-	// RequestsPerMinute paces the connector [180]; negative = unpaced (local sandbox).
+	// RequestsPerMinute paces the connector (CRUNCHBASE_REQUESTS_PER_MINUTE) [180];
+	// negative = unpaced (local sandbox).
 	RequestsPerMinute int
+	HTTPTimeout       time.Duration // CRUNCHBASE_HTTP_TIMEOUT [the connector's default]
 }
 
 // HubSpotConfig configures the HubSpot connector.
 type HubSpotConfig struct {
 	BaseURL string // HUBSPOT_BASE_URL [https://api.hubapi.com]
 	Token   string // HUBSPOT_TOKEN, or the contents of the file named by HUBSPOT_TOKEN_FILE
+	// RequestsPerSecond and SearchRequestsPerSecond pace list and search calls
+	// (HUBSPOT_REQUESTS_PER_SECOND, HUBSPOT_SEARCH_REQUESTS_PER_SECOND) [the
+	// connector's defaults; negative = unpaced].
+	RequestsPerSecond, SearchRequestsPerSecond float64
+	HTTPTimeout                                time.Duration // HUBSPOT_HTTP_TIMEOUT [the connector's default]
 }
 
 // DefaultLake is where the embedded lake lives unless MESHFLOW_LAKE says otherwise.
@@ -158,6 +173,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, errs.Errorf(errs.Invalid, "configure", "read GA4_CREDENTIALS_FILE: %v", err)
 		}
 		c.GA4.CredentialsJSON = string(b)
+	}
+	if err := readPacing(getenv, &c); err != nil {
+		return Config{}, err
 	}
 	if c.S3, err = readS3(getenv); err != nil {
 		return Config{}, err

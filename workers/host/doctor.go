@@ -26,6 +26,7 @@ import (
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
+	"github.com/meshflow/meshflow/framework/source"
 )
 
 // Status is the outcome of one doctor check.
@@ -58,6 +59,12 @@ type DoctorOptions struct {
 	Log     zerolog.Logger // the Temporal client's logger [the zero Logger: silent]
 	// Domains are the domains whose task queues need a worker; none = no workers check.
 	Domains []mesh.Domain
+	// RetryWait is the longest a source's check waits, within its time limit, before
+	// its one retry after a rate limit [3s]; a shorter Retry-After is honoured.
+	RetryWait time.Duration
+	// Sleep waits before that retry; tests replace it. It must return ctx.Err()
+	// when ctx ends first [a timer].
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Doctor checks a configuration end to end: Temporal is reachable, the namespace and
@@ -73,6 +80,12 @@ func Doctor(ctx context.Context, c Config, o *DoctorOptions) []Check {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
+	}
+	if opts.RetryWait <= 0 {
+		opts.RetryWait = 3 * time.Second
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = source.Sleep
 	}
 	d := &doctor{cfg: c, opts: opts}
 	d.temporal(ctx)
@@ -354,7 +367,8 @@ func (d *doctor) scrub(err error) string {
 }
 
 // source builds one configured connector alone (so that one bad configuration does not
-// hide the others) and makes its cheapest authenticated call.
+// hide the others) and makes its cheapest authenticated call, naming the fix for each
+// way it can fail.
 func (d *doctor) source(ctx context.Context, name string) {
 	if !slices.Contains(d.cfg.ConfiguredSources(), name) {
 		d.add(name, Skipped, "no credentials: set %s to read it", credentialHint(name))
@@ -362,21 +376,72 @@ func (d *doctor) source(ctx context.Context, name string) {
 	}
 	srcs, err := Sources(only(d.cfg, name))
 	if err != nil {
-		d.add(name, Fail, "%v", err)
+		d.add(name, Fail, "%v", err) // the connector's validation names the variable
 		return
 	}
+	src := srcs[name]
 	sctx, cancel := d.timeout(ctx)
 	defer cancel()
-	if err := srcs[name].Check(sctx); err != nil {
-		switch errs.KindOf(err) {
-		case errs.Permission, errs.Invalid, errs.NotFound:
-			d.add(name, Fail, "%v; fix the credentials: %s", err, credentialHint(name))
-		default:
-			d.add(name, Fail, "%v; check %s (%s) and the network path to it", err, baseURLVar(name), sourceURL(d.cfg, name))
-		}
+	if err := d.checkSource(sctx, src); err != nil {
+		d.add(name, Fail, "%v; %s", err, d.sourceFix(name, err))
 		return
 	}
-	d.add(name, OK, "credentials accepted by %s", sourceURL(d.cfg, name))
+	detail := "credentials accepted by " + sourceURL(d.cfg, name)
+	if t, ok := src.(source.Tuned); ok {
+		detail += " (" + t.Tuning().String() + ")"
+	}
+	d.add(name, OK, "%s", detail)
+}
+
+// checkSource makes src's check, and once more after a rate limit: one 429 says
+// the quota is busy, not that the configuration is wrong. Before the retry it waits
+// what the source asked (its Retry-After, else a second), at most RetryWait and never
+// past half the time the check has left.
+func (d *doctor) checkSource(ctx context.Context, src source.Source) error {
+	err := src.Check(ctx)
+	e, _ := errs.As(err)
+	if !errs.Is(err, errs.RateLimited) && !(errs.Is(err, errs.Transient) && e != nil && e.RetryAfter > 0) {
+		return err
+	}
+	wait := time.Second
+	if e != nil && e.RetryAfter > 0 {
+		wait = e.RetryAfter
+	}
+	wait = min(wait, d.opts.RetryWait)
+	if deadline, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(deadline)/2)
+	}
+	if serr := d.opts.Sleep(ctx, wait); serr != nil {
+		return err
+	}
+	return src.Check(ctx)
+}
+
+// sourceFix names what to change for a failed source check, by what failed.
+func (d *doctor) sourceFix(name string, err error) string {
+	at := fmt.Sprintf("%s (%s)", baseURLVar(name), sourceURL(d.cfg, name))
+	e, _ := errs.As(err)
+	limit := "the source's rate limit"
+	if e != nil && e.Limit != "" {
+		limit = e.Limit
+	}
+	switch errs.KindOf(err) {
+	case errs.Permission:
+		return "fix the credentials: " + credentialHint(name)
+	case errs.NotFound:
+		return "check where the data is: " + locationHint(name)
+	case errs.RateLimited, errs.Transient:
+		if e != nil && (e.Kind == errs.RateLimited || e.RetryAfter > 0) {
+			return fmt.Sprintf("rate limited twice (%s): try again later; another process may be using the same quota (a running landing, another worker)", limit)
+		}
+		return "check " + at + " and the network path to it"
+	case errs.Quota:
+		return fmt.Sprintf("%s is spent until %s: try again after it resets; another process may be using the same quota", limit, e.Until.Format(time.RFC3339))
+	case errs.Invalid:
+		return "the API refused the check's request: check that " + at + " is the API's address"
+	default:
+		return "check " + at + " and the network path to it"
+	}
 }
 
 // sourceURL is the API address a configured source calls.

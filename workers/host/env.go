@@ -21,10 +21,12 @@ type Var struct {
 	File bool
 	// Secret: the value is a credential. A deployment sets NAME_FILE, never the value.
 	Secret bool
-	// Source is the connector the variable configures ("" for the mesh itself), and
-	// Credential marks the variables that authenticate to it.
+	// Source is the connector the variable configures ("" for the mesh itself),
+	// Credential marks the variables that authenticate to it, and Locates the ones
+	// saying where its data is (its address, a site, ids): what a 404 points at.
 	Source     string
 	Credential bool
+	Locates    bool
 }
 
 // Vars is every environment variable ConfigFromEnv reads, in the README's order. It is
@@ -56,25 +58,38 @@ var Vars = []Var{
 	{Name: "MESHFLOW_TOKEN", File: true, Secret: true, Doc: "this caller's token for restricted ports (`mesh show`)"},
 
 	{Name: hubspot.TokenEnv, Source: "hubspot", Credential: true, File: true, Secret: true, Doc: "HubSpot private app token"},
-	{Name: hubspot.BaseURLEnv, Source: "hubspot", Default: "`" + hubspot.DefaultBaseURL + "`", Doc: "HubSpot API"},
-	{Name: jira.BaseURLEnv, Source: "jira", Doc: "Jira Cloud site (`https://acme.atlassian.net`)"},
+	{Name: hubspot.BaseURLEnv, Source: "hubspot", Locates: true, Default: "`" + hubspot.DefaultBaseURL + "`", Doc: "HubSpot API"},
+	hubspotPace.Var("hubspot", "list calls a second, all HubSpot streams together: HubSpot allows 100 per 10 s on Free and Starter, 190 on Professional and Enterprise, 250 with the API limit increase pack"),
+	hubspotSearchPace.Var("hubspot", "search calls a second (incremental syncs): HubSpot allows 5 per account"),
+	hubspotTimeout.Var("hubspot", "HubSpot"),
+	{Name: jira.BaseURLEnv, Source: "jira", Locates: true, Doc: "Jira Cloud site (`https://acme.atlassian.net`)"},
 	{Name: jira.EmailEnv, Source: "jira", Credential: true, Doc: "the Atlassian account the API token belongs to"},
 	{Name: jira.TokenEnv, Source: "jira", Credential: true, File: true, Secret: true, Doc: "that account's API token"},
 	{Name: "JIRA_PROJECTS", Source: "jira", Default: "all visible", Doc: "project keys to read (comma-separated)"},
+	jiraPace.Var("jira", "calls a second, all Jira streams together: Jira Cloud does not publish its burst limits, and its 429s are followed"),
+	jiraTimeout.Var("jira", "Jira"),
 	{Name: github.TokenEnv, Source: "github", Credential: true, File: true, Secret: true, Doc: "GitHub token"},
-	{Name: github.ReposEnv, Source: "github", Doc: "`owner/name` repositories to read (comma-separated)"},
+	{Name: github.ReposEnv, Source: "github", Locates: true, Doc: "`owner/name` repositories to read (comma-separated)"},
 	{Name: github.BranchesEnv, Source: "github", Doc: "branches read besides each repository's default"},
-	{Name: github.BaseURLEnv, Source: "github", Default: "`" + github.DefaultBaseURL + "`", Doc: "GitHub API (or GitHub Enterprise: `https://HOST/api/v3`)"},
+	{Name: github.BaseURLEnv, Source: "github", Locates: true, Default: "`" + github.DefaultBaseURL + "`", Doc: "GitHub API (or GitHub Enterprise: `https://HOST/api/v3`)"},
+	githubPace.Var("github", "requests a second, all GitHub streams together: GitHub's secondary rate limit allows 900 points a minute (15 reads a second) per token"),
+	githubTimeout.Var("github", "GitHub"),
 	{Name: googleanalytics.CredentialsFileEnv, Source: "googleanalytics", Credential: true, Doc: "service-account key file (JSON) with Viewer access to the properties"},
-	{Name: googleanalytics.PropertyIDsEnv, Source: "googleanalytics", Doc: "numeric GA4 property ids (comma-separated)"},
+	{Name: googleanalytics.PropertyIDsEnv, Source: "googleanalytics", Locates: true, Doc: "numeric GA4 property ids (comma-separated)"},
 	{Name: googleanalytics.StartDateEnv, Source: "googleanalytics", Default: "`" + googleanalytics.DefaultStartDate + "`", Doc: "first day of a full refresh (`YYYY-MM-DD` or `NdaysAgo`)"},
-	{Name: googleanalytics.BaseURLEnv, Source: "googleanalytics", Default: "`" + googleanalytics.DefaultBaseURL + "`", Doc: "GA4 Data API"},
+	{Name: googleanalytics.BaseURLEnv, Source: "googleanalytics", Locates: true, Default: "`" + googleanalytics.DefaultBaseURL + "`", Doc: "GA4 Data API"},
 	{Name: googleanalytics.TokenURLEnv, Source: "googleanalytics", Default: "the key file's `token_uri`", Doc: "OAuth token endpoint"},
+	ga4Pace.Var("googleanalytics", "report calls a second: GA4 limits a property's tokens per hour and per day (a run waits them out) and its concurrent requests, not a rate"),
+	ga4Timeout.Var("googleanalytics", "GA4"),
 	{Name: pendo.IntegrationKeyEnv, Source: "pendo", Credential: true, File: true, Secret: true, Doc: "Pendo integration key"},
 	{Name: pendo.TimeZoneEnv, Source: "pendo", Default: "`" + pendo.DefaultTimeZone + "`", Doc: "the subscription's time zone (it aligns Pendo's day buckets)"},
-	{Name: pendo.BaseURLEnv, Source: "pendo", Default: "`" + pendo.DefaultBaseURL + "`", Doc: "`https://app.eu.pendo.io` for EU subscriptions"},
+	{Name: pendo.BaseURLEnv, Source: "pendo", Locates: true, Default: "`" + pendo.DefaultBaseURL + "`", Doc: "`https://app.eu.pendo.io` for EU subscriptions"},
+	pendoPace.Var("pendo", "requests a second, all Pendo streams together: Pendo publishes no limit (public taps pace at one per 2 s, integrators report up to 100 a second per endpoint), and a 429 backs off from 30 s"),
+	pendoTimeout.Var("pendo", "Pendo"),
 	{Name: crunchbase.UserKeyEnv, Source: "crunchbase", Credential: true, File: true, Secret: true, Doc: "Crunchbase API key"},
-	{Name: crunchbase.BaseURLEnv, Source: "crunchbase", Default: "`" + crunchbase.DefaultBaseURL + "`", Doc: "Crunchbase API"},
+	{Name: crunchbase.BaseURLEnv, Source: "crunchbase", Locates: true, Default: "`" + crunchbase.DefaultBaseURL + "`", Doc: "Crunchbase API"},
+	crunchbasePace.Var("crunchbase", "calls a minute: Crunchbase allows 200 per key, and a 429 waits for the next minute"),
+	crunchbaseTimeout.Var("crunchbase", "Crunchbase"),
 }
 
 // Defaults of the mesh's own variables.
@@ -108,6 +123,18 @@ func credentialHint(source string) string {
 			n += " or " + v.Name + "_FILE"
 		}
 		names = append(names, n)
+	}
+	return strings.Join(names, ", ")
+}
+
+// locationHint names the variables saying where a source's data is, for a message
+// about a 404: "GITHUB_REPOS, GITHUB_BASE_URL".
+func locationHint(source string) string {
+	var names []string
+	for _, v := range Vars {
+		if v.Source == source && v.Locates {
+			names = append(names, v.Name)
+		}
 	}
 	return strings.Join(names, ", ")
 }

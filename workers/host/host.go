@@ -64,39 +64,40 @@ func Sources(c Config) (map[string]source.Source, error) {
 		return nil
 	}
 	if c.HubSpot.Token != "" {
-		if err := add(hubspot.New(hubspot.Config{BaseURL: c.HubSpot.BaseURL, Token: secret.Value(c.HubSpot.Token)}, nil)); err != nil {
+		opts := &hubspot.Options{RequestsPerSecond: c.HubSpot.RequestsPerSecond, SearchRequestsPerSecond: c.HubSpot.SearchRequestsPerSecond, HTTPTimeout: c.HubSpot.HTTPTimeout}
+		if err := add(hubspot.New(hubspot.Config{BaseURL: c.HubSpot.BaseURL, Token: secret.Value(c.HubSpot.Token)}, opts)); err != nil {
 			return nil, err
 		}
 	}
 	if c.Jira.Token != "" {
 		cfg := jira.Config{BaseURL: c.Jira.BaseURL, Email: c.Jira.Email, Token: secret.Value(c.Jira.Token), Projects: c.Jira.Projects}
-		if err := add(jira.New(cfg, &jira.Options{RequestsPerSecond: c.Jira.RequestsPerSecond})); err != nil {
+		if err := add(jira.New(cfg, &jira.Options{RequestsPerSecond: c.Jira.RequestsPerSecond, HTTPTimeout: c.Jira.HTTPTimeout})); err != nil {
 			return nil, err
 		}
 	}
 	if c.GitHub.Token != "" {
 		cfg := github.Config{BaseURL: c.GitHub.BaseURL, Token: secret.Value(c.GitHub.Token), Repos: c.GitHub.Repos, Branches: c.GitHub.Branches}
-		if err := add(github.New(cfg, &github.Options{RequestsPerSecond: c.GitHub.RequestsPerSecond})); err != nil {
+		if err := add(github.New(cfg, &github.Options{RequestsPerSecond: c.GitHub.RequestsPerSecond, HTTPTimeout: c.GitHub.HTTPTimeout})); err != nil {
 			return nil, err
 		}
 	}
 	if c.GA4.CredentialsJSON != "" {
 		cfg := googleanalytics.Config{PropertyIDs: c.GA4.PropertyIDs, CredentialsJSON: secret.Value(c.GA4.CredentialsJSON),
 			TokenURL: c.GA4.TokenURL, BaseURL: c.GA4.BaseURL, StartDate: c.GA4.StartDate}
-		if err := add(googleanalytics.New(cfg, &googleanalytics.Options{RequestsPerSecond: c.GA4.RequestsPerSecond})); err != nil {
+		if err := add(googleanalytics.New(cfg, &googleanalytics.Options{RequestsPerSecond: c.GA4.RequestsPerSecond, HTTPTimeout: c.GA4.HTTPTimeout})); err != nil {
 			return nil, err
 		}
 	}
 	if c.Pendo.IntegrationKey != "" {
 		cfg := pendo.Config{BaseURL: c.Pendo.BaseURL, IntegrationKey: secret.Value(c.Pendo.IntegrationKey), TimeZone: c.Pendo.TimeZone,
 			HistoryDays: c.Pendo.HistoryDays, MinInterval: c.Pendo.MinInterval}
-		if err := add(pendo.New(cfg, nil)); err != nil {
+		if err := add(pendo.New(cfg, &pendo.Options{HTTPTimeout: c.Pendo.HTTPTimeout})); err != nil {
 			return nil, err
 		}
 	}
 	if c.Crunchbase.UserKey != "" {
 		cfg := crunchbase.Config{BaseURL: c.Crunchbase.BaseURL, UserKey: secret.Value(c.Crunchbase.UserKey), RequestsPerMinute: c.Crunchbase.RequestsPerMinute}
-		if err := add(crunchbase.New(cfg, nil)); err != nil {
+		if err := add(crunchbase.New(cfg, &crunchbase.Options{HTTPTimeout: c.Crunchbase.HTTPTimeout})); err != nil {
 			return nil, err
 		}
 	}

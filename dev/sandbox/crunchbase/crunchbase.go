@@ -1,6 +1,6 @@
 // Package crunchbase imitates Crunchbase API v4's organization search and lookup
-// over HTTP, boundary behaviour included: field_ids are required, `query` is a
-// list of AND-ed predicates, paging is keyset (after_id = the uuid of the last
+// over HTTP, boundary behaviour included: field_ids and `query` are required,
+// `query` is a list of AND-ed predicates, paging is keyset (after_id = the uuid of the last
 // entity, under an order the client must keep constant), `count` is the total,
 // limit defaults to 50 and stops at 1000, money is {value, currency, value_usd},
 // dates carry a precision, and past ~200 calls a minute the answer is a bare 429:

@@ -83,6 +83,9 @@ func search(t *testing.T, ts *httptest.Server, body map[string]any) result {
 	if body["field_ids"] == nil {
 		body["field_ids"] = []string{"identifier", "updated_at"}
 	}
+	if body["query"] == nil {
+		body["query"] = []any{}
+	}
 	r := post(t, ts, body)
 	if r.status != 200 {
 		t.Fatalf("search %v: %d %s", body, r.status, r.body)
@@ -98,20 +101,22 @@ func pred(field, op string, values ...any) map[string]any {
 	return map[string]any{"type": "predicate", "field_id": field, "operator_id": op, "values": values}
 }
 
-func TestFieldIDsAreRequired(t *testing.T) {
+func TestFieldIDsAndQueryAreRequired(t *testing.T) {
 	_, ts, _ := newTestAPI(t, Options{})
+	none := []any{}
 	for name, c := range map[string]struct {
 		body map[string]any
 		want string
 	}{
-		"missing":            {map[string]any{"limit": 5}, "field_ids"},
-		"empty":              {map[string]any{"field_ids": []string{}}, "field_ids"},
-		"unknown":            {map[string]any{"field_ids": []string{"identifier", "valuation"}}, "valuation"},
-		"limit":              {map[string]any{"field_ids": []string{"identifier"}, "limit": 1001}, "1000"},
+		"missing":            {map[string]any{"limit": 5, "query": none}, "field_ids"},
+		"empty":              {map[string]any{"field_ids": []string{}, "query": none}, "field_ids"},
+		"unknown":            {map[string]any{"field_ids": []string{"identifier", "valuation"}, "query": none}, "valuation"},
+		"no query":           {map[string]any{"field_ids": []string{"identifier"}, "limit": 1}, "Missing required field: query"},
+		"limit":              {map[string]any{"field_ids": []string{"identifier"}, "query": none, "limit": 1001}, "1000"},
 		"operator":           {map[string]any{"field_ids": []string{"identifier"}, "query": []any{pred("updated_at", "includes", "2024-01-01")}}, "includes"},
-		"order":              {map[string]any{"field_ids": []string{"identifier"}, "order": []any{map[string]string{"field_id": "categories", "sort": "asc"}}}, "categories"},
-		"after_id":           {map[string]any{"field_ids": []string{"identifier"}, "after_id": "nope"}, "nope"},
-		"unknown body field": {map[string]any{"field_ids": []string{"identifier"}, "offset": 10}, "offset"},
+		"order":              {map[string]any{"field_ids": []string{"identifier"}, "query": none, "order": []any{map[string]string{"field_id": "categories", "sort": "asc"}}}, "categories"},
+		"after_id":           {map[string]any{"field_ids": []string{"identifier"}, "query": none, "after_id": "nope"}, "nope"},
+		"unknown body field": {map[string]any{"field_ids": []string{"identifier"}, "query": none, "offset": 10}, "offset"},
 	} {
 		r := post(t, ts, c.body)
 		var errs []struct{ Code, Message string }
@@ -243,12 +248,12 @@ func TestEntityLookup(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	a, ts, _ := newTestAPI(t, Options{})
-	req, _ := http.NewRequest("POST", ts.URL+"/api/v4/searches/organizations", strings.NewReader(`{"field_ids":["identifier"]}`))
+	req, _ := http.NewRequest("POST", ts.URL+"/api/v4/searches/organizations", strings.NewReader(`{"field_ids":["identifier"],"query":[]}`))
 	req.Header.Set("X-cb-user-key", "wrong-key")
 	if r := do(t, req); r.status != 401 || bytes.Contains(r.body, []byte("wrong-key")) {
 		t.Errorf("bad key: %d %s", r.status, r.body)
 	}
-	req, _ = http.NewRequest("POST", ts.URL+"/api/v4/searches/organizations?user_key="+DefaultKey, strings.NewReader(`{"field_ids":["identifier"]}`))
+	req, _ = http.NewRequest("POST", ts.URL+"/api/v4/searches/organizations?user_key="+DefaultKey, strings.NewReader(`{"field_ids":["identifier"],"query":[]}`))
 	if r := do(t, req); r.status != 200 {
 		t.Errorf("key as query parameter: %d %s", r.status, r.body)
 	}
@@ -262,7 +267,7 @@ func TestBare429(t *testing.T) {
 	a, ts, _ := newTestAPI(t, Options{RateLimit: 3})
 	wall := &clock{t: time.Date(2026, 3, 10, 12, 0, 10, 0, time.UTC)}
 	a.limits.clock = wall.Now
-	body := map[string]any{"field_ids": []string{"identifier"}, "limit": 1}
+	body := map[string]any{"field_ids": []string{"identifier"}, "query": []any{}, "limit": 1}
 	for i := range 3 {
 		if r := post(t, ts, body); r.status != 200 {
 			t.Fatalf("call %d: %d", i, r.status)

@@ -20,12 +20,12 @@ const (
 )
 
 type searchRequest struct {
-	FieldIDs []string    `json:"field_ids"`
-	Query    []predicate `json:"query"`
-	Order    []orderBy   `json:"order"`
-	Limit    *int        `json:"limit"`
-	AfterID  string      `json:"after_id"`
-	BeforeID string      `json:"before_id"`
+	FieldIDs []string     `json:"field_ids"`
+	Query    *[]predicate `json:"query"` // required, though it may be empty
+	Order    []orderBy    `json:"order"`
+	Limit    *int         `json:"limit"`
+	AfterID  string       `json:"after_id"`
+	BeforeID string       `json:"before_id"`
 }
 
 type predicate struct {
@@ -138,6 +138,10 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusBadRequest, "MD101", "Unsupported field_ids provided: "+strings.Join(bad, ", "))
 		return
 	}
+	if req.Query == nil { // Crunchbase's search takes field_ids and query, both required
+		writeErrors(w, http.StatusBadRequest, "MD100", `Missing required field: query. List the predicates to match (AND-ed), e.g. "query": [{"type": "predicate", "field_id": "facet_ids", "operator_id": "includes", "values": ["company"]}]`)
+		return
+	}
 	limit := DefaultLimit
 	if req.Limit != nil {
 		limit = *req.Limit
@@ -150,7 +154,7 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusBadRequest, "MD102", "after_id and before_id cannot be used together")
 		return
 	}
-	match, err := compileQuery(req.Query)
+	match, err := compileQuery(*req.Query)
 	if err != nil {
 		writeErrors(w, http.StatusBadRequest, "MD103", err.Error())
 		return
