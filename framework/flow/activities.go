@@ -94,6 +94,10 @@ func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error)
 	})
 	if err != nil {
 		log.Error().Err(err).Msg("landing failed")
+		if res.Checkpoint != nil {
+			// Stopped by an exhausted quota: the workflow resumes from here after the wait.
+			return LandOutput{}, toTemporal(ctx, err, *res.Checkpoint)
+		}
 		return LandOutput{}, toTemporal(ctx, err)
 	}
 	log.Info().Int64("rows", res.Manifest.Rows).Int("pages", res.Stats.Pages).Int("retries", res.Stats.Retries).Str("manifest", res.ManifestKey).Msg("landed")
@@ -597,11 +601,13 @@ func RunRecordKey(domain, product string, finished time.Time, runID string) stri
 }
 
 // toTemporal maps an error's kind, once, to a Temporal application error: its type is
-// the kind, and kinds that retrying cannot fix are non-retryable. An attempt whose
+// the kind, and kinds that retrying cannot fix are non-retryable. An exhausted quota's
+// details are its reset time and then resume, what the workflow needs to go on after
+// waiting for it. An attempt whose
 // context ended is final only when the workflow asked for the cancel: then the SDK
 // reports it canceled. Any other end — a heartbeat the server no longer accepted, a
 // stopping worker — is an interruption, retried from the attempt's last checkpoint.
-func toTemporal(ctx context.Context, err error) error {
+func toTemporal(ctx context.Context, err error, resume ...any) error {
 	if err == nil {
 		return nil
 	}
@@ -622,7 +628,7 @@ func toTemporal(ctx context.Context, err error) error {
 	if e, ok := errs.As(err); ok && kind == errs.Quota {
 		typ = ErrTypeQuotaExhausted
 		opts.NonRetryable = true // the workflow waits on a durable timer instead
-		opts.Details = []any{e.Until}
+		opts.Details = append([]any{e.Until}, resume...)
 	}
 	return temporal.NewApplicationErrorWithOptions(err.Error(), typ, opts)
 }

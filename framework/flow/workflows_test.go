@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 	_ "gocloud.dev/blob/memblob"
 
+	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
@@ -273,4 +274,40 @@ func memLake(t *testing.T) *lake.Lake {
 	}
 	t.Cleanup(func() { l.Close() })
 	return l
+}
+
+// TestQuotaWaitResumesFromWhatLanded: a landing stopped by an exhausted quota hands the
+// workflow its checkpoint, and the landing after the wait resumes from it instead of
+// reading everything again.
+func TestQuotaWaitResumesFromWhatLanded(t *testing.T) {
+	env, a := newEnv(t)
+	until := env.Now().Add(3 * time.Hour)
+	kept := lake.Checkpoint{Files: []lake.DataFile{{Key: "raw/marketing/hubspot/contacts/run=r/part-00000.parquet", Rows: 100}}, Cursor: []byte(`{"v":1,"page":7}`), Pages: 7, Rows: 100}
+	var resumed []*lake.Checkpoint
+	env.OnActivity(a.Land, mock.Anything, mock.MatchedBy(func(in LandInput) bool { return in.Stream == "contacts" })).Return(func(ctx context.Context, in LandInput) (LandOutput, error) {
+		resumed = append(resumed, in.Resume)
+		if len(resumed) == 1 {
+			return LandOutput{}, toTemporal(ctx, quotaErr(until), kept)
+		}
+		return LandOutput{Rows: 150}, nil
+	})
+	env.OnActivity(a.Land, mock.Anything, mock.Anything).Return(LandOutput{Rows: 1}, nil)
+	env.OnActivity(a.Transform, mock.Anything, mock.Anything).Return(TransformOutput{StagingKey: "k"}, nil)
+	env.OnActivity(a.Check, mock.Anything, mock.Anything).Return(CheckOutput{Results: passing}, nil)
+	env.OnActivity(a.Publish, mock.Anything, mock.Anything).Return(PublishOutput{SnapshotID: 1}, nil)
+	env.OnActivity(a.RecordRun, mock.Anything, mock.Anything).Return(nil)
+
+	env.ExecuteWorkflow(RunProductWorkflow, RunInput{Domain: "marketing", Product: "crm_contacts"})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if len(resumed) != 2 || resumed[0] != nil || resumed[1] == nil || resumed[1].Rows != 100 || string(resumed[1].Cursor) != `{"v":1,"page":7}` || len(resumed[1].Files) != 1 {
+		t.Fatalf("landings resumed from %+v, want nothing and then the stopped landing's checkpoint", resumed)
+	}
+}
+
+func quotaErr(until time.Time) error {
+	e := errs.Errorf(errs.Quota, "googleanalytics: run report", "tokensPerDay exhausted")
+	e.Until = until
+	return e
 }
