@@ -65,6 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&hs.Contacts, "hubspot-contacts", 3000, "HubSpot contacts to generate")
 	fs.IntVar(&hs.Companies, "hubspot-companies", 800, "HubSpot companies to generate")
 	fs.IntVar(&hs.Deals, "hubspot-deals", 1500, "HubSpot deals to generate")
+	fs.IntVar(&hs.BulkContacts, "hubspot-bulk-contacts", 0, "HubSpot contacts a last batch job rewrote at one instant, the newest lastmodifieddate (a month-end bulk update)")
 	fs.IntVar(&hs.SearchCap, "hubspot-search-cap", 10_000, "HubSpot search results one query can page through")
 	fs.IntVar(&hs.RateLimit, "hubspot-rate-limit", 190, "HubSpot requests per rolling 10 s (-1 = unlimited)")
 	fs.IntVar(&hs.SearchPerSecond, "hubspot-search-per-second", 5, "HubSpot search requests per second (-1 = unlimited)")

@@ -50,10 +50,12 @@ type Config struct {
 	BaseURL string // [DefaultBaseURL]; a sandbox's HubSpot URL in tests and demos
 	Token   Secret // private app access token (pat-…), from HUBSPOT_TOKEN
 
-	// Lookback is subtracted from the last sync's high-water mark, because the
-	// search index lags writes: records indexed late still fall in the next window.
-	// Records seen at the same version are dropped, so it costs requests, not
-	// duplicates [5m].
+	// Lookback is how long before the last sync's start the next sync's window
+	// begins, because the search index lags writes: records indexed late still fall
+	// in the next window. It must cover that lag plus any clock difference between
+	// HubSpot and the worker. Records seen at the same version are dropped, so it
+	// costs requests, not duplicates; a bulk update of more than a few hundred
+	// records within it lands partly in the next sync, so the cursor stays small [5m].
 	Lookback time.Duration
 	// PageSize is records per request, capped at each endpoint's maximum (100 for
 	// lists, 200 for search) [the maximum].

@@ -50,7 +50,7 @@ func fuzzSource(t *testing.T, reply *fuzzReply) *Source {
 // next cursor the connector itself reads back.
 func checkPage(t *testing.T, p source.Page, err error) {
 	t.Helper()
-	conformance.CheckFuzzedPage(t, p, err, func(b []byte) error { _, err := decodeCursor(b); return err }, fuzzToken)
+	conformance.CheckFuzzedPage(t, p, err, func(b []byte) error { _, err := decodeCursor(b, defaultLookback); return err }, fuzzToken)
 }
 
 // A live contact as the list and search endpoints send it.
@@ -70,13 +70,19 @@ func FuzzCursor(f *testing.F) {
 		`{"v":1,"phase":"idle","mark":-9223372036854775808}`,
 		`{"v":1,"phase":"search","since":9223372036854775807,"until":-1,"seen":{"":0}}`,
 		`{"v":1,"phase":"idle","seen":{"101":"x"}}`,
+		`{"v":2}`, `{"v":3,"phase":"idle"}`,
+		`{"v":2,"phase":"list","after":"MTAx","until":1773111600000,"new":{"101":1773111500000}}`,
+		`{"v":2,"phase":"search","last_id":"250","since":1773050099999,"until":1773111600000,"seen":{"101":1773050400000}}`,
+		`{"v":2,"phase":"archived","since":1773050099999,"until":1773111600000}`,
+		`{"v":2,"phase":"idle","mark":1773111300000,"seen":{"101":1773111400000}}`,
+		`{"v":2,"phase":"idle","mark":9223372036854775807}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	reply := &fuzzReply{status: 200, body: []byte(`{"total":1,"results":[` + fuzzContact + `]}`)}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		src := fuzzSource(t, reply)
-		_, derr := decodeCursor(raw)
+		_, derr := decodeCursor(raw, defaultLookback)
 		for _, st := range src.Streams() {
 			p, err := conformance.ReadFuzzedCursor(t, st, source.PageRequest{Cursor: raw, SyncStart: fuzzNow}, derr)
 			checkPage(t, p, err)

@@ -449,7 +449,7 @@ func TestSecretRedaction(t *testing.T) {
 
 func TestCursorErrors(t *testing.T) {
 	src, _ := New(Config{Token: "pat-x"}, nil)
-	for _, c := range []string{`{"v":2}`, `[1]`, `{"v":1,"phase":"sideways"}`} {
+	for _, c := range []string{`{"v":3,"phase":"idle"}`, `{"v":2}`, `[1]`, `{"v":1,"phase":"sideways"}`, `{"v":2,"phase":"sideways"}`} {
 		_, err := src.Streams()[0].NextPage(t.Context(), source.PageRequest{Cursor: json.RawMessage(c)})
 		if !errs.Is(err, errs.Invalid) {
 			t.Errorf("cursor %s: %v, want invalid", c, err)

@@ -69,7 +69,15 @@ type stream struct {
 	obj   object
 	props string // the comma list of properties every request asks for
 	spec  source.StreamSpec
+	// remember bounds the versions a cursor carries (Seen and New together); tests
+	// lower it [maxRemembered].
+	remember int
 }
+
+// maxRemembered is how many record versions a cursor may carry, about 30 bytes each in
+// JSON: a cursor stays under about 8 KB whatever the data, where remembering every
+// record of a 12,000-record bulk update made it 253 KB (see cursor).
+const maxRemembered = 256
 
 func newStream(src *Source, o object) *stream {
 	fields := []source.Field{{Name: "id", Type: source.String, Path: []string{"id"}, Doc: "HubSpot record id (hs_object_id), unique within the object type."}}
@@ -87,9 +95,10 @@ func newStream(src *Source, o object) *stream {
 		props = append(props, "hs_object_id")
 	}
 	return &stream{
-		src:   src,
-		obj:   o,
-		props: strings.Join(props, ","), // a dozen names: far from URL-length limits, so no chunking
+		src:      src,
+		obj:      o,
+		remember: maxRemembered,
+		props:    strings.Join(props, ","), // a dozen names: far from URL-length limits, so no chunking
 		spec: source.StreamSpec{
 			Name:        o.name,
 			Fields:      fields,
@@ -121,28 +130,48 @@ const (
 	phaseIdle     = "idle"     // between syncs: the next page starts an incremental sync
 )
 
-// cursor is the opaque resume point. Every page's cursor carries what is needed
-// to resume mid-sync, including the dedupe sets, so a retried activity neither
-// skips nor re-lands records.
+// cursorVersion is the version of the cursors this connector writes. It reads v1
+// cursors too (see upgrade), so a sync stopped mid-way by an older build resumes.
+const cursorVersion = 2
+
+// cursor is the opaque resume point; every page's cursor resumes mid-sync without
+// skipping or re-landing a record, and stays small whatever the data.
+//
+// A sync reads the window (Since, Until]: Until is its SyncStart, Since the previous
+// sync's Until less the lookback, because the search index lags writes: a record
+// changed shortly before a sync began may not be searchable yet, so the next window
+// reads the last lookback again. Within a window, search pages by id (hs_object_id >
+// Last, sorted by id), so resuming needs one id, however many records share a
+// timestamp. Across windows, a record landed in that overlap at the same version must
+// not land again: Seen holds the versions landed above the next Since. Only records
+// changed within the lookback before SyncStart go there (not, as in v1, every record
+// within the lookback of the newest change, which a month-end bulk update of 12,000
+// records made 253 KB), and at most remember of them: once that many are remembered,
+// further records of that band are left to the next sync, whose window holds them and
+// which lands them without remembering them (they are below its band by then, unless
+// syncs come faster than the lookback).
 type cursor struct {
 	V     int    `json:"v"`
 	Phase string `json:"phase"`
 	After string `json:"after,omitempty"`   // list paging token, sent back verbatim
 	Last  string `json:"last_id,omitempty"` // search keyset: only ids above it are left
 
-	Since int64 `json:"since,omitempty"` // lower bound of this sync's window, epoch ms (0 on a full refresh)
-	Until int64 `json:"until,omitempty"` // upper bound: this sync's SyncStart, kept across resumes
-	Mark  int64 `json:"mark,omitempty"`  // high-water mark of the last completed sync
-	Max   int64 `json:"max,omitempty"`   // highest version landed by this sync so far
+	Since int64 `json:"since,omitempty"` // the window's lower bound, epoch ms, exclusive (0 on a full refresh)
+	Until int64 `json:"until,omitempty"` // the window's upper bound, inclusive: this sync's SyncStart, kept across resumes
+	Mark  int64 `json:"mark,omitempty"`  // idle: the next sync's Since
 
-	// Seen holds the versions landed within the lookback of Mark by earlier syncs:
-	// the search window overlaps them, and a record seen at the same version is
-	// dropped. New collects this sync's versions near Max; they join Seen at the end.
+	// Seen holds versions landed by earlier syncs above this sync's Since, New those
+	// this sync landed within the lookback of Until; a record met again at a version
+	// held is dropped. New joins Seen when the sync ends.
 	Seen source.Versions `json:"seen,omitempty"`
 	New  source.Versions `json:"new,omitempty"`
+
+	Max int64 `json:"max,omitempty"` // v1 only: the highest version landed (read, never written)
 }
 
-func decodeCursor(raw json.RawMessage) (cursor, error) {
+// decodeCursor reads a v2 cursor as it is and a v1 cursor converted to v2 (lookback is
+// what v1 subtracted from its mark when a sync began).
+func decodeCursor(raw json.RawMessage, lookback time.Duration) (cursor, error) {
 	var c cursor
 	if len(raw) == 0 || string(raw) == "null" {
 		return c, nil
@@ -150,10 +179,34 @@ func decodeCursor(raw json.RawMessage) (cursor, error) {
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return c, errs.Errorf(errs.Invalid, "hubspot: cursor", "not a HubSpot cursor: %v", err)
 	}
-	if c.V != 1 {
-		return c, errs.Errorf(errs.Invalid, "hubspot: cursor", "unsupported cursor version %d (this connector writes v1)", c.V)
+	switch {
+	case c.V != 1 && c.V != cursorVersion:
+		return c, errs.Errorf(errs.Invalid, "hubspot: cursor", "unsupported cursor version %d (this connector reads v1 and v2): run a full refresh to start the stream over", c.V)
+	case c.Phase == "":
+		// Every cursor written has a phase; reading none as "from the start" would
+		// silently turn a damaged cursor into a full refresh.
+		return c, errs.Errorf(errs.Invalid, "hubspot: cursor", "v%d cursor without a phase: run a full refresh to start the stream over", c.V)
+	case c.V == 1:
+		return c.upgrade(lookback), nil
 	}
 	return c, nil
+}
+
+// upgrade turns a v1 cursor into the v2 cursor that resumes at the same point. v1
+// bounds were inclusive (the window was [since, until], the next one began at mark −
+// lookback); v2's lower bound is exclusive. v1 remembered versions near its highest
+// version rather than near Until; they are kept, so nothing landed lands again, and
+// the next completed sync prunes them.
+func (c cursor) upgrade(lookback time.Duration) cursor {
+	c.V = cursorVersion
+	if c.Since > 0 {
+		c.Since--
+	}
+	if c.Phase == phaseIdle {
+		c.Mark = max(0, c.Mark-lookback.Milliseconds()-1)
+	}
+	c.Max = 0
+	return c
 }
 
 func (c cursor) encode() json.RawMessage {
@@ -162,7 +215,7 @@ func (c cursor) encode() json.RawMessage {
 }
 
 func (st *stream) NextPage(ctx context.Context, req source.PageRequest) (source.Page, error) {
-	c, err := decodeCursor(req.Cursor)
+	c, err := decodeCursor(req.Cursor, st.src.lookback)
 	if err != nil {
 		return source.Page{}, err
 	}
@@ -172,16 +225,12 @@ func (st *stream) NextPage(ctx context.Context, req source.PageRequest) (source.
 	}
 	switch c.Phase {
 	case "": // no cursor: a full refresh
-		c = cursor{V: 1, Phase: phaseList, Until: syncStart.UnixMilli()}
+		c = cursor{V: cursorVersion, Phase: phaseList, Until: syncStart.UnixMilli()}
 		return st.listPage(ctx, c)
 	case phaseList, phaseArchived:
 		return st.listPage(ctx, c)
 	case phaseIdle:
-		c = cursor{
-			V: 1, Phase: phaseSearch, Mark: c.Mark, Seen: c.Seen,
-			Since: max(0, c.Mark-st.src.lookback.Milliseconds()),
-			Until: syncStart.UnixMilli(),
-		}
+		c = cursor{V: cursorVersion, Phase: phaseSearch, Since: c.Mark, Until: syncStart.UnixMilli(), Seen: c.Seen}
 		return st.searchPage(ctx, c)
 	case phaseSearch:
 		return st.searchPage(ctx, c)
@@ -246,7 +295,7 @@ type searchResponse struct {
 	} `json:"paging"`
 }
 
-// searchPage reads the next page of records modified in [Since, Until].
+// searchPage reads the next page of records modified in (Since, Until].
 //
 // Every request is a fresh query: the window's filters AND hs_object_id > Last,
 // sorted by hs_object_id. That is keyset paging, so the search cap (no query may
@@ -256,7 +305,7 @@ type searchResponse struct {
 func (st *stream) searchPage(ctx context.Context, c cursor) (source.Page, error) {
 	op := "hubspot: search " + st.obj.name
 	filters := []map[string]string{
-		{"propertyName": st.obj.modProp, "operator": "GTE", "value": strconv.FormatInt(c.Since, 10)},
+		{"propertyName": st.obj.modProp, "operator": "GT", "value": strconv.FormatInt(c.Since, 10)},
 		{"propertyName": st.obj.modProp, "operator": "LTE", "value": strconv.FormatInt(c.Until, 10)},
 	}
 	if c.Last != "" {
@@ -328,9 +377,19 @@ func (m meta) version(modProp string) int64 {
 }
 
 // keep returns the records of a page this sync should land, updating c: it drops
-// archived records older than the window and records already landed at the same
-// version, and tracks the versions it keeps.
+// records changed after Until (the next window holds them), archived records at or
+// below Since (an earlier sync landed them) and records landed before at the same
+// version; it remembers the versions it lands within the lookback of Until, and leaves
+// those it cannot remember to the next sync.
 func (st *stream) keep(op string, c *cursor, results []json.RawMessage) ([]json.RawMessage, error) {
+	band := c.Until - st.src.lookback.Milliseconds() // versions above it come back in the next window
+	c.New.Prune(band + 1)                            // a v1 cursor's, from below the band
+	remembered := len(c.New)
+	for _, v := range c.Seen {
+		if v > band {
+			remembered++
+		}
+	}
 	out := make([]json.RawMessage, 0, len(results))
 	for _, raw := range results {
 		var m meta
@@ -338,39 +397,40 @@ func (st *stream) keep(op string, c *cursor, results []json.RawMessage) ([]json.
 			return nil, errs.Errorf(errs.Transient, op, "a record in the response is not a HubSpot object: %s", truncateText(st.src.scrub(string(raw)), 120))
 		}
 		v := m.version(st.obj.modProp)
-		if m.Archived && c.Since > 0 && v < c.Since {
+		switch {
+		case v == 0: // no readable version: land it, nothing can tell a repeat
+		case v > c.Until:
+			continue // changed since this sync began
+		case c.Since > 0 && v <= c.Since:
 			continue // a delete an earlier sync already landed
-		}
-		if v > 0 && (c.Seen.Landed(m.ID, v) || c.New.Landed(m.ID, v)) {
+		case c.Seen.Landed(m.ID, v) || c.New.Landed(m.ID, v):
 			continue // landed before at this version (the window overlaps the last one)
-		}
-		out = append(out, raw)
-		if v > 0 {
+		case v > band:
+			if remembered >= st.remember {
+				continue // the next sync lands it, when it no longer needs remembering
+			}
 			if c.New == nil {
 				c.New = source.Versions{}
 			}
 			c.New[m.ID] = v
-			c.Max = max(c.Max, v)
+			remembered++
 		}
+		out = append(out, raw)
 	}
-	// Only versions within the lookback of the final mark matter later; the mark
-	// only grows, so anything below the current bound can go now, keeping mid-sync
-	// cursors small on a full refresh.
-	c.New.Prune(min(c.Max, c.Until) - st.src.lookback.Milliseconds())
 	return out, nil
 }
 
-// finish turns the cursor of a completed sync into the idle cursor of the next.
-// The mark never passes Until: a record changed after SyncStart may have been
-// read on an early page at its older version, and must fall in the next window.
+// finish turns the cursor of a completed sync into the idle cursor of the next: its
+// window begins the lookback before this one's Until (never before this one's Since,
+// should the clock go back), and only the versions above that are remembered.
 func (st *stream) finish(c cursor) cursor {
-	mark := max(c.Mark, min(c.Max, c.Until))
+	mark := max(c.Since, c.Until-st.src.lookback.Milliseconds())
 	seen := source.MergeVersions(c.Seen, c.New)
-	seen.Prune(mark - st.src.lookback.Milliseconds())
+	seen.Prune(mark + 1)
 	if len(seen) == 0 {
 		seen = nil
 	}
-	return cursor{V: 1, Phase: phaseIdle, Mark: mark, Seen: seen}
+	return cursor{V: cursorVersion, Phase: phaseIdle, Mark: mark, Seen: seen}
 }
 
 // maxID is the highest numeric id among results ("" for none).

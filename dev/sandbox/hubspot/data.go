@@ -1,6 +1,7 @@
 package hubspot
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -104,6 +105,30 @@ func (s *store) add(r *record) {
 	s.byID[r.id] = r
 }
 
+// live returns the records not archived, in id order.
+func (s *store) live() []*record {
+	var out []*record
+	for _, r := range s.recs {
+		if !r.archived() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// sample draws n of recs (all of them if fewer) uniformly, reordering recs, and
+// returns them in id order.
+func sample(r *fake.Rand, recs []*record, n int) []*record {
+	n = min(n, len(recs))
+	for i := range n { // partial Fisher–Yates: the first n are a uniform sample
+		j := i + r.IntN(len(recs)-i)
+		recs[i], recs[j] = recs[j], recs[i]
+	}
+	chosen := recs[:n]
+	slices.SortFunc(chosen, func(x, y *record) int { return cmpInt(x.id, y.id) })
+	return chosen
+}
+
 // propTime is how HubSpot writes timestamps inside properties: always with millis.
 func propTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
@@ -120,8 +145,9 @@ func instantTime(t time.Time) string {
 
 // generate builds the seeded data set. anchor is the start of "today": every
 // timestamp lies before it, so data made on the same day with the same seed is
-// identical whatever the hour.
-func generate(o Options, anchor time.Time) (map[string]*store, time.Time) {
+// identical whatever the hour. It returns the instants of the two batch jobs: the
+// month-start one (BulkShare) and the last one (BulkContacts; zero without it).
+func generate(o Options, anchor time.Time) (map[string]*store, time.Time, time.Time) {
 	stores := map[string]*store{}
 	for name, def := range objectDefs {
 		stores[name] = &store{def: def, byID: map[int64]*record{}}
@@ -150,7 +176,17 @@ func generate(o Options, anchor time.Time) (map[string]*store, time.Time) {
 			}
 		}
 	}
-	return stores, bulkAt
+	var lastBulkAt time.Time
+	if o.BulkContacts > 0 {
+		// After every other change, so its instant is the newest: a cursor that
+		// remembers the records at its high-water mark remembers all of these.
+		lastBulkAt = until
+		s := stores["contacts"]
+		for _, rec := range sample(fake.New(o.Seed, "hubspot/contacts/bulk"), s.live(), o.BulkContacts) {
+			rec.setModified(s.def, lastBulkAt)
+		}
+	}
+	return stores, bulkAt, lastBulkAt
 }
 
 // newRecord draws a creation and a later modification time and fills the

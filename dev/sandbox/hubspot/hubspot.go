@@ -35,6 +35,11 @@ type Options struct {
 	// BulkShare is the share of records a seeded batch job rewrote at one instant
 	// (see BulkUpdatedAt) [0.2]; ArchivedShare the share seeded as archived [0.02].
 	BulkShare, ArchivedShare float64
+	// BulkContacts is how many live contacts a last batch job rewrote at one instant,
+	// after every other seeded change (see LastBulkAt): a month-end bulk update, where
+	// 12,000 of 25,000 contacts share one lastmodifieddate, the newest of all. At most
+	// every live contact [0: none].
+	BulkContacts int
 
 	// SearchCap is how many results one search query can page through before
 	// HTTP 400 [10000, as HubSpot]. Tests lower it to exercise windowing cheaply.
@@ -91,10 +96,11 @@ type API struct {
 	requests atomic.Int64
 	limits   *limits
 
-	mu      sync.RWMutex
-	stores  map[string]*store
-	bulkAt  time.Time
-	mutator *fake.Rand // draws which records Touch and Archive change, in call order
+	mu         sync.RWMutex
+	stores     map[string]*store
+	bulkAt     time.Time
+	lastBulkAt time.Time
+	mutator    *fake.Rand // draws which records Touch and Archive change, in call order
 }
 
 // New builds the imitation and its seeded data.
@@ -102,7 +108,7 @@ func New(opts Options) *API {
 	o := opts.withDefaults()
 	anchor := o.Now().UTC().Truncate(24 * time.Hour)
 	a := &API{opts: o, limits: newLimits(o), mutator: fake.New(o.Seed, "hubspot/mutations")}
-	a.stores, a.bulkAt = generate(o, anchor)
+	a.stores, a.bulkAt, a.lastBulkAt = generate(o, anchor)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /crm/v3/objects/{object}", a.reading(a.list))
@@ -130,6 +136,10 @@ func (a *API) Token() string { return a.opts.Token }
 
 // BulkUpdatedAt is the instant the seeded batch job modified BulkShare of the records.
 func (a *API) BulkUpdatedAt() time.Time { return a.bulkAt }
+
+// LastBulkAt is the lastmodifieddate the BulkContacts contacts share: the newest
+// modification of the seeded data (zero without BulkContacts).
+func (a *API) LastBulkAt() time.Time { return a.lastBulkAt }
 
 // Count is the number of live (not archived) records of object.
 func (a *API) Count(object string) int { return a.count(object, false) }
@@ -191,19 +201,7 @@ func (a *API) mutate(object string, n int, change func(*store, *record, time.Tim
 	if !ok || n <= 0 {
 		return nil
 	}
-	var live []*record
-	for _, r := range s.recs {
-		if !r.archived() {
-			live = append(live, r)
-		}
-	}
-	n = min(n, len(live))
-	for i := 0; i < n; i++ { // partial Fisher–Yates: the first n are a uniform sample
-		j := i + a.mutator.IntN(len(live)-i)
-		live[i], live[j] = live[j], live[i]
-	}
-	chosen := live[:n]
-	slices.SortFunc(chosen, func(x, y *record) int { return int(x.id - y.id) })
+	chosen := sample(a.mutator, s.live(), n)
 	now := a.opts.Now()
 	ids := make([]string, n)
 	for i, rec := range chosen {

@@ -325,6 +325,42 @@ func TestSearch(t *testing.T) {
 	}
 }
 
+// TestBulkContacts: BulkContacts live contacts share one lastmodifieddate, the newest
+// of the data set, as after a month-end bulk update; the same ones for the same seed.
+func TestBulkContacts(t *testing.T) {
+	a, ts, _ := newTestAPI(t, Options{Contacts: 500, Companies: 50, Deals: 50, BulkContacts: 220, SearchPerSecond: -1})
+	at := a.LastBulkAt()
+	if at.IsZero() || !at.Before(t0) {
+		t.Fatalf("LastBulkAt = %v, want an instant of the seeded history", at)
+	}
+	p := decodePage(t, call(t, ts, "POST", "/crm/v3/objects/contacts/search", DefaultToken,
+		searchBody(200, "", filter("lastmodifieddate", "EQ", at.UnixMilli()))))
+	if p.Total != 220 {
+		t.Errorf("%d contacts modified at %v, want 220", p.Total, at)
+	}
+	newest := decodePage(t, call(t, ts, "POST", "/crm/v3/objects/contacts/search", DefaultToken, map[string]any{
+		"sorts": []any{map[string]string{"propertyName": "lastmodifieddate", "direction": "DESCENDING"}}, "limit": 1,
+	}))
+	if got := props(newest.Results[0])["lastmodifieddate"]; got != propTime(at) {
+		t.Errorf("the newest modification is %v, want the bulk update's %v", got, propTime(at))
+	}
+	var ids []int64
+	for _, r := range a.stores["contacts"].recs {
+		if r.updated.Equal(at) {
+			ids = append(ids, r.id)
+		}
+	}
+	b := New(Options{Now: func() time.Time { return t0 }, Contacts: 500, Companies: 50, Deals: 50, BulkContacts: 220})
+	for _, id := range ids {
+		if !b.stores["contacts"].byID[id].updated.Equal(at) {
+			t.Fatalf("contact %d is in one bulk update and not the other: the seed decides", id)
+		}
+	}
+	if none := New(Options{Now: func() time.Time { return t0 }, Contacts: 100}); !none.LastBulkAt().IsZero() {
+		t.Errorf("without BulkContacts, LastBulkAt = %v", none.LastBulkAt())
+	}
+}
+
 func TestAuth(t *testing.T) {
 	a, ts, _ := newTestAPI(t, Options{MissingScopes: []string{"deals"}})
 	for _, tok := range []string{"", "pat-na1-wrong"} {
