@@ -15,6 +15,7 @@ import (
 
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/framework/query"
 	"github.com/meshflow/meshflow/workers/host"
 )
 
@@ -187,7 +188,7 @@ func printPartitions(w io.Writer, st flow.BackfillStatus, names []string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, ps := range st.Partitions {
 		if slices.Contains(names, ps.Partition) {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", ps.Partition, ps.State, ps.Error)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", ps.Partition, ps.State, query.Printable(ps.Error))
 		}
 	}
 	tw.Flush()
@@ -287,7 +288,8 @@ func printBackfill(w io.Writer, st flow.BackfillStatus, detail map[string]string
 		if ps.State == flow.StateSucceeded {
 			rows = fmt.Sprint(ps.Rows)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ps.Partition, ps.State, rows, ps.WorkflowID, text)
+		// An error may quote what a source answered: never send its escapes to the terminal.
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ps.Partition, ps.State, rows, ps.WorkflowID, query.Printable(text))
 	}
 	tw.Flush()
 	state := "running"

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshflow/meshflow/framework/catalog"
+	"github.com/meshflow/meshflow/framework/query"
 	"github.com/meshflow/meshflow/workers/host"
 )
 
@@ -186,8 +187,10 @@ func printDetail(w io.Writer, d catalog.Detail) {
 		fmt.Fprintf(tw, "  %s\n", strings.Join(d.Sample.Columns, "\t"))
 		for _, r := range d.Sample.Rows {
 			for i := range r {
-				if len(r[i]) > 40 {
-					r[i] = r[i][:37] + "..."
+				// Source data may hold terminal escapes: show them, never send them.
+				r[i] = query.Printable(r[i])
+				if rs := []rune(r[i]); len(rs) > 40 {
+					r[i] = string(rs[:37]) + "..."
 				}
 			}
 			fmt.Fprintf(tw, "  %s\n", strings.Join(r, "\t"))

@@ -24,6 +24,7 @@ import (
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/query"
 	"github.com/meshflow/meshflow/workers/host"
 )
 
@@ -58,7 +59,13 @@ func report(ctx context.Context, err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "mesh:", err)
+	// An error may quote source data (an API's message, a value DuckDB could not
+	// convert): its lines are printed with their control characters shown.
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = query.Printable(l)
+	}
+	fmt.Fprintln(stderr, "mesh:", strings.Join(lines, "\n"))
 	var u *usageError
 	switch {
 	case errors.As(err, &u):

@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/meshflow/meshflow/framework/access"
@@ -25,18 +29,36 @@ const tableMaxRows = 1000
 type queryOptions struct {
 	format, outFile string
 	maxRows         int
+	memoryLimit     string
+	timeout         time.Duration
 }
+
+// Defaults of mesh query's limits: a query reading more than its ports' worth of
+// memory, or running for minutes, is more likely a mistake (a cross join) than the
+// intent, and must not take the machine it shares with a worker down with it.
+const (
+	defaultQueryMemory  = "2GB"
+	defaultQueryTimeout = 5 * time.Minute
+)
 
 func (e *env) queryCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   `query "<SQL>" [--format table|csv|json|parquet] [-o FILE] [--max-rows N]`,
+		Use:   `query "<SQL>" [--format table|csv|json|parquet] [-o FILE] [--max-rows N] [--memory-limit 2GB] [--timeout 5m]`,
 		Short: "read-only DuckDB SQL over the ports (domain.product_v1, ... AS OF <snapshot>|'<time>')",
-		Args:  nArgs(1, 1, `mesh query takes the SQL as one quoted argument, e.g. mesh query "SELECT * FROM marketing.crm_companies_v1 LIMIT 10"`),
+		Long: `Run one read-only DuckDB query over the published ports, named domain.product_vMAJOR
+(AS OF <snapshot id> or AS OF '<time>' after a port reads an older snapshot).
+
+The table shows control characters in the data as escapes (\x1b, \n, \t); csv, json and
+parquet keep every value exact. DuckDB may use --memory-limit of memory (spilling what it
+can to MESHFLOW_WORKDIR) and the query is interrupted after --timeout.`,
+		Args: nArgs(1, 1, `mesh query takes the SQL as one quoted argument, e.g. mesh query "SELECT * FROM marketing.crm_companies_v1 LIMIT 10"`),
 	}
 	var o queryOptions
 	cmd.Flags().StringVar(&o.format, "format", "table", "output format: table, csv, json or parquet")
 	cmd.Flags().StringVarP(&o.outFile, "output", "o", "", "write the result to this file instead of standard output (required for parquet)")
 	cmd.Flags().IntVar(&o.maxRows, "max-rows", -1, fmt.Sprintf("stop after N rows, 0 = all (default %d for the table, all for the other formats)", tableMaxRows))
+	cmd.Flags().StringVar(&o.memoryLimit, "memory-limit", defaultQueryMemory, "DuckDB's memory_limit, e.g. 512MB, 8GB, 1.5GiB (0 = DuckDB's default, 80% of the RAM)")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", defaultQueryTimeout, "interrupt the query after this long, e.g. 30s, 1h (0 = never)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error { return e.query(cmd.Context(), args[0], o) }
 	return cmd
 }
@@ -50,6 +72,12 @@ func (e *env) query(ctx context.Context, sql string, o queryOptions) error {
 		return usagef("--format parquet writes a file: name it with -o FILE")
 	case o.maxRows < -1:
 		return usagef("--max-rows %d: give a number of rows, or 0 for all", o.maxRows)
+	case o.timeout < 0:
+		return usagef("--timeout %s: give a duration such as 30s or 10m, or 0 for none", o.timeout)
+	}
+	memoryMB, err := megabytes(o.memoryLimit)
+	if err != nil {
+		return err
 	}
 	limit := o.maxRows
 	if limit < 0 {
@@ -73,6 +101,7 @@ func (e *env) query(ctx context.Context, sql string, o queryOptions) error {
 	audit := access.NewLog(stores.Lake)
 	caller, _ := pol.Authenticate(e.cfg.Token)
 	req := query.Request{
+		MemoryMB: memoryMB, Timeout: o.timeout,
 		SQL: sql, Mesh: e.mesh, Ports: stores.Ports, ScratchDir: e.cfg.WorkDir, MaxRows: limit,
 		Authorize: func(ctx context.Context, en mesh.Entry, _ port.TableID) error {
 			return pol.Authorize(ctx, audit, access.Read{Principal: caller, Domain: en.Domain, Product: en.Product,
@@ -84,7 +113,7 @@ func (e *env) query(ctx context.Context, sql string, o queryOptions) error {
 	}
 	res, err := query.Run(ctx, req)
 	if err != nil {
-		return err
+		return limitHint(err, o)
 	}
 	if o.format == "parquet" {
 		fmt.Fprintf(e.stdout, "wrote %d rows to %s\n", res.Written, o.outFile)
@@ -133,4 +162,31 @@ func (e *env) writeResult(w io.Writer, res *query.Result, format string) error {
 		fmt.Fprintf(e.stderr, "mesh query: showing the first %d rows; --max-rows 0 returns all\n", len(res.Rows))
 	}
 	return nil
+}
+
+// megabytes reads a --memory-limit as DuckDB spells sizes (MB = 1000², MiB = 1024²).
+func megabytes(limit string) (int, error) {
+	if strings.TrimSpace(limit) == "0" {
+		return 0, nil
+	}
+	b, err := humanize.ParseBytes(limit)
+	if err != nil || b < 1_000_000 {
+		return 0, usagef("--memory-limit %q: give a size of at least 1MB, such as 512MB or 8GB (or 0 for DuckDB's default)", limit)
+	}
+	return int(min(b/1_000_000, math.MaxInt32)), nil
+}
+
+// limitHint names the flag to raise when a query ran into one of its limits.
+func limitHint(err error, o queryOptions) error {
+	msg := err.Error()
+	if e, ok := errs.As(err); ok && e.Err != nil {
+		msg = e.Err.Error() // without the "query:" it is re-wrapped in
+	}
+	switch {
+	case errors.Is(err, query.ErrMemoryLimit):
+		return errs.Errorf(errs.Invalid, "query", "%s: raise --memory-limit (now %s), or make the query read less (filter, aggregate, or select fewer columns)", msg, o.memoryLimit)
+	case errors.Is(err, query.ErrTimeout):
+		return errs.Errorf(errs.Invalid, "query", "%s: raise --timeout (now %s; 0 = none), or make the query read less", msg, o.timeout)
+	}
+	return err
 }

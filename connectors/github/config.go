@@ -121,4 +121,8 @@ type Options struct {
 	LongWait time.Duration
 	// Now is the clock for limit resets and for a missing SyncStart [time.Now].
 	Now func() time.Time
+	// RESTReviews reads pull_request_reviews with one REST request per pull
+	// request, as before GraphQL was used: for a proxy that passes only the REST
+	// API. Its records are the same [false: 100 pull requests per GraphQL query].
+	RESTReviews bool
 }

@@ -53,6 +53,8 @@ func wellFormed(r *http.Request) (int, http.Header, []byte) {
 	h := http.Header{"Etag": {`W/"abc"`}}
 	p := r.URL.Path
 	switch {
+	case p == "/graphql":
+		return 200, nil, []byte(gqlPage)
 	case strings.HasSuffix(p, "/reviews"):
 		return 200, h, []byte(`[{"id":80,"user":{"login":"ana"},"state":"APPROVED","submitted_at":"2026-03-09T10:00:00Z"}]`)
 	case strings.HasSuffix(p, "/issues"):
@@ -71,6 +73,13 @@ func wellFormed(r *http.Request) (int, http.Header, []byte) {
 	return 404, nil, []byte(`{"message":"Not Found"}`)
 }
 
+// gqlPage is a page of pull requests with their reviews as GitHub's GraphQL API
+// answers it: one pull request, whose reviews go on past this page.
+const gqlPage = `{"data":{"repository":{"pullRequests":{"pageInfo":{"hasNextPage":false,"endCursor":"Y3Vyc29yOnYyOjE="},"nodes":[{"number":2,"updatedAt":"2026-03-09T11:00:00Z",` +
+	`"reviews":{"pageInfo":{"hasNextPage":true,"endCursor":"cjox"},"nodes":[{"fullDatabaseId":"80","node_id":"PRR_1","author":{"__typename":"Bot","login":"dependabot","url":"https://github.com/apps/dependabot"},` +
+	`"body":"","state":"APPROVED","url":"https://github.com/acme/app/pull/2#pullrequestreview-80","authorAssociation":"NONE","submittedAt":"2026-03-09T10:00:00Z","commit":{"oid":"0a1b"}}]}}]}},` +
+	`"rateLimit":{"cost":1,"remaining":4999,"resetAt":"2026-03-10T10:00:00Z"}}}`
+
 // FuzzCursor feeds arbitrary bytes as the resume cursor of every stream. One that
 // does not decode is an Invalid error naming the cursor; one that does drives a
 // page (against well-formed answers) without a panic.
@@ -82,6 +91,9 @@ func FuzzCursor(f *testing.F) {
 		`{"v":1,"repo":"acme/app","next":"https://evil.example/steal","pages":1}`,
 		`{"v":1,"repo":"acme/app","queue":[2,3],"reviews_next":"https://api.github.test/repos/acme/app/pulls/2/reviews?page=2","listed":true}`,
 		`{"v":1,"repo":"acme/app","queue":[-1],"listed":true}`,
+		`{"v":1,"repo":"acme/app","pages":1,"gql_after":"Y3Vyc29yOnYyOjE=","until":1773133200}`,
+		`{"v":1,"repo":"acme/app","listed":true,"more_reviews":[{"n":2,"after":"cjox"},{"n":-5,"after":""}]}`,
+		`{"v":1,"repo":"acme/app","more_reviews":[null],"gql_after":"` + fuzzToken + `"}`,
 		`{"v":1,"repo":"acme/app","branch":"release","state":{"acme/app":{"default_branch":"main"},"acme/app@release":null}}`,
 		`{"v":1,"repo":"acme/app","branch":"gone","state":{"acme/app":null}}`,
 		`{"v":1,"repo":"other/repo","until":1}`,
@@ -118,6 +130,8 @@ func FuzzResponse(f *testing.F) {
 		{Issues, nil},
 		{PullRequests, nil},
 		{PullRequestReviews, json.RawMessage(`{"v":1,"repo":"acme/app","queue":[2],"listed":true,"until":1773133200}`)},
+		{PullRequestReviews, nil}, // over GraphQL: a page of pull requests with their reviews
+		{PullRequestReviews, json.RawMessage(`{"v":1,"repo":"acme/app","listed":true,"more_reviews":[{"n":2,"after":"cjox"}],"until":1773133200}`)},
 		{Commits, json.RawMessage(`{"v":1,"repo":"acme/app","branch":"release","until":1773133200,"state":{"acme/app":{"default_branch":"main"}}}`)},
 		{Organizations, nil},
 		{Organizations, json.RawMessage(`{"v":1,"repo":"acme/app","pass":1,"pages":1,"next":"https://api.github.test/repos/acme/app/forks?page=2","until":1773133200}`)},
@@ -141,6 +155,13 @@ func FuzzResponse(f *testing.F) {
 		{200, "", "", `{"id":0,"token":"` + fuzzToken + `"}`},
 		{200, "", "", `[{"number":1,"updated_at":"yesterday"}]`},
 		{200, "", "", `[1,null,"x"]`}, {200, "", "", `[`}, {200, "", "", `null`}, {304, "", "", ``},
+		{200, "", "", gqlPage},
+		{200, "", "", `{"data":{"repository":{"pullRequest":{"reviews":{"pageInfo":{"hasNextPage":true,"endCursor":"cjox"},"nodes":[{"fullDatabaseId":"1e3","submittedAt":"2026-03-09T10:00:00Z"},null]}}}}}`},
+		{200, "", "", `{"data":{"repository":{"pullRequests":{"nodes":[null,{"number":-1},{"number":3,"updatedAt":"2026-03-09T11:00:00Z","reviews":{"nodes":[{"fullDatabaseId":"abc"}]}}]}}}}`},
+		{200, "", "", `{"errors":[{"type":"RATE_LIMITED","message":"API rate limit exceeded for user ID 1."}]}`},
+		{200, "", "", `{"data":{"repository":null},"errors":[{"type":"NOT_FOUND","path":["repository"],"message":"Could not resolve ` + fuzzToken + `"}]}`},
+		{200, "", "", `{"data":{"repository":{"pullRequest":null}},"errors":[{"type":"NOT_FOUND","path":["repository","pullRequest"],"message":"x"}]}`},
+		{200, "", "", `{"data":null}`}, {200, "", "", `{"errors":[]}`}, {200, "", "", `{"errors":[{"type":"FORBIDDEN"}]}`},
 		{401, "", "", `{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"}`},
 		{401, "", "", `{"message":"Bad credentials: ` + fuzzToken + `"}`},
 		{403, "", "", `{"message":"Resource not accessible by personal access token"}`},

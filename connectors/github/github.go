@@ -46,6 +46,10 @@ const (
 type Source struct {
 	base    *url.URL
 	baseStr string
+	// graphqlURL is the GraphQL API beside the REST base (see graphqlEndpoint);
+	// reviews are read there in bulk unless restReviews.
+	graphqlURL  string
+	restReviews bool
 	// token sits behind a pointer: fmt prints unexported fields by reflection,
 	// bypassing secret.Value's redaction, but prints a pointer as an address.
 	token    *secret.Value
@@ -94,6 +98,7 @@ func New(cfg Config, opts *Options) (*Source, error) {
 		s.baseStr = DefaultBaseURL
 	}
 	s.base, _ = url.Parse(s.baseStr) // Validate parsed it
+	s.graphqlURL, s.restReviews = graphqlEndpoint(s.baseStr), o.RESTReviews
 	if s.lookback == 0 {
 		s.lookback = defaultLookback
 	}

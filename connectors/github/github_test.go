@@ -383,10 +383,22 @@ func TestPullsStopEarly(t *testing.T) {
 }
 
 // A 304 is free and lands nothing; a quiet sync of the desc-ordered streams is
-// one free request per repository.
+// one free request per repository. GraphQL has no conditional requests: a quiet
+// sync of reviews is one query, one point of the GraphQL budget, per repository.
 func TestNotModifiedCostsNothing(t *testing.T) {
 	f := newFixture(t, sbgithub.Options{RateLimit: 5000}, Config{PageSize: 50, Branches: []string{"release"}}, nil)
-	for _, name := range []string{Repositories, PullRequests, PullRequestReviews, Commits, Issues} {
+	reviews := f.stream(PullRequestReviews)
+	_, cur := read(t, reviews, nil, f.clock.Now())
+	f.take()
+	used, points := f.sb.GitHub().Used(), f.sb.GitHub().GraphQLUsed()
+	if keys, _ := read(t, reviews, cur, f.clock.Add(time.Minute)); len(keys) != 0 {
+		t.Errorf("quiet reviews sync landed %v", keys)
+	}
+	if hits := f.take(); len(hits) != 3 || f.sb.GitHub().Used() != used || f.sb.GitHub().GraphQLUsed() != points+3 {
+		t.Errorf("quiet reviews sync: %d requests, REST use %d → %d, GraphQL points %d → %d; want a 1-point query per repository",
+			len(hits), used, f.sb.GitHub().Used(), points, f.sb.GitHub().GraphQLUsed())
+	}
+	for _, name := range []string{Repositories, PullRequests, Commits, Issues} {
 		s := f.stream(name)
 		_, cur := read(t, s, nil, f.clock.Now())
 		_, cur = read(t, s, cur, f.clock.Now()) // issues and commits store an ETag for their windowed URL here

@@ -206,9 +206,15 @@ type cursor struct {
 	ETagURL string `json:"pending_etag_url,omitempty"`
 	Default string `json:"pending_default,omitempty"`
 
-	Queue  []int  `json:"queue,omitempty"`        // reviews: pull numbers whose reviews come next
-	Sub    string `json:"reviews_next,omitempty"` // reviews: Link rel="next" of the current pull's reviews
+	Queue  []int  `json:"queue,omitempty"`        // reviews over REST: pull numbers whose reviews come next
+	Sub    string `json:"reviews_next,omitempty"` // reviews over REST: Link rel="next" of the current pull's reviews
 	Listed bool   `json:"listed,omitempty"`       // reviews: the pull list is exhausted; organizations: the forks list
+
+	// Reviews over GraphQL: the pull list's cursor, and the pull requests with
+	// more than 100 reviews whose others come next. A cursor written by the REST
+	// path (Next, Sub or Queue set) finishes its repository over REST.
+	After string    `json:"gql_after,omitempty"`
+	More  []pending `json:"more_reviews,omitempty"`
 
 	Pass int64    `json:"pass,omitempty"`      // organizations: passes begun, the current one included
 	Orgs []string `json:"org_queue,omitempty"` // organizations: logins found through Repo, to read next
@@ -260,6 +266,7 @@ func (c *cursor) resetTarget() {
 	c.Pages, c.Next, c.Since, c.Max, c.New = 0, "", 0, 0, nil
 	c.ETag, c.ETagURL, c.Default = "", "", ""
 	c.Queue, c.Sub, c.Listed = nil, "", false
+	c.After, c.More = "", nil
 	c.Orgs = nil
 }
 
@@ -663,12 +670,19 @@ func (st *stream) pullsPage(ctx context.Context, c *cursor) ([]json.RawMessage, 
 	return recs, p.ended, nil
 }
 
-// reviewsPage reads reviews submitted since the mark. GitHub has no list of a
-// repository's reviews, so it lists pull requests changed since the mark (a
-// review changes its pull request's updated_at) and then, one request each, the
-// reviews of every one of them; reviews submitted before the window were landed
-// by an earlier sync and are dropped.
+// reviewsPage reads reviews submitted since the mark: in bulk over GraphQL (see
+// reviewsGraphQLPage) unless Options.RESTReviews, or to finish a repository a
+// cursor of the REST path is in the middle of.
+//
+// Over REST, GitHub has no list of a repository's reviews, so it lists pull
+// requests changed since the mark (a review changes its pull request's
+// updated_at) and then, one request each, the reviews of every one of them;
+// reviews submitted before the window were landed by an earlier sync and are
+// dropped.
 func (st *stream) reviewsPage(ctx context.Context, c *cursor) ([]json.RawMessage, bool, error) {
+	if !st.src.restReviews && c.Next == "" && c.Sub == "" && len(c.Queue) == 0 {
+		return st.reviewsGraphQLPage(ctx, c)
+	}
 	if len(c.Queue) == 0 {
 		p, err := st.listPulls(ctx, c, st.op("list pull requests", c.Repo))
 		if err != nil {

@@ -24,7 +24,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	cells := make([][]string, 0, len(r.Rows)+1)
 	head := make([]string, len(r.Columns))
 	for i, c := range r.Columns {
-		head[i] = c.Name
+		head[i] = cell(c.Name)
 	}
 	cells = append(cells, head)
 	for _, row := range r.Rows {
@@ -73,13 +73,53 @@ func (r *Result) WriteTable(w io.Writer) error {
 	return bw.Flush()
 }
 
-// cell makes a value fit one line of the table.
+// cell makes a value fit one line of the table, with its control characters shown.
 func cell(s string) string {
-	s = strings.NewReplacer("\r\n", `\n`, "\n", `\n`, "\r", `\r`, "\t", " ").Replace(s)
+	s = Printable(s)
 	if utf8.RuneCountInString(s) > maxCell {
 		s = string([]rune(s)[:maxCell-1]) + "…"
 	}
 	return s
+}
+
+// Printable returns s with what a terminal would act on instead of showing written as
+// Go escapes: control characters (ESC as \x1b, newline as \n, tab as \t, ...), Unicode's
+// C1 controls and bidirectional overrides (\u202e), and bytes that are not UTF-8
+// (\xff). Data printed through it cannot move the cursor, recolour or clear the
+// screen, set the window title or reorder what is shown; CSV, JSON and Parquet keep
+// values exact instead.
+func Printable(s string) string {
+	if strings.IndexFunc(s, unprintable) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x80 && unprintable(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unprintable(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// unprintable is a rune a terminal acts on: C0 and C1 controls, DEL, and the
+// bidirectional embeddings, overrides and isolates.
+func unprintable(r rune) bool {
+	return r < 0x20 || (r >= 0x7f && r <= 0x9f) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
 
 func numeric(typ string) bool {

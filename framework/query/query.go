@@ -55,9 +55,19 @@ type Request struct {
 	// Parquet, when set, is the file the result is written to, by DuckDB's COPY: types
 	// are kept exactly and rows are not held in memory. Result.Rows is then empty.
 	Parquet string
-	// MemoryMB limits DuckDB's memory (0 = DuckDB's default).
+	// MemoryMB limits DuckDB's memory (0 = DuckDB's default, 80% of the RAM); a query
+	// that needs more fails with ErrMemoryLimit.
 	MemoryMB int
+	// Timeout stops the query after that long with ErrTimeout (0 = none).
+	Timeout time.Duration
 }
+
+// The limits a query can run into; the error of Run wraps them, so a caller can name
+// its own setting (a flag) in the fix.
+var (
+	ErrMemoryLimit = errors.New("the query needs more memory than its limit")
+	ErrTimeout     = errors.New("the query ran longer than its time limit")
+)
 
 // Result is a query's answer.
 type Result struct {
@@ -113,8 +123,34 @@ func declaredPorts(m mesh.Mesh) map[string]portDecl {
 }
 
 // Run runs the query. It attaches only the ports the SQL names, so an unrelated port —
-// unpublished, or one the caller may not read — is never touched.
+// unpublished, or one the caller may not read — is never touched. A query past
+// req.Timeout is interrupted (DuckDB stops at the context's end).
 func Run(ctx context.Context, req Request) (*Result, error) {
+	qctx := ctx
+	if req.Timeout > 0 {
+		var cancel context.CancelFunc
+		qctx, cancel = context.WithTimeout(ctx, req.Timeout)
+		defer cancel()
+	}
+	res, err := run(qctx, req)
+	switch {
+	case err == nil:
+		return res, nil
+	case ctx.Err() == nil && errors.Is(qctx.Err(), context.DeadlineExceeded):
+		return nil, errs.E(errs.Invalid, op, fmt.Errorf("%w of %s: DuckDB interrupted it", ErrTimeout, req.Timeout))
+	}
+	const oom = "Out of Memory Error"
+	if _, duck, ok := strings.Cut(err.Error(), oom); ok {
+		limit := "DuckDB's default"
+		if req.MemoryMB > 0 {
+			limit = fmt.Sprintf("%d MB", req.MemoryMB)
+		}
+		return nil, errs.E(errs.Invalid, op, fmt.Errorf("%w of %s (DuckDB: %s%s)", ErrMemoryLimit, limit, oom, firstLine(duck)))
+	}
+	return nil, err
+}
+
+func run(ctx context.Context, req Request) (*Result, error) {
 	if req.Ports == nil {
 		return nil, errs.Errorf(errs.Internal, op, "no port catalog")
 	}

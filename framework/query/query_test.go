@@ -502,3 +502,51 @@ func TestDuplicateColumnNamesAreMadeUnique(t *testing.T) {
 	// JSON objects need distinct keys; DuckDB's own renaming keeps every column.
 	wantLines(t, csvOf(t, res), "web_domain,web_domain_1", "acme.com,acme.com")
 }
+
+// A table shows what a terminal would act on as escapes, so source data cannot
+// recolour the screen or move the cursor; CSV and JSON keep the value exact.
+func TestTableEscapesControlCharacters(t *testing.T) {
+	f := newFixture(t)
+	res := f.mustRun(t, `SELECT chr(27) || '[31mred' || chr(27) || '[0m' AS "col`+"\x07"+`", 'a' || chr(9) || 'b' || chr(13) || chr(10) || chr(8238) || 'c' || chr(127) || chr(155) AS v`)
+	var b bytes.Buffer
+	if err := res.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "col\\x07" + strings.Repeat(" ", 11) + "  v\n" +
+		"\\x1b[31mred\\x1b[0m  a\\tb\\r\\n\\u202ec\\x7f\\u009b\n(1 row)\n"
+	if b.String() != want {
+		t.Errorf("table\n%q\nwant\n%q", b.String(), want)
+	}
+	b.Reset()
+	if err := res.WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "\x1b[31mred\x1b[0m,") {
+		t.Errorf("CSV changed the value: %q", b.String())
+	}
+	for in, want := range map[string]string{"plain é ✓": "plain é ✓", "bad\xffbyte": `bad\xffbyte`, "\x00\x1b]0;title\x07": `\x00\x1b]0;title\x07`} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A query over its memory limit fails with ErrMemoryLimit, saying the limit.
+func TestMemoryLimit(t *testing.T) {
+	f := newFixture(t)
+	// A list aggregate holds every value in memory at once: DuckDB cannot spill it.
+	_, err := f.run(t, "SELECT list(i) FROM range(50000000) t(i)", func(r *Request) { r.MemoryMB = 16 })
+	if !errors.Is(err, ErrMemoryLimit) || !strings.Contains(err.Error(), "of 16 MB") || !strings.Contains(err.Error(), "Out of Memory Error") {
+		t.Fatalf("err = %v, want ErrMemoryLimit naming 16 MB", err)
+	}
+}
+
+// A query past its time limit is interrupted with ErrTimeout.
+func TestTimeout(t *testing.T) {
+	f := newFixture(t)
+	// About 10^12 rows: no machine finishes this within the test's time.
+	_, err := f.run(t, "SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b", func(r *Request) { r.Timeout = 300 * time.Millisecond })
+	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "300ms") || errs.Is(err, errs.Canceled) {
+		t.Fatalf("err = %v, want ErrTimeout naming 300ms", err)
+	}
+}

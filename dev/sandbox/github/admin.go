@@ -58,6 +58,16 @@ func (a *API) Used() int { return a.limits.usedNow() }
 // answers 403 with x-ratelimit-remaining 0 until the hour's reset.
 func (a *API) ExhaustPrimary() { a.limits.exhaust() }
 
+// GraphQLUsed is how many points the GraphQL API has charged in its current hour.
+func (a *API) GraphQLUsed() int {
+	_, _, used, _ := a.limits.graphqlState()
+	return used
+}
+
+// ExhaustGraphQL uses up the GraphQL API's points: every query answers 200 with
+// a RATE_LIMITED error until the hour's reset.
+func (a *API) ExhaustGraphQL() { a.limits.exhaustGraphQL() }
+
 // pick draws n of cands deterministically (seed and earlier calls) and returns
 // them in their original order.
 func pick[T any](a *API, cands []T, n int) []T {
@@ -163,6 +173,31 @@ func (a *API) ReviewPRs(n int) []string {
 		ids = append(ids, strconv.FormatInt(rv.id, 10))
 	}
 	return ids
+}
+
+// ReviewRounds submits n reviews on one open, ready pull request, a second apart
+// up to Now (a review round on every push): past 100, its reviews take more than
+// one page of a GraphQL connection. It returns the pull request's key
+// ("owner/repo#number") and the reviews' ids.
+func (a *API) ReviewRounds(n int) (string, []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cands := a.issues(func(it *issue) bool { return it.pr != nil && it.state == "open" && !it.pr.draft })
+	if len(cands) == 0 {
+		return "", nil
+	}
+	x := pick(a, cands, 1)[0]
+	it := x.it
+	now := a.now()
+	var ids []string
+	for i := range max(n, 0) {
+		rv := &review{id: a.w.id(), user: reviewerFor(a.mutator, x.rp, it.user), commitID: it.pr.headSHA,
+			submitted: now.Add(time.Duration(i-n+1) * time.Second), state: "COMMENTED"}
+		it.pr.reviews = append(it.pr.reviews, rv)
+		ids = append(ids, strconv.FormatInt(rv.id, 10))
+	}
+	it.updated = now
+	return key(x.rp, it.number), ids
 }
 
 // AddCommits pushes n direct commits, committed Now, to the main branch of

@@ -1,7 +1,8 @@
 // Package github imitates the GitHub REST API for one organisation's repositories
 // (issues, pull requests, reviews, commits, forks) and the organisations around
 // them (the owner, and customers' and partners' that fork the repositories) over
-// HTTP, boundary behaviour included: state=open by default, every pull request doubling as an issue,
+// HTTP, and the GraphQL API over the same data (pull requests and their reviews:
+// see graphql.go), boundary behaviour included: state=open by default, every pull request doubling as an issue,
 // Link-header paging that answers 422 past PageCap results and switches its
 // links to after= cursors, the since=1970 empty-list bug, ETags and 304s that
 // cost nothing, Bearer auth and a required User-Agent, primary and secondary
@@ -67,6 +68,10 @@ type Options struct {
 	// RateLimit is the primary limit per hour [5000]. SecondaryPerMinute is how
 	// many requests a rolling minute allows before the secondary limit [900].
 	RateLimit, SecondaryPerMinute int
+	// GraphQLRateLimit is the GraphQL API's primary limit in points per hour
+	// [5000]; GraphQLSecondaryPerMinute its secondary limit, in queries (a point
+	// each) per rolling minute [2000].
+	GraphQLRateLimit, GraphQLSecondaryPerMinute int
 	// Orgs are the customers' and partners' organisations that fork the
 	// repositories, each 1 to 3 of them [60]; UserForks are forks owned by users
 	// [20]. Negative = none.
@@ -120,6 +125,8 @@ func (o Options) withDefaults() Options {
 	def(&o.PageCap, 10_000)
 	def(&o.RateLimit, 5000)
 	def(&o.SecondaryPerMinute, 900)
+	def(&o.GraphQLRateLimit, 5000)
+	def(&o.GraphQLSecondaryPerMinute, 2000)
 	if o.BulkShare == 0 {
 		o.BulkShare = 0.15
 	}
@@ -167,6 +174,7 @@ func New(opts Options) *API {
 	mux.HandleFunc("GET /orgs/{org}", a.reading(a.getOrg))
 	mux.HandleFunc("GET /user", a.reading(a.getUser))
 	mux.HandleFunc("GET /rate_limit", a.reading(a.rateLimit))
+	mux.HandleFunc("POST /graphql", a.graphql)
 	mux.HandleFunc("/", a.reading(func(r *http.Request) reply { return notFound("https://docs.github.com/rest") }))
 	var h http.Handler = a.guard(mux)
 	if o.Middleware != nil {
@@ -519,6 +527,21 @@ const (
 	docOrg     = "https://docs.github.com/rest/orgs/orgs#get-an-organization"
 )
 
+// sortKey is what a list of issues or pull requests sorted by `by` orders them
+// on: created (the default), updated, comments and popularity (the comment
+// count), long-running (the oldest first).
+func sortKey(it *issue, by string) int64 {
+	switch by {
+	case "updated":
+		return it.updated.Unix()
+	case "comments", "popularity":
+		return int64(it.comments)
+	case "long-running":
+		return -it.created.Unix()
+	}
+	return it.created.Unix()
+}
+
 // listIssues is GET /repos/{o}/{r}/issues: issues and pull requests alike
 // (those carry a pull_request key), state open unless asked, sorted by created
 // desc unless asked; since keeps those updated at or after it, except that
@@ -557,14 +580,7 @@ func (a *API) listIssues(r *http.Request) reply {
 		if (state != "all" && it.state != state) || it.updated.Before(since) {
 			continue
 		}
-		e := entry{k1: it.created.Unix(), k2: int64(it.number), v: it}
-		switch sortBy {
-		case "updated":
-			e.k1 = it.updated.Unix()
-		case "comments":
-			e.k1 = int64(it.comments)
-		}
-		es = append(es, e)
+		es = append(es, entry{k1: sortKey(it, sortBy), k2: int64(it.number), v: it})
 	}
 	sortEntries(es, dir == "desc")
 	b := base(r)
@@ -603,16 +619,7 @@ func (a *API) listPulls(r *http.Request) reply {
 		if it.pr == nil || (state != "all" && it.state != state) {
 			continue
 		}
-		e := entry{k1: it.created.Unix(), k2: int64(it.number), v: it}
-		switch sortBy {
-		case "updated":
-			e.k1 = it.updated.Unix()
-		case "popularity":
-			e.k1 = int64(it.comments)
-		case "long-running":
-			e.k1 = -it.created.Unix()
-		}
-		es = append(es, e)
+		es = append(es, entry{k1: sortKey(it, sortBy), k2: int64(it.number), v: it})
 	}
 	sortEntries(es, dir == "desc")
 	b := base(r)

@@ -28,6 +28,16 @@ type limits struct {
 	exhausted bool        // ExhaustPrimary: remaining 0 until reset
 	recent    []time.Time // requests of the last minute
 	refusals  int         // secondary refusals, to vary their shape
+
+	// GraphQL has budgets of its own: points an hour, and a secondary limit of
+	// points a minute (a query counts one).
+	gql struct {
+		reset     time.Time
+		used      int
+		exhausted bool // ExhaustGraphQL
+		refused   bool // a query was refused in this window: later ones hear "already"
+		recent    []time.Time
+	}
 }
 
 func newLimits(o Options) *limits { return &limits{o: o, clock: time.Now} }
@@ -77,6 +87,81 @@ func (l *limits) admit(free bool) (refusal string, retryAfter time.Duration) {
 		return "primary", 0
 	}
 	return "", 0
+}
+
+func (l *limits) rollGraphQL(now time.Time) {
+	if !now.Before(l.gql.reset) {
+		l.gql.reset = now.Truncate(time.Second).Add(time.Hour)
+		l.gql.used, l.gql.exhausted, l.gql.refused = 0, false, false
+	}
+}
+
+// admitGraphQL is the GraphQL secondary limit: "" or "secondary" with the wait.
+func (l *limits) admitGraphQL() (refusal string, retryAfter time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock()
+	cut := 0
+	for cut < len(l.gql.recent) && now.Sub(l.gql.recent[cut]) >= time.Minute {
+		cut++
+	}
+	l.gql.recent = l.gql.recent[cut:]
+	if l.o.GraphQLSecondaryPerMinute > 0 && len(l.gql.recent) >= l.o.GraphQLSecondaryPerMinute {
+		l.refusals++
+		return "secondary", l.gql.recent[0].Add(time.Minute).Sub(now)
+	}
+	l.gql.recent = append(l.gql.recent, now)
+	return "", 0
+}
+
+// chargeGraphQL takes a query's cost from the hour's points: "" when it fits, else
+// "exceeded" for the first refusal of the window and "already" after.
+func (l *limits) chargeGraphQL(cost int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rollGraphQL(l.clock())
+	if l.gql.exhausted || (l.o.GraphQLRateLimit > 0 && l.gql.used+cost > l.o.GraphQLRateLimit) {
+		l.gql.exhausted = true
+		if l.gql.refused {
+			return "already"
+		}
+		l.gql.refused = true
+		return "exceeded"
+	}
+	l.gql.used += cost
+	return ""
+}
+
+func (l *limits) graphqlState() (limit, remaining, used int, reset time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rollGraphQL(l.clock())
+	limit = l.o.GraphQLRateLimit
+	if limit < 0 {
+		limit = 5000 // off: a plausible budget that never runs out
+	}
+	switch {
+	case l.gql.exhausted:
+		remaining = 0
+	case l.o.GraphQLRateLimit < 0:
+		remaining = 5000 - l.gql.used%5000
+	default:
+		remaining = max(0, limit-l.gql.used)
+	}
+	return limit, remaining, l.gql.used, l.gql.reset
+}
+
+func (l *limits) graphqlHeaders(h http.Header) {
+	limit, remaining, used, reset := l.graphqlState()
+	setLimitHeaders(h, limit, remaining, used, reset)
+	h.Set("X-Ratelimit-Resource", "graphql")
+}
+
+func (l *limits) exhaustGraphQL() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rollGraphQL(l.clock())
+	l.gql.exhausted = true
 }
 
 func (l *limits) charge() {
@@ -139,17 +224,30 @@ func (a *API) guard(next http.Handler) http.Handler {
 		if !ok {
 			token, ok = strings.CutPrefix(auth, "token ")
 		}
+		graphql := r.URL.Path == "/graphql"
 		if !ok || token != a.opts.Token {
 			// The unauthenticated budget: 60 an hour.
 			setLimitHeaders(w.Header(), 60, 59, 1, time.Now().Add(time.Hour))
-			msg := "Bad credentials"
-			if auth == "" {
+			msg, doc := "Bad credentials", "https://docs.github.com/rest"
+			switch {
+			case graphql && auth == "":
+				msg, doc = "This endpoint requires you to be authenticated.", docGraphQL
+			case graphql:
+				doc = docGraphQL
+			case auth == "":
 				msg = "Requires authentication"
 			}
-			writeJSON(w, http.StatusUnauthorized, errorBody(http.StatusUnauthorized, msg, "https://docs.github.com/rest"))
+			writeJSON(w, http.StatusUnauthorized, errorBody(http.StatusUnauthorized, msg, doc))
 			return
 		}
-		refusal, wait := a.limits.admit(r.URL.Path == "/rate_limit")
+		var refusal string
+		var wait time.Duration
+		if graphql {
+			// Its primary limit is in points, charged once the query is measured.
+			refusal, wait = a.limits.admitGraphQL()
+		} else {
+			refusal, wait = a.limits.admit(r.URL.Path == "/rate_limit")
+		}
 		switch refusal {
 		case "primary":
 			a.limits.headers(w.Header())
@@ -157,7 +255,12 @@ func (a *API) guard(next http.Handler) http.Handler {
 				"API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID "+requestID()+".", docRateLimits))
 			return
 		case "secondary":
-			a.limits.headers(w.Header()) // remaining > 0: only the message tells it from a permission 403
+			// remaining > 0: only the message tells it from a permission 403
+			if graphql {
+				a.limits.graphqlHeaders(w.Header())
+			} else {
+				a.limits.headers(w.Header())
+			}
 			a.limits.mu.Lock()
 			n := a.limits.refusals
 			a.limits.mu.Unlock()
