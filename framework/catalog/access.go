@@ -2,13 +2,19 @@ package catalog
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"gocloud.dev/gcerrors"
+
 	"github.com/meshflow/meshflow/framework/access"
+	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/query"
 )
 
 // withheldError replaces a restricted product's run error in listings and for callers
@@ -23,39 +29,93 @@ func (c *Catalog) authorize(ctx context.Context, d mesh.Domain, p mesh.Product, 
 	return c.Access.Authorize(ctx, c.Audit, access.Read{Principal: caller.Principal, Domain: d, Product: p, What: what, Path: caller.Path})
 }
 
-// redact hides what a listing must not show of a restricted product.
+// redact hides what a listing, or a caller who may not read it, must not see of a
+// restricted product: the data time (the newest value of a column), and the last
+// run's error and failed checks, whose messages can quote values.
 func redact(p mesh.Product, st *Status) {
-	if p.Classification == mesh.Restricted && st.LastRun != nil && st.LastRun.Error != "" {
-		st.LastRun.Error = withheldError
+	if p.Classification != mesh.Restricted {
+		return
 	}
+	st.Freshness.DataTime = nil
+	if st.LastRun != nil {
+		if st.LastRun.Error != "" {
+			st.LastRun.Error = withheldError
+		}
+		st.LastRun.FailedChecks = nil
+	}
+	st.Problem = problem(*st)
 }
 
-// tokenCookie holds the token of a browser that signed in at /login.
-const tokenCookie = "meshflow_token"
+// sessionCookie holds the id of a browser's sign-in session (access.Sessions); the
+// token it signed in with never leaves the sign-in form.
+const sessionCookie = "meshflow_session"
 
 // identify puts the caller of each request into its context: the token comes from
-// `Authorization: Bearer <token>`, else from the sign-in cookie. An unknown token is
-// not refused here: it still reads public and internal products, and a restricted one
-// answers 401 saying the token is not recognised.
+// `Authorization: Bearer <token>`, else the principal from the sign-in session. An
+// unknown token is not refused here: it still reads public and internal products, and
+// a restricted one answers 401 saying the token is not recognised. A session that
+// ended (signed out, expired, its token revoked) is anonymous, and its cookie is cleared.
 func (c *Catalog) identify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := access.PathPage
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			path = access.PathAPI
 		}
-		pr, _ := c.Access.Authenticate(requestToken(r))
+		var pr access.Principal
+		if tok, ok := bearerToken(r); ok {
+			pr, _ = c.Access.Authenticate(tok)
+		} else if ck, err := r.Cookie(sessionCookie); err == nil {
+			var live bool
+			pr, live, err = c.sessions().Resolve(r.Context(), c.Access, ck.Value)
+			if !live && err == nil {
+				http.SetCookie(w, c.cookie(r, "", -1))
+			}
+		}
 		next.ServeHTTP(w, r.WithContext(access.NewContext(r.Context(), access.Caller{Principal: pr, Path: path})))
 	})
 }
 
-func requestToken(r *http.Request) string {
+func bearerToken(r *http.Request) (string, bool) {
 	if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		return strings.TrimSpace(tok)
+		return strings.TrimSpace(tok), true
 	}
-	if ck, err := r.Cookie(tokenCookie); err == nil {
-		return ck.Value
+	return "", false
+}
+
+// sessions are kept in the lake, so every catalog process behind one proxy shares them.
+func (c *Catalog) sessions() *access.Sessions {
+	return &access.Sessions{Store: lakeSessions{c.Lake}, TTL: c.SessionTTL, Now: c.Now}
+}
+
+// SweepSessions removes the sign-in sessions that expired or whose token left the
+// access file, and says how many; mesh serve runs it now and then and after a reload.
+func (c *Catalog) SweepSessions(ctx context.Context) (int, error) {
+	return c.sessions().Sweep(ctx, c.Access)
+}
+
+// lakeSessions gives the lake the Delete a session store needs.
+type lakeSessions struct{ *lake.Lake }
+
+func (l lakeSessions) Delete(ctx context.Context, key string) error {
+	if err := l.Bucket.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		return errs.E(errs.Transient, "delete "+key, err)
 	}
-	return ""
+	return nil
+}
+
+// cookie is the session cookie with value, for maxAge seconds (-1 clears it): scripts
+// cannot read it (HttpOnly), other sites cannot send it (SameSite=Strict), and it
+// travels only over TLS (Secure) when the catalog is reached over https.
+func (c *Catalog) cookie(r *http.Request, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: sessionCookie, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
+		Secure: r.TLS != nil || c.publicHTTPS(), SameSite: http.SameSiteStrictMode}
+}
+
+// publicHTTPS reports whether browsers reach the catalog over https (PublicURL), as
+// behind a TLS proxy, where the catalog itself sees plain HTTP.
+func (c *Catalog) publicHTTPS() bool {
+	u, err := url.Parse(c.PublicURL)
+	return err == nil && strings.EqualFold(u.Scheme, "https")
 }
 
 type loginPage struct {
@@ -79,12 +139,16 @@ func (c *Catalog) loginForm(w http.ResponseWriter, r *http.Request) {
 		Principal: access.FromContext(r.Context()).Principal, Configured: c.Access.Configured()})
 }
 
-// login checks the token posted by the sign-in form and keeps it in a cookie that
-// scripts cannot read (HttpOnly) and other sites cannot send (SameSite=Strict).
+// login checks the token posted by the sign-in form and starts a session: the browser
+// keeps only the session's random id, in the cookie.
 func (c *Catalog) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	next := localPath(r.PostFormValue("next"))
-	pr, err := c.Access.Authenticate(r.PostFormValue("token"))
+	id, pr, expires, err := c.sessions().Start(r.Context(), c.Access, r.PostFormValue("token"))
+	if err != nil && !access.IsDenied(err) {
+		fail(w, errs.E(errs.KindOf(err), "sign in", fmt.Errorf("the session could not be stored in the lake: %w", err)))
+		return
+	}
 	if err != nil || pr.Anonymous() {
 		msg := "Paste a token to sign in."
 		if err != nil {
@@ -93,13 +157,20 @@ func (c *Catalog) login(w http.ResponseWriter, r *http.Request) {
 		renderStatus(w, http.StatusUnauthorized, "login.html", loginPage{Title: "Sign in", Next: next, Message: msg, Configured: c.Access.Configured()})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: strings.TrimSpace(r.PostFormValue("token")), Path: "/",
-		MaxAge: int((12 * time.Hour).Seconds()), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, c.cookie(r, id, int(time.Until(expires).Seconds())))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// logout ends the session everywhere before clearing the cookie: a copy of the cookie
+// taken earlier no longer signs anyone in.
 func (c *Catalog) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		if err := c.sessions().End(r.Context(), ck.Value); err != nil {
+			fail(w, errs.E(errs.KindOf(err), "sign out", fmt.Errorf("the session could not be ended, so it is still valid: %w; try again", err)))
+			return
+		}
+	}
+	http.SetCookie(w, c.cookie(r, "", -1))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -138,13 +209,12 @@ func (c *Catalog) reveal(ctx context.Context, d mesh.Domain, p mesh.Product, sam
 	}
 	if err := c.authorize(ctx, d, p, what); err != nil {
 		det.Withheld = err.Error()
+		redact(p, &det.Status)
+		// How to read it, without the column names: a table name says nothing more
+		// than the page already does.
+		det.ExampleQuery = query.Example(d, mesh.Product{Name: p.Name, Version: p.Version})
 		return err
 	}
 	det.PrimaryKey, det.Schema = p.PrimaryKey, p.Schema
-	if det.LastRun != nil && det.LastRun.Error == withheldError {
-		if runs, err := c.runs(ctx, d.Name, p.Name, 1); err == nil && len(runs) > 0 {
-			det.LastRun.Error = runs[0].Error
-		}
-	}
 	return nil
 }

@@ -28,7 +28,10 @@ import (
 
 // Strings that exist only in the restricted product's data, run records and checks:
 // a response to a caller without access must contain none of them.
-var secrets = []string{"Zephyr-Deal-7731", "Quasar-Deal-9904", "cast failed on Zephyr", "the deal-name doc"}
+var secrets = []string{"Zephyr-Deal-7731", "Quasar-Deal-9904", "cast failed on Zephyr", "the deal-name doc", "2031-07-19"}
+
+// watermark is the restricted product's data time: the newest value of a column.
+const watermark = "2031-07-19T13:37:00Z"
 
 const (
 	salesToken = "mf_test-sales-token"
@@ -82,7 +85,7 @@ func newAccessFixture(t *testing.T) *accessFixture {
 	defer rdr.Release()
 	now := time.Now().UTC()
 	if _, err := ports.Publish(ctx, port.PortTable("sales", "deals", 1), rdr, port.PublishRequest{Mode: port.Replace{},
-		SnapshotProperties: map[string]string{flow.PropPublishedAt: now.Format(time.RFC3339), flow.PropVersion: "1.0.0"}}); err != nil {
+		SnapshotProperties: map[string]string{flow.PropPublishedAt: now.Format(time.RFC3339), flow.PropVersion: "1.0.0", flow.PropWatermark: watermark}}); err != nil {
 		t.Fatal(err)
 	}
 	// The newest run failed with an error that quotes a value.
@@ -173,10 +176,14 @@ func TestRestrictedProductRefusedWithoutTheRightToken(t *testing.T) {
 				}
 			}
 			noSecrets(t, "the page", page)
-			for _, absent := range []string{"<h2>Schema</h2>", "Sample rows", "amount_not_negative", "Primary key"} {
+			// Nor column names in its example query, nor its data time.
+			for _, absent := range []string{"<h2>Schema</h2>", "Sample rows", "amount_not_negative", "Primary key", "deal_id", "deal_name", "data up to"} {
 				if strings.Contains(page, absent) {
 					t.Errorf("page shows %q", absent)
 				}
+			}
+			if !strings.Contains(page, `mesh query &#34;SELECT * FROM sales.deals_v1 LIMIT 10&#34;`) {
+				t.Errorf("page lacks the example query over the table")
 			}
 
 			resp, body := f.do(t, "GET", "/api/products/sales.deals", tc.token, nil, nil)
@@ -203,7 +210,8 @@ func TestRestrictedProductShownToItsGroupAndAudited(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("page %d:\n%s", resp.StatusCode, page)
 	}
-	for _, want := range []string{"Zephyr-Deal-7731", "Quasar-Deal-9904", "the deal-name doc", "amount_not_negative", "transform: cast failed on Zephyr"} {
+	for _, want := range []string{"Zephyr-Deal-7731", "Quasar-Deal-9904", "the deal-name doc", "amount_not_negative", "transform: cast failed on Zephyr",
+		"data up to 2031-07-19 13:37 UTC", "SELECT deal_id, deal_name, amount FROM sales.deals_v1"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page for sales-analyst lacks %q", want)
 		}
@@ -289,7 +297,9 @@ func TestSignInWithTheFormSetsAStrictCookie(t *testing.T) {
 		t.Fatalf("sign in: %d %v", resp.StatusCode, resp.Header)
 	}
 	ck := cookies[0]
-	if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || ck.MaxAge <= 0 {
+	// The cookie holds a session id, never the token; over plain HTTP it is not Secure.
+	if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || ck.MaxAge <= 0 || ck.Secure ||
+		strings.Contains(ck.Value, salesToken) || strings.Contains(ck.Value, access.Digest(salesToken)) {
 		t.Errorf("cookie = %+v", ck)
 	}
 	withCookie := http.Header{"Cookie": {ck.Name + "=" + ck.Value}}
@@ -299,9 +309,17 @@ func TestSignInWithTheFormSetsAStrictCookie(t *testing.T) {
 	if _, page := f.do(t, "GET", "/login", "", nil, withCookie); !strings.Contains(page, "Signed in as <b>sales-analyst</b>") {
 		t.Errorf("login page does not say who is signed in")
 	}
+	// The token itself in the cookie signs nobody in.
+	if resp, _ := f.do(t, "GET", "/api/products/sales.deals", "", nil, http.Header{"Cookie": {ck.Name + "=" + salesToken}}); resp.StatusCode != 401 {
+		t.Errorf("the token as a cookie: %d", resp.StatusCode)
+	}
 	resp, _ = f.do(t, "POST", "/logout", "", url.Values{}, withCookie)
 	if resp.StatusCode != 303 || len(resp.Cookies()) != 1 || resp.Cookies()[0].MaxAge >= 0 {
 		t.Errorf("sign out: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	// A copy of the cookie taken before the sign-out no longer works.
+	if resp, page := f.do(t, "GET", "/products/sales.deals", "", nil, withCookie); resp.StatusCode != 401 || strings.Contains(page, "Zephyr-Deal-7731") {
+		t.Errorf("page with the cookie after sign-out: %d", resp.StatusCode)
 	}
 
 	// The form never redirects off the site, and other sites cannot post to it.
@@ -329,5 +347,97 @@ func TestWithoutAnAccessFileNobodyReadsRestricted(t *testing.T) {
 	resp, body = f.do(t, "GET", "/products/sales.deals", "", nil, nil)
 	if resp.StatusCode != 403 || !strings.Contains(body, "there is no access file at") {
 		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}
+
+// signIn signs in through the form and returns the session cookie.
+func (f *accessFixture) signIn(t *testing.T, token string) *http.Cookie {
+	t.Helper()
+	resp, _ := f.do(t, "POST", "/login", "", url.Values{"token": {token}}, nil)
+	if resp.StatusCode != 303 || len(resp.Cookies()) != 1 {
+		t.Fatalf("sign in: %d %v", resp.StatusCode, resp.Header)
+	}
+	return resp.Cookies()[0]
+}
+
+// Behind a TLS proxy the catalog sees plain HTTP; its https public URL makes the
+// cookie Secure, on sign-in and sign-out alike.
+func TestSessionCookieIsSecureWithAnHTTPSPublicURL(t *testing.T) {
+	f := newAccessFixture(t)
+	f.cat.PublicURL = "https://catalog.example.com"
+	ck := f.signIn(t, salesToken)
+	if !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("cookie = %+v", ck)
+	}
+	resp, _ := f.do(t, "POST", "/logout", "", url.Values{}, http.Header{"Cookie": {ck.Name + "=" + ck.Value}})
+	if out := resp.Cookies(); len(out) != 1 || !out[0].Secure || out[0].MaxAge >= 0 {
+		t.Fatalf("sign-out cookie = %v", out)
+	}
+}
+
+// A token revoked in the access file stops working in the running catalog once it
+// reloads the file, and the sessions signed in with it end.
+func TestRevokedTokenIsRefusedAfterReload(t *testing.T) {
+	f := newAccessFixture(t)
+	ck := f.signIn(t, salesToken)
+	withCookie := http.Header{"Cookie": {ck.Name + "=" + ck.Value}}
+	if resp, _ := f.do(t, "GET", "/api/products/sales.deals", "", nil, withCookie); resp.StatusCode != 200 {
+		t.Fatalf("signed in: %d", resp.StatusCode)
+	}
+	if err := access.Revoke(f.cat.Access.File(), "sales-analyst"); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := f.cat.Access.Reload(); !changed || err != nil {
+		t.Fatalf("reload: %v %v", changed, err)
+	}
+	if resp, body := f.do(t, "GET", "/api/products/sales.deals", salesToken, nil, nil); resp.StatusCode != 401 || !strings.Contains(body, "not in the access file") {
+		t.Errorf("revoked bearer token: %d %s", resp.StatusCode, body)
+	}
+	resp, _ := f.do(t, "GET", "/api/products/sales.deals", "", nil, withCookie)
+	if resp.StatusCode != 401 || len(resp.Cookies()) != 1 || resp.Cookies()[0].MaxAge >= 0 {
+		t.Errorf("session of the revoked token: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	if keys, _ := f.lake.List(context.Background(), access.SessionPrefix); len(keys) != 0 {
+		t.Errorf("the ended session is still stored: %v", keys)
+	}
+	// Other principals are unaffected.
+	if resp, _ := f.do(t, "GET", "/api/products/sales.leads", mktToken, nil, nil); resp.StatusCode != 200 {
+		t.Errorf("another principal: %d", resp.StatusCode)
+	}
+}
+
+// Behind mesh serve the audit log is throttled: a flood of refused reads writes a few
+// records whose counts add up, and an allowed read right after is audited and served.
+func TestRefusedReadsAreFoldedAllowedOnesAudited(t *testing.T) {
+	f := newAccessFixture(t)
+	th := access.NewThrottle(f.log)
+	f.cat.Audit = th
+	const n = 300
+	for range n {
+		if resp, _ := f.do(t, "GET", "/api/products/sales.deals", "", nil, nil); resp.StatusCode != 401 {
+			t.Fatalf("anonymous read: %d", resp.StatusCode)
+		}
+	}
+	if resp, page := f.do(t, "GET", "/products/sales.deals", salesToken, nil, nil); resp.StatusCode != 200 || !strings.Contains(page, "Zephyr-Deal-7731") {
+		t.Fatalf("allowed read after the flood: %d", resp.StatusCode)
+	}
+	ctx := context.Background()
+	events, _ := f.log.Events(ctx, time.Time{})
+	if last := events[len(events)-1]; !last.Allowed || last.Principal != "sales-analyst" {
+		t.Fatalf("the allowed read is not in the log: %+v", last)
+	}
+	if err := th.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	events, _ = f.log.Events(ctx, time.Time{})
+	var refused int64
+	for _, e := range events {
+		if !e.Allowed {
+			refused += e.Reads()
+		}
+	}
+	// One immediate and one folded record per minute the flood touched (at most two).
+	if len(events) > 5 || refused != n {
+		t.Fatalf("%d audit records counting %d refused reads, want at most 5 counting %d", len(events), refused, n)
 	}
 }

@@ -6,6 +6,7 @@ package catalog
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path"
 	"strings"
 	"time"
@@ -34,6 +35,12 @@ type Catalog struct {
 	// Audit records every read of a restricted product, allowed or refused; without
 	// it restricted products are not shown.
 	Audit access.Auditor
+
+	// PublicURL is where browsers reach the catalog, e.g. https://catalog.example.com
+	// behind a TLS proxy: with https the sign-in cookie is sent only over TLS.
+	PublicURL string
+	// SessionTTL is how long a sign-in lasts; default access.DefaultSessionTTL.
+	SessionTTL time.Duration
 }
 
 // Status is one product's current state, as `mesh products` lists it.
@@ -52,12 +59,16 @@ type Status struct {
 	Quality        Quality    `json:"quality"`
 	Freshness      Freshness  `json:"freshness"`
 	LastRun        *LastRun   `json:"last_run,omitempty"`
+	// Problem says, in one sentence, that the newest run failed or was blocked: when,
+	// why, and which snapshot is still the one served. Empty while runs succeed.
+	Problem string `json:"problem,omitempty"`
 	// Legacy lists the product's earlier major versions, still published until their
 	// sunset day so consumers can move to Table.
 	Legacy []PortVersion `json:"legacy,omitempty"`
 }
 
-// Quality is the check summary of the current snapshot.
+// Quality is the summary of the newest checks: those of the current snapshot, or of a
+// newer run that a failing check blocked.
 type Quality struct {
 	Status mesh.Status `json:"status"`
 	Passed int         `json:"passed"`
@@ -70,9 +81,13 @@ type Freshness struct {
 	Status      mesh.Status `json:"status"`
 	PublishedAt *time.Time  `json:"published_at"`
 	DataTime    *time.Time  `json:"data_time"` // the data watermark: newest value of the freshness column
-	Age         string      `json:"age,omitempty"`
-	WarnAfter   string      `json:"warn_after"`
-	FailAfter   string      `json:"fail_after"`
+	// CheckedAt is set when a run newer than the snapshot computed the same rows and so
+	// published nothing new: the data is unchanged since the snapshot (Status.PublishedAt)
+	// and known current at CheckedAt, which PublishedAt then is.
+	CheckedAt *time.Time `json:"checked_at,omitempty"`
+	Age       string     `json:"age,omitempty"`
+	WarnAfter string     `json:"warn_after"`
+	FailAfter string     `json:"fail_after"`
 	// Reason says why the state is worse than the product's own publish time implies:
 	// an input it reads is late or stale.
 	Reason string           `json:"reason,omitempty"`
@@ -82,10 +97,18 @@ type Freshness struct {
 // LastRun is the newest run record, which may be newer than the current snapshot
 // when a run was blocked by a check or failed.
 type LastRun struct {
-	Status     string    `json:"status"`
+	Status     string    `json:"status"` // published, unchanged, blocked or failed (flow.Status*)
 	Error      string    `json:"error,omitempty"`
 	FinishedAt time.Time `json:"finished_at"`
 	WorkflowID string    `json:"workflow_id"`
+	Partition  string    `json:"partition,omitempty"`
+	// FailedChecks are the run's checks that failed or warned, with their offending rows.
+	FailedChecks []quality.Result `json:"failed_checks,omitempty"`
+}
+
+// Failed reports whether the run published nothing because it failed or a check blocked it.
+func (r *LastRun) Failed() bool {
+	return r != nil && (r.Status == flow.StatusFailed || r.Status == flow.StatusBlocked)
 }
 
 func (c *Catalog) now() time.Time {
@@ -103,11 +126,15 @@ func (c *Catalog) List(ctx context.Context) ([]Status, error) {
 		if err != nil {
 			return nil, err
 		}
+		redact(e.Product, &st)
 		out = append(out, st)
 	}
 	return out, nil
 }
 
+// status reads a product's whole status, data times and run errors of restricted
+// products included: whatever returns it to a caller redacts it first (List, Search)
+// or authorizes the caller (Show).
 func (c *Catalog) status(ctx context.Context, d mesh.Domain, p mesh.Product) (Status, *port.Snapshot, error) {
 	id := port.TableID{Domain: d.Name, Name: p.PortName()}
 	st := Status{
@@ -125,12 +152,24 @@ func (c *Catalog) status(ctx context.Context, d mesh.Domain, p mesh.Product) (St
 			return st, nil, err
 		}
 	}
-	if runs, err := c.runs(ctx, d.Name, p.Name, 1); err == nil && len(runs) > 0 {
-		r := runs[0]
-		st.LastRun = &LastRun{Status: r.Status, Error: r.Error, FinishedAt: r.FinishedAt, WorkflowID: r.WorkflowID}
-		redact(p, &st)
+	var current *port.Snapshot
+	if ok {
+		current = &snap
+	}
+	last, checked, err := c.lastRuns(ctx, d.Name, p.Name, current)
+	if err != nil {
+		return st, nil, err
+	}
+	if last != nil {
+		st.LastRun = &LastRun{Status: last.Status, Error: last.Error, FinishedAt: last.FinishedAt, WorkflowID: last.WorkflowID, Partition: last.Partition}
+		for _, r := range last.Checks {
+			if r.Status != mesh.StatusPass {
+				st.LastRun.FailedChecks = append(st.LastRun.FailedChecks, r)
+			}
+		}
 	}
 	if !ok {
+		st.Problem = problem(st)
 		return st, nil, c.followInputs(ctx, p, &st.Freshness)
 	}
 	st.Rows, st.Snapshot = snap.Rows, snap.ID
@@ -144,6 +183,9 @@ func (c *Catalog) status(ctx context.Context, d mesh.Domain, p mesh.Product) (St
 		st.PublishedAt = &t
 	}
 	results := snapshotChecks(snap)
+	if st.LastRun.Failed() && len(last.Checks) > 0 {
+		results = last.Checks // a blocked run's checks are newer than the snapshot's
+	}
 	st.Quality.Status = quality.Summary(results)
 	for _, r := range results {
 		switch r.Status {
@@ -157,13 +199,41 @@ func (c *Catalog) status(ctx context.Context, d mesh.Domain, p mesh.Product) (St
 	}
 	now := c.now()
 	st.Freshness.PublishedAt = st.PublishedAt
-	st.Freshness.Status = p.Freshness.At(*st.PublishedAt, now)
-	st.Freshness.Age = now.Sub(*st.PublishedAt).Round(time.Second).String()
+	if checked != nil && checked.After(*st.PublishedAt) {
+		st.Freshness.PublishedAt, st.Freshness.CheckedAt = checked, checked
+	}
+	st.Freshness.Status = p.Freshness.At(*st.Freshness.PublishedAt, now)
+	st.Freshness.Age = now.Sub(*st.Freshness.PublishedAt).Round(time.Second).String()
 	if t, err := time.Parse(time.RFC3339, snap.Properties[flow.PropWatermark]); err == nil {
 		st.Freshness.DataTime = &t
 	}
+	st.Problem = problem(st)
 	return st, &snap, c.followInputs(ctx, p, &st.Freshness)
 }
+
+// problem is Status.Problem: the newest run's failure and what is still served.
+func problem(st Status) string {
+	r := st.LastRun
+	if !r.Failed() {
+		return ""
+	}
+	what := "the last run"
+	if r.Partition != "" {
+		what += " (partition " + r.Partition + ")"
+	}
+	served := "nothing has been published yet, so there is nothing to read"
+	if st.PublishedAt != nil {
+		served = fmt.Sprintf("snapshot %d, published %s, is still the one served", st.Snapshot, st.PublishedAt.UTC().Format(timeFormat))
+	}
+	why := r.Error
+	if why == "" {
+		why = "no error recorded"
+	}
+	return fmt.Sprintf("%s %s at %s: %s; %s", what, r.Status, r.FinishedAt.UTC().Format(timeFormat), why, served)
+}
+
+// timeFormat is how the catalog's sentences give a time.
+const timeFormat = "2006-01-02 15:04 UTC"
 
 func snapshotChecks(s port.Snapshot) []quality.Result {
 	var rs []quality.Result
@@ -173,19 +243,54 @@ func snapshotChecks(s port.Snapshot) []quality.Result {
 
 // runs returns up to n newest run records of a product, newest first.
 func (c *Catalog) runs(ctx context.Context, domain, product string, n int) ([]flow.RunRecord, error) {
+	var out []flow.RunRecord
+	err := c.eachRun(ctx, domain, product, n, func(r flow.RunRecord) bool {
+		out = append(out, r)
+		return true
+	})
+	return out, err
+}
+
+// eachRun calls fn with up to n newest run records of a product, newest first, until
+// fn returns false.
+func (c *Catalog) eachRun(ctx context.Context, domain, product string, n int, fn func(flow.RunRecord) bool) error {
 	keys, err := c.Lake.List(ctx, path.Join("runs", domain, product)+"/")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var out []flow.RunRecord
-	for i := len(keys) - 1; i >= 0 && len(out) < n; i-- {
+	for i := len(keys) - 1; i >= 0 && n > 0; i-- {
 		var r flow.RunRecord
 		if err := c.Lake.GetJSON(ctx, keys[i], &r); err != nil {
 			continue // a corrupt record must not hide the product
 		}
-		out = append(out, r)
+		n--
+		if !fn(r) {
+			break
+		}
 	}
-	return out, nil
+	return nil
+}
+
+// lastRuns returns the newest run record of a product and, when a run since the
+// current snapshot found the same rows (flow.StatusUnchanged), when the newest such
+// run finished: the data was known current then. It reads back no further than the
+// run that published the current snapshot, and at most historyRuns records.
+func (c *Catalog) lastRuns(ctx context.Context, domain, product string, current *port.Snapshot) (last *flow.RunRecord, checked *time.Time, err error) {
+	err = c.eachRun(ctx, domain, product, historyRuns, func(r flow.RunRecord) bool {
+		if last == nil {
+			last = &r
+		}
+		if current == nil || r.Status == flow.StatusPublished {
+			return false
+		}
+		if r.Status == flow.StatusUnchanged && r.SnapshotID == current.ID {
+			t := r.FinishedAt
+			checked = &t
+			return false
+		}
+		return true
+	})
+	return last, checked, err
 }
 
 // Detail is everything `mesh show` prints about a product.
@@ -250,8 +355,7 @@ func (c *Catalog) Show(ctx context.Context, name string, sampleRows int) (Detail
 	if err != nil {
 		return Detail{}, err
 	}
-	det := Detail{Status: st, Contact: d.Contact, FullDesc: p.Description, UseCases: p.UseCases, Tags: p.Tags,
-		ExampleQuery: query.Example(d, p)}
+	det := Detail{Status: st, Contact: d.Contact, FullDesc: p.Description, UseCases: p.UseCases, Tags: p.Tags}
 	for _, in := range p.Inputs {
 		det.Inputs = append(det.Inputs, in.String())
 	}
@@ -261,6 +365,7 @@ func (c *Catalog) Show(ctx context.Context, name string, sampleRows int) (Detail
 	if err := c.reveal(ctx, d, p, sampleRows, &det); err != nil {
 		return det, err
 	}
+	det.ExampleQuery = query.Example(d, p)
 	runs, _ := c.runs(ctx, d.Name, p.Name, historyRuns)
 	det.RecentRuns = runs
 	if len(det.RecentRuns) > 5 {

@@ -88,7 +88,8 @@ func (c *Catalog) Search(r *http.Request, f Filter) ([]Status, error) {
 		if err != nil {
 			return nil, err
 		}
-		if f.State != "" && s.Freshness.Status != f.State && s.Quality.Status != f.State {
+		redact(e.Product, &s)
+		if f.State != "" && s.Freshness.Status != f.State && s.Quality.Status != f.State && !(f.State == mesh.StatusFail && s.LastRun.Failed()) {
 			continue
 		}
 		out = append(out, s)
