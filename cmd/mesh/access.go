@@ -60,7 +60,77 @@ func describeAccess(p *access.Policy) string {
 }
 
 func (e *env) accessCmd() *cobra.Command {
-	return group("access", "manage who may read restricted products", e.addTokenCmd())
+	return group("access", "manage who may read restricted products", e.addTokenCmd(), e.listTokensCmd(), e.revokeCmd())
+}
+
+// fileFlag is --file of the access commands.
+func fileFlag(cmd *cobra.Command) *string {
+	return cmd.Flags().String("file", "", "access file (default $MESHFLOW_ACCESS_FILE or <lake>/access.yaml)")
+}
+
+// accessFile is the file an access command edits: --file, else the configured one.
+func (e *env) accessFile(file string) string {
+	if file != "" {
+		return file
+	}
+	return e.cfg.AccessFile
+}
+
+func (e *env) listTokensCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list [--file FILE] [--json]",
+		Short: "the principals that have a token, and their groups (never the tokens or their digests)",
+		Args:  noArgs,
+	}
+	file := fileFlag(cmd)
+	asJSON := cmd.Flags().Bool("json", false, "print JSON")
+	cmd.RunE = func(*cobra.Command, []string) error { return e.listTokens(e.accessFile(*file), *asJSON) }
+	return cmd
+}
+
+func (e *env) listTokens(path string, asJSON bool) error {
+	pol, err := access.Load(path)
+	if err != nil {
+		return err
+	}
+	list := pol.List()
+	if asJSON {
+		if list == nil {
+			list = []access.Principal{}
+		}
+		return writeJSON(e.stdout, list)
+	}
+	if !pol.Configured() {
+		fmt.Fprintln(e.stdout, describeAccess(pol))
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PRINCIPAL\tGROUPS")
+	for _, pr := range list {
+		fmt.Fprintf(tw, "%s\t%s\n", pr.Name, strings.Join(pr.Groups, ", "))
+	}
+	tw.Flush()
+	fmt.Fprintf(e.stderr, "%d principal(s) in %s\n", len(list), path)
+	return nil
+}
+
+func (e *env) revokeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "revoke <principal> [--file FILE]",
+		Short: "remove a principal and its token; a running mesh serve refuses it within seconds and ends its sessions",
+		Args:  nArgs(1, 1, "mesh access revoke takes one principal name: mesh access list shows them"),
+	}
+	file := fileFlag(cmd)
+	cmd.RunE = func(_ *cobra.Command, args []string) error {
+		path := e.accessFile(*file)
+		if err := access.Revoke(path, args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "revoked %s: removed from %s. The mesh command refuses its token from now on, and a running\n"+
+			"mesh serve within its --access-reload interval (2s by default), ending its sign-in sessions.\n", args[0], path)
+		return nil
+	}
+	return cmd
 }
 
 func (e *env) addTokenCmd() *cobra.Command {
@@ -71,22 +141,18 @@ func (e *env) addTokenCmd() *cobra.Command {
 	}
 	name := cmd.Flags().String("name", "", "the principal's name, e.g. sales-analyst")
 	groups := cmd.Flags().String("groups", "", "comma-separated groups, e.g. sales,finance")
-	file := cmd.Flags().String("file", "", "access file (default $MESHFLOW_ACCESS_FILE or <lake>/access.yaml)")
+	file := fileFlag(cmd)
 	cmd.RunE = func(*cobra.Command, []string) error {
 		if *name == "" || *groups == "" {
 			return usagef("--name and --groups are required: mesh access add-token --name NAME --groups GROUP[,GROUP...] [--file FILE]")
 		}
-		return e.addToken(*name, *groups, *file)
+		return e.addToken(*name, *groups, e.accessFile(*file))
 	}
 	return cmd
 }
 
 // addToken adds a principal to the access file and prints its new token.
-func (e *env) addToken(name, groups, file string) error {
-	path := file
-	if path == "" {
-		path = e.cfg.AccessFile
-	}
+func (e *env) addToken(name, groups, path string) error {
 	var gs []string
 	for _, g := range strings.Split(groups, ",") {
 		if g = strings.TrimSpace(g); g != "" {
@@ -101,7 +167,7 @@ func (e *env) addToken(name, groups, file string) error {
 	// is printed this once and kept nowhere.
 	fmt.Fprintln(e.stdout, token)
 	fmt.Fprintf(e.stderr, "added %s (groups %s) to %s; only its SHA-256 digest is kept, so save the token above now.\n"+
-		"Use it with MESHFLOW_TOKEN=<token> mesh show <product>, or `Authorization: Bearer <token>` / the /login page of mesh serve (restart it to load the new principal).\n",
+		"Use it with MESHFLOW_TOKEN=<token> mesh show <product>, or `Authorization: Bearer <token>` / the /login page of mesh serve (which loads the new principal within seconds).\n",
 		name, strings.Join(gs, ", "), path)
 	return nil
 }
@@ -154,13 +220,18 @@ func printAudit(w io.Writer, events []access.Event) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME (UTC)\tPRINCIPAL\tPRODUCT\tPORT\tWHAT\tPATH\tDECISION\tREASON")
+	fmt.Fprintln(tw, "TIME (UTC)\tPRINCIPAL\tPRODUCT\tPORT\tWHAT\tPATH\tDECISION\tREADS\tREASON")
 	for _, ev := range events {
 		decision := "denied"
 		if ev.Allowed {
 			decision = "allowed"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.UTC().Format("2006-01-02 15:04:05"), ev.Principal, ev.Product, ev.Port, ev.What, ev.Path, decision, ev.Reason)
+		// A folded record of refusals says how many, and until when.
+		reads := fmt.Sprint(ev.Reads())
+		if ev.Reads() > 1 {
+			reads += " until " + ev.Until.UTC().Format("15:04:05")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.UTC().Format("2006-01-02 15:04:05"), ev.Principal, ev.Product, ev.Port, ev.What, ev.Path, decision, reads, ev.Reason)
 	}
 	tw.Flush()
 }

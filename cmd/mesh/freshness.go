@@ -60,18 +60,23 @@ func (e *env) freshness(ctx context.Context, failOn string, asJSON bool) error {
 		}
 	} else {
 		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PRODUCT\tFRESHNESS\tPUBLISHED\tAGE\tWARN AFTER\tFAIL AFTER\tDATA UP TO\tWHY")
+		fmt.Fprintln(tw, "PRODUCT\tFRESHNESS\tPUBLISHED\tAGE\tWARN AFTER\tFAIL AFTER\tDATA UP TO\tLAST RUN\tWHY")
 		for _, s := range list {
 			published, data := "never", "-"
 			if s.Freshness.PublishedAt != nil {
 				published = s.Freshness.PublishedAt.UTC().Format("2006-01-02 15:04")
 			}
+			if s.Freshness.CheckedAt != nil {
+				// A run found the same rows: the data is as old as the snapshot, and known current.
+				published = "unchanged since " + s.PublishedAt.UTC().Format("2006-01-02 15:04") + ", checked " + published
+			}
 			if s.Freshness.DataTime != nil {
 				data = s.Freshness.DataTime.UTC().Format("2006-01-02 15:04")
 			}
-			fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Domain, s.Name, s.Freshness.Status, published, s.Freshness.Age, s.Freshness.WarnAfter, s.Freshness.FailAfter, data, s.Freshness.Reason)
+			fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Domain, s.Name, s.Freshness.Status, published, s.Freshness.Age, s.Freshness.WarnAfter, s.Freshness.FailAfter, data, lastRun(s.LastRun), s.Freshness.Reason)
 		}
 		tw.Flush()
+		printProblems(e.stdout, list)
 	}
 	if len(bad) > 0 {
 		return errs.Errorf(errs.Internal, "freshness", "%d product(s) at %s or worse: %s", len(bad), failOn, strings.Join(bad, ", "))

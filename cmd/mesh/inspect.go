@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshflow/meshflow/framework/catalog"
+	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/query"
 	"github.com/meshflow/meshflow/workers/host"
 )
@@ -56,16 +57,37 @@ func (e *env) products(ctx context.Context, asJSON bool) error {
 
 func printStatusTable(w io.Writer, list []catalog.Status) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PRODUCT\tVERSION\tROWS\tSNAPSHOT\tQUALITY\tFRESHNESS\tPUBLISHED\tOWNER")
+	fmt.Fprintln(tw, "PRODUCT\tVERSION\tROWS\tSNAPSHOT\tQUALITY\tFRESHNESS\tPUBLISHED\tLAST RUN\tOWNER")
 	for _, s := range list {
 		published, snap := "never", "-"
 		if s.PublishedAt != nil {
 			published = s.PublishedAt.Local().Format("2006-01-02 15:04:05")
 			snap = fmt.Sprint(s.Snapshot)
 		}
-		fmt.Fprintf(tw, "%s.%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", s.Domain, s.Name, s.Version, s.Rows, snap, s.Quality.Status, s.Freshness.Status, published, s.Owner)
+		fmt.Fprintf(tw, "%s.%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Domain, s.Name, s.Version, s.Rows, snap, s.Quality.Status, s.Freshness.Status, published, lastRun(s.LastRun), s.Owner)
 	}
 	tw.Flush()
+	printProblems(w, list)
+}
+
+// lastRun is the LAST RUN cell: the newest run's outcome and when it finished.
+func lastRun(r *catalog.LastRun) string {
+	if r == nil {
+		return "-"
+	}
+	return r.Status + " " + r.FinishedAt.Local().Format("2006-01-02 15:04")
+}
+
+// printProblems follows a table of products with one line for each whose newest run
+// failed or was blocked: a table cell has no room for why, and what is still served.
+func printProblems(w io.Writer, list []catalog.Status) {
+	sep := "\n"
+	for _, s := range list {
+		if s.Problem != "" {
+			fmt.Fprintf(w, "%s%s.%s: %s\n", sep, s.Domain, s.Name, s.Problem)
+			sep = ""
+		}
+	}
 }
 
 func (e *env) showCmd() *cobra.Command {
@@ -104,6 +126,9 @@ func (e *env) show(ctx context.Context, name string, asJSON bool, sample int) er
 func printDetail(w io.Writer, d catalog.Detail) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("%s.%s  v%s  (%s)\n", d.Domain, d.Name, d.Version, d.Table)
+	if d.Problem != "" {
+		p("\n%s: %s\n\n", strings.ToUpper(d.LastRun.Status), d.Problem)
+	}
 	p("%s\n\n", d.FullDesc)
 	p("Owner:          %s", d.Owner)
 	if d.Contact != "" {
@@ -126,9 +151,12 @@ func printDetail(w io.Writer, d catalog.Detail) {
 	p("Consumers:      %s\n", orNone(d.Consumers))
 
 	p("\nFreshness: %s", d.Freshness.Status)
-	if d.Freshness.PublishedAt != nil {
+	switch {
+	case d.Freshness.CheckedAt != nil:
+		p(" — unchanged since %s, checked %s (%s ago)", d.PublishedAt.UTC().Format(time.RFC3339), d.Freshness.CheckedAt.UTC().Format(time.RFC3339), d.Freshness.Age)
+	case d.Freshness.PublishedAt != nil:
 		p(" — published %s (%s ago)", d.Freshness.PublishedAt.UTC().Format(time.RFC3339), d.Freshness.Age)
-	} else {
+	default:
 		p(" — never published")
 	}
 	if d.Freshness.DataTime != nil {
@@ -148,8 +176,8 @@ func printDetail(w io.Writer, d catalog.Detail) {
 		}
 		p("  deprecated port %s (v%s): %s; move to %s: %s\n", v.Table, v.Version, state, v.Successor, v.Migration)
 	}
-	if d.LastRun != nil && d.LastRun.Status != "published" {
-		p("  last run %s at %s: %s\n", d.LastRun.Status, d.LastRun.FinishedAt.UTC().Format(time.RFC3339), d.LastRun.Error)
+	if r := d.LastRun; r != nil {
+		p("Last run:  %s at %s (%s)\n", r.Status, r.FinishedAt.UTC().Format(time.RFC3339), r.WorkflowID)
 	}
 
 	p("\nSchema:\n")
@@ -166,11 +194,14 @@ func printDetail(w io.Writer, d catalog.Detail) {
 	p("\nChecks (quality %s):\n", d.Quality.Status)
 	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	for _, c := range d.Checks {
-		last, msg := "not run", ""
+		last, failing, msg := "not run", "", ""
 		if c.Last != nil {
 			last, msg = string(c.Last.Status), c.Last.Message
+			if c.Last.Status != mesh.StatusPass {
+				failing = fmt.Sprintf("%d offending", c.Last.Failing)
+			}
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Name, c.Severity, last, msg)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", c.Name, c.Severity, last, failing, msg)
 	}
 	tw.Flush()
 

@@ -2,30 +2,63 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
+	"net"
+	"net/url"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshflow/meshflow/framework/access"
+	"github.com/meshflow/meshflow/framework/catalog"
 	"github.com/meshflow/meshflow/framework/errs"
 )
 
 func (e *env) serveCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "serve [--addr HOST:PORT]",
+		Use:   "serve [--addr HOST:PORT] [--public-url URL]",
 		Short: "the web catalog: search, domain and product pages, JSON API under /api/",
-		Args:  noArgs,
+		Long: `The web catalog: search, domain and product pages, JSON API under /api/.
+
+It reloads the access file when it changes (a revoked token stops working within
+--access-reload), and bounds what clients can hold: connections beyond --max-conns
+wait until one closes, and idle or slow ones are closed after the timeouts.`,
+		Args: noArgs,
 	}
 	// workers/host's compose test reads this default: keep it a literal.
 	addr := cmd.Flags().String("addr", "127.0.0.1:8090", "address to listen on")
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return e.serve(cmd.Context(), *addr) }
+	var o serveOptions
+	d := catalog.DefaultServerOptions
+	cmd.Flags().StringVar(&o.publicURL, "public-url", "", "where browsers reach the catalog, e.g. https://catalog.example.com behind a TLS proxy (https makes the sign-in cookie Secure)")
+	cmd.Flags().DurationVar(&o.server.ReadHeaderTimeout, "read-header-timeout", d.ReadHeaderTimeout, "close a connection that has not sent a request's headers by then")
+	cmd.Flags().DurationVar(&o.server.ReadTimeout, "read-timeout", d.ReadTimeout, "longest time to read a whole request")
+	cmd.Flags().DurationVar(&o.server.WriteTimeout, "write-timeout", d.WriteTimeout, "longest time to handle a request and write its answer")
+	cmd.Flags().DurationVar(&o.server.IdleTimeout, "idle-timeout", d.IdleTimeout, "close a keep-alive connection idle this long")
+	cmd.Flags().IntVar(&o.server.MaxConns, "max-conns", d.MaxConns, "connections served at once; more wait until one closes")
+	cmd.Flags().DurationVar(&o.reload, "access-reload", 2*time.Second, "how often the access file is checked for changes")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return e.serve(cmd.Context(), *addr, o) }
 	return cmd
 }
 
+type serveOptions struct {
+	publicURL string
+	server    catalog.ServerOptions
+	reload    time.Duration
+}
+
+// sessionSweep is how often mesh serve removes expired and revoked sessions that no
+// browser came back with.
+const sessionSweep = time.Hour
+
 // serve runs the web catalog until interrupted.
-func (e *env) serve(ctx context.Context, addr string) error {
+func (e *env) serve(ctx context.Context, addr string, o serveOptions) error {
+	if err := checkPublicURL(o.publicURL); err != nil {
+		return err
+	}
+	if o.reload <= 0 {
+		return usagef("--access-reload %s: give a positive interval, e.g. 2s", o.reload)
+	}
 	cat, closeFn, err := e.openCatalog(ctx)
 	if err != nil {
 		return err
@@ -34,17 +67,67 @@ func (e *env) serve(ctx context.Context, addr string) error {
 	if _, err := e.guard(ctx, cat); err != nil {
 		return err
 	}
+	cat.PublicURL = o.publicURL
+	// Refused reads are folded per caller, product and minute; allowed ones are
+	// written as they happen.
+	audit := access.NewThrottle(cat.Audit)
+	cat.Audit = audit
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return errs.Errorf(errs.Invalid, "serve", "listen on %s: %v: pick a free address with --addr", addr, err)
+	}
+	var background sync.WaitGroup
+	defer background.Wait()
+	ctx, stop := context.WithCancel(ctx) // a failed Serve stops the background work too
+	defer stop()
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(e.stderr, time.Now().Format("15:04:05")+" "+format+"\n", args...)
+	}
+	background.Go(func() {
+		audit.Run(ctx, func(err error) { logf("audit: %v (kept for the next write)", err) })
+	})
+	background.Go(func() {
+		cat.Access.Watch(ctx, o.reload, func(err error) {
+			if err != nil {
+				logf("access: %v; the previous access file stays in force until it is fixed", err)
+				return
+			}
+			logf("%s", describeAccess(cat.Access))
+			if n, err := cat.SweepSessions(ctx); err == nil && n > 0 {
+				logf("access: ended %d session(s) of revoked tokens", n)
+			}
+		})
+	})
+	background.Go(func() {
+		t := time.NewTicker(sessionSweep)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if _, err := cat.SweepSessions(ctx); err != nil {
+				logf("sessions: %v", err)
+			}
+		}
+	})
 	fmt.Fprintln(e.stdout, describeAccess(cat.Access))
-	srv := &http.Server{Addr: addr, Handler: cat.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shut)
-	}()
-	fmt.Fprintf(e.stdout, "catalog on http://%s (JSON under /api/products); Ctrl-C stops it\n", addr)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return errs.E(errs.Invalid, "serve", err)
+	s := o.server
+	fmt.Fprintf(e.stdout, "limits:   %d connections at once; timeouts: headers %s, request %s, answer %s, idle %s\n",
+		s.MaxConns, s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout, s.IdleTimeout)
+	fmt.Fprintf(e.stdout, "catalog on http://%s (JSON under /api/products); Ctrl-C stops it\n", ln.Addr())
+	return catalog.Serve(ctx, ln, cat.Handler(), o.server)
+}
+
+// checkPublicURL accepts "" or an absolute http(s) URL.
+func checkPublicURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("--public-url %q: give the URL browsers use, e.g. https://catalog.example.com", raw)
 	}
 	return nil
 }

@@ -28,9 +28,9 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 //	GET /products/{domain.product} one product
 //	GET /api/products              the list as JSON (same filters)
 //	GET /api/products/{domain.product}
-//	GET, POST /login, POST /logout  sign in with a token (kept in a cookie), sign out
+//	GET, POST /login, POST /logout  sign in with a token (a session; the cookie holds its id), sign out
 //
-// Restricted products need a token (Authorization: Bearer, or the sign-in cookie) of
+// Restricted products need a token (Authorization: Bearer, or a sign-in session) of
 // a principal in one of their groups; see Catalog.Access.
 func (c *Catalog) Handler() http.Handler {
 	mux := http.NewServeMux()
