@@ -15,8 +15,9 @@ import (
 
 // job is one measurement run in a child process.
 type job struct {
-	Kind    string `json:"kind"`              // idle, decode, land or duckdb
+	Kind    string `json:"kind"`              // idle, decode, land, land-hubspot or duckdb
 	File    string `json:"file,omitempty"`    // the JSON-lines records
+	URL     string `json:"url,omitempty"`     // land-hubspot: the HubSpot API's base URL
 	Rows    int    `json:"rows,omitempty"`    // generated records, for a land without a file
 	Dir     string `json:"dir,omitempty"`     // land, duckdb: where the Parquet goes
 	Threads int    `json:"threads,omitempty"` // duckdb: threads (0 = its default)
@@ -30,7 +31,8 @@ type result struct {
 	// Decoders holds each decoder's seconds for Rows (decode jobs); Seconds is the
 	// first decoder's, today's.
 	Decoders map[string]float64 `json:"decoders,omitempty"`
-	RSS      int64              `json:"-"` // peak resident set, bytes
+	Cursor   int64              `json:"cursor,omitempty"` // land-hubspot: the largest page cursor, bytes
+	RSS      int64              `json:"-"`                // peak resident set, bytes
 }
 
 func (r result) rate() float64 {
@@ -85,6 +87,8 @@ func childMain(args []string, stdout, stderr io.Writer) int {
 		r, err = decodeJob(ctx, j)
 	case "land":
 		r, err = landJob(ctx, j)
+	case "land-hubspot":
+		r, err = hubspotJob(ctx, j)
 	case "duckdb":
 		r, err = duckdbJob(ctx, j)
 	default:

@@ -182,7 +182,12 @@ func landJob(ctx context.Context, j job) (result, error) {
 	} else {
 		st = generatedStream(spec, j.Rows)
 	}
-	l, err := lake.Open(ctx, j.Dir)
+	return landTimed(ctx, st, j.Dir)
+}
+
+// landTimed lands st into a file:// lake at dir with lake.Land and times it.
+func landTimed(ctx context.Context, st source.Stream, dir string) (result, error) {
+	l, err := lake.Open(ctx, dir)
 	if err != nil {
 		return result{}, err
 	}
@@ -193,7 +198,7 @@ func landJob(ctx context.Context, j job) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	return result{Rows: res.Manifest.Rows, Seconds: secs, Bytes: dirBytes(j.Dir)}, nil
+	return result{Rows: res.Manifest.Rows, Seconds: secs, Bytes: dirBytes(dir)}, nil
 }
 
 // duckdbJob has DuckDB do the same job in one statement: read_json over the file,
@@ -282,7 +287,6 @@ func duckdbCopySQL(spec source.StreamSpec, in, out string) (string, error) {
 	sel = append(sel,
 		"now()::TIMESTAMP AS "+lake.ColExtractedAt,
 		"'meshbench' AS "+lake.ColRunID,
-		`'{"v":1,"pos":1000000}' AS `+lake.ColCursor,
 		"to_json(r)::VARCHAR AS "+lake.ColRaw,
 	)
 	return fmt.Sprintf("COPY (SELECT %s FROM read_json(%s, format = 'newline_delimited', columns = {%s}) AS r) TO %s (FORMAT parquet, COMPRESSION snappy)",
@@ -457,5 +461,9 @@ func memoryBench(ctx context.Context, o options, dir string, logf func(string, .
 		}
 		rows = append(rows, row)
 	}
-	return rows, nil
+	bulk, err := hubspotBulkBench(ctx, o, dir, logf)
+	if err != nil {
+		return nil, err
+	}
+	return append(rows, bulk...), nil
 }

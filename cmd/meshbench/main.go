@@ -40,6 +40,8 @@ Flags:
   --repeat N               landing rounds (floor, ours, DuckDB in turn); each figure is its best round [1]
   --memory-rows N,N        landing sizes whose peak RSS is compared [1000000,3000000]
   --full                   the memory rows at 1M and 10M (about 10 minutes more)
+  --hubspot-contacts N     HubSpot contacts of the full refresh measured with and without a bulk update [25000]
+  --hubspot-bulk N         of them, how many a bulk update left on one lastmodifieddate [12000]
   --orchestration-days N   days of the marketing.web_traffic backfill on the dev server; 0 skips it [365]
   --concurrency N          backfill days at once [2: one per core]
   --products N             generated products in the catalog [1000]
@@ -69,6 +71,8 @@ type options struct {
 	rows          int
 	repeat        int
 	memoryRows    []int
+	bulkContacts  int // HubSpot contacts of the bulk-update memory rows
+	bulkShared    int // of them, how many share one lastmodifieddate
 	days          int
 	concurrency   int
 	products      int
@@ -90,6 +94,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.repeat, "repeat", 1, "")
 	fs.StringVar(&memRows, "memory-rows", "1000000,3000000", "")
 	fs.BoolVar(&full, "full", false, "")
+	fs.IntVar(&o.bulkContacts, "hubspot-contacts", 25_000, "")
+	fs.IntVar(&o.bulkShared, "hubspot-bulk", 12_000, "")
 	fs.IntVar(&o.days, "orchestration-days", 365, "")
 	fs.IntVar(&o.concurrency, "concurrency", 2, "")
 	fs.IntVar(&o.products, "products", 1000, "")
@@ -123,6 +129,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return o, errs.Errorf(errs.Invalid, op, "--rows %d: want a positive row count", o.rows)
 	case o.repeat <= 0:
 		return o, errs.Errorf(errs.Invalid, op, "--repeat %d: want at least 1 round", o.repeat)
+	case o.bulkContacts <= 0 || o.bulkShared <= 0 || o.bulkShared > o.bulkContacts:
+		return o, errs.Errorf(errs.Invalid, op, "--hubspot-contacts %d --hubspot-bulk %d: want positive counts, the bulk update at most every contact", o.bulkContacts, o.bulkShared)
 	case o.days < 0:
 		return o, errs.Errorf(errs.Invalid, op, "--orchestration-days %d: want 0 (skip) or more", o.days)
 	case o.concurrency <= 0:

@@ -30,7 +30,7 @@ func TestSmoke(t *testing.T) {
 		days = "0"
 	}
 	var out, log bytes.Buffer
-	args := []string{"--rows", "2000", "--repeat", "2", "--memory-rows", "2000,4000", "--orchestration-days", days,
+	args := []string{"--rows", "2000", "--repeat", "2", "--memory-rows", "2000,4000", "--hubspot-contacts", "600", "--hubspot-bulk", "300", "--orchestration-days", days,
 		"--products", "20", "--requests", "5", "--workdir", t.TempDir(), "--json"}
 	if err := run(ctx, args, &out, &log); err != nil {
 		t.Fatalf("meshbench %s: %v\n%s", strings.Join(args, " "), err, log.String())
@@ -51,6 +51,7 @@ func TestSmoke(t *testing.T) {
 		"landing: lake.Land → Parquet (ours)",
 		"landing: DuckDB read_json → COPY parquet (default threads)",
 		"memory: baseline (a child that does nothing)", "memory: lake.Land peak RSS", "memory: lake.Land peak RSS",
+		"memory: HubSpot full refresh, no shared timestamp", "memory: HubSpot full refresh, bulk update on one timestamp",
 		"catalog: product page", "catalog: search API", "catalog: home page (every product)",
 	)
 	if !testing.Short() {
