@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -288,7 +287,8 @@ func (st *stream) reviewsGraphQLPage(ctx context.Context, c *cursor) ([]json.Raw
 			}
 			id, err := r.FullDatabaseID.Int64()
 			if err != nil || id <= 0 {
-				return st.src.badItem(st.op("list reviews of pull "+strconv.Itoa(pull)+" in", c.Repo), mustJSON(r))
+				b, _ := json.Marshal(r) // strings, numbers and bools: cannot fail
+				return st.src.badItem(st.op("list reviews of pull "+strconv.Itoa(pull)+" in", c.Repo), b)
 			}
 			v := unixOf(r.SubmittedAt)
 			if v == 0 || v < window {
@@ -398,12 +398,4 @@ func nilIfEmpty(s string) any {
 		return nil
 	}
 	return s
-}
-
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return json.RawMessage(fmt.Sprintf("%q", fmt.Sprint(v)))
-	}
-	return b
 }
