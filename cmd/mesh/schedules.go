@@ -16,6 +16,10 @@ func (e *env) schedulesCmd() *cobra.Command {
 	apply := &cobra.Command{
 		Use:   "apply",
 		Short: "one Temporal Schedule per product from its cadence (removes those of deleted products)",
+		Long: `Make Temporal hold one Schedule per product, from its declared cadence (cron, in UTC):
+create the missing ones, update the others, delete those of products no longer declared.
+Every declaration is validated first, so a bad cadence changes nothing; when Temporal
+refuses a schedule, mesh names the product and field and what it had already applied.`,
 		Args:  noArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return e.schedulesApply(cmd.Context()) },
 	}
@@ -44,6 +48,10 @@ func (e *env) pauseCmd(verb string) *cobra.Command {
 }
 
 func (e *env) schedulesApply(ctx context.Context) error {
+	// Every declaration is checked before Temporal is even dialed.
+	if err := schedule.Validate(e.mesh); err != nil {
+		return err
+	}
 	c, err := host.Dial(e.cfg, logger(e.stderr, "warn"))
 	if err != nil {
 		return err

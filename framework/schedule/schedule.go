@@ -6,6 +6,7 @@ package schedule
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -30,15 +31,47 @@ const CatchupWindow = 24 * time.Hour
 // ID is the schedule id of a product.
 func ID(domain, product string) string { return Prefix + domain + "." + product }
 
+// TimeZone is the zone every schedule's cron runs in: the mesh's one time zone.
+const TimeZone = "UTC"
+
 // Result says what Apply changed.
 type Result struct {
 	Created, Updated, Deleted []string
 }
 
+// String lists what was changed, e.g. "created meshflow/a, meshflow/b; updated none; deleted none".
+func (r Result) String() string {
+	list := func(ids []string) string {
+		if len(ids) == 0 {
+			return "none"
+		}
+		return strings.Join(ids, ", ")
+	}
+	return "created " + list(r.Created) + "; updated " + list(r.Updated) + "; deleted " + list(r.Deleted)
+}
+
+// Validate checks everything Apply would send Temporal before anything is sent: every
+// declaration of m (names, and each cadence field by field) and the schedules' time
+// zone. Its error names the product and field, and the fix.
+func Validate(m mesh.Mesh) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	if _, err := time.LoadLocation(TimeZone); err != nil {
+		return errs.Errorf(errs.Invalid, "schedules apply", "the schedules' time zone %s is not in this machine's time zone database: %v", TimeZone, err)
+	}
+	return nil
+}
+
 // Apply creates or updates one schedule per product of m and deletes Meshflow
-// schedules whose product is gone. Applying twice changes nothing the second time but
-// the update of each schedule to the same spec.
+// schedules whose product is gone, once Validate passed. Applying twice changes
+// nothing the second time but the update of each schedule to the same spec. When
+// Temporal refuses a schedule, Apply stops there: its error names the product, the
+// field Temporal refused and what had already been applied (also in the Result).
 func Apply(ctx context.Context, c client.Client, m mesh.Mesh) (Result, error) {
+	if err := Validate(m); err != nil {
+		return Result{}, err
+	}
 	sc := c.ScheduleClient()
 	want := map[string]mesh.Entry{}
 	for _, e := range m.Products() {
@@ -69,7 +102,7 @@ func Apply(ctx context.Context, c client.Client, m mesh.Mesh) (Result, error) {
 				return &client.ScheduleUpdate{Schedule: &s}, nil
 			}})
 			if err != nil {
-				return res, errs.E(errs.Transient, "update schedule "+id, err)
+				return res, refused(res, "update", id, &e, err)
 			}
 			res.Updated = append(res.Updated, id)
 			continue
@@ -86,7 +119,7 @@ func Apply(ctx context.Context, c client.Client, m mesh.Mesh) (Result, error) {
 			continue
 		}
 		if err != nil {
-			return res, errs.E(errs.Transient, "create schedule "+id, err)
+			return res, refused(res, "create", id, &e, err)
 		}
 		res.Created = append(res.Created, id)
 	}
@@ -97,7 +130,7 @@ func Apply(ctx context.Context, c client.Client, m mesh.Mesh) (Result, error) {
 		if err := sc.GetHandle(ctx, s.ID).Delete(ctx); err != nil {
 			var nf *serviceerror.NotFound
 			if !errors.As(err, &nf) {
-				return res, errs.E(errs.Transient, "delete schedule "+s.ID, err)
+				return res, refused(res, "delete", s.ID, nil, err)
 			}
 		}
 		res.Deleted = append(res.Deleted, s.ID)
@@ -105,9 +138,40 @@ func Apply(ctx context.Context, c client.Client, m mesh.Mesh) (Result, error) {
 	return res, nil
 }
 
+// refused is the error of a schedule Temporal would not create, update or delete (e
+// is its product; nil for a schedule whose product is gone): which product, which of
+// its fields Temporal named, Temporal's own words, and what Apply had done before.
+func refused(done Result, verb, id string, e *mesh.Entry, err error) error {
+	what := id + " (its product is no longer declared)"
+	field := ""
+	if e != nil {
+		what = "product " + e.Ref().String() + " (" + id + ")"
+		msg := strings.ToLower(err.Error())
+		switch {
+		case strings.Contains(msg, "search attribute"):
+			field = "its search attributes " + flow.AttrDomain + " and " + flow.AttrProduct + " (`mesh doctor` checks they exist)"
+		case strings.Contains(msg, "time zone") || strings.Contains(msg, "timezone"):
+			field = "its time zone " + TimeZone
+		case strings.Contains(msg, "cron") || strings.Contains(msg, "calendar") || strings.Contains(msg, "spec"):
+			field = fmt.Sprintf("its Cadence %q (cron, in %s)", e.Product.Cadence, TimeZone)
+		case strings.Contains(msg, "task queue"):
+			field = "its task queue " + e.Domain.TaskQueue()
+		}
+	}
+	if field != "" {
+		field = ", refusing " + field
+	}
+	kind := errs.Transient
+	var invalid *serviceerror.InvalidArgument
+	if errors.As(err, &invalid) {
+		kind = errs.Invalid
+	}
+	return errs.Errorf(kind, "schedules apply", "Temporal would not %s the schedule of %s%s: %v; already applied: %s; nothing after it was applied: fix it and run `mesh schedules apply` again (it is idempotent)",
+		verb, what, field, err, done)
+}
+
 func specFor(e mesh.Entry) client.ScheduleSpec {
-	// Cron in UTC: the mesh's one time zone.
-	return client.ScheduleSpec{CronExpressions: []string{e.Product.Cadence}, TimeZoneName: "UTC"}
+	return client.ScheduleSpec{CronExpressions: []string{e.Product.Cadence}, TimeZoneName: TimeZone}
 }
 
 func actionFor(e mesh.Entry) *client.ScheduleWorkflowAction {

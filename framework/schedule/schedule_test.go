@@ -2,15 +2,20 @@ package schedule_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains"
+	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/schedule"
 )
@@ -52,10 +57,13 @@ func TestApply(t *testing.T) {
 	}
 	waitFor(t, ctx, st, want)
 
-	// A product that no longer exists loses its schedule.
-	gone := m.Domains[0].Name + "." + m.Domains[0].Products[0].Name
+	// A product that no longer exists loses its schedule (one nothing reads: the
+	// mesh without it must still be valid).
 	smaller := mesh.Mesh{Domains: slices.Clone(m.Domains)}
-	smaller.Domains[0].Products = smaller.Domains[0].Products[1:]
+	d0 := &smaller.Domains[0]
+	i := slices.IndexFunc(d0.Products, func(p mesh.Product) bool { return len(m.Consumers(d0.Name, p.Name)) == 0 })
+	gone := d0.Name + "." + d0.Products[i].Name
+	d0.Products = slices.Delete(slices.Clone(d0.Products), i, i+1)
 	res, err = schedule.Apply(ctx, st.Client, smaller)
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +89,103 @@ func TestApply(t *testing.T) {
 	if err := schedule.Pause(ctx, st.Client, "nope", "nothing", ""); err == nil {
 		t.Fatal("pausing a schedule that does not exist succeeded")
 	}
+}
+
+// Apply validates every declaration before it touches Temporal, and when Temporal
+// refuses one schedule it names the product, the field and what was applied before.
+func TestApplyValidatesFirstAndSaysWhatTemporalRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs bin/temporal")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	st, err := stack.Start(ctx, stack.Options{NoSandbox: true, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Stop() })
+	m := domains.Mesh()
+	entries := m.Products()
+	first, third := entries[0], entries[2]
+	exists := func(e mesh.Entry) bool {
+		_, err := schedule.Paused(ctx, st.Client, e.Domain.Name, e.Product.Name)
+		if err != nil && !errs.Is(err, errs.NotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+
+	// A bad cadence anywhere: nothing is sent.
+	bad := withCadence(m, third, "0 25 * * *")
+	res, err := schedule.Apply(ctx, st.Client, bad)
+	if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "product "+third.Ref().String()) || !strings.Contains(err.Error(), `hour field "25"`) {
+		t.Fatalf("apply with a bad cadence: %v", err)
+	}
+	if len(res.Created)+len(res.Updated)+len(res.Deleted) > 0 || exists(first) {
+		t.Fatalf("apply with a bad cadence changed %+v", res)
+	}
+
+	// Temporal refuses the third product's schedule: the first two are created, and
+	// the error says which product, which field and what was already done.
+	refuse := refusing{Client: st.Client, id: schedule.ID(third.Domain.Name, third.Product.Name)}
+	res, err = schedule.Apply(ctx, refuse, m)
+	done := []string{schedule.ID(first.Domain.Name, first.Product.Name), schedule.ID(entries[1].Domain.Name, entries[1].Product.Name)}
+	if !slices.Equal(res.Created, done) {
+		t.Fatalf("created %v before the refusal, want %v", res.Created, done)
+	}
+	for _, want := range []string{
+		"Temporal would not create the schedule of product " + third.Ref().String(),
+		fmt.Sprintf("refusing its Cadence %q (cron, in UTC)", third.Product.Cadence),
+		"invalid cron expression",
+		"already applied: created " + strings.Join(done, ", ") + "; updated none; deleted none",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal does not say %q:\n%v", want, err)
+		}
+	}
+	if !errs.Is(err, errs.Invalid) || !exists(first) || exists(third) {
+		t.Errorf("after the refusal: %v, first exists %v, third exists %v", err, exists(first), exists(third))
+	}
+}
+
+// withCadence is m with e's cadence replaced.
+func withCadence(m mesh.Mesh, e mesh.Entry, cadence string) mesh.Mesh {
+	out := mesh.Mesh{Domains: slices.Clone(m.Domains)}
+	for i, d := range out.Domains {
+		if d.Name != e.Domain.Name {
+			continue
+		}
+		out.Domains[i].Products = slices.Clone(d.Products)
+		for j, p := range d.Products {
+			if p.Name == e.Product.Name {
+				out.Domains[i].Products[j].Cadence = cadence
+			}
+		}
+	}
+	return out
+}
+
+// refusing is a real client whose server refuses to create one schedule, as Temporal
+// refuses a spec it cannot parse.
+type refusing struct {
+	client.Client
+	id string
+}
+
+func (r refusing) ScheduleClient() client.ScheduleClient {
+	return refusingSchedules{ScheduleClient: r.Client.ScheduleClient(), id: r.id}
+}
+
+type refusingSchedules struct {
+	client.ScheduleClient
+	id string
+}
+
+func (r refusingSchedules) Create(ctx context.Context, o client.ScheduleOptions) (client.ScheduleHandle, error) {
+	if o.ID == r.id {
+		return nil, serviceerror.NewInvalidArgument("Invalid schedule spec: invalid cron expression")
+	}
+	return r.ScheduleClient.Create(ctx, o)
 }
 
 // waitFor waits until the schedule list (eventually consistent) is exactly want.
