@@ -257,11 +257,11 @@ func (s *Source) graphqlLimited(op string, h http.Header, said string) error {
 	if wait > s.longWait {
 		e := errs.Errorf(errs.Quota, op, "GitHub's GraphQL rate limit (%s points an hour) is spent until %s: %s",
 			s.scrub(h.Get("X-Ratelimit-Limit")), until.UTC().Format(time.RFC3339), said)
-		e.Until, e.RetryAfter = until.Add(time.Second), wait
+		e.Until, e.RetryAfter, e.Limit = until.Add(time.Second), wait, primaryLimit("graphql")
 		return e
 	}
 	e := errs.Errorf(errs.RateLimited, op, "GitHub's GraphQL rate limit is spent, it resets in %v: %s", wait, said)
-	e.RetryAfter = wait
+	e.RetryAfter, e.Limit = wait, primaryLimit("graphql")
 	return e
 }
 

@@ -220,6 +220,9 @@ func TestGraphQLErrorKinds(t *testing.T) {
 		if e == nil || e.Kind != errs.Quota || e.Until.Before(time.Now().Add(50*time.Minute)) || !strings.Contains(e.Error(), "GraphQL") {
 			t.Errorf("%v, want a quota until the GraphQL budget's reset", e)
 		}
+		if e != nil && e.Limit != "GitHub's primary rate limit (graphql)" {
+			t.Errorf("limit %q: on-call's wait message would not name the GraphQL budget", e.Limit)
+		}
 	})
 	t.Run("secondary", func(t *testing.T) {
 		f := newFixture(t, sbgithub.Options{GraphQLSecondaryPerMinute: 1}, Config{}, nil)

@@ -125,6 +125,16 @@ func TestEndToEnd(t *testing.T) {
 	if after.ID != second.ID {
 		t.Fatalf("current snapshot moved from %d to %d after a blocked run", second.ID, after.ID)
 	}
+	// The catalog says so, and that the snapshot before it is still served.
+	blocked, err := (&catalog.Catalog{Mesh: strict, Ports: stores.Ports, Lake: stores.Lake}).Show(ctx, "marketing.crm_contacts", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blocked.LastRun == nil || blocked.LastRun.Status != flow.StatusBlocked || blocked.Snapshot != second.ID ||
+		!strings.Contains(blocked.Problem, "row_count_at_most_100") || !strings.Contains(blocked.Problem, strconv.FormatInt(second.ID, 10)) {
+		t.Errorf("catalog after the blocked run: last run %+v, snapshot %d, problem %q; want blocked, naming the check and the snapshot %d still served",
+			blocked.LastRun, blocked.Snapshot, blocked.Problem, second.ID)
+	}
 	stopWorker()
 
 	// A breaking change to the contract without a major version bump is refused.

@@ -244,7 +244,15 @@ func (a *Activities) rawInput(ctx context.Context, domain string, src mesh.Input
 		return transform.RawInput{}, err
 	}
 	last := ms[len(ms)-1]
-	return transform.RawInput{Source: src.Source, Stream: src.Stream, Files: files, PrimaryKey: last.PrimaryKey, CursorField: last.CursorField, Fields: last.Fields}, nil
+	fields := last.Fields
+	// The connector's spec may declare fields its older landings lack; they read as
+	// NULL there (see transform), so a model may use them at once.
+	if s, ok := a.Sources[src.Source]; ok {
+		if st, ok := source.Lookup(s, src.Stream); ok {
+			fields = st.Spec().Fields
+		}
+	}
+	return transform.RawInput{Source: src.Source, Stream: src.Stream, Files: files, PrimaryKey: last.PrimaryKey, CursorField: last.CursorField, Fields: fields}, nil
 }
 
 // samePartition keeps the landings of the partition and the unpartitioned ones (a

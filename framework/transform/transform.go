@@ -175,11 +175,25 @@ func createRawViews(ctx context.Context, db *sql.DB, in RawInput) error {
 		for i, f := range in.Files {
 			paths[i] = quality.Literal(f)
 		}
+		files := fmt.Sprintf("read_parquet([%s], union_by_name = true)", strings.Join(paths, ", "))
+		// A field the stream declares but no landing has yet (a connector that began
+		// landing it after these files were written) reads as NULL, so a model that
+		// uses it runs on old landings too.
+		have, err := columnNames(ctx, db, "SELECT * FROM "+files)
+		if err != nil {
+			return errs.E(errs.Internal, fmt.Sprintf("read raw %s.%s", in.Source, in.Stream), err)
+		}
+		var missing []string
+		for _, f := range in.Fields {
+			if !have[f.Name] {
+				missing = append(missing, fmt.Sprintf(", NULL::%s AS %s", sqlType(f.Type), quality.Ident(f.Name)))
+			}
+		}
 		// Files landed before the cursor moved to the manifest carry a _cursor column;
 		// leaving it out whether or not one is there gives the view one shape, so a
 		// model reads old and new landings alike (and `SELECT *` means the same).
-		stmts = append(stmts, fmt.Sprintf("CREATE VIEW %s AS SELECT COLUMNS(lambda c: c <> %s) FROM read_parquet([%s], union_by_name = true)",
-			hist, quality.Literal(lake.ColCursor), strings.Join(paths, ", ")))
+		stmts = append(stmts, fmt.Sprintf("CREATE VIEW %s AS SELECT COLUMNS(lambda c: c <> %s)%s FROM %s",
+			hist, quality.Literal(lake.ColCursor), strings.Join(missing, ""), files))
 	}
 	order := quality.Ident(lake.ColExtractedAt) + " DESC"
 	if in.CursorField != "" {
@@ -217,6 +231,19 @@ func createPortView(ctx context.Context, db *sql.DB, in PortInput) error {
 }
 
 type column struct{ name, typ string }
+
+// columnNames are the names of the columns query returns.
+func columnNames(ctx context.Context, db *sql.DB, query string) (map[string]bool, error) {
+	cols, err := describe(ctx, db, query)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(cols))
+	for _, c := range cols {
+		out[c.name] = true
+	}
+	return out, nil
+}
 
 func describe(ctx context.Context, db *sql.DB, model string) ([]column, error) {
 	rows, err := db.QueryContext(ctx, "DESCRIBE SELECT * FROM ("+model+") AS m")

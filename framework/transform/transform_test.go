@@ -233,3 +233,23 @@ func TestPartitionKeepsOnlyThatDaysRows(t *testing.T) {
 		t.Fatalf("partition of an unpartitioned product: %v", err)
 	}
 }
+
+// TestFieldDeclaredAfterTheLandingsReadsAsNull: a stream that began landing a field
+// after the files at hand were written (Pendo's local_date, say) still transforms: in
+// those files the field reads as NULL, of its declared type.
+func TestFieldDeclaredAfterTheLandingsReadsAsNull(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	f := rawFile(t, dir, "before.parquet", `('1','a@x.test','lead','2024-01-01 00:00:00')`)
+	p := product()
+	p.Model = `SELECT id AS contact_id, email, coalesce(stage, 'lead') AS stage, coalesce(deleted_at, updated_at) AS updated_at FROM hubspot.contacts`
+	withLater := append(fields[:len(fields):len(fields)], source.Field{Name: "deleted_at", Type: source.Timestamp})
+	res, err := Run(ctx, Request{Product: p, Output: filepath.Join(dir, "model.parquet"),
+		Raw: []RawInput{{Source: "hubspot", Stream: "contacts", Files: []string{f}, PrimaryKey: []string{"id"}, CursorField: "updated_at", Fields: withLater}}})
+	if err != nil {
+		t.Fatalf("a model using a field no landing has yet: %v", err)
+	}
+	if res.Rows != 1 || !res.Watermark.Equal(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("rows %d, watermark %v: want the row, its updated_at (deleted_at NULL)", res.Rows, res.Watermark)
+	}
+}
