@@ -262,7 +262,7 @@ func landWithQuotaWaits(ctx workflow.Context, in LandInput, progress *Progress) 
 				return out, err
 			}
 		}
-		if len(resume.Files) > 0 {
+		if len(resume.Files) > 0 || len(resume.Cursor) > 0 {
 			in.Resume = &resume
 		}
 		wait := until.Sub(workflow.Now(ctx))
