@@ -16,7 +16,6 @@ import (
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/query"
-	"github.com/meshflow/meshflow/workers/host"
 )
 
 func (e *env) backfillCmd() *cobra.Command {
@@ -64,7 +63,7 @@ func (e *env) backfillStart(ctx context.Context, name string, in flow.BackfillIn
 	if _, err := flow.Days(in.From, in.To); err != nil {
 		return usagef("%v", err)
 	}
-	c, err := host.Dial(e.cfg, logger(e.stderr, "warn"))
+	c, err := e.dialTemporal()
 	if err != nil {
 		return err
 	}
@@ -96,7 +95,7 @@ func (e *env) backfillStatusCmd() *cobra.Command {
 }
 
 func (e *env) backfillStatus(ctx context.Context, id string, asJSON bool) error {
-	c, err := host.Dial(e.cfg, logger(e.stderr, "warn"))
+	c, err := e.dialTemporal()
 	if err != nil {
 		return err
 	}
@@ -144,7 +143,7 @@ or timed out. With --wait it exits 1 when any of them fails again.`,
 }
 
 func (e *env) backfillRerun(ctx context.Context, id string, conc int, dry, wait bool) error {
-	c, err := host.Dial(e.cfg, logger(e.stderr, "warn"))
+	c, err := e.dialTemporal()
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -176,16 +177,11 @@ func TestBackfillWaitExitsNonZeroOnAFailedDay(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	st := devStack(t, ctx)
-	cfg, err := host.ConfigFromEnv(func(k string) string {
-		if k == "MESHFLOW_LAKE" {
-			return t.TempDir()
-		}
-		return ""
-	})
+	// The worker shares mesh's configuration (devStack's), reading the sandbox.
+	cfg, err := host.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.WorkDir = t.TempDir()
 	cfg, _ = st.SandboxConfig(cfg)
 	stores, err := host.OpenStores(ctx, cfg)
 	if err != nil {

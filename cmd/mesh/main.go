@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
 	// The catalog on PostgreSQL (MESHFLOW_CATALOG_URI=postgres://…) and the lake on S3.
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "gocloud.dev/blob/fileblob"
@@ -300,6 +301,23 @@ func (e *env) loadConfig(lakeDir string) error {
 	}
 	e.cfg = cfg
 	return nil
+}
+
+// dialTemporal connects to the configured Temporal; the SDK logs only its warnings,
+// beside the command's own output.
+func (e *env) dialTemporal() (client.Client, error) {
+	return host.Dial(e.cfg, logger(e.stderr, "warn"))
+}
+
+// productOnTemporal finds the named product, then connects to Temporal for it: an
+// unknown name is reported without a connection.
+func (e *env) productOnTemporal(name string) (mesh.Domain, mesh.Product, client.Client, error) {
+	d, p, err := e.mesh.Find(name)
+	if err != nil {
+		return d, p, nil, err
+	}
+	c, err := e.dialTemporal()
+	return d, p, c, err
 }
 
 func logger(w io.Writer, level string) zerolog.Logger {

@@ -39,11 +39,7 @@ Ctrl-C stops waiting, not the run: it goes on in Temporal, and mesh says how to 
 }
 
 func (e *env) runOne(ctx context.Context, name string, in flow.RunInput) error {
-	d, p, err := e.mesh.Find(name)
-	if err != nil {
-		return err
-	}
-	c, err := host.Dial(e.cfg, logger(e.stderr, "warn"))
+	d, p, c, err := e.productOnTemporal(name)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshflow/meshflow/framework/schedule"
-	"github.com/meshflow/meshflow/workers/host"
 )
 
 func (e *env) schedulesCmd() *cobra.Command {
@@ -20,8 +19,8 @@ func (e *env) schedulesCmd() *cobra.Command {
 create the missing ones, update the others, delete those of products no longer declared.
 Every declaration is validated first, so a bad cadence changes nothing; when Temporal
 refuses a schedule, mesh names the product and field and what it had already applied.`,
-		Args:  noArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return e.schedulesApply(cmd.Context()) },
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return e.schedulesApply(cmd.Context()) },
 	}
 	list := &cobra.Command{
 		Use:   "list [--json]",
@@ -52,7 +51,7 @@ func (e *env) schedulesApply(ctx context.Context) error {
 	if err := schedule.Validate(e.mesh); err != nil {
 		return err
 	}
-	c, err := host.Dial(e.cfg, logger(e.stderr, "warn"))
+	c, err := e.dialTemporal()
 	if err != nil {
 		return err
 	}
@@ -72,7 +71,7 @@ func (e *env) schedulesApply(ctx context.Context) error {
 }
 
 func (e *env) schedulesList(ctx context.Context, asJSON bool) error {
-	c, err := host.Dial(e.cfg, logger(e.stderr, "warn"))
+	c, err := e.dialTemporal()
 	if err != nil {
 		return err
 	}
@@ -106,11 +105,7 @@ func (e *env) schedulesList(ctx context.Context, asJSON bool) error {
 }
 
 func (e *env) pause(ctx context.Context, verb, name, note string) error {
-	d, p, err := e.mesh.Find(name)
-	if err != nil {
-		return err
-	}
-	c, err := host.Dial(e.cfg, logger(e.stderr, "warn"))
+	d, p, c, err := e.productOnTemporal(name)
 	if err != nil {
 		return err
 	}

@@ -22,16 +22,9 @@ import (
 
 // TestApply runs against the real dev server: schedules are server state.
 func TestApply(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs bin/temporal")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	st, err := stack.Start(ctx, stack.Options{NoSandbox: true, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Stop() })
+	st := devServer(t, ctx)
 	m := domains.Mesh()
 	var want []string
 	for _, e := range m.Products() {
@@ -94,16 +87,9 @@ func TestApply(t *testing.T) {
 // Apply validates every declaration before it touches Temporal, and when Temporal
 // refuses one schedule it names the product, the field and what was applied before.
 func TestApplyValidatesFirstAndSaysWhatTemporalRefused(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs bin/temporal")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	st, err := stack.Start(ctx, stack.Options{NoSandbox: true, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Stop() })
+	st := devServer(t, ctx)
 	m := domains.Mesh()
 	entries := m.Products()
 	first, third := entries[0], entries[2]
@@ -146,6 +132,20 @@ func TestApplyValidatesFirstAndSaysWhatTemporalRefused(t *testing.T) {
 	if !errs.Is(err, errs.Invalid) || !exists(first) || exists(third) {
 		t.Errorf("after the refusal: %v, first exists %v, third exists %v", err, exists(first), exists(third))
 	}
+}
+
+// devServer starts the dev server (schedules are server state), without the sandbox.
+func devServer(t *testing.T, ctx context.Context) *stack.Stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs bin/temporal")
+	}
+	st, err := stack.Start(ctx, stack.Options{NoSandbox: true, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Stop() })
+	return st
 }
 
 // withCadence is m with e's cadence replaced.
