@@ -610,12 +610,12 @@ func RunRecordKey(domain, product string, finished time.Time, runID string) stri
 
 // toTemporal maps an error's kind, once, to a Temporal application error: its type is
 // the kind, and kinds that retrying cannot fix are non-retryable. An exhausted quota's
-// details are its reset time and then resume, what the workflow needs to go on after
-// waiting for it. An attempt whose
+// details are its reset time, the checkpoint to resume from and the limit's name: what
+// the workflow needs to wait for it, say so, and go on after. An attempt whose
 // context ended is final only when the workflow asked for the cancel: then the SDK
 // reports it canceled. Any other end — a heartbeat the server no longer accepted, a
 // stopping worker — is an interruption, retried from the attempt's last checkpoint.
-func toTemporal(ctx context.Context, err error, resume ...any) error {
+func toTemporal(ctx context.Context, err error, resume ...lake.Checkpoint) error {
 	if err == nil {
 		return nil
 	}
@@ -636,7 +636,11 @@ func toTemporal(ctx context.Context, err error, resume ...any) error {
 	if e, ok := errs.As(err); ok && kind == errs.Quota {
 		typ = ErrTypeQuotaExhausted
 		opts.NonRetryable = true // the workflow waits on a durable timer instead
-		opts.Details = append([]any{e.Until}, resume...)
+		var cp lake.Checkpoint
+		if len(resume) > 0 {
+			cp = resume[0]
+		}
+		opts.Details = []any{e.Until, cp, e.Limit}
 	}
 	return temporal.NewApplicationErrorWithOptions(err.Error(), typ, opts)
 }

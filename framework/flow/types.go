@@ -70,7 +70,10 @@ type Progress struct {
 	Landed map[string]int64 `json:"landed,omitempty"`
 	Rows   int64            `json:"rows,omitempty"`
 	Until  time.Time        `json:"until,omitzero"` // when a quota wait ends
-	Error  string           `json:"error,omitempty"`
+	// Waiting names the limit a quota wait is for ("GA4's daily token quota of property
+	// 123"), when the source named it.
+	Waiting string `json:"waiting,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // LandInput lands one raw stream.

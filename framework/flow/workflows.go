@@ -255,24 +255,25 @@ func landWithQuotaWaits(ctx workflow.Context, in LandInput, progress *Progress) 
 		if !errors.As(err, &app) || app.Type() != ErrTypeQuotaExhausted || waits >= maxQuotaWaits {
 			return out, err
 		}
+		// Details: the reset time, the stopped landing's checkpoint and the limit's name
+		// (older activities sent fewer; missing ones stay zero).
 		var until time.Time
 		var resume lake.Checkpoint
-		if derr := app.Details(&until, &resume); derr != nil || until.IsZero() {
-			if derr := app.Details(&until); derr != nil || until.IsZero() {
-				return out, err
-			}
+		var limit string
+		if derr := app.Details(&until, &resume, &limit); derr != nil || until.IsZero() {
+			return out, err
 		}
 		if len(resume.Files) > 0 || len(resume.Cursor) > 0 {
 			in.Resume = &resume
 		}
 		wait := until.Sub(workflow.Now(ctx))
 		if wait > 0 {
-			progress.Stage, progress.Until = "waiting for quota", until
-			workflow.GetLogger(ctx).Info("quota exhausted; waiting", "source", in.Source, "until", until)
+			progress.Stage, progress.Until, progress.Waiting = "waiting for quota", until, limit
+			workflow.GetLogger(ctx).Info("quota exhausted; waiting", "source", in.Source, "limit", limit, "until", until)
 			if err := workflow.Sleep(ctx, wait); err != nil {
 				return out, err
 			}
-			progress.Stage, progress.Until = "landing", time.Time{}
+			progress.Stage, progress.Until, progress.Waiting = "landing", time.Time{}, ""
 		}
 	}
 }

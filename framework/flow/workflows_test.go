@@ -296,10 +296,19 @@ func TestQuotaWaitResumesFromWhatLanded(t *testing.T) {
 	env.OnActivity(a.Check, mock.Anything, mock.Anything).Return(CheckOutput{Results: passing}, nil)
 	env.OnActivity(a.Publish, mock.Anything, mock.Anything).Return(PublishOutput{SnapshotID: 1}, nil)
 	env.OnActivity(a.RecordRun, mock.Anything, mock.Anything).Return(nil)
+	var during Progress
+	env.RegisterDelayedCallback(func() {
+		if v, err := env.QueryWorkflow(ProgressQuery); err == nil {
+			_ = v.Get(&during)
+		}
+	}, time.Hour)
 
 	env.ExecuteWorkflow(RunProductWorkflow, RunInput{Domain: "marketing", Product: "crm_contacts"})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
+	}
+	if during.Stage != "waiting for quota" || during.Waiting != "GA4's daily token quota of property 1" || !during.Until.Equal(until) {
+		t.Errorf("progress during the wait = %+v, want it to name the limit and its reset", during)
 	}
 	if len(resumed) != 2 || resumed[0] != nil || resumed[1] == nil || resumed[1].Rows != 100 || string(resumed[1].Cursor) != `{"v":1,"page":7}` || len(resumed[1].Files) != 1 {
 		t.Fatalf("landings resumed from %+v, want nothing and then the stopped landing's checkpoint", resumed)
@@ -308,6 +317,6 @@ func TestQuotaWaitResumesFromWhatLanded(t *testing.T) {
 
 func quotaErr(until time.Time) error {
 	e := errs.Errorf(errs.Quota, "googleanalytics: run report", "tokensPerDay exhausted")
-	e.Until = until
+	e.Until, e.Limit = until, "GA4's daily token quota of property 1"
 	return e
 }
