@@ -28,7 +28,7 @@ const tableMaxRows = 1000
 // queryOptions are mesh query's flags.
 type queryOptions struct {
 	format, outFile string
-	maxRows         int
+	maxRows         int // -1: tableMaxRows for the table, all for the other formats
 	memoryLimit     string
 	timeout         time.Duration
 }
@@ -56,10 +56,18 @@ can to MESHFLOW_WORKDIR) and the query is interrupted after --timeout.`,
 	var o queryOptions
 	cmd.Flags().StringVar(&o.format, "format", "table", "output format: table, csv, json or parquet")
 	cmd.Flags().StringVarP(&o.outFile, "output", "o", "", "write the result to this file instead of standard output (required for parquet)")
-	cmd.Flags().IntVar(&o.maxRows, "max-rows", -1, fmt.Sprintf("stop after N rows, 0 = all (default %d for the table, all for the other formats)", tableMaxRows))
+	cmd.Flags().IntVar(&o.maxRows, "max-rows", 0, fmt.Sprintf("stop after N rows, 0 = all (default %d for the table, all for the other formats)", tableMaxRows))
 	cmd.Flags().StringVar(&o.memoryLimit, "memory-limit", defaultQueryMemory, "DuckDB's memory_limit, e.g. 512MB, 8GB, 1.5GiB (0 = DuckDB's default, 80% of the RAM)")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", defaultQueryTimeout, "interrupt the query after this long, e.g. 30s, 1h (0 = never)")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error { return e.query(cmd.Context(), args[0], o) }
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		switch {
+		case !cmd.Flags().Changed("max-rows"):
+			o.maxRows = -1 // by format
+		case o.maxRows < 0:
+			return usagef("--max-rows %d: give a number of rows, or 0 for all", o.maxRows)
+		}
+		return e.query(cmd.Context(), args[0], o)
+	}
 	return cmd
 }
 
@@ -70,8 +78,6 @@ func (e *env) query(ctx context.Context, sql string, o queryOptions) error {
 		return usagef("unknown --format %q: use table, csv, json or parquet", o.format)
 	case o.format == "parquet" && o.outFile == "":
 		return usagef("--format parquet writes a file: name it with -o FILE")
-	case o.maxRows < -1:
-		return usagef("--max-rows %d: give a number of rows, or 0 for all", o.maxRows)
 	case o.timeout < 0:
 		return usagef("--timeout %s: give a duration such as 30s or 10m, or 0 for none", o.timeout)
 	}
