@@ -60,8 +60,12 @@ func (e *env) backfillStart(ctx context.Context, name string, in flow.BackfillIn
 	if p.PartitionBy == "" {
 		return errs.Errorf(errs.Invalid, "backfill "+p.Name, "%s.%s is not partitioned: only products with PartitionBy can be backfilled by day", d.Name, p.Name)
 	}
-	if _, err := flow.Days(in.From, in.To); err != nil {
+	days, err := flow.Days(in.From, in.To)
+	if err != nil {
 		return usagef("%v", err)
+	}
+	if err := flow.RefuseFutureDays(days, time.Now()); err != nil {
+		return errs.E(errs.Invalid, "backfill "+d.Name+"."+p.Name, err)
 	}
 	c, err := e.dialTemporal()
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/query"
 	"github.com/meshflow/meshflow/workers/host"
 )
 
@@ -110,7 +111,14 @@ func (e *env) demo(ctx context.Context, name string, port, uiPort, touch int) er
 			fmt.Fprintf(out, "  %-36s FAILED: %s\n", en.Ref(), flow.Explain(err))
 			return
 		}
-		fmt.Fprintf(out, "  %-36s landed %s → %d rows, snapshot %d\n", en.Ref(), landedText(res.Landed), res.Rows, res.SnapshotID)
+		what := "snapshot"
+		if res.Unchanged {
+			what = "unchanged, snapshot"
+		}
+		fmt.Fprintf(out, "  %-36s landed %s → %d rows, %s %d\n", en.Ref(), landedText(res.Landed), res.Rows, what, res.SnapshotID)
+		for _, w := range res.Warnings {
+			fmt.Fprintf(out, "  %-36s warning: %s\n", "", query.Printable(w))
+		}
 	})
 	if err != nil {
 		return err

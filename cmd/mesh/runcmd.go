@@ -16,6 +16,7 @@ import (
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/query"
 	"github.com/meshflow/meshflow/workers/host"
 )
 
@@ -58,8 +59,28 @@ func (e *env) runOne(ctx context.Context, name string, in flow.RunInput) error {
 	if err != nil {
 		return errs.Errorf(errs.Internal, op, "%s", flow.Explain(err))
 	}
-	fmt.Fprintf(e.stdout, "published %s snapshot %d: %d rows, quality %s\n", res.Table, res.SnapshotID, res.Rows, res.Quality)
+	printRunResult(e.stdout, res)
 	return nil
+}
+
+// printRunResult says what a finished run did: published a snapshot, or found the
+// rows unchanged; and what it read that on-call should know.
+func printRunResult(w io.Writer, res flow.RunResult) {
+	if res.Unchanged {
+		fmt.Fprintf(w, "unchanged %s: the same %d rows as snapshot %d, which stays current (freshness refreshed), quality %s\n", res.Table, res.Rows, res.SnapshotID, res.Quality)
+	} else {
+		fmt.Fprintf(w, "published %s snapshot %d: %d rows, quality %s\n", res.Table, res.SnapshotID, res.Rows, res.Quality)
+	}
+	for _, l := range res.Legacy {
+		fmt.Fprintf(w, "  legacy %s: %s", l.Table, l.Status)
+		if l.SnapshotID != 0 {
+			fmt.Fprintf(w, " snapshot %d", l.SnapshotID)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, warning := range res.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", query.Printable(warning))
+	}
 }
 
 // startFailed is the error of a run or backfill that did not start. The flow's own
@@ -189,6 +210,9 @@ func describe(p flow.Progress) string {
 	}
 	if p.Rows > 0 {
 		s += fmt.Sprintf(" model rows=%d", p.Rows)
+	}
+	if p.Waiting != "" {
+		s += " (" + p.Waiting + ")"
 	}
 	if !p.Until.IsZero() {
 		s += " until " + p.Until.UTC().Format(time.RFC3339)

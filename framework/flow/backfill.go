@@ -149,7 +149,7 @@ func (w *Workflows) Backfill(ctx workflow.Context, in BackfillInput) (BackfillSt
 		return invalid(err)
 	}
 	if versioned && len(in.Finished) == 0 {
-		if err := refuseFutureDays(days, workflow.Now(ctx)); err != nil {
+		if err := RefuseFutureDays(days, workflow.Now(ctx)); err != nil {
 			return invalid(err)
 		}
 	}
@@ -295,9 +295,9 @@ func resolveBackfill(m mesh.Mesh, in BackfillInput) (BackfillTarget, error) {
 	return BackfillTarget{Domain: d.Name, Product: p.Name, TaskQueue: d.TaskQueue()}, nil
 }
 
-// refuseFutureDays refuses days after today (UTC): their data does not exist yet, and
+// RefuseFutureDays refuses days after today (UTC): their data does not exist yet, and
 // a run of one would publish an empty day as if it were complete.
-func refuseFutureDays(days []string, now time.Time) error {
+func RefuseFutureDays(days []string, now time.Time) error {
 	today := now.UTC().Format(mesh.PartitionLayout)
 	var future []string
 	for _, d := range days {

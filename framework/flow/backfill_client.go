@@ -37,7 +37,7 @@ func StartBackfill(ctx context.Context, c client.Client, d mesh.Domain, p mesh.P
 	if in.From == "" || in.To == "" {
 		in.From, in.To = days[0], days[len(days)-1]
 	}
-	if err := refuseFutureDays(days, time.Now()); err != nil {
+	if err := RefuseFutureDays(days, time.Now()); err != nil {
 		return nil, errs.E(errs.Invalid, op, err)
 	}
 	opts := func(id string, reuse enumspb.WorkflowIdReusePolicy) client.StartWorkflowOptions {

@@ -91,7 +91,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	var landErrs []error
 	for i, f := range landings {
 		if err := f.Get(ctx, nil); err != nil {
-			landErrs = append(landErrs, fmt.Errorf("land %s: %w", names[i], err))
+			landErrs = append(landErrs, stepError{"land " + names[i], err})
 		}
 	}
 	if len(landErrs) > 0 {
@@ -107,7 +107,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	}
 	var tr TransformOutput
 	if err := workflow.ExecuteActivity(transformOptions(ctx), (*Activities).Transform, TransformInput{Domain: plan.Domain, Product: plan.Product, RunID: rec.RunID, Partition: in.Partition, Decl: current.Decl}).Get(ctx, &tr); err != nil {
-		return failStaged(StatusFailed, fmt.Errorf("transform: %w", err))
+		return failStaged(StatusFailed, stepError{"transform", err})
 	}
 	progress.Rows = tr.Rows
 	rec.Rows, rec.Watermark, rec.Warnings = tr.Rows, tr.Watermark, tr.Warnings
@@ -115,7 +115,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	progress.Stage = "checking"
 	var ch CheckOutput
 	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Check, CheckInput{Domain: plan.Domain, Product: plan.Product, StagingKey: tr.StagingKey, Now: workflow.Now(ctx), Decl: current.Decl}).Get(ctx, &ch); err != nil {
-		return failStaged(StatusFailed, fmt.Errorf("check: %w", err))
+		return failStaged(StatusFailed, stepError{"check", err})
 	}
 	rec.Checks = ch.Results
 	if blocking := quality.Blocking(ch.Results); len(blocking) > 0 {
@@ -137,7 +137,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		Domain: plan.Domain, Product: plan.Product, RunID: rec.RunID, Partition: in.Partition, StagingKey: tr.StagingKey,
 		Results: ch.Results, Watermark: tr.Watermark, PublishedAt: publishedAt, Inputs: tr.Inputs, Decl: current.Decl, RowsHash: tr.RowsHash,
 	}).Get(ctx, &pub); err != nil {
-		return failStaged(StatusFailed, fmt.Errorf("publish: %w", err))
+		return failStaged(StatusFailed, stepError{"publish", err})
 	}
 	rec.Status, rec.SnapshotID = StatusPublished, pub.SnapshotID
 	if pub.Unchanged {
@@ -176,6 +176,18 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		Unchanged: pub.Unchanged, Warnings: tr.Warnings}, nil
 }
 
+// stepError is a run's step that failed. Its text is the step and the innermost
+// message (no "activity error (type: …, scheduledEventID: …)" layers), which is what the
+// run's failure, a backfill's day and the run record say; it unwraps to the whole
+// error, so a cancel or a timeout is still recognised as one.
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e stepError) Error() string { return e.step + ": " + Explain(e.err) }
+func (e stepError) Unwrap() error { return e.err }
+
 // runPlan resolves the run's plan once, at its start, through the ResolvePlan local
 // activity, whose result the history keeps. Runs started before plans existed replay
 // through legacyPlan.
@@ -204,11 +216,11 @@ func publishLegacy(ctx workflow.Context, plan Plan, v PlannedMajor, runID, parti
 	}
 	var tr TransformOutput
 	if err := workflow.ExecuteActivity(transformOptions(ctx), (*Activities).Transform, TransformInput{Domain: plan.Domain, Product: plan.Product, RunID: runID, Partition: partition, Major: v.Major, Decl: v.Decl}).Get(ctx, &tr); err != nil {
-		return failed(StatusFailed, fmt.Errorf("transform: %w", err))
+		return failed(StatusFailed, stepError{"transform", err})
 	}
 	var ch CheckOutput
 	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Check, CheckInput{Domain: plan.Domain, Product: plan.Product, StagingKey: tr.StagingKey, Now: workflow.Now(ctx), Major: v.Major, Decl: v.Decl}).Get(ctx, &ch); err != nil {
-		return failed(StatusFailed, fmt.Errorf("check: %w", err))
+		return failed(StatusFailed, stepError{"check", err})
 	}
 	if blocking := quality.Blocking(ch.Results); len(blocking) > 0 {
 		names := make([]string, len(blocking))
@@ -222,7 +234,7 @@ func publishLegacy(ctx workflow.Context, plan Plan, v PlannedMajor, runID, parti
 		Domain: plan.Domain, Product: plan.Product, RunID: runID, Partition: partition, StagingKey: tr.StagingKey,
 		Results: ch.Results, Watermark: tr.Watermark, PublishedAt: workflow.Now(ctx), Inputs: tr.Inputs, Major: v.Major, Decl: v.Decl, RowsHash: tr.RowsHash,
 	}).Get(ctx, &pub); err != nil {
-		return failed(StatusFailed, fmt.Errorf("publish: %w", err))
+		return failed(StatusFailed, stepError{"publish", err})
 	}
 	lr.Status, lr.SnapshotID, lr.Rows = StatusPublished, pub.SnapshotID, pub.Rows
 	if pub.Unchanged {

@@ -320,3 +320,23 @@ func quotaErr(until time.Time) error {
 	e.Until, e.Limit = until, "GA4's daily token quota of property 1"
 	return e
 }
+
+// TestRunFailureSaysTheStepAndTheCause: a failed run's error (what the Temporal UI,
+// a backfill's day and the run record show) names the step and the activity's own
+// message, without the SDK's activity-error layers.
+func TestRunFailureSaysTheStepAndTheCause(t *testing.T) {
+	env, a := newEnv(t)
+	env.OnActivity(a.Land, mock.Anything, mock.MatchedBy(func(in LandInput) bool { return in.Stream == "contacts" })).
+		Return(LandOutput{}, temporal.NewNonRetryableApplicationError("hubspot: HTTP 401: set HUBSPOT_TOKEN", "permission", nil))
+	env.OnActivity(a.Land, mock.Anything, mock.Anything).Return(LandOutput{Rows: 1}, nil)
+	var rec RunRecord
+	env.OnActivity(a.RecordRun, mock.Anything, mock.Anything).Return(func(_ context.Context, r RunRecord) error { rec = r; return nil })
+	env.ExecuteWorkflow(RunProductWorkflow, RunInput{Domain: "marketing", Product: "crm_contacts"})
+	var app *temporal.ApplicationError
+	if err := env.GetWorkflowError(); !errors.As(err, &app) || app.Message() != "land hubspot.contacts: hubspot: HTTP 401: set HUBSPOT_TOKEN" {
+		t.Fatalf("run error = %v, want the step and the activity's message alone", err)
+	}
+	if rec.Error != "land hubspot.contacts: hubspot: HTTP 401: set HUBSPOT_TOKEN" || rec.Status != StatusFailed {
+		t.Fatalf("run record = %+v", rec)
+	}
+}
