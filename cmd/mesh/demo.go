@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -107,18 +108,7 @@ func (e *env) demo(ctx context.Context, name string, port, uiPort, touch int) er
 
 	fmt.Fprintln(out, "\nrunning every product once:")
 	failed, err := stack.RunAll(ctx, st.Client, e.mesh, func(en mesh.Entry, res flow.RunResult, err error) {
-		if err != nil {
-			fmt.Fprintf(out, "  %-36s FAILED: %s\n", en.Ref(), flow.Explain(err))
-			return
-		}
-		what := "snapshot"
-		if res.Unchanged {
-			what = "unchanged, snapshot"
-		}
-		fmt.Fprintf(out, "  %-36s landed %s → %d rows, %s %d\n", en.Ref(), landedText(res.Landed), res.Rows, what, res.SnapshotID)
-		for _, w := range res.Warnings {
-			fmt.Fprintf(out, "  %-36s warning: %s\n", "", query.Printable(w))
-		}
+		printRunOutcome(out, en, res, err)
 	})
 	if err != nil {
 		return err
@@ -147,6 +137,23 @@ func (e *env) demo(ctx context.Context, name string, port, uiPort, touch int) er
 		return errs.Errorf(errs.Internal, name, "%d product(s) failed: %s", len(failed), strings.Join(names, ", "))
 	}
 	return nil
+}
+
+// printRunOutcome is the demo's line for one product's run. An error and a warning can
+// quote source values, so their control characters are shown, never sent.
+func printRunOutcome(out io.Writer, en mesh.Entry, res flow.RunResult, err error) {
+	if err != nil {
+		fmt.Fprintf(out, "  %-36s FAILED: %s\n", en.Ref(), query.Printable(flow.Explain(err)))
+		return
+	}
+	what := "snapshot"
+	if res.Unchanged {
+		what = "unchanged, snapshot"
+	}
+	fmt.Fprintf(out, "  %-36s landed %s → %d rows, %s %d\n", en.Ref(), landedText(res.Landed), res.Rows, what, res.SnapshotID)
+	for _, w := range res.Warnings {
+		fmt.Fprintf(out, "  %-36s warning: %s\n", "", query.Printable(w))
+	}
 }
 
 func landedText(m map[string]int64) string {

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshflow/meshflow/framework/catalog"
 	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/quality"
 )
 
 // Text that comes from source data — mesh show's sample rows, a backfill day's error,
@@ -36,5 +39,34 @@ func TestDataTextIsEscaped(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "\x1b") {
 		t.Error("an escape reached the terminal")
+	}
+}
+
+// A run record's error and a check's message can quote source values: mesh products,
+// freshness and show print them with their control characters shown, and so does the
+// demo's line for a failed run.
+func TestRunFailuresAreEscaped(t *testing.T) {
+	const red = "\x1b[31mred\x1b[0m"
+	lakeDir := testLake(t)
+	published := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
+	seedRuns(t, lakeDir, published, flow.RunRecord{Status: flow.StatusBlocked, Error: "quality gate: value " + red, FinishedAt: published.Add(time.Hour),
+		Checks: []quality.Result{{Name: "unique_contact_id", Status: "fail", Failing: 1, Message: "duplicate " + red}}})
+	for _, args := range [][]string{{"products"}, {"freshness"}, {"show", "marketing.crm_contacts", "--sample", "0"}} {
+		out, err := runMesh(t, args...)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if strings.Contains(out, "\x1b") || !strings.Contains(out, `value \x1b[31mred\x1b[0m`) {
+			t.Errorf("mesh %v passes an escape through or drops the reason:\n%s", args, out)
+		}
+		if args[0] == "show" && !strings.Contains(out, `duplicate \x1b[31mred\x1b[0m`) {
+			t.Errorf("mesh show's check message:\n%s", out)
+		}
+	}
+
+	var out bytes.Buffer
+	printRunOutcome(&out, mesh.Entry{Domain: mesh.Domain{Name: "marketing"}, Product: mesh.Product{Name: "crm_contacts"}}, flow.RunResult{}, errors.New("transform: "+red))
+	if strings.Contains(out.String(), "\x1b") || !strings.Contains(out.String(), `FAILED: transform: \x1b[31mred\x1b[0m`) {
+		t.Errorf("the demo's failed run: %q", out.String())
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/query"
 )
 
 // freshness prints every product's freshness and, with --fail-on, exits non-zero when
@@ -73,7 +74,7 @@ func (e *env) freshness(ctx context.Context, failOn string, asJSON bool) error {
 			if s.Freshness.DataTime != nil {
 				data = s.Freshness.DataTime.UTC().Format("2006-01-02 15:04")
 			}
-			fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Domain, s.Name, s.Freshness.Status, published, s.Freshness.Age, s.Freshness.WarnAfter, s.Freshness.FailAfter, data, lastRun(s.LastRun), s.Freshness.Reason)
+			fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Domain, s.Name, s.Freshness.Status, published, s.Freshness.Age, s.Freshness.WarnAfter, s.Freshness.FailAfter, data, lastRun(s.LastRun), query.Printable(s.Freshness.Reason))
 		}
 		tw.Flush()
 		printProblems(e.stdout, list)

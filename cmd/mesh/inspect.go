@@ -80,11 +80,13 @@ func lastRun(r *catalog.LastRun) string {
 
 // printProblems follows a table of products with one line for each whose newest run
 // failed or was blocked: a table cell has no room for why, and what is still served.
+// The why is a run's error, which can quote source values: its control characters are
+// shown, never sent.
 func printProblems(w io.Writer, list []catalog.Status) {
 	sep := "\n"
 	for _, s := range list {
 		if s.Problem != "" {
-			fmt.Fprintf(w, "%s%s.%s: %s\n", sep, s.Domain, s.Name, s.Problem)
+			fmt.Fprintf(w, "%s%s.%s: %s\n", sep, s.Domain, s.Name, query.Printable(s.Problem))
 			sep = ""
 		}
 	}
@@ -127,7 +129,7 @@ func printDetail(w io.Writer, d catalog.Detail) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("%s.%s  v%s  (%s)\n", d.Domain, d.Name, d.Version, d.Table)
 	if d.Problem != "" {
-		p("\n%s: %s\n\n", strings.ToUpper(d.LastRun.Status), d.Problem)
+		p("\n%s: %s\n\n", strings.ToUpper(d.LastRun.Status), query.Printable(d.Problem))
 	}
 	p("%s\n\n", d.FullDesc)
 	p("Owner:          %s", d.Owner)
@@ -164,10 +166,10 @@ func printDetail(w io.Writer, d catalog.Detail) {
 	}
 	p("\n  SLO: warn after %s, fail after %s since the last publish\n", d.Freshness.WarnAfter, d.Freshness.FailAfter)
 	if d.Freshness.Reason != "" {
-		p("  %s\n", d.Freshness.Reason)
+		p("  %s\n", query.Printable(d.Freshness.Reason))
 	}
 	for _, in := range d.Freshness.Inputs {
-		p("  input %s: %s — %s\n", in.Name, in.Status, in.Reason)
+		p("  input %s: %s — %s\n", in.Name, in.Status, query.Printable(in.Reason))
 	}
 	for _, v := range d.Legacy {
 		state := "still published until " + v.Sunset
@@ -196,7 +198,8 @@ func printDetail(w io.Writer, d catalog.Detail) {
 	for _, c := range d.Checks {
 		last, failing, msg := "not run", "", ""
 		if c.Last != nil {
-			last, msg = string(c.Last.Status), c.Last.Message
+			// A check's message can quote the offending values.
+			last, msg = string(c.Last.Status), query.Printable(c.Last.Message)
 			if c.Last.Status != mesh.StatusPass {
 				failing = fmt.Sprintf("%d offending", c.Last.Failing)
 			}
