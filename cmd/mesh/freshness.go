@@ -40,12 +40,7 @@ func (e *env) freshness(ctx context.Context, failOn string, asJSON bool) error {
 	default:
 		return usagef("--fail-on %q: use warn or fail", failOn)
 	}
-	cat, closeFn, err := e.openCatalog(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	list, err := cat.List(ctx)
+	list, err := e.listProducts(ctx)
 	if err != nil {
 		return err
 	}

@@ -39,12 +39,7 @@ func (e *env) productsCmd() *cobra.Command {
 }
 
 func (e *env) products(ctx context.Context, asJSON bool) error {
-	cat, closeFn, err := e.openCatalog(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	list, err := cat.List(ctx)
+	list, err := e.listProducts(ctx)
 	if err != nil {
 		return err
 	}
@@ -53,6 +48,24 @@ func (e *env) products(ctx context.Context, asJSON bool) error {
 	}
 	printStatusTable(e.stdout, list)
 	return nil
+}
+
+// listProducts is every product's status as the caller (MESHFLOW_TOKEN) may see it: a
+// restricted product's run error only with a token in its groups, audited. An access
+// file that does not load withholds those errors, and says why, rather than failing
+// the list: mesh freshness --fail-on must keep alerting.
+func (e *env) listProducts(ctx context.Context) ([]catalog.Status, error) {
+	cat, closeFn, err := e.openCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	if guarded, err := e.guard(ctx, cat); err != nil {
+		fmt.Fprintf(e.stderr, "mesh: %s; restricted products' run errors are withheld\n", query.Printable(err.Error()))
+	} else {
+		ctx = guarded
+	}
+	return cat.List(ctx)
 }
 
 func printStatusTable(w io.Writer, list []catalog.Status) {

@@ -78,6 +78,9 @@ const (
 	Sample What = "sample" // the detail with sample rows
 	Query  What = "query"  // rows returned by a query
 	Export What = "export" // the port's contract
+	// Listing is a restricted product's line in a listing shown with what can quote its
+	// data: its data time and its last run's error and check messages.
+	Listing What = "listing"
 )
 
 // Policy maps tokens to principals. The zero value and a nil *Policy know no token,

@@ -29,9 +29,29 @@ func (c *Catalog) authorize(ctx context.Context, d mesh.Domain, p mesh.Product, 
 	return c.Access.Authorize(ctx, c.Audit, access.Read{Principal: caller.Principal, Domain: d, Product: p, What: what, Path: caller.Path})
 }
 
-// redact hides what a listing, or a caller who may not read it, must not see of a
-// restricted product: the data time (the newest value of a column), and the last
-// run's error and failed checks, whose messages can quote values.
+// listed prepares a product's status for a listing as the caller in ctx may see it: a
+// caller allowed to read a restricted product sees its data time and its last run's
+// error and failed checks, and that read is audited as any other (a refused audit write
+// withholds them); every other caller sees them withheld, and is not recorded as refused:
+// it asked for a list, not for the product.
+func (c *Catalog) listed(ctx context.Context, d mesh.Domain, p mesh.Product, st *Status) {
+	if p.Classification != mesh.Restricted || !quotesData(*st) {
+		return
+	}
+	if c.Access.Decide(access.FromContext(ctx).Principal, d, p) == nil && c.authorize(ctx, d, p, access.Listing) == nil {
+		return
+	}
+	redact(p, st)
+}
+
+// quotesData reports whether a status holds what redact withholds.
+func quotesData(st Status) bool {
+	return st.Freshness.DataTime != nil || st.LastRun != nil && (st.LastRun.Error != "" || len(st.LastRun.FailedChecks) > 0)
+}
+
+// redact hides what a caller who may not read a restricted product must not see of it,
+// in a listing or on its refused page: the data time (the newest value of a column),
+// and the last run's error and failed checks, whose messages can quote values.
 func redact(p mesh.Product, st *Status) {
 	if p.Classification != mesh.Restricted {
 		return

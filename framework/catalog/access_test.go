@@ -258,7 +258,10 @@ func TestRestrictedProductShownToItsGroupAndAudited(t *testing.T) {
 	}
 }
 
-func TestListingsNeverShowRestrictedRows(t *testing.T) {
+// Listings show a restricted product's failure reason and data time only to callers
+// who may read it, auditing that; nobody sees its rows there, and callers without
+// access are not recorded as refused for looking at a list.
+func TestListingsShowRestrictedReasonsOnlyToReaders(t *testing.T) {
 	f := newAccessFixture(t)
 	_, home := f.do(t, "GET", "/", "", nil, nil)
 	if !strings.Contains(home, `href="/products/sales.deals">deals</a> <span class="tag">restricted</span>`) || !strings.Contains(home, "Every open deal.") {
@@ -267,17 +270,45 @@ func TestListingsNeverShowRestrictedRows(t *testing.T) {
 	noSecrets(t, "the home page", home)
 	_, dom := f.do(t, "GET", "/domains/sales", "", nil, nil)
 	noSecrets(t, "the domain page", dom)
-	resp, body := f.do(t, "GET", "/api/products", salesToken, nil, nil)
-	var list []Status
-	if err := json.Unmarshal([]byte(body), &list); err != nil || resp.StatusCode != 200 || len(list) != 2 {
-		t.Fatalf("api list %d: %v %s", resp.StatusCode, err, body)
+	listed := func(token string) (Status, string) {
+		t.Helper()
+		resp, body := f.do(t, "GET", "/api/products", token, nil, nil)
+		var list []Status
+		if err := json.Unmarshal([]byte(body), &list); err != nil || resp.StatusCode != 200 || len(list) != 2 || list[0].Name != "deals" {
+			t.Fatalf("api list %d: %v %s", resp.StatusCode, err, body)
+		}
+		return list[0], body
 	}
-	noSecrets(t, "the API list", body)
-	if list[0].Name != "deals" || list[0].Rows != 2 || list[0].LastRun == nil || list[0].LastRun.Error != withheldError {
-		t.Errorf("listed deals = %+v", list[0])
+	deals, body := listed(mktToken) // a principal outside the product's groups
+	noSecrets(t, "the API list for another group", body)
+	if deals.Rows != 2 || deals.LastRun == nil || deals.LastRun.Error != withheldError || deals.Freshness.DataTime != nil {
+		t.Errorf("deals listed for another group = %+v", deals)
 	}
 	if events, _ := f.log.Events(context.Background(), time.Time{}); len(events) != 0 {
-		t.Errorf("listings read restricted data: %+v", events)
+		t.Errorf("listings without access wrote audit records: %+v", events)
+	}
+
+	// The product's reader sees why its last run failed, on the pages and in the API.
+	deals, body = listed(salesToken)
+	if deals.LastRun.Error != "transform: cast failed on Zephyr" || len(deals.LastRun.FailedChecks) != 1 || deals.Freshness.DataTime == nil ||
+		!strings.Contains(deals.Problem, "cast failed on Zephyr") {
+		t.Errorf("deals listed for its reader = %+v %+v", deals, deals.LastRun)
+	}
+	_, home = f.do(t, "GET", "/", salesToken, nil, nil)
+	_, dom = f.do(t, "GET", "/domains/sales", salesToken, nil, nil)
+	for what, text := range map[string]string{"API list": body, "home page": home, "domain page": dom} {
+		if !strings.Contains(text, "transform: cast failed on Zephyr") || strings.Contains(text, "Zephyr-Deal-7731") {
+			t.Errorf("the %s for the reader shows no reason, or rows:\n%s", what, text)
+		}
+	}
+	events, _ := f.log.Events(context.Background(), time.Time{})
+	if len(events) != 3 {
+		t.Fatalf("audit after three listings by the reader: %+v", events)
+	}
+	for _, e := range events {
+		if !e.Allowed || e.Principal != "sales-analyst" || e.What != access.Listing || e.Product != "sales.deals" {
+			t.Errorf("audit record of a listing: %+v", e)
+		}
 	}
 }
 

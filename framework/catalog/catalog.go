@@ -118,7 +118,9 @@ func (c *Catalog) now() time.Time {
 	return time.Now()
 }
 
-// List returns the status of every product.
+// List returns the status of every product, as the caller in ctx (access.NewContext)
+// may see it: a restricted product's failure reasons and data time only to a caller
+// allowed to read it.
 func (c *Catalog) List(ctx context.Context) ([]Status, error) {
 	var out []Status
 	for _, e := range c.Mesh.Products() {
@@ -126,15 +128,15 @@ func (c *Catalog) List(ctx context.Context) ([]Status, error) {
 		if err != nil {
 			return nil, err
 		}
-		redact(e.Product, &st)
+		c.listed(ctx, e.Domain, e.Product, &st)
 		out = append(out, st)
 	}
 	return out, nil
 }
 
 // status reads a product's whole status, data times and run errors of restricted
-// products included: whatever returns it to a caller redacts it first (List, Search)
-// or authorizes the caller (Show).
+// products included: whatever returns it to a caller redacts it for that caller first
+// (List and Search through listed, Show through reveal).
 func (c *Catalog) status(ctx context.Context, d mesh.Domain, p mesh.Product) (Status, *port.Snapshot, error) {
 	id := port.TableID{Domain: d.Name, Name: p.PortName()}
 	st := Status{

@@ -77,7 +77,7 @@ func (f Filter) declared(d mesh.Domain, p mesh.Product) bool {
 }
 
 // Search lists the products passing f, reading the status only of those whose
-// declaration matches.
+// declaration matches, as the request's caller may see them (List).
 func (c *Catalog) Search(r *http.Request, f Filter) ([]Status, error) {
 	var out []Status
 	for _, e := range c.Mesh.Products() {
@@ -88,7 +88,7 @@ func (c *Catalog) Search(r *http.Request, f Filter) ([]Status, error) {
 		if err != nil {
 			return nil, err
 		}
-		redact(e.Product, &s)
+		c.listed(r.Context(), e.Domain, e.Product, &s)
 		if f.State != "" && s.Freshness.Status != f.State && s.Quality.Status != f.State && !(f.State == mesh.StatusFail && s.LastRun.Failed()) {
 			continue
 		}
