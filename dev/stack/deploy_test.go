@@ -42,10 +42,7 @@ func TestDeployDuringQuotaWait(t *testing.T) {
 
 	// The HubSpot account's day ends 45 s from now: its DAILY limit resets then, so
 	// the run's quota wait is short. Everything else is the real connector.
-	midnight := time.Now().Add(45 * time.Second)
-	sinceMidnight := midnight.UTC().Sub(midnight.UTC().Truncate(24 * time.Hour))
-	zone := time.FixedZone("account", -int(sinceMidnight.Seconds()))
-	stopOld := startWorkerIn(t, st, cfg, before, stores, zone)
+	stopOld := startWorkerIn(t, st, cfg, before, stores, midnightIn(45*time.Second))
 	hs := st.Sandbox.HubSpot()
 	hs.ExhaustDaily()
 	d, p, _ := before.Find("marketing.crm_contacts")
@@ -60,7 +57,7 @@ func TestDeployDuringQuotaWait(t *testing.T) {
 	warnCheck := mesh.RowCount(0, 1).AsWarn()
 	warnCheck.Name = "row_count_at_most_1"
 	after := withMajorBump(withCheck(withInput(before, "crm_contacts", mesh.Raw("hubspot", "deals")), "crm_contacts", warnCheck), "2099-12-31")
-	startWorkerIn(t, st, cfg, after, stores, zone)
+	startWorkerIn(t, st, cfg, after, stores, time.UTC)
 	hs.RestoreDaily()
 
 	var res flow.RunResult
@@ -121,6 +118,12 @@ func startWorkerIn(t *testing.T, st *stack.Stack, cfg host.Config, m mesh.Mesh, 
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// midnightIn is a time zone whose next midnight is d from now.
+func midnightIn(d time.Duration) *time.Location {
+	midnight := time.Now().Add(d).UTC()
+	return time.FixedZone("account", -int(midnight.Sub(midnight.Truncate(24*time.Hour)).Seconds()))
 }
 
 // waitForStage polls the run's progress until it reaches stage.

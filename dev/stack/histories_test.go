@@ -20,7 +20,7 @@ import (
 
 // TestRecordHistories records one real history of each workflow shape on the dev
 // server — a run, a partition run, a backfill that continues as new (both of its
-// runs), a quota wait, a run blocked by a check, a run publishing a legacy major — for
+// runs) and one of its days, a quota wait, a run blocked by a check, a run publishing a legacy major — for
 // framework/flow's replay tests, which replay them against changed declarations:
 //
 //	MESHFLOW_RECORD_HISTORIES=$PWD/testdata/histories go test ./dev/stack -run TestRecordHistories
@@ -81,6 +81,7 @@ func TestRecordHistories(t *testing.T) {
 	}
 	save("backfill_continued_as_new", bf.GetID(), firstRun)
 	save("backfill_after_continue", bf.GetID(), "")
+	save("backfill_day", flow.WorkflowID("marketing", "web_traffic", day.Format(mesh.PartitionLayout)), "") // runs the backfill's plan
 	stop()
 
 	tooFew := mesh.RowCount(1, 100)
@@ -102,9 +103,7 @@ func TestRecordHistories(t *testing.T) {
 	save("legacy_major", id, runID)
 	stop()
 
-	midnight := time.Now().Add(20 * time.Second)
-	zone := time.FixedZone("account", -int(midnight.UTC().Sub(midnight.UTC().Truncate(24*time.Hour)).Seconds()))
-	startWorkerIn(t, st, cfg, m, stores, zone)
+	startWorkerIn(t, st, cfg, m, stores, midnightIn(30*time.Second))
 	st.Sandbox.HubSpot().ExhaustDaily()
 	d, p, _ = m.Find("marketing.crm_companies")
 	run, err := flow.StartRun(ctx, st.Client, d, p, flow.RunInput{})

@@ -331,35 +331,42 @@ const (
 	PropContent = "meshflow.content"
 )
 
+// publishedContent identifies what a publish would record: the rows, the declaration
+// they are published under, and each check's outcome — a check that starts to warn on
+// the same rows is news, and a snapshot is where the catalog reads quality from.
+func publishedContent(rowsHash string, tableProps map[string]string, results []quality.Result) string {
+	outcomes := make([]string, len(results))
+	for i, r := range results {
+		outcomes[i] = r.Name + "=" + string(r.Status)
+	}
+	return contentHash([]any{rowsHash, tableProps, outcomes})
+}
+
 // holdsContent finds the snapshot that already holds content for partition ("" = the
-// whole port): the newest snapshot that wrote that scope, if it recorded the same
-// content. A newer snapshot of another day leaves the day's rows as they were; a newer
+// whole port). For the whole port that is the current snapshot, if it recorded the
+// same content. For a day it is the newest snapshot that wrote that day: a newer
+// snapshot of another day leaves the day's rows as they were, while a newer
 // whole-port one may have changed them, so it ends the search.
 func holdsContent(ctx context.Context, ports *port.Catalog, id port.TableID, partition, content string) (port.Snapshot, bool, error) {
-	snaps, err := ports.Snapshots(ctx, id)
-	if errs.Is(err, errs.NotFound) {
-		return port.Snapshot{}, false, nil
+	cur, ok, err := ports.Current(ctx, id)
+	if err != nil || !ok {
+		return port.Snapshot{}, false, err
 	}
+	if partition == "" {
+		return cur, cur.Properties[PropPartition] == "" && cur.Properties[PropContent] == content, nil
+	}
+	snaps, err := snapshotsIfAny(ctx, ports, id)
 	if err != nil {
 		return port.Snapshot{}, false, err
 	}
 	for _, s := range snaps {
-		wrote := s.Properties[PropPartition]
-		if wrote != partition && wrote != "" {
-			continue
+		switch s.Properties[PropPartition] {
+		case partition:
+			// The current snapshot is returned: its row count is the table's, not the day's.
+			return cur, s.Properties[PropContent] == content, nil
+		case "":
+			return port.Snapshot{}, false, nil
 		}
-		if wrote == partition && s.Properties[PropContent] == content {
-			if partition == "" {
-				return s, true, nil
-			}
-			// The table's row count is the current one, not the day's.
-			cur, _, err := ports.Current(ctx, id)
-			if err != nil {
-				return port.Snapshot{}, false, err
-			}
-			return cur, true, nil
-		}
-		return port.Snapshot{}, false, nil
 	}
 	return port.Snapshot{}, false, nil
 }
@@ -471,6 +478,30 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 			return PublishOutput{Table: id.String(), SnapshotID: snap.ID, Rows: snap.Rows}, nil
 		}
 	}
+	contractYAML, err := checkContract(ctx, a.Ports, id, d, p)
+	if err != nil {
+		return PublishOutput{}, toTemporal(ctx, err)
+	}
+	tableProps := TableProperties(d, p)
+	tableProps[PropContract] = string(contractYAML)
+	checks, _ := json.Marshal(in.Results)
+	props := map[string]string{
+		PropRunID: in.RunID, PropPartition: in.Partition, PropChecks: string(checks),
+		PropQuality: string(quality.Summary(in.Results)), PropPublishedAt: in.PublishedAt.UTC().Format(time.RFC3339),
+		PropVersion: p.Version,
+	}
+	// Decided before the staged file is read, so a retry of an unchanged publish whose
+	// first attempt deleted it decides the same way.
+	if in.RowsHash != "" {
+		props[PropContent] = publishedContent(in.RowsHash, tableProps, in.Results)
+		if snap, ok, err := holdsContent(ctx, a.Ports, id, in.Partition, props[PropContent]); err != nil {
+			return PublishOutput{}, toTemporal(ctx, err)
+		} else if ok {
+			_ = a.Lake.Bucket.Delete(ctx, in.StagingKey)
+			a.Log.Info().Str("table", id.String()).Int64("snapshot", snap.ID).Str("partition", in.Partition).Msg("unchanged: the current snapshot already holds these rows")
+			return PublishOutput{Table: id.String(), SnapshotID: snap.ID, Rows: snap.Rows, Unchanged: true}, nil
+		}
+	}
 	staged, cleanup, err := a.localStaged(ctx, in.StagingKey)
 	if err != nil {
 		return PublishOutput{}, toTemporal(ctx, err)
@@ -481,12 +512,6 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 		return PublishOutput{}, toTemporal(ctx, err)
 	}
 	defer closeFn()
-	checks, _ := json.Marshal(in.Results)
-	props := map[string]string{
-		PropRunID: in.RunID, PropPartition: in.Partition, PropChecks: string(checks),
-		PropQuality: string(quality.Summary(in.Results)), PropPublishedAt: in.PublishedAt.UTC().Format(time.RFC3339),
-		PropVersion: p.Version,
-	}
 	if !in.Watermark.IsZero() {
 		props[PropWatermark] = in.Watermark.UTC().Format(time.RFC3339)
 	}
@@ -499,22 +524,6 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 	var mode port.Mode = port.Replace{}
 	if in.Partition != "" {
 		mode = port.ReplacePartition{Column: p.PartitionBy, Value: in.Partition}
-	}
-	contractYAML, err := checkContract(ctx, a.Ports, id, d, p)
-	if err != nil {
-		return PublishOutput{}, toTemporal(ctx, err)
-	}
-	tableProps := TableProperties(d, p)
-	tableProps[PropContract] = string(contractYAML)
-	if in.RowsHash != "" {
-		props[PropContent] = contentHash([]any{in.RowsHash, tableProps})
-		if snap, ok, err := holdsContent(ctx, a.Ports, id, in.Partition, props[PropContent]); err != nil {
-			return PublishOutput{}, toTemporal(ctx, err)
-		} else if ok {
-			_ = a.Lake.Bucket.Delete(ctx, in.StagingKey)
-			a.Log.Info().Str("table", id.String()).Int64("snapshot", snap.ID).Str("partition", in.Partition).Msg("unchanged: the current snapshot already holds these rows")
-			return PublishOutput{Table: id.String(), SnapshotID: snap.ID, Rows: snap.Rows, Unchanged: true}, nil
-		}
 	}
 	snap, err := a.Ports.Publish(ctx, id, rdr, port.PublishRequest{
 		Mode:               mode,

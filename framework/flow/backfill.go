@@ -57,6 +57,9 @@ type BackfillInput struct {
 	// Finished carries the partitions that ended in earlier runs of this backfill
 	// across continue-as-new; callers leave it empty.
 	Finished []PartitionState `json:",omitempty"`
+	// Target carries what the first run resolved across continue-as-new; callers
+	// leave it nil.
+	Target *BackfillTarget `json:",omitempty"`
 }
 
 // PartitionState is one day of a backfill.
@@ -133,12 +136,15 @@ func (w *Workflows) Backfill(ctx workflow.Context, in BackfillInput) (BackfillSt
 	}
 	versioned := workflow.GetVersion(ctx, planVersion, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 	var tgt BackfillTarget
-	if versioned {
+	switch {
+	case versioned && in.Target != nil:
+		tgt = *in.Target // resolved by this backfill's first run, before continuing as new
+	case versioned:
 		var a *Activities
 		if err := workflow.ExecuteLocalActivity(planOptions(ctx), a.ResolveBackfill, in).Get(ctx, &tgt); err != nil {
 			return BackfillStatus{}, err
 		}
-	} else {
+	default:
 		var err error
 		if tgt, err = resolveBackfill(w.Mesh, in); err != nil {
 			return invalid(err)
@@ -208,7 +214,11 @@ func (w *Workflows) Backfill(ctx workflow.Context, in BackfillInput) (BackfillSt
 			next++
 			day := st.Partitions[i].Partition
 			st.Partitions[i].State = StateRunning
-			fut := workflow.ExecuteChildWorkflow(childCtx(day), RunProductWorkflow, RunInput{Domain: tgt.Domain, Product: tgt.Product, Partition: day})
+			run := RunInput{Domain: tgt.Domain, Product: tgt.Product, Partition: day}
+			if len(tgt.Plan.Majors) > 0 {
+				run.Plan = &tgt.Plan // every day runs the plan the backfill started with
+			}
+			fut := workflow.ExecuteChildWorkflow(childCtx(day), RunProductWorkflow, run)
 			running++
 			sel.AddFuture(fut, func(f workflow.Future) {
 				running--
@@ -228,6 +238,9 @@ func (w *Workflows) Backfill(ctx workflow.Context, in BackfillInput) (BackfillSt
 	if next < len(todo) {
 		carry := in
 		carry.Partitions, carry.Finished = days, nil
+		if versioned {
+			carry.Target = &tgt
+		}
 		for _, ps := range st.Partitions {
 			if ps.State != StatePending {
 				carry.Finished = append(carry.Finished, ps)
@@ -267,10 +280,12 @@ func partialMessage(st BackfillStatus, failed []string) string {
 		len(failed), len(st.Partitions), strings.Join(parts, ", "), st.ID)
 }
 
-// BackfillTarget is what a backfill resolves once, at its start: the product it runs
-// and the queue its days run on.
+// BackfillTarget is what a backfill resolves once, at its start: the product it runs,
+// the queue its days run on, and the plan every day runs, so a deploy during a long
+// backfill never splits its days between two declarations (say, two majors).
 type BackfillTarget struct {
 	Domain, Product, TaskQueue string
+	Plan                       Plan
 }
 
 // ResolveBackfill checks that the backfill's product exists and is partitioned, from
@@ -280,6 +295,9 @@ func (a *Activities) ResolveBackfill(ctx context.Context, in BackfillInput) (Bac
 	tgt, err := resolveBackfill(a.Mesh, in)
 	if err != nil {
 		return BackfillTarget{}, temporal.NewNonRetryableApplicationError(err.Error(), "invalid", nil)
+	}
+	if tgt.Plan, err = a.ResolvePlan(ctx, RunInput{Domain: tgt.Domain, Product: tgt.Product}); err != nil {
+		return BackfillTarget{}, err
 	}
 	return tgt, nil
 }

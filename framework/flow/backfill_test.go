@@ -28,6 +28,7 @@ type fakeRuns struct {
 	maxLive int
 	ran     []string
 	ids     []string
+	plans   []string // the table and declaration each day ran with
 }
 
 func (f *fakeRuns) run(ctx workflow.Context, in RunInput) (RunResult, error) {
@@ -36,6 +37,9 @@ func (f *fakeRuns) run(ctx workflow.Context, in RunInput) (RunResult, error) {
 	f.maxLive = max(f.maxLive, f.live)
 	f.ran = append(f.ran, in.Partition)
 	f.ids = append(f.ids, workflow.GetInfo(ctx).WorkflowExecution.ID)
+	if in.Plan != nil {
+		f.plans = append(f.plans, in.Plan.Majors[0].Table+" "+in.Plan.Majors[0].Decl)
+	}
 	f.mu.Unlock()
 	defer func() { f.mu.Lock(); f.live--; f.mu.Unlock() }()
 	if err := workflow.Sleep(ctx, time.Hour); err != nil {
@@ -49,14 +53,14 @@ func (f *fakeRuns) run(ctx workflow.Context, in RunInput) (RunResult, error) {
 
 // backfillEnv is a test environment with the Backfill workflow, f standing in for
 // RunProduct, and the activities Backfill resolves its product with.
-func backfillEnv(f *fakeRuns) *testsuite.TestWorkflowEnvironment {
+func backfillEnv(t *testing.T, f *fakeRuns) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestWorkflowEnvironment()
 	wf := &Workflows{Mesh: testMesh()}
 	env.RegisterWorkflowWithOptions(wf.Backfill, workflow.RegisterOptions{Name: BackfillWorkflow})
 	env.RegisterWorkflowWithOptions(f.run, workflow.RegisterOptions{Name: RunProductWorkflow})
-	env.RegisterActivity(&Activities{Mesh: testMesh()})
+	env.RegisterActivity(&Activities{Mesh: testMesh(), Lake: memLake(t)})
 	return env
 }
 
@@ -65,7 +69,7 @@ func backfillEnv(f *fakeRuns) *testsuite.TestWorkflowEnvironment {
 func runBackfill(t *testing.T, f *fakeRuns, in BackfillInput) (BackfillStatus, int) {
 	t.Helper()
 	for runs := 1; ; runs++ {
-		env := backfillEnv(f)
+		env := backfillEnv(t, f)
 		env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "backfill/marketing.web_traffic/" + in.From + ".." + in.To})
 		env.ExecuteWorkflow(BackfillWorkflow, in)
 		err := env.GetWorkflowError()
@@ -184,7 +188,7 @@ func TestRerunFailedRunsExactlyTheFailedPartitions(t *testing.T) {
 
 func TestBackfillStatusQueryWhileRunning(t *testing.T) {
 	f := &fakeRuns{fail: map[string]bool{"2026-04-01": true}}
-	env := backfillEnv(f)
+	env := backfillEnv(t, f)
 	var during BackfillStatus
 	env.RegisterDelayedCallback(func() {
 		v, err := env.QueryWorkflow(BackfillStatusQuery)
@@ -208,7 +212,7 @@ func TestBackfillRefusesAnUnpartitionedProductAndBadDays(t *testing.T) {
 		{Domain: "marketing", Product: "web_traffic", From: "2026-01-02", To: "2026-01-01"},
 		{Domain: "marketing", Product: "web_traffic", Partitions: []string{"2026-01-01", "soon"}},
 	} {
-		env := backfillEnv(&fakeRuns{})
+		env := backfillEnv(t, &fakeRuns{})
 		env.ExecuteWorkflow(BackfillWorkflow, in)
 		var app *temporal.ApplicationError
 		if err := env.GetWorkflowError(); !errors.As(err, &app) || app.Type() != "invalid" {
@@ -236,7 +240,7 @@ func TestRerunIDs(t *testing.T) {
 // command, and its details still carry every day's state for status and rerun-failed.
 func TestBackfillWithFailedDaysEndsFailed(t *testing.T) {
 	f := &fakeRuns{fail: map[string]bool{"2026-04-02": true, "2026-04-04": true}}
-	env := backfillEnv(f)
+	env := backfillEnv(t, f)
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "backfill/marketing.web_traffic/2026-04-01..2026-04-05"})
 	env.ExecuteWorkflow(BackfillWorkflow, BackfillInput{Domain: "marketing", Product: "web_traffic", From: "2026-04-01", To: "2026-04-05", Concurrency: 2})
 	err := env.GetWorkflowError()
@@ -259,7 +263,7 @@ func TestBackfillWithFailedDaysEndsFailed(t *testing.T) {
 // any day runs, with the reason.
 func TestBackfillRefusesDaysAfterToday(t *testing.T) {
 	f := &fakeRuns{}
-	env := backfillEnv(f)
+	env := backfillEnv(t, f)
 	env.SetStartTime(time.Date(2026, 4, 3, 12, 0, 0, 0, time.UTC))
 	env.ExecuteWorkflow(BackfillWorkflow, BackfillInput{Domain: "marketing", Product: "web_traffic", From: "2026-04-01", To: "2026-04-05"})
 	err := env.GetWorkflowError()
@@ -269,5 +273,40 @@ func TestBackfillRefusesDaysAfterToday(t *testing.T) {
 	}
 	if len(f.ran) != 0 {
 		t.Fatalf("ran %v before refusing", f.ran)
+	}
+}
+
+// TestBackfillDaysRunThePlanItStartedWith: every day of a backfill runs the plan the
+// backfill resolved when it started, across continue-as-new and a deploy that bumped
+// the product's major in between, so its days never split between two tables.
+func TestBackfillDaysRunThePlanItStartedWith(t *testing.T) {
+	f := &fakeRuns{}
+	in := BackfillInput{Domain: "marketing", Product: "web_traffic", From: "2026-06-01", To: "2026-06-04", Concurrency: 1, ContinueAfter: 2}
+	lk := memLake(t)
+	for runs, m := 0, testMesh(); ; runs++ {
+		var s testsuite.WorkflowTestSuite
+		s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+		env := s.NewTestWorkflowEnvironment()
+		env.RegisterWorkflowWithOptions((&Workflows{Mesh: m}).Backfill, workflow.RegisterOptions{Name: BackfillWorkflow})
+		env.RegisterWorkflowWithOptions(f.run, workflow.RegisterOptions{Name: RunProductWorkflow})
+		env.RegisterActivity(&Activities{Mesh: m, Lake: lk})
+		env.ExecuteWorkflow(BackfillWorkflow, in)
+		var can *workflow.ContinueAsNewError
+		if err := env.GetWorkflowError(); !errors.As(err, &can) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		in = BackfillInput{}
+		if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &in); err != nil {
+			t.Fatal(err)
+		}
+		// A deploy between the two runs of the chain: web_traffic's next major.
+		m = testMesh()
+		m.Domains[0].Products[1].Version = "2.0.0"
+	}
+	if len(f.plans) != 4 || len(slices.Compact(slices.Clone(f.plans))) != 1 || !strings.HasPrefix(f.plans[0], "web_traffic_v1 plans/") {
+		t.Fatalf("the days ran with %v, want one plan (web_traffic_v1) for all four", f.plans)
 	}
 }

@@ -109,19 +109,29 @@ func (a *Activities) ResolvePlan(ctx context.Context, in RunInput) (Plan, error)
 // MakePlan is the plan of a run of p, with the declaration of each planned major (in
 // the order of plan.Majors). It reads only declarations.
 func MakePlan(m mesh.Mesh, d mesh.Domain, p mesh.Product) (Plan, []Declaration, error) {
-	plan := Plan{Domain: d.Name, Product: p.Name, Version: p.Version, PartitionBy: p.PartitionBy}
 	upstream := map[string]UpstreamPort{}
 	for _, in := range p.Inputs {
 		if in.IsRaw() {
-			plan.Raw = append(plan.Raw, PlannedRaw{Source: in.Source, Stream: in.Stream, SamePartition: in.SamePartition})
 			continue
 		}
-		_, up, err := m.Find(in.Domain + "." + in.Product)
+		_, up, err := m.Find(in.String())
 		if err != nil {
 			return Plan{}, nil, err
 		}
-		plan.Reads = append(plan.Reads, in.String())
 		upstream[in.String()] = UpstreamPort{Table: up.PortName(), PartitionBy: up.PartitionBy}
+	}
+	return planOf(d, p, upstream)
+}
+
+// planOf is the plan of a run of p reading the given upstream ports.
+func planOf(d mesh.Domain, p mesh.Product, upstream map[string]UpstreamPort) (Plan, []Declaration, error) {
+	plan := Plan{Domain: d.Name, Product: p.Name, Version: p.Version, PartitionBy: p.PartitionBy}
+	for _, in := range p.Inputs {
+		if in.IsRaw() {
+			plan.Raw = append(plan.Raw, PlannedRaw{Source: in.Source, Stream: in.Stream, SamePartition: in.SamePartition})
+		} else {
+			plan.Reads = append(plan.Reads, in.String())
+		}
 	}
 	owner := d
 	owner.Products = nil
@@ -144,7 +154,8 @@ func MakePlan(m mesh.Mesh, d mesh.Domain, p mesh.Product) (Plan, []Declaration, 
 }
 
 // legacyPlan is the plan a run started before plans existed acts on: the worker's
-// current declarations, read while replaying, exactly as that code did.
+// current declarations, read while replaying, exactly as that code did — which never
+// looked its upstream products up, so neither does this.
 func legacyPlan(m mesh.Mesh, in RunInput) (Plan, error) {
 	d, p, err := m.Find(in.Domain + "." + in.Product)
 	if err != nil {
@@ -153,7 +164,7 @@ func legacyPlan(m mesh.Mesh, in RunInput) (Plan, error) {
 	if err := p.ValidatePartition(in.Partition); err != nil {
 		return Plan{}, err
 	}
-	plan, _, err := MakePlan(m, d, p)
+	plan, _, err := planOf(d, p, nil)
 	if err != nil {
 		return Plan{}, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
+	"github.com/meshflow/meshflow/framework/quality"
 	"github.com/meshflow/meshflow/framework/transform"
 )
 
@@ -140,90 +141,163 @@ func TestInterruptedAttemptIsRetried(t *testing.T) {
 	}
 }
 
-// TestPublishOfTheSameRowsAddsNoSnapshot: a run that staged exactly the rows of the
-// current snapshot, under the same declaration, adds no snapshot and says unchanged;
-// other rows, or the same rows under a changed declaration, publish.
-func TestPublishOfTheSameRowsAddsNoSnapshot(t *testing.T) {
+// publishEnv is a file lake, a SQLite catalog and the Activities over them, with a
+// test environment to run Publish in.
+type publishEnv struct {
+	t     *testing.T
+	a     *Activities
+	ports *port.Catalog
+	env   *testsuite.TestActivityEnvironment
+}
+
+func newPublishEnv(t *testing.T) *publishEnv {
 	ctx := context.Background()
 	dir := t.TempDir()
 	l, err := lake.Open(ctx, "file://"+filepath.Join(dir, "lake"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: "file://" + filepath.Join(dir, "warehouse")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ports.Close()
-	m := testMesh()
-	a := &Activities{Mesh: m, Lake: l, Ports: ports}
+	t.Cleanup(func() { ports.Close() })
+	a := &Activities{Mesh: testMesh(), Lake: l, Ports: ports}
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivity(a)
-	plan, err := a.ResolvePlan(ctx, RunInput{Domain: "marketing", Product: "crm_contacts"})
+	return &publishEnv{t: t, a: a, ports: ports, env: env}
+}
+
+// decl is the declaration key a run of product would use now.
+func (e *publishEnv) decl(product string) string {
+	e.t.Helper()
+	plan, err := e.a.ResolvePlan(context.Background(), RunInput{Domain: "marketing", Product: product})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return plan.Majors[0].Decl
+}
+
+// publish stages rows (a DuckDB SELECT) as run's model output, hashed as a transform
+// hashes it, and publishes them.
+func (e *publishEnv) publish(product, run, partition, rows, decl string, results []quality.Result) PublishOutput {
+	t := e.t
+	t.Helper()
+	ctx := context.Background()
+	key := StagingKey("marketing", product+"_v1", run)
+	path := filepath.Join(e.a.Lake.LocalRoot(), filepath.FromSlash(key))
+	db, err := transform.Open(ctx, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	publish := func(run, ids, decl string) PublishOutput {
-		t.Helper()
-		key := StagingKey("marketing", "crm_contacts_v1", run)
-		path := filepath.Join(l.LocalRoot(), filepath.FromSlash(key))
-		db, err := transform.Open(ctx, "", 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if _, err := db.Exec(fmt.Sprintf(`CREATE TABLE model AS SELECT unnest(%s)::VARCHAR AS id`, ids)); err != nil {
-			t.Fatal(err)
-		}
-		var n int64
-		var sum string
-		if err := db.QueryRow(`SELECT count(*), sum(hash(m)::HUGEINT)::VARCHAR FROM model AS m`).Scan(&n, &sum); err != nil {
-			t.Fatal(err)
-		}
-		if err := mkdirFor(path); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec(fmt.Sprintf(`COPY model TO '%s' (FORMAT parquet)`, path)); err != nil {
-			t.Fatal(err)
-		}
-		v, err := env.ExecuteActivity(a.Publish, PublishInput{Domain: "marketing", Product: "crm_contacts", RunID: run, StagingKey: key,
-			Results: passing, PublishedAt: time.Now(), Decl: decl, RowsHash: fmt.Sprintf("%d:%s", n, sum)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out PublishOutput
-		if err := v.Get(&out); err != nil {
-			t.Fatal(err)
-		}
-		return out
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE model AS ` + rows); err != nil {
+		t.Fatal(err)
 	}
-	decl := plan.Majors[0].Decl
-	first := publish("run-1", "['a', 'b']", decl)
-	same := publish("run-2", "['b', 'a']", decl)
+	_, hash, err := transform.RowsHash(ctx, db, "model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mkdirFor(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(fmt.Sprintf(`COPY model TO '%s' (FORMAT parquet)`, path)); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.env.ExecuteActivity(e.a.Publish, PublishInput{Domain: "marketing", Product: product, RunID: run, Partition: partition,
+		StagingKey: key, Results: results, PublishedAt: time.Now(), Decl: decl, RowsHash: hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out PublishOutput
+	if err := v.Get(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestPublishOfTheSameRowsAddsNoSnapshot: a run that staged exactly the rows of the
+// current snapshot, under the same declaration and with the same check outcomes, adds
+// no snapshot and says unchanged; other rows, the same rows under a changed
+// declaration, or a check whose outcome changed, publish.
+func TestPublishOfTheSameRowsAddsNoSnapshot(t *testing.T) {
+	e := newPublishEnv(t)
+	ids := func(list string) string { return fmt.Sprintf("SELECT unnest(%s)::VARCHAR AS id", list) }
+	decl := e.decl("crm_contacts")
+	first := e.publish("crm_contacts", "run-1", "", ids("['a', 'b']"), decl, passing)
+	same := e.publish("crm_contacts", "run-2", "", ids("['b', 'a']"), decl, passing)
 	if !same.Unchanged || same.SnapshotID != first.SnapshotID || same.Rows != 2 {
 		t.Fatalf("the same rows again = %+v, want unchanged at snapshot %d", same, first.SnapshotID)
 	}
-	if other := publish("run-3", "['a', 'b', 'c']", decl); other.Unchanged || other.SnapshotID == first.SnapshotID {
+	if other := e.publish("crm_contacts", "run-3", "", ids("['a', 'b', 'c']"), decl, passing); other.Unchanged || other.SnapshotID == first.SnapshotID {
 		t.Fatalf("other rows = %+v, want a new snapshot", other)
 	}
-	back := publish("run-4", "['a', 'b']", decl)
-	if back.Unchanged {
+	if back := e.publish("crm_contacts", "run-4", "", ids("['a', 'b']"), decl, passing); back.Unchanged {
 		t.Fatal("rows equal to an older snapshot but not the current one were taken as unchanged")
 	}
-	a.Mesh.Domains[0].Products[0].Description = "Contacts, described anew."
-	redeclared, err := a.ResolvePlan(ctx, RunInput{Domain: "marketing", Product: "crm_contacts"})
+	warned := []quality.Result{{Name: "unique_id", Status: "warn"}}
+	if w := e.publish("crm_contacts", "run-5", "", ids("['a', 'b']"), decl, warned); w.Unchanged {
+		t.Fatal("the same rows with a check that now warns were taken as unchanged: the catalog would keep showing the old outcome")
+	}
+	e.a.Mesh.Domains[0].Products[0].Description = "Contacts, described anew."
+	if again := e.publish("crm_contacts", "run-6", "", ids("['a', 'b']"), e.decl("crm_contacts"), warned); again.Unchanged {
+		t.Fatal("the same rows under a changed declaration (its table properties) were taken as unchanged")
+	}
+	snaps, _ := e.ports.Snapshots(context.Background(), port.TableID{Domain: "marketing", Name: "crm_contacts_v1"})
+	if len(snaps) != 5 {
+		t.Fatalf("%d snapshots, want 5 (run-2 unchanged)", len(snaps))
+	}
+
+	// An unchanged publish retried after its first attempt deleted the staged file (its
+	// worker died before reporting) decides again without the file.
+	e.env.SetHeartbeatDetails(nil)
+	v, err := e.env.ExecuteActivity(e.a.Publish, PublishInput{Domain: "marketing", Product: "crm_contacts", RunID: "run-7",
+		StagingKey: StagingKey("marketing", "crm_contacts_v1", "run-7"), Results: warned, PublishedAt: time.Now(), Decl: e.decl("crm_contacts"), RowsHash: rowsHashOf(t, ids("['a', 'b']"))})
+	var retried PublishOutput
+	if err != nil || v.Get(&retried) != nil || !retried.Unchanged {
+		t.Fatalf("an unchanged publish without its staged file = %+v, %v; want unchanged", retried, err)
+	}
+}
+
+// TestUnchangedDayAndWholePort: a day is unchanged when the newest snapshot that wrote
+// it holds the same content, whatever other days did since; a whole-port run compares
+// with the current snapshot only, never with an older whole-port one that day runs
+// have changed since.
+func TestUnchangedDayAndWholePort(t *testing.T) {
+	e := newPublishEnv(t)
+	day := func(d string, sessions int) string {
+		return fmt.Sprintf("SELECT DATE '%s' AS date, %d AS sessions", d, sessions)
+	}
+	decl := e.decl("web_traffic")
+	whole := e.publish("web_traffic", "run-w", "", "SELECT * FROM ("+day("2026-05-01", 1)+" UNION ALL "+day("2026-05-02", 1)+")", decl, passing)
+	d1 := e.publish("web_traffic", "run-d1", "2026-05-01", day("2026-05-01", 5), decl, passing)
+	e.publish("web_traffic", "run-d2", "2026-05-02", day("2026-05-02", 7), decl, passing)
+	if again := e.publish("web_traffic", "run-d1b", "2026-05-01", day("2026-05-01", 5), decl, passing); !again.Unchanged || again.SnapshotID == d1.SnapshotID {
+		t.Fatalf("the same day again after another day's publish = %+v, want unchanged, reporting the current snapshot", again)
+	}
+	if w := e.publish("web_traffic", "run-w2", "", "SELECT * FROM ("+day("2026-05-01", 1)+" UNION ALL "+day("2026-05-02", 1)+")", decl, passing); w.Unchanged || w.SnapshotID == whole.SnapshotID {
+		t.Fatalf("a whole-port run equal to an old whole-port snapshot that days changed since = %+v, want published", w)
+	}
+}
+
+// rowsHashOf hashes the rows of a SELECT as a transform does.
+func rowsHashOf(t *testing.T, rows string) string {
+	t.Helper()
+	db, err := transform.Open(context.Background(), "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again := publish("run-5", "['a', 'b']", redeclared.Majors[0].Decl); again.Unchanged {
-		t.Fatal("the same rows under a changed declaration (its table properties) were taken as unchanged")
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE model AS ` + rows); err != nil {
+		t.Fatal(err)
 	}
-	snaps, _ := ports.Snapshots(ctx, port.TableID{Domain: "marketing", Name: "crm_contacts_v1"})
-	if len(snaps) != 4 {
-		t.Fatalf("%d snapshots, want 4 (run-2 unchanged)", len(snaps))
+	_, hash, err := transform.RowsHash(context.Background(), db, "model")
+	if err != nil {
+		t.Fatal(err)
 	}
+	return hash
 }
 
 func mkdirFor(path string) error { return os.MkdirAll(filepath.Dir(path), 0o755) }

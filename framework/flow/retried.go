@@ -12,10 +12,7 @@ import (
 // leaves that snapshot behind; the retry returns it instead of publishing again,
 // which would find the staged file deleted, or add a second snapshot of the same rows.
 func publishedBy(ctx context.Context, ports *port.Catalog, id port.TableID, runID, partition string) (port.Snapshot, bool, error) {
-	snaps, err := ports.Snapshots(ctx, id)
-	if errs.Is(err, errs.NotFound) {
-		return port.Snapshot{}, false, nil
-	}
+	snaps, err := snapshotsIfAny(ctx, ports, id)
 	if err != nil {
 		return port.Snapshot{}, false, err
 	}
@@ -25,4 +22,14 @@ func publishedBy(ctx context.Context, ports *port.Catalog, id port.TableID, runI
 		}
 	}
 	return port.Snapshot{}, false, nil
+}
+
+// snapshotsIfAny lists the table's snapshots, newest first; none when it does not
+// exist yet.
+func snapshotsIfAny(ctx context.Context, ports *port.Catalog, id port.TableID) ([]port.Snapshot, error) {
+	snaps, err := ports.Snapshots(ctx, id)
+	if errs.Is(err, errs.NotFound) {
+		return nil, nil
+	}
+	return snaps, err
 }

@@ -37,6 +37,9 @@ type RunInput struct {
 	Partition string // "" = the whole product (unpartitioned)
 	// FullRefresh re-reads every raw input from the beginning instead of from its cursor.
 	FullRefresh bool
+	// Plan, when set, is the plan this run follows instead of resolving its own: a
+	// backfill's days all run the plan the backfill started with. Callers leave it nil.
+	Plan *Plan `json:",omitempty"`
 }
 
 // RunResult is what a successful run published.

@@ -199,6 +199,9 @@ func runPlan(ctx workflow.Context, m mesh.Mesh, in RunInput) (Plan, error) {
 		}
 		return plan, nil
 	}
+	if in.Plan != nil {
+		return *in.Plan, nil
+	}
 	var a *Activities
 	var plan Plan
 	err := workflow.ExecuteLocalActivity(planOptions(ctx), a.ResolvePlan, in).Get(ctx, &plan)

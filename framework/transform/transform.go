@@ -136,11 +136,9 @@ func Run(ctx context.Context, req Request) (Result, error) {
 		return Result{}, errs.E(errs.Internal, op, err)
 	}
 	var res Result
-	var sum string
-	if err := db.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(hash(m)::HUGEINT), 0)::VARCHAR FROM model AS m").Scan(&res.Rows, &sum); err != nil {
+	if res.Rows, res.RowsHash, err = RowsHash(ctx, db, "model"); err != nil {
 		return Result{}, errs.E(errs.Internal, op, err)
 	}
-	res.RowsHash = fmt.Sprintf("%d:%s", res.Rows, sum)
 	if col := p.Freshness.Column; col != "" {
 		var wm sql.NullTime
 		q := fmt.Sprintf("SELECT max(CAST(%s AS TIMESTAMP)) FROM model", quality.Ident(col))
@@ -152,6 +150,17 @@ func Run(ctx context.Context, req Request) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// RowsHash counts a table's rows and identifies its row set (Result.RowsHash).
+func RowsHash(ctx context.Context, db *sql.DB, table string) (int64, string, error) {
+	var n int64
+	var sum string
+	q := fmt.Sprintf("SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR FROM %s AS t", quality.Ident(table))
+	if err := db.QueryRowContext(ctx, q).Scan(&n, &sum); err != nil {
+		return 0, "", err
+	}
+	return n, fmt.Sprintf("%d:%s", n, sum), nil
 }
 
 // createRawViews makes <source>.<stream>_history (every landed version) and
