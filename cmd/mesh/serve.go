@@ -23,7 +23,8 @@ func (e *env) serveCmd() *cobra.Command {
 
 It reloads the access file when it changes (a revoked token stops working within
 --access-reload), and bounds what clients can hold: connections beyond --max-conns
-wait until one closes, and idle or slow ones are closed after the timeouts.`,
+wait until one closes, one client's beyond --max-conns-per-client are closed at once,
+and idle or slow ones are closed after the timeouts.`,
 		Args: noArgs,
 	}
 	// workers/host's compose test reads this default: keep it a literal.
@@ -36,6 +37,7 @@ wait until one closes, and idle or slow ones are closed after the timeouts.`,
 	cmd.Flags().DurationVar(&o.server.WriteTimeout, "write-timeout", d.WriteTimeout, "longest time to handle a request and write its answer")
 	cmd.Flags().DurationVar(&o.server.IdleTimeout, "idle-timeout", d.IdleTimeout, "close a keep-alive connection idle this long")
 	cmd.Flags().IntVar(&o.server.MaxConns, "max-conns", d.MaxConns, "connections served at once; more wait until one closes")
+	cmd.Flags().IntVar(&o.server.MaxConnsPerClient, "max-conns-per-client", d.MaxConnsPerClient, "connections one client address (IPv4, or IPv6 /64) may hold; more are closed at once (behind a proxy, set it to --max-conns)")
 	cmd.Flags().DurationVar(&o.reload, "access-reload", 2*time.Second, "how often the access file is checked for changes")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return e.serve(cmd.Context(), *addr, o) }
 	return cmd
@@ -114,8 +116,8 @@ func (e *env) serve(ctx context.Context, addr string, o serveOptions) error {
 	})
 	fmt.Fprintln(e.stdout, describeAccess(cat.Access))
 	s := o.server
-	fmt.Fprintf(e.stdout, "limits:   %d connections at once; timeouts: headers %s, request %s, answer %s, idle %s\n",
-		s.MaxConns, s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout, s.IdleTimeout)
+	fmt.Fprintf(e.stdout, "limits:   %d connections at once, %d per client; timeouts: headers %s, request %s, answer %s, idle %s\n",
+		s.MaxConns, s.MaxConnsPerClient, s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout, s.IdleTimeout)
 	fmt.Fprintf(e.stdout, "catalog on http://%s (JSON under /api/products); Ctrl-C stops it\n", ln.Addr())
 	return catalog.Serve(ctx, ln, cat.Handler(), o.server)
 }

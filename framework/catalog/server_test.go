@@ -11,18 +11,19 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
 
 // connLog is a listener that logs, in order, each connection it accepts and each one
-// closed, and says on accepted when it accepts one.
+// closed, and says on accepted and closed when it accepts or closes one.
 type connLog struct {
 	net.Listener
-	mu       sync.Mutex
-	events   []string
-	n        int
-	accepted chan int
+	mu               sync.Mutex
+	events           []string
+	n                int
+	accepted, closed chan int
 }
 
 func (l *connLog) log(e string) {
@@ -60,7 +61,10 @@ type loggedConn struct {
 
 func (c *loggedConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { c.l.log(fmt.Sprint("closed ", c.n)) })
+	c.once.Do(func() {
+		c.l.log(fmt.Sprint("closed ", c.n))
+		c.l.closed <- c.n
+	})
 	return err
 }
 
@@ -71,7 +75,7 @@ func startServer(t *testing.T, o ServerOptions) (*connLog, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := &connLog{Listener: ln, accepted: make(chan int, 100)}
+	cl := &connLog{Listener: ln, accepted: make(chan int, 100), closed: make(chan int, 100)}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cl.log("served " + r.URL.Path)
 		fmt.Fprint(w, "ok")
@@ -147,5 +151,71 @@ func TestConnectionsBeyondTheLimitWait(t *testing.T) {
 	first, third, served := strings.Index(events, "closed "), strings.Index(events, "accepted 3"), strings.Index(events, "served /ordinary")
 	if first < 0 || third < first || served < third || !strings.HasPrefix(events, "accepted 1, accepted 2") {
 		t.Fatalf("connection events: %s", events)
+	}
+}
+
+// One client holding its share of connections cannot take the others: its further
+// connections are closed at once, and a client from another address is served while
+// the first still holds its cap (the first client's own connections too).
+func TestOneClientCannotHoldEverySlot(t *testing.T) {
+	cl, addr := startServer(t, ServerOptions{MaxConns: 4, MaxConnsPerClient: 2, ReadHeaderTimeout: 3 * guard})
+	// Linux routes all of 127.0.0.0/8 to the loopback interface: 127.0.0.2 is another client.
+	greedy := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	var conns []net.Conn
+	for i := range 6 {
+		c, err := greedy.Dial("tcp", addr)
+		if err != nil {
+			t.Skipf("cannot connect from 127.0.0.2 (loopback is not 127.0.0.0/8 here): %v", err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+		<-cl.accepted
+		if i < 2 {
+			continue
+		}
+		// Over the cap: closed as soon as accepted (without the cap, held until a timeout).
+		c.SetReadDeadline(time.Now().Add(guard))
+		if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("connection %d over the client's cap: read %v, want it closed", i+1, err)
+		}
+	}
+	client := &http.Client{Timeout: guard}
+	resp, err := client.Get("http://" + addr + "/other-client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "ok" {
+		t.Fatalf("another client's request: %d %q", resp.StatusCode, body)
+	}
+	// The greedy client's two connections within its cap are still served.
+	for i, c := range conns[:2] {
+		if _, err := io.WriteString(c, "GET /held HTTP/1.1\r\nHost: catalog\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(guard))
+		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("connection %d within the cap: %v %+v", i+1, err, resp)
+		}
+	}
+	// A connection it closes gives its slot back.
+	conns[0].Close()
+	for n := range cl.closed {
+		if n == 1 {
+			break
+		}
+	}
+	c, err := greedy.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /again HTTP/1.1\r\nHost: catalog\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(guard))
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a new connection after one closed: %v %+v", err, resp)
 	}
 }
