@@ -61,6 +61,18 @@ func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error)
 		return LandOutput{}, toTemporal(ctx, errs.Errorf(errs.Invalid, "land "+in.Source, "connector %s has no stream %q", in.Source, in.Stream))
 	}
 	ref := lake.StreamRef{Domain: in.Domain, Source: in.Source, Stream: in.Stream}
+	info := activity.GetInfo(ctx)
+	if info.Attempt > 1 {
+		// An earlier attempt may have committed and been lost before reporting it:
+		// landing again would commit the run's rows a second time.
+		if key, m, ok, err := a.Lake.CommittedBy(ctx, ref, in.RunID, in.Partition); err != nil {
+			return LandOutput{}, toTemporal(ctx, err)
+		} else if ok {
+			a.Log.Warn().Str("stream", ref.String()).Str("manifest", key).Str("run_id", in.RunID).Int32("attempt", info.Attempt).
+				Msg("an earlier attempt committed this run's landing and was lost before reporting it; returning that manifest")
+			return LandOutput{ManifestKey: key, Rows: m.Rows, Files: len(m.Files)}, nil
+		}
+	}
 	var cursor json.RawMessage
 	if !in.FullRefresh {
 		c, err := a.Lake.Cursor(ctx, ref)
@@ -89,6 +101,9 @@ func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error)
 	log := a.Log.With().Str("domain", in.Domain).Str("source", in.Source).Str("stream", in.Stream).Str("run_id", in.RunID).Logger()
 	res, err := a.Lake.Land(ctx, stream, lake.LandRequest{
 		Stream: ref, RunID: in.RunID, SyncStart: in.SyncStart, Partition: in.Partition, Cursor: cursor, Resume: resume,
+		// The activity id tells the landings before and after a quota wait apart, the
+		// attempt number the retries of one (see lake.LandRequest.Attempt).
+		Attempt:  fmt.Sprintf("%s-%d", info.ActivityID, info.Attempt),
 		Reader:   a.Reader,
 		Progress: func(cp lake.Checkpoint) { hb.update(cp) },
 	})

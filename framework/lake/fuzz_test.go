@@ -20,7 +20,7 @@ var fuzzRef = StreamRef{Domain: "marketing", Source: "hubspot", Stream: "contact
 func FuzzManifest(f *testing.F) {
 	good := Manifest{
 		V: 1, Stream: fuzzRef, Seq: 2, RunID: "marketing.crm_contacts/current/0193a", Rows: 3,
-		Files:       []DataFile{{Key: "raw/marketing/hubspot/contacts/run=r/part-00000.parquet", Rows: 3, Cursor: json.RawMessage(`{"v":1,"phase":"idle","mark":1}`)}},
+		Files:       []DataFile{{Key: "raw/marketing/hubspot/contacts/run=r/part-00000.parquet", Rows: 3}},
 		CursorStart: json.RawMessage(`{"v":1,"phase":"idle","mark":0}`), CursorEnd: json.RawMessage(`{"v":1,"phase":"idle","mark":1}`),
 		PrimaryKey: []string{"id"}, CursorField: "updated_at", Fields: fakeFields,
 	}

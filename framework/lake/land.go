@@ -30,8 +30,8 @@ const (
 // ColCursor is a column raw files written before the cursor moved to the manifest
 // carried: the source cursor after each record's page, repeated on every row (a cursor
 // of a few hundred kilobytes made a 25k-row file 365 MB). New files leave it out; the
-// cursor of each file is DataFile.Cursor and the landing's is Manifest.CursorEnd.
-// Readers of raw files drop it, so old files and new ones read alike.
+// landing's cursor is Manifest.CursorEnd. Readers of raw files drop it, so old files
+// and new ones read alike.
 const ColCursor = "_cursor"
 
 // LandRequest describes one landing of one stream.
@@ -40,6 +40,15 @@ type LandRequest struct {
 	RunID     string
 	SyncStart time.Time
 	Partition string
+	// Attempt names this attempt of the landing in its files' keys
+	// (run=<RunID>/part-<n>-a<Attempt>.parquet; "" = part-<n>.parquet). Every attempt
+	// of one run's landing needs its own: an attempt given up on (its heartbeat came
+	// too late) keeps writing until its next heartbeat is refused, while the next one
+	// resumes from an older checkpoint and so writes files of the same numbers; with
+	// the same keys the last close would win, and a manifest could name a file that
+	// holds other pages. The flow passes the activity's id and attempt number, which
+	// differ across retries and across the landings before and after a quota wait.
+	Attempt string
 	// Cursor to resume from; nil = from the beginning (a full refresh).
 	Cursor json.RawMessage
 	// Resume holds what an earlier attempt of this same run made durable (the files it
@@ -75,7 +84,11 @@ type LandRequest struct {
 // files an hour.
 const DefaultCheckpointEvery = 2 * time.Minute
 
-// Checkpoint is the durable progress of a landing.
+// Checkpoint is the durable progress of a landing. It travels in every heartbeat and,
+// after a quota stop, in the workflow's history, both capped by Temporal at 2 MB a
+// payload: so it carries one cursor, the latest, and per file only its key and rows.
+// A cursor of a few kilobytes per file would pass the cap after some hours of files
+// every two minutes.
 type Checkpoint struct {
 	Files  []DataFile      `json:"files"`
 	Cursor json.RawMessage `json:"cursor,omitempty"` // after the last closed file
@@ -331,7 +344,7 @@ func (w *landWriter) pendingCursor(c json.RawMessage) {
 }
 
 func (w *landWriter) openFile(ctx context.Context) error {
-	w.key = fmt.Sprintf("%s/run=%s/part-%05d.parquet", w.req.Stream.Prefix(), sanitize(w.req.RunID), len(w.cp.Files))
+	w.key = fileKey(w.req, len(w.cp.Files))
 	// Cancelling the writer's context before Close discards the object (see abort).
 	wctx, cancel := context.WithCancel(ctx)
 	bw, err := w.lake.Bucket.NewWriter(wctx, w.key, &blob.WriterOptions{ContentType: "application/vnd.apache.parquet"})
@@ -354,6 +367,16 @@ func (w *landWriter) openFile(ctx context.Context) error {
 	w.fileRows = 0
 	w.openedAt = w.req.Now()
 	return nil
+}
+
+// fileKey is where file n of the landing goes. Nothing parses these keys (the
+// manifest lists its files), so keys without an attempt, from before, read alike.
+func fileKey(req LandRequest, n int) string {
+	name := fmt.Sprintf("part-%05d", n)
+	if req.Attempt != "" {
+		name += "-a" + sanitize(req.Attempt)
+	}
+	return fmt.Sprintf("%s/run=%s/%s.parquet", req.Stream.Prefix(), sanitize(req.RunID), name)
 }
 
 func (w *landWriter) flush() error {
@@ -400,7 +423,7 @@ func (w *landWriter) closeFile() error {
 	if err != nil {
 		return errs.E(errs.Transient, w.op+": write "+w.key, err)
 	}
-	w.cp.Files = append(w.cp.Files, DataFile{Key: w.key, Rows: w.fileRows, Cursor: w.lastCursor})
+	w.cp.Files = append(w.cp.Files, DataFile{Key: w.key, Rows: w.fileRows})
 	w.cp.Cursor = w.lastCursor
 	return nil
 }

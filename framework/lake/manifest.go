@@ -53,13 +53,14 @@ type Manifest struct {
 	Fields      []source.Field `json:"fields"`
 }
 
-// DataFile is one Parquet file of a landing.
+// DataFile is one Parquet file of a landing. Files carry no cursor of their own: a
+// resumed landing needs only the cursor after its last closed file
+// (Checkpoint.Cursor) and a stream only its newest landing's end (CursorEnd), while
+// a cursor per file made checkpoints grow by kilobytes a file. Manifests written
+// before carry a "cursor" per file, which reading ignores.
 type DataFile struct {
 	Key  string `json:"key"`
 	Rows int64  `json:"rows"`
-	// Cursor is the source cursor after the last record of this file, so a retried
-	// landing resumes after the files it already wrote.
-	Cursor json.RawMessage `json:"cursor,omitempty"`
 }
 
 func manifestKey(s StreamRef, seq int, runID string) string {
@@ -100,6 +101,47 @@ func (l *Lake) LatestManifest(ctx context.Context, s StreamRef) (Manifest, bool,
 		return m, err == nil, err
 	}
 	return Manifest{}, false, nil
+}
+
+// CommittedBy finds the manifest run runID committed for partition ("" = none), or
+// ok=false. A Land attempt whose worker died between its commit and reporting it
+// leaves that manifest behind; the retry returns it instead of landing again, which
+// would commit the same rows a second time. Manifest keys end in the run's id, so
+// only its own manifests are read, whatever the number of the stream's landings.
+func (l *Lake) CommittedBy(ctx context.Context, s StreamRef, runID, partition string) (key string, m Manifest, ok bool, err error) {
+	keys, err := l.List(ctx, s.manifestPrefix())
+	if err != nil {
+		return "", Manifest{}, false, err
+	}
+	for i := len(keys) - 1; i >= 0; i-- {
+		if !isManifestOf(keys[i], runID) {
+			continue
+		}
+		m, err := l.readManifest(ctx, keys[i])
+		if err != nil {
+			return "", Manifest{}, false, err
+		}
+		// Two run ids can sanitize alike: the manifest itself says whose it is.
+		if m.RunID == runID && m.Partition == partition {
+			return keys[i], m, true, nil
+		}
+	}
+	return "", Manifest{}, false, nil
+}
+
+// isManifestOf reports whether key is named as a manifest of runID (manifestKey):
+// <seq>-<sanitized run id>.json, the sequence number being digits only.
+func isManifestOf(key, runID string) bool {
+	name, ok := strings.CutSuffix(path.Base(key), ".json")
+	if !ok {
+		return false
+	}
+	seq, id, ok := strings.Cut(name, "-")
+	if !ok || id != sanitize(runID) {
+		return false
+	}
+	_, err := strconv.ParseUint(seq, 10, 64)
+	return err == nil
 }
 
 // readManifest reads the manifest at key. The newest manifest's cursor is where the
