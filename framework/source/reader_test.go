@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -235,15 +236,16 @@ func TestReaderCountsTheConnectorsWaitsWithItsOwn(t *testing.T) {
 	ReportWait(context.Background(), "nobody", time.Now())
 }
 
-func TestPacerSpacesRequestsAndReportsLongWaits(t *testing.T) {
+// TestPacerSpacesRequests: one read alone is spaced at the pace and its delays, the
+// normal spacing of requests, are never reported as waits.
+func TestPacerSpacesRequests(t *testing.T) {
 	for name, tc := range map[string]struct {
 		perSecond float64
 		spacing   time.Duration
-		reported  bool
 	}{
-		"10 a second":  {10, 100 * time.Millisecond, false},
-		"one every 2s": {0.5, 2 * time.Second, true},
-		"unpaced":      {0, 0, false},
+		"10 a second":  {10, 100 * time.Millisecond},
+		"one every 2s": {0.5, 2 * time.Second},
+		"unpaced":      {0, 0},
 	} {
 		t.Run(name, func(t *testing.T) {
 			clock := &fakeClock{now: time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)}
@@ -262,11 +264,46 @@ func TestPacerSpacesRequestsAndReportsLongWaits(t *testing.T) {
 					t.Errorf("request %d came %v after the one before, want %v", i+1, d, tc.spacing)
 				}
 			}
-			if tc.reported != (len(got) == 3) || (!tc.reported && len(got) != 0) {
-				t.Fatalf("reported %+v", got)
+			if len(got) != 0 {
+				t.Fatalf("the spacing of one read's requests was reported: %+v", got)
 			}
-			if tc.reported && (got[0].Reason != "Pendo's request pacing" || !got[0].Until.Equal(sent[1]) || got[2].Waits != 3) {
-				t.Errorf("reported %+v, want Pendo's request pacing until %s", got, sent[1])
+		})
+	}
+}
+
+// TestPacerReportsOnlyWaitsWellAboveItsPace: requests of parallel reads, all asking at
+// one instant, queue behind each other. Queueing of up to max(5 s, 3 intervals) is
+// the normal spacing of streams sharing a pace and is not reported; a longer delay is,
+// with its end.
+func TestPacerReportsOnlyWaitsWellAboveItsPace(t *testing.T) {
+	at := time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)
+	for name, tc := range map[string]struct {
+		perSecond float64
+		queued    int
+		reported  []time.Duration // the delays reported, in order
+	}{
+		"1 a second, 5 streams":    {1, 5, nil},
+		"1 a second, 10 requests":  {1, 10, []time.Duration{6 * time.Second, 7 * time.Second, 8 * time.Second, 9 * time.Second}},
+		"one every 10s, 5 queued":  {0.1, 5, []time.Duration{40 * time.Second}},
+		"10 a second, 60 requests": {10, 60, []time.Duration{5100 * time.Millisecond, 5200 * time.Millisecond, 5300 * time.Millisecond, 5400 * time.Millisecond, 5500 * time.Millisecond, 5600 * time.Millisecond, 5700 * time.Millisecond, 5800 * time.Millisecond, 5900 * time.Millisecond}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			// The clock stands still: every request is asked for at the same instant.
+			p := NewPacer(tc.perSecond, "Pendo's request pacing").WithClock(func() time.Time { return at }, func(context.Context, time.Duration) error { return nil })
+			var got []time.Duration
+			ctx := context.WithValue(context.Background(), waitsKey{}, &waits{on: func(w Wait) {
+				if w.Reason != "Pendo's request pacing" || w.Waits != len(got)+1 {
+					t.Errorf("wait %+v", w)
+				}
+				got = append(got, w.Until.Sub(at))
+			}})
+			for range tc.queued {
+				if err := p.Wait(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !slices.Equal(got, tc.reported) {
+				t.Errorf("reported waits of %v, want %v", got, tc.reported)
 			}
 		})
 	}

@@ -51,13 +51,13 @@ func (w *waits) count() int {
 	return w.n
 }
 
-// ReportPacingAfter is the shortest pacing delay a Pacer reports as a wait: shorter
-// ones are the normal spacing of requests, not something to tell an on-call engineer.
-const ReportPacingAfter = time.Second
+// ReportPacingAfter is the shortest pacing delay a Pacer ever reports as a wait; see
+// Pacer.reportsAfter for the rule.
+const ReportPacingAfter = 5 * time.Second
 
 // Pacer spaces the requests of one Source, all its streams together (a vendor's
-// limits are per account, not per stream), and reports a delay of ReportPacingAfter
-// or more through ReportWait. It is safe for concurrent use.
+// limits are per account, not per stream), and reports a delay well above its pace
+// (reportsAfter) through ReportWait. It is safe for concurrent use.
 type Pacer struct {
 	lim    *rate.Limiter
 	reason string
@@ -114,7 +114,7 @@ func (p *Pacer) Wait(ctx context.Context) error {
 	if d <= 0 {
 		return nil
 	}
-	if d >= ReportPacingAfter {
+	if d > p.reportsAfter() {
 		ReportWait(ctx, p.reason, now.Add(d))
 	}
 	if err := p.sleep(ctx, d); err != nil {
@@ -122,6 +122,22 @@ func (p *Pacer) Wait(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// reportsAfter is the longest pacing delay that is the normal spacing of requests,
+// not a wait to tell on-call about: three intervals, and at least ReportPacingAfter.
+// Streams landed in parallel share one Pacer (account_usage_daily reads several Pendo
+// streams through one request a second), so each request routinely queues behind
+// the others' for an interval or two; reporting those would show "waiting for the
+// pacing" all the time and hide the waits that matter. Three intervals is more
+// queueing than a few parallel streams make; five seconds, because a pause shorter
+// than that never looks stuck to anyone watching a run.
+func (p *Pacer) reportsAfter() time.Duration {
+	after := ReportPacingAfter
+	if r := p.PerSecond(); r > 0 {
+		after = max(after, time.Duration(3*float64(time.Second)/r))
+	}
+	return after
 }
 
 // Tuning is how a configured Source spends its API's limits: the paces it keeps and
