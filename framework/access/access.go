@@ -172,7 +172,18 @@ func (p *Policy) Authenticate(token string) (Principal, error) {
 
 // byDigest returns the principal whose token has the SHA-256 digest sum.
 func (p *Policy) byDigest(sum [sha256.Size]byte) (Principal, bool) {
-	st := p.current()
+	return p.current().byDigest(sum)
+}
+
+// listsPrincipals reports whether the file this state was read from was there and
+// listed principals. Only such a file can say that a token was revoked: one that is
+// missing or lists nobody is as likely a file being rewritten in place (truncated,
+// then written) by config management.
+func (st *policyState) listsPrincipals() bool {
+	return st != nil && st.exists && len(st.principals) > 0
+}
+
+func (st *policyState) byDigest(sum [sha256.Size]byte) (Principal, bool) {
 	if st == nil {
 		return Principal{}, false
 	}

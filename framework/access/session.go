@@ -48,16 +48,37 @@ type sessionRecord struct {
 	Expires     time.Time `json:"expires"`
 }
 
-// principal returns the session's principal under pol; live is false once the session
-// expired or its token left the policy.
-func (r sessionRecord) principal(pol *Policy, now time.Time) (pr Principal, live bool) {
+// sessionState is what the access policy says of a session now.
+type sessionState int
+
+const (
+	sessionLive sessionState = iota
+	// sessionEnded: it expired, or an access file that lists principals no longer
+	// lists its token (revoked). It is removed.
+	sessionEnded
+	// sessionSuspended: the access file is missing or lists nobody, as while config
+	// management rewrites it in place. The session is refused but kept, and works
+	// again once the file lists its token again.
+	sessionSuspended
+)
+
+// state returns the session's principal under pol, and whether it is live, ended or
+// suspended.
+func (r sessionRecord) state(pol *Policy, now time.Time) (Principal, sessionState) {
 	var sum [sha256.Size]byte
 	d, err := hex.DecodeString(r.TokenSHA256)
 	if err != nil || len(d) != len(sum) || !now.Before(r.Expires) {
-		return Principal{}, false
+		return Principal{}, sessionEnded
 	}
 	copy(sum[:], d)
-	return pol.byDigest(sum)
+	st := pol.current() // once: a reload between two reads must not mix two files
+	if pr, ok := st.byDigest(sum); ok {
+		return pr, sessionLive
+	}
+	if st.listsPrincipals() {
+		return Principal{}, sessionEnded
+	}
+	return Principal{}, sessionSuspended
 }
 
 func (s *Sessions) now() time.Time {
@@ -104,8 +125,11 @@ func (s *Sessions) Start(ctx context.Context, pol *Policy, token string) (string
 }
 
 // Resolve returns the principal of session id. ok is false when there is no such
-// session, it expired, or its token is no longer in the access policy; a session that
-// ended that way is removed. err is a store failure: the session may still be valid.
+// session, it expired, or its token was revoked (an access file that lists principals
+// no longer lists it); a session that ended that way is removed. With ok false, err
+// says the session may still be valid: the store failed, or the access file is missing
+// or lists nobody (as while it is rewritten in place), which refuses the session but
+// keeps it, so it works again once the file is back.
 func (s *Sessions) Resolve(ctx context.Context, pol *Policy, id string) (pr Principal, ok bool, err error) {
 	if len(id) != sessionIDLen {
 		return Principal{}, false, nil
@@ -117,8 +141,12 @@ func (s *Sessions) Resolve(ctx context.Context, pol *Policy, id string) (pr Prin
 		}
 		return Principal{}, false, err
 	}
-	if pr, live := rec.principal(pol, s.now()); live {
+	pr, state := rec.state(pol, s.now())
+	switch state {
+	case sessionLive:
 		return pr, true, nil
+	case sessionSuspended:
+		return Principal{}, false, errs.Errorf(errs.Transient, "access: session", "the access file %s is missing or lists no principal, so the session is refused until it lists its token again", pol.File())
 	}
 	// Expired, or its token was revoked: it ends for good.
 	return Principal{}, false, s.Store.Delete(ctx, sessionKey(id))
@@ -132,9 +160,10 @@ func (s *Sessions) End(ctx context.Context, id string) error {
 	return s.Store.Delete(ctx, sessionKey(id))
 }
 
-// Sweep removes the sessions that expired or whose token is no longer in the policy,
-// and returns how many it removed. Resolve removes such a session when it is next
-// used; Sweep removes those of browsers that never come back.
+// Sweep removes the sessions that expired or whose token was revoked (as Resolve
+// says), and returns how many it removed. Resolve removes such a session when it is
+// next used; Sweep removes those of browsers that never come back. While the access
+// file is missing or lists nobody, it removes only expired sessions.
 func (s *Sessions) Sweep(ctx context.Context, pol *Policy) (int, error) {
 	keys, err := s.Store.List(ctx, SessionPrefix)
 	if err != nil {
@@ -146,7 +175,7 @@ func (s *Sessions) Sweep(ctx context.Context, pol *Policy) (int, error) {
 		if err := s.Store.GetJSON(ctx, k, &rec); err != nil && !errs.Is(err, errs.Invalid) {
 			continue // gone meanwhile, or unreadable now: the next sweep sees it
 		}
-		if _, live := rec.principal(pol, now); live {
+		if _, state := rec.state(pol, now); state != sessionEnded {
 			continue
 		}
 		if err := s.Store.Delete(ctx, k); err != nil {

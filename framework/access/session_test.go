@@ -115,6 +115,62 @@ func TestSessionsHoldNoTokenAndEnd(t *testing.T) {
 	}
 }
 
+// An access file briefly missing or empty, as while config management rewrites it in
+// place, refuses sessions without ending them: restored, they work again. A file that
+// still lists principals but no longer a session's token ends it.
+func TestSessionsOutliveAFileBeingRewritten(t *testing.T) {
+	ctx := context.Background()
+	text := fmt.Sprintf("principals:\n  - {name: sales-analyst, token_sha256: %q, groups: [sales]}\n  - {name: web-analyst, token_sha256: %q, groups: [web]}\n",
+		Digest(salesToken), Digest(mktToken))
+	path := writeFile(t, text)
+	pol, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := jsonStore{}
+	s := &Sessions{Store: store}
+	id, _, _, err := s.Start(ctx, pol, salesToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reload := func(what string) {
+		t.Helper()
+		if changed, err := pol.Reload(); !changed || err != nil {
+			t.Fatalf("reload of %s: %v %v", what, changed, err)
+		}
+	}
+	for what, rewrite := range map[string]func() error{
+		"a removed file":   func() error { return os.Remove(path) },
+		"a truncated file": func() error { return os.Truncate(path, 0) },
+	} {
+		if err := rewrite(); err != nil {
+			t.Fatal(err)
+		}
+		reload(what)
+		if _, ok, err := s.Resolve(ctx, pol, id); ok || !errs.Is(err, errs.Transient) || !strings.Contains(err.Error(), path) {
+			t.Errorf("session with %s: ok %v, err %v; want refused, saying the file is missing or lists no principal", what, ok, err)
+		}
+		if n, err := s.Sweep(ctx, pol); n != 0 || err != nil || len(store) != 1 {
+			t.Fatalf("with %s the session was removed: sweep %d %v, %d stored", what, n, err, len(store))
+		}
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		reload("the restored file")
+		if pr, ok, err := s.Resolve(ctx, pol, id); !ok || err != nil || pr.Name != "sales-analyst" {
+			t.Fatalf("session after %s was restored: %+v %v %v", what, pr, ok, err)
+		}
+	}
+
+	if err := Revoke(path, "sales-analyst"); err != nil {
+		t.Fatal(err)
+	}
+	reload("the file after revoke")
+	if _, ok, err := s.Resolve(ctx, pol, id); ok || err != nil || len(store) != 0 {
+		t.Fatalf("revoked: ok %v, err %v, %d stored", ok, err, len(store))
+	}
+}
+
 func TestReloadFollowsTheFile(t *testing.T) {
 	path := writeFile(t, fmt.Sprintf("# keep me\nprincipals:\n  - {name: sales-analyst, token_sha256: %q, groups: [sales]}\n  - {name: web-analyst, token_sha256: %q, groups: [marketing, web]}\n",
 		Digest(salesToken), Digest(mktToken)))

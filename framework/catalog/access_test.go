@@ -437,6 +437,41 @@ func TestRevokedTokenIsRefusedAfterReload(t *testing.T) {
 	}
 }
 
+// While the access file is briefly gone (config management rewriting it), a signed-in
+// browser is refused but keeps its session and cookie; restored, it reads again.
+func TestSessionOutlivesTheAccessFileBrieflyGone(t *testing.T) {
+	f := newAccessFixture(t)
+	ck := f.signIn(t, salesToken)
+	withCookie := http.Header{"Cookie": {ck.Name + "=" + ck.Value}}
+	file := f.cat.Access.File()
+	text, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := f.cat.Access.Reload(); !changed || err != nil {
+		t.Fatalf("reload: %v %v", changed, err)
+	}
+	resp, body := f.do(t, "GET", "/api/products/sales.deals", "", nil, withCookie)
+	if resp.StatusCode != 403 || !strings.Contains(body, "there is no access file at") || len(resp.Cookies()) != 0 {
+		t.Errorf("without the file: %d, cookies %v: %s", resp.StatusCode, resp.Cookies(), body)
+	}
+	if n, err := f.cat.SweepSessions(context.Background()); n != 0 || err != nil {
+		t.Errorf("the sweep after the reload ended %d session(s): %v", n, err)
+	}
+	if err := os.WriteFile(file, text, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := f.cat.Access.Reload(); !changed || err != nil {
+		t.Fatalf("reload: %v %v", changed, err)
+	}
+	if resp, _ := f.do(t, "GET", "/api/products/sales.deals", "", nil, withCookie); resp.StatusCode != 200 {
+		t.Errorf("the session after the file was restored: %d", resp.StatusCode)
+	}
+}
+
 // Behind mesh serve the audit log is throttled: a flood of refused reads writes a few
 // records whose counts add up, and an allowed read right after is audited and served.
 func TestRefusedReadsAreFoldedAllowedOnesAudited(t *testing.T) {
