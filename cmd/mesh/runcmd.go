@@ -132,11 +132,21 @@ func temporalUI(addr string) string {
 }
 
 // waitWithProgress polls the run's progress query and prints each change until it
-// ends, or until ctx does (Ctrl-C): then it returns ctx's error, and the run goes on.
+// ends, or until ctx does (Ctrl-C): then it returns no result and ctx's error, and the
+// run goes on.
 func waitWithProgress(ctx context.Context, c client.Client, run client.WorkflowRun, w io.Writer) (flow.RunResult, error) {
-	done := make(chan error, 1)
-	var res flow.RunResult
-	go func() { done <- run.Get(ctx, &res) }()
+	type outcome struct {
+		res flow.RunResult
+		err error
+	}
+	// Get writes into a result of its own, handed over only through the channel: after
+	// Ctrl-C it may still be writing while this returns.
+	done := make(chan outcome, 1)
+	go func() {
+		var res flow.RunResult
+		err := run.Get(ctx, &res)
+		done <- outcome{res, err}
+	}()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	last := ""
@@ -144,17 +154,17 @@ func waitWithProgress(ctx context.Context, c client.Client, run client.WorkflowR
 	for {
 		select {
 		case <-ctx.Done():
-			return res, ctx.Err()
-		case err := <-done:
+			return flow.RunResult{}, ctx.Err()
+		case o := <-done:
 			if ctx.Err() != nil {
-				return res, ctx.Err()
+				return flow.RunResult{}, ctx.Err()
 			}
-			if err != nil {
+			if o.err != nil {
 				fmt.Fprintf(w, "  failed\n")
-				return res, err
+				return o.res, o.err
 			}
-			fmt.Fprintf(w, "  done (landed %s, %d rows)\n", landedText(res.Landed), res.Rows)
-			return res, nil
+			fmt.Fprintf(w, "  done (landed %s, %d rows)\n", landedText(o.res.Landed), o.res.Rows)
+			return o.res, nil
 		case <-tick.C:
 			// A query waits for a worker to answer it; without one it must not hold up Ctrl-C or the end.
 			qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
