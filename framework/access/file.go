@@ -82,7 +82,9 @@ func (p *Policy) Reload() (changed bool, err error) {
 // Watch reloads the policy every interval until ctx ends, telling report of each
 // change (nil) and of each new problem with the file (the error, once until the file
 // changes again). Polling, rather than a signal or inotify, also sees a file that a
-// secret mount or a config-management tool replaced behind a symlink.
+// secret mount or a config-management tool replaced behind a symlink. report runs on
+// Watch's goroutine, so Watch returns only once ctx has ended and report returned: a
+// report that can block must also give up when ctx ends.
 func (p *Policy) Watch(ctx context.Context, every time.Duration, report func(error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()

@@ -239,9 +239,22 @@ func TestWatchReportsChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	reports := make(chan error)
-	go pol.Watch(ctx, time.Millisecond, func(err error) { reports <- err })
+	reports, watched := make(chan error), make(chan struct{})
+	go func() {
+		defer close(watched)
+		// A report nobody receives any more must not keep Watch from returning.
+		pol.Watch(ctx, time.Millisecond, func(err error) {
+			select {
+			case reports <- err:
+			case <-ctx.Done():
+			}
+		})
+	}()
+	// The test ends only once Watch has returned: nothing of it outlives the test.
+	defer func() {
+		cancel()
+		<-watched
+	}()
 	if _, err := AddToken(path, "ops", []string{"ops"}); err != nil {
 		t.Fatal(err)
 	}
