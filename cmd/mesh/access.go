@@ -21,15 +21,24 @@ import (
 // the caller (MESHFLOW_TOKEN) into the returned context, so restricted products are
 // read under the same rules as in the web catalog.
 func (e *env) guard(ctx context.Context, cat *catalog.Catalog) (context.Context, error) {
-	pol, err := access.Load(e.cfg.AccessFile)
+	pol, pr, err := e.tokenCaller()
 	if err != nil {
 		return ctx, err
 	}
 	cat.Access, cat.Audit = pol, access.NewLog(cat.Lake)
-	// An unknown token is not fatal here: public and internal products stay readable,
-	// and a restricted one says the token is not recognised.
-	pr, _ := pol.Authenticate(e.cfg.Token)
 	return access.NewContext(ctx, access.Caller{Principal: pr, Path: access.PathCLI}), nil
+}
+
+// tokenCaller loads the access file and returns it with the principal MESHFLOW_TOKEN
+// belongs to. An unknown token is not fatal: public and internal products stay
+// readable, and a restricted one says the token is not recognised.
+func (e *env) tokenCaller() (*access.Policy, access.Principal, error) {
+	pol, err := access.Load(e.cfg.AccessFile)
+	if err != nil {
+		return nil, access.Principal{}, err
+	}
+	pr, _ := pol.Authenticate(e.cfg.Token)
+	return pol, pr, nil
 }
 
 // authorizeCLI checks the caller (MESHFLOW_TOKEN) against one product's access rules
@@ -40,12 +49,10 @@ func (e *env) authorizeCLI(ctx context.Context, d mesh.Domain, p mesh.Product, w
 		return err
 	}
 	defer closeFn()
-	pol, err := access.Load(e.cfg.AccessFile)
-	if err != nil {
+	if ctx, err = e.guard(ctx, cat); err != nil {
 		return err
 	}
-	pr, _ := pol.Authenticate(e.cfg.Token)
-	return pol.Authorize(ctx, access.NewLog(cat.Lake), access.Read{Principal: pr, Domain: d, Product: p, What: what, Path: access.PathCLI})
+	return cat.Access.Authorize(ctx, cat.Audit, access.Read{Principal: access.FromContext(ctx).Principal, Domain: d, Product: p, What: what, Path: access.PathCLI})
 }
 
 // describeAccess is one line on where the policy comes from, for mesh serve.

@@ -100,12 +100,11 @@ func (e *env) query(ctx context.Context, sql string, o queryOptions) error {
 	// Every port the SQL names is checked against its classification and allowed
 	// groups before anything of it is read, and restricted reads are audited, as in the
 	// web catalog; the caller is MESHFLOW_TOKEN.
-	pol, err := access.Load(e.cfg.AccessFile)
+	pol, caller, err := e.tokenCaller()
 	if err != nil {
 		return err
 	}
 	audit := access.NewLog(stores.Lake)
-	caller, _ := pol.Authenticate(e.cfg.Token)
 	req := query.Request{
 		MemoryMB: memoryMB, Timeout: o.timeout,
 		SQL: sql, Mesh: e.mesh, Ports: stores.Ports, ScratchDir: e.cfg.WorkDir, MaxRows: limit,
