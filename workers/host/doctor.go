@@ -88,8 +88,11 @@ func Doctor(ctx context.Context, c Config, o *DoctorOptions) []Check {
 		opts.Sleep = source.Sleep
 	}
 	d := &doctor{cfg: c, opts: opts}
-	d.temporal(ctx)
-	d.workers(ctx)
+	cl := d.temporal(ctx) // one connection for both Temporal checks
+	d.workers(ctx, cl)
+	if cl != nil {
+		cl.Close()
+	}
 	d.lake(ctx)
 	d.catalog(ctx)
 	for _, name := range AllSources {
@@ -128,8 +131,9 @@ func (d *doctor) timeout(ctx context.Context) (context.Context, context.CancelFu
 }
 
 // temporal checks the frontend, then the namespace, then the search attributes: each
-// needs the one before.
-func (d *doctor) temporal(ctx context.Context) {
+// needs the one before. It returns the client it connected with, for the workers
+// check, or nil when Temporal is unreachable.
+func (d *doctor) temporal(ctx context.Context) client.Client {
 	c := d.cfg
 	tctx, cancel := d.timeout(ctx)
 	defer cancel()
@@ -138,7 +142,7 @@ func (d *doctor) temporal(ctx context.Context) {
 		d.add("temporal", Fail, "%v", err)
 		d.add("namespace", Skipped, "Temporal is unreachable")
 		d.add("search attributes", Skipped, "Temporal is unreachable")
-		return
+		return nil
 	}
 	cl, err := client.DialContext(tctx, copts)
 	if err != nil {
@@ -149,9 +153,8 @@ func (d *doctor) temporal(ctx context.Context) {
 		d.add("temporal", Fail, "cannot connect to Temporal at %s (time limit %s): %v; %s", c.TemporalAddress, d.opts.Timeout, err, hint)
 		d.add("namespace", Skipped, "Temporal is unreachable")
 		d.add("search attributes", Skipped, "Temporal is unreachable")
-		return
+		return nil
 	}
-	defer cl.Close()
 	version := ""
 	if info, err := cl.WorkflowService().GetSystemInfo(tctx, &workflowservice.GetSystemInfoRequest{}); err == nil && info.GetServerVersion() != "" {
 		version = " (server " + info.GetServerVersion() + ")"
@@ -167,11 +170,11 @@ func (d *doctor) temporal(ctx context.Context) {
 	case errors.As(err, &notFound) || errors.As(err, &plainNotFound):
 		d.add("namespace", Fail, "namespace %q does not exist: create it (`temporal operator namespace create --namespace %s`) or set MESHFLOW_TEMPORAL_NAMESPACE", c.Namespace, c.Namespace)
 		d.add("search attributes", Skipped, "the namespace does not exist")
-		return
+		return cl
 	case err != nil:
 		d.add("namespace", Fail, "describe namespace %q: %v; check MESHFLOW_TEMPORAL_NAMESPACE and that the client may read it", c.Namespace, err)
 		d.add("search attributes", Skipped, "the namespace could not be read")
-		return
+		return cl
 	}
 	retention := ""
 	if r := ns.GetConfig().GetWorkflowExecutionRetentionTtl(); r != nil {
@@ -179,6 +182,7 @@ func (d *doctor) temporal(ctx context.Context) {
 	}
 	d.add("namespace", OK, "%s exists%s", c.Namespace, retention)
 	d.searchAttributes(ctx, cl)
+	return cl
 }
 
 // searchAttributes compares the namespace's custom search attributes with the ones
@@ -250,29 +254,19 @@ func NoWorkerHint(domains ...string) string {
 	return fmt.Sprintf("start one with `bin/mesh-worker --domains %s` or `make dev`", strings.Join(domains, ","))
 }
 
-// workers checks that a worker polls every domain's queue, once Temporal answered.
+// workers checks that a worker polls every domain's queue, once Temporal answered,
+// with the client the temporal check connected with (nil when it could not).
 // None is a warning, not a failure: the workflows wait on the queue until one starts.
-func (d *doctor) workers(ctx context.Context) {
+func (d *doctor) workers(ctx context.Context, cl client.Client) {
 	if len(d.opts.Domains) == 0 {
 		return
 	}
-	if !d.passed("namespace") {
+	if cl == nil || !d.passed("namespace") {
 		d.add("workers", Skipped, "Temporal or the namespace is unusable")
 		return
 	}
 	wctx, cancel := d.timeout(ctx)
 	defer cancel()
-	copts, err := d.cfg.ClientOptions(d.opts.Log)
-	if err != nil {
-		d.add("workers", Fail, "%v", err)
-		return
-	}
-	cl, err := client.DialContext(wctx, copts)
-	if err != nil {
-		d.add("workers", Fail, "cannot connect to Temporal at %s: %v", d.cfg.TemporalAddress, err)
-		return
-	}
-	defer cl.Close()
 	var polled, idle, idleDomains []string
 	for _, dom := range d.opts.Domains {
 		ids, err := Pollers(wctx, cl, dom.TaskQueue())
