@@ -136,16 +136,7 @@ func TestConnectionsBeyondTheLimitWait(t *testing.T) {
 	}
 	<-cl.accepted
 	<-cl.accepted
-	client := &http.Client{Timeout: guard}
-	resp, err := client.Get("http://" + addr + "/ordinary")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(body) != "ok" {
-		t.Fatalf("ordinary request: %d %q", resp.StatusCode, body)
-	}
+	getOK(t, addr, "/ordinary")
 	// The third connection was accepted only after an idle one was dropped.
 	events := strings.Join(cl.Events(), ", ")
 	first, third, served := strings.Index(events, "closed "), strings.Index(events, "accepted 3"), strings.Index(events, "served /ordinary")
@@ -179,25 +170,10 @@ func TestOneClientCannotHoldEverySlot(t *testing.T) {
 			t.Fatalf("connection %d over the client's cap: read %v, want it closed", i+1, err)
 		}
 	}
-	client := &http.Client{Timeout: guard}
-	resp, err := client.Get("http://" + addr + "/other-client")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(body) != "ok" {
-		t.Fatalf("another client's request: %d %q", resp.StatusCode, body)
-	}
+	getOK(t, addr, "/other-client")
 	// The greedy client's two connections within its cap are still served.
-	for i, c := range conns[:2] {
-		if _, err := io.WriteString(c, "GET /held HTTP/1.1\r\nHost: catalog\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		c.SetReadDeadline(time.Now().Add(guard))
-		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("connection %d within the cap: %v %+v", i+1, err, resp)
-		}
+	for _, c := range conns[:2] {
+		getOn(t, c, "/held")
 	}
 	// A connection it closes gives its slot back.
 	conns[0].Close()
@@ -211,11 +187,32 @@ func TestOneClientCannotHoldEverySlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := io.WriteString(c, "GET /again HTTP/1.1\r\nHost: catalog\r\n\r\n"); err != nil {
+	getOn(t, c, "/again")
+}
+
+// getOK requests path on a new connection, and fails the test unless it is served.
+func getOK(t *testing.T, addr, path string) {
+	t.Helper()
+	client := &http.Client{Timeout: guard}
+	resp, err := client.Get("http://" + addr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "ok" {
+		t.Fatalf("GET %s: %d %q", path, resp.StatusCode, body)
+	}
+}
+
+// getOn requests path on the open connection c, and fails the test unless it is served.
+func getOn(t *testing.T, c net.Conn, path string) {
+	t.Helper()
+	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: catalog\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	c.SetReadDeadline(time.Now().Add(guard))
 	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("a new connection after one closed: %v %+v", err, resp)
+		t.Fatalf("GET %s on %s: %v %+v", path, c.LocalAddr(), err, resp)
 	}
 }
