@@ -664,7 +664,9 @@ func toTemporal(ctx context.Context, err error, resume ...lake.Checkpoint) error
 		if len(resume) > 0 {
 			cp = resume[0]
 		}
-		opts.Details = []any{e.Until, cp, e.Limit}
+		// In UTC: JSON keeps an offset to the minute, so a zone with odd seconds would
+		// move the reset time.
+		opts.Details = []any{e.Until.UTC(), cp, e.Limit}
 	}
 	return temporal.NewApplicationErrorWithOptions(err.Error(), typ, opts)
 }

@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
@@ -301,3 +303,31 @@ func rowsHashOf(t *testing.T, rows string) string {
 }
 
 func mkdirFor(path string) error { return os.MkdirAll(filepath.Dir(path), 0o755) }
+
+// TestQuotaResetSurvivesTheHistory: a reset time in a zone whose offset has seconds
+// (JSON keeps offsets to the minute) reaches the workflow unmoved.
+func TestQuotaResetSurvivesTheHistory(t *testing.T) {
+	until := time.Date(2026, 12, 3, 0, 0, 0, 0, time.FixedZone("account", -(21*3600 + 56*60 + 50)))
+	e := errs.Errorf(errs.Quota, "hubspot: list contacts", "daily limit")
+	e.Until = until
+	var app *temporal.ApplicationError
+	if !errors.As(toTemporal(context.Background(), e), &app) {
+		t.Fatal("not an application error")
+	}
+	var got time.Time
+	if err := app.Details(&got); err != nil {
+		t.Fatal(err)
+	}
+	// Through the history: encoded and decoded as Temporal does.
+	p, err := converter.GetDefaultDataConverter().ToPayload(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back time.Time
+	if err := converter.GetDefaultDataConverter().FromPayload(p, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !back.Equal(until) {
+		t.Fatalf("reset %v came through as %v", until, back)
+	}
+}
