@@ -307,7 +307,7 @@ func mkdirFor(path string) error { return os.MkdirAll(filepath.Dir(path), 0o755)
 // TestQuotaResetSurvivesTheHistory: a reset time in a zone whose offset has seconds
 // (JSON keeps offsets to the minute) reaches the workflow unmoved.
 func TestQuotaResetSurvivesTheHistory(t *testing.T) {
-	until := time.Date(2026, 12, 3, 0, 0, 0, 0, time.FixedZone("account", -(21*3600 + 56*60 + 50)))
+	until := time.Date(2026, 12, 3, 0, 0, 0, 0, time.FixedZone("account", -(21*3600+56*60+50)))
 	e := errs.Errorf(errs.Quota, "hubspot: list contacts", "daily limit")
 	e.Until = until
 	var app *temporal.ApplicationError
