@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/source"
 )
 
 // Domain is a business domain: a folder domains/<name>/ owned by one team.
@@ -21,6 +22,9 @@ type Domain struct {
 	Contact     string // where consumers ask questions (e-mail, chat channel)
 	Description string
 	Products    []Product
+	// Sources are connectors this domain alone uses, kept in its own folder (a spec
+	// file or Go code) and registered here rather than in the connectors' registry.
+	Sources []source.Connector `json:"-"`
 }
 
 // TaskQueue is the Temporal task queue the domain's workers poll.
