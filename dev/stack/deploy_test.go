@@ -105,7 +105,7 @@ func startWorkerIn(t *testing.T, st *stack.Stack, cfg host.Config, m mesh.Mesh, 
 	sources["hubspot"] = hs
 	d, _ := m.Domain("marketing")
 	w := worker.New(st.Client, d.TaskQueue(), worker.Options{})
-	flow.Register(w, &flow.Workflows{Mesh: m}, &flow.Activities{Mesh: m, Lake: stores.Lake, Ports: stores.Ports, Sources: sources, WorkDir: t.TempDir()})
+	flow.Register(w, &flow.Workflows{Mesh: m}, &flow.Activities{Mesh: m, Lake: stores.Lake, Ports: stores.Ports, Sources: sources, WorkDir: t.TempDir()}, d)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

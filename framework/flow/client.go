@@ -76,11 +76,30 @@ func alreadyRunning(ctx context.Context, c client.Client, op, id string, err err
 		id, started.RunId, since, id, id)
 }
 
-// Register puts the workflows and activities on a domain's worker.
-func Register(w worker.Worker, wf *Workflows, acts *Activities) {
+// Register puts the workflows and activities on a domain's worker: the framework's,
+// then the domain's own (mesh.Domain.Register).
+func Register(w worker.Registry, wf *Workflows, acts *Activities, d mesh.Domain) {
 	w.RegisterWorkflowWithOptions(wf.RunProduct, workflow.RegisterOptions{Name: RunProductWorkflow})
 	w.RegisterWorkflowWithOptions(wf.Backfill, workflow.RegisterOptions{Name: BackfillWorkflow})
 	w.RegisterActivity(acts)
+	if d.Register != nil {
+		d.Register(domainRegistry{Registry: w, acts: acts})
+	}
+}
+
+// domainRegistry is what a domain's Register receives: its worker, and the
+// framework's activities for its own to build on (Framework).
+type domainRegistry struct {
+	worker.Registry
+	acts *Activities
+}
+
+// Framework returns the framework's activities on the worker a domain registers on —
+// their lake, port catalog and connectors — for the domain's own activities to use,
+// and its workflows to call by method ((*Activities).Publish, …).
+func Framework(r mesh.Registry) (*Activities, bool) {
+	dr, ok := r.(domainRegistry)
+	return dr.acts, ok
 }
 
 // Explain returns the message of the innermost application error in err — the one an

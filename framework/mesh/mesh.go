@@ -25,6 +25,19 @@ type Domain struct {
 	// Sources are connectors this domain alone uses, kept in its own folder (a spec
 	// file or Go code) and registered here rather than in the connectors' registry.
 	Sources []source.Connector `json:"-"`
+	// Register adds the domain's own workflows and activities to its worker, beside
+	// RunProduct and Backfill on its task queue (nil = none): a step SQL cannot
+	// express, an export of a port to a team's tool. flow.Framework(r) gives them the
+	// framework's activities (lake, ports, connectors) to build on; they follow the
+	// same replay rules as the framework's (see README, "A domain's own workflows").
+	Register func(r Registry) `json:"-"`
+}
+
+// Registry is the worker a domain registers its own workflows and activities on.
+// Temporal's worker.Worker is one.
+type Registry interface {
+	RegisterWorkflow(w any)
+	RegisterActivity(a any)
 }
 
 // TaskQueue is the Temporal task queue the domain's workers poll.

@@ -148,7 +148,7 @@ func Start(c Config, m mesh.Mesh, cl client.Client, stores *Stores, log zerolog.
 			continue
 		}
 		w := worker.New(cl, d.TaskQueue(), worker.Options{WorkerStopTimeout: c.StopTimeout})
-		flow.Register(w, wf, acts)
+		flow.Register(w, wf, acts, d)
 		if err := w.Start(); err != nil {
 			stop()
 			return nil, errs.E(errs.Internal, "start worker for "+d.Name, err)
