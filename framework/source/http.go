@@ -32,12 +32,17 @@ func Send(ctx context.Context, client *http.Client, op string, req *http.Request
 		return nil, nil, errs.E(errs.Transient, op, errors.New(scrub(err.Error())))
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	// One byte past the bound tells a body that is too large from one that fits
+	// exactly: cut off silently, it would fail to decode and be retried for ever.
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, errs.E(errs.Canceled, op, ctx.Err())
 		}
 		return nil, nil, errs.Errorf(errs.Transient, op, "reading the HTTP %d response failed: %s", resp.StatusCode, scrub(err.Error()))
+	}
+	if int64(len(b)) > maxBody {
+		return nil, nil, errs.Errorf(errs.Invalid, op, "the HTTP %d response is larger than %d bytes, the most a page may be: ask for smaller pages", resp.StatusCode, maxBody)
 	}
 	return resp, b, nil
 }
