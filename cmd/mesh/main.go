@@ -124,7 +124,7 @@ func (e *env) rootCmd() *cobra.Command {
 	root.AddCommand(
 		e.demoCmd("demo"), e.demoCmd("dev"), e.productsCmd(), e.showCmd(), e.runCmd(), e.backfillCmd(),
 		e.freshnessCmd(), e.serveCmd(), e.accessCmd(), e.auditCmd(), e.contractCmd(), e.queryCmd(),
-		e.schedulesCmd(), e.doctorCmd(),
+		e.schedulesCmd(), e.doctorCmd(), e.newCmd(),
 	)
 	root.SuggestionsMinimumDistance = 2
 	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{if .Runnable}}",
@@ -148,7 +148,7 @@ func walk(cmd *cobra.Command, f func(*cobra.Command)) {
 // environment must not break them.
 func needsConfig(cmd *cobra.Command) bool {
 	for c := cmd; c != nil; c = c.Parent() {
-		if c.Name() == "completion" || strings.HasPrefix(c.Name(), cobra.ShellCompRequestCmd) {
+		if c.Name() == "completion" || c.Name() == "new" || strings.HasPrefix(c.Name(), cobra.ShellCompRequestCmd) {
 			return false
 		}
 	}
@@ -278,6 +278,7 @@ type env struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	lakeDir string // --lake
+	repoDir string // mesh new --dir
 }
 
 // loadConfig reads the configuration from the environment; a --lake given on the
