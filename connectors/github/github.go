@@ -111,10 +111,17 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	for _, k := range kinds {
-		s.streams = append(s.streams, newStream(s, k))
-	}
+	s.streams = streams(s)
 	return s, nil
+}
+
+// streams are src's streams, one per kind.
+func streams(src *Source) []source.Stream {
+	var out []source.Stream
+	for _, k := range kinds {
+		out = append(out, newStream(src, k))
+	}
+	return out
 }
 
 // Name is "github".

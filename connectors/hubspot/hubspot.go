@@ -86,10 +86,17 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	for _, o := range objects {
-		s.streams = append(s.streams, newStream(s, o))
-	}
+	s.streams = streams(s)
 	return s, nil
+}
+
+// streams are src's streams, one per CRM object.
+func streams(src *Source) []source.Stream {
+	var out []source.Stream
+	for _, o := range objects {
+		out = append(out, newStream(src, o))
+	}
+	return out
 }
 
 // Name is "hubspot".

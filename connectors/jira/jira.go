@@ -94,8 +94,13 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.streams = []source.Stream{newIssues(s), newChangelog(s), newProjects(s)}
+	s.streams = streams(s)
 	return s, nil
+}
+
+// streams are src's streams.
+func streams(src *Source) []source.Stream {
+	return []source.Stream{newIssues(src), newChangelog(src), newProjects(src)}
 }
 
 // Name is "jira".

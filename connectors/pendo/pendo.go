@@ -107,15 +107,20 @@ func New(cfg Config, opts *Options) (*Source, error) {
 		perSecond = float64(time.Second) / float64(interval)
 	}
 	s.limiter = source.NewPacer(perSecond, "Pendo's request pacing")
-	s.streams = []source.Stream{
-		newListStream(s, "pages", "/api/v1/page", pageFields),
-		newListStream(s, "features", "/api/v1/feature", featureFields),
-		newEventStream(s, "page_events", "pageEvents", "pageId", "page_id", "The page viewed (pages.id)."),
-		newEventStream(s, "feature_events", "featureEvents", "featureId", "feature_id", "The feature clicked (features.id)."),
-		newMetaStream(s, "visitors", "visitors", "visitorId", visitorFields),
-		newMetaStream(s, "accounts", "accounts", "accountId", accountFields),
-	}
+	s.streams = streams(s)
 	return s, nil
+}
+
+// streams are src's streams.
+func streams(src *Source) []source.Stream {
+	return []source.Stream{
+		newListStream(src, "pages", "/api/v1/page", pageFields),
+		newListStream(src, "features", "/api/v1/feature", featureFields),
+		newEventStream(src, "page_events", "pageEvents", "pageId", "page_id", "The page viewed (pages.id)."),
+		newEventStream(src, "feature_events", "featureEvents", "featureId", "feature_id", "The feature clicked (features.id)."),
+		newMetaStream(src, "visitors", "visitors", "visitorId", visitorFields),
+		newMetaStream(src, "accounts", "accounts", "accountId", accountFields),
+	}
 }
 
 // Name is "pendo".

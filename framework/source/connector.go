@@ -1,6 +1,7 @@
 package source
 
 import (
+	"flag"
 	"net/http"
 	"strings"
 	"time"
@@ -26,6 +27,11 @@ type Connector struct {
 	// Sandbox starts an offline imitation of the source's API for demos and tests;
 	// nil when there is none.
 	Sandbox func(SandboxOptions) (Sandbox, error)
+	// SandboxFlags registers the sandbox's own command-line flags (sizes, the
+	// credentials it accepts, its limits) on fs for cmd/sandbox, and returns the
+	// settings value they fill, which Sandbox then finds in SandboxOptions.Settings;
+	// nil when it has none.
+	SandboxFlags func(fs *flag.FlagSet) any
 }
 
 // Var is one environment variable a connector (or the mesh) reads.
@@ -38,16 +44,27 @@ type Var struct {
 	File bool
 	// Secret: the value is a credential. A deployment sets NAME_FILE, never the value.
 	Secret bool
-	// Credential marks the variables that authenticate to the source: the connector
-	// is configured when one of them is set.
+	// Credential marks the variables that authenticate to the source, named when it
+	// refuses them. The connector is configured when a secret one (Secret, or
+	// FileContents: a key file) is set; an identity alone (an email) is not enough.
 	Credential bool
 	// Locates marks the variables that say where the source's data is (a base URL,
-	// a site, ids), named when the API answers 404.
+	// a site, ids), named when the API answers 404. The one named *_BASE_URL is the
+	// API's address, which `mesh doctor` names (its literal Default when unset).
 	Locates bool
+	// FileContents: the value is a file's path (a service-account key file), and
+	// Values hold that file's contents under the variable's name.
+	FileContents bool
+	// Check, when set, refuses a value that cannot work when the configuration is
+	// read, whether or not the connector is configured; its error names the
+	// variable and what it must be (see PaceVar and TimeoutVar).
+	Check func(value string) error
 }
 
 // Values are a connector's configuration: each of its Vars' value by name ("" when
-// unset), a NAME_FILE already read.
+// unset), a NAME_FILE already read. In-process callers (a sandbox) may add settings
+// no variable carries under other keys (Unpaced, or the connector's own); the
+// environment never sets those.
 type Values map[string]string
 
 // Get returns the value of name, trimmed.
@@ -72,18 +89,36 @@ func (v Values) List(name string) []string {
 	return out
 }
 
-// Configured reports whether vals hold the connector's credentials.
+// Configured reports whether vals hold the connector's credentials: one of its
+// secret credentials is set (see Var.Credential).
 func (c Connector) Configured(vals Values) bool {
 	for _, v := range c.Vars {
-		if v.Credential && vals.Get(v.Name) != "" {
+		if v.Credential && (v.Secret || v.FileContents) && vals.Get(v.Name) != "" {
 			return true
 		}
 	}
 	return false
 }
 
+// Specs are the specs of streams, for Connector.Streams.
+func Specs(streams []Stream) []StreamSpec {
+	out := make([]StreamSpec, len(streams))
+	for i, st := range streams {
+		out[i] = st.Spec()
+	}
+	return out
+}
+
 // Sandbox is a running imitation of a source's API: its handler serves the API's
 // paths, and Values point the connector at it.
+//
+// The composite sandbox (dev/sandbox) discovers optional abilities with type
+// assertions: Path() string, where it is served ["/" + the connector's name];
+// Unwrap() http.Handler, the imitation itself (see Imitation); and on that
+// imitation: Admin() http.Handler, its admin endpoints under /_sandbox<path>/;
+// Companies() []SandboxCompany, the companies it describes, which the sandboxes
+// started after it describe too; Serving(baseURL string) error, called once a
+// command serves it (to write a key file that names its address).
 type Sandbox interface {
 	http.Handler
 	// Values are the configuration that makes the connector read this sandbox when
@@ -95,4 +130,29 @@ type Sandbox interface {
 type SandboxOptions struct {
 	Seed int64            // the same seed gives the same data
 	Now  func() time.Time // the sandbox's clock [time.Now]
+	// Faults wraps the imitation's routes, inside its request counting, with the
+	// composite sandbox's injected faults; rateLimited writes the API's own 429.
+	// nil: no faults.
+	Faults func(rateLimited func(w http.ResponseWriter, retryAfter time.Duration)) func(http.Handler) http.Handler
+	// Companies are what the sandboxes started before it describe (HubSpot's
+	// companies), for it to derive some of its records from, so that the same
+	// companies show up across sources.
+	Companies []SandboxCompany
+	// Unlimited turns off the limits that a local stack's repeated full syncs at
+	// its own pace would only wait on (the demo, the end-to-end tests); a
+	// connector's own tests exercise them.
+	Unlimited bool
+	// Settings are sandboxes' own settings (sizes, credentials, limits), as
+	// SandboxFlags filled them or a test built them: each sandbox takes the one of
+	// its type (see SettingOf) and defaults without one.
+	Settings []any
+}
+
+// Middleware is the faults' middleware for an imitation whose own 429 rateLimited
+// writes, for its options' Middleware; nil without faults.
+func (o SandboxOptions) Middleware(rateLimited func(w http.ResponseWriter, retryAfter time.Duration)) func(http.Handler) http.Handler {
+	if o.Faults == nil {
+		return nil
+	}
+	return o.Faults(rateLimited)
 }

@@ -77,6 +77,9 @@ type Options struct {
 	// Prefix is where the handler is mounted (e.g. "/ga4"); the admin endpoint
 	// that serves the key file uses it to build token_uri.
 	Prefix string
+	// KeyFile, when set, is where Serving writes the service-account key file,
+	// its token_uri pointing at the address served (for GA4_CREDENTIALS_FILE).
+	KeyFile string
 	// Middleware wraps the routes inside request counting; the sandbox injects
 	// faults with it so faulted requests are counted too.
 	Middleware func(http.Handler) http.Handler

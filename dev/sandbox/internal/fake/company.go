@@ -3,16 +3,16 @@ package fake
 import (
 	"strconv"
 	"strings"
+
+	"github.com/meshflow/meshflow/framework/source"
 )
 
-// Company is one company several vendors describe. The sandbox hands HubSpot's
-// seeded companies to the other vendors, which derive some of their records from
-// them (with the vendor's own spelling of the domain) so that an identity product
-// has real matches, near misses and strangers to sort out.
-type Company struct {
-	Name   string // as HubSpot holds it
-	Domain string // canonical: see CanonicalDomain
-}
+// Company is one company several vendors describe: its name as HubSpot holds it and
+// its canonical domain (see CanonicalDomain). The sandbox hands HubSpot's seeded
+// companies to the other vendors (source.SandboxOptions.Companies), which derive
+// some of their records from them (with the vendor's own spelling of the domain) so
+// that an identity product has real matches, near misses and strangers to sort out.
+type Company = source.SandboxCompany
 
 // Match is the ground truth of one derived record: which company it came from and
 // how its domain was spelled. Identity tests compare their output with it.
