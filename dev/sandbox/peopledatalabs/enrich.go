@@ -17,9 +17,9 @@ const notEnoughInput = "Does not meet minimum combination of required data point
 
 // writeNoMatch writes PDL's 404: no record matched (or none was sure enough, or
 // it lacked a required field). It costs nothing.
-func writeNoMatch(w http.ResponseWriter) {
-	writeError(w, http.StatusNotFound, "not_found", "No records were found matching your request")
-}
+func writeNoMatch(w http.ResponseWriter) { writeError(w, http.StatusNotFound, "not_found", noMatch) }
+
+const noMatch = "No records were found matching your request"
 
 // options are the parameters every enrichment shares.
 type options struct {
@@ -69,10 +69,19 @@ func (o options) admits(rec map[string]any, likelihood int) bool {
 
 // companyEnrich is GET /v5/company/enrich.
 func (a *API) companyEnrich(w http.ResponseWriter, c *call) {
-	o, err := c.enrichOptions(0)
+	o, in, err := c.companyRequest()
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", err.Error())
 		return
+	}
+	a.answer(w, c, o.pretty, func() map[string]any { return a.companyMatch(o, in) })
+}
+
+// companyRequest reads a company enrichment's options and identifying inputs.
+func (c *call) companyRequest() (options, map[string]string, error) {
+	o, err := c.enrichOptions(0)
+	if err != nil {
+		return o, nil, err
 	}
 	in := map[string]string{}
 	for _, k := range []string{"pdl_id", "website", "profile", "ticker", "name"} {
@@ -81,33 +90,38 @@ func (a *API) companyEnrich(w http.ResponseWriter, c *call) {
 		}
 	}
 	if len(in) == 0 {
-		writeError(w, http.StatusBadRequest, "invalid_request_error", notEnoughInput)
-		return
+		return o, nil, errors.New(notEnoughInput)
 	}
-	a.answer(w, c, o, func() (map[string]any, int, []string) {
-		x, likelihood, matched := a.findCompany(in)
-		if x == nil {
-			return nil, 0, nil
-		}
-		return x.rec, likelihood, matched
-	}, func(fields map[string]any, likelihood int) map[string]any {
-		fields["status"], fields["likelihood"] = http.StatusOK, likelihood // flat: no data wrapper
-		return fields
-	})
+	return o, in, nil
+}
+
+// companyMatch is the 200 body of a company enrichment, flat: the record's kept
+// fields beside status and likelihood; nil without a match the options admit.
+// The caller holds a.mu.
+func (a *API) companyMatch(o options, in map[string]string) map[string]any {
+	x, likelihood, matched := a.findCompany(in)
+	if x == nil || !o.admits(x.rec, likelihood) {
+		return nil
+	}
+	body := o.include(x.rec)
+	body["status"], body["likelihood"] = http.StatusOK, likelihood
+	if o.ifMatched {
+		body["matched"] = matched
+	}
+	return body
 }
 
 // answer ends an enrichment once its inputs are valid: 402 when the pool is
-// empty, 404 (free) without a match that passes the options, else 200 with the
-// body wrap builds from the kept fields, for one credit.
-func (a *API) answer(w http.ResponseWriter, c *call, o options, find func() (map[string]any, int, []string), wrap func(fields map[string]any, likelihood int) map[string]any) {
+// empty, 404 (free) when match finds nothing, else match's body for one credit.
+func (a *API) answer(w http.ResponseWriter, c *call, pretty bool, match func() map[string]any) {
 	if c.pool.exhausted() {
 		c.paymentRequired(w)
 		return
 	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	rec, likelihood, matched := find()
-	if rec == nil || !o.admits(rec, likelihood) {
+	body := match()
+	if body == nil {
 		writeNoMatch(w)
 		return
 	}
@@ -115,11 +129,55 @@ func (a *API) answer(w http.ResponseWriter, c *call, o options, find func() (map
 		c.paymentRequired(w)
 		return
 	}
-	body := wrap(o.include(rec), likelihood)
-	if o.ifMatched {
-		body["matched"] = matched
+	writeJSON(w, http.StatusOK, body, pretty)
+}
+
+// bulkMax is how many requests one bulk enrichment may carry.
+const bulkMax = 100
+
+// companyBulk is POST /v5/company/enrich/bulk: {"requests": [{"params": {…},
+// "metadata": {…}}, …]} and options beside "requests" that every element takes
+// unless its params say otherwise. The answer is a list in request order, each
+// element what the single enrichment would answer (metadata echoed); the
+// matches are charged together, and a batch the balance cannot pay is a 402.
+func (a *API) companyBulk(w http.ResponseWriter, c *call) {
+	reqs, ok := c.params["requests"].([]any)
+	if !ok || len(reqs) == 0 || len(reqs) > bulkMax {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", fmt.Sprintf("requests must be a list of 1 to %d objects with params", bulkMax))
+		return
 	}
-	writeJSON(w, http.StatusOK, body, o.pretty)
+	if c.pool.exhausted() {
+		c.paymentRequired(w)
+		return
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]any, len(reqs))
+	matches := 0
+	for i, r := range reqs {
+		req, _ := r.(map[string]any)
+		params, _ := req["params"].(map[string]any)
+		merged := maps.Clone(c.params)
+		delete(merged, "requests")
+		maps.Copy(merged, params)
+		var body map[string]any
+		if o, in, err := (&call{params: merged}).companyRequest(); err != nil {
+			body = errorBody(http.StatusBadRequest, "invalid_request_error", err.Error())
+		} else if body = a.companyMatch(o, in); body == nil {
+			body = errorBody(http.StatusNotFound, "not_found", noMatch)
+		} else {
+			matches++
+		}
+		if md, ok := req["metadata"]; ok {
+			body["metadata"] = md
+		}
+		out[i] = body
+	}
+	if !c.charge(w, matches) {
+		c.paymentRequired(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, out, c.flag("pretty"))
 }
 
 // findCompany matches inputs as PDL weighs them: pdl_id overrides everything;
@@ -218,14 +276,16 @@ func (a *API) personEnrich(w http.ResponseWriter, c *call) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", notEnoughInput)
 		return
 	}
-	a.answer(w, c, o, func() (map[string]any, int, []string) {
+	a.answer(w, c, o.pretty, func() map[string]any {
 		p, likelihood, matched := a.findPerson(c, name, anchor)
-		if p == nil {
-			return nil, 0, nil
+		if p == nil || !o.admits(p.rec, likelihood) {
+			return nil
 		}
-		return p.rec, likelihood, matched
-	}, func(fields map[string]any, likelihood int) map[string]any {
-		return map[string]any{"status": http.StatusOK, "likelihood": likelihood, "data": fields}
+		body := map[string]any{"status": http.StatusOK, "likelihood": likelihood, "data": o.include(p.rec)}
+		if o.ifMatched {
+			body["matched"] = matched
+		}
+		return body
 	})
 }
 

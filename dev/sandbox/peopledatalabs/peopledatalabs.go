@@ -15,6 +15,7 @@
 // The handler expects paths starting at /v5 (mount it with http.StripPrefix):
 //
 //	GET      /v5/company/enrich?website=…|name=…|profile=…|ticker=…|pdl_id=…
+//	POST     /v5/company/enrich/bulk   {"requests": [{"params": {"website": …}, "metadata": …}, …]}  (1–100)
 //	GET      /v5/person/enrich?email=…|profile=…|phone=…|pdl_id=…|name=…&company=…
 //	GET|POST /v5/company/search   {"query": {"query": {…Elasticsearch…}} | "sql": "SELECT * FROM company WHERE …", "size": N, "scroll_token": "…"}
 //
@@ -193,6 +194,7 @@ func New(opts Options) *API {
 
 	mux := http.NewServeMux()
 	mux.Handle("/v5/company/enrich", a.endpoint(CreditsCompanyEnrich, "company enrichment", a.companyEnrich, http.MethodGet))
+	mux.Handle("/v5/company/enrich/bulk", a.endpoint(CreditsCompanyEnrich, "company enrichment", a.companyBulk, http.MethodPost))
 	mux.Handle("/v5/person/enrich", a.endpoint(CreditsPersonEnrich, "person enrichment", a.personEnrich, http.MethodGet))
 	mux.Handle("/v5/company/search", a.endpoint(CreditsCompanySearch, "company search", a.companySearch, http.MethodGet, http.MethodPost))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -398,14 +400,12 @@ func WriteRateLimited(w http.ResponseWriter, retryAfter time.Duration) {
 // writeError writes PDL's error body. error.type is a one-element list: that is
 // what PDL sends (its own Go SDK decodes it so), although its docs show a string.
 func writeError(w http.ResponseWriter, status int, typ, msg string) {
-	type detail struct {
-		Type    []string `json:"type"`
-		Message string   `json:"message"`
-	}
-	writeJSON(w, status, struct {
-		Status int    `json:"status"`
-		Error  detail `json:"error"`
-	}{status, detail{[]string{typ}, msg}}, false)
+	writeJSON(w, status, errorBody(status, typ, msg), false)
+}
+
+// errorBody is PDL's error body; a bulk answer holds it as an element.
+func errorBody(status int, typ, msg string) map[string]any {
+	return map[string]any{"status": status, "error": map[string]any{"type": []string{typ}, "message": msg}}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any, pretty bool) {

@@ -537,3 +537,47 @@ func TestInjectedRateLimitIsPDLs(t *testing.T) {
 		t.Errorf("429 headers %v", got.h)
 	}
 }
+
+// A bulk enrichment answers each request in order as the single one would, echoes
+// its metadata, and charges the matches together.
+func TestCompanyBulkEnrichment(t *testing.T) {
+	a, ts := newTestAPI(t, Options{})
+	var found, missing Match
+	for _, m := range a.Matches() {
+		switch {
+		case m.Via == ViaWebsite && found.ID == "":
+			found = m
+		case m.Via == ViaNone && missing.Company == "":
+			missing = m
+		}
+	}
+	bulk := func(body map[string]any) answer {
+		return do(t, "POST", ts.URL+"/v5/company/enrich/bulk", body, DefaultKey)
+	}
+	got := bulk(map[string]any{"data_include": "id,website", "requests": []any{
+		map[string]any{"params": map[string]any{"website": "https://" + found.Company}, "metadata": map[string]any{"row": 1}},
+		map[string]any{"params": map[string]any{"website": missing.Company}, "metadata": map[string]any{"row": 2}},
+		map[string]any{"params": map[string]any{"location": "berlin"}},
+	}})
+	var elems []map[string]any
+	if err := json.Unmarshal(got.body, &elems); err != nil || got.status != 200 || len(elems) != 3 {
+		t.Fatalf("%d %s", got.status, got.body)
+	}
+	if elems[0]["status"] != 200.0 || elems[0]["id"] != found.ID || elems[0]["metadata"].(map[string]any)["row"] != 1.0 || elems[0]["name"] != nil {
+		t.Errorf("match: %v", elems[0])
+	}
+	if elems[1]["status"] != 404.0 || elems[1]["metadata"].(map[string]any)["row"] != 2.0 || elems[2]["status"] != 400.0 {
+		t.Errorf("no match, invalid: %v, %v", elems[1], elems[2])
+	}
+	if got.header("X-Call-Credits-Spent") != "1" || a.Credits(CreditsCompanyEnrich).Used != 1 {
+		t.Errorf("spent %q, balance %+v; want one credit for one match", got.header("X-Call-Credits-Spent"), a.Credits(CreditsCompanyEnrich))
+	}
+	many := make([]any, 101)
+	for i := range many {
+		many[i] = map[string]any{"params": map[string]any{"website": found.Company}}
+	}
+	mustError(t, bulk(map[string]any{"requests": many}), 400, "invalid_request_error", "1 to 100")
+	a.SetCredits(CreditsCompanyEnrich, 1)
+	mustError(t, bulk(map[string]any{"requests": many[:2]}), 402, "payment_required", "company enrichment")
+	mustError(t, do(t, "GET", ts.URL+"/v5/company/enrich/bulk", nil, DefaultKey), 405, "invalid_request_error", "not allowed")
+}
