@@ -100,8 +100,9 @@ func (a *API) Matches() []Match {
 	return out
 }
 
-// Companies are the companies the imitation was seeded with.
-func (a *API) Companies() []fake.Company { return slices.Clone(a.opts.Companies) }
+// SeededCompanies are the companies the imitation was seeded with (HubSpot's in
+// the composite sandbox), in the order Matches lists them.
+func (a *API) SeededCompanies() []fake.Company { return slices.Clone(a.opts.Companies) }
 
 // Count is the number of company and person records.
 func (a *API) Count() (companies, people int) {

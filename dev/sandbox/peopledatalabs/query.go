@@ -505,7 +505,10 @@ func (p *sqlParser) comparison() (predicate, error) {
 			if err != nil || !ok {
 				return nil, sqlError("LIKE takes a quoted pattern")
 			}
-			re := regexp.MustCompile("(?is)^" + strings.NewReplacer("%", ".*", "_", ".").Replace(regexp.QuoteMeta(pattern)) + "$")
+			re, err := regexp.Compile("(?is)^" + strings.NewReplacer("%", ".*", "_", ".").Replace(regexp.QuoteMeta(pattern)) + "$")
+			if err != nil { // QuoteMeta leaves only invalid UTF-8 to fail
+				return nil, sqlError(fmt.Sprintf("the LIKE pattern %q is not valid UTF-8", pattern))
+			}
 			return negate(neg, anyLeaf(func(leaf any) bool { s, ok := leaf.(string); return ok && re.MatchString(s) })), nil
 		}
 		return nil, sqlError("NOT must be followed by IN or LIKE here")
