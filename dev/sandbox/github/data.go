@@ -186,6 +186,43 @@ func shaOf(parts ...any) string {
 	return hex.EncodeToString(h[:])
 }
 
+// Members are the organisation's people for seed (bots aside), team by team, as
+// other vendors' imitations describe the same staff: the Looker imitation's users
+// include them.
+func Members(seed int64) []fake.Person {
+	teams, _, _ := drawTeams(seed)
+	var out []fake.Person
+	for i, members := range teams {
+		for _, u := range members {
+			out = append(out, fake.Person{Name: u.name, Email: u.email, Team: repoDefs[i].team})
+		}
+	}
+	return out
+}
+
+// drawTeams draws six members for each repository's team (a person is in one
+// team), every login in everyone.
+func drawTeams(seed int64) (teams [][]*user, all []*user, everyone map[string]bool) {
+	everyone = map[string]bool{}
+	for i, d := range repoDefs {
+		r := fake.New(seed, "github/team/"+d.team)
+		var members []*user
+		for len(members) < 6 {
+			first, last := r.Person()
+			login := ascii(first) + "-" + ascii(last)
+			if everyone[login] {
+				continue
+			}
+			everyone[login] = true
+			u := &user{login: login, id: 1_000_000 + int64(len(all))*7919 + int64(i), name: first + " " + last, email: fake.StaffEmail(first, last)}
+			members = append(members, u)
+			all = append(all, u)
+		}
+		teams = append(teams, members)
+	}
+	return teams, all, everyone
+}
+
 // generate builds the data set. anchor is the start of "today": every seeded
 // timestamp lies before it, so data made on the same day with the same seed is
 // identical whatever the hour.
@@ -201,22 +238,9 @@ func generate(o Options, anchor time.Time) *world {
 	// updated_at than fit a page, so since-keyed paging must fall back to links.
 	w.bulkAt = time.Date(anchor.Year(), anchor.Month()-1, 1, 3, 0, 0, 0, time.UTC)
 
-	everyone := map[string]bool{}
-	var all []*user
+	teams, all, everyone := drawTeams(o.Seed)
 	for i, d := range repoDefs {
-		r := fake.New(o.Seed, "github/team/"+d.team)
-		var members []*user
-		for len(members) < 6 {
-			first, last := r.Person()
-			login := ascii(first) + "-" + ascii(last)
-			if everyone[login] {
-				continue
-			}
-			everyone[login] = true
-			u := &user{login: login, id: 1_000_000 + int64(len(all))*7919 + int64(i), name: first + " " + last, email: ascii(first) + "." + ascii(last) + "@acme.example"}
-			members = append(members, u)
-			all = append(all, u)
-		}
+		members := teams[i]
 		rp := &repo{
 			id: 700_000_101 + int64(i)*37, owner: o.Org, name: d.name, team: d.team,
 			language: d.language, description: d.description,

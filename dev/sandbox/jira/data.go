@@ -175,30 +175,48 @@ type world struct {
 
 func str(s string) *string { return &s }
 
+// People are the site's users for seed (the API user aside), as other vendors'
+// imitations describe the same staff: the Looker imitation's users include them.
+func People(seed int64) []fake.Person {
+	users := drawUsers(fake.New(seed, "jira/people"), seed)
+	out := make([]fake.Person, len(users))
+	for i, u := range users {
+		out[i] = fake.Person{Name: u.name, Email: u.email, Team: "jira"}
+	}
+	return out
+}
+
+// drawUsers draws the site's 16 users from r, the "jira/people" stream, which
+// generate goes on drawing from.
+func drawUsers(r *fake.Rand, seed int64) []*user {
+	var users []*user
+	seen := map[string]bool{}
+	for len(users) < 16 {
+		first, last := r.Person()
+		if seen[first+last] {
+			continue
+		}
+		seen[first+last] = true
+		u := &user{name: first + " " + last, tz: fake.Pick(r, userZones), email: fake.StaffEmail(first, last)}
+		x := fake.Mix(seed, uint64(len(users)))
+		if len(users)%3 == 0 { // accounts from before 2019 have the short legacy form
+			u.accountID = fmt.Sprintf("5b%016x%06x", x, fake.Mix(seed^0x1e, x)&0xffffff)
+		} else {
+			y := fake.Mix(seed^0x1d, x)
+			u.accountID = fmt.Sprintf("712020:%08x-%04x-4%03x-a%03x-%012x", uint32(x>>32), uint16(x>>16), uint16(x)&0xfff, uint16(y>>48)&0xfff, y&0xffffffffffff)
+		}
+		users = append(users, u)
+	}
+	return users
+}
+
 // generate builds the seeded data set. anchor is the start of "today" (UTC): every
 // timestamp lies before it, so data made on the same day with the same seed is
 // identical whatever the hour.
 func generate(o Options, anchor time.Time) *world {
 	w := &world{byID: map[int64]*issue{}, byKey: map[string]*issue{}}
 	r := fake.New(o.Seed, "jira/people")
-	seen := map[string]bool{}
-	for len(w.users) < 16 {
-		first, last := r.Person()
-		if seen[first+last] {
-			continue
-		}
-		seen[first+last] = true
-		u := &user{name: first + " " + last, tz: fake.Pick(r, userZones),
-			email: strings.NewReplacer("ü", "u", "'", "", " ", "").Replace(strings.ToLower(first+"."+last)) + "@acme.example"}
-		x := fake.Mix(o.Seed, uint64(len(w.users)))
-		if len(w.users)%3 == 0 { // accounts from before 2019 have the short legacy form
-			u.accountID = fmt.Sprintf("5b%016x%06x", x, fake.Mix(o.Seed^0x1e, x)&0xffffff)
-		} else {
-			y := fake.Mix(o.Seed^0x1d, x)
-			u.accountID = fmt.Sprintf("712020:%08x-%04x-4%03x-a%03x-%012x", uint32(x>>32), uint16(x>>16), uint16(x)&0xfff, uint16(y>>48)&0xfff, y&0xffffffffffff)
-		}
-		w.users = append(w.users, u)
-	}
+	w.users = drawUsers(r, o.Seed)
 	w.me = &user{accountID: "712020:00000000-5a4d-4b0c-a5e5-000000000001", name: "Meshflow Sync", email: o.Email, tz: o.TimeZone}
 
 	for i, def := range projectDefs[:o.Projects] {
