@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/meshflow/meshflow/dev/sandbox/internal/fake"
+	"github.com/meshflow/meshflow/framework/source"
 )
 
 type clock struct {
@@ -580,4 +581,30 @@ func TestCompanyBulkEnrichment(t *testing.T) {
 	a.SetCredits(CreditsCompanyEnrich, 1)
 	mustError(t, bulk(map[string]any{"requests": many[:2]}), 402, "payment_required", "company enrichment")
 	mustError(t, do(t, "GET", ts.URL+"/v5/company/enrich/bulk", nil, DefaultKey), 405, "invalid_request_error", "not allowed")
+}
+
+// Started as a source's sandbox, the imitation takes the companies, seed and
+// limits the platform hands it, and its values point a client at it.
+func TestStartAsSourceSandbox(t *testing.T) {
+	companies := fake.Numbered(30)
+	sb, err := Start(source.SandboxOptions{Seed: 9, Now: func() time.Time { return t0 }, Companies: companies, Unlimited: true,
+		Settings: []any{&Options{Strangers: 5}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(Path+"/", http.StripPrefix(Path, sb))
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	vals := sb.Values(ts.URL + Path)
+	api := sb.(*source.Imitation).Unwrap().(*API)
+	if n, _ := api.Count(); len(api.Matches()) != 30 || n != 24+5 {
+		t.Fatalf("%d companies seeded, %d records; want 30 and 24 matched + 5 strangers", len(api.Matches()), n)
+	}
+	for range 3 { // the per-minute limits are off: more than a window admits
+		got := do(t, "GET", vals.Get(BaseURLVar)+"/company/enrich?website="+sure(api).Company, nil, vals.Get(KeyVar))
+		if got.status != 200 || got.header("X-Ratelimit-Limit") != "" {
+			t.Fatalf("%d %v %s", got.status, got.h, got.body)
+		}
+	}
 }
