@@ -398,24 +398,24 @@ func (p *sqlParser) keyword(k string) bool {
 }
 
 func (p *sqlParser) or() (predicate, error) {
-	left, err := p.and()
-	for err == nil && p.keyword("OR") {
-		var right predicate
-		if right, err = p.and(); err == nil {
-			l := left
-			left = func(rec map[string]any) bool { return l(rec) || right(rec) }
-		}
-	}
-	return left, err
+	return p.chain("OR", p.and, func(l, r predicate) predicate {
+		return func(rec map[string]any) bool { return l(rec) || r(rec) }
+	})
 }
 
 func (p *sqlParser) and() (predicate, error) {
-	left, err := p.not()
-	for err == nil && p.keyword("AND") {
+	return p.chain("AND", p.not, func(l, r predicate) predicate {
+		return func(rec map[string]any) bool { return l(rec) && r(rec) }
+	})
+}
+
+// chain reads operands joined by the keyword op, left to right.
+func (p *sqlParser) chain(op string, operand func() (predicate, error), join func(l, r predicate) predicate) (predicate, error) {
+	left, err := operand()
+	for err == nil && p.keyword(op) {
 		var right predicate
-		if right, err = p.not(); err == nil {
-			l := left
-			left = func(rec map[string]any) bool { return l(rec) && right(rec) }
+		if right, err = operand(); err == nil {
+			left = join(left, right)
 		}
 	}
 	return left, err
