@@ -425,6 +425,11 @@ func (st *stream) fetch(ctx context.Context, pg pageState, e *env, windowed bool
 		}
 		next.T = last
 	}
+	// A cursor is stored in manifests and heartbeats: it must never carry a
+	// credential, even one a server echoed into its page token.
+	if len(next.T) > 0 && st.src.api.Scrub(string(next.T)) != string(next.T) {
+		return nil, pg, false, errs.Errorf(errs.Invalid, op, "the API's next-page token holds a credential of the source; it cannot go into a cursor")
+	}
 	return recs, next, stop, nil
 }
 

@@ -40,6 +40,9 @@ type object struct {
 
 // mapping reads n as a mapping; nil (with a problem) when it is something else.
 func (p *problems) mapping(n *yaml.Node, field string) *object {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
 	if n == nil {
 		return nil
 	}
@@ -75,17 +78,30 @@ func join(field, key string) string {
 // at returns key's field name.
 func (o *object) at(key string) string { return join(o.field, key) }
 
-// get returns key's value node, or nil when absent.
+// get returns key's value node, or nil when absent or empty (key: with no value).
 func (o *object) get(key string) *yaml.Node {
 	if o == nil {
 		return nil
 	}
 	o.read[key] = true
-	return o.vals[key]
+	n := o.vals[key]
+	for n != nil && n.Kind == yaml.AliasNode { // &anchor … *anchor: the same value again
+		n = n.Alias
+	}
+	if n != nil && !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
+		return n
+	}
+	return nil
 }
 
-// has reports whether key is present (without reading it).
-func (o *object) has(key string) bool { return o != nil && o.vals[key] != nil }
+// has reports whether key has a value (without reading it).
+func (o *object) has(key string) bool {
+	if o == nil {
+		return false
+	}
+	n := o.vals[key]
+	return n != nil && !(n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+}
 
 // done reports the keys nobody read as unknown, suggesting the nearest known one.
 func (o *object) done(known ...string) {
