@@ -74,7 +74,15 @@ func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error)
 		}
 	}
 	var cursor json.RawMessage
-	if !in.FullRefresh {
+	var keys []source.Key
+	if spec := stream.Spec(); spec.Keys != nil {
+		// A keyed stream asks about this sync's keys from the first: its cursor only
+		// says how far a landing got through them (see keys).
+		var err error
+		if keys, err = a.keys(ctx, ref, spec); err != nil {
+			return LandOutput{}, toTemporal(ctx, err)
+		}
+	} else if !in.FullRefresh {
 		c, err := a.Lake.Cursor(ctx, ref)
 		if err != nil {
 			return LandOutput{}, toTemporal(ctx, err)
@@ -100,7 +108,7 @@ func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error)
 	defer hb.stop()
 	log := a.Log.With().Str("domain", in.Domain).Str("source", in.Source).Str("stream", in.Stream).Str("run_id", in.RunID).Logger()
 	res, err := a.Lake.Land(ctx, stream, lake.LandRequest{
-		Stream: ref, RunID: in.RunID, SyncStart: in.SyncStart, Partition: in.Partition, Cursor: cursor, Resume: resume,
+		Stream: ref, RunID: in.RunID, SyncStart: in.SyncStart, Partition: in.Partition, Keys: keys, Cursor: cursor, Resume: resume,
 		// The activity id tells the landings before and after a quota wait apart, the
 		// attempt number the retries of one (see lake.LandRequest.Attempt).
 		Attempt:  fmt.Sprintf("%s-%d", info.ActivityID, info.Attempt),
@@ -117,6 +125,49 @@ func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error)
 	}
 	log.Info().Int64("rows", res.Manifest.Rows).Int("pages", res.Stats.Pages).Int("retries", res.Stats.Retries).Str("manifest", res.ManifestKey).Msg("landed")
 	return LandOutput{ManifestKey: res.ManifestKey, Rows: res.Manifest.Rows, Files: len(res.Manifest.Files), Pages: res.Stats.Pages, Retries: res.Stats.Retries}, nil
+}
+
+// keys lists a keyed stream's keys for this landing: its query over the current
+// snapshots of the ports it names and the stream's own committed landings (so it can
+// leave out what it has asked about lately). Every attempt of a run computes the same
+// list unless a port it reads was published in between; the stream's cursor names the
+// last key done, so a resumed attempt goes on after it.
+func (a *Activities) keys(ctx context.Context, ref lake.StreamRef, spec source.StreamSpec) ([]source.Key, error) {
+	scratch, err := os.MkdirTemp(a.WorkDir, "keys-")
+	if err != nil {
+		return nil, errs.E(errs.Internal, "keys", err)
+	}
+	defer os.RemoveAll(scratch)
+	name := ref.Source + "." + ref.Stream
+	req := transform.KeysRequest{Name: name, SQL: spec.Keys.SQL, TempDir: filepath.Join(scratch, "spill")}
+	own, err := a.rawInput(ctx, ref.Domain, mesh.Raw(ref.Source, ref.Stream), "", scratch)
+	switch {
+	case errs.Is(err, errs.NotFound): // its first landing: nothing asked yet
+		own = transform.RawInput{Source: ref.Source, Stream: ref.Stream, PrimaryKey: spec.PrimaryKey, CursorField: spec.CursorField, Fields: spec.Fields}
+	case err != nil:
+		return nil, err
+	}
+	req.Raw = []transform.RawInput{own}
+	for _, input := range spec.Keys.Inputs {
+		d, p, err := a.Mesh.Find(input)
+		if err != nil {
+			return nil, errs.Errorf(errs.Invalid, "keys of "+name, "its keys read %s, which is not declared: %v", input, err)
+		}
+		id := port.TableID{Domain: d.Name, Name: p.PortName()}
+		snap, ok, err := a.Ports.Current(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, errs.Errorf(errs.NotFound, "keys of "+name, "its keys read %s, which has never been published: run %s first", id, input)
+		}
+		files, err := a.Ports.LocalDataFiles(ctx, id, snap.ID, filepath.Join(scratch, "ports"))
+		if err != nil {
+			return nil, err
+		}
+		req.Ports = append(req.Ports, transform.PortInput{Domain: d.Name, Product: p.Name, Files: files})
+	}
+	return transform.Keys(ctx, req)
 }
 
 // DiscardStaged deletes the model output a failed run staged. It deletes only keys

@@ -40,6 +40,8 @@ type LandRequest struct {
 	RunID     string
 	SyncStart time.Time
 	Partition string
+	// Keys are a keyed stream's keys for this sync (source.StreamSpec.Keys).
+	Keys []source.Key
 	// Attempt names this attempt of the landing in its files' keys
 	// (run=<RunID>/part-<n>-a<Attempt>.parquet; "" = part-<n>.parquet). Every attempt
 	// of one run's landing needs its own: an attempt given up on (its heartbeat came
@@ -188,7 +190,7 @@ func (l *Lake) Land(ctx context.Context, stream source.Stream, req LandRequest) 
 	w.cp = cp
 	w.lastCursor = cp.Cursor
 
-	stats, err := source.NewReader(stream, w.readerOptions()).Read(ctx, source.PageRequest{Cursor: cp.Cursor, SyncStart: req.SyncStart, Partition: req.Partition}, func(p source.Page) error {
+	stats, err := source.NewReader(stream, w.readerOptions()).Read(ctx, source.PageRequest{Cursor: cp.Cursor, SyncStart: req.SyncStart, Partition: req.Partition, Keys: req.Keys}, func(p source.Page) error {
 		return w.page(ctx, p)
 	})
 	if err != nil {

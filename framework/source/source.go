@@ -43,7 +43,27 @@ type StreamSpec struct {
 
 	// RequestsPerSecond paces calls before the API says no (0 = unpaced).
 	RequestsPerSecond float64
+
+	// Keys, when set, drives the stream from the mesh's own data: before a landing the
+	// platform runs Keys.SQL over the current snapshots of the ports Keys.Inputs names
+	// and this stream's own landings, and hands the stream the rows (PageRequest.Keys),
+	// one request per key — an enrichment API asked about the mesh's companies.
+	Keys *Keys
 }
+
+// Keys is the query that lists the keys a keyed stream asks its API about.
+type Keys struct {
+	// Inputs are the ports the query reads, as domain.product; they are views named
+	// so in the query, as in a model. The stream's own landings are the views
+	// <source>.<stream> (newest version per record) and <source>.<stream>_history.
+	Inputs []string
+	// SQL selects the keys, one row each, in a stable order (ORDER BY): a landing
+	// resumes after the last key it made durable.
+	SQL string
+}
+
+// Key is one row of a keyed stream's keys, each column as text ("" for NULL).
+type Key map[string]string
 
 // PageRequest asks a stream for the page after Cursor.
 type PageRequest struct {
@@ -55,6 +75,10 @@ type PageRequest struct {
 	SyncStart time.Time
 	// Partition narrows the read to one partition (e.g. a day "2024-03-02"); "" = unpartitioned.
 	Partition string
+	// Keys are the rows a keyed stream (StreamSpec.Keys) asks about in this sync, in
+	// order; its cursor names the last key done, and a resumed landing goes on after
+	// it. nil for other streams.
+	Keys []Key
 }
 
 // Page is one response's worth of records.

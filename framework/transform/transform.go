@@ -338,3 +338,67 @@ func CheckStaged(ctx context.Context, path string, checks []mesh.Check, now time
 	}
 	return quality.Run(ctx, db, checks, now)
 }
+
+// KeysRequest is the query of a keyed stream (source.StreamSpec.Keys) with its inputs.
+type KeysRequest struct {
+	Name    string // the stream, for messages: source.stream
+	SQL     string
+	Raw     []RawInput // the stream's own landings (none before its first)
+	Ports   []PortInput
+	TempDir string
+}
+
+// Keys runs a keyed stream's query and returns its rows in order, each column as text
+// ("" for NULL).
+func Keys(ctx context.Context, req KeysRequest) ([]source.Key, error) {
+	op := "list the keys of " + req.Name
+	db, err := Open(ctx, req.TempDir, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	for _, in := range req.Raw {
+		if err := createRawViews(ctx, db, in); err != nil {
+			return nil, err
+		}
+	}
+	for _, in := range req.Ports {
+		if err := createPortView(ctx, db, in); err != nil {
+			return nil, err
+		}
+	}
+	q := strings.TrimRight(strings.TrimSpace(req.SQL), ";")
+	cols, err := describe(ctx, db, q)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, op, fmt.Errorf("the keys SQL does not run: %w", err))
+	}
+	casts := make([]string, len(cols))
+	for i, c := range cols {
+		casts[i] = fmt.Sprintf("CAST(%s AS VARCHAR)", quality.Ident(c.name))
+	}
+	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM (%s) AS k", strings.Join(casts, ", "), q))
+	if err != nil {
+		return nil, errs.E(errs.Invalid, op, err)
+	}
+	defer rows.Close()
+	var out []source.Key
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, errs.E(errs.Internal, op, err)
+		}
+		k := make(source.Key, len(cols))
+		for i, c := range cols {
+			k[c.name] = vals[i].String
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, errs.E(errs.Invalid, op, err)
+	}
+	return out, nil
+}
