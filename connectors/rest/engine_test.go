@@ -1,10 +1,12 @@
 package rest_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshflow/meshflow/connectors/conformance"
 	"github.com/meshflow/meshflow/connectors/rest"
@@ -153,5 +155,44 @@ func TestPaginatorsReadTheSameRecords(t *testing.T) {
 		if strings.Join(got, ",") != want {
 			t.Errorf("%s read\n%s\nwant\n%s", p.name, strings.Join(got, ","), want)
 		}
+	}
+}
+
+// A bulk update of more records than a cursor remembers (256) just before a sync
+// lands every one of them in that sync, with a cursor of a few kilobytes. The records
+// it could not remember land once more in the syncs whose window still holds them —
+// those starting within the lookback after it — and no more after that.
+func TestBulkUpdateLandsAtOnce(t *testing.T) {
+	api := newThingsAPI(400, conformance.Faults{})
+	bulk := time.Now().UTC().Truncate(time.Second)
+	api.now = func() time.Time { return bulk }
+	ts := httptest.NewServer(api)
+	defer ts.Close()
+	p := paginators[0]
+	src, err := thingsSpec(t, p.request, p.records, p.paginate, p.window, false).New(source.Values{"THINGS_TOKEN": thingsToken, "THINGS_BASE_URL": ts.URL + "/v1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := src.Streams()[0]
+	var last json.RawMessage
+	read := func(syncStart time.Time) (int, int) {
+		t.Helper()
+		recs, cursor, err := source.ReadAll(t.Context(), st, source.PageRequest{Cursor: last, SyncStart: syncStart}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = cursor
+		return len(recs), len(cursor)
+	}
+	if n, _ := read(bulk.Add(-time.Hour)); n != 400 {
+		t.Fatalf("full read: %d things", n)
+	}
+	api.touchAll()
+	changed, size := read(bulk.Add(time.Minute))
+	within, _ := read(bulk.Add(30 * time.Minute)) // the window (bulk − 59m, bulk + 30m]
+	after, _ := read(bulk.Add(3 * time.Hour))     // (bulk − 30m, bulk + 3h]
+	quiet, _ := read(bulk.Add(5 * time.Hour))     // (bulk + 2h, bulk + 5h]
+	if changed != 400 || size > 8<<10 || within != 144 || after != 144 || quiet != 0 {
+		t.Errorf("after a bulk update of 400: %d landed (cursor %d bytes), then %d, %d and %d; want 400 (under 8 KB), 144, 144 and 0", changed, size, within, after, quiet)
 	}
 }

@@ -146,6 +146,17 @@ func (st *stream) decodeCursor(raw json.RawMessage) (cursor, error) {
 	return c, nil
 }
 
+// CheckCursor reports whether raw is a cursor the stream named reads back, with the
+// error NextPage would give (fuzz tests hold every cursor a stream writes to it).
+func (src *Source) CheckCursor(stream string, raw json.RawMessage) error {
+	st := src.stream(stream)
+	if st == nil {
+		return errs.Errorf(errs.Invalid, src.spec.name+": cursor", "no stream %q", stream)
+	}
+	_, err := st.decodeCursor(raw)
+	return err
+}
+
 func (c cursor) parentToken() json.RawMessage {
 	if c.Parent == nil {
 		return nil
@@ -539,9 +550,11 @@ func truncate(s string, n int) string {
 // without incremental keeps every record. An incremental one drops records changed
 // after Until (the next window holds them), at or below Since (an earlier sync landed
 // them), and those landed before at the same version; it remembers the versions it
-// lands within the lookback of Until, at most remember of them, and leaves those it
-// cannot remember to the next sync (whose window holds them, and which lands them
-// without remembering them once they are below its band).
+// lands within the lookback of Until, at most remember of them. Past that (a bulk
+// update of thousands of records just before the sync) it lands the rest without
+// remembering them: the next sync lands them once more, a duplicate of the same
+// version that the raw views' newest-version-per-key read never shows, where
+// leaving them to the next sync would publish them a whole cadence late.
 func (st *stream) keep(c *cursor, recs []json.RawMessage) []json.RawMessage {
 	inc := st.def.inc
 	if inc == nil || len(recs) == 0 {
@@ -573,10 +586,7 @@ func (st *stream) keep(c *cursor, recs []json.RawMessage) []json.RawMessage {
 			continue
 		case id != "" && (c.Seen.Landed(id, v) || c.New.Landed(id, v)):
 			continue
-		case v > band && id != "":
-			if remembered >= st.remember {
-				continue
-			}
+		case v > band && id != "" && remembered < st.remember:
 			if c.New == nil {
 				c.New = source.Versions{}
 			}
