@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meshflow/meshflow/connectors/conformance"
+	"github.com/meshflow/meshflow/connectors/rest"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
@@ -136,6 +137,65 @@ func FuzzResponse(f *testing.F) {
 		}
 		p, err := src.Streams()[0].NextPage(t.Context(), source.PageRequest{Cursor: json.RawMessage(`{"v":1,"phase":"idle","mark":1773050400000}`), SyncStart: fuzzNow})
 		checkPage(t, p, err)
+		if err == nil && code/100 != 2 {
+			t.Fatalf("HTTP %d read as a page", code)
+		}
+	})
+}
+
+// specSource is the spec-defined Crunchbase answering reply.
+func specSource(t *testing.T, reply *fuzzReply) *rest.Source {
+	t.Helper()
+	src, err := Spec.New(source.Values{UserKeyEnv: fuzzKey, BaseURLEnv: "https://api.crunchbase.test/api/v4", source.Unpaced: "true"},
+		&rest.Options{HTTPClient: &http.Client{Transport: reply}, Now: func() time.Time { return fuzzNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// FuzzSpecCursor holds the spec to FuzzCursor's contract: against a well-formed
+// answer the only error is a cursor that does not read, Invalid and naming it.
+func FuzzSpecCursor(f *testing.F) {
+	for _, seed := range []string{``, `null`, `{}`, `{"v":2}`, `{"v":1,"phase":"idle","mark":1773050400000,"seen":{"x":1773050400000}}`,
+		`{"v":1,"phase":"read","t":"5f2a0c7e-0000-4000-8000-000000000001","r":1000,"since":1773046800000,"until":1773144000000}`,
+		`{"v":1,"phase":"read","t":{"x":1},"r":-1}`} {
+		f.Add([]byte(seed))
+	}
+	reply := &fuzzReply{status: 200, body: []byte(`{"count":1,"entities":[` + fuzzOrg + `]}`)}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		src := specSource(t, reply)
+		st := src.Streams()[0]
+		p, err := conformance.ReadFuzzedCursor(t, st, source.PageRequest{Cursor: raw, SyncStart: fuzzNow}, src.CheckCursor("organizations", raw))
+		conformance.CheckFuzzedPage(t, p, err, func(b []byte) error { return src.CheckCursor("organizations", b) }, fuzzKey)
+	})
+}
+
+// FuzzSpecResponse holds the spec to FuzzResponse's contract: no panic, and an
+// answer it cannot use is a kinded error that never shows the key.
+func FuzzSpecResponse(f *testing.F) {
+	for _, s := range []struct {
+		status uint16
+		body   string
+	}{
+		{200, `{"count":3,"entities":[` + fuzzOrg + `,{"uuid":"5f2a0c7e-0000-4000-8000-000000000002","properties":{"updated_at":"2026-03-09T11:00:00Z"}}]}`},
+		{200, `{"count":0,"entities":[]}`}, {200, `{"entities":[]}`}, {200, `{"count":1}`}, {200, `{"count":1,"entities":[{"properties":{"note":"` + fuzzKey + `"}}]}`},
+		{200, `{"count":1,"entities":[{"uuid":"` + fuzzKey + `","properties":{"updated_at":"2026-03-09T11:00:00Z"}}]}`},
+		{200, `{"count":1,"entities":[1,"x",null]}`}, {200, `{"count":"many","entities":[]}`}, {200, `[`}, {200, ``},
+		{400, `[{"code":"MD100","message":"Missing required field: field_ids"}]`}, {400, `{"error":"bad request ` + fuzzKey + `","code":"` + fuzzKey + `"}`},
+		{401, `[{"code":"LA201","message":"Invalid user_key: ` + fuzzKey + `"}]`}, {403, `{"message":"Your plan does not include this field"}`},
+		{404, `[{"code":"MD101","message":"Entity not found"}]`}, {429, ``}, {500, `<html>oops</html>`}, {503, `[{"code":7}]`},
+	} {
+		f.Add(s.status, []byte(s.body))
+	}
+	f.Fuzz(func(t *testing.T, status uint16, body []byte) {
+		code := int(status)
+		if code < 100 || code > 599 {
+			code = 200
+		}
+		src := specSource(t, &fuzzReply{status: code, body: body})
+		p, err := src.Streams()[0].NextPage(t.Context(), source.PageRequest{Cursor: json.RawMessage(`{"v":1,"phase":"idle","mark":1773050400000}`), SyncStart: fuzzNow})
+		conformance.CheckFuzzedPage(t, p, err, func(b []byte) error { return src.CheckCursor("organizations", b) }, fuzzKey)
 		if err == nil && code/100 != 2 {
 			t.Fatalf("HTTP %d read as a page", code)
 		}
