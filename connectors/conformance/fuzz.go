@@ -1,7 +1,10 @@
 package conformance
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -54,4 +57,21 @@ func ReadFuzzedCursor(t testing.TB, st source.Stream, req source.PageRequest, de
 		t.Fatalf("%s: cursor %q read as %v, want the decoding error", name, req.Cursor, err)
 	}
 	return p, err
+}
+
+// Answer is an http.RoundTripper that answers every request with one canned
+// response, without a network: a fuzz test hands a connector arbitrary statuses,
+// headers and bodies through it.
+type Answer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// RoundTrip answers r.
+func (a *Answer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		r.Body.Close()
+	}
+	return &http.Response{StatusCode: a.Status, Header: a.Header.Clone(), Body: io.NopCloser(bytes.NewReader(a.Body)), Request: r}, nil
 }

@@ -3,7 +3,6 @@ package rest
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -82,21 +81,7 @@ streams:
     fields: {id: {type: string, doc: d}, parent_id: {type: string, path: _parent.id, doc: d}}
 `
 
-// fuzzReply answers every request with one canned response, without a network.
-type fuzzReply struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (f *fuzzReply) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil {
-		r.Body.Close()
-	}
-	return &http.Response{StatusCode: f.status, Header: f.header.Clone(), Body: io.NopCloser(bytes.NewReader(f.body)), Request: r}, nil
-}
-
-func fuzzSource(t *testing.T, reply *fuzzReply) *Source {
+func fuzzSource(t *testing.T, reply *conformance.Answer) *Source {
 	t.Helper()
 	spec, err := Parse("fuzz.yaml", []byte(fuzzSpec))
 	if err != nil {
@@ -140,7 +125,7 @@ func FuzzCursor(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, which uint8) {
-		src := fuzzSource(t, &fuzzReply{status: 200, header: http.Header{"Link": {`<https://fuzz.example/v1/links?page=3>; rel="next"`}}, body: []byte(fuzzAnswer)})
+		src := fuzzSource(t, &conformance.Answer{Status: 200, Header: http.Header{"Link": {`<https://fuzz.example/v1/links?page=3>; rel="next"`}}, Body: []byte(fuzzAnswer)})
 		st := src.streams[int(which)%len(src.streams)]
 		_, decodeErr := st.decodeCursor(raw)
 		p, err := conformance.ReadFuzzedCursor(t, st, source.PageRequest{Cursor: raw, SyncStart: fuzzNow}, decodeErr)
@@ -179,7 +164,7 @@ func FuzzResponse(f *testing.F) {
 		if code < 100 || code > 599 {
 			code = 200
 		}
-		src := fuzzSource(t, &fuzzReply{status: code, header: http.Header{"Link": {link}, "X-Reset": {"12"}}, body: body})
+		src := fuzzSource(t, &conformance.Answer{Status: code, Header: http.Header{"Link": {link}, "X-Reset": {"12"}}, Body: body})
 		st := src.streams[int(which)%len(src.streams)]
 		p, err := st.NextPage(t.Context(), source.PageRequest{Cursor: json.RawMessage(`{"v":1,"phase":"idle","mark":1773046800000}`), SyncStart: fuzzNow})
 		checkPage(t, st, p, err)
