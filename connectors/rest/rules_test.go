@@ -263,3 +263,54 @@ func TestQueryKeyStaysOutOfCursors(t *testing.T) {
 		t.Errorf("the cursor after the first page: %s", cursors[0])
 	}
 }
+
+// ${partition} carries the day a partitioned product's run lands, and an epoch
+// window goes into the request as numbers: the lower bound floored, the upper one
+// rounded up to the format's unit.
+func TestPartitionAndEpochWindow(t *testing.T) {
+	var got []string
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.URL.RawQuery)
+		w.Write([]byte(`{"items":[{"id":1,"at":1773144000}]}`))
+	}))
+	defer ts.Close()
+	y := `source: things
+title: Things
+base_url: https://things.example/v1
+variables:
+  THINGS_TOKEN: {doc: token, secret: true}
+auth: {type: bearer, token: "${THINGS_TOKEN}"}
+streams:
+  events:
+    doc: Events of a day.
+    request: {path: /events, query: {day: "${partition}"}}
+    records: items
+    incremental: {field: at, unit: s, format: epoch_s, request: {query: {from: "${since}", to: "${until}"}}}
+    primary_key: [id]
+    fields:
+      id: {type: int64, doc: The id.}
+      at: {type: int64, doc: "When it happened, epoch seconds."}
+`
+	spec, err := rest.Parse("things.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := spec.New(source.Values{"THINGS_TOKEN": "tok", "THINGS_BASE_URL": ts.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := src.Streams()[0]
+	start := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	p, err := st.NextPage(t.Context(), source.PageRequest{SyncStart: start, Partition: "2026-03-09"})
+	if err != nil || len(p.Records) != 1 {
+		t.Fatalf("%v %+v", err, p)
+	}
+	later := start.Add(90*time.Minute + 500*time.Millisecond)
+	if _, err := st.NextPage(t.Context(), source.PageRequest{Cursor: p.Next, SyncStart: later, Partition: "2026-03-09"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"day=2026-03-09", fmt.Sprintf("day=2026-03-09&from=%d&to=%d", start.Unix(), later.Unix()+1)}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("requests %q, want %q", got, want)
+	}
+}
