@@ -425,6 +425,9 @@ func (st *stream) fetch(ctx context.Context, pg pageState, e *env, windowed bool
 		if u == "" {
 			return recs, next, true, nil
 		}
+		if _, err := st.src.api.Resolve(u, nil); err != nil { // refused now, not when a resumed read follows it
+			return nil, pg, false, errs.Errorf(errs.Invalid, op, "the Link header's next page: %v", err)
+		}
 		next.T, _ = json.Marshal(st.withoutQueryKey(u))
 	case "keyset":
 		if len(recs) == 0 {
