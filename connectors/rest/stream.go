@@ -27,14 +27,16 @@ type stream struct {
 	// the cursor field and the keyset field.
 	key                []source.Field
 	pk                 []int
-	cursorAt, keysetAt int // -1: none
-	parentMu           sync.Mutex
-	parentKey          string // which parent page parentRecs hold
-	parentRecs         []json.RawMessage
-	parentNext         pageState
-	parentDone         bool
-	remember           int   // how many versions a cursor carries at most
+	cursorAt, keysetAt int   // -1: none
 	unitMS             int64 // milliseconds in a unit of an int64 cursor field
+
+	// The parent's page a stream with a parent works through: each of its records
+	// costs a page or more of this stream, so it is fetched once, not per page.
+	parentMu   sync.Mutex
+	parentKey  string // which parent page parentRecs hold
+	parentRecs []json.RawMessage
+	parentNext pageState
+	parentDone bool
 }
 
 // maxRemembered bounds the versions a cursor carries, about 30 bytes each in JSON:
@@ -42,7 +44,7 @@ type stream struct {
 const maxRemembered = 256
 
 func newStream(src *Source, def *streamDef) *stream {
-	st := &stream{src: src, def: def, op: src.spec.name + ": read " + def.name, cursorAt: -1, keysetAt: -1, remember: maxRemembered, unitMS: 1}
+	st := &stream{src: src, def: def, op: src.spec.name + ": read " + def.name, cursorAt: -1, keysetAt: -1, unitMS: 1}
 	index := func(name string) int {
 		if i := slices.IndexFunc(st.key, func(f source.Field) bool { return f.Name == name }); i >= 0 {
 			return i
@@ -253,8 +255,7 @@ func (st *stream) childPage(ctx context.Context, req source.PageRequest, c curso
 }
 
 // parentPage returns the parent's page at pg, as a full read of it (the parent's own
-// incremental window does not apply), keeping the last one: each of its records
-// costs the child a page or more.
+// incremental window does not apply), keeping the last one.
 func (st *stream) parentPage(ctx context.Context, pg pageState, partition string) ([]json.RawMessage, pageState, bool, error) {
 	key, _ := json.Marshal(pg)
 	k := string(key) + "\x00" + partition
@@ -553,7 +554,7 @@ func truncate(s string, n int) string {
 // without incremental keeps every record. An incremental one drops records changed
 // after Until (the next window holds them), at or below Since (an earlier sync landed
 // them), and those landed before at the same version; it remembers the versions it
-// lands within the lookback of Until, at most remember of them. Past that (a bulk
+// lands within the lookback of Until, at most maxRemembered of them. Past that (a bulk
 // update of thousands of records just before the sync) it lands the rest without
 // remembering them: the next sync lands them once more, a duplicate of the same
 // version that the raw views' newest-version-per-key read never shows, where
@@ -589,7 +590,7 @@ func (st *stream) keep(c *cursor, recs []json.RawMessage) []json.RawMessage {
 			continue
 		case id != "" && (c.Seen.Landed(id, v) || c.New.Landed(id, v)):
 			continue
-		case v > band && id != "" && remembered < st.remember:
+		case v > band && id != "" && remembered < maxRemembered:
 			if c.New == nil {
 				c.New = source.Versions{}
 			}
