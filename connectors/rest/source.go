@@ -235,7 +235,7 @@ func (s *Spec) buildAuth(v source.Values) (source.Auth, []string, error) {
 	}
 	oauth := func(token func(context.Context) (*oauth2.Token, error), extra ...string) source.Auth {
 		return source.OAuth2(source.OAuth2Options{Title: s.title, TokenURL: tokenURL, Credentials: s.credentialsHint(), Token: token,
-			Secrets: append(slices.Clone(secrets), extra...), Scheme: a.scheme})
+			Secrets: append(slices.Clone(secrets), extra...), Scheme: a.scheme, Refused: a.refused})
 	}
 	switch a.kind {
 	case "bearer":

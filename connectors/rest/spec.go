@@ -51,6 +51,7 @@ type authSpec struct {
 	in, name, prefix, scheme, style      string
 	scopes                               []string
 	params                               []kv
+	refused                              []int // token endpoint statuses that refuse the credentials, besides 400, 401, 403
 }
 
 type rateSpec struct {
@@ -162,8 +163,8 @@ var authKeys = map[string][]string{
 	"bearer":                    {"token"},
 	"basic":                     {"username", "password"},
 	"api_key":                   {"in", "name", "value", "prefix"},
-	"oauth2_client_credentials": {"token_url", "client_id", "client_secret", "scopes", "auth_style", "params", "scheme"},
-	"oauth2_refresh_token":      {"token_url", "client_id", "client_secret", "refresh_token", "scopes", "auth_style", "scheme"},
+	"oauth2_client_credentials": {"token_url", "client_id", "client_secret", "scopes", "auth_style", "params", "scheme", "refused"},
+	"oauth2_refresh_token":      {"token_url", "client_id", "client_secret", "refresh_token", "scopes", "auth_style", "scheme", "refused"},
 	"service_account":           {"key", "scopes", "token_url", "subject", "scheme"},
 }
 
@@ -471,6 +472,13 @@ func (s *Spec) readAuth(p *problems, o *object) {
 		}
 		au.clientID, au.clientSecret = tmpl("client_id", true), tmpl("client_secret", kind == "oauth2_client_credentials")
 		au.style = a.oneOf("auth_style", false, "header", "params")
+		for _, st := range a.strs("refused") {
+			code, err := strconv.Atoi(st)
+			if err != nil || code < 400 || code > 499 {
+				p.add(a.get("refused"), a.at("refused"), "%q is not an HTTP status from 400 to 499 (the statuses by which the token endpoint refuses the credentials, besides 400, 401 and 403)", st)
+			}
+			au.refused = append(au.refused, code)
+		}
 		if kind == "oauth2_refresh_token" {
 			au.refreshToken = tmpl("refresh_token", true)
 		} else if n := a.get("params"); n != nil {

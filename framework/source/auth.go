@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -117,6 +118,9 @@ type OAuth2Options struct {
 	Scheme string
 	// HTTPClient reaches the token endpoint [the API's client].
 	HTTPClient *http.Client
+	// Refused are statuses besides 400, 401 and 403 by which the token endpoint
+	// refuses the credentials: Looker's /login answers a wrong API key 404.
+	Refused []int
 }
 
 // OAuth2 is an Auth sending an access token fetched as o says.
@@ -243,7 +247,7 @@ func (a *oauth2Auth) tokenError(ctx context.Context, err error) error {
 	}
 	said = truncate(a.scrub(said), maxSaid)
 	switch {
-	case code == http.StatusBadRequest || code == http.StatusUnauthorized || code == http.StatusForbidden:
+	case code == http.StatusBadRequest || code == http.StatusUnauthorized || code == http.StatusForbidden || slices.Contains(a.o.Refused, code):
 		fix := cmp.Or(a.o.Credentials, "check the source's credentials")
 		return errs.Errorf(errs.Permission, op, "%s refused the credentials at its token endpoint (HTTP %d %s): %s", a.o.Title, code, said, fix)
 	case code == http.StatusTooManyRequests:

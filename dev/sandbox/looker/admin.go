@@ -14,6 +14,7 @@ import (
 //
 //	POST /expire-tokens      → 204 (ExpireTokens: every access token answers 401 from now on)
 //	POST /add-views?n=5      → {"views":[{"date":…,"dashboard_id":…,"user_id":…,"email":…,"history_ids":[…]}]} (AddViews)
+//	POST /add-queries?n=5    → {"history_ids":[…]} (AddQueries: n explore queries run now)
 //	POST /fail-queries?n=1   → 204 (FailQueries: the next n queries answer a looker_error row)
 //	GET  /views              → [{"date":…,"dashboard_id":…,"user_id":…,"email":…,"views":N}] (Views)
 //	GET  /dashboard-tables   → [{"dashboard_id":…,"title":…,"deleted":false,"explores":[…],"tables":[…]}] (DashboardTables)
@@ -29,6 +30,11 @@ func (a *API) Admin() http.Handler {
 	mux.HandleFunc("POST /add-views", func(w http.ResponseWriter, r *http.Request) {
 		if n, ok := adminN(w, r); ok {
 			writeJSON(w, http.StatusOK, map[string]any{"views": a.AddViews(n)})
+		}
+	})
+	mux.HandleFunc("POST /add-queries", func(w http.ResponseWriter, r *http.Request) {
+		if n, ok := adminN(w, r); ok {
+			writeJSON(w, http.StatusOK, map[string]any{"history_ids": a.AddQueries(n)})
 		}
 	})
 	mux.HandleFunc("POST /fail-queries", func(w http.ResponseWriter, r *http.Request) {
@@ -105,6 +111,7 @@ type DashboardSource struct {
 	DashboardID string    `json:"dashboard_id"`
 	Title       string    `json:"title"`
 	Deleted     bool      `json:"deleted"`
+	Tiles       int       `json:"tiles"` // text tiles included
 	Explores    []Explore `json:"explores"`
 	Tables      []string  `json:"tables"` // sorted
 }
@@ -115,7 +122,7 @@ func (a *API) DashboardTables() []DashboardSource {
 	defer a.mu.RUnlock()
 	out := []DashboardSource{}
 	for _, d := range a.data.dashboards {
-		s := DashboardSource{DashboardID: d.id, Title: d.title, Deleted: !d.deleted.IsZero(), Explores: []Explore{}, Tables: []string{}}
+		s := DashboardSource{DashboardID: d.id, Title: d.title, Deleted: !d.deleted.IsZero(), Tiles: len(d.elements), Explores: []Explore{}, Tables: []string{}}
 		for _, el := range d.elements {
 			if el.query == nil {
 				continue
@@ -196,6 +203,36 @@ func (a *API) FailQueries(n int) {
 	a.failQueries = n
 }
 
+// AddQueries makes n ad-hoc explore queries run now (Now, to the second), by users
+// who use Looker, one history row each with ids after every existing one. It
+// returns their history ids.
+func (a *API) AddQueries(n int) []int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	in, r := a.data, a.mutator
+	now := a.opts.Now().UTC().Truncate(time.Second)
+	users := in.activeAt(now)
+	ids := []int64{}
+	for i := 0; i < n && len(users) > 0; i++ {
+		x := in.exploreRun(r, users[r.IntN(len(users))], now)
+		x.created, x.id = now, in.nextRun
+		in.nextRun++
+		in.runs = append(in.runs, x)
+		ids = append(ids, x.id)
+	}
+	return ids
+}
+
+func (in *instance) activeAt(t time.Time) []*person {
+	var users []*person
+	for _, p := range in.people {
+		if p.activeAt(t) {
+			users = append(users, p)
+		}
+	}
+	return users
+}
+
 // AddedView is a view AddViews made: its history rows' ids.
 type AddedView struct {
 	View
@@ -211,12 +248,7 @@ func (a *API) AddViews(n int) []AddedView {
 	defer a.mu.Unlock()
 	in, r := a.data, a.mutator
 	now := a.opts.Now().UTC().Truncate(time.Second)
-	var users []*person
-	for _, p := range in.people {
-		if p.activeAt(now) {
-			users = append(users, p)
-		}
-	}
+	users := in.activeAt(now)
 	out := []AddedView{}
 	if len(users) == 0 {
 		return out

@@ -55,6 +55,47 @@ func (a *API) dashboards(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// dashboardElements is GET /dashboards/{dashboard_id}/dashboard_elements: every
+// tile of a dashboard (a deleted one's too), with its query — model, view and
+// fields — or, for a tile showing a Look, the Look and its query.
+func (a *API) dashboardElements(w http.ResponseWriter, r *http.Request) {
+	fs, ok := fieldsParam(w, r)
+	if !ok {
+		return
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	id := r.PathValue("dashboard_id")
+	i := slices.IndexFunc(a.data.dashboards, func(d *dashboard) bool { return d.id == id })
+	if i < 0 {
+		writeError(w, r, http.StatusNotFound, "Not found")
+		return
+	}
+	out := []map[string]any{}
+	for _, el := range a.data.dashboards[i].elements {
+		e := map[string]any{
+			"id": strconv.FormatInt(el.id, 10), "dashboard_id": id, "title": el.title, "type": el.kind,
+			"query_id": nil, "query": nil, "look_id": nil, "look": nil, "body_text": nil,
+		}
+		switch {
+		case el.look != nil:
+			e["look_id"] = strconv.FormatInt(el.look.id, 10)
+			e["look"] = map[string]any{"id": e["look_id"], "title": el.look.title, "query_id": strconv.FormatInt(el.query.id, 10), "query": queryObject(el.query)}
+		case el.query != nil:
+			e["query_id"] = strconv.FormatInt(el.query.id, 10)
+			e["query"] = queryObject(el.query)
+		default:
+			e["body_text"] = "Notes on " + a.data.dashboards[i].title
+		}
+		out = append(out, fs.apply(e))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func queryObject(q *query) map[string]any {
+	return map[string]any{"id": strconv.FormatInt(q.id, 10), "model": q.explore.Model, "view": q.explore.Name, "fields": q.fields, "limit": "500"}
+}
+
 // looks is GET /looks (all_looks): every Look not soft-deleted, with its model,
 // query id and usage. It takes only `fields`: no paging.
 func (a *API) looks(w http.ResponseWriter, r *http.Request) {

@@ -12,7 +12,9 @@
 //   - Content lists that page as Looker's do: /dashboards and /looks take only
 //     `fields` and leave out (soft-)deleted content; /users takes `fields`, `ids`,
 //     `sorts` and limit/offset (over the deprecated page/per_page), with a
-//     GitHub-style Link header and X-Total-Count when a limit is sent.
+//     GitHub-style Link header and X-Total-Count when a limit is sent. A
+//     dashboard's tiles (/dashboards/{id}/dashboard_elements) carry their query's
+//     model and view, or the Look's they show.
 //   - run_inline_query (POST /queries/run/json) over the System Activity model
 //     (`system__activity`): the `history` explore (one row per query run: who ran
 //     what, when, from which dashboard or Look, with which model and explore, its
@@ -41,6 +43,7 @@
 //	POST   /api/4.0/login
 //	DELETE /api/4.0/logout
 //	GET    /api/4.0/dashboards?fields=id,title,folder(name)
+//	GET    /api/4.0/dashboards/{dashboard_id}/dashboard_elements?fields=…
 //	GET    /api/4.0/looks?fields=…
 //	GET    /api/4.0/users?fields=…&limit=50&offset=0&sorts=id&ids=1,2
 //	POST   /api/4.0/queries/run/{result_format}     (json)
@@ -168,6 +171,7 @@ func New(opts Options) *API {
 	mux.HandleFunc("POST "+APIPath+"/login", a.login)
 	mux.HandleFunc("DELETE "+APIPath+"/logout", a.logout)
 	mux.HandleFunc("GET "+APIPath+"/dashboards", a.dashboards)
+	mux.HandleFunc("GET "+APIPath+"/dashboards/{dashboard_id}/dashboard_elements", a.dashboardElements)
 	mux.HandleFunc("GET "+APIPath+"/looks", a.looks)
 	mux.HandleFunc("GET "+APIPath+"/users", a.users)
 	mux.HandleFunc("POST "+APIPath+"/queries/run/{result_format}", a.runInlineQuery)

@@ -712,3 +712,55 @@ func TestUnknownPathsAnswerLookersNotFound(t *testing.T) {
 		t.Errorf("%d %s", ans.status, ans.body)
 	}
 }
+
+func TestDashboardElementsCarryTheirQuerysModelAndView(t *testing.T) {
+	a, ts, _ := newTestAPI(t, Options{})
+	tok := "token " + login(t, ts)
+	for _, s := range a.DashboardTables() {
+		var els []map[string]any
+		ans := get(t, ts, tok, "/api/4.0/dashboards/"+s.DashboardID+"/dashboard_elements?fields=id,dashboard_id,type,query(model,view),look_id,look(query(model,view))")
+		ans.decode(t, &els)
+		if ans.status != http.StatusOK || len(els) != s.Tiles {
+			t.Fatalf("dashboard %s: %d %d tiles, want %d", s.DashboardID, ans.status, len(els), s.Tiles)
+		}
+		var got []Explore
+		for _, el := range els {
+			q, _ := el["query"].(map[string]any)
+			if lk, ok := el["look"].(map[string]any); ok {
+				q, _ = lk["query"].(map[string]any)
+				if el["look_id"] == nil || el["query"] != nil {
+					t.Errorf("a Look tile %v", el)
+				}
+			}
+			if el["dashboard_id"] != s.DashboardID || (q == nil) != (el["type"] == "text") {
+				t.Errorf("tile %v", el)
+			}
+			if q != nil {
+				if e := (Explore{q["model"].(string), q["view"].(string)}); !slices.Contains(got, e) {
+					got = append(got, e)
+				}
+			}
+		}
+		if !slices.Equal(got, s.Explores) {
+			t.Errorf("dashboard %s reads %v, want %v", s.DashboardID, got, s.Explores)
+		}
+	}
+	if ans := get(t, ts, tok, "/api/4.0/dashboards/999/dashboard_elements"); ans.status != http.StatusNotFound {
+		t.Errorf("an unknown dashboard: %d", ans.status)
+	}
+}
+
+func TestAddQueriesAddsOneHistoryRowEach(t *testing.T) {
+	a, ts, _ := newTestAPI(t, Options{})
+	tok := login(t, ts)
+	before := a.Count().History
+	ids := a.AddQueries(4)
+	if len(ids) != 4 || a.Count().History != before+4 {
+		t.Fatalf("AddQueries(4) = %v, history %d → %d", ids, before, a.Count().History)
+	}
+	got := rows(t, ts, tok, map[string]any{"model": "system__activity", "view": "history",
+		"fields": []string{"history.id", "history.source", "history.created_time"}, "filters": map[string]string{"history.id": ">=" + strconv.FormatInt(ids[0], 10)}, "sorts": []string{"history.id"}})
+	if len(got) != 4 || got[0]["history.source"] != "explore" || got[3]["history.id"] != float64(ids[3]) || got[0]["history.created_time"] != "2026-11-23 15:00:00" {
+		t.Errorf("the added rows: %v", got)
+	}
+}
