@@ -11,6 +11,7 @@ import (
 	"github.com/meshflow/meshflow/connectors/hubspot"
 	"github.com/meshflow/meshflow/connectors/jira"
 	"github.com/meshflow/meshflow/connectors/pendo"
+	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/source"
 )
 
@@ -26,4 +27,14 @@ func All() []source.Connector {
 		pendo.Connector,
 		crunchbase.Connector,
 	}
+}
+
+// Of returns every registered connector and then the ones m's domains keep for
+// themselves (mesh.Domain.Sources): all that a worker of m can host.
+func Of(m mesh.Mesh) []source.Connector {
+	out := All()
+	for _, d := range m.Domains {
+		out = append(out, d.Sources...)
+	}
+	return out
 }

@@ -60,7 +60,7 @@ func (e *env) demo(ctx context.Context, name string, port, uiPort, touch int) er
 	out := e.stdout
 	fmt.Fprintf(out, "lake:     %s\n", e.cfg.Lake)
 	real := e.cfg.ConfiguredSources()
-	useSandbox := len(real) < len(host.AllSources)
+	useSandbox := len(real) < len(host.Connectors())
 	if err := os.MkdirAll(e.cfg.Lake, 0o755); err != nil {
 		return errs.E(errs.Invalid, "create lake", err)
 	}

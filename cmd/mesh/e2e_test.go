@@ -12,6 +12,8 @@ import (
 	"github.com/rs/zerolog"
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/meshflow/meshflow/dev/sandbox"
+	sbga "github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/flow"
@@ -30,7 +32,7 @@ func devStack(t *testing.T, ctx context.Context) *stack.Stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Stop() })
-	for _, v := range host.Vars {
+	for _, v := range host.Vars() {
 		t.Setenv(v.Name, "")
 		if v.File {
 			t.Setenv(v.Name+"_FILE", "")
@@ -194,7 +196,7 @@ func TestBackfillWaitExitsNonZeroOnAFailedDay(t *testing.T) {
 	day := func(back int) string { return time.Now().UTC().AddDate(0, 0, -back).Format(time.DateOnly) }
 	from, to := day(8), day(7)
 	id := flow.BackfillID("marketing", "web_traffic", from, to)
-	st.Sandbox.GA4().FailDays(to)
+	sandbox.Get[*sbga.API](st.Sandbox).FailDays(to)
 
 	out, code := meshCmd(ctx, "backfill", "start", "marketing.web_traffic", "--from", from, "--to", to, "--wait")
 	t.Logf("backfill with a failing day:\n%s", out)
@@ -211,7 +213,7 @@ func TestBackfillWaitExitsNonZeroOnAFailedDay(t *testing.T) {
 	if code != exitFailure || !strings.Contains(out, "1 of 1 day(s) did not succeed") || !strings.Contains(out, "rerun them with: mesh backfill rerun-failed "+flow.RerunID(id, 1)) {
 		t.Errorf("rerun-failed --wait of a day that fails again: exit %d\n%s", code, out)
 	}
-	st.Sandbox.GA4().ClearFailures()
+	sandbox.Get[*sbga.API](st.Sandbox).ClearFailures()
 	out, code = meshCmd(ctx, "backfill", "rerun-failed", flow.RerunID(id, 1), "--wait")
 	if code != exitOK || !strings.Contains(out, "succeeded 1") || strings.Contains(out, "did not succeed") {
 		t.Errorf("rerun-failed --wait that succeeds: exit %d\n%s", code, out)

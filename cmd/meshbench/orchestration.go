@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/meshflow/meshflow/dev/sandbox"
+	sbga "github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/errs"
@@ -177,15 +178,9 @@ func progress(ctx context.Context, c client.Client, id string, days int, logf fu
 // days does not wait for the sandbox's hourly budget to refill, and history enough for
 // every day backfilled.
 func sandboxOptions(days int) *sandbox.Options {
-	o := &sandbox.Options{}
-	o.Jira.RateLimit = -1
-	o.GitHub.RateLimit = -1
-	o.GitHub.SecondaryPerMinute = -1
-	o.Pendo.RateLimit = -1
-	o.Crunchbase.RateLimit = -1
-	o.GA4.TokensPerHour, o.GA4.TokensPerDay = -1, -1
-	o.GA4.Days = max(365, days+1)
-	return o
+	return &sandbox.Options{Unlimited: true, Settings: []any{
+		sbga.Options{TokensPerHour: -1, TokensPerDay: -1, Days: max(365, days+1)},
+	}}
 }
 
 // childTiming is one RunProduct child: its wall time, how much of it some activity

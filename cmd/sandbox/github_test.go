@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshflow/meshflow/dev/sandbox"
+	sbgithub "github.com/meshflow/meshflow/dev/sandbox/github"
 )
 
 func TestRunServesGitHub(t *testing.T) {
@@ -30,7 +30,7 @@ func TestRunServesGitHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := strings.TrimSpace(line)
-	req, _ := http.NewRequest("GET", sandbox.GitHubURL(root)+"/repos/acme/app/issues?state=all&per_page=10&page=3", nil)
+	req, _ := http.NewRequest("GET", sbgithub.URL(root)+"/repos/acme/app/issues?state=all&per_page=10&page=3", nil)
 	req.Header.Set("Authorization", "Bearer ghp_cli")
 	req.Header.Set("User-Agent", "cli-test")
 	resp, err := http.DefaultClient.Do(req)
@@ -42,7 +42,7 @@ func TestRunServesGitHub(t *testing.T) {
 		t.Errorf("page past --github-page-cap: %d, want 422", resp.StatusCode)
 	}
 	// --github-orgs 4 and --github-user-forks 2: at most six forks of a repository.
-	req, _ = http.NewRequest("GET", sandbox.GitHubURL(root)+"/repos/acme/app/forks?per_page=10", nil)
+	req, _ = http.NewRequest("GET", sbgithub.URL(root)+"/repos/acme/app/forks?per_page=10", nil)
 	req.Header.Set("Authorization", "Bearer ghp_cli")
 	req.Header.Set("User-Agent", "cli-test")
 	resp, err = http.DefaultClient.Do(req)

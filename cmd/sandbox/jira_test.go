@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meshflow/meshflow/dev/sandbox"
+	sbjira "github.com/meshflow/meshflow/dev/sandbox/jira"
 )
 
 func TestRunJiraFlags(t *testing.T) {
@@ -25,8 +25,8 @@ func TestRunJiraFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	go io.Copy(io.Discard, out)
-	req, _ := http.NewRequest("GET", sandbox.JiraURL(strings.TrimSpace(line))+"/rest/api/3/myself", nil)
-	req.SetBasicAuth(sandbox.JiraEmail, sandbox.JiraToken)
+	req, _ := http.NewRequest("GET", sbjira.URL(strings.TrimSpace(line))+"/rest/api/3/myself", nil)
+	req.SetBasicAuth(sbjira.DefaultEmail, sbjira.DefaultToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meshflow/meshflow/dev/sandbox"
+	sbcrunchbase "github.com/meshflow/meshflow/dev/sandbox/crunchbase"
+	sbpendo "github.com/meshflow/meshflow/dev/sandbox/pendo"
 )
 
 func TestRunPendoAndCrunchbaseFlags(t *testing.T) {
@@ -28,8 +29,8 @@ func TestRunPendoAndCrunchbaseFlags(t *testing.T) {
 	go io.Copy(io.Discard, out)
 	root := strings.TrimSpace(line)
 	for _, c := range []struct{ method, url, header, key, body, want string }{
-		{"POST", sandbox.PendoURL(root) + "/api/v1/aggregation", "x-pendo-integration-key", "pk", `{"request":{"pipeline":[{"source":{"accounts":null}}]}}`, `"accountId":"acct-7"`},
-		{"POST", sandbox.CrunchbaseURL(root) + "/searches/organizations", "X-cb-user-key", "ck", `{"field_ids":["identifier"],"query":[]}`, `"count":9`},
+		{"POST", sbpendo.URL(root) + "/api/v1/aggregation", "x-pendo-integration-key", "pk", `{"request":{"pipeline":[{"source":{"accounts":null}}]}}`, `"accountId":"acct-7"`},
+		{"POST", sbcrunchbase.URL(root) + "/searches/organizations", "X-cb-user-key", "ck", `{"field_ids":["identifier"],"query":[]}`, `"count":9`},
 	} {
 		req, _ := http.NewRequest(c.method, c.url, strings.NewReader(c.body))
 		req.Header.Set(c.header, c.key)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/meshflow/meshflow/connectors/conformance"
 	"github.com/meshflow/meshflow/connectors/crunchbase"
+	"github.com/meshflow/meshflow/connectors/hubspot"
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sbcrunchbase "github.com/meshflow/meshflow/dev/sandbox/crunchbase"
 	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
@@ -20,20 +21,20 @@ func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
 		Start: func(t *testing.T, f conformance.Faults) conformance.Server {
 			srv := sandbox.New(&sandbox.Options{
-				Seed: 7,
+				Connectors: []source.Connector{hubspot.Connector, crunchbase.Connector},
+				Seed:       7,
 				Faults: sandbox.Faults{
 					RateLimited: f.RateLimited, ServerError: f.ServerError,
 					Truncate: f.Truncate, Slow: f.Slow, SlowDelay: f.SlowDelay,
 				},
-				HubSpot: sbhubspot.Options{Contacts: 20, Companies: 80, Deals: 10},
 				// 120 organizations at PageSize 25: five pages. The per-minute limit
 				// is off: the suite fakes sleeps; the bare 429 is unit-tested here.
-				Crunchbase: sbcrunchbase.Options{Organizations: 120, RateLimit: -1},
+				Settings: []any{sbhubspot.Options{Contacts: 20, Companies: 80, Deals: 10}, sbcrunchbase.Options{Organizations: 120, RateLimit: -1}},
 			})
 			return &harnessServer{httptest.NewServer(srv), srv}
 		},
 		NewSource: func(t *testing.T, baseURL string, valid bool) (source.Source, error) {
-			key := sandbox.CrunchbaseKey
+			key := sbcrunchbase.DefaultKey
 			if !valid {
 				key = badKey
 			}
@@ -48,10 +49,10 @@ type harnessServer struct {
 	srv *sandbox.Server
 }
 
-func (h *harnessServer) URL() string      { return sandbox.CrunchbaseURL(h.ts.URL) }
-func (h *harnessServer) Requests() int    { return h.srv.Crunchbase().Requests() }
+func (h *harnessServer) URL() string      { return sbcrunchbase.URL(h.ts.URL) }
+func (h *harnessServer) Requests() int    { return sandbox.Get[*sbcrunchbase.API](h.srv).Requests() }
 func (h *harnessServer) Close()           { h.ts.Close() }
-func (h *harnessServer) Total(string) int { return h.srv.Crunchbase().Count() }
+func (h *harnessServer) Total(string) int { return sandbox.Get[*sbcrunchbase.API](h.srv).Count() }
 func (h *harnessServer) Mutate(_ string, n int) ([]string, error) {
-	return h.srv.Crunchbase().Touch(n), nil
+	return sandbox.Get[*sbcrunchbase.API](h.srv).Touch(n), nil
 }

@@ -3,6 +3,7 @@ package crunchbase
 import (
 	"cmp"
 	"flag"
+	"fmt"
 
 	sbcrunchbase "github.com/meshflow/meshflow/dev/sandbox/crunchbase"
 	"github.com/meshflow/meshflow/framework/secret"
@@ -76,5 +77,7 @@ func startSandbox(o source.SandboxOptions) (source.Sandbox, error) {
 	return &source.Imitation{API: api, Mount: sbcrunchbase.Path, Point: func(baseURL string) source.Values {
 		// The API's address includes its version, as Crunchbase's own does.
 		return source.Values{BaseURLEnv: baseURL + "/api/v4", UserKeyEnv: api.Key(), source.Unpaced: "true"}
+	}, Changes: func(n int) []string {
+		return []string{fmt.Sprintf("changed %d Crunchbase organizations", len(api.Touch(n/5)))}
 	}}, nil
 }

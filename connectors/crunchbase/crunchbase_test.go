@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/meshflow/meshflow/connectors/crunchbase"
+	"github.com/meshflow/meshflow/connectors/hubspot"
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sbcrunchbase "github.com/meshflow/meshflow/dev/sandbox/crunchbase"
 	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
@@ -61,19 +62,22 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func newRecorder(t *testing.T, orgs int) (*recorder, string) {
 	t.Helper()
-	sb := sandbox.New(&sandbox.Options{Seed: 5, HubSpot: sbhubspot.Options{Contacts: 5, Companies: 40, Deals: 5},
-		Crunchbase: sbcrunchbase.Options{Organizations: orgs, RateLimit: -1}})
+	sb := sandbox.New(&sandbox.Options{
+		Connectors: []source.Connector{hubspot.Connector, crunchbase.Connector},
+		Seed:       5,
+		Settings:   []any{sbhubspot.Options{Contacts: 5, Companies: 40, Deals: 5}, sbcrunchbase.Options{Organizations: orgs, RateLimit: -1}},
+	})
 	rec := &recorder{sb: sb}
 	ts := httptest.NewServer(rec)
 	t.Cleanup(ts.Close)
-	return rec, sandbox.CrunchbaseURL(ts.URL)
+	return rec, sbcrunchbase.URL(ts.URL)
 }
 
 func newSource(t *testing.T, url string, cfg crunchbase.Config, o *crunchbase.Options) source.Stream {
 	t.Helper()
 	cfg.BaseURL = url
 	if cfg.UserKey == "" {
-		cfg.UserKey = sandbox.CrunchbaseKey
+		cfg.UserKey = sbcrunchbase.DefaultKey
 	}
 	if cfg.RequestsPerMinute == 0 {
 		cfg.RequestsPerMinute = -1
@@ -130,7 +134,7 @@ func TestKeysetPagingWithAConstantOrder(t *testing.T) {
 	var touched []string
 	rec.during = func(n int) {
 		if n == 2 {
-			touched = rec.sb.Crunchbase().Touch(10)
+			touched = sandbox.Get[*sbcrunchbase.API](rec.sb).Touch(10)
 		}
 	}
 	ids, _ := readAll(t, newSource(t, url, crunchbase.Config{PageSize: 10}, nil), nil)
@@ -153,7 +157,7 @@ func TestKeysetPagingWithAConstantOrder(t *testing.T) {
 			t.Errorf("search %d: after_id %v, want the previous page's last uuid %v", i, b["after_id"], last)
 		}
 	}
-	if len(touched) != 10 || !slices.Equal(slices.Sorted(slices.Values(ids)), rec.sb.Crunchbase().UUIDs()) {
+	if len(touched) != 10 || !slices.Equal(slices.Sorted(slices.Values(ids)), sandbox.Get[*sbcrunchbase.API](rec.sb).UUIDs()) {
 		t.Errorf("read %d organizations, %d distinct; want all 45 once (10 touched mid-sync)", len(ids), len(slices.Compact(slices.Sorted(slices.Values(ids)))))
 	}
 	if want := []any{"identifier", "short_description", "website_url", "founded_on"}; fmt.Sprint(rec.bodies[0]["field_ids"].([]any)[:4]) != fmt.Sprint(want) {
@@ -170,7 +174,7 @@ func TestIncremental(t *testing.T) {
 	var c struct{ Mark int64 }
 	json.Unmarshal(cursor, &c)
 	quiet, cursor := readAll(t, st, cursor)
-	touched := rec.sb.Crunchbase().Touch(3)
+	touched := sandbox.Get[*sbcrunchbase.API](rec.sb).Touch(3)
 	changed, cursor := readAll(t, st, cursor)
 	again, _ := readAll(t, st, cursor)
 	if len(quiet) != 0 || !slices.Equal(slices.Sorted(slices.Values(changed)), touched) || len(again) != 0 {
@@ -223,7 +227,7 @@ func TestBare429WaitsForTheNextMinute(t *testing.T) {
 // the connector does not pace; at 180 a minute it spaces calls by a third of a second.
 func TestPacing(t *testing.T) {
 	_, url := newRecorder(t, 10)
-	src, _ := crunchbase.New(crunchbase.Config{BaseURL: url, UserKey: sandbox.CrunchbaseKey}, nil)
+	src, _ := crunchbase.New(crunchbase.Config{BaseURL: url, UserKey: sbcrunchbase.DefaultKey}, nil)
 	start := time.Now()
 	for range 3 {
 		if err := src.Check(t.Context()); err != nil {
@@ -259,8 +263,8 @@ func TestPermission(t *testing.T) {
 
 func TestOrganizationLookup(t *testing.T) {
 	rec, url := newRecorder(t, 10)
-	src, _ := crunchbase.New(crunchbase.Config{BaseURL: url, UserKey: secret.Value(sandbox.CrunchbaseKey), RequestsPerMinute: -1}, nil)
-	m := rec.sb.Crunchbase().Matches()[0]
+	src, _ := crunchbase.New(crunchbase.Config{BaseURL: url, UserKey: secret.Value(sbcrunchbase.DefaultKey), RequestsPerMinute: -1}, nil)
+	m := sandbox.Get[*sbcrunchbase.API](rec.sb).Matches()[0]
 	props, err := src.Organization(t.Context(), m.ID, "identifier", "website_url")
 	var p struct {
 		Identifier struct{ UUID string }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meshflow/meshflow/connectors/crunchbase"
+	"github.com/meshflow/meshflow/connectors/hubspot"
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sbcrunchbase "github.com/meshflow/meshflow/dev/sandbox/crunchbase"
 	"github.com/meshflow/meshflow/framework/source"
@@ -14,11 +15,11 @@ import (
 
 // A full read, then incremental reads from its cursor, against the sandbox.
 func Example() {
-	sb := sandbox.New(&sandbox.Options{Seed: 1, Crunchbase: sbcrunchbase.Options{Organizations: 70}})
+	sb := sandbox.New(&sandbox.Options{Connectors: []source.Connector{hubspot.Connector, crunchbase.Connector}, Seed: 1, Settings: []any{sbcrunchbase.Options{Organizations: 70}}})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
 
-	src, err := crunchbase.New(crunchbase.Config{BaseURL: sandbox.CrunchbaseURL(srv.URL), UserKey: sandbox.CrunchbaseKey, PageSize: 25, RequestsPerMinute: -1}, nil)
+	src, err := crunchbase.New(crunchbase.Config{BaseURL: sbcrunchbase.URL(srv.URL), UserKey: sbcrunchbase.DefaultKey, PageSize: 25, RequestsPerMinute: -1}, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -28,7 +29,7 @@ func Example() {
 	recs, cursor, err := source.ReadAll(ctx, orgs, source.PageRequest{SyncStart: time.Now()}, nil)
 	fmt.Println(len(recs), "organizations", err)
 
-	sb.Crunchbase().Touch(4)
+	sandbox.Get[*sbcrunchbase.API](sb).Touch(4)
 	recs, _, err = source.ReadAll(ctx, orgs, source.PageRequest{Cursor: cursor, SyncStart: time.Now()}, nil)
 	fmt.Println(len(recs), "changed", err)
 	// Output:

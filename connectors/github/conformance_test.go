@@ -8,6 +8,7 @@ import (
 
 	"github.com/meshflow/meshflow/connectors/conformance"
 	"github.com/meshflow/meshflow/connectors/github"
+	"github.com/meshflow/meshflow/connectors/hubspot"
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sbgithub "github.com/meshflow/meshflow/dev/sandbox/github"
 	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
@@ -22,23 +23,24 @@ func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
 		Start: func(t *testing.T, f conformance.Faults) conformance.Server {
 			srv := sandbox.New(&sandbox.Options{
-				Seed: 7,
+				Connectors: []source.Connector{hubspot.Connector, github.Connector},
+				Seed:       7,
 				Faults: sandbox.Faults{
 					RateLimited: f.RateLimited, ServerError: f.ServerError,
 					Truncate: f.Truncate, Slow: f.Slow, SlowDelay: f.SlowDelay,
 				},
+				// here only the companies organisations derive from,
 				// Small enough for seconds (reviews cost a request per pull request),
 				// big enough for several pages per stream at PageSize 10. The
 				// sandbox's own limits are off: the suite fakes sleeps, and the
 				// limits are tested in this package's unit tests.
-				GitHub: sbgithub.Options{Issues: 40, PullRequests: 12, Commits: 12, ReleaseCommits: 4, Orgs: 15, UserForks: 5,
-					RateLimit: -1, SecondaryPerMinute: -1},
-				HubSpot: sbhubspot.Options{Contacts: 1, Companies: 1, Deals: 1}, // here only the companies organisations derive from
+				Settings: []any{sbgithub.Options{Issues: 40, PullRequests: 12, Commits: 12, ReleaseCommits: 4, Orgs: 15, UserForks: 5,
+					RateLimit: -1, SecondaryPerMinute: -1}, sbhubspot.Options{Contacts: 1, Companies: 1, Deals: 1}},
 			})
 			return &harnessServer{httptest.NewServer(srv), srv}
 		},
 		NewSource: func(t *testing.T, baseURL string, valid bool) (source.Source, error) {
-			tok := secret.Value(sandbox.GitHubToken)
+			tok := secret.Value(sbgithub.DefaultToken)
 			if !valid {
 				tok = badToken
 			}
@@ -57,16 +59,18 @@ type harnessServer struct {
 	srv *sandbox.Server
 }
 
-func (h *harnessServer) URL() string             { return sandbox.GitHubURL(h.ts.URL) }
-func (h *harnessServer) Requests() int           { return h.srv.GitHub().Requests() }
-func (h *harnessServer) Close()                  { h.ts.Close() }
-func (h *harnessServer) Total(stream string) int { return h.srv.GitHub().Count(stream) }
+func (h *harnessServer) URL() string   { return sbgithub.URL(h.ts.URL) }
+func (h *harnessServer) Requests() int { return sandbox.Get[*sbgithub.API](h.srv).Requests() }
+func (h *harnessServer) Close()        { h.ts.Close() }
+func (h *harnessServer) Total(stream string) int {
+	return sandbox.Get[*sbgithub.API](h.srv).Count(stream)
+}
 
 // Mutate turns the sandbox's keys into the streams' primary keys:
 // "acme/app#12" → (repository, number), "acme/app@sha" → (repository, main, sha);
 // organisation ids are already theirs.
 func (h *harnessServer) Mutate(stream string, n int) ([]string, error) {
-	gh := h.srv.GitHub()
+	gh := sandbox.Get[*sbgithub.API](h.srv)
 	var keys []string
 	switch stream {
 	case github.Repositories:

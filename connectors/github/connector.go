@@ -3,6 +3,7 @@ package github
 import (
 	"cmp"
 	"flag"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -83,5 +84,7 @@ func startSandbox(o source.SandboxOptions) (source.Sandbox, error) {
 	return &source.Imitation{API: api, Mount: sbgithub.Path, Point: func(baseURL string) source.Values {
 		return source.Values{BaseURLEnv: baseURL, TokenEnv: api.Token(), ReposEnv: strings.Join(api.Repos(), ","),
 			BranchesEnv: sandboxBranch, RequestsPerSecondEnv: strconv.Itoa(source.SandboxRequestsPerSecond)}
+	}, Changes: func(n int) []string {
+		return []string{fmt.Sprintf("merged %d pull requests", len(api.MergePRs(n/5+1)))}
 	}}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshflow/meshflow/connectors/github"
+	"github.com/meshflow/meshflow/connectors/hubspot"
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sbgithub "github.com/meshflow/meshflow/dev/sandbox/github"
 	"github.com/meshflow/meshflow/framework/source"
@@ -16,13 +17,13 @@ import (
 // A full read of pull requests, then incremental reads from its cursor, against
 // the sandbox.
 func Example() {
-	sb := sandbox.New(&sandbox.Options{Seed: 1, GitHub: sbgithub.Options{Issues: 30, PullRequests: 40, Commits: 10}})
+	sb := sandbox.New(&sandbox.Options{Connectors: []source.Connector{hubspot.Connector, github.Connector}, Seed: 1, Settings: []any{sbgithub.Options{Issues: 30, PullRequests: 40, Commits: 10}}})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
 
 	src, err := github.New(github.Config{
-		BaseURL: sandbox.GitHubURL(srv.URL),
-		Token:   sandbox.GitHubToken,
+		BaseURL: sbgithub.URL(srv.URL),
+		Token:   sbgithub.DefaultToken,
 		Repos:   []string{"acme/app", "acme/api", "acme/data-pipeline"},
 	}, nil)
 	if err != nil {
@@ -44,7 +45,7 @@ func Example() {
 	recs, cursor, err = source.ReadAll(ctx, pulls, source.PageRequest{Cursor: cursor, SyncStart: time.Now()}, nil)
 	fmt.Println(len(recs), "changed since (three free 304s)", err)
 
-	sb.GitHub().MergePRs(2)
+	sandbox.Get[*sbgithub.API](sb).MergePRs(2)
 	recs, _, err = source.ReadAll(ctx, pulls, source.PageRequest{Cursor: cursor, SyncStart: time.Now()}, nil)
 	fmt.Println(len(recs), "changed after two merges", err)
 	// Output:

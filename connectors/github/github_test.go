@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshflow/meshflow/connectors/hubspot"
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sbgithub "github.com/meshflow/meshflow/dev/sandbox/github"
 	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
@@ -72,9 +73,9 @@ func newFixture(t *testing.T, gh sbgithub.Options, cfg Config, opts *Options) *f
 	if gh.SecondaryPerMinute == 0 {
 		gh.SecondaryPerMinute = -1
 	}
-	f.sb = sandbox.New(&sandbox.Options{Seed: 5, Now: f.clock.Now, GitHub: gh, HubSpot: sbhubspot.Options{Contacts: 1, Companies: 1, Deals: 1}})
+	f.sb = sandbox.New(&sandbox.Options{Connectors: []source.Connector{hubspot.Connector, Connector}, Seed: 5, Now: f.clock.Now, Settings: []any{gh, sbhubspot.Options{Contacts: 1, Companies: 1, Deals: 1}}})
 	f.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, sandbox.GitHubPath+"/") {
+		if !strings.HasPrefix(r.URL.Path, sbgithub.Path+"/") {
 			f.sb.ServeHTTP(w, r)
 			return
 		}
@@ -86,9 +87,9 @@ func newFixture(t *testing.T, gh sbgithub.Options, cfg Config, opts *Options) *f
 		}}, r)
 	}))
 	t.Cleanup(f.ts.Close)
-	cfg.BaseURL = sandbox.GitHubURL(f.ts.URL)
+	cfg.BaseURL = sbgithub.URL(f.ts.URL)
 	if cfg.Token == "" {
-		cfg.Token = sandbox.GitHubToken
+		cfg.Token = sbgithub.DefaultToken
 	}
 	if cfg.Repos == nil {
 		cfg.Repos = []string{"acme/app", "acme/api", "acme/data-pipeline"}
@@ -236,7 +237,7 @@ func TestIssuesSince(t *testing.T) {
 	f := newFixture(t, sbgithub.Options{}, Config{PageSize: 20}, nil)
 	s := f.stream(Issues)
 	keys, cur := read(t, s, nil, f.clock.Now())
-	if want := f.sb.GitHub().Count(Issues); len(keys) != want {
+	if want := sandbox.Get[*sbgithub.API](f.sb).Count(Issues); len(keys) != want {
 		t.Fatalf("%d issues, want %d", len(keys), want)
 	}
 	firsts := map[string]bool{}
@@ -259,7 +260,7 @@ func TestIssuesSince(t *testing.T) {
 	}
 
 	f.clock.Add(time.Hour)
-	f.sb.GitHub().UpdateIssues(4)
+	sandbox.Get[*sbgithub.API](f.sb).UpdateIssues(4)
 	keys, _ = read(t, s, cur, f.clock.Now())
 	if len(keys) != 4 {
 		t.Errorf("incremental: %v, want the 4 updated", keys)
@@ -288,14 +289,14 @@ func TestIssuesUpdatedMidRead(t *testing.T) {
 		}
 		if pages++; pages == 2 {
 			f.clock.Add(time.Minute)
-			f.sb.GitHub().UpdateIssues(8)
+			sandbox.Get[*sbgithub.API](f.sb).UpdateIssues(8)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := f.sb.GitHub().Count(Issues); len(seen) != want {
+	if want := sandbox.Get[*sbgithub.API](f.sb).Count(Issues); len(seen) != want {
 		t.Errorf("%d of %d issues read while some changed", len(seen), want)
 	}
 }
@@ -309,7 +310,7 @@ func TestFollowsLinksPastThePageCap(t *testing.T) {
 	f.take()
 
 	f.clock.Add(time.Hour) // the sandbox clock stands still: every update shares one second
-	changed := f.sb.GitHub().UpdateIssues(1000)
+	changed := sandbox.Get[*sbgithub.API](f.sb).UpdateIssues(1000)
 	want := 0
 	for _, k := range changed {
 		if strings.HasPrefix(k, "acme/app#") {
@@ -361,7 +362,7 @@ func TestPullsStopEarly(t *testing.T) {
 		t.Fatalf("full read: %d pull requests in %d requests", len(keys), len(hits))
 	}
 	f.clock.Add(time.Hour)
-	merged := f.sb.GitHub().MergePRs(2)
+	merged := sandbox.Get[*sbgithub.API](f.sb).MergePRs(2)
 	keys, _ = read(t, s, cur, f.clock.Now())
 	slices.Sort(keys)
 	var want []string
@@ -390,20 +391,20 @@ func TestNotModifiedCostsNothing(t *testing.T) {
 	reviews := f.stream(PullRequestReviews)
 	_, cur := read(t, reviews, nil, f.clock.Now())
 	f.take()
-	used, points := f.sb.GitHub().Used(), f.sb.GitHub().GraphQLUsed()
+	used, points := sandbox.Get[*sbgithub.API](f.sb).Used(), sandbox.Get[*sbgithub.API](f.sb).GraphQLUsed()
 	if keys, _ := read(t, reviews, cur, f.clock.Add(time.Minute)); len(keys) != 0 {
 		t.Errorf("quiet reviews sync landed %v", keys)
 	}
-	if hits := f.take(); len(hits) != 3 || f.sb.GitHub().Used() != used || f.sb.GitHub().GraphQLUsed() != points+3 {
+	if hits := f.take(); len(hits) != 3 || sandbox.Get[*sbgithub.API](f.sb).Used() != used || sandbox.Get[*sbgithub.API](f.sb).GraphQLUsed() != points+3 {
 		t.Errorf("quiet reviews sync: %d requests, REST use %d → %d, GraphQL points %d → %d; want a 1-point query per repository",
-			len(hits), used, f.sb.GitHub().Used(), points, f.sb.GitHub().GraphQLUsed())
+			len(hits), used, sandbox.Get[*sbgithub.API](f.sb).Used(), points, sandbox.Get[*sbgithub.API](f.sb).GraphQLUsed())
 	}
 	for _, name := range []string{Repositories, PullRequests, Commits, Issues} {
 		s := f.stream(name)
 		_, cur := read(t, s, nil, f.clock.Now())
 		_, cur = read(t, s, cur, f.clock.Now()) // issues and commits store an ETag for their windowed URL here
 		f.take()
-		used := f.sb.GitHub().Used()
+		used := sandbox.Get[*sbgithub.API](f.sb).Used()
 		keys, _ := read(t, s, cur, f.clock.Add(time.Minute))
 		hits := f.take()
 		notModified := 0
@@ -412,9 +413,9 @@ func TestNotModifiedCostsNothing(t *testing.T) {
 				notModified++
 			}
 		}
-		if len(keys) != 0 || notModified != len(hits) || f.sb.GitHub().Used() != used {
+		if len(keys) != 0 || notModified != len(hits) || sandbox.Get[*sbgithub.API](f.sb).Used() != used {
 			t.Errorf("%s: quiet sync landed %d, %d of %d requests were 304, primary use %d → %d",
-				name, len(keys), notModified, len(hits), used, f.sb.GitHub().Used())
+				name, len(keys), notModified, len(hits), used, sandbox.Get[*sbgithub.API](f.sb).Used())
 		}
 	}
 }
@@ -423,12 +424,12 @@ func TestReviews(t *testing.T) {
 	f := newFixture(t, sbgithub.Options{}, Config{PageSize: 30}, nil)
 	s := f.stream(PullRequestReviews)
 	keys, cur := read(t, s, nil, f.clock.Now())
-	if want := f.sb.GitHub().Count(PullRequestReviews); len(keys) != want {
+	if want := sandbox.Get[*sbgithub.API](f.sb).Count(PullRequestReviews); len(keys) != want {
 		t.Fatalf("%d reviews, want %d", len(keys), want)
 	}
 	f.clock.Add(time.Hour)
-	added := f.sb.GitHub().ReviewPRs(2)
-	f.sb.GitHub().MergePRs(3) // changes pull requests, not their reviews
+	added := sandbox.Get[*sbgithub.API](f.sb).ReviewPRs(2)
+	sandbox.Get[*sbgithub.API](f.sb).MergePRs(3) // changes pull requests, not their reviews
 	keys, _ = read(t, s, cur, f.clock.Now())
 	slices.Sort(keys)
 	if !slices.Equal(keys, added) {
@@ -439,7 +440,7 @@ func TestReviews(t *testing.T) {
 func TestCommitsBranches(t *testing.T) {
 	f := newFixture(t, sbgithub.Options{}, Config{Branches: []string{"release", "no-such-branch"}}, nil)
 	keys, cur := read(t, f.stream(Commits), nil, f.clock.Now())
-	if want := f.sb.GitHub().Count(Commits); len(keys) != want {
+	if want := sandbox.Get[*sbgithub.API](f.sb).Count(Commits); len(keys) != want {
 		t.Errorf("%d commits, want %d", len(keys), want)
 	}
 	for _, h := range f.take() {
@@ -453,7 +454,7 @@ func TestCommitsBranches(t *testing.T) {
 		t.Errorf("state %+v", c.State)
 	}
 	f.clock.Add(time.Hour)
-	added := f.sb.GitHub().AddCommits(3)
+	added := sandbox.Get[*sbgithub.API](f.sb).AddCommits(3)
 	keys, _ = read(t, f.stream(Commits), cur, f.clock.Now())
 	if len(keys) != 3 {
 		t.Errorf("incremental: %v, want %v", keys, added)
@@ -607,7 +608,7 @@ func TestSecondaryBackoffGrows(t *testing.T) {
 func TestSandboxLimitsAndPermissions(t *testing.T) {
 	t.Run("primary spent", func(t *testing.T) {
 		f := newFixture(t, sbgithub.Options{}, Config{}, nil)
-		f.sb.GitHub().ExhaustPrimary()
+		sandbox.Get[*sbgithub.API](f.sb).ExhaustPrimary()
 		e, _ := errs.As(pageErr(t, f.src, PullRequests))
 		if e == nil || e.Kind != errs.Quota || e.Until.Before(time.Now().Add(50*time.Minute)) {
 			t.Errorf("%v, want a quota until the hour's reset", e)

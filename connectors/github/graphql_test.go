@@ -14,6 +14,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2" // reads the landed Parquet back
 	_ "gocloud.dev/blob/fileblob"
 
+	"github.com/meshflow/meshflow/dev/sandbox"
 	sbgithub "github.com/meshflow/meshflow/dev/sandbox/github"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/lake"
@@ -138,7 +139,7 @@ func TestReviewsGraphQLLandWhatRESTLanded(t *testing.T) {
 	rest := land(t, f, viaREST, nil, "rest-full")
 	gql := land(t, f, f.src, nil, "graphql-full")
 	compare("full refresh", rest, gql)
-	if want := f.sb.GitHub().Count(PullRequestReviews); len(gql.rows) != want {
+	if want := sandbox.Get[*sbgithub.API](f.sb).Count(PullRequestReviews); len(gql.rows) != want {
 		t.Errorf("%d reviews landed, the sandbox has %d", len(gql.rows), want)
 	}
 	// 3 repositories of 600 pull requests: 6 pages of pulls and 600 review lists
@@ -148,9 +149,9 @@ func TestReviewsGraphQLLandWhatRESTLanded(t *testing.T) {
 	}
 
 	f.clock.Add(time.Hour)
-	key, _ := f.sb.GitHub().ReviewRounds(230) // three GraphQL pages of its reviews
-	added := f.sb.GitHub().ReviewPRs(4)
-	f.sb.GitHub().MergePRs(3)
+	key, _ := sandbox.Get[*sbgithub.API](f.sb).ReviewRounds(230) // three GraphQL pages of its reviews
+	added := sandbox.Get[*sbgithub.API](f.sb).ReviewPRs(4)
+	sandbox.Get[*sbgithub.API](f.sb).MergePRs(3)
 	restInc := land(t, f, viaREST, rest.cursor, "rest-incremental")
 	gqlInc := land(t, f, f.src, gql.cursor, "graphql-incremental")
 	compare("incremental", restInc, gqlInc)
@@ -202,8 +203,8 @@ func TestReviewsResumeARESTCursor(t *testing.T) {
 		}
 	}
 	slices.Sort(keys)
-	if len(slices.Compact(slices.Clone(keys))) != len(keys) || len(keys) != f.sb.GitHub().Count(PullRequestReviews) {
-		t.Errorf("%d reviews (%d distinct), the sandbox has %d", len(keys), len(slices.Compact(slices.Clone(keys))), f.sb.GitHub().Count(PullRequestReviews))
+	if len(slices.Compact(slices.Clone(keys))) != len(keys) || len(keys) != sandbox.Get[*sbgithub.API](f.sb).Count(PullRequestReviews) {
+		t.Errorf("%d reviews (%d distinct), the sandbox has %d", len(keys), len(slices.Compact(slices.Clone(keys))), sandbox.Get[*sbgithub.API](f.sb).Count(PullRequestReviews))
 	}
 	if restGets == 0 || graphqlPosts == 0 {
 		t.Errorf("%d REST requests, %d GraphQL queries after the resume", restGets, graphqlPosts)
@@ -215,7 +216,7 @@ func TestReviewsResumeARESTCursor(t *testing.T) {
 func TestGraphQLErrorKinds(t *testing.T) {
 	t.Run("points spent", func(t *testing.T) {
 		f := newFixture(t, sbgithub.Options{}, Config{}, nil)
-		f.sb.GitHub().ExhaustGraphQL()
+		sandbox.Get[*sbgithub.API](f.sb).ExhaustGraphQL()
 		e, _ := errs.As(pageErr(t, f.src, PullRequestReviews))
 		if e == nil || e.Kind != errs.Quota || e.Until.Before(time.Now().Add(50*time.Minute)) || !strings.Contains(e.Error(), "GraphQL") {
 			t.Errorf("%v, want a quota until the GraphQL budget's reset", e)

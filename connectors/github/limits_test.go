@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshflow/meshflow/connectors/hubspot"
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sbgithub "github.com/meshflow/meshflow/dev/sandbox/github"
 	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
@@ -19,7 +20,7 @@ import (
 // front of the sandbox) waits it out inline and reports the wait with the limit's
 // name, when it ends and how many waits the read has made.
 func TestSecondaryLimitWaitsAreReported(t *testing.T) {
-	sb := sandbox.New(&sandbox.Options{Seed: 5, GitHub: sbgithub.Options{RateLimit: -1, SecondaryPerMinute: -1}, HubSpot: sbhubspot.Options{Contacts: 1, Companies: 1, Deals: 1}})
+	sb := sandbox.New(&sandbox.Options{Connectors: []source.Connector{hubspot.Connector, Connector}, Seed: 5, Settings: []any{sbgithub.Options{RateLimit: -1, SecondaryPerMinute: -1}, sbhubspot.Options{Contacts: 1, Companies: 1, Deals: 1}}})
 	var calls atomic.Int32
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n := calls.Add(1); n == 2 || n == 3 { // the second repository's first two tries
@@ -31,7 +32,7 @@ func TestSecondaryLimitWaitsAreReported(t *testing.T) {
 		sb.ServeHTTP(w, r)
 	}))
 	defer ts.Close()
-	src, err := New(Config{BaseURL: sandbox.GitHubURL(ts.URL), Token: sandbox.GitHubToken, Repos: []string{"acme/app", "acme/api"}}, &Options{RequestsPerSecond: -1})
+	src, err := New(Config{BaseURL: sbgithub.URL(ts.URL), Token: sbgithub.DefaultToken, Repos: []string{"acme/app", "acme/api"}}, &Options{RequestsPerSecond: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,8 +86,8 @@ func (f *fixture) forkOwners(t *testing.T) []forkOwner {
 	t.Helper()
 	var out []forkOwner
 	for _, repo := range f.src.repos {
-		req, _ := http.NewRequest("GET", sandbox.GitHubURL(f.ts.URL)+"/repos/"+repo+"/forks?sort=oldest&per_page=100", nil)
-		req.Header.Set("Authorization", "Bearer "+sandbox.GitHubToken)
+		req, _ := http.NewRequest("GET", sbgithub.URL(f.ts.URL)+"/repos/"+repo+"/forks?sort=oldest&per_page=100", nil)
+		req.Header.Set("Authorization", "Bearer "+sbgithub.DefaultToken)
 		req.Header.Set("User-Agent", "test")
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -113,7 +113,7 @@ func (f *fixture) forkOwners(t *testing.T) []forkOwner {
 func orgHits(hits []hit) map[string][]hit {
 	out := map[string][]hit{}
 	for _, h := range hits {
-		if login, ok := strings.CutPrefix(h.url.Path, sandbox.GitHubPath+"/orgs/"); ok {
+		if login, ok := strings.CutPrefix(h.url.Path, sbgithub.Path+"/orgs/"); ok {
 			out[strings.ToLower(login)] = append(out[strings.ToLower(login)], h)
 		}
 	}
@@ -154,11 +154,11 @@ func TestOrganizationsDiscovery(t *testing.T) {
 	}
 
 	var want []string
-	for _, m := range f.sb.GitHub().OrgMatches() {
+	for _, m := range sandbox.Get[*sbgithub.API](f.sb).OrgMatches() {
 		want = append(want, m.ID)
 	}
 	slices.Sort(want)
-	if got := p.ids(); !slices.Equal(got, want) || len(got) != f.sb.GitHub().Count(Organizations) || len(got) != len(firstSeen) {
+	if got := p.ids(); !slices.Equal(got, want) || len(got) != sandbox.Get[*sbgithub.API](f.sb).Count(Organizations) || len(got) != len(firstSeen) {
 		t.Fatalf("ids %v, want the %d the sandbox holds %v", got, len(firstSeen), want)
 	}
 	for i, r := range p.recs {
@@ -197,7 +197,7 @@ func TestOrganizationsDiscovery(t *testing.T) {
 		if q := h.url.Query(); q.Get("sort") != "oldest" || q.Get("per_page") != "5" {
 			t.Errorf("forks request %s", h.url)
 		}
-		if strings.HasPrefix(h.url.Path, sandbox.GitHubPath+"/repos/") == h.url.Query().Has("page") {
+		if strings.HasPrefix(h.url.Path, sbgithub.Path+"/repos/") == h.url.Query().Has("page") {
 			t.Errorf("a first forks request with a page, or a next one not from the Link: %s", h.url)
 		}
 	}
@@ -213,7 +213,7 @@ func TestOrganizationsIncremental(t *testing.T) {
 	s := f.stream(Organizations)
 	full := readPass(t, s, nil, f.clock.Now())
 	f.take()
-	used := f.sb.GitHub().Used()
+	used := sandbox.Get[*sbgithub.API](f.sb).Used()
 	quiet := readPass(t, s, full.last(), f.clock.Add(time.Minute))
 	hits := f.take()
 	if len(quiet.recs) != 0 {
@@ -225,12 +225,12 @@ func TestOrganizationsIncremental(t *testing.T) {
 			t.Errorf("/orgs/%s: %d (If-None-Match sent: %v), want a 304", login, hs[0].status, hs[0].etag)
 		}
 	}
-	if lists := len(hits) - len(reads); len(reads) != len(full.recs) || f.sb.GitHub().Used() != used+lists {
-		t.Errorf("%d organisations asked of %d; primary use %d → %d for %d forks lists (the 304s are free)", len(reads), len(full.recs), used, f.sb.GitHub().Used(), lists)
+	if lists := len(hits) - len(reads); len(reads) != len(full.recs) || sandbox.Get[*sbgithub.API](f.sb).Used() != used+lists {
+		t.Errorf("%d organisations asked of %d; primary use %d → %d for %d forks lists (the 304s are free)", len(reads), len(full.recs), used, sandbox.Get[*sbgithub.API](f.sb).Used(), lists)
 	}
 
 	f.clock.Add(time.Hour)
-	changed := f.sb.GitHub().UpdateOrgs(3)
+	changed := sandbox.Get[*sbgithub.API](f.sb).UpdateOrgs(3)
 	slices.Sort(changed)
 	after := readPass(t, s, quiet.last(), f.clock.Now())
 	if got := after.ids(); !slices.Equal(got, changed) {
@@ -277,7 +277,7 @@ func TestOrganizationsResumeFromEveryCursor(t *testing.T) {
 		t.Fatalf("only %d pages", full.pages)
 	}
 	f.clock.Add(time.Hour)
-	f.sb.GitHub().UpdateOrgs(3)
+	sandbox.Get[*sbgithub.API](f.sb).UpdateOrgs(3)
 	if inc := check("incremental pass", full.last(), f.clock.Now()); len(inc.recs) != 3 {
 		t.Errorf("incremental pass: %d organisations, want 3", len(inc.recs))
 	}
@@ -306,7 +306,7 @@ func TestOrganizationsState(t *testing.T) {
 	// no longer forks anything.
 	c.State[orgKey("Ghost-Org")] = &targetState{ETag: `W/"gone"`, Pass: c.Pass}
 	cur, _ := json.Marshal(c)
-	api, err := New(Config{BaseURL: f.src.baseStr, Token: sandbox.GitHubToken, Repos: []string{"acme/api"}}, &Options{RequestsPerSecond: -1, Now: f.clock.Now})
+	api, err := New(Config{BaseURL: f.src.baseStr, Token: sbgithub.DefaultToken, Repos: []string{"acme/api"}}, &Options{RequestsPerSecond: -1, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,8 +435,8 @@ func TestOrganizationsEnvelope(t *testing.T) {
 	}
 	var env struct{ Item json.RawMessage }
 	json.Unmarshal(recs[0], &env)
-	req, _ := http.NewRequest("GET", sandbox.GitHubURL(f.ts.URL)+"/orgs/acme", nil)
-	req.Header.Set("Authorization", "Bearer "+sandbox.GitHubToken)
+	req, _ := http.NewRequest("GET", sbgithub.URL(f.ts.URL)+"/orgs/acme", nil)
+	req.Header.Set("Authorization", "Bearer "+sbgithub.DefaultToken)
 	req.Header.Set("User-Agent", "test")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -27,19 +27,20 @@ func TestConformance(t *testing.T) {
 		Start: func(t *testing.T, f conformance.Faults) conformance.Server {
 			now := time.Now() // fixed: numbers of the last days settle only when a test moves the clock
 			srv := sandbox.New(&sandbox.Options{
-				Seed: seed,
-				Now:  func() time.Time { return now },
+				Connectors: []source.Connector{googleanalytics.Connector},
+				Seed:       seed,
+				Now:        func() time.Time { return now },
 				Faults: sandbox.Faults{
 					RateLimited: f.RateLimited, ServerError: f.ServerError,
 					Truncate: f.Truncate, Slow: f.Slow, SlowDelay: f.SlowDelay,
 				},
 				// Quotas off: the suite reads many times; quota errors are unit-tested.
-				GA4: sbga.Options{TokensPerHour: -1, TokensPerDay: -1},
+				Settings: []any{sbga.Options{TokensPerHour: -1, TokensPerDay: -1}},
 			})
 			return &harnessServer{ts: httptest.NewServer(srv), srv: srv}
 		},
 		NewSource: func(t *testing.T, baseURL string, valid bool) (source.Source, error) {
-			root := strings.TrimSuffix(baseURL, sandbox.GA4Path)
+			root := strings.TrimSuffix(baseURL, sbga.Path)
 			s := seed
 			if !valid {
 				s = badSeed
@@ -55,8 +56,8 @@ func TestConformance(t *testing.T) {
 func config(root string, keySeed int64) googleanalytics.Config {
 	return googleanalytics.Config{
 		PropertyIDs:     []string{sbga.DefaultProperties[0].ID, sbga.DefaultProperties[1].ID},
-		CredentialsJSON: secret.Value(sbga.ServiceAccountJSON(keySeed, "", sandbox.GA4TokenURL(root))),
-		BaseURL:         sandbox.GA4URL(root),
+		CredentialsJSON: secret.Value(sbga.ServiceAccountJSON(keySeed, "", sbga.TokenURL(root))),
+		BaseURL:         sbga.URL(root),
 		StartDate:       startDate,
 		PageSize:        20,
 	}
@@ -76,16 +77,16 @@ type harnessServer struct {
 	srv *sandbox.Server
 }
 
-func (h *harnessServer) URL() string   { return sandbox.GA4URL(h.ts.URL) }
-func (h *harnessServer) Requests() int { return h.srv.GA4().Requests() }
+func (h *harnessServer) URL() string   { return sbga.URL(h.ts.URL) }
+func (h *harnessServer) Requests() int { return sandbox.Get[*sbga.API](h.srv).Requests() }
 func (h *harnessServer) Close()        { h.ts.Close() }
 
 // Total is the rows of the default report from startDate to yesterday of each
 // property: one per (date, channel group, landing page) with traffic.
 func (h *harnessServer) Total(string) int {
 	n := 0
-	for _, p := range h.srv.GA4().Properties() {
-		rep, err := h.srv.GA4().Report(p, defaultReport(startDate, "yesterday"))
+	for _, p := range sandbox.Get[*sbga.API](h.srv).Properties() {
+		rep, err := sandbox.Get[*sbga.API](h.srv).Report(p, defaultReport(startDate, "yesterday"))
 		if err != nil {
 			panic(err)
 		}
@@ -97,9 +98,9 @@ func (h *harnessServer) Total(string) int {
 // Mutate makes hits arrive late for n rows of yesterday of the first property:
 // the next incremental read re-pulls the day and lands exactly those rows.
 func (h *harnessServer) Mutate(_ string, n int) ([]string, error) {
-	p := h.srv.GA4().Properties()[0]
-	day := yesterdayOf(h.srv.GA4().Today(p))
-	rows, err := h.srv.GA4().LateHits(p, day, googleanalytics.DefaultDimensions, n)
+	p := sandbox.Get[*sbga.API](h.srv).Properties()[0]
+	day := yesterdayOf(sandbox.Get[*sbga.API](h.srv).Today(p))
+	rows, err := sandbox.Get[*sbga.API](h.srv).LateHits(p, day, googleanalytics.DefaultDimensions, n)
 	if err != nil {
 		return nil, err
 	}

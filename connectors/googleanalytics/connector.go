@@ -3,8 +3,10 @@ package googleanalytics
 import (
 	"cmp"
 	"flag"
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	sbga "github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
 	"github.com/meshflow/meshflow/framework/secret"
@@ -85,5 +87,20 @@ func startSandbox(o source.SandboxOptions) (source.Sandbox, error) {
 		return source.Values{BaseURLEnv: baseURL, TokenURLEnv: tokenURL, CredentialsFileEnv: string(api.ServiceAccountJSON(tokenURL)),
 			PropertyIDsEnv: strings.Join(api.Properties(), ","), StartDateEnv: sandboxStartDate,
 			RequestsPerSecondEnv: strconv.Itoa(source.SandboxRequestsPerSecond)}
+	}, Changes: func(n int) []string {
+		late, _ := LateHits(api, n/5)
+		return []string{fmt.Sprintf("%d GA4 rows of yesterday got late hits", len(late))}
 	}}, nil
+}
+
+// LateHits makes hits arrive late for n rows of yesterday in the sandbox's first
+// property, so the next sync re-pulls that day with changed numbers; it returns the
+// rows that change.
+func LateHits(api *sbga.API, n int) ([][]string, error) {
+	p := api.Properties()[0]
+	today, err := time.Parse(time.DateOnly, api.Today(p))
+	if err != nil {
+		return nil, err
+	}
+	return api.LateHits(p, today.AddDate(0, 0, -1).Format(time.DateOnly), DefaultDimensions, n)
 }

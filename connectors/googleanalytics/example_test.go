@@ -8,6 +8,7 @@ import (
 
 	"github.com/meshflow/meshflow/connectors/googleanalytics"
 	"github.com/meshflow/meshflow/dev/sandbox"
+	sbga "github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
 	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
 )
@@ -16,15 +17,15 @@ import (
 // the sandbox; then the typed columns of a record.
 func Example() {
 	now := func() time.Time { return time.Date(2025, 3, 12, 15, 30, 0, 0, time.UTC) }
-	sb := sandbox.New(&sandbox.Options{Seed: 1, Now: now})
+	sb := sandbox.New(&sandbox.Options{Connectors: []source.Connector{googleanalytics.Connector}, Seed: 1, Now: now})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
 
 	src, err := googleanalytics.New(googleanalytics.Config{
 		PropertyIDs: []string{"123456789"},
 		// The key file as GA4_CREDENTIALS_FILE would hold it; its token_uri is the sandbox's.
-		CredentialsJSON: secret.Value(sb.GA4().ServiceAccountJSON(sandbox.GA4TokenURL(srv.URL))),
-		BaseURL:         sandbox.GA4URL(srv.URL),
+		CredentialsJSON: secret.Value(sandbox.Get[*sbga.API](sb).ServiceAccountJSON(sbga.TokenURL(srv.URL))),
+		BaseURL:         sbga.URL(srv.URL),
 		StartDate:       "2025-03-01",
 	}, &googleanalytics.Options{Now: now, RequestsPerSecond: -1}) // no pacing against a local sandbox
 	if err != nil {
@@ -41,7 +42,7 @@ func Example() {
 	recs, cursor, err = source.ReadAll(ctx, report, req, nil)
 	fmt.Println(len(recs), "changed in the lookback window", err)
 
-	sb.GA4().LateHits("123456789", "2025-03-10", googleanalytics.DefaultDimensions, 3)
+	sandbox.Get[*sbga.API](sb).LateHits("123456789", "2025-03-10", googleanalytics.DefaultDimensions, 3)
 	req.Cursor = cursor
 	recs, _, err = source.ReadAll(ctx, report, req, nil)
 	fmt.Println(len(recs), "changed after late hits", err)

@@ -59,7 +59,7 @@ func newFixture(t *testing.T, ga sbga.Options, cfg func(*googleanalytics.Config)
 	if ga.TokensPerHour == 0 {
 		ga.TokensPerHour, ga.TokensPerDay = -1, -1
 	}
-	f.sb = sandbox.New(&sandbox.Options{Seed: seed, Now: f.clock.Now, GA4: ga})
+	f.sb = sandbox.New(&sandbox.Options{Connectors: []source.Connector{googleanalytics.Connector}, Seed: seed, Now: f.clock.Now, Settings: []any{ga}})
 	f.ts = httptest.NewServer(f.sb)
 	t.Cleanup(f.ts.Close)
 	c := config(f.ts.URL, seed)
@@ -76,7 +76,9 @@ func newFixture(t *testing.T, ga sbga.Options, cfg func(*googleanalytics.Config)
 	return f
 }
 
-func (f *fixture) reportRequests() int { return f.sb.GA4().Requests() - f.sb.GA4().TokenRequests() }
+func (f *fixture) reportRequests() int {
+	return sandbox.Get[*sbga.API](f.sb).Requests() - sandbox.Get[*sbga.API](f.sb).TokenRequests()
+}
 
 // read reads to the end from cursor, failing the test on an error.
 func (f *fixture) read(t *testing.T, cursor json.RawMessage, partition string) ([]rec, json.RawMessage, source.Stats) {
@@ -130,7 +132,7 @@ func (r rec) key() string {
 // truth is what the sandbox reports now for property on day, by record key.
 func (f *fixture) truth(t *testing.T, property, day string) map[string][]string {
 	t.Helper()
-	rep, err := f.sb.GA4().Report(property, defaultReport(day, day))
+	rep, err := sandbox.Get[*sbga.API](f.sb).Report(property, defaultReport(day, day))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +262,7 @@ func TestTypedFields(t *testing.T) {
 }
 
 func (f *fixture) key() secret.Value {
-	return secret.Value(sbga.ServiceAccountJSON(seed, "", sandbox.GA4TokenURL(f.ts.URL)))
+	return secret.Value(sbga.ServiceAccountJSON(seed, "", sbga.TokenURL(f.ts.URL)))
 }
 
 func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {
@@ -384,7 +386,7 @@ func TestQuotaIsWaitedOutNotRetried(t *testing.T) {
 		t.Errorf("%d pages, %d requests: want 3 and 4 (the refused one is not retried)", pages, n)
 	}
 
-	f.sb.GA4().ExhaustDaily()
+	sandbox.Get[*sbga.API](f.sb).ExhaustDaily()
 	err = f.src.Check(t.Context())
 	e, _ = errs.As(err)
 	if !errs.Is(err, errs.Quota) || e == nil || !strings.Contains(err.Error(), "daily") {
@@ -436,7 +438,7 @@ func TestDailyQuotaWaitResumesFromCheckpoint(t *testing.T) {
 			mu.Lock()
 			asked = append(asked, page{prop, body.DateRanges[0].StartDate, strconv.Itoa(body.Offset)})
 			if len(asked)-1 == exhaustAt {
-				f.sb.GA4().ExhaustDaily()
+				sandbox.Get[*sbga.API](f.sb).ExhaustDaily()
 			}
 			mu.Unlock()
 		}
@@ -518,12 +520,12 @@ func TestServerErrorsAreTransientAndCapped(t *testing.T) {
 	f := newFixture(t, sbga.Options{}, nil)
 	f.src.Check(t.Context()) // a token first: the faults below hit runReport
 	f.sb.SetFaults(sandbox.Faults{ServerError: 1})
-	before := f.sb.GA4().Requests()
+	before := sandbox.Get[*sbga.API](f.sb).Requests()
 	_, err := source.NewReader(f.st, &source.ReaderOptions{Sleep: noSleep, MaxAttempts: 3}).Read(t.Context(), source.PageRequest{SyncStart: f.clock.Now()}, func(source.Page) error { return nil })
 	if !errs.Is(err, errs.Transient) {
 		t.Fatalf("5xx: %v (kind %v)", err, errs.KindOf(err))
 	}
-	if n := f.sb.GA4().Requests() - before; n != 3 {
+	if n := sandbox.Get[*sbga.API](f.sb).Requests() - before; n != 3 {
 		t.Errorf("%d attempts, want the reader's 3", n)
 	}
 }
@@ -534,7 +536,7 @@ func TestJWTTokenFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.read(t, nil, "2025-03-05")
-	if n := f.sb.GA4().TokenRequests(); n != 1 {
+	if n := sandbox.Get[*sbga.API](f.sb).TokenRequests(); n != 1 {
 		t.Errorf("%d token requests: the access token is not reused", n)
 	}
 
@@ -563,7 +565,7 @@ func TestJWTTokenFlow(t *testing.T) {
 
 	// The token URL: GA4_TOKEN_URL wins over the key file's token_uri.
 	c = config("http://127.0.0.1:1", seed) // token_uri points nowhere
-	c.BaseURL, c.TokenURL = sandbox.GA4URL(f.ts.URL), sandbox.GA4TokenURL(f.ts.URL)
+	c.BaseURL, c.TokenURL = sbga.URL(f.ts.URL), sbga.TokenURL(f.ts.URL)
 	over, _ := googleanalytics.New(c, &googleanalytics.Options{RequestsPerSecond: -1})
 	if err := over.Check(t.Context()); err != nil {
 		t.Errorf("with TokenURL set: %v", err)

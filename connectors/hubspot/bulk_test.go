@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	_ "gocloud.dev/blob/memblob"
 
+	"github.com/meshflow/meshflow/dev/sandbox"
 	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/source"
@@ -149,7 +150,7 @@ func checkResumesFrom(t *testing.T, f *fixture, pages []source.Page, syncStart t
 // a few hundred bytes, and the sync resumes from each of them.
 func TestBulkTimestampLandsOnce(t *testing.T) {
 	f := newFixture(t, sbhubspot.Options{Contacts: 3000, Companies: 100, Deals: 100, BulkContacts: 1500, SearchCap: 200}, Config{}, nil)
-	hs := f.sb.HubSpot()
+	hs := sandbox.Get[*sbhubspot.API](f.sb)
 	l, err := lake.Open(t.Context(), "mem://")
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +193,7 @@ func TestBulkUpdateJustBeforeASync(t *testing.T) {
 	m, _, _ := land(t, l, f, nil, f.clock.Now())
 
 	f.clock.Add(time.Hour)
-	touched := f.sb.HubSpot().Touch("contacts", 1200)
+	touched := sandbox.Get[*sbhubspot.API](f.sb).Touch("contacts", 1200)
 	first := f.clock.Add(time.Minute)
 	m, pages, got := land(t, l, f, m.CursorEnd, first)
 	if len(got) != maxRemembered {
@@ -241,7 +242,7 @@ func TestV1CursorsResume(t *testing.T) {
 
 	f.clock.Add(time.Hour)
 	// Archive may pick a contact just touched: it then lands once, archived.
-	changed := slices.Compact(slices.Sorted(slices.Values(append(f.sb.HubSpot().Touch("contacts", 60), f.sb.HubSpot().Archive("contacts", 3)...))))
+	changed := slices.Compact(slices.Sorted(slices.Values(append(sandbox.Get[*sbhubspot.API](f.sb).Touch("contacts", 60), sandbox.Get[*sbhubspot.API](f.sb).Archive("contacts", 3)...))))
 	start = f.clock.Add(time.Minute)
 	contacts.pages = nil
 	got, _, _ := readAll(t, contacts, toV1(idle), start)
@@ -249,7 +250,7 @@ func TestV1CursorsResume(t *testing.T) {
 	checkResumesFrom(t, f, contacts.pages, start, changed, toV1)
 
 	// A v1 idle cursor whose window began exactly at the seeded bulk update's instant.
-	bulk := f.sb.HubSpot().BulkUpdatedAt()
+	bulk := sandbox.Get[*sbhubspot.API](f.sb).BulkUpdatedAt()
 	var want []string
 	for id, raw := range full {
 		var m meta

@@ -18,7 +18,8 @@ func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
 		Start: func(t *testing.T, f conformance.Faults) conformance.Server {
 			srv := sandbox.New(&sandbox.Options{
-				Seed: 7,
+				Connectors: []source.Connector{hubspot.Connector},
+				Seed:       7,
 				Faults: sandbox.Faults{
 					RateLimited: f.RateLimited, ServerError: f.ServerError,
 					Truncate: f.Truncate, Slow: f.Slow, SlowDelay: f.SlowDelay,
@@ -26,12 +27,12 @@ func TestConformance(t *testing.T) {
 				// Small enough for seconds, big enough for several pages per stream.
 				// The sandbox's own limits are off: the suite fakes sleeps, and
 				// pacing against them is tested in this package's unit tests.
-				HubSpot: sbhubspot.Options{Contacts: 450, Companies: 150, Deals: 250, RateLimit: -1, SearchPerSecond: -1},
+				Settings: []any{sbhubspot.Options{Contacts: 450, Companies: 150, Deals: 250, RateLimit: -1, SearchPerSecond: -1}},
 			})
 			return &harnessServer{httptest.NewServer(srv), srv}
 		},
 		NewSource: func(t *testing.T, baseURL string, valid bool) (source.Source, error) {
-			tok := hubspot.Secret(sandbox.HubSpotToken)
+			tok := hubspot.Secret(sbhubspot.DefaultToken)
 			if !valid {
 				tok = badToken
 			}
@@ -47,15 +48,15 @@ type harnessServer struct {
 	srv *sandbox.Server
 }
 
-func (h *harnessServer) URL() string   { return sandbox.HubSpotURL(h.ts.URL) }
-func (h *harnessServer) Requests() int { return h.srv.HubSpot().Requests() }
+func (h *harnessServer) URL() string   { return sbhubspot.URL(h.ts.URL) }
+func (h *harnessServer) Requests() int { return sandbox.Get[*sbhubspot.API](h.srv).Requests() }
 func (h *harnessServer) Close()        { h.ts.Close() }
 
 // Total counts archived records too: a full read lands deletes as well.
 func (h *harnessServer) Total(stream string) int {
-	return h.srv.HubSpot().Count(stream) + h.srv.HubSpot().Archived(stream)
+	return sandbox.Get[*sbhubspot.API](h.srv).Count(stream) + sandbox.Get[*sbhubspot.API](h.srv).Archived(stream)
 }
 
 func (h *harnessServer) Mutate(stream string, n int) ([]string, error) {
-	return h.srv.HubSpot().Touch(stream, n), nil
+	return sandbox.Get[*sbhubspot.API](h.srv).Touch(stream, n), nil
 }

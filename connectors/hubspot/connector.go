@@ -3,6 +3,7 @@ package hubspot
 import (
 	"cmp"
 	"flag"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -74,5 +75,7 @@ func startSandbox(o source.SandboxOptions) (source.Sandbox, error) {
 	api := sbhubspot.New(so)
 	return &source.Imitation{API: api, Mount: sbhubspot.Path, Point: func(baseURL string) source.Values {
 		return source.Values{BaseURLEnv: baseURL, TokenEnv: api.Token()}
+	}, Changes: func(n int) []string {
+		return []string{fmt.Sprintf("changed %d contacts", len(api.Touch("contacts", n))), fmt.Sprintf("changed %d deals", len(api.Touch("deals", n/5+1)))}
 	}}, nil
 }

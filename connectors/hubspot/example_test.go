@@ -14,11 +14,11 @@ import (
 
 // A full refresh, then incremental syncs from its cursor, against the sandbox.
 func Example() {
-	sb := sandbox.New(&sandbox.Options{Seed: 1, HubSpot: sbhubspot.Options{Contacts: 120, Companies: 30, Deals: 40}})
+	sb := sandbox.New(&sandbox.Options{Connectors: []source.Connector{hubspot.Connector}, Seed: 1, Settings: []any{sbhubspot.Options{Contacts: 120, Companies: 30, Deals: 40}}})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
 
-	src, err := hubspot.New(hubspot.Config{BaseURL: sandbox.HubSpotURL(srv.URL), Token: sandbox.HubSpotToken}, nil)
+	src, err := hubspot.New(hubspot.Config{BaseURL: sbhubspot.URL(srv.URL), Token: sbhubspot.DefaultToken}, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -31,7 +31,7 @@ func Example() {
 	recs, cursor, err = source.ReadAll(ctx, companies, source.PageRequest{Cursor: cursor, SyncStart: time.Now()}, nil)
 	fmt.Println(len(recs), "changed since", err)
 
-	sb.HubSpot().Touch("companies", 2)
+	sandbox.Get[*sbhubspot.API](sb).Touch("companies", 2)
 	recs, _, err = source.ReadAll(ctx, companies, source.PageRequest{Cursor: cursor, SyncStart: time.Now()}, nil)
 	fmt.Println(len(recs), "changed after a touch", err)
 	// Output:

@@ -56,12 +56,12 @@ func newFixture(t *testing.T, hs sbhubspot.Options, cfg Config, opts *Options) *
 	if hs.SearchPerSecond == 0 {
 		hs.SearchPerSecond = -1
 	}
-	f.sb = sandbox.New(&sandbox.Options{Seed: 11, Now: f.clock.Now, HubSpot: hs})
+	f.sb = sandbox.New(&sandbox.Options{Connectors: []source.Connector{Connector}, Seed: 11, Now: f.clock.Now, Settings: []any{hs}})
 	f.ts = httptest.NewServer(f.sb)
 	t.Cleanup(f.ts.Close)
-	cfg.BaseURL = sandbox.HubSpotURL(f.ts.URL)
+	cfg.BaseURL = sbhubspot.URL(f.ts.URL)
 	if cfg.Token == "" {
-		cfg.Token = sandbox.HubSpotToken
+		cfg.Token = sbhubspot.DefaultToken
 	}
 	if opts == nil {
 		opts = &Options{RequestsPerSecond: -1, SearchRequestsPerSecond: -1}
@@ -137,7 +137,7 @@ func TestSearchCapWindowing(t *testing.T) {
 	_, start, _ := readAll(t, contacts, nil, f.clock.Now())
 
 	f.clock.Add(time.Hour) // a batch job rewrites 150 contacts at one instant
-	touched := f.sb.HubSpot().Touch("contacts", 150)
+	touched := sandbox.Get[*sbhubspot.API](f.sb).Touch("contacts", 150)
 	syncStart := f.clock.Add(time.Minute)
 
 	// Resume mid-search too: stop after two pages, then go on from that cursor.
@@ -160,7 +160,7 @@ func TestSearchCapWindowing(t *testing.T) {
 	if c.Phase != phaseSearch || c.Last == "" {
 		t.Fatalf("after two pages the cursor is %+v, want mid-search", c)
 	}
-	before := f.sb.HubSpot().Requests()
+	before := sandbox.Get[*sbhubspot.API](f.sb).Requests()
 	rest, _, st := readAll(t, contacts, mid, syncStart)
 	for _, r := range firstPart {
 		id := recordID(t, r)
@@ -174,7 +174,7 @@ func TestSearchCapWindowing(t *testing.T) {
 	}
 	// Every page was one request and none failed: a pager following offsets
 	// would have met the sandbox's 400 at offset 40.
-	if n := f.sb.HubSpot().Requests() - before; n != st.Pages || st.Pages < 5 || st.Retries != 0 {
+	if n := sandbox.Get[*sbhubspot.API](f.sb).Requests() - before; n != st.Pages || st.Pages < 5 || st.Retries != 0 {
 		t.Errorf("after the resume: %d requests, %+v; want one request per page, ≥ 5 pages, no retries", n, st)
 	}
 }
@@ -187,7 +187,7 @@ func TestSeededBulkUpdate(t *testing.T) {
 	for _, name := range []string{"contacts", "companies", "deals"} {
 		s := f.stream(name)
 		all, _, _ := readAll(t, s, nil, f.clock.Now())
-		since := f.sb.HubSpot().BulkUpdatedAt().Add(-defaultLookback)
+		since := sandbox.Get[*sbhubspot.API](f.sb).BulkUpdatedAt().Add(-defaultLookback)
 		var want []string
 		atBulk := 0
 		for id, raw := range all {
@@ -197,7 +197,7 @@ func TestSeededBulkUpdate(t *testing.T) {
 			if !v.Before(since) {
 				want = append(want, id)
 			}
-			if v.Equal(f.sb.HubSpot().BulkUpdatedAt()) && !m.Archived {
+			if v.Equal(sandbox.Get[*sbhubspot.API](f.sb).BulkUpdatedAt()) && !m.Archived {
 				atBulk++
 			}
 		}
@@ -205,7 +205,7 @@ func TestSeededBulkUpdate(t *testing.T) {
 			t.Fatalf("%s: only %d records at the bulk instant; the test needs more than the cap", name, atBulk)
 		}
 		slices.Sort(want)
-		mark := f.sb.HubSpot().BulkUpdatedAt().UnixMilli()
+		mark := sandbox.Get[*sbhubspot.API](f.sb).BulkUpdatedAt().UnixMilli()
 		idle := cursor{V: 1, Phase: phaseIdle, Mark: mark}.encode()
 		got, _, _ := readAll(t, s, idle, f.clock.Now())
 		if !slices.Equal(ids(got), want) {
@@ -228,11 +228,11 @@ func TestDeletes(t *testing.T) {
 	f := newFixture(t, sbhubspot.Options{}, Config{}, nil)
 	s := f.stream("companies")
 	all, cursor, _ := readAll(t, s, nil, f.clock.Now())
-	if len(all) != f.sb.HubSpot().Count("companies")+f.sb.HubSpot().Archived("companies") {
+	if len(all) != sandbox.Get[*sbhubspot.API](f.sb).Count("companies")+sandbox.Get[*sbhubspot.API](f.sb).Archived("companies") {
 		t.Fatalf("full refresh: %d records", len(all))
 	}
 	f.clock.Add(time.Hour)
-	gone := f.sb.HubSpot().Archive("companies", 4)
+	gone := sandbox.Get[*sbhubspot.API](f.sb).Archive("companies", 4)
 	got, cursor, _ := readAll(t, s, cursor, f.clock.Add(time.Second))
 	if !slices.Equal(ids(got), gone) {
 		t.Fatalf("incremental after archiving %v: %v", gone, ids(got))
@@ -265,8 +265,8 @@ func TestRecordsUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := page.Records[3]
-	req, _ := http.NewRequest("GET", sandbox.HubSpotURL(f.ts.URL)+"/crm/v3/objects/deals/"+recordID(t, raw)+"?properties="+s.props, nil)
-	req.Header.Set("Authorization", "Bearer "+sandbox.HubSpotToken)
+	req, _ := http.NewRequest("GET", sbhubspot.URL(f.ts.URL)+"/crm/v3/objects/deals/"+recordID(t, raw)+"?properties="+s.props, nil)
+	req.Header.Set("Authorization", "Bearer "+sbhubspot.DefaultToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -283,8 +283,8 @@ func TestRecordsUnchanged(t *testing.T) {
 func TestDailyQuota(t *testing.T) {
 	est := time.FixedZone("EST", -5*3600)
 	f := newFixture(t, sbhubspot.Options{}, Config{}, &Options{RequestsPerSecond: -1, AccountTimeZone: est})
-	f.sb.HubSpot().ExhaustDaily()
-	before := f.sb.HubSpot().Requests()
+	sandbox.Get[*sbhubspot.API](f.sb).ExhaustDaily()
+	before := sandbox.Get[*sbhubspot.API](f.sb).Requests()
 	_, err := source.NewReader(f.stream("contacts"), fastReader).Read(t.Context(), source.PageRequest{SyncStart: t0}, func(source.Page) error { return nil })
 	e, ok := errs.As(err)
 	if !ok || e.Kind != errs.Quota {
@@ -294,7 +294,7 @@ func TestDailyQuota(t *testing.T) {
 	if want := time.Date(2026, 3, 10, 0, 0, 0, 0, est); !e.Until.Equal(want) || e.RetryAfter != 2*time.Hour {
 		t.Errorf("Until %v, RetryAfter %v; want %v, 2h", e.Until, e.RetryAfter, want)
 	}
-	if n := f.sb.HubSpot().Requests() - before; n != 1 {
+	if n := sandbox.Get[*sbhubspot.API](f.sb).Requests() - before; n != 1 {
 		t.Errorf("%d requests; an exhausted quota is not retried inline", n)
 	}
 }
@@ -376,7 +376,7 @@ func TestPacing(t *testing.T) {
 		f := newFixture(t, sbhubspot.Options{SearchPerSecond: 5}, Config{PageSize: 10}, opts)
 		idle := cursor{V: 1, Phase: phaseIdle, Mark: t0.UnixMilli()}.encode()
 		f.clock.Add(time.Hour)
-		touched := f.sb.HubSpot().Touch("deals", 55) // 6 searches of 10
+		touched := sandbox.Get[*sbhubspot.API](f.sb).Touch("deals", 55) // 6 searches of 10
 		began := time.Now()
 		got, _, st := readAllWith(t, f.stream("deals"), idle, f.clock.Add(time.Second), ro)
 		if !slices.Equal(ids(got), touched) {

@@ -20,7 +20,8 @@ func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
 		Start: func(t *testing.T, f conformance.Faults) conformance.Server {
 			srv := sandbox.New(&sandbox.Options{
-				Seed: 7,
+				Connectors: []source.Connector{jira.Connector},
+				Seed:       7,
 				Faults: sandbox.Faults{
 					RateLimited: f.RateLimited, ServerError: f.ServerError,
 					Truncate: f.Truncate, Slow: f.Slow, SlowDelay: f.SlowDelay,
@@ -29,16 +30,16 @@ func TestConformance(t *testing.T) {
 				// at PageSize 5 (8 projects: two pages). The sandbox's own burst
 				// limit is off: the suite fakes sleeps, and 429s are tested in
 				// this package's unit tests.
-				Jira: sbjira.Options{Issues: 30, Projects: 8, RateLimit: -1},
+				Settings: []any{sbjira.Options{Issues: 30, Projects: 8, RateLimit: -1}},
 			})
 			return &harnessServer{httptest.NewServer(srv), srv}
 		},
 		NewSource: func(t *testing.T, baseURL string, valid bool) (source.Source, error) {
-			tok := sandbox.JiraToken
+			tok := sbjira.DefaultToken
 			if !valid {
 				tok = badToken
 			}
-			return jira.New(jira.Config{BaseURL: baseURL, Email: sandbox.JiraEmail, Token: secret.Value(tok), PageSize: 5},
+			return jira.New(jira.Config{BaseURL: baseURL, Email: sbjira.DefaultEmail, Token: secret.Value(tok), PageSize: 5},
 				&jira.Options{RequestsPerSecond: -1})
 		},
 		BadCredential:   badToken,
@@ -51,18 +52,18 @@ type harnessServer struct {
 	srv *sandbox.Server
 }
 
-func (h *harnessServer) URL() string   { return sandbox.JiraURL(h.ts.URL) }
-func (h *harnessServer) Requests() int { return h.srv.Jira().Requests() }
+func (h *harnessServer) URL() string   { return sbjira.URL(h.ts.URL) }
+func (h *harnessServer) Requests() int { return sandbox.Get[*sbjira.API](h.srv).Requests() }
 func (h *harnessServer) Close()        { h.ts.Close() }
 
 func (h *harnessServer) Total(stream string) int {
 	switch stream {
 	case "issues":
-		return h.srv.Jira().Count()
+		return sandbox.Get[*sbjira.API](h.srv).Count()
 	case "issue_changelog":
-		return h.srv.Jira().Histories()
+		return sandbox.Get[*sbjira.API](h.srv).Histories()
 	case "projects":
-		return len(h.srv.Jira().Projects())
+		return len(sandbox.Get[*sbjira.API](h.srv).Projects())
 	}
 	return -1
 }
@@ -71,7 +72,7 @@ func (h *harnessServer) Total(stream string) int {
 // the changelog stream sees one new entry each.
 func (h *harnessServer) Mutate(stream string, n int) ([]string, error) {
 	var keys []string
-	for _, c := range h.srv.Jira().Transitions(n) {
+	for _, c := range sandbox.Get[*sbjira.API](h.srv).Transitions(n) {
 		switch stream {
 		case "issues":
 			keys = append(keys, c.IssueID)

@@ -3,6 +3,7 @@ package jira
 import (
 	"cmp"
 	"flag"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -82,5 +83,7 @@ func startSandbox(o source.SandboxOptions) (source.Sandbox, error) {
 	return &source.Imitation{API: api, Mount: sbjira.Path, Point: func(baseURL string) source.Values {
 		return source.Values{BaseURLEnv: baseURL, EmailEnv: api.Email(), TokenEnv: api.Token(),
 			RequestsPerSecondEnv: strconv.Itoa(source.SandboxRequestsPerSecond)}
+	}, Changes: func(n int) []string {
+		return []string{fmt.Sprintf("changed %d Jira issues", len(api.Transition(n/2)))}
 	}}, nil
 }

@@ -15,14 +15,14 @@ import (
 // A full refresh of issues and their changelog, then incremental syncs from the
 // cursors, against the sandbox.
 func Example() {
-	sb := sandbox.New(&sandbox.Options{Seed: 1, Jira: sbjira.Options{Issues: 120, RateLimit: -1}})
+	sb := sandbox.New(&sandbox.Options{Connectors: []source.Connector{jira.Connector}, Seed: 1, Settings: []any{sbjira.Options{Issues: 120, RateLimit: -1}}})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
 
 	src, err := jira.New(jira.Config{
-		BaseURL:  sandbox.JiraURL(srv.URL),
-		Email:    sandbox.JiraEmail,
-		Token:    sandbox.JiraToken,
+		BaseURL:  sbjira.URL(srv.URL),
+		Email:    sbjira.DefaultEmail,
+		Token:    sbjira.DefaultToken,
 		Projects: []string{"OPS", "WEB", "DATA", "MOB"},
 	}, &jira.Options{RequestsPerSecond: -1}) // unpaced: the sandbox's limit is off too
 	if err != nil {
@@ -37,7 +37,7 @@ func Example() {
 	_, changelogAt, err := source.ReadAll(ctx, changelog, source.PageRequest{SyncStart: time.Now()}, nil)
 	fmt.Println("changelog read", err)
 
-	sb.Jira().Transition(2) // two issues move one status forward
+	sandbox.Get[*sbjira.API](sb).Transition(2) // two issues move one status forward
 	recs, _, err = source.ReadAll(ctx, issues, source.PageRequest{Cursor: issuesAt, SyncStart: time.Now()}, nil)
 	fmt.Println(len(recs), "issues changed", err)
 	recs, _, err = source.ReadAll(ctx, changelog, source.PageRequest{Cursor: changelogAt, SyncStart: time.Now()}, nil)

@@ -82,12 +82,12 @@ func newFixture(t *testing.T, js sbjira.Options, cfg Config) *fixture {
 	if js.RateLimit == 0 {
 		js.RateLimit = -1
 	}
-	f.sb = sandbox.New(&sandbox.Options{Seed: 11, Now: f.clock.Now, Jira: js})
+	f.sb = sandbox.New(&sandbox.Options{Connectors: []source.Connector{Connector}, Seed: 11, Now: f.clock.Now, Settings: []any{js}})
 	f.ts = httptest.NewServer(f.sb)
 	t.Cleanup(f.ts.Close)
-	cfg.BaseURL = sandbox.JiraURL(f.ts.URL)
+	cfg.BaseURL = sbjira.URL(f.ts.URL)
 	if cfg.Email == "" {
-		cfg.Email, cfg.Token = sandbox.JiraEmail, sandbox.JiraToken
+		cfg.Email, cfg.Token = sbjira.DefaultEmail, sbjira.DefaultToken
 	}
 	src, err := New(cfg, &Options{RequestsPerSecond: -1, Now: f.clock.Now, HTTPClient: &http.Client{Transport: f.rec}})
 	if err != nil {
@@ -110,8 +110,8 @@ func (f *fixture) api(t *testing.T, method, path string, body any) []byte {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, sandbox.JiraURL(f.ts.URL)+"/rest/api/3"+path, rd)
-	req.SetBasicAuth(sandbox.JiraEmail, sandbox.JiraToken)
+	req, _ := http.NewRequest(method, sbjira.URL(f.ts.URL)+"/rest/api/3"+path, rd)
+	req.SetBasicAuth(sbjira.DefaultEmail, sbjira.DefaultToken)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -234,7 +234,7 @@ func TestTimeZoneTrap(t *testing.T) {
 	all, _, _ := readAll(t, issues, nil, f.clock.Now())
 
 	// The mark is the seeded bulk edit (03:00 UTC), when many issues changed at once.
-	mark := f.sb.Jira().BulkUpdatedAt()
+	mark := sandbox.Get[*sbjira.API](f.sb).BulkUpdatedAt()
 	var want []string
 	for id, raw := range all {
 		if !row(t, issues, raw)["updated_at"].(time.Time).Before(mark) {
@@ -255,7 +255,7 @@ func TestTimeZoneTrap(t *testing.T) {
 
 	// The connector's incremental read from that mark: exactly the window, whatever
 	// the profile zone, and never a bare datetime on the wire.
-	f.sb.Jira().SetTimeZone("Asia/Kolkata")
+	sandbox.Get[*sbjira.API](f.sb).SetTimeZone("Asia/Kolkata")
 	idle := cursor{V: 1, Phase: phaseIdle, Mark: mark.Add(defaultLookback).UnixMilli()}.encode()
 	got, _, _ := readAll(t, issues, idle, f.clock.Now())
 	if !slices.Equal(keys(got), want) {
@@ -277,7 +277,7 @@ func TestTimestampsNormalised(t *testing.T) {
 	f := newFixture(t, sbjira.Options{Issues: 40, TimeZone: "America/New_York"}, Config{})
 	issues := f.stream("issues")
 	ny, _, _ := readAll(t, issues, nil, f.clock.Now())
-	f.sb.Jira().SetTimeZone("Asia/Kolkata")
+	sandbox.Get[*sbjira.API](f.sb).SetTimeZone("Asia/Kolkata")
 	in, _, _ := readAll(t, issues, nil, f.clock.Now())
 	offset := regexp.MustCompile(`"updated":"[^"]+([+-]\d{4})"`)
 	offsets := map[string]bool{}
@@ -310,8 +310,8 @@ func TestLookbackDedupe(t *testing.T) {
 	f := newFixture(t, sbjira.Options{}, Config{Lookback: 10 * time.Minute})
 	issues := f.stream("issues")
 	all, cur, _ := readAll(t, issues, nil, f.clock.Now())
-	if len(all) != f.sb.Jira().Count() {
-		t.Fatalf("full refresh: %d of %d issues", len(all), f.sb.Jira().Count())
+	if len(all) != sandbox.Get[*sbjira.API](f.sb).Count() {
+		t.Fatalf("full refresh: %d of %d issues", len(all), sandbox.Get[*sbjira.API](f.sb).Count())
 	}
 	ids := func(cs []sbjira.Change) []string {
 		var out []string
@@ -323,7 +323,7 @@ func TestLookbackDedupe(t *testing.T) {
 	}
 
 	f.clock.Add(time.Hour)
-	first := f.sb.Jira().Transitions(4)
+	first := sandbox.Get[*sbjira.API](f.sb).Transitions(4)
 	got, cur, _ := readAll(t, issues, cur, f.clock.Add(time.Second))
 	if !slices.Equal(keys(got), ids(first)) {
 		t.Fatalf("after 4 transitions: %v, want %v", keys(got), ids(first))
@@ -336,7 +336,7 @@ func TestLookbackDedupe(t *testing.T) {
 
 	// Two minutes on, inside the lookback: the 4 are in the window but seen.
 	f.clock.Add(time.Minute)
-	again := f.sb.Jira().TransitionIssues(first[0].IssueKey)
+	again := sandbox.Get[*sbjira.API](f.sb).TransitionIssues(first[0].IssueKey)
 	got, cur, _ = readAll(t, issues, cur, f.clock.Add(time.Minute))
 	if !slices.Equal(keys(got), ids(again)) {
 		t.Fatalf("after moving %s again: %v, want only it", again[0].IssueKey, keys(got))
@@ -377,13 +377,13 @@ func TestIsLastNotTrusted(t *testing.T) {
 func TestChangelogPaging(t *testing.T) {
 	f := newFixture(t, sbjira.Options{Issues: 60}, Config{PageSize: 2})
 	cl := f.stream("issue_changelog")
-	before := f.sb.Jira().Requests()
+	before := sandbox.Get[*sbjira.API](f.sb).Requests()
 	all, _, st := readAll(t, cl, nil, f.clock.Now())
-	if len(all) != f.sb.Jira().Histories() {
-		t.Fatalf("full read: %d entries, want %d", len(all), f.sb.Jira().Histories())
+	if len(all) != sandbox.Get[*sbjira.API](f.sb).Histories() {
+		t.Fatalf("full read: %d entries, want %d", len(all), sandbox.Get[*sbjira.API](f.sb).Histories())
 	}
 	searches := (60 + 1) / 2
-	if n := f.sb.Jira().Requests() - before; n != st.Pages || st.Pages < searches+60+20 {
+	if n := sandbox.Get[*sbjira.API](f.sb).Requests() - before; n != st.Pages || st.Pages < searches+60+20 {
 		t.Errorf("%d requests for %d pages; want one request per page and many more changelog pages than issues", n, st.Pages)
 	}
 	perIssue := map[string]int{}
@@ -442,7 +442,7 @@ func TestChangelogIssueChangedMidSync(t *testing.T) {
 	_, cur, _ := readAll(t, cl, nil, f.clock.Now())
 
 	f.clock.Add(time.Hour)
-	moved := f.sb.Jira().Transitions(6)
+	moved := sandbox.Get[*sbjira.API](f.sb).Transitions(6)
 	syncStart := f.clock.Add(time.Minute)
 	var got []json.RawMessage
 	pages := 0
@@ -455,7 +455,7 @@ func TestChangelogIssueChangedMidSync(t *testing.T) {
 			for _, c := range moved {
 				keys = append(keys, c.IssueKey)
 			}
-			f.sb.Jira().TransitionIssues(keys...)
+			sandbox.Get[*sbjira.API](f.sb).TransitionIssues(keys...)
 		}
 		return nil
 	})
@@ -636,8 +636,8 @@ func TestErrorMapping(t *testing.T) {
 func TestRemovedSearch(t *testing.T) {
 	f := newFixture(t, sbjira.Options{Issues: 5}, Config{})
 	for _, method := range []string{"GET", "POST"} {
-		req, _ := http.NewRequest(method, sandbox.JiraURL(f.ts.URL)+"/rest/api/3/search?jql=project%3DOPS", nil)
-		req.SetBasicAuth(sandbox.JiraEmail, sandbox.JiraToken)
+		req, _ := http.NewRequest(method, sbjira.URL(f.ts.URL)+"/rest/api/3/search?jql=project%3DOPS", nil)
+		req.SetBasicAuth(sbjira.DefaultEmail, sbjira.DefaultToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -690,7 +690,7 @@ func TestCheck(t *testing.T) {
 	if err := f.src.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	bad, _ := New(Config{BaseURL: sandbox.JiraURL(f.ts.URL), Email: sandbox.JiraEmail, Token: "nope"}, &Options{RequestsPerSecond: -1})
+	bad, _ := New(Config{BaseURL: sbjira.URL(f.ts.URL), Email: sbjira.DefaultEmail, Token: "nope"}, &Options{RequestsPerSecond: -1})
 	if err := bad.Check(t.Context()); !errs.Is(err, errs.Permission) {
 		t.Fatalf("bad token: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meshflow/meshflow/connectors/conformance"
+	"github.com/meshflow/meshflow/connectors/hubspot"
 	"github.com/meshflow/meshflow/connectors/pendo"
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
@@ -25,20 +26,20 @@ func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
 		Start: func(t *testing.T, f conformance.Faults) conformance.Server {
 			srv := sandbox.New(&sandbox.Options{
-				Seed: 7,
+				Connectors: []source.Connector{hubspot.Connector, pendo.Connector},
+				Seed:       7,
 				Faults: sandbox.Faults{
 					RateLimited: f.RateLimited, ServerError: f.ServerError,
 					Truncate: f.Truncate, Slow: f.Slow, SlowDelay: f.SlowDelay,
 				},
-				HubSpot: sbhubspot.Options{Contacts: 20, Companies: 60, Deals: 10},
 				// The sandbox's rate limit is off: the suite fakes sleeps, and 429s
 				// are tested in this package's unit tests.
-				Pendo: sbpendo.Options{Accounts: 30, Visitors: 150, Pages: 8, Features: 12, Days: 30, RateLimit: -1},
+				Settings: []any{sbhubspot.Options{Contacts: 20, Companies: 60, Deals: 10}, sbpendo.Options{Accounts: 30, Visitors: 150, Pages: 8, Features: 12, Days: 30, RateLimit: -1}},
 			})
 			return &harnessServer{httptest.NewServer(srv), srv}
 		},
 		NewSource: func(t *testing.T, baseURL string, valid bool) (source.Source, error) {
-			key := sandbox.PendoKey
+			key := sbpendo.DefaultKey
 			if !valid {
 				key = badKey
 			}
@@ -58,42 +59,42 @@ type harnessServer struct {
 	srv *sandbox.Server
 }
 
-func (h *harnessServer) URL() string   { return sandbox.PendoURL(h.ts.URL) }
-func (h *harnessServer) Requests() int { return h.srv.Pendo().Requests() }
+func (h *harnessServer) URL() string   { return sbpendo.URL(h.ts.URL) }
+func (h *harnessServer) Requests() int { return sandbox.Get[*sbpendo.API](h.srv).Requests() }
 func (h *harnessServer) Close()        { h.ts.Close() }
 
 var aggSource = map[string]string{"page_events": sbpendo.PageEvents, "feature_events": sbpendo.FeatureEvents}
 
 // yesterday is the subscription-local day before today, the last day a sync reads.
 func (h *harnessServer) yesterday() time.Time {
-	return h.srv.Pendo().DayStart(time.Now()).AddDate(0, 0, -1)
+	return sandbox.Get[*sbpendo.API](h.srv).DayStart(time.Now()).AddDate(0, 0, -1)
 }
 
 func (h *harnessServer) Total(stream string) int {
 	if src, ok := aggSource[stream]; ok {
 		n := 0
 		for i := range historyDays {
-			n += len(h.srv.Pendo().Events(src, h.yesterday().AddDate(0, 0, -i)))
+			n += len(sandbox.Get[*sbpendo.API](h.srv).Events(src, h.yesterday().AddDate(0, 0, -i)))
 		}
 		return n
 	}
-	return h.srv.Pendo().Count(stream)
+	return sandbox.Get[*sbpendo.API](h.srv).Count(stream)
 }
 
 // Mutate touches visitors or accounts, or adds late events to yesterday.
 func (h *harnessServer) Mutate(stream string, n int) ([]string, error) {
 	switch stream {
 	case "visitors":
-		return h.srv.Pendo().TouchVisitors(n), nil
+		return sandbox.Get[*sbpendo.API](h.srv).TouchVisitors(n), nil
 	case "accounts":
-		return h.srv.Pendo().TouchAccounts(n), nil
+		return sandbox.Get[*sbpendo.API](h.srv).TouchAccounts(n), nil
 	}
 	src, ok := aggSource[stream]
 	if !ok {
 		return nil, fmt.Errorf("stream %s cannot be mutated", stream)
 	}
 	var keys []string
-	for _, row := range h.srv.Pendo().AddEvents(src, h.yesterday(), n) {
+	for _, row := range sandbox.Get[*sbpendo.API](h.srv).AddEvents(src, h.yesterday(), n) {
 		k, err := pendo.EventKey(row)
 		if err != nil {
 			return nil, err

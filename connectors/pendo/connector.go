@@ -3,6 +3,7 @@ package pendo
 import (
 	"cmp"
 	"flag"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -102,5 +103,7 @@ func startSandbox(o source.SandboxOptions) (source.Sandbox, error) {
 	return &source.Imitation{API: api, Mount: sbpendo.Path, Point: func(baseURL string) source.Values {
 		return source.Values{BaseURLEnv: baseURL, IntegrationKeyEnv: api.Key(), TimeZoneEnv: api.TimeZone().String(),
 			HistoryDaysSetting: strconv.Itoa(sandboxHistoryDays), source.Unpaced: "true"}
+	}, Changes: func(n int) []string {
+		return []string{fmt.Sprintf("changed %d Pendo accounts", len(api.TouchAccounts(n/5)))}
 	}}, nil
 }

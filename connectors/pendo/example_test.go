@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"github.com/meshflow/meshflow/connectors/hubspot"
 	"github.com/meshflow/meshflow/connectors/pendo"
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sbpendo "github.com/meshflow/meshflow/dev/sandbox/pendo"
@@ -16,11 +17,11 @@ import (
 // sandbox on a fixed clock.
 func Example() {
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	sb := sandbox.New(&sandbox.Options{Seed: 1, Now: func() time.Time { return now }, Pendo: sbpendo.Options{Accounts: 25, Visitors: 100}})
+	sb := sandbox.New(&sandbox.Options{Connectors: []source.Connector{hubspot.Connector, pendo.Connector}, Seed: 1, Now: func() time.Time { return now }, Settings: []any{sbpendo.Options{Accounts: 25, Visitors: 100}}})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
 
-	src, err := pendo.New(pendo.Config{BaseURL: sandbox.PendoURL(srv.URL), IntegrationKey: sandbox.PendoKey, MinInterval: -1}, nil)
+	src, err := pendo.New(pendo.Config{BaseURL: sbpendo.URL(srv.URL), IntegrationKey: sbpendo.DefaultKey, MinInterval: -1}, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -29,7 +30,7 @@ func Example() {
 	recs, cursor, err := source.ReadAll(ctx, accounts, source.PageRequest{SyncStart: now}, nil)
 	fmt.Println(len(recs), "accounts", err)
 
-	sb.Pendo().TouchAccounts(2)
+	sandbox.Get[*sbpendo.API](sb).TouchAccounts(2)
 	recs, _, err = source.ReadAll(ctx, accounts, source.PageRequest{Cursor: cursor, SyncStart: now}, nil)
 	fmt.Println(len(recs), "changed accounts", err)
 

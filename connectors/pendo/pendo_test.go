@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshflow/meshflow/connectors/hubspot"
 	"github.com/meshflow/meshflow/connectors/pendo"
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
@@ -47,10 +48,10 @@ func newFixture(t *testing.T, o sbpendo.Options) *fixture {
 	if o.RateLimit == 0 {
 		o.RateLimit = -1
 	}
-	sb := sandbox.New(&sandbox.Options{Seed: 3, Now: c.Now, HubSpot: sbhubspot.Options{Contacts: 5, Companies: 30, Deals: 5}, Pendo: o})
+	sb := sandbox.New(&sandbox.Options{Connectors: []source.Connector{hubspot.Connector, pendo.Connector}, Seed: 3, Now: c.Now, Settings: []any{sbhubspot.Options{Contacts: 5, Companies: 30, Deals: 5}, o}})
 	ts := httptest.NewServer(sb)
 	t.Cleanup(ts.Close)
-	return &fixture{sb: sb, url: sandbox.PendoURL(ts.URL), clock: c}
+	return &fixture{sb: sb, url: sbpendo.URL(ts.URL), clock: c}
 }
 
 func (f *fixture) source(t *testing.T, cfg pendo.Config) *pendo.Source {
@@ -59,7 +60,7 @@ func (f *fixture) source(t *testing.T, cfg pendo.Config) *pendo.Source {
 		cfg.BaseURL = f.url
 	}
 	if cfg.IntegrationKey == "" {
-		cfg.IntegrationKey = sandbox.PendoKey
+		cfg.IntegrationKey = sbpendo.DefaultKey
 	}
 	if cfg.MinInterval == 0 {
 		cfg.MinInterval = -1
@@ -199,7 +200,7 @@ func TestEventKeyIsStable(t *testing.T) {
 	st := stream(t, f.source(t, pendo.Config{}), "feature_events")
 	first, _, _ := read(t, st, source.PageRequest{SyncStart: t0, Partition: "2026-03-05"})
 	again, _, _ := read(t, st, source.PageRequest{SyncStart: t0, Partition: "2026-03-05"})
-	sent := f.sb.Pendo().Events(sbpendo.FeatureEvents, time.Date(2026, 3, 5, 12, 0, 0, 0, time.UTC))
+	sent := sandbox.Get[*sbpendo.API](f.sb).Events(sbpendo.FeatureEvents, time.Date(2026, 3, 5, 12, 0, 0, 0, time.UTC))
 	if len(first) == 0 || len(first) != len(again) || len(first) != len(sent) {
 		t.Fatalf("%d, %d records; the sandbox has %d", len(first), len(again), len(sent))
 	}
@@ -234,7 +235,7 @@ func TestEventLookback(t *testing.T) {
 	day := func(s string) time.Time { d, _ := time.ParseInLocation(time.DateOnly, s, la); return d }
 	count := func(days ...string) (n int) {
 		for _, d := range days {
-			n += len(f.sb.Pendo().Events(sbpendo.PageEvents, day(d)))
+			n += len(sandbox.Get[*sbpendo.API](f.sb).Events(sbpendo.PageEvents, day(d)))
 		}
 		return n
 	}
@@ -251,7 +252,7 @@ func TestEventLookback(t *testing.T) {
 		t.Errorf("cursor of %d bytes: %s", len(cursor), cursor)
 	}
 
-	f.sb.Pendo().AddEvents(sbpendo.PageEvents, day("2026-03-08"), 3)
+	sandbox.Get[*sbpendo.API](f.sb).AddEvents(sbpendo.PageEvents, day("2026-03-08"), 3)
 	late, cursor, _ := read(t, st, source.PageRequest{SyncStart: t0, Cursor: cursor})
 	if len(late) != count("2026-03-08") {
 		t.Errorf("after late events on 03-08: %d records, want that day's %d", len(late), count("2026-03-08"))
@@ -395,7 +396,7 @@ func TestAccountsIncremental(t *testing.T) {
 		t.Fatalf("%d accounts", len(all))
 	}
 	f.clock.Add(time.Minute)
-	touched := f.sb.Pendo().TouchAccounts(2)
+	touched := sandbox.Get[*sbpendo.API](f.sb).TouchAccounts(2)
 	changed, cursor, _ := read(t, st, source.PageRequest{SyncStart: f.clock.Now(), Cursor: cursor})
 	f.clock.Add(time.Minute) // within the 15-minute overlap
 	again, _, _ := read(t, st, source.PageRequest{SyncStart: f.clock.Now(), Cursor: cursor})

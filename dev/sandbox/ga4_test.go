@@ -11,12 +11,13 @@ import (
 
 	"golang.org/x/oauth2/jwt"
 
+	"github.com/meshflow/meshflow/connectors"
 	"github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
 )
 
 func TestGA4Mount(t *testing.T) {
 	now := time.Date(2025, 3, 12, 15, 30, 0, 0, time.UTC)
-	srv, ts := start(t, &Options{Now: func() time.Time { return now }, HubSpot: small()})
+	srv, ts := start(t, &Options{Connectors: connectors.All(), Now: func() time.Time { return now }, Settings: []any{small()}})
 
 	// The key file served by the admin endpoint points at this sandbox's token endpoint.
 	resp, err := http.Get(ts.URL + "/_sandbox/ga4/service-account")
@@ -30,10 +31,10 @@ func TestGA4Mount(t *testing.T) {
 		PrivateKey  string `json:"private_key"`
 		TokenURI    string `json:"token_uri"`
 	}
-	if err := json.Unmarshal(keyJSON, &key); err != nil || key.TokenURI != GA4TokenURL(ts.URL) {
+	if err := json.Unmarshal(keyJSON, &key); err != nil || key.TokenURI != googleanalytics.TokenURL(ts.URL) {
 		t.Fatalf("service-account key: %v %s", err, keyJSON)
 	}
-	if string(keyJSON) != string(srv.GA4().ServiceAccountJSON(GA4TokenURL(ts.URL))) {
+	if string(keyJSON) != string(Get[*googleanalytics.API](srv).ServiceAccountJSON(googleanalytics.TokenURL(ts.URL))) {
 		t.Error("the admin key file differs from ServiceAccountJSON")
 	}
 
@@ -45,7 +46,7 @@ func TestGA4Mount(t *testing.T) {
 	}
 	report := func() (int, string) {
 		body := `{"dateRanges":[{"startDate":"yesterday","endDate":"yesterday"}],"metrics":[{"name":"sessions"}]}`
-		req, _ := http.NewRequest("POST", GA4URL(ts.URL)+"/v1beta/properties/123456789:runReport", strings.NewReader(body))
+		req, _ := http.NewRequest("POST", googleanalytics.URL(ts.URL)+"/v1beta/properties/123456789:runReport", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -75,13 +76,13 @@ func TestGA4Mount(t *testing.T) {
 	if resp.StatusCode != 200 || strings.Count(string(b), `["20250310",`) != 2 {
 		t.Errorf("late-hits: %d %s", resp.StatusCode, b)
 	}
-	if n := srv.GA4().Requests(); n != 3 {
+	if n := Get[*googleanalytics.API](srv).Requests(); n != 3 {
 		t.Errorf("%d GA4 requests counted, want 3 (admin calls are not)", n)
 	}
 	resp, _ = http.Get(ts.URL + "/_sandbox/health")
 	b, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(b), `"ga4":"/ga4"`) {
+	if !strings.Contains(string(b), `"googleanalytics":"/ga4"`) {
 		t.Errorf("health: %s", b)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshflow/meshflow/connectors"
 	"github.com/meshflow/meshflow/dev/sandbox/github"
+	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
 	"github.com/meshflow/meshflow/dev/sandbox/internal/fake"
 )
 
@@ -12,13 +14,13 @@ import (
 // derived organisations name a HubSpot company's domain in their blog, and no
 // other organisation (the owner included) has one.
 func TestGitHubOrgsDescribeHubSpotCompanies(t *testing.T) {
-	srv, ts := start(t, &Options{HubSpot: small(), GitHub: github.Options{Issues: 5, PullRequests: 5, Commits: 5, Orgs: 20}})
+	srv, ts := start(t, &Options{Connectors: connectors.All(), Settings: []any{small(), github.Options{Issues: 5, PullRequests: 5, Commits: 5, Orgs: 20}}})
 	hubspot := map[string]bool{}
-	for _, c := range srv.HubSpot().CompanyDomains() {
+	for _, c := range Get[*sbhubspot.API](srv).CompanyDomains() {
 		hubspot[c.Domain] = true
 	}
 	matched := 0
-	for _, m := range srv.GitHub().OrgMatches() {
+	for _, m := range Get[*github.API](srv).OrgMatches() {
 		canon := fake.CanonicalDomain(m.Domain)
 		switch {
 		case m.Company != "":
@@ -36,7 +38,7 @@ func TestGitHubOrgsDescribeHubSpotCompanies(t *testing.T) {
 	if code, _, body := ghGet(t, ts.URL+"/_sandbox/github/count?stream=organizations"); code != 200 || !strings.Contains(body, `"count":21`) {
 		t.Errorf("admin count: %d %s", code, body)
 	}
-	if code, _, body := ghGet(t, GitHubURL(ts.URL)+"/orgs/acme"); code != 200 || !strings.Contains(body, `"blog":"https://www.acme.example"`) {
+	if code, _, body := ghGet(t, github.URL(ts.URL)+"/orgs/acme"); code != 200 || !strings.Contains(body, `"blog":"https://www.acme.example"`) {
 		t.Errorf("/orgs/acme through the mount: %d %s", code, body)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshflow/meshflow/connectors"
+	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
 	"github.com/meshflow/meshflow/dev/sandbox/jira"
 )
 
@@ -14,7 +16,7 @@ func smallJira() jira.Options { return jira.Options{Issues: 20, RateLimit: -1} }
 func jiraGet(t *testing.T, url string) (*http.Response, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
-	req.SetBasicAuth(JiraEmail, JiraToken)
+	req.SetBasicAuth(jira.DefaultEmail, jira.DefaultToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -25,9 +27,9 @@ func jiraGet(t *testing.T, url string) (*http.Response, string) {
 }
 
 func TestJiraMounted(t *testing.T) {
-	srv, ts := start(t, &Options{HubSpot: small(), Jira: smallJira()})
-	resp, body := jiraGet(t, JiraURL(ts.URL)+"/rest/api/3/search/jql?jql=project%3DOPS&fields=summary&maxResults=1")
-	if resp.StatusCode != 200 || !strings.Contains(body, `"self":"`+JiraURL(ts.URL)+`/rest/api/3/issue/`) {
+	srv, ts := start(t, &Options{Connectors: connectors.All(), Settings: []any{small(), smallJira()}})
+	resp, body := jiraGet(t, jira.URL(ts.URL)+"/rest/api/3/search/jql?jql=project%3DOPS&fields=summary&maxResults=1")
+	if resp.StatusCode != 200 || !strings.Contains(body, `"self":"`+jira.URL(ts.URL)+`/rest/api/3/issue/`) {
 		t.Fatalf("jira search: %d %s", resp.StatusCode, body)
 	}
 	_, body = jiraGet(t, ts.URL+"/_sandbox/health")
@@ -39,18 +41,18 @@ func TestJiraMounted(t *testing.T) {
 		t.Fatalf("transition over HTTP: %v %v", r, err)
 	}
 	r.Body.Close()
-	if srv.Jira().Requests() != 1 || srv.HubSpot().Requests() != 0 {
-		t.Errorf("requests: jira %d, hubspot %d; want 1 and 0 (admin calls are not counted)", srv.Jira().Requests(), srv.HubSpot().Requests())
+	if Get[*jira.API](srv).Requests() != 1 || Get[*sbhubspot.API](srv).Requests() != 0 {
+		t.Errorf("requests: jira %d, hubspot %d; want 1 and 0 (admin calls are not counted)", Get[*jira.API](srv).Requests(), Get[*sbhubspot.API](srv).Requests())
 	}
 }
 
 // TestJiraFaults: injected rate limits answer as Jira does (429, and now and
 // then 503 with Retry-After), with Jira's error body.
 func TestJiraFaults(t *testing.T) {
-	srv, ts := start(t, &Options{Faults: Faults{RateLimited: 1}, HubSpot: small(), Jira: smallJira()})
+	srv, ts := start(t, &Options{Connectors: connectors.All(), Faults: Faults{RateLimited: 1}, Settings: []any{small(), smallJira()}})
 	codes := map[int]int{}
 	for range 6 {
-		resp, body := jiraGet(t, JiraURL(ts.URL)+"/rest/api/3/myself")
+		resp, body := jiraGet(t, jira.URL(ts.URL)+"/rest/api/3/myself")
 		codes[resp.StatusCode]++
 		if !strings.Contains(body, `"errorMessages"`) || resp.Header.Get("RateLimit-Reason") == "" {
 			t.Fatalf("faulted answer: %d %v %s", resp.StatusCode, resp.Header, body)
@@ -62,7 +64,7 @@ func TestJiraFaults(t *testing.T) {
 	if codes[429] != 4 || codes[503] != 2 {
 		t.Errorf("status counts %v, want four 429s and two 503s", codes)
 	}
-	if srv.Jira().Requests() != 6 {
-		t.Errorf("faulted requests counted: %d, want 6", srv.Jira().Requests())
+	if Get[*jira.API](srv).Requests() != 6 {
+		t.Errorf("faulted requests counted: %d, want 6", Get[*jira.API](srv).Requests())
 	}
 }

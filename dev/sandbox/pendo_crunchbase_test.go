@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshflow/meshflow/connectors"
 	"github.com/meshflow/meshflow/dev/sandbox/crunchbase"
+	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
 	"github.com/meshflow/meshflow/dev/sandbox/internal/fake"
 	"github.com/meshflow/meshflow/dev/sandbox/pendo"
 )
@@ -36,12 +38,12 @@ func send(t *testing.T, method, url, header, key, body string) (*http.Response, 
 }
 
 func TestPendoAndCrunchbaseMounted(t *testing.T) {
-	srv, ts := start(t, &Options{HubSpot: small(), Pendo: smallPendo(), Crunchbase: smallCrunchbase()})
-	resp, body := send(t, "GET", PendoURL(ts.URL)+"/api/v1/page", "x-pendo-integration-key", PendoKey, "")
+	srv, ts := start(t, &Options{Connectors: connectors.All(), Settings: []any{small(), smallPendo(), smallCrunchbase()}})
+	resp, body := send(t, "GET", pendo.URL(ts.URL)+"/api/v1/page", "x-pendo-integration-key", pendo.DefaultKey, "")
 	if resp.StatusCode != 200 || !strings.HasPrefix(body, "[") {
 		t.Fatalf("pendo pages: %d %.200s", resp.StatusCode, body)
 	}
-	resp, body = send(t, "POST", CrunchbaseURL(ts.URL)+"/searches/organizations", "X-cb-user-key", CrunchbaseKey, `{"field_ids":["identifier"],"query":[],"limit":2}`)
+	resp, body = send(t, "POST", crunchbase.URL(ts.URL)+"/searches/organizations", "X-cb-user-key", crunchbase.DefaultKey, `{"field_ids":["identifier"],"query":[],"limit":2}`)
 	if resp.StatusCode != 200 || !strings.Contains(body, `"count":30`) {
 		t.Fatalf("crunchbase search: %d %.200s", resp.StatusCode, body)
 	}
@@ -54,20 +56,20 @@ func TestPendoAndCrunchbaseMounted(t *testing.T) {
 			t.Errorf("%s: %d %s", path, resp.StatusCode, body)
 		}
 	}
-	if srv.Pendo().Requests() != 1 || srv.Crunchbase().Requests() != 1 || srv.HubSpot().Requests() != 0 {
-		t.Errorf("requests: pendo %d, crunchbase %d, hubspot %d; want 1, 1, 0", srv.Pendo().Requests(), srv.Crunchbase().Requests(), srv.HubSpot().Requests())
+	if Get[*pendo.API](srv).Requests() != 1 || Get[*crunchbase.API](srv).Requests() != 1 || Get[*sbhubspot.API](srv).Requests() != 0 {
+		t.Errorf("requests: pendo %d, crunchbase %d, hubspot %d; want 1, 1, 0", Get[*pendo.API](srv).Requests(), Get[*crunchbase.API](srv).Requests(), Get[*sbhubspot.API](srv).Requests())
 	}
 }
 
 // Injected rate limits answer as the vendors do: Pendo's plain 429 and
 // Crunchbase's bare one, neither with Retry-After whatever the fault options say.
 func TestPendoAndCrunchbaseFaults(t *testing.T) {
-	_, ts := start(t, &Options{Faults: Faults{RateLimited: 1, RetryAfter: 3e9}, HubSpot: small(), Pendo: smallPendo(), Crunchbase: smallCrunchbase()})
-	resp, body := send(t, "GET", PendoURL(ts.URL)+"/api/v1/feature", "x-pendo-integration-key", PendoKey, "")
+	_, ts := start(t, &Options{Connectors: connectors.All(), Faults: Faults{RateLimited: 1, RetryAfter: 3e9}, Settings: []any{small(), smallPendo(), smallCrunchbase()}})
+	resp, body := send(t, "GET", pendo.URL(ts.URL)+"/api/v1/feature", "x-pendo-integration-key", pendo.DefaultKey, "")
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "" || !strings.Contains(body, "Too Many Requests") {
 		t.Errorf("pendo fault: %d %v %q", resp.StatusCode, resp.Header, body)
 	}
-	resp, body = send(t, "POST", CrunchbaseURL(ts.URL)+"/searches/organizations", "X-cb-user-key", CrunchbaseKey, `{"field_ids":["identifier"]}`)
+	resp, body = send(t, "POST", crunchbase.URL(ts.URL)+"/searches/organizations", "X-cb-user-key", crunchbase.DefaultKey, `{"field_ids":["identifier"]}`)
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "" || resp.Header.Get("Content-Type") != "" || body != "" {
 		t.Errorf("crunchbase fault: %d %v %q", resp.StatusCode, resp.Header, body)
 	}
@@ -77,9 +79,9 @@ func TestPendoAndCrunchbaseFaults(t *testing.T) {
 // account and Crunchbase organization names a HubSpot company's canonical domain
 // and spells it as its variant says; strangers match no HubSpot company.
 func TestCompaniesLineUpAcrossVendors(t *testing.T) {
-	srv := New(&Options{Seed: 1})
+	srv := New(&Options{Connectors: connectors.All(), Seed: 1})
 	hubspot := map[string]bool{}
-	for _, c := range srv.HubSpot().CompanyDomains() {
+	for _, c := range Get[*sbhubspot.API](srv).CompanyDomains() {
 		hubspot[c.Domain] = true
 	}
 	// exact is how each vendor writes a domain unchanged: Pendo bare, Crunchbase as https://.
@@ -105,8 +107,8 @@ func TestCompaniesLineUpAcrossVendors(t *testing.T) {
 		t.Logf("%s: %d records: %v", vendor, len(ms), variants)
 		return companies
 	}
-	p := count("pendo", "", srv.Pendo().Matches())
-	c := count("crunchbase", "https://", srv.Crunchbase().Matches())
+	p := count("pendo", "", Get[*pendo.API](srv).Matches())
+	c := count("crunchbase", "https://", Get[*crunchbase.API](srv).Matches())
 	both := 0
 	for d := range p {
 		if c[d] {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshflow/meshflow/connectors"
 	"github.com/meshflow/meshflow/dev/sandbox/hubspot"
 )
 
@@ -30,7 +31,7 @@ func start(t *testing.T, o *Options) (*Server, *httptest.Server) {
 func get(t *testing.T, ctx context.Context, url string) (*http.Response, []byte, error) {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+HubSpotToken)
+	req.Header.Set("Authorization", "Bearer "+hubspot.DefaultToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, nil, err
@@ -41,8 +42,8 @@ func get(t *testing.T, ctx context.Context, url string) (*http.Response, []byte,
 }
 
 func TestRoutes(t *testing.T) {
-	srv, ts := start(t, &Options{HubSpot: small()})
-	resp, body, err := get(t, t.Context(), HubSpotURL(ts.URL)+"/crm/v3/objects/contacts?limit=2")
+	srv, ts := start(t, &Options{Connectors: connectors.All(), Settings: []any{small()}})
+	resp, body, err := get(t, t.Context(), hubspot.URL(ts.URL)+"/crm/v3/objects/contacts?limit=2")
 	if err != nil || resp.StatusCode != 200 || !strings.Contains(string(body), `"results"`) {
 		t.Fatalf("hubspot list: %v %v %s", err, resp, body)
 	}
@@ -50,25 +51,25 @@ func TestRoutes(t *testing.T) {
 		Paging struct{ Next struct{ Link string } }
 	}
 	json.Unmarshal(body, &page)
-	if !strings.HasPrefix(page.Paging.Next.Link, HubSpotURL(ts.URL)+"/crm/v3/objects/contacts?") {
+	if !strings.HasPrefix(page.Paging.Next.Link, hubspot.URL(ts.URL)+"/crm/v3/objects/contacts?") {
 		t.Errorf("paging link %q does not keep the mount prefix", page.Paging.Next.Link)
 	}
 	resp, body, _ = get(t, t.Context(), ts.URL+"/_sandbox/health")
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"hubspot":"/hubspot"`) {
 		t.Errorf("health: %d %s", resp.StatusCode, body)
 	}
-	if srv.HubSpot().Requests() != 1 {
-		t.Errorf("requests %d, want 1 (admin calls are not counted)", srv.HubSpot().Requests())
+	if Get[*hubspot.API](srv).Requests() != 1 {
+		t.Errorf("requests %d, want 1 (admin calls are not counted)", Get[*hubspot.API](srv).Requests())
 	}
 }
 
 func TestFaultsAreDeterministic(t *testing.T) {
 	f := Faults{RateLimited: 0.2, ServerError: 0.2, RetryAfter: 1500 * time.Millisecond}
 	statuses := func(seed int64) []int {
-		_, ts := start(t, &Options{Seed: seed, Faults: f, HubSpot: small()})
+		_, ts := start(t, &Options{Connectors: connectors.All(), Seed: seed, Faults: f, Settings: []any{small()}})
 		var out []int
 		for range 200 {
-			resp, body, err := get(t, t.Context(), HubSpotURL(ts.URL)+"/crm/v3/objects/deals?limit=1")
+			resp, body, err := get(t, t.Context(), hubspot.URL(ts.URL)+"/crm/v3/objects/deals?limit=1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,41 +109,41 @@ func TestFaultsAreDeterministic(t *testing.T) {
 }
 
 func TestFaultsSpareAdmin(t *testing.T) {
-	srv, ts := start(t, &Options{Faults: Faults{ServerError: 1}, HubSpot: small()})
+	srv, ts := start(t, &Options{Connectors: connectors.All(), Faults: Faults{ServerError: 1}, Settings: []any{small()}})
 	for _, path := range []string{"/_sandbox/health", "/_sandbox/faults", "/_sandbox/hubspot/count?object=deals"} {
 		if resp, _, err := get(t, t.Context(), ts.URL+path); err != nil || resp.StatusCode != 200 {
 			t.Errorf("%s under 100%% 5xx faults: %v %v", path, resp.StatusCode, err)
 		}
 	}
-	resp, _, _ := get(t, t.Context(), HubSpotURL(ts.URL)+"/crm/v3/objects/deals")
+	resp, _, _ := get(t, t.Context(), hubspot.URL(ts.URL)+"/crm/v3/objects/deals")
 	if resp.StatusCode < 500 || resp.Header.Get(FaultHeader) == "" {
 		t.Errorf("API request under 100%% 5xx faults: %d", resp.StatusCode)
 	}
-	if srv.HubSpot().Requests() != 1 {
-		t.Errorf("faulted requests are counted: got %d, want 1", srv.HubSpot().Requests())
+	if Get[*hubspot.API](srv).Requests() != 1 {
+		t.Errorf("faulted requests are counted: got %d, want 1", Get[*hubspot.API](srv).Requests())
 	}
 }
 
 func TestTruncate(t *testing.T) {
-	_, ts := start(t, &Options{Faults: Faults{Truncate: 1}, HubSpot: small()})
-	resp, body, err := get(t, t.Context(), HubSpotURL(ts.URL)+"/crm/v3/objects/contacts?limit=50")
+	_, ts := start(t, &Options{Connectors: connectors.All(), Faults: Faults{Truncate: 1}, Settings: []any{small()}})
+	resp, body, err := get(t, t.Context(), hubspot.URL(ts.URL)+"/crm/v3/objects/contacts?limit=50")
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("truncated body: err %v, status %v, %d bytes", err, resp, len(body))
 	}
 }
 
 func TestSlowHonoursCancel(t *testing.T) {
-	_, ts := start(t, &Options{Faults: Faults{Slow: 1, SlowDelay: 50 * time.Millisecond}, HubSpot: small()})
+	_, ts := start(t, &Options{Connectors: connectors.All(), Faults: Faults{Slow: 1, SlowDelay: 50 * time.Millisecond}, Settings: []any{small()}})
 	began := time.Now()
-	resp, _, err := get(t, t.Context(), HubSpotURL(ts.URL)+"/crm/v3/objects/contacts")
+	resp, _, err := get(t, t.Context(), hubspot.URL(ts.URL)+"/crm/v3/objects/contacts")
 	if err != nil || resp.StatusCode != 200 || time.Since(began) < 50*time.Millisecond {
 		t.Fatalf("slow response: %v %v after %v", err, resp, time.Since(began))
 	}
 
-	srv, ts2 := start(t, &Options{Faults: Faults{Slow: 1, SlowDelay: time.Hour}, HubSpot: small()})
+	srv, ts2 := start(t, &Options{Connectors: connectors.All(), Faults: Faults{Slow: 1, SlowDelay: time.Hour}, Settings: []any{small()}})
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
-	if _, _, err := get(t, ctx, HubSpotURL(ts2.URL)+"/crm/v3/objects/contacts"); !errors.Is(err, context.DeadlineExceeded) {
+	if _, _, err := get(t, ctx, hubspot.URL(ts2.URL)+"/crm/v3/objects/contacts"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("want the client's deadline, got %v", err)
 	}
 	srv.SetFaults(Faults{})
@@ -150,7 +151,7 @@ func TestSlowHonoursCancel(t *testing.T) {
 }
 
 func TestFaultsAdmin(t *testing.T) {
-	srv, ts := start(t, &Options{HubSpot: small()})
+	srv, ts := start(t, &Options{Connectors: connectors.All(), Settings: []any{small()}})
 	put := func(body string) int {
 		req, _ := http.NewRequest("PUT", ts.URL+"/_sandbox/faults", strings.NewReader(body))
 		resp, err := http.DefaultClient.Do(req)
@@ -187,7 +188,7 @@ func TestFaultsAdmin(t *testing.T) {
 // RateLimitNext answers exactly the next N vendor requests 429, set over the admin
 // API as a test of a client's one retry does, then lets requests through.
 func TestRateLimitNext(t *testing.T) {
-	srv, ts := start(t, &Options{HubSpot: small()})
+	srv, ts := start(t, &Options{Connectors: connectors.All(), Settings: []any{small()}})
 	req, _ := http.NewRequest("PUT", ts.URL+"/_sandbox/faults", strings.NewReader(`{"rate_limit_next":2}`))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
@@ -196,7 +197,7 @@ func TestRateLimitNext(t *testing.T) {
 	resp.Body.Close()
 	var got []int
 	for range 4 {
-		resp, _, err := get(t, t.Context(), HubSpotURL(ts.URL)+"/crm/v3/objects/contacts?limit=1")
+		resp, _, err := get(t, t.Context(), hubspot.URL(ts.URL)+"/crm/v3/objects/contacts?limit=1")
 		if err != nil {
 			t.Fatal(err)
 		}

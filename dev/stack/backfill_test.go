@@ -11,6 +11,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/meshflow/meshflow/dev/sandbox"
+	sbga "github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/flow"
@@ -55,7 +57,7 @@ func TestBackfillRerunFailedEqualsACleanBackfill(t *testing.T) {
 	stop = startWorker(t, st, cfg, mm, faulty)
 	defer stop()
 	failing := []string{day(7), day(5)}
-	st.Sandbox.GA4().FailDays(failing...)
+	sandbox.Get[*sbga.API](st.Sandbox).FailDays(failing...)
 	first := backfill(t, ctx, st, d, p, from, to)
 	if first.Totals[flow.StateSucceeded] != 3 || first.Totals[flow.StateFailed] != 2 {
 		t.Fatalf("backfill with two failing days: %v", first.Totals)
@@ -83,7 +85,7 @@ func TestBackfillRerunFailedEqualsACleanBackfill(t *testing.T) {
 		}
 	}
 
-	st.Sandbox.GA4().ClearFailures()
+	sandbox.Get[*sbga.API](st.Sandbox).ClearFailures()
 	run, parts, err := flow.RerunFailed(ctx, st.Client, m, first.ID, 2)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/meshflow/meshflow/connectors/hubspot"
+	"github.com/meshflow/meshflow/dev/sandbox"
+	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/flow"
@@ -43,7 +45,7 @@ func TestDeployDuringQuotaWait(t *testing.T) {
 	// The HubSpot account's day ends 45 s from now: its DAILY limit resets then, so
 	// the run's quota wait is short. Everything else is the real connector.
 	stopOld := startWorkerIn(t, st, cfg, before, stores, midnightIn(45*time.Second))
-	hs := st.Sandbox.HubSpot()
+	hs := sandbox.Get[*sbhubspot.API](st.Sandbox)
 	hs.ExhaustDaily()
 	d, p, _ := before.Find("marketing.crm_contacts")
 	run, err := flow.StartRun(ctx, st.Client, d, p, flow.RunInput{})
@@ -98,7 +100,8 @@ func startWorkerIn(t *testing.T, st *stack.Stack, cfg host.Config, m mesh.Mesh, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs, err := hubspot.New(hubspot.Config{BaseURL: cfg.HubSpot.BaseURL, Token: secret.Value(cfg.HubSpot.Token)}, &hubspot.Options{AccountTimeZone: zone})
+	vals := cfg.Sources["hubspot"]
+	hs, err := hubspot.New(hubspot.Config{BaseURL: vals.Get(hubspot.BaseURLEnv), Token: secret.Value(vals.Get(hubspot.TokenEnv))}, &hubspot.Options{AccountTimeZone: zone})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,10 @@ import (
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob"
 
+	"github.com/meshflow/meshflow/dev/sandbox"
+	sbgithub "github.com/meshflow/meshflow/dev/sandbox/github"
+	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
+	sbjira "github.com/meshflow/meshflow/dev/sandbox/jira"
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/catalog"
@@ -27,6 +31,9 @@ import (
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/workers/host"
+	sbga "github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
+	"github.com/meshflow/meshflow/connectors/hubspot"
+	"github.com/meshflow/meshflow/connectors/googleanalytics"
 )
 
 // TestEndToEnd runs the marketing domain on the real Temporal dev server against the
@@ -49,7 +56,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil || len(failed) > 0 {
 		t.Fatalf("first run: %v %v", err, failed)
 	}
-	hs := st.Sandbox.HubSpot()
+	hs := sandbox.Get[*sbhubspot.API](st.Sandbox)
 	contacts := port.TableID{Domain: "marketing", Name: "crm_contacts_v1"}
 	for _, tc := range []struct {
 		table  string
@@ -174,7 +181,8 @@ func TestEndToEnd(t *testing.T) {
 
 	// A worker with bad credentials fails clearly and publishes nothing.
 	badCfg, badStores := openLake(t, ctx, st, t.TempDir())
-	badCfg.HubSpot.Token = "pat-na1-00000000-wrong"
+	const wrongToken = "pat-na1-00000000-wrong"
+	badCfg = badCfg.WithValue("hubspot", hubspot.TokenEnv, wrongToken)
 	stopWorker = startWorker(t, st, badCfg, m, badStores)
 	defer stopWorker()
 	_, err = startAndWait(ctx, st, m, "marketing.crm_companies")
@@ -182,7 +190,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal("a run with a bad token succeeded")
 	}
 	msg = flow.Explain(err)
-	if !strings.Contains(msg, "HUBSPOT_TOKEN") || strings.Contains(msg, badCfg.HubSpot.Token) {
+	if !strings.Contains(msg, "HUBSPOT_TOKEN") || strings.Contains(msg, wrongToken) {
 		t.Fatalf("bad-credential error %q should name HUBSPOT_TOKEN and never print the token", msg)
 	}
 	if _, ok, _ := badStores.Ports.Current(ctx, port.TableID{Domain: "marketing", Name: "crm_companies_v1"}); ok {
@@ -201,14 +209,14 @@ func checkEngineeringIncremental(t *testing.T, ctx context.Context, st *stack.St
 	metrics := port.TableID{Domain: "engineering", Name: "delivery_metrics_v1"}
 	before := completedByKind(t, stores, metrics)
 
-	changes := st.Sandbox.Jira().Transitions(20)
+	changes := sandbox.Get[*sbjira.API](st.Sandbox).Transitions(20)
 	done := 0
 	for _, c := range changes {
 		if c.To == "Done" {
 			done++
 		}
 	}
-	merged := st.Sandbox.GitHub().MergePRs(3)
+	merged := sandbox.Get[*sbgithub.API](st.Sandbox).MergePRs(3)
 	if len(changes) != 20 || len(merged) != 3 {
 		t.Fatalf("sandbox changed %d issues and merged %d PRs, want 20 and 3", len(changes), len(merged))
 	}
@@ -267,7 +275,7 @@ func checkWebTrafficRepull(t *testing.T, ctx context.Context, st *stack.Stack, m
 		return n
 	}
 	before, sessionsBefore := keys(), sessions()
-	late, err := st.LateWebHits(4)
+	late, err := googleanalytics.LateHits(sandbox.Get[*sbga.API](st.Sandbox), 4)
 	if err != nil || len(late) != 4 {
 		t.Fatalf("late hits: %v %v", late, err)
 	}

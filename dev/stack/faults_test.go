@@ -6,13 +6,21 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/meshflow/meshflow/connectors/googleanalytics"
+	"github.com/meshflow/meshflow/connectors/pendo"
 	"github.com/meshflow/meshflow/dev/sandbox"
+	sbcrunchbase "github.com/meshflow/meshflow/dev/sandbox/crunchbase"
+	sbgithub "github.com/meshflow/meshflow/dev/sandbox/github"
+	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
+	sbjira "github.com/meshflow/meshflow/dev/sandbox/jira"
+	sbpendo "github.com/meshflow/meshflow/dev/sandbox/pendo"
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/flow"
@@ -54,7 +62,8 @@ func TestFaultsOutputEqualsCleanRun(t *testing.T) {
 		t.Helper()
 		cfg, stores := openLake(t, ctx, st, t.TempDir())
 		if history > 0 {
-			cfg.GA4.StartDate, cfg.Pendo.HistoryDays = fmt.Sprintf("%ddaysAgo", history), history
+			cfg = cfg.WithValue("googleanalytics", googleanalytics.StartDateEnv, fmt.Sprintf("%ddaysAgo", history))
+			cfg = cfg.WithValue("pendo", pendo.HistoryDaysSetting, strconv.Itoa(history))
 		}
 		stop := startWorker(t, st, cfg, m, stores)
 		defer stop()
@@ -121,21 +130,18 @@ func TestFaultsOutputEqualsCleanRun(t *testing.T) {
 // smallSandbox is the stack's sandbox (burst limits off) with about a tenth of the
 // default records.
 func smallSandbox() *sandbox.Options {
-	o := &sandbox.Options{}
-	o.Jira.RateLimit, o.GitHub.RateLimit, o.GitHub.SecondaryPerMinute, o.Pendo.RateLimit, o.Crunchbase.RateLimit = -1, -1, -1, -1, -1
-	o.HubSpot.Contacts, o.HubSpot.Companies, o.HubSpot.Deals = 300, 80, 150
-	o.Jira.Issues = 50
-	o.GitHub.Issues, o.GitHub.PullRequests, o.GitHub.Commits = 15, 15, 10
-	o.Pendo.Accounts, o.Pendo.Visitors = 20, 200
-	o.Crunchbase.Organizations = 40
-	return o
+	return &sandbox.Options{Unlimited: true, Settings: []any{
+		sbhubspot.Options{Contacts: 300, Companies: 80, Deals: 150},
+		sbjira.Options{Issues: 50},
+		sbgithub.Options{Issues: 15, PullRequests: 15, Commits: 10},
+		sbpendo.Options{Accounts: 20, Visitors: 200},
+		sbcrunchbase.Options{Organizations: 40},
+	}}
 }
 
 // vendorRequests counts the requests each sandbox vendor has answered, faulted ones included.
 func vendorRequests(st *stack.Stack) map[string]int {
-	s := st.Sandbox
-	return map[string]int{"hubspot": s.HubSpot().Requests(), "jira": s.Jira().Requests(), "github": s.GitHub().Requests(),
-		"googleanalytics": s.GA4().Requests(), "pendo": s.Pendo().Requests(), "crunchbase": s.Crunchbase().Requests()}
+	return st.Sandbox.Requests()
 }
 
 // giveUpOnHeadersAfter makes HTTP clients that use the default transport (every

@@ -12,6 +12,8 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/meshflow/meshflow/dev/sandbox"
+	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/flow"
@@ -104,14 +106,14 @@ func TestRecordHistories(t *testing.T) {
 	stop()
 
 	startWorkerIn(t, st, cfg, m, stores, midnightIn(30*time.Second))
-	st.Sandbox.HubSpot().ExhaustDaily()
+	sandbox.Get[*sbhubspot.API](st.Sandbox).ExhaustDaily()
 	d, p, _ = m.Find("marketing.crm_companies")
 	run, err := flow.StartRun(ctx, st.Client, d, p, flow.RunInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitForStage(t, ctx, st, run.GetID(), "waiting for quota")
-	st.Sandbox.HubSpot().RestoreDaily()
+	sandbox.Get[*sbhubspot.API](st.Sandbox).RestoreDaily()
 	if err := run.Get(ctx, nil); err != nil {
 		t.Fatal(flow.Explain(err))
 	}

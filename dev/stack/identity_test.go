@@ -13,6 +13,11 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/rs/zerolog"
 
+	"github.com/meshflow/meshflow/dev/sandbox"
+	sbcrunchbase "github.com/meshflow/meshflow/dev/sandbox/crunchbase"
+	sbgithub "github.com/meshflow/meshflow/dev/sandbox/github"
+	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
+	sbpendo "github.com/meshflow/meshflow/dev/sandbox/pendo"
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/flow"
@@ -50,15 +55,15 @@ func TestIdentity(t *testing.T) {
 		}
 	}
 
-	hs := st.Sandbox.HubSpot()
+	hs := sandbox.Get[*sbhubspot.API](st.Sandbox)
 	var pd, cb, gh []matchTruth
-	for _, m := range st.Sandbox.Pendo().Matches() {
+	for _, m := range sandbox.Get[*sbpendo.API](st.Sandbox).Matches() {
 		pd = append(pd, matchTruth{m.ID, m.Domain, m.Company, m.Variant})
 	}
-	for _, m := range st.Sandbox.Crunchbase().Matches() {
+	for _, m := range sandbox.Get[*sbcrunchbase.API](st.Sandbox).Matches() {
 		cb = append(cb, matchTruth{m.ID, m.Domain, m.Company, m.Variant})
 	}
-	for _, m := range st.Sandbox.GitHub().OrgMatches() {
+	for _, m := range sandbox.Get[*sbgithub.API](st.Sandbox).OrgMatches() {
 		gh = append(gh, matchTruth{m.ID, m.Domain, m.Company, m.Variant})
 	}
 	ids := readRows(t, stores, port.TableID{Domain: "identity", Name: "company_ids_v1"})

@@ -9,6 +9,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/meshflow/meshflow/dev/sandbox"
+	sbga "github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/flow"
@@ -39,7 +41,7 @@ func TestMalformedPageFailsOnlyItsDay(t *testing.T) {
 
 	day := func(back int) string { return time.Now().UTC().AddDate(0, 0, -back).Format(time.DateOnly) }
 	from, to, bad := day(8), day(4), day(6)
-	ga := st.Sandbox.GA4()
+	ga := sandbox.Get[*sbga.API](st.Sandbox)
 	// The second property's report is the second page of a day's landing.
 	ga.MalformDay(ga.Properties()[1], bad)
 	t.Cleanup(ga.ClearFailures)

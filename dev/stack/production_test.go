@@ -29,6 +29,8 @@ import (
 	"github.com/rs/zerolog"
 	_ "gocloud.dev/blob/s3blob"
 
+	"github.com/meshflow/meshflow/dev/sandbox"
+	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains/marketing"
 	"github.com/meshflow/meshflow/framework/errs"
@@ -108,7 +110,7 @@ func TestProductionTopology(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { reader.Close() })
-	hs := st.Sandbox.HubSpot()
+	hs := sandbox.Get[*sbhubspot.API](st.Sandbox)
 	snaps := map[string]port.Snapshot{}
 	for _, tc := range []struct{ product, object string }{
 		{"crm_companies", "companies"}, {"crm_contacts", "contacts"}, {"crm_deals", "deals"},

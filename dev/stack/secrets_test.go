@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,38 +35,27 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/meshflow/meshflow/dev/sandbox"
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/source"
 	"github.com/meshflow/meshflow/workers/host"
 )
 
-// Distinctive fake credentials: the sandbox accepts them (except the wrong one), so a
-// full run reads every source with them, and any copy of them left anywhere is a leak.
-const (
-	leakHubSpot   = "pat-na1-hubspot-SECRET-7f3a91c2"
-	leakJiraEmail = "sync@leak-test.example"
-	leakJira      = "ATATT-jira-SECRET-2b8e44d0"
-	leakGitHub    = "ghp_githubSECRET5c1d77a9e0f3"
-	leakPendo     = "pendo-SECRET-9d0e13f4.us"
-	// The sandbox's Crunchbase accepts leakCrunchbase; the worker is given the wrong
-	// key, so the organizations run fails and its errors are scanned too.
-	leakCrunchbase      = "cb-crunchbase-SECRET-4a6c88b1"
-	leakCrunchbaseWrong = "cb-crunchbase-SECRET-WRONG-e57f02d3"
-	// Every access token the sandbox's GA4 token endpoint issues starts so.
-	leakGA4AccessPrefix = "ya29."
-)
+// leakGA4AccessPrefix starts every access token the sandbox's GA4 token endpoint
+// issues: a secret no configuration holds.
+const leakGA4AccessPrefix = "ya29."
 
-// TestNoSecretLeaks runs every product on the real dev server with distinctive fake
-// credentials for every source — one of them wrong, so failures are exercised too —
-// then scans everything the run left behind for each secret and its base64 and URL
-// encodings: the worker's and the Temporal client's logs, the dev server's output,
-// every error returned, every workflow's full history (payloads decoded, failures,
-// search attributes, memo) and every file of the lake: manifests, run records, each
-// value of every column of every Parquet file (the raw records in _raw included),
-// the Iceberg metadata and catalog.
+// TestNoSecretLeaks runs every product on the real dev server, every registered
+// connector reading its sandbox with the sandbox's credentials — the last one's
+// secret wrong, so failures are exercised too — then scans everything the run left
+// behind for each secret and its base64 and URL encodings: the worker's and the
+// Temporal client's logs, the dev server's output, every error returned, every
+// workflow's full history (payloads decoded, failures, search attributes, memo) and
+// every file of the lake: manifests, run records, each value of every column of
+// every Parquet file (the raw records in _raw included), the Iceberg metadata and
+// catalog.
 func TestNoSecretLeaks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: needs bin/temporal")
@@ -73,44 +64,41 @@ func TestNoSecretLeaks(t *testing.T) {
 	defer cancel()
 
 	logs, serverLog := &leakBuffer{}, &leakBuffer{}
-	sb := &sandbox.Options{}
-	sb.HubSpot.Token = leakHubSpot
-	sb.Jira.Email, sb.Jira.Token = leakJiraEmail, leakJira
-	sb.GitHub.Token = leakGitHub
-	sb.Pendo.Key = leakPendo
-	sb.Crunchbase.Key = leakCrunchbase
-	// As the stack's default sandbox: bursts are the connectors' own tests' business.
-	sb.Jira.RateLimit, sb.GitHub.RateLimit, sb.GitHub.SecondaryPerMinute, sb.Pendo.RateLimit, sb.Crunchbase.RateLimit = -1, -1, -1, -1, -1
 	// Debug level: whatever any layer logs is captured and scanned.
-	st := startStack(t, ctx, stack.Options{Log: zerolog.New(logs).Level(zerolog.DebugLevel), ServerLog: serverLog, Sandbox: sb})
+	st := startStack(t, ctx, stack.Options{Log: zerolog.New(logs).Level(zerolog.DebugLevel), ServerLog: serverLog})
 
-	// The configuration comes from the environment, as a worker reads it.
-	keyFile := filepath.Join(t.TempDir(), "ga4-key.json")
-	keyJSON := st.Sandbox.GA4().ServiceAccountJSON(sandbox.GA4TokenURL(st.SandboxURL))
-	if err := os.WriteFile(keyFile, keyJSON, 0o600); err != nil {
+	lakeDir := t.TempDir()
+	base, err := host.ConfigFromEnv(func(k string) string { return map[string]string{"MESHFLOW_LAKE": lakeDir}[k] })
+	if err != nil {
 		t.Fatal(err)
 	}
-	lakeDir := t.TempDir()
-	env := map[string]string{
-		"MESHFLOW_LAKE":    lakeDir,
-		"HUBSPOT_BASE_URL": sandbox.HubSpotURL(st.SandboxURL), "HUBSPOT_TOKEN": leakHubSpot,
-		"JIRA_BASE_URL": sandbox.JiraURL(st.SandboxURL), "JIRA_EMAIL": leakJiraEmail, "JIRA_API_TOKEN": leakJira,
-		"GITHUB_BASE_URL": sandbox.GitHubURL(st.SandboxURL), "GITHUB_TOKEN": leakGitHub,
-		"GITHUB_REPOS": strings.Join(st.Sandbox.GitHub().Repos(), ","), "GITHUB_BRANCHES": "release",
-		"GA4_BASE_URL": sandbox.GA4URL(st.SandboxURL), "GA4_TOKEN_URL": sandbox.GA4TokenURL(st.SandboxURL),
-		"GA4_CREDENTIALS_FILE": keyFile, "GA4_PROPERTY_IDS": strings.Join(st.Sandbox.GA4().Properties(), ","), "GA4_START_DATE": "90daysAgo",
-		"PENDO_BASE_URL": sandbox.PendoURL(st.SandboxURL), "PENDO_INTEGRATION_KEY": leakPendo, "PENDO_TIME_ZONE": st.Sandbox.Pendo().TimeZone().String(),
-		"CRUNCHBASE_BASE_URL": sandbox.CrunchbaseURL(st.SandboxURL), "CRUNCHBASE_USER_KEY": leakCrunchbaseWrong,
+	base.WorkDir = t.TempDir()
+	right, used := st.SandboxConfig(base)
+	wrong, wrongVar := lastSecret(t, used)
+	sandboxed := right.WithValue(wrong, wrongVar, right.Sources[wrong][wrongVar]+"-WRONG-e57f02d3")
+	// The configuration comes from the environment, as a worker reads it (the secrets
+	// in files), but for the settings no variable carries, set as SandboxConfig sets
+	// them (unpaced requests, a shorter history).
+	rendered, err := stack.Env(sandboxed, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, kv := range rendered {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
 	}
 	cfg, err := host.ConfigFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.WorkDir = t.TempDir()
-	// Pacing has no variable: set as Stack.SandboxConfig does for the local sandbox.
-	cfg.Jira.RequestsPerSecond, cfg.GitHub.RequestsPerSecond, cfg.GA4.RequestsPerSecond = 500, 500, 500
-	cfg.Pendo.HistoryDays, cfg.Pendo.MinInterval = 90, -1
-	cfg.Crunchbase.RequestsPerMinute = -1
+	for name, vals := range sandboxed.Sources {
+		for k, v := range vals {
+			if _, ok := host.LookupVar(k); !ok {
+				cfg = cfg.WithValue(name, k, v)
+			}
+		}
+	}
 	stores, err := host.OpenStores(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -134,23 +122,27 @@ func TestNoSecretLeaks(t *testing.T) {
 	for ref, err := range failed {
 		t.Logf("%s failed: %s", ref, flow.Explain(err))
 	}
-	// The run must have used every secret: the wrong key failed clearly, and each
+	// The run must have used every secret: the wrong one failed clearly, and each
 	// source with a right one committed a landing.
-	if err := failed["market_intelligence.organizations"]; err == nil || !strings.Contains(flow.Explain(err), "CRUNCHBASE_USER_KEY") {
-		t.Errorf("organizations with a wrong Crunchbase key: %v, want a failure naming CRUNCHBASE_USER_KEY", err)
+	named := false
+	for _, err := range failed {
+		named = named || strings.Contains(flow.Explain(err), wrongVar)
 	}
-	for _, src := range []string{"hubspot", "jira", "github", "googleanalytics", "pendo"} {
-		if !landed(lakeDir, src) {
+	if !named {
+		t.Errorf("no run failed naming %s, whose value is wrong (failed: %v)", wrongVar, slices.Sorted(maps.Keys(failed)))
+	}
+	for _, src := range used {
+		if src != wrong && !landed(lakeDir, src) {
 			t.Errorf("nothing was landed from %s: its secret was not exercised", src)
 		}
 	}
 
 	// The capture must hold what the worker logged, the failed landing included.
-	if !strings.Contains(logs.String(), "CRUNCHBASE_USER_KEY") {
-		t.Errorf("the captured log does not show the failed Crunchbase landing:\n%s", logs.String())
+	if !strings.Contains(logs.String(), wrongVar) {
+		t.Errorf("the captured log does not show the failed landing of %s:\n%s", wrong, logs.String())
 	}
 
-	sc := newLeakScanner(t, keyJSON)
+	sc := newLeakScanner(t, right, sandboxed)
 	sc.selfCheck()
 	sc.scanLines("log: worker and client", logs.String())
 	sc.scanLines("log: dev server", serverLog.String())
@@ -201,30 +193,38 @@ type leakScanner struct {
 	executions, events, payloads int
 }
 
-// newLeakScanner builds the needles: every secret as is, base64-encoded (standard
-// and URL alphabets, padded or not) and URL-encoded; the Jira token also inside its
-// Basic credentials; the GA4 key by each line of its PEM body.
-func newLeakScanner(t *testing.T, keyJSON []byte) *leakScanner {
-	secrets := []leakNeedle{
-		{what: "HubSpot token", text: leakHubSpot},
-		{what: "Jira API token", text: leakJira},
-		{what: "Jira Basic credentials", text: base64.StdEncoding.EncodeToString([]byte(leakJiraEmail + ":" + leakJira))},
-		{what: "GitHub token", text: leakGitHub},
-		{what: "Pendo integration key", text: leakPendo},
-		{what: "Crunchbase user key (the sandbox's)", text: leakCrunchbase},
-		{what: "Crunchbase user key (the wrong one configured)", text: leakCrunchbaseWrong},
-		{what: "GA4 access token", text: leakGA4AccessPrefix},
+// lastSecret is the last of the sandboxed connectors with a secret variable, and
+// that variable: the one the test configures wrong.
+func lastSecret(t *testing.T, used []string) (string, string) {
+	t.Helper()
+	for _, conn := range slices.Backward(host.Connectors()) {
+		for _, v := range conn.Vars {
+			if v.Secret && v.Credential && slices.Contains(used, conn.Name) {
+				return conn.Name, v.Name
+			}
+		}
 	}
+	t.Fatal("no sandboxed connector has a secret")
+	return "", ""
+}
+
+// newLeakScanner builds the needles from every connector's configuration in cs:
+// every secret as is, base64-encoded (standard and URL alphabets, padded or not)
+// and URL-encoded; a secret beside an identity (Jira's email and API token) also as
+// the Basic credentials of the two; a key file by each line of its PEM body; and
+// the prefix of the GA4 sandbox's access tokens.
+func newLeakScanner(t *testing.T, cs ...host.Config) *leakScanner {
+	secrets := []leakNeedle{{what: "GA4 access token", text: leakGA4AccessPrefix}}
 	pem := 0
-	for i, line := range strings.Split(string(keyJSON), `\n`) { // the PEM's newlines are escaped in the JSON
-		if len(line) >= 40 && !strings.Contains(line, "-----") && !strings.ContainsAny(line, `"{}: `) {
-			secrets = append(secrets, leakNeedle{what: fmt.Sprintf("GA4 private key (PEM line %d)", i), text: line})
-			pem++
+	for _, conn := range host.Connectors() {
+		for _, c := range cs {
+			secrets, pem = appendSecrets(secrets, pem, conn, c.Sources[conn.Name])
 		}
 	}
 	if pem < 20 { // a 2048-bit key has 26 lines
-		t.Fatalf("found %d lines of the GA4 private key in its key file, want 20 or more", pem)
+		t.Fatalf("found %d lines of private keys in the key files, want 20 or more", pem)
 	}
+
 	sc := &leakScanner{t: t, scanned: map[string]int{}}
 	for _, s := range secrets {
 		forms := []leakNeedle{{s.what, "as is", s.text}}
@@ -248,6 +248,36 @@ func newLeakScanner(t *testing.T, keyJSON []byte) *leakScanner {
 		}
 	}
 	return sc
+}
+
+// appendSecrets appends the needles of conn's configuration vals and counts the
+// PEM lines of its key files.
+func appendSecrets(secrets []leakNeedle, pem int, conn source.Connector, vals source.Values) ([]leakNeedle, int) {
+	identity := ""
+	for _, v := range conn.Vars {
+		if v.Credential && !v.Secret && !v.FileContents {
+			identity = vals.Get(v.Name)
+		}
+	}
+	for _, v := range conn.Vars {
+		value := vals.Get(v.Name)
+		switch {
+		case value == "":
+		case v.Secret:
+			secrets = append(secrets, leakNeedle{what: v.Name, text: value})
+			if identity != "" {
+				secrets = append(secrets, leakNeedle{what: v.Name + " as Basic credentials", text: base64.StdEncoding.EncodeToString([]byte(identity + ":" + value))})
+			}
+		case v.FileContents:
+			for i, line := range strings.Split(value, `\n`) { // a PEM's newlines are escaped in the JSON
+				if len(line) >= 40 && !strings.Contains(line, "-----") && !strings.ContainsAny(line, `"{}: `) {
+					secrets = append(secrets, leakNeedle{what: fmt.Sprintf("%s: private key (PEM line %d)", v.Name, i), text: line})
+					pem++
+				}
+			}
+		}
+	}
+	return secrets, pem
 }
 
 func (sc *leakScanner) scan(where, text string) {
@@ -280,14 +310,22 @@ func (sc *leakScanner) selfCheck() {
 	t := sc.t
 	t.Helper()
 	canary := &leakScanner{t: t, needles: sc.needles, scanned: map[string]int{}}
-	canary.scanLines("canary: log", "{\"level\":\"info\"}\n{\"msg\":\"Bearer "+leakGitHub+"\"}")
-	canary.scan("canary: payload", `{"auth":"`+base64.StdEncoding.EncodeToString([]byte(leakPendo))+`"}`)
+	var plain []leakNeedle // the secrets as they are
+	for _, n := range sc.needles {
+		if n.form == "as is" && n.text != leakGA4AccessPrefix {
+			plain = append(plain, n)
+		}
+	}
+	secret := func(i int) string { return plain[i%len(plain)].text }
+	what := func(i int) string { return plain[i%len(plain)].what }
+	canary.scanLines("canary: log", "{\"level\":\"info\"}\n{\"msg\":\"Bearer "+secret(0)+"\"}")
+	canary.scan("canary: payload", `{"auth":"`+base64.StdEncoding.EncodeToString([]byte(secret(1)))+`"}`)
 	dir := t.TempDir()
 	b := array.NewStringBuilder(memory.DefaultAllocator)
 	for i := range 1000 {
 		b.Append(fmt.Sprintf(`{"id":%d,"note":"filler text that compresses well"}`, i))
 	}
-	b.Append(`{"id":1000,"token":"` + leakHubSpot + `"}`)
+	b.Append(`{"id":1000,"token":"` + secret(2) + `"}`)
 	col := b.NewArray()
 	defer col.Release()
 	rec := array.NewRecordBatch(arrow.NewSchema([]arrow.Field{{Name: "_raw", Type: arrow.BinaryTypes.String}}, nil), []arrow.Array{col}, int64(col.Len()))
@@ -305,7 +343,7 @@ func (sc *leakScanner) selfCheck() {
 	// An Avro container file as Iceberg writes its manifests: one deflated block.
 	var block bytes.Buffer
 	zw, _ := flate.NewWriter(&block, flate.BestCompression)
-	fmt.Fprintf(zw, "\x0cpath=s3://bucket/%s/data.parquet", leakJira)
+	fmt.Fprintf(zw, "\x0cpath=s3://bucket/%s/data.parquet", secret(3))
 	zw.Close()
 	avro := []byte("Obj\x01")
 	avro = binary.AppendVarint(avro, 1)
@@ -324,8 +362,8 @@ func (sc *leakScanner) selfCheck() {
 	}
 	canary.scanTree("canary: lake", dir)
 	got := strings.Join(canary.leaks, "\n")
-	for _, want := range []string{"GitHub token (as is) in canary: log: line 2", "Pendo integration key (base64) in canary: payload",
-		"HubSpot token (as is) in canary: lake: part-00000.parquet column _raw row 1001", "Jira API token (as is) in canary: lake: snap-1-manifest.avro block 0"} {
+	for _, want := range []string{what(0) + " (as is) in canary: log: line 2", what(1) + " (base64) in canary: payload",
+		what(2) + " (as is) in canary: lake: part-00000.parquet column _raw row 1001", what(3) + " (as is) in canary: lake: snap-1-manifest.avro block 0"} {
 		if !strings.Contains(got, want) {
 			t.Fatalf("the scanner does not find a planted secret (%s); it found:\n%s", want, got)
 		}

@@ -5,7 +5,6 @@ package stack
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/meshflow/meshflow/connectors/googleanalytics"
 	"github.com/meshflow/meshflow/dev/sandbox"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
@@ -32,10 +30,12 @@ type Options struct {
 	TemporalBin string // path to the Temporal CLI [bin/temporal, found upwards from the working directory]
 	HostPort    string // Temporal frontend address ["" = a free port]
 	UIPort      string // Temporal UI port ["" = headless]
-	Sandbox     *sandbox.Options
-	NoSandbox   bool // real sources only
-	Log         zerolog.Logger
-	ServerLog   io.Writer // the dev server's stdout/stderr [discarded]
+	// Sandbox configures the sandbox [every connector (host.Connectors) with its
+	// limits off (Unlimited)]; its Connectors default to host.Connectors.
+	Sandbox   *sandbox.Options
+	NoSandbox bool // real sources only
+	Log       zerolog.Logger
+	ServerLog io.Writer // the dev server's stdout/stderr [discarded]
 }
 
 // Stack is a running local mesh.
@@ -107,14 +107,18 @@ func (s *Stack) startSandbox(opts *sandbox.Options) error {
 	if opts == nil {
 		// The demo and the end-to-end tests sync everything from scratch repeatedly;
 		// the per-second and per-hour limits are exercised by the connectors' own tests.
-		opts = &sandbox.Options{}
-		opts.Jira.RateLimit = -1
-		opts.GitHub.RateLimit = -1
-		opts.GitHub.SecondaryPerMinute = -1
-		opts.Pendo.RateLimit = -1
-		opts.Crunchbase.RateLimit = -1
+		opts = &sandbox.Options{Unlimited: true}
 	}
-	s.Sandbox = sandbox.New(opts)
+	if opts.Connectors == nil {
+		o := *opts
+		o.Connectors = host.Connectors()
+		opts = &o
+	}
+	sb, err := sandbox.Open(opts)
+	if err != nil {
+		return errs.E(errs.Invalid, "start sandbox", err)
+	}
+	s.Sandbox = sb
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return errs.E(errs.Internal, "start sandbox", err)
@@ -125,41 +129,19 @@ func (s *Stack) startSandbox(opts *sandbox.Options) error {
 	return nil
 }
 
-// sandboxRPS paces connectors against the local sandbox, whose burst limits the stack
-// turns off: a full sync of per-issue changelogs at a SaaS pace takes minutes.
-const sandboxRPS = 500
-
-// SandboxConfig points every connector of c that has no credentials at the sandbox,
-// and returns the names of the sources it pointed there.
+// SandboxConfig points every connector of c that has no credentials, and that the
+// sandbox serves, at the sandbox, and returns the names of the sources it pointed
+// there.
 func (s *Stack) SandboxConfig(c host.Config) (host.Config, []string) {
 	var used []string
-	if c.HubSpot.Token == "" {
-		c.HubSpot = host.HubSpotConfig{BaseURL: sandbox.HubSpotURL(s.SandboxURL), Token: sandbox.HubSpotToken}
-		used = append(used, "hubspot")
-	}
-	if c.Jira.Token == "" {
-		c.Jira = host.JiraConfig{BaseURL: sandbox.JiraURL(s.SandboxURL), Email: sandbox.JiraEmail, Token: sandbox.JiraToken, RequestsPerSecond: sandboxRPS}
-		used = append(used, "jira")
-	}
-	if c.GitHub.Token == "" {
-		c.GitHub = host.GitHubConfig{BaseURL: sandbox.GitHubURL(s.SandboxURL), Token: sandbox.GitHubToken,
-			Repos: s.Sandbox.GitHub().Repos(), Branches: []string{"release"}, RequestsPerSecond: sandboxRPS}
-		used = append(used, "github")
-	}
-	if c.GA4.CredentialsJSON == "" {
-		c.GA4 = host.GA4Config{BaseURL: sandbox.GA4URL(s.SandboxURL), TokenURL: sandbox.GA4TokenURL(s.SandboxURL),
-			CredentialsJSON: string(s.Sandbox.GA4().ServiceAccountJSON(sandbox.GA4TokenURL(s.SandboxURL))),
-			PropertyIDs:     s.Sandbox.GA4().Properties(), StartDate: "90daysAgo", RequestsPerSecond: sandboxRPS}
-		used = append(used, "googleanalytics")
-	}
-	if c.Pendo.IntegrationKey == "" {
-		c.Pendo = host.PendoConfig{BaseURL: sandbox.PendoURL(s.SandboxURL), IntegrationKey: sandbox.PendoKey,
-			TimeZone: s.Sandbox.Pendo().TimeZone().String(), HistoryDays: 90, MinInterval: -1}
-		used = append(used, "pendo")
-	}
-	if c.Crunchbase.UserKey == "" {
-		c.Crunchbase = host.CrunchbaseConfig{BaseURL: sandbox.CrunchbaseURL(s.SandboxURL), UserKey: sandbox.CrunchbaseKey, RequestsPerMinute: -1}
-		used = append(used, "crunchbase")
+	vals := s.Sandbox.Values(s.SandboxURL)
+	for _, conn := range host.Connectors() {
+		v, ok := vals[conn.Name]
+		if !ok || conn.Configured(c.Sources[conn.Name]) {
+			continue
+		}
+		c = c.WithSource(conn.Name, v)
+		used = append(used, conn.Name)
 	}
 	return c, used
 }
@@ -286,30 +268,7 @@ func Order(m mesh.Mesh) ([]mesh.Entry, error) {
 
 // ChangeSome changes about n records across the sandbox's sources, the way a day of
 // work would, and says what it changed.
-func (s *Stack) ChangeSome(n int) string {
-	hs, ji, gh := s.Sandbox.HubSpot(), s.Sandbox.Jira(), s.Sandbox.GitHub()
-	contacts := len(hs.Touch("contacts", n))
-	deals := len(hs.Touch("deals", n/5+1))
-	issues := len(ji.Transition(n / 2))
-	merged := len(gh.MergePRs(n/5 + 1))
-	late, _ := s.LateWebHits(n / 5)
-	accounts := len(s.Sandbox.Pendo().TouchAccounts(n / 5))
-	orgs := len(s.Sandbox.Crunchbase().Touch(n / 5))
-	return fmt.Sprintf("changed %d contacts, %d deals, %d Jira issues, %d Pendo accounts, %d Crunchbase organizations; merged %d pull requests; %d GA4 rows of yesterday got late hits",
-		contacts, deals, issues, accounts, orgs, merged, len(late))
-}
-
-// LateWebHits makes hits arrive late for n rows of yesterday in the first GA4 property,
-// so the next sync re-pulls that day with changed numbers.
-func (s *Stack) LateWebHits(n int) ([][]string, error) {
-	ga := s.Sandbox.GA4()
-	p := ga.Properties()[0]
-	today, err := time.Parse(time.DateOnly, ga.Today(p))
-	if err != nil {
-		return nil, err
-	}
-	return ga.LateHits(p, today.AddDate(0, 0, -1).Format(time.DateOnly), googleanalytics.DefaultDimensions, n)
-}
+func (s *Stack) ChangeSome(n int) string { return s.Sandbox.ChangeSome(n) }
 
 // FreePort returns a loopback TCP port that was free a moment ago (0 if none could be
 // had): good enough for the dev server's ports, which it binds itself.

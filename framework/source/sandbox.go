@@ -21,6 +21,18 @@ type Imitation struct {
 	// Point returns the Values that make the connector read the imitation served
 	// at baseURL (the sandbox's root followed by Mount).
 	Point func(baseURL string) Values
+	// Changes, when set, changes about n records the way a day of work would and
+	// says what it changed ("changed 5 contacts", "merged 2 pull requests"): the
+	// demo's second run is then incremental.
+	Changes func(n int) []string
+}
+
+// ChangeSome changes about n records (see Changes); nil when it cannot.
+func (i *Imitation) ChangeSome(n int) []string {
+	if i.Changes == nil {
+		return nil
+	}
+	return i.Changes(n)
 }
 
 // ServeHTTP serves the imitation's API.

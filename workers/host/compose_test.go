@@ -9,6 +9,7 @@ package host_test
 import (
 	"bufio"
 	"context"
+	"flag"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -394,24 +395,15 @@ func TestComposeEnvironmentIsWhatTheBinariesRead(t *testing.T) {
 	c := loadCompose(t)
 	generated := secretsDir(t)
 	sandboxSvc := c.service("sandbox")
-	keyFile := flagValue(t, sandboxSvc, "ga4-key-file")
 	sandboxRoot := "http://sandbox:" + port(t, flagValue(t, sandboxSvc, "addr"))
-	// The sandbox as the sandbox service starts it: accepting the secrets its flags read.
-	token := func(flag string) string {
-		m := secretRef.FindStringSubmatch(flagValue(t, sandboxSvc, flag))
-		if m == nil {
-			t.Fatalf("the sandbox's --%s is not read from a secret", flag)
-		}
-		return strings.TrimSpace(readSecret(t, generated, m[1]))
-	}
-	opts := &sandbox.Options{}
-	opts.HubSpot.Token, opts.Jira.Token, opts.GitHub.Token = token("hubspot-token"), token("jira-token"), token("github-token")
-	opts.Pendo.Key, opts.Crunchbase.Key = token("pendo-key"), token("crunchbase-key")
-	sb := sandbox.New(opts)
+	// The sandbox as the sandbox service starts it: each vendor's flags as the
+	// service sets them (the credentials it accepts read from their secrets).
+	sb, written := composeSandbox(t, sandboxSvc, generated)
 	ts := httptest.NewServer(sb)
 	defer ts.Close()
 
 	n := 0
+	keyDirs := map[string]bool{} // where the services read key files the sandbox writes
 	for name, s := range c.Services {
 		if !readsVars(s) {
 			continue
@@ -426,30 +418,34 @@ func TestComposeEnvironmentIsWhatTheBinariesRead(t *testing.T) {
 		for _, sec := range s.Secrets {
 			mounted[sec.Source] = true
 		}
+		keys := false
 		getenv := func(k string) string {
 			v := env(s, k)
+			variable, _ := host.LookupVar(k)
 			switch {
 			case v == "":
 				return ""
-			case strings.HasSuffix(k, "_FILE") && k != "GA4_CREDENTIALS_FILE":
+			case variable.FileContents:
+				// A key file the sandbox service writes, as it writes it: naming the
+				// listen address (0.0.0.0), which the service's other variables
+				// (GA4_TOKEN_URL) must override.
+				if !written[v] {
+					t.Errorf("%s reads %s from %s, which the sandbox service does not write", name, k, v)
+				}
+				keys, keyDirs[filepath.Dir(v)] = true, true
+				f := filepath.Join(t.TempDir(), filepath.Base(v))
+				listen := "http://" + flagValue(t, sandboxSvc, "addr")
+				if err := os.WriteFile(f, []byte(sb.Values(listen)[owner(k)][k]), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return f
+			case strings.HasSuffix(k, "_FILE"):
 				m := secretRef.FindStringSubmatch(v)
 				if m == nil || v != m[0] || !mounted[m[1]] {
 					t.Errorf("%s: %s=%s is not a secret mounted into the service", name, k, v)
 					return ""
 				}
 				return filepath.Join(generated, m[1])
-			case k == "GA4_CREDENTIALS_FILE":
-				if v != keyFile {
-					t.Errorf("%s reads the GA4 key from %s; the sandbox writes it to %s", name, v, keyFile)
-				}
-				f := filepath.Join(t.TempDir(), "ga4-key.json")
-				// The key file as the sandbox service writes it: its token_uri is the
-				// listen address (0.0.0.0), which GA4_TOKEN_URL must override.
-				listen := "http://" + flagValue(t, sandboxSvc, "addr")
-				if err := os.WriteFile(f, sb.GA4().ServiceAccountJSON(sandbox.GA4TokenURL(listen)), 0o600); err != nil {
-					t.Fatal(err)
-				}
-				return f
 			}
 			return v
 		}
@@ -460,22 +456,75 @@ func TestComposeEnvironmentIsWhatTheBinariesRead(t *testing.T) {
 		}
 		checkTopology(t, c, name, cfg, generated)
 		checkSources(t, name, cfg, sandboxRoot, sb, ts.URL)
-		if s.DependsOn["sandbox"].Condition != types.ServiceConditionHealthy {
-			t.Errorf("%s reads the GA4 key file the sandbox writes, but does not wait for the sandbox to be healthy", name)
+		if keys && s.DependsOn["sandbox"].Condition != types.ServiceConditionHealthy {
+			t.Errorf("%s reads a key file the sandbox writes, but does not wait for the sandbox to be healthy", name)
 		}
-		if binary(s) == "/app/mesh-worker" || name == "doctor" {
+	}
+	for name, s := range c.Services {
+		if !readsVars(s) || (binary(s) != "/app/mesh-worker" && name != "doctor") {
+			continue
+		}
+		for dir := range keyDirs {
 			vol := false
 			for _, v := range s.Volumes {
-				vol = vol || (v.Source == "sandbox-keys" && v.Target == filepath.Dir(keyFile))
+				vol = vol || (v.Source == "sandbox-keys" && v.Target == dir)
 			}
 			if !vol {
-				t.Errorf("%s does not mount the sandbox's key volume at %s", name, filepath.Dir(keyFile))
+				t.Errorf("%s does not mount the sandbox's key volume at %s", name, dir)
 			}
 		}
 	}
 	if n < len(domains.Mesh().Domains)+2 {
 		t.Errorf("only %d services run mesh or mesh-worker", n)
 	}
+}
+
+// composeSandbox starts the sandbox in process as the sandbox service starts it:
+// every connector's sandbox, each vendor flag the service's command gives set to its
+// value, a "$(cat /run/secrets/x)" read from the secret generated in dir. It returns
+// the paths the flags name, which the sandbox writes (key files).
+func composeSandbox(t *testing.T, svc types.ServiceConfig, dir string) (*sandbox.Server, map[string]bool) {
+	t.Helper()
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	var settings []any
+	for _, conn := range host.Connectors() {
+		if conn.SandboxFlags != nil {
+			settings = append(settings, conn.SandboxFlags(fs))
+		}
+	}
+	written := map[string]bool{}
+	catSecret := regexp.MustCompile(`^\$\(cat /run/secrets/(\w+)\)$`)
+	for _, m := range regexp.MustCompile(`--([\w-]+)[ =]("[^"]*"|\S+)`).FindAllStringSubmatch(script(svc), -1) {
+		name, value := m[1], strings.Trim(m[2], `"`)
+		if fs.Lookup(name) == nil {
+			continue // the command's own flags (--addr)
+		}
+		if sec := catSecret.FindStringSubmatch(value); sec != nil {
+			value = strings.TrimSpace(readSecret(t, dir, sec[1]))
+		} else if filepath.IsAbs(value) {
+			written[value] = true
+		}
+		if err := fs.Set(name, value); err != nil {
+			t.Fatalf("the sandbox service's --%s %s: %v", name, value, err)
+		}
+	}
+	sb, err := sandbox.Open(&sandbox.Options{Connectors: host.Connectors(), Settings: settings})
+	if err != nil {
+		t.Fatalf("the sandbox service's flags: %v", err)
+	}
+	return sb, written
+}
+
+// owner is the name of the connector whose variable name is.
+func owner(name string) string {
+	for _, conn := range host.Connectors() {
+		for _, v := range conn.Vars {
+			if v.Name == name {
+				return conn.Name
+			}
+		}
+	}
+	return ""
 }
 
 // checkTopology checks where a service's configuration points: Temporal, its
@@ -539,32 +588,34 @@ func readSecret(t *testing.T, dir, name string) string {
 }
 
 // checkSources checks that a service reads every source from the sandbox service with
-// the credentials the sandbox is started with: it points the configuration at sb
-// (serving at local, started as the sandbox service is) and makes each source's
-// cheapest authenticated call.
+// the credentials the sandbox is started with: where the data is and who reads it
+// are what the sandbox serves (sb, serving at local, started as the sandbox service
+// is), then it points the configuration at sb and makes each source's cheapest
+// authenticated call.
 func checkSources(t *testing.T, name string, cfg host.Config, sandboxRoot string, sb *sandbox.Server, local string) {
 	t.Helper()
-	if got := cfg.ConfiguredSources(); !slices.Equal(got, host.AllSources) {
-		t.Errorf("%s configures %v, want every source %v", name, got, host.AllSources)
-	}
-	for what, pair := range map[string][2]string{
-		"HUBSPOT_BASE_URL": {cfg.HubSpot.BaseURL, sandbox.HubSpotURL(sandboxRoot)}, "JIRA_BASE_URL": {cfg.Jira.BaseURL, sandbox.JiraURL(sandboxRoot)},
-		"GITHUB_BASE_URL": {cfg.GitHub.BaseURL, sandbox.GitHubURL(sandboxRoot)}, "GA4_BASE_URL": {cfg.GA4.BaseURL, sandbox.GA4URL(sandboxRoot)},
-		"GA4_TOKEN_URL": {cfg.GA4.TokenURL, sandbox.GA4TokenURL(sandboxRoot)}, "PENDO_BASE_URL": {cfg.Pendo.BaseURL, sandbox.PendoURL(sandboxRoot)},
-		"CRUNCHBASE_BASE_URL": {cfg.Crunchbase.BaseURL, sandbox.CrunchbaseURL(sandboxRoot)},
-		"JIRA_EMAIL":          {cfg.Jira.Email, sandbox.JiraEmail}, "PENDO_TIME_ZONE": {cfg.Pendo.TimeZone, sb.Pendo().TimeZone().String()},
-		"GITHUB_REPOS":     {strings.Join(cfg.GitHub.Repos, ","), strings.Join(sb.GitHub().Repos(), ",")},
-		"GA4_PROPERTY_IDS": {strings.Join(cfg.GA4.PropertyIDs, ","), strings.Join(sb.GA4().Properties(), ",")},
-	} {
-		if pair[0] != pair[1] {
-			t.Errorf("%s: %s = %q, the sandbox serves %q", name, what, pair[0], pair[1])
-		}
-	}
-
+	served := sb.Values(sandboxRoot)
 	c := cfg
-	rewrite := func(u *string) { *u = strings.Replace(*u, sandboxRoot, local, 1) }
-	for _, u := range []*string{&c.HubSpot.BaseURL, &c.Jira.BaseURL, &c.GitHub.BaseURL, &c.GA4.BaseURL, &c.GA4.TokenURL, &c.Pendo.BaseURL, &c.Crunchbase.BaseURL} {
-		rewrite(u)
+	for _, conn := range host.Connectors() {
+		if !conn.Configured(cfg.Sources[conn.Name]) {
+			t.Errorf("%s does not configure %s: set its variables in x-meshflow-env (its base URL on %s, its credentials as secrets the sandbox service accepts too)",
+				name, conn.Name, sandboxRoot)
+			continue
+		}
+		for _, v := range conn.Vars {
+			got, want := cfg.Sources[conn.Name].Get(v.Name), served[conn.Name].Get(v.Name)
+			switch {
+			case v.Secret || v.FileContents || tuning(v.Name) || want == "":
+				// the calls below check credentials; pacing is the deployment's choice
+			case got == "" && (v.Locates || v.Credential):
+				t.Errorf("%s: %s is unset, the sandbox serves %q", name, v.Name, want)
+			case got != "" && got != want:
+				t.Errorf("%s: %s = %q, the sandbox serves %q", name, v.Name, got, want)
+			}
+			if strings.Contains(got, sandboxRoot) {
+				c = c.WithValue(conn.Name, v.Name, strings.Replace(got, sandboxRoot, local, 1))
+			}
+		}
 	}
 	srcs, err := host.Sources(c)
 	if err != nil {
@@ -572,8 +623,8 @@ func checkSources(t *testing.T, name string, cfg host.Config, sandboxRoot string
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, src := range host.AllSources {
-		if err := srcs[src].Check(ctx); err != nil {
+	for src, s := range srcs {
+		if err := s.Check(ctx); err != nil {
 			t.Errorf("%s: %s refuses the compose credentials: %v", name, src, err)
 		}
 	}

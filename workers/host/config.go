@@ -6,14 +6,15 @@ package host
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/source"
 )
 
 // Config is a worker's whole configuration. Every environment variable Meshflow reads
@@ -36,84 +37,11 @@ type Config struct {
 	AccessFile   string       // MESHFLOW_ACCESS_FILE: who may read restricted ports [<lake>/access.yaml for a local lake]
 	Token        string       // MESHFLOW_TOKEN or _FILE: this caller's token for restricted ports (mesh show); a secret
 
-	HubSpot    HubSpotConfig
-	Jira       JiraConfig
-	GitHub     GitHubConfig
-	GA4        GA4Config
-	Pendo      PendoConfig
-	Crunchbase CrunchbaseConfig
-}
-
-// JiraConfig configures the Jira Cloud connector.
-type JiraConfig struct {
-	BaseURL  string   // JIRA_BASE_URL, e.g. https://acme.atlassian.net
-	Email    string   // JIRA_EMAIL: the API user
-	Token    string   // JIRA_API_TOKEN or JIRA_API_TOKEN_FILE
-	Projects []string // JIRA_PROJECTS: comma-separated project keys
-	// RequestsPerSecond paces the connector (JIRA_REQUESTS_PER_SECOND) [its
-	// default]; the local stack raises it because the sandbox has no site-wide burst
-	// limit to respect.
-	RequestsPerSecond float64
-	HTTPTimeout       time.Duration // JIRA_HTTP_TIMEOUT [the connector's default]
-}
-
-// GitHubConfig configures the GitHub connector.
-type GitHubConfig struct {
-	BaseURL  string   // GITHUB_BASE_URL [https://api.github.com]
-	Token    string   // GITHUB_TOKEN or GITHUB_TOKEN_FILE
-	Repos    []string // GITHUB_REPOS: comma-separated owner/name
-	Branches []string // GITHUB_BRANCHES: branches read besides each repo's default
-	// RequestsPerSecond paces the connector (GITHUB_REQUESTS_PER_SECOND) [its
-	// default]; see JiraConfig.
-	RequestsPerSecond float64
-	HTTPTimeout       time.Duration // GITHUB_HTTP_TIMEOUT [the connector's default]
-}
-
-// GA4Config configures the Google Analytics 4 connector.
-type GA4Config struct {
-	BaseURL         string   // GA4_BASE_URL [https://analyticsdata.googleapis.com]
-	TokenURL        string   // GA4_TOKEN_URL [Google's]
-	CredentialsJSON string   // the service-account key file named by GA4_CREDENTIALS_FILE
-	PropertyIDs     []string // GA4_PROPERTY_IDS: comma-separated numeric ids
-	StartDate       string   // GA4_START_DATE: first day of a full refresh (YYYY-MM-DD or NdaysAgo) [365daysAgo]
-	// RequestsPerSecond paces the connector (GA4_REQUESTS_PER_SECOND) [its
-	// default]; see JiraConfig.
-	RequestsPerSecond float64
-	HTTPTimeout       time.Duration // GA4_HTTP_TIMEOUT [the connector's default]
-}
-
-// PendoConfig configures the Pendo connector.
-type PendoConfig struct {
-	BaseURL        string // PENDO_BASE_URL [https://app.pendo.io]
-	IntegrationKey string // PENDO_INTEGRATION_KEY or PENDO_INTEGRATION_KEY_FILE
-	TimeZone       string // PENDO_TIME_ZONE: the subscription's time zone, which aligns its day buckets [America/Los_Angeles]
-	// HistoryDays is how far back the first event sync reads [365]; MinInterval is the
-	// self-imposed gap between calls, 1s / PENDO_REQUESTS_PER_SECOND [the connector's
-	// default; negative = none]. The local stack shortens both.
-	HistoryDays int
-	MinInterval time.Duration
-	HTTPTimeout time.Duration // PENDO_HTTP_TIMEOUT [the connector's default]
-}
-
-// CrunchbaseConfig configures the Crunchbase connector.
-type CrunchbaseConfig struct {
-	BaseURL string // CRUNCHBASE_BASE_URL [https://api.crunchbase.com/api/v4]
-	UserKey string // CRUNCHBASE_USER_KEY or CRUNCHBASE_USER_KEY_FILE
-	// RequestsPerMinute paces the connector (CRUNCHBASE_REQUESTS_PER_MINUTE) [180];
-	// negative = unpaced (local sandbox).
-	RequestsPerMinute int
-	HTTPTimeout       time.Duration // CRUNCHBASE_HTTP_TIMEOUT [the connector's default]
-}
-
-// HubSpotConfig configures the HubSpot connector.
-type HubSpotConfig struct {
-	BaseURL string // HUBSPOT_BASE_URL [https://api.hubapi.com]
-	Token   string // HUBSPOT_TOKEN, or the contents of the file named by HUBSPOT_TOKEN_FILE
-	// RequestsPerSecond and SearchRequestsPerSecond pace list and search calls
-	// (HUBSPOT_REQUESTS_PER_SECOND, HUBSPOT_SEARCH_REQUESTS_PER_SECOND) [the
-	// connector's defaults; negative = unpaced].
-	RequestsPerSecond, SearchRequestsPerSecond float64
-	HTTPTimeout                                time.Duration // HUBSPOT_HTTP_TIMEOUT [the connector's default]
+	// Sources holds each connector's configuration by its name (Connectors): its
+	// variables' values, a NAME_FILE or key file already read. A connector whose
+	// credentials are not among them is not built. Copies of a Config share the
+	// map: change one through WithSource.
+	Sources map[string]source.Values
 }
 
 // DefaultLake is where the embedded lake lives unless MESHFLOW_LAKE says otherwise.
@@ -143,39 +71,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.Token = meshToken
-	token, err := readSecret(getenv, "HUBSPOT_TOKEN")
-	if err != nil {
-		return Config{}, err
-	}
-	c.HubSpot = HubSpotConfig{BaseURL: or(getenv("HUBSPOT_BASE_URL"), "https://api.hubapi.com"), Token: token}
-
-	secrets := map[string]*string{
-		"JIRA_API_TOKEN": &c.Jira.Token, "GITHUB_TOKEN": &c.GitHub.Token,
-		"PENDO_INTEGRATION_KEY": &c.Pendo.IntegrationKey, "CRUNCHBASE_USER_KEY": &c.Crunchbase.UserKey,
-	}
-	for name, dst := range secrets {
-		v, err := readSecret(getenv, name)
+	c.Sources = map[string]source.Values{}
+	for _, conn := range Connectors() {
+		vals, err := source.ReadVars(conn.Vars, getenv)
 		if err != nil {
 			return Config{}, err
 		}
-		*dst = v
-	}
-	c.Jira.BaseURL, c.Jira.Email, c.Jira.Projects = getenv("JIRA_BASE_URL"), getenv("JIRA_EMAIL"), list(getenv("JIRA_PROJECTS"))
-	c.GitHub.BaseURL, c.GitHub.Repos = or(getenv("GITHUB_BASE_URL"), "https://api.github.com"), list(getenv("GITHUB_REPOS"))
-	c.GitHub.Branches = list(getenv("GITHUB_BRANCHES"))
-	c.Pendo.BaseURL, c.Pendo.TimeZone = or(getenv("PENDO_BASE_URL"), "https://app.pendo.io"), getenv("PENDO_TIME_ZONE")
-	c.Crunchbase.BaseURL = or(getenv("CRUNCHBASE_BASE_URL"), "https://api.crunchbase.com/api/v4")
-	c.GA4.BaseURL, c.GA4.TokenURL, c.GA4.PropertyIDs = getenv("GA4_BASE_URL"), getenv("GA4_TOKEN_URL"), list(getenv("GA4_PROPERTY_IDS"))
-	c.GA4.StartDate = getenv("GA4_START_DATE")
-	if f := getenv("GA4_CREDENTIALS_FILE"); f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return Config{}, errs.Errorf(errs.Invalid, "configure", "read GA4_CREDENTIALS_FILE: %v", err)
-		}
-		c.GA4.CredentialsJSON = string(b)
-	}
-	if err := readPacing(getenv, &c); err != nil {
-		return Config{}, err
+		c.Sources[conn.Name] = vals
 	}
 	if c.S3, err = readS3(getenv); err != nil {
 		return Config{}, err
@@ -219,18 +121,7 @@ func (c *Config) fill() error {
 
 // readSecret reads NAME, or the file named by NAME_FILE (for mounted secrets); never both.
 func readSecret(getenv func(string) string, name string) (string, error) {
-	v, file := getenv(name), getenv(name+"_FILE")
-	if v != "" && file != "" {
-		return "", errs.Errorf(errs.Invalid, "configure", "both %s and %s_FILE are set: keep one", name, name)
-	}
-	if file == "" {
-		return strings.TrimSpace(v), nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", errs.Errorf(errs.Invalid, "configure", "read %s_FILE: %v", name, err)
-	}
-	return strings.TrimSpace(string(b)), nil
+	return source.ReadVar(source.Var{Name: name, File: true}, getenv)
 }
 
 // list splits a comma-separated variable, dropping blanks.
@@ -275,20 +166,37 @@ func (c Config) String() string {
 	return fmt.Sprintf("temporal=%s namespace=%s lake=%s catalog=%s sources=%s", c.TemporalAddress, c.Namespace, c.Lake, catalog, strings.Join(c.ConfiguredSources(), ","))
 }
 
-// AllSources names every connector a worker can host.
-var AllSources = []string{"crunchbase", "github", "googleanalytics", "hubspot", "jira", "pendo"}
-
-// ConfiguredSources names the sources whose credentials are set.
+// ConfiguredSources names the connectors whose credentials are set, sorted.
 func (c Config) ConfiguredSources() []string {
 	var out []string
-	for name, set := range map[string]bool{
-		"hubspot": c.HubSpot.Token != "", "jira": c.Jira.Token != "", "github": c.GitHub.Token != "",
-		"googleanalytics": c.GA4.CredentialsJSON != "", "pendo": c.Pendo.IntegrationKey != "", "crunchbase": c.Crunchbase.UserKey != "",
-	} {
-		if set {
-			out = append(out, name)
+	for _, conn := range Connectors() {
+		if conn.Configured(c.Sources[conn.Name]) {
+			out = append(out, conn.Name)
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+// WithValue returns c with one variable of the named connector set to value ("":
+// unset), leaving c unchanged.
+func (c Config) WithValue(name, variable, value string) Config {
+	vals := maps.Clone(c.Sources[name])
+	if vals == nil {
+		vals = source.Values{}
+	}
+	vals[variable] = value
+	return c.WithSource(name, vals)
+}
+
+// WithSource returns c with the named connector configured by vals, leaving c
+// unchanged (copies of a Config share its Sources map).
+func (c Config) WithSource(name string, vals source.Values) Config {
+	srcs := maps.Clone(c.Sources)
+	if srcs == nil {
+		srcs = map[string]source.Values{}
+	}
+	srcs[name] = vals
+	c.Sources = srcs
+	return c
 }

@@ -33,8 +33,8 @@ func TestSecretsComeFromFilesAndNeverPrint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HubSpot.Token != "pat-na1-secret" {
-		t.Fatalf("token = %q", c.HubSpot.Token)
+	if tok := c.Sources["hubspot"].Get("HUBSPOT_TOKEN"); tok != "pat-na1-secret" {
+		t.Fatalf("token = %q", tok)
 	}
 	if strings.Contains(c.String(), "pat-na1") {
 		t.Fatalf("String() leaks the token: %s", c)

@@ -20,7 +20,6 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/meshflow/meshflow/connectors/googleanalytics"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/lake"
@@ -95,8 +94,8 @@ func Doctor(ctx context.Context, c Config, o *DoctorOptions) []Check {
 	}
 	d.lake(ctx)
 	d.catalog(ctx)
-	for _, name := range AllSources {
-		d.source(ctx, name)
+	for _, conn := range Connectors() {
+		d.source(ctx, conn)
 	}
 	return d.checks
 }
@@ -363,28 +362,29 @@ func (d *doctor) scrub(err error) string {
 // source builds one configured connector alone (so that one bad configuration does not
 // hide the others) and makes its cheapest authenticated call, naming the fix for each
 // way it can fail.
-func (d *doctor) source(ctx context.Context, name string) {
-	if !slices.Contains(d.cfg.ConfiguredSources(), name) {
-		d.add(name, Skipped, "no credentials: set %s to read it", credentialHint(name))
+func (d *doctor) source(ctx context.Context, conn source.Connector) {
+	vals := d.cfg.Sources[conn.Name]
+	if !conn.Configured(vals) {
+		d.add(conn.Name, Skipped, "no credentials: set %s to read it", credentialHint(conn))
 		return
 	}
-	srcs, err := Sources(only(d.cfg, name))
+	src, err := conn.Open(vals)
 	if err != nil {
-		d.add(name, Fail, "%v", err) // the connector's validation names the variable
+		d.add(conn.Name, Fail, "%v", err) // the connector's validation names the variable
 		return
 	}
-	src := srcs[name]
 	sctx, cancel := d.timeout(ctx)
 	defer cancel()
 	if err := d.checkSource(sctx, src); err != nil {
-		d.add(name, Fail, "%v; %s", err, d.sourceFix(name, err))
+		d.add(conn.Name, Fail, "%v; %s", err, sourceFix(conn, vals, err))
 		return
 	}
-	detail := "credentials accepted by " + sourceURL(d.cfg, name)
+	_, url := baseURL(conn, vals)
+	detail := "credentials accepted by " + url
 	if t, ok := src.(source.Tuned); ok {
 		detail += " (" + t.Tuning().String() + ")"
 	}
-	d.add(name, OK, "%s", detail)
+	d.add(conn.Name, OK, "%s", detail)
 }
 
 // checkSource makes src's check, and once more after a rate limit: one 429 says
@@ -411,9 +411,11 @@ func (d *doctor) checkSource(ctx context.Context, src source.Source) error {
 	return src.Check(ctx)
 }
 
-// sourceFix names what to change for a failed source check, by what failed.
-func (d *doctor) sourceFix(name string, err error) string {
-	at := fmt.Sprintf("%s (%s)", baseURLVar(name), sourceURL(d.cfg, name))
+// sourceFix names what to change for a failed check of conn configured by vals, by
+// what failed.
+func sourceFix(conn source.Connector, vals source.Values, err error) string {
+	name, url := baseURL(conn, vals)
+	at := fmt.Sprintf("%s (%s)", name, url)
 	e, _ := errs.As(err)
 	limit := "the source's rate limit"
 	if e != nil && e.Limit != "" {
@@ -421,9 +423,9 @@ func (d *doctor) sourceFix(name string, err error) string {
 	}
 	switch errs.KindOf(err) {
 	case errs.Permission:
-		return "fix the credentials: " + credentialHint(name)
+		return "fix the credentials: " + credentialHint(conn)
 	case errs.NotFound:
-		return "check where the data is: " + locationHint(name)
+		return "check where the data is: " + locationHint(conn)
 	case errs.RateLimited, errs.Transient:
 		if e != nil && (e.Kind == errs.RateLimited || e.RetryAfter > 0) {
 			return fmt.Sprintf("rate limited twice (%s): try again later; another process may be using the same quota (a running landing, another worker)", limit)
@@ -436,48 +438,6 @@ func (d *doctor) sourceFix(name string, err error) string {
 	default:
 		return "check " + at + " and the network path to it"
 	}
-}
-
-// sourceURL is the API address a configured source calls.
-func sourceURL(c Config, name string) string {
-	switch name {
-	case "hubspot":
-		return c.HubSpot.BaseURL
-	case "jira":
-		return c.Jira.BaseURL
-	case "github":
-		return c.GitHub.BaseURL
-	case "googleanalytics":
-		return or(c.GA4.BaseURL, googleanalytics.DefaultBaseURL)
-	case "pendo":
-		return c.Pendo.BaseURL
-	case "crunchbase":
-		return c.Crunchbase.BaseURL
-	}
-	return ""
-}
-
-// only keeps the credentials of one source, so Sources builds that source alone.
-func only(c Config, name string) Config {
-	if name != "hubspot" {
-		c.HubSpot.Token = ""
-	}
-	if name != "jira" {
-		c.Jira.Token = ""
-	}
-	if name != "github" {
-		c.GitHub.Token = ""
-	}
-	if name != "googleanalytics" {
-		c.GA4.CredentialsJSON = ""
-	}
-	if name != "pendo" {
-		c.Pendo.IntegrationKey = ""
-	}
-	if name != "crunchbase" {
-		c.Crunchbase.UserKey = ""
-	}
-	return c
 }
 
 // openLake and openPorts open the stores as OpenStores does, one at a time, so the

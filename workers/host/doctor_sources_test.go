@@ -9,6 +9,7 @@ import (
 
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sbga "github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
+	"github.com/meshflow/meshflow/framework/source"
 	"github.com/meshflow/meshflow/workers/host"
 )
 
@@ -17,28 +18,34 @@ import (
 func oneSource(t *testing.T, name string) (host.Config, *sandbox.Server, string) {
 	t.Helper()
 	c, sb, root := sandboxed(t)
-	for other, clear := range map[string]func(){
-		"hubspot": func() { c.HubSpot.Token = "" }, "jira": func() { c.Jira.Token = "" }, "github": func() { c.GitHub.Token = "" },
-		"googleanalytics": func() { c.GA4.CredentialsJSON = "" }, "pendo": func() { c.Pendo.IntegrationKey = "" }, "crunchbase": func() { c.Crunchbase.UserKey = "" },
-	} {
-		if other != name {
-			clear()
+	for _, other := range host.Connectors() {
+		if other.Name != name {
+			c = c.WithSource(other.Name, nil)
 		}
 	}
 	c.TemporalAddress = startFrontend(t, &fakeFrontend{namespace: c.Namespace, attrs: meshAttrs(t)})
 	return c, sb, root
 }
 
-// wrongCredential makes each source's credential one its sandbox refuses.
-var wrongCredential = map[string]func(c *host.Config, root string){
-	"hubspot":    func(c *host.Config, _ string) { c.HubSpot.Token = "pat-na1-not-the-sandbox-token" },
-	"jira":       func(c *host.Config, _ string) { c.Jira.Token = "not-the-sandbox-token" },
-	"github":     func(c *host.Config, _ string) { c.GitHub.Token = "ghp_notthesandboxtoken" },
-	"pendo":      func(c *host.Config, _ string) { c.Pendo.IntegrationKey = "not-the-sandbox-key" },
-	"crunchbase": func(c *host.Config, _ string) { c.Crunchbase.UserKey = "not-the-sandbox-key" },
-	"googleanalytics": func(c *host.Config, root string) {
-		c.GA4.CredentialsJSON = string(sbga.ServiceAccountJSON(99, "", sandbox.GA4TokenURL(root))) // another key
-	},
+// secretVar is the variable holding conn's secret: a secret credential, or a key
+// file.
+func secretVar(conn source.Connector) source.Var {
+	for _, v := range conn.Vars {
+		if v.Credential && (v.Secret || v.FileContents) {
+			return v
+		}
+	}
+	return source.Var{}
+}
+
+// wrongCredential makes conn's credential one its sandbox refuses: its secret with
+// two more characters, or for a key file another key.
+func wrongCredential(c host.Config, conn source.Connector, root string) host.Config {
+	v := secretVar(conn)
+	if conn.Name == "googleanalytics" {
+		return c.WithValue(conn.Name, v.Name, string(sbga.ServiceAccountJSON(99, "", sbga.TokenURL(root)))) // another key
+	}
+	return c.WithValue(conn.Name, v.Name, c.Sources[conn.Name].Get(v.Name)+"x9")
 }
 
 // sourceCheck runs the doctor on c and returns the check of source name and the
@@ -59,19 +66,31 @@ func sourceCheck(t *testing.T, c host.Config, name string) (host.Check, []time.D
 // passes only as a valid search: its sandbox refuses one without a query, as
 // Crunchbase does.
 func TestDoctorSourceChecksAgainstTheSandbox(t *testing.T) {
-	for _, name := range host.AllSources {
+	// The limit each sandbox's injected 429 stands for (GA4's first request is for a
+	// token; Jira answers some with a 503 and Retry-After).
+	limits := map[string]string{"hubspot": "(HubSpot's 10-second limit)", "jira": "(Jira's", "github": "(GitHub's primary rate limit (core))",
+		"googleanalytics": "(the rate limit of Google's token endpoint)", "pendo": "(Pendo's rate limit)", "crunchbase": "(Crunchbase's per-minute limit)"}
+	for _, conn := range host.Connectors() {
+		if conn.Sandbox == nil {
+			continue
+		}
+		name := conn.Name
 		t.Run(name, func(t *testing.T) {
 			c, sb, root := oneSource(t, name)
-			baseURL := map[string]string{"hubspot": "HUBSPOT_BASE_URL", "jira": "JIRA_BASE_URL", "github": "GITHUB_BASE_URL",
-				"googleanalytics": "GA4_BASE_URL", "pendo": "PENDO_BASE_URL", "crunchbase": "CRUNCHBASE_BASE_URL"}[name]
-			// The limit each sandbox's injected 429 stands for (GA4's first request is
-			// for a token; Jira answers some with a 503 and Retry-After).
-			limit := map[string]string{"hubspot": "(HubSpot's 10-second limit)", "jira": "(Jira's", "github": "(GitHub's primary rate limit (core))",
-				"googleanalytics": "(the rate limit of Google's token endpoint)", "pendo": "(Pendo's rate limit)", "crunchbase": "(Crunchbase's per-minute limit)"}[name]
+			baseURL := ""
+			for _, v := range conn.Vars {
+				if strings.HasSuffix(v.Name, "_BASE_URL") {
+					baseURL = v.Name
+				}
+			}
+			limit, ok := limits[name]
+			if !ok {
+				limit = "("
+			}
 
-			ok, waits := sourceCheck(t, c, name)
-			if ok.Status != host.OK || !strings.Contains(ok.Detail, "credentials accepted by "+root) || !strings.Contains(ok.Detail, "HTTP timeout") || len(waits) != 0 {
-				t.Errorf("accepted credentials: %s (waits %v)", ok, waits)
+			accepted, waits := sourceCheck(t, c, name)
+			if accepted.Status != host.OK || !strings.Contains(accepted.Detail, "credentials accepted by "+root) || !strings.Contains(accepted.Detail, "HTTP timeout") || len(waits) != 0 {
+				t.Errorf("accepted credentials: %s (waits %v)", accepted, waits)
 			}
 
 			sb.SetFaults(sandbox.Faults{RateLimitNext: 1})
@@ -88,18 +107,8 @@ func TestDoctorSourceChecksAgainstTheSandbox(t *testing.T) {
 			}
 			sb.SetFaults(sandbox.Faults{})
 
-			bad := c
-			wrongCredential[name](&bad, root)
-			refused, _ := sourceCheck(t, bad, name)
-			var hint string
-			for _, v := range host.Vars {
-				if v.Source == name && v.Credential && v.Secret {
-					hint = v.Name
-				}
-			}
-			if name == "googleanalytics" {
-				hint = "GA4_CREDENTIALS_FILE"
-			}
+			refused, _ := sourceCheck(t, wrongCredential(c, conn, root), name)
+			hint := secretVar(conn).Name
 			if refused.Status != host.Fail || !strings.Contains(refused.Detail, "fix the credentials: ") || !strings.Contains(refused.Detail, hint) {
 				t.Errorf("refused credentials: %s, want the fix naming %s", refused, hint)
 			}
@@ -126,14 +135,14 @@ func TestDoctorHonoursRetryAfterAndNamesTheLimit(t *testing.T) {
 // the network path.
 func TestDoctorNamesTheAddressOrTheIdsBehindA404AndTheNetworkBehindNoAnswer(t *testing.T) {
 	c, _, _ := oneSource(t, "github")
-	c.GitHub.Repos = append(c.GitHub.Repos, "acme/no-such-repo")
+	c = c.WithValue("github", "GITHUB_REPOS", c.Sources["github"].Get("GITHUB_REPOS")+",acme/no-such-repo")
 	if check, _ := sourceCheck(t, c, "github"); check.Status != host.Fail || !strings.Contains(check.Detail, "acme/no-such-repo") ||
 		!strings.Contains(check.Detail, "check where the data is: GITHUB_REPOS, GITHUB_BASE_URL") {
 		t.Errorf("a missing repository: %s", check)
 	}
 
 	c, _, root := oneSource(t, "jira")
-	c.Jira.BaseURL = root + "/no-such-site"
+	c = c.WithValue("jira", "JIRA_BASE_URL", root+"/no-such-site")
 	if check, _ := sourceCheck(t, c, "jira"); check.Status != host.Fail || !strings.Contains(check.Detail, "check where the data is: JIRA_BASE_URL") {
 		t.Errorf("a wrong site: %s", check)
 	}
@@ -145,7 +154,7 @@ func TestDoctorNamesTheAddressOrTheIdsBehindA404AndTheNetworkBehindNoAnswer(t *t
 	closed := "http://" + ln.Addr().String()
 	ln.Close()
 	c, _, _ = oneSource(t, "crunchbase")
-	c.Crunchbase.BaseURL = closed + "/api/v4"
+	c = c.WithValue("crunchbase", "CRUNCHBASE_BASE_URL", closed+"/api/v4")
 	if check, _ := sourceCheck(t, c, "crunchbase"); check.Status != host.Fail || !strings.Contains(check.Detail, "check CRUNCHBASE_BASE_URL ("+closed+"/api/v4) and the network path to it") ||
 		strings.Contains(check.Detail, "credentials") {
 		t.Errorf("nothing listening: %s", check)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/source"
 	"github.com/meshflow/meshflow/workers/host"
 )
 
@@ -108,7 +110,7 @@ func sandboxConfig(t *testing.T) host.Config {
 // sandboxed is sandboxConfig, with the sandbox (to inject faults into) and its URL.
 func sandboxed(t *testing.T) (host.Config, *sandbox.Server, string) {
 	t.Helper()
-	sb := sandbox.New(&sandbox.Options{})
+	sb := sandbox.New(&sandbox.Options{Connectors: host.Connectors()})
 	ts := httptest.NewServer(sb)
 	t.Cleanup(ts.Close)
 	c, err := host.ConfigFromEnv(func(k string) string {
@@ -121,10 +123,19 @@ func sandboxed(t *testing.T) (host.Config, *sandbox.Server, string) {
 		t.Fatal(err)
 	}
 	c, used := (&stack.Stack{Sandbox: sb, SandboxURL: ts.URL}).SandboxConfig(c)
-	if len(used) != len(host.AllSources) {
-		t.Fatalf("sandbox serves %v, want every source %v", used, host.AllSources)
+	if want := names(host.Connectors()); !slices.Equal(used, want) {
+		t.Fatalf("sandbox serves %v, want every source %v", used, want)
 	}
 	return c, sb, ts.URL
+}
+
+// names are the connectors' names.
+func names(cs []source.Connector) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Name)
+	}
+	return out
 }
 
 // byName indexes a report by check name.
@@ -143,7 +154,7 @@ func TestDoctorAllOKAgainstTheSandbox(t *testing.T) {
 	c.TemporalAddress = startFrontend(t, &fakeFrontend{namespace: "meshflow", attrs: meshAttrs(t)})
 	var reported []host.Check
 	checks := host.Doctor(context.Background(), c, &host.DoctorOptions{Timeout: 20 * time.Second, Report: func(c host.Check) { reported = append(reported, c) }})
-	want := append([]string{"temporal", "namespace", "search attributes", "lake", "catalog"}, host.AllSources...)
+	want := append([]string{"temporal", "namespace", "search attributes", "lake", "catalog"}, names(host.Connectors())...)
 	if len(checks) != len(want) || len(reported) != len(checks) {
 		t.Fatalf("%d checks, %d reported, want %d: %v", len(checks), len(reported), len(want), checks)
 	}
@@ -168,8 +179,8 @@ func TestDoctorAllOKAgainstTheSandbox(t *testing.T) {
 }
 
 func TestDoctorNamesTheVariableOfAWrongToken(t *testing.T) {
-	c := sandboxConfig(t)
-	c.HubSpot.Token = "pat-na1-not-the-sandbox-token"
+	const wrong = "pat-na1-not-the-sandbox-token"
+	c := sandboxConfig(t).WithValue("hubspot", "HUBSPOT_TOKEN", wrong)
 	c.TemporalAddress = startFrontend(t, &fakeFrontend{namespace: c.Namespace, attrs: meshAttrs(t)})
 	checks := host.Doctor(context.Background(), c, &host.DoctorOptions{Timeout: 20 * time.Second})
 	got := byName(t, checks)
@@ -177,11 +188,11 @@ func TestDoctorNamesTheVariableOfAWrongToken(t *testing.T) {
 	if hs.Status != host.Fail || !strings.Contains(hs.Detail, "HUBSPOT_TOKEN") || !strings.Contains(hs.Detail, "HUBSPOT_TOKEN_FILE") {
 		t.Fatalf("hubspot = %s", hs)
 	}
-	if strings.Contains(hs.Detail, c.HubSpot.Token) {
+	if strings.Contains(hs.Detail, wrong) {
 		t.Fatalf("the report prints the token: %s", hs)
 	}
-	for _, name := range []string{"temporal", "lake", "catalog", "jira", "github", "googleanalytics", "pendo", "crunchbase"} {
-		if got[name].Status != host.OK {
+	for _, name := range append([]string{"temporal", "lake", "catalog"}, names(host.Connectors())...) {
+		if name != "hubspot" && got[name].Status != host.OK {
 			t.Errorf("one wrong token affects %s", got[name])
 		}
 	}
@@ -191,8 +202,7 @@ func TestDoctorNamesTheVariableOfAWrongToken(t *testing.T) {
 }
 
 func TestDoctorReportsUnconfiguredSourcesAsSkipped(t *testing.T) {
-	c := sandboxConfig(t)
-	c.Jira.Token, c.Pendo.IntegrationKey = "", ""
+	c := sandboxConfig(t).WithValue("jira", "JIRA_API_TOKEN", "").WithValue("pendo", "PENDO_INTEGRATION_KEY", "")
 	c.TemporalAddress = startFrontend(t, &fakeFrontend{namespace: c.Namespace, attrs: meshAttrs(t)})
 	got := byName(t, host.Doctor(context.Background(), c, nil))
 	for name, hint := range map[string]string{"jira": "JIRA_EMAIL, JIRA_API_TOKEN or JIRA_API_TOKEN_FILE", "pendo": "PENDO_INTEGRATION_KEY"} {

@@ -3,37 +3,11 @@ package host
 import (
 	"strings"
 
-	"github.com/meshflow/meshflow/connectors/crunchbase"
-	"github.com/meshflow/meshflow/connectors/github"
-	"github.com/meshflow/meshflow/connectors/googleanalytics"
-	"github.com/meshflow/meshflow/connectors/hubspot"
-	"github.com/meshflow/meshflow/connectors/jira"
-	"github.com/meshflow/meshflow/connectors/pendo"
+	"github.com/meshflow/meshflow/framework/source"
 )
 
-// Var is one environment variable the Meshflow binaries read.
-type Var struct {
-	Name    string
-	Default string // what applies when it is unset, as the README says it ("" = nothing)
-	Doc     string // what it means (Markdown)
-	// File: NAME_FILE may name a file holding the value instead (a mounted secret);
-	// setting both is an error.
-	File bool
-	// Secret: the value is a credential. A deployment sets NAME_FILE, never the value.
-	Secret bool
-	// Source is the connector the variable configures ("" for the mesh itself),
-	// Credential marks the variables that authenticate to it, and Locates the ones
-	// saying where its data is (its address, a site, ids): what a 404 points at.
-	Source     string
-	Credential bool
-	Locates    bool
-}
-
-// Vars is every environment variable ConfigFromEnv reads, in the README's order. It is
-// the one list: the README's configuration table is rendered from it, a test checks
-// that ConfigFromEnv reads exactly these, and the compose test checks every
-// environment of docker-compose.yml against it.
-var Vars = []Var{
+// meshVars are the variables of the mesh itself, in the README's order.
+var meshVars = []source.Var{
 	{Name: "MESHFLOW_LAKE", Default: "`" + DefaultLake + "`", Doc: "lake directory or bucket URL (`file://`, `s3://bucket/prefix`, …)"},
 	{Name: "MESHFLOW_CATALOG_URI", Default: "`sqlite://<lake>/catalog.db`", File: true, Secret: true,
 		Doc: "Iceberg SQL catalog: `sqlite:///path` or `postgres://user:password@host:5432/db` (then mount it as a file)"},
@@ -56,40 +30,19 @@ var Vars = []Var{
 	{Name: "MESHFLOW_WORKER_STOP_TIMEOUT", Default: "`0s`", Doc: "how long a stopping worker lets running activities finish before cancelling them (`50s`: below the orchestrator's grace period); a cancelled one is retried"},
 	{Name: "MESHFLOW_ACCESS_FILE", Default: "`<lake>/access.yaml` for a local lake", Doc: "who may read restricted ports"},
 	{Name: "MESHFLOW_TOKEN", File: true, Secret: true, Doc: "this caller's token for restricted ports (`mesh show`)"},
+}
 
-	{Name: hubspot.TokenEnv, Source: "hubspot", Credential: true, File: true, Secret: true, Doc: "HubSpot private app token"},
-	{Name: hubspot.BaseURLEnv, Source: "hubspot", Locates: true, Default: "`" + hubspot.DefaultBaseURL + "`", Doc: "HubSpot API"},
-	hubspotPace.Var("hubspot", "list calls a second, all HubSpot streams together: HubSpot allows 100 per 10 s on Free and Starter, 190 on Professional and Enterprise, 250 with the API limit increase pack"),
-	hubspotSearchPace.Var("hubspot", "search calls a second (incremental syncs): HubSpot allows 5 per account"),
-	hubspotTimeout.Var("hubspot", "HubSpot"),
-	{Name: jira.BaseURLEnv, Source: "jira", Locates: true, Doc: "Jira Cloud site (`https://acme.atlassian.net`)"},
-	{Name: jira.EmailEnv, Source: "jira", Credential: true, Doc: "the Atlassian account the API token belongs to"},
-	{Name: jira.TokenEnv, Source: "jira", Credential: true, File: true, Secret: true, Doc: "that account's API token"},
-	{Name: "JIRA_PROJECTS", Source: "jira", Default: "all visible", Doc: "project keys to read (comma-separated)"},
-	jiraPace.Var("jira", "calls a second, all Jira streams together: Jira Cloud does not publish its burst limits, and its 429s are followed"),
-	jiraTimeout.Var("jira", "Jira"),
-	{Name: github.TokenEnv, Source: "github", Credential: true, File: true, Secret: true, Doc: "GitHub token"},
-	{Name: github.ReposEnv, Source: "github", Locates: true, Doc: "`owner/name` repositories to read (comma-separated)"},
-	{Name: github.BranchesEnv, Source: "github", Doc: "branches read besides each repository's default"},
-	{Name: github.BaseURLEnv, Source: "github", Locates: true, Default: "`" + github.DefaultBaseURL + "`", Doc: "GitHub API (or GitHub Enterprise: `https://HOST/api/v3`)"},
-	githubPace.Var("github", "requests a second, all GitHub streams together: GitHub's secondary rate limit allows 900 points a minute (15 reads a second) per token"),
-	githubTimeout.Var("github", "GitHub"),
-	{Name: googleanalytics.CredentialsFileEnv, Source: "googleanalytics", Credential: true, Doc: "service-account key file (JSON) with Viewer access to the properties"},
-	{Name: googleanalytics.PropertyIDsEnv, Source: "googleanalytics", Locates: true, Doc: "numeric GA4 property ids (comma-separated)"},
-	{Name: googleanalytics.StartDateEnv, Source: "googleanalytics", Default: "`" + googleanalytics.DefaultStartDate + "`", Doc: "first day of a full refresh (`YYYY-MM-DD` or `NdaysAgo`)"},
-	{Name: googleanalytics.BaseURLEnv, Source: "googleanalytics", Locates: true, Default: "`" + googleanalytics.DefaultBaseURL + "`", Doc: "GA4 Data API"},
-	{Name: googleanalytics.TokenURLEnv, Source: "googleanalytics", Default: "the key file's `token_uri`", Doc: "OAuth token endpoint"},
-	ga4Pace.Var("googleanalytics", "report calls a second: GA4 limits a property's tokens per hour and per day (a run waits them out) and its concurrent requests, not a rate"),
-	ga4Timeout.Var("googleanalytics", "GA4"),
-	{Name: pendo.IntegrationKeyEnv, Source: "pendo", Credential: true, File: true, Secret: true, Doc: "Pendo integration key"},
-	{Name: pendo.TimeZoneEnv, Source: "pendo", Default: "`" + pendo.DefaultTimeZone + "`", Doc: "the subscription's time zone (it aligns Pendo's day buckets)"},
-	{Name: pendo.BaseURLEnv, Source: "pendo", Locates: true, Default: "`" + pendo.DefaultBaseURL + "`", Doc: "`https://app.eu.pendo.io` for EU subscriptions"},
-	pendoPace.Var("pendo", "requests a second, all Pendo streams together: Pendo publishes no limit (public taps pace at one per 2 s, integrators report up to 100 a second per endpoint), and a 429 backs off from 30 s"),
-	pendoTimeout.Var("pendo", "Pendo"),
-	{Name: crunchbase.UserKeyEnv, Source: "crunchbase", Credential: true, File: true, Secret: true, Doc: "Crunchbase API key"},
-	{Name: crunchbase.BaseURLEnv, Source: "crunchbase", Locates: true, Default: "`" + crunchbase.DefaultBaseURL + "`", Doc: "Crunchbase API"},
-	crunchbasePace.Var("crunchbase", "calls a minute: Crunchbase allows 200 per key, and a 429 waits for the next minute"),
-	crunchbaseTimeout.Var("crunchbase", "Crunchbase"),
+// Vars is every environment variable ConfigFromEnv reads, in the README's order:
+// the mesh's own, then each connector's (Connectors). It is the one list: the
+// README's configuration table is rendered from it, a test checks that
+// ConfigFromEnv reads exactly these, and the compose test checks every environment
+// of docker-compose.yml against it.
+func Vars() []source.Var {
+	out := append([]source.Var(nil), meshVars...)
+	for _, c := range Connectors() {
+		out = append(out, c.Vars...)
+	}
+	return out
 }
 
 // Defaults of the mesh's own variables.
@@ -101,21 +54,21 @@ const (
 
 // LookupVar returns the variable named name, also when name is the NAME_FILE form of
 // a variable that takes one.
-func LookupVar(name string) (Var, bool) {
-	for _, v := range Vars {
+func LookupVar(name string) (source.Var, bool) {
+	for _, v := range Vars() {
 		if v.Name == name || (v.File && v.Name+"_FILE" == name) {
 			return v, true
 		}
 	}
-	return Var{}, false
+	return source.Var{}, false
 }
 
 // credentialHint names the variables that authenticate to a source, for a message
 // saying what to set or fix: "JIRA_EMAIL, JIRA_API_TOKEN or JIRA_API_TOKEN_FILE".
-func credentialHint(source string) string {
+func credentialHint(c source.Connector) string {
 	var names []string
-	for _, v := range Vars {
-		if v.Source != source || !v.Credential {
+	for _, v := range c.Vars {
+		if !v.Credential {
 			continue
 		}
 		n := v.Name
@@ -129,31 +82,33 @@ func credentialHint(source string) string {
 
 // locationHint names the variables saying where a source's data is, for a message
 // about a 404: "GITHUB_REPOS, GITHUB_BASE_URL".
-func locationHint(source string) string {
+func locationHint(c source.Connector) string {
 	var names []string
-	for _, v := range Vars {
-		if v.Source == source && v.Locates {
+	for _, v := range c.Vars {
+		if v.Locates {
 			names = append(names, v.Name)
 		}
 	}
 	return strings.Join(names, ", ")
 }
 
-// baseURLVar names the variable holding a source's API address.
-func baseURLVar(source string) string {
-	for _, v := range Vars {
-		if v.Source == source && strings.HasSuffix(v.Name, "_BASE_URL") {
-			return v.Name
+// baseURL is the variable holding a source's API address and the address vals
+// give it (its literal default when unset).
+func baseURL(c source.Connector, vals source.Values) (name, url string) {
+	for _, v := range c.Vars {
+		if strings.HasSuffix(v.Name, "_BASE_URL") {
+			lit, _ := v.Literal()
+			return v.Name, vals.Or(v.Name, lit)
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // ConfigTable renders Vars as the README's Markdown table.
 func ConfigTable() string {
 	var b strings.Builder
 	b.WriteString("| variable | default | meaning |\n|---|---|---|\n")
-	for _, v := range Vars {
+	for _, v := range Vars() {
 		name := "`" + v.Name + "`"
 		if v.File {
 			name += " / `" + v.Name + "_FILE`"

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshflow/meshflow/framework/source"
 	"github.com/meshflow/meshflow/workers/host"
 )
 
@@ -28,7 +29,7 @@ func TestConfigFromEnvReadsExactlyVars(t *testing.T) {
 		t.Fatal(err)
 	}
 	listed := map[string]bool{}
-	for _, v := range host.Vars {
+	for _, v := range host.Vars() {
 		if listed[v.Name] {
 			t.Errorf("host.Vars lists %s twice", v.Name)
 		}
@@ -42,7 +43,9 @@ func TestConfigFromEnvReadsExactlyVars(t *testing.T) {
 		if v.Secret && !v.File {
 			t.Errorf("%s is a secret without a _FILE form: a deployment could only set it inline", v.Name)
 		}
-		if v.Credential && v.Source == "" {
+	}
+	for _, v := range host.Vars() {
+		if v.Credential && owner(v.Name) == "" {
 			t.Errorf("%s is a credential of no source", v.Name)
 		}
 	}
@@ -56,9 +59,9 @@ func TestConfigFromEnvReadsExactlyVars(t *testing.T) {
 			t.Errorf("host.Vars lists %s, which ConfigFromEnv never reads", k)
 		}
 	}
-	for _, src := range host.AllSources {
-		if !slices.ContainsFunc(host.Vars, func(v host.Var) bool { return v.Source == src && v.Credential }) {
-			t.Errorf("source %s has no credential variable in host.Vars", src)
+	for _, conn := range host.Connectors() {
+		if !slices.ContainsFunc(conn.Vars, func(v source.Var) bool { return v.Credential && (v.Secret || v.FileContents) }) {
+			t.Errorf("source %s has no secret credential variable: nothing configures it", conn.Name)
 		}
 	}
 }
@@ -80,25 +83,19 @@ func TestVarDefaultsAreTheCodes(t *testing.T) {
 		"MESHFLOW_TEMPORAL_TLS":        strconv.FormatBool(c.TemporalAuth.TLS),
 		"MESHFLOW_LOG_LEVEL":           c.LogLevel,
 		"MESHFLOW_WORKER_STOP_TIMEOUT": c.StopTimeout.String(),
-		"HUBSPOT_BASE_URL":             c.HubSpot.BaseURL,
-		"GITHUB_BASE_URL":              c.GitHub.BaseURL,
-		"PENDO_BASE_URL":               c.Pendo.BaseURL,
-		"CRUNCHBASE_BASE_URL":          c.Crunchbase.BaseURL,
 	}
 	if c.Lake != abs {
 		t.Errorf("default lake = %s, want %s", c.Lake, abs)
 	}
-	// These are left empty by ConfigFromEnv and defaulted by the connector, whose
-	// constant host.Vars quotes.
-	// So are the pacing and timeout variables, whose defaults
-	// TestPacingAndTimeoutsReachTheConnectors checks against the connectors built.
-	connectorDefault := []string{"GA4_START_DATE", "GA4_BASE_URL", "PENDO_TIME_ZONE"}
-	for _, v := range host.Vars {
-		lit, ok := strings.CutPrefix(v.Default, "`")
-		if !ok || !strings.HasSuffix(lit, "`") || strings.Contains(lit, "<") || slices.Contains(connectorDefault, v.Name) || tuning(v.Name) {
+	// The connectors' variables are left empty by ConfigFromEnv and defaulted by the
+	// connector, whose constant its Var quotes; the pacing and timeout variables'
+	// defaults TestPacingAndTimeoutsReachTheConnectors checks against the
+	// connectors built.
+	for _, v := range host.Vars() {
+		lit, ok := v.Literal()
+		if !ok || strings.Contains(lit, "<") || owner(v.Name) != "" {
 			continue // not a literal default ("all", "OS temp dir", `sqlite://<lake>/…`)
 		}
-		lit = strings.TrimSuffix(lit, "`")
 		g, ok := got[v.Name]
 		if !ok {
 			t.Errorf("%s states the default %q: add it to this test", v.Name, lit)

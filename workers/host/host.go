@@ -8,18 +8,11 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/meshflow/meshflow/connectors/crunchbase"
-	"github.com/meshflow/meshflow/connectors/github"
-	"github.com/meshflow/meshflow/connectors/googleanalytics"
-	"github.com/meshflow/meshflow/connectors/hubspot"
-	"github.com/meshflow/meshflow/connectors/jira"
-	"github.com/meshflow/meshflow/connectors/pendo"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
-	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
 )
 
@@ -56,50 +49,15 @@ func OpenStores(ctx context.Context, c Config) (*Stores, error) {
 // credentials is left out; a run that needs it fails with a message naming the variable.
 func Sources(c Config) (map[string]source.Source, error) {
 	out := map[string]source.Source{}
-	add := func(src source.Source, err error) error {
+	for _, conn := range Connectors() {
+		if !conn.Configured(c.Sources[conn.Name]) {
+			continue
+		}
+		src, err := conn.Open(c.Sources[conn.Name])
 		if err != nil {
-			return err
+			return nil, err // the connector names the variable to fix
 		}
 		out[src.Name()] = src
-		return nil
-	}
-	if c.HubSpot.Token != "" {
-		opts := &hubspot.Options{RequestsPerSecond: c.HubSpot.RequestsPerSecond, SearchRequestsPerSecond: c.HubSpot.SearchRequestsPerSecond, HTTPTimeout: c.HubSpot.HTTPTimeout}
-		if err := add(hubspot.New(hubspot.Config{BaseURL: c.HubSpot.BaseURL, Token: secret.Value(c.HubSpot.Token)}, opts)); err != nil {
-			return nil, err
-		}
-	}
-	if c.Jira.Token != "" {
-		cfg := jira.Config{BaseURL: c.Jira.BaseURL, Email: c.Jira.Email, Token: secret.Value(c.Jira.Token), Projects: c.Jira.Projects}
-		if err := add(jira.New(cfg, &jira.Options{RequestsPerSecond: c.Jira.RequestsPerSecond, HTTPTimeout: c.Jira.HTTPTimeout})); err != nil {
-			return nil, err
-		}
-	}
-	if c.GitHub.Token != "" {
-		cfg := github.Config{BaseURL: c.GitHub.BaseURL, Token: secret.Value(c.GitHub.Token), Repos: c.GitHub.Repos, Branches: c.GitHub.Branches}
-		if err := add(github.New(cfg, &github.Options{RequestsPerSecond: c.GitHub.RequestsPerSecond, HTTPTimeout: c.GitHub.HTTPTimeout})); err != nil {
-			return nil, err
-		}
-	}
-	if c.GA4.CredentialsJSON != "" {
-		cfg := googleanalytics.Config{PropertyIDs: c.GA4.PropertyIDs, CredentialsJSON: secret.Value(c.GA4.CredentialsJSON),
-			TokenURL: c.GA4.TokenURL, BaseURL: c.GA4.BaseURL, StartDate: c.GA4.StartDate}
-		if err := add(googleanalytics.New(cfg, &googleanalytics.Options{RequestsPerSecond: c.GA4.RequestsPerSecond, HTTPTimeout: c.GA4.HTTPTimeout})); err != nil {
-			return nil, err
-		}
-	}
-	if c.Pendo.IntegrationKey != "" {
-		cfg := pendo.Config{BaseURL: c.Pendo.BaseURL, IntegrationKey: secret.Value(c.Pendo.IntegrationKey), TimeZone: c.Pendo.TimeZone,
-			HistoryDays: c.Pendo.HistoryDays, MinInterval: c.Pendo.MinInterval}
-		if err := add(pendo.New(cfg, &pendo.Options{HTTPTimeout: c.Pendo.HTTPTimeout})); err != nil {
-			return nil, err
-		}
-	}
-	if c.Crunchbase.UserKey != "" {
-		cfg := crunchbase.Config{BaseURL: c.Crunchbase.BaseURL, UserKey: secret.Value(c.Crunchbase.UserKey), RequestsPerMinute: c.Crunchbase.RequestsPerMinute}
-		if err := add(crunchbase.New(cfg, &crunchbase.Options{HTTPTimeout: c.Crunchbase.HTTPTimeout})); err != nil {
-			return nil, err
-		}
 	}
 	return out, nil
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/meshflow/meshflow/dev/sandbox"
-	sbga "github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
 	"github.com/meshflow/meshflow/framework/source"
 	"github.com/meshflow/meshflow/workers/host"
 )
@@ -19,22 +18,34 @@ func tuning(name string) bool {
 	return strings.HasSuffix(name, "_REQUESTS_PER_SECOND") || strings.HasSuffix(name, "_REQUESTS_PER_MINUTE") || strings.HasSuffix(name, "_HTTP_TIMEOUT")
 }
 
-// everySource is an environment configuring all six sources (not reachable: the
-// connectors are built, never called).
+// everySource is an environment configuring every connector as its sandbox's values
+// do, less their pacing and timeouts (not reachable: the connectors are built, never
+// called).
 func everySource(t *testing.T) map[string]string {
-	key := filepath.Join(t.TempDir(), "ga4.json")
-	if err := os.WriteFile(key, sbga.ServiceAccountJSON(1, "", sandbox.GA4TokenURL("http://127.0.0.1:1")), 0o600); err != nil {
-		t.Fatal(err)
+	t.Helper()
+	sb := sandbox.New(&sandbox.Options{Connectors: host.Connectors()})
+	env := map[string]string{"MESHFLOW_LAKE": t.TempDir()}
+	for _, conn := range host.Connectors() {
+		vals := sb.Values("http://127.0.0.1:1")[conn.Name]
+		for _, v := range conn.Vars {
+			value := vals[v.Name]
+			switch {
+			case value == "" || tuning(v.Name):
+			case v.FileContents:
+				f := filepath.Join(t.TempDir(), strings.ToLower(v.Name))
+				if err := os.WriteFile(f, []byte(value), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				env[v.Name] = f
+			default:
+				env[v.Name] = value
+			}
+		}
 	}
-	return map[string]string{
-		"MESHFLOW_LAKE": t.TempDir(), "HUBSPOT_TOKEN": "pat-na1-x",
-		"JIRA_BASE_URL": "https://acme.atlassian.net", "JIRA_EMAIL": "ops@acme.test", "JIRA_API_TOKEN": "t",
-		"GITHUB_TOKEN": "ghp_x", "GITHUB_REPOS": "acme/app", "GA4_CREDENTIALS_FILE": key, "GA4_PROPERTY_IDS": "1",
-		"PENDO_INTEGRATION_KEY": "k", "CRUNCHBASE_USER_KEY": "k",
-	}
+	return env
 }
 
-// tunings builds the sources env configures and returns how each is tuned.
+// tunings builds the connectors env configures and returns how each is tuned.
 func tunings(t *testing.T, env map[string]string) map[string]source.Tuning {
 	t.Helper()
 	c, err := host.ConfigFromEnv(func(k string) string { return env[k] })
@@ -47,19 +58,17 @@ func tunings(t *testing.T, env map[string]string) map[string]source.Tuning {
 	}
 	out := map[string]source.Tuning{}
 	for name, src := range srcs {
-		out[name] = src.(source.Tuned).Tuning()
+		if tu, ok := src.(source.Tuned); ok {
+			out[name] = tu.Tuning()
+		}
 	}
 	return out
 }
 
-// tuned is what a pacing or timeout variable sets in its source's Tuning, in the
-// variable's unit: requests a second or a minute, or a duration.
-func tuned(t *testing.T, ts map[string]source.Tuning, v host.Var) string {
+// tuned is what a pacing or timeout variable of a connector sets in its Tuning, in
+// the variable's unit: requests a second or a minute, or a duration.
+func tuned(t *testing.T, tu source.Tuning, v source.Var) string {
 	t.Helper()
-	tu, ok := ts[v.Source]
-	if !ok {
-		t.Fatalf("%s: source %s was not built", v.Name, v.Source)
-	}
 	switch {
 	case strings.HasSuffix(v.Name, "_HTTP_TIMEOUT"):
 		return strconv.Itoa(int(tu.HTTPTimeout/time.Second)) + "s"
@@ -71,7 +80,7 @@ func tuned(t *testing.T, ts map[string]source.Tuning, v host.Var) string {
 	return strconv.FormatFloat(tu.Pacers[0].PerSecond(), 'f', -1, 64)
 }
 
-// TestPacingAndTimeoutsReachTheConnectors: every source's pacing and HTTP timeout
+// TestPacingAndTimeoutsReachTheConnectors: every connector's pacing and HTTP timeout
 // variable, unset, gives the connector the default the README states and, set,
 // reaches the connector built from it.
 func TestPacingAndTimeoutsReachTheConnectors(t *testing.T) {
@@ -79,28 +88,36 @@ func TestPacingAndTimeoutsReachTheConnectors(t *testing.T) {
 	defaults := tunings(t, env)
 	set := map[string]string{}
 	n := 0
-	for _, v := range host.Vars {
-		if !tuning(v.Name) {
-			continue
+	for _, conn := range host.Connectors() {
+		tu, ok := defaults[conn.Name]
+		for _, v := range conn.Vars {
+			if !tuning(v.Name) {
+				continue
+			}
+			if !ok {
+				t.Fatalf("%s: connector %s was not built, or reports no Tuning", v.Name, conn.Name)
+			}
+			n++
+			if got, want := tuned(t, tu, v), strings.Trim(v.Default, "`"); got != want {
+				t.Errorf("%s unset: the connector uses %s, the README says %s", v.Name, got, want)
+			}
+			value := "2" // within every range, and no default
+			if strings.HasSuffix(v.Name, "_HTTP_TIMEOUT") {
+				value = "7s"
+			}
+			env[v.Name], set[v.Name] = value, value
 		}
-		n++
-		if got, want := tuned(t, defaults, v), strings.Trim(v.Default, "`"); got != want {
-			t.Errorf("%s unset: the connector uses %s, the README says %s", v.Name, got, want)
-		}
-		value := "2" // within every range, and no default
-		if strings.HasSuffix(v.Name, "_HTTP_TIMEOUT") {
-			value = "7s"
-		}
-		env[v.Name], set[v.Name] = value, value
 	}
-	if n != 6*2+1 {
-		t.Errorf("%d pacing and timeout variables, want a pace and a timeout per source and HubSpot's search pace", n)
+	if n == 0 {
+		t.Error("no pacing or timeout variable")
 	}
 	changed := tunings(t, env)
-	for _, v := range host.Vars {
-		if want, ok := set[v.Name]; ok {
-			if got := tuned(t, changed, v); got != want {
-				t.Errorf("%s=%s: the connector uses %s", v.Name, want, got)
+	for _, conn := range host.Connectors() {
+		for _, v := range conn.Vars {
+			if want, ok := set[v.Name]; ok {
+				if got := tuned(t, changed[conn.Name], v); got != want {
+					t.Errorf("%s=%s: the connector uses %s", v.Name, want, got)
+				}
 			}
 		}
 	}
