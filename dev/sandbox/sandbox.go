@@ -102,7 +102,7 @@ func Open(opts *Options) (*Server, error) {
 			return nil, fmt.Errorf("sandbox of %s: %w", c.Name, err)
 		}
 		path := "/" + c.Name
-		if p, ok := sb.(interface{ Path() string }); ok && p.Path() != "" {
+		if p, ok := sb.(mounted); ok && p.Path() != "" {
 			path = p.Path()
 		}
 		if other, ok := paths[path]; ok {
@@ -112,10 +112,10 @@ func Open(opts *Options) (*Server, error) {
 		s.vendors = append(s.vendors, vendor{name: c.Name, path: path, sb: sb})
 		mux.Handle(path+"/", http.StripPrefix(path, sb))
 		api := imitation(sb)
-		if a, ok := api.(interface{ Admin() http.Handler }); ok {
+		if a, ok := api.(administered); ok {
 			mux.Handle("/_sandbox"+path+"/", http.StripPrefix("/_sandbox"+path, a.Admin()))
 		}
-		if d, ok := api.(interface{ Companies() []source.SandboxCompany }); ok && companies == nil {
+		if d, ok := api.(describesCompanies); ok && companies == nil {
 			companies = d.Companies()
 		}
 	}
@@ -148,10 +148,23 @@ func Open(opts *Options) (*Server, error) {
 	return s, nil
 }
 
+// The optional abilities of a sandbox and its imitation (see source.Sandbox).
+type (
+	mounted            interface{ Path() string }
+	unwrapper          interface{ Unwrap() http.Handler }
+	administered       interface{ Admin() http.Handler }
+	describesCompanies interface {
+		Companies() []source.SandboxCompany
+	}
+	served  interface{ Serving(baseURL string) error }
+	changer interface{ ChangeSome(n int) []string }
+	counted interface{ Requests() int }
+)
+
 // imitation is the vendor's imitation behind a sandbox (source.Imitation's API), or
 // the sandbox itself.
 func imitation(sb source.Sandbox) any {
-	if u, ok := sb.(interface{ Unwrap() http.Handler }); ok {
+	if u, ok := sb.(unwrapper); ok {
 		return u.Unwrap()
 	}
 	return sb
@@ -184,7 +197,7 @@ func (s *Server) Values(root string) map[string]source.Values {
 // (the GA4 imitation writes its key file then).
 func (s *Server) Serving(root string) error {
 	for _, v := range s.vendors {
-		if sv, ok := imitation(v.sb).(interface{ Serving(baseURL string) error }); ok {
+		if sv, ok := imitation(v.sb).(served); ok {
 			if err := sv.Serving(root + v.path); err != nil {
 				return fmt.Errorf("sandbox of %s: %w", v.name, err)
 			}
@@ -199,7 +212,7 @@ func (s *Server) Serving(root string) error {
 func (s *Server) ChangeSome(n int) string {
 	var changed, other []string
 	for _, v := range s.vendors {
-		c, ok := v.sb.(interface{ ChangeSome(n int) []string })
+		c, ok := v.sb.(changer)
 		if !ok {
 			continue
 		}
@@ -222,7 +235,7 @@ func (s *Server) ChangeSome(n int) string {
 func (s *Server) Requests() map[string]int {
 	out := map[string]int{}
 	for _, v := range s.vendors {
-		if c, ok := imitation(v.sb).(interface{ Requests() int }); ok {
+		if c, ok := imitation(v.sb).(counted); ok {
 			out[v.name] = c.Requests()
 		}
 	}

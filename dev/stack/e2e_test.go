@@ -19,8 +19,11 @@ import (
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob"
 
+	"github.com/meshflow/meshflow/connectors/googleanalytics"
+	"github.com/meshflow/meshflow/connectors/hubspot"
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sbgithub "github.com/meshflow/meshflow/dev/sandbox/github"
+	sbga "github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
 	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
 	sbjira "github.com/meshflow/meshflow/dev/sandbox/jira"
 	"github.com/meshflow/meshflow/dev/stack"
@@ -31,9 +34,6 @@ import (
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/workers/host"
-	sbga "github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
-	"github.com/meshflow/meshflow/connectors/hubspot"
-	"github.com/meshflow/meshflow/connectors/googleanalytics"
 )
 
 // TestEndToEnd runs the marketing domain on the real Temporal dev server against the
