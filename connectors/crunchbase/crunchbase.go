@@ -8,10 +8,9 @@
 package crunchbase
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -20,7 +19,6 @@ import (
 	"time"
 
 	"github.com/meshflow/meshflow/framework/errs"
-	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
 )
 
@@ -31,18 +29,14 @@ const (
 // Source is a configured Crunchbase client and its streams. It is safe for
 // concurrent use; its streams share its pacing.
 type Source struct {
-	base string
-	// key sits behind a pointer: fmt prints unexported fields by reflection,
-	// bypassing secret.Value's redaction, but prints a pointer as an address.
-	key      *secret.Value
+	// api sends every call: the key in its header, one pace for all calls
+	// (Crunchbase's limit is per key, across endpoints), the key scrubbed from
+	// every error.
+	api      *source.API
 	pageSize int
 	lookback time.Duration
-	http     *http.Client
 	now      func() time.Time
 	jitter   func() time.Duration
-
-	// limiter paces all calls: Crunchbase's limit is per key, across endpoints.
-	limiter *source.Pacer
 
 	streams []source.Stream
 }
@@ -59,16 +53,10 @@ func New(cfg Config, opts *Options) (*Source, error) {
 		o = *opts
 	}
 	s := &Source{
-		base:     strings.TrimRight(cfg.BaseURL, "/"),
-		key:      &cfg.UserKey,
 		pageSize: cfg.PageSize,
 		lookback: o.Lookback,
-		http:     source.Client(o.HTTPClient, o.HTTPTimeout, DefaultHTTPTimeout),
 		now:      o.Now,
 		jitter:   o.Jitter,
-	}
-	if s.base == "" {
-		s.base = DefaultBaseURL
 	}
 	if s.pageSize == 0 {
 		s.pageSize = MaxPageSize
@@ -82,7 +70,20 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	if s.jitter == nil {
 		s.jitter = func() time.Duration { return time.Second + rand.N(3*time.Second) }
 	}
-	s.limiter = source.NewPacer(source.Pace(float64(cfg.RequestsPerMinute)/60, DefaultRequestsPerMinute/60.0), "Crunchbase's request pacing")
+	api, err := source.NewAPI(source.APIOptions{
+		Title: "Crunchbase", BaseURL: cmp.Or(cfg.BaseURL, DefaultBaseURL), BaseURLVar: BaseURLEnv,
+		HTTPClient: o.HTTPClient, Timeout: cmp.Or(o.HTTPTimeout, DefaultHTTPTimeout),
+		// The header, never the user_key query parameter: URLs end up in logs.
+		Auth:     source.APIKeyHeader("X-cb-user-key", cfg.UserKey, ""),
+		Pacer:    source.NewPacer(source.Pace(float64(cfg.RequestsPerMinute)/60, DefaultRequestsPerMinute/60.0), "Crunchbase's request pacing"),
+		Header:   http.Header{"User-Agent": {"meshflow-crunchbase/1"}},
+		Classify: s.classify,
+		Now:      s.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.api = api
 	s.streams = []source.Stream{newOrganizations(s)}
 	return s, nil
 }
@@ -95,7 +96,7 @@ func (s *Source) Streams() []source.Stream { return slices.Clone(s.streams) }
 
 // Tuning is the pacing of all calls and the HTTP timeout.
 func (s *Source) Tuning() source.Tuning {
-	return source.Tuning{Pacers: []*source.Pacer{s.limiter}, HTTPTimeout: s.http.Timeout}
+	return s.api.Tuning()
 }
 
 // Check searches for one company: the cheapest call that proves the key may
@@ -134,45 +135,13 @@ func (s *Source) Organization(ctx context.Context, id string, fieldIDs ...string
 }
 
 // do sends one request and returns the body of a 2xx answer; any other outcome is
-// an *errs.Error of the right kind. It is the one place HTTP failures are mapped.
+// an *errs.Error of the right kind (classify).
 func (s *Source) do(ctx context.Context, op, method, path string, body any) ([]byte, error) {
-	var payload io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, errs.E(errs.Internal, op, err)
-		}
-		payload = bytes.NewReader(b)
-	}
-	if err := s.limiter.Wait(ctx); err != nil {
-		return nil, errs.E(errs.Canceled, op, firstErr(ctx.Err(), err))
-	}
-	req, err := http.NewRequestWithContext(ctx, method, s.base+path, payload)
-	if err != nil {
-		return nil, errs.E(errs.Invalid, op, err)
-	}
-	// The header, never the user_key query parameter: URLs end up in logs.
-	req.Header.Set("X-cb-user-key", s.key.Reveal())
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "meshflow-crunchbase/1")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub, 0)
+	r, err := s.api.Do(ctx, source.Call{Op: op, Method: method, Path: path, Body: body})
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode/100 == 2 {
-		return b, nil
-	}
-	return nil, s.classify(op, resp.StatusCode, b)
-}
-
-func firstErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
+	return r.Body, nil
 }
 
 // classify maps a non-2xx answer to an error kind, once:
@@ -182,8 +151,9 @@ func firstErr(a, b error) error {
 //	404        NotFound
 //	408, 5xx   Transient
 //	400, 4xx   Invalid, with Crunchbase's messages
-func (s *Source) classify(op string, code int, body []byte) error {
-	said := s.scrub(messages(body))
+func (s *Source) classify(op string, r *source.Response) error {
+	code := r.Status
+	said := r.Scrub(messages(r.Body))
 	if said == "" {
 		said = http.StatusText(code)
 	}
@@ -236,15 +206,6 @@ func messages(body []byte) string {
 		}
 	}
 	return truncate(strings.Join(parts, "; "), 400)
-}
-
-// scrub removes the key from text that came from elsewhere (a server message, a
-// transport error), so no error can carry it even if a server echoes it.
-func (s *Source) scrub(text string) string {
-	if k := s.key.Reveal(); k != "" {
-		text = strings.ReplaceAll(text, k, secret.Redacted)
-	}
-	return text
 }
 
 func truncate(s string, n int) string {

@@ -63,7 +63,7 @@ type organizations struct {
 func newOrganizations(src *Source) *organizations {
 	return &organizations{src: src, spec: source.StreamSpec{
 		Name: "organizations", Fields: orgFields, PrimaryKey: []string{"uuid"}, CursorField: "updated_at",
-		// 0: pacing is per key, done by the Source's limiter.
+		// 0: pacing is per key, done by the Source's API.
 	}}
 }
 
@@ -176,7 +176,7 @@ func (st *organizations) keep(op string, c *cursor, entities []json.RawMessage) 
 			} `json:"properties"`
 		}
 		if err := json.Unmarshal(raw, &m); err != nil || m.UUID == "" {
-			return nil, "", errs.Errorf(errs.Transient, op, "an entity in the response is not an organization: %s", truncate(st.src.scrub(string(raw)), 120))
+			return nil, "", errs.Errorf(errs.Transient, op, "an entity in the response is not an organization: %s", truncate(st.src.api.Scrub(string(raw)), 120))
 		}
 		last = m.UUID
 		var v int64

@@ -8,19 +8,16 @@
 package hubspot
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/meshflow/meshflow/framework/errs"
-	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
 )
 
@@ -33,21 +30,19 @@ const (
 // Source is a configured HubSpot client and its streams. It is safe for
 // concurrent use; its streams share its pacing.
 type Source struct {
-	base string
-	// token sits behind a pointer: fmt prints unexported fields by reflection,
-	// bypassing Secret's redaction, but prints a pointer as an address.
-	token    *Secret
+	// api sends every call: the token, list calls at the API's pace, the token
+	// scrubbed from every error.
+	api      *source.API
 	lookback time.Duration
 	pageSize int
-	http     *http.Client
 	tz       *time.Location
 	now      func() time.Time
 
 	// The limiters live here, not in StreamSpec.RequestsPerSecond, because
 	// HubSpot's limits are per account: the source.Reader's limiter is per reader,
 	// so three streams read in parallel would each pace alone, and it cannot tell a
-	// search call (≈5/s) from a list call (≈10–19/s).
-	list, search *source.Pacer
+	// search call (≈5/s) from a list call (≈10–19/s, the API's pacer).
+	search *source.Pacer
 
 	streams []source.Stream
 }
@@ -64,18 +59,11 @@ func New(cfg Config, opts *Options) (*Source, error) {
 		o = *opts
 	}
 	s := &Source{
-		base:     strings.TrimRight(cfg.BaseURL, "/"),
-		token:    &cfg.Token,
 		lookback: cfg.Lookback,
 		pageSize: cfg.PageSize,
 		tz:       o.AccountTimeZone,
 		now:      o.Now,
-		http:     source.Client(o.HTTPClient, o.HTTPTimeout, DefaultHTTPTimeout),
-		list:     source.NewPacer(source.Pace(o.RequestsPerSecond, DefaultRequestsPerSecond), "HubSpot's request pacing"),
 		search:   source.NewPacer(source.Pace(o.SearchRequestsPerSecond, DefaultSearchRequestsPerSecond), "HubSpot's search pacing"),
-	}
-	if s.base == "" {
-		s.base = DefaultBaseURL
 	}
 	if s.lookback == 0 {
 		s.lookback = defaultLookback
@@ -86,6 +74,19 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	api, err := source.NewAPI(source.APIOptions{
+		Title: "HubSpot", BaseURL: cmp.Or(cfg.BaseURL, DefaultBaseURL), BaseURLVar: BaseURLEnv,
+		HTTPClient: o.HTTPClient, Timeout: cmp.Or(o.HTTPTimeout, DefaultHTTPTimeout),
+		Auth:     source.Bearer(cfg.Token),
+		Pacer:    source.NewPacer(source.Pace(o.RequestsPerSecond, DefaultRequestsPerSecond), "HubSpot's request pacing"),
+		Header:   http.Header{"User-Agent": {"meshflow-hubspot/1"}},
+		Classify: s.classify,
+		Now:      s.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.api = api
 	s.streams = streams(s)
 	return s, nil
 }
@@ -107,7 +108,7 @@ func (s *Source) Streams() []source.Stream { return slices.Clone(s.streams) }
 
 // Tuning is the pacing of list and search calls and the HTTP timeout.
 func (s *Source) Tuning() source.Tuning {
-	return source.Tuning{Pacers: []*source.Pacer{s.list, s.search}, HTTPTimeout: s.http.Timeout}
+	return source.Tuning{Pacers: []*source.Pacer{s.api.Pacer(), s.search}, HTTPTimeout: s.api.Timeout()}
 }
 
 // Check lists one contact: the cheapest call that proves the token and a scope.
@@ -117,46 +118,18 @@ func (s *Source) Check(ctx context.Context) error {
 }
 
 // do sends one request and returns the body of a 2xx answer; any other outcome is
-// an *errs.Error of the right kind. It is the one place HTTP failures are mapped.
+// an *errs.Error of the right kind (classify). A search (the only POST) is paced
+// apart from lists.
 func (s *Source) do(ctx context.Context, op, method, pathQuery string, body any) ([]byte, error) {
-	lim := s.list
-	var payload io.Reader
+	c := source.Call{Op: op, Method: method, Path: pathQuery, Body: body}
 	if body != nil {
-		lim = s.search // the only POST is search
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, errs.E(errs.Internal, op, err)
-		}
-		payload = bytes.NewReader(b)
+		c.Pacer = s.search
 	}
-	if err := lim.Wait(ctx); err != nil {
-		return nil, errs.E(errs.Canceled, op, firstErr(ctx.Err(), err))
-	}
-	req, err := http.NewRequestWithContext(ctx, method, s.base+pathQuery, payload)
-	if err != nil {
-		return nil, errs.E(errs.Invalid, op, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+s.token.Reveal())
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "meshflow-hubspot/1")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub, 0)
+	r, err := s.api.Do(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode/100 == 2 {
-		return b, nil
-	}
-	return nil, s.classify(op, resp, b)
-}
-
-func firstErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
+	return r.Body, nil
 }
 
 // apiError is HubSpot's error body, across its variants.
@@ -181,19 +154,19 @@ type apiError struct {
 //	400, other 4xx  Invalid, with HubSpot's message
 //	404             NotFound
 //	408, 5xx        Transient
-func (s *Source) classify(op string, resp *http.Response, body []byte) error {
+func (s *Source) classify(op string, r *source.Response) error {
 	var e apiError
-	if json.Unmarshal(body, &e) != nil || e.Message == "" {
-		e.Message = http.StatusText(resp.StatusCode) // HTML from a proxy, or empty
+	if json.Unmarshal(r.Body, &e) != nil || e.Message == "" {
+		e.Message = http.StatusText(r.Status) // HTML from a proxy, or empty
 	}
-	said := s.scrub(e.Message)
+	said := r.Scrub(e.Message)
 	// Every field the server sent is scrubbed, not only the message: the error must
 	// not carry the token even from a server that echoes it somewhere else.
-	e.Category, e.PolicyName, e.CorrelationID = s.scrub(e.Category), s.scrub(e.PolicyName), s.scrub(e.CorrelationID)
+	e.Category, e.PolicyName, e.CorrelationID = r.Scrub(e.Category), r.Scrub(e.PolicyName), r.Scrub(e.CorrelationID)
 	if e.CorrelationID != "" {
 		said += " (correlation id " + e.CorrelationID + ")"
 	}
-	code := resp.StatusCode
+	code := r.Status
 	switch {
 	case code == http.StatusUnauthorized:
 		return errs.Errorf(errs.Permission, op, "HubSpot rejected the token (401 %s): set %s to a valid private app access token. HubSpot said: %s",
@@ -204,14 +177,14 @@ func (s *Source) classify(op string, resp *http.Response, body []byte) error {
 			scopes = append(scopes, x.Context.RequiredGranularScopes...)
 			scopes = append(scopes, x.Context.RequiredScopes...)
 		}
-		need := s.scrub(strings.Join(scopes, ", "))
+		need := r.Scrub(strings.Join(scopes, ", "))
 		if need == "" {
 			need = strings.Join(RequiredScopes, ", ")
 		}
 		return errs.Errorf(errs.Permission, op, "the private app behind %s lacks a scope (403 %s): grant it %s. HubSpot said: %s",
 			TokenEnv, e.Category, need, said)
 	case code == http.StatusTooManyRequests:
-		return s.rateLimited(op, resp, e.PolicyName, said)
+		return s.rateLimited(op, r, e.PolicyName, said)
 	case code == http.StatusNotFound:
 		return errs.Errorf(errs.NotFound, op, "HTTP 404: %s", said)
 	case code == http.StatusRequestTimeout || code >= 500:
@@ -221,7 +194,7 @@ func (s *Source) classify(op string, resp *http.Response, body []byte) error {
 	}
 }
 
-func (s *Source) rateLimited(op string, resp *http.Response, policy, said string) error {
+func (s *Source) rateLimited(op string, r *source.Response, policy, said string) error {
 	now := s.now()
 	if policy == "DAILY" {
 		until := nextMidnight(now, s.tz)
@@ -236,7 +209,7 @@ func (s *Source) rateLimited(op string, resp *http.Response, policy, said string
 	} else if policy != "TEN_SECONDLY_ROLLING" {
 		limit = "HubSpot's rate limit"
 	}
-	if ra, ok := retryAfter(resp.Header.Get("Retry-After"), now); ok {
+	if ra, ok := source.RetryAfter(r.Header, now); ok {
 		wait = ra
 	}
 	if policy == "" {
@@ -253,42 +226,10 @@ func nextMidnight(now time.Time, tz *time.Location) time.Time {
 	return time.Date(y, m, d+1, 0, 0, 0, 0, tz)
 }
 
-// retryAfter reads a Retry-After header: delay seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(0, t.Sub(now)), true
-	}
-	return 0, false
-}
-
-// scrub removes the token from text that came from elsewhere (a server message, a
-// transport error), so no error can carry it even if a server echoes it.
-func (s *Source) scrub(text string) string {
-	if tok := s.token.Reveal(); tok != "" {
-		text = strings.ReplaceAll(text, tok, secret.Redacted)
-	}
-	return text
-}
-
 // get issues a GET of path with query q.
 func (s *Source) get(ctx context.Context, op, path string, q url.Values) ([]byte, error) {
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
 	return s.do(ctx, op, http.MethodGet, path, nil)
-}
-
-// decode unmarshals a 2xx body; a body that does not decode is treated as
-// truncated in transit and retried.
-func decode(op string, b []byte, v any) error {
-	if err := json.Unmarshal(b, v); err != nil {
-		return errs.Errorf(errs.Transient, op, "undecodable response (%d bytes): %v", len(b), err)
-	}
-	return nil
 }

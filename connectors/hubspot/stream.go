@@ -267,7 +267,7 @@ func (st *stream) listPage(ctx context.Context, c cursor) (source.Page, error) {
 		return source.Page{}, err
 	}
 	var resp listResponse
-	if err := decode(op, b, &resp); err != nil {
+	if err := source.Decode(op, b, &resp); err != nil {
 		return source.Page{}, err
 	}
 	recs, err := st.keep(op, &c, resp.Results)
@@ -322,7 +322,7 @@ func (st *stream) searchPage(ctx context.Context, c cursor) (source.Page, error)
 		return source.Page{}, err
 	}
 	var resp searchResponse
-	if err := decode(op, b, &resp); err != nil {
+	if err := source.Decode(op, b, &resp); err != nil {
 		return source.Page{}, err
 	}
 	recs, err := st.keep(op, &c, resp.Results)
@@ -331,7 +331,7 @@ func (st *stream) searchPage(ctx context.Context, c cursor) (source.Page, error)
 	}
 	last, err := maxID(resp.Results)
 	if err != nil {
-		return source.Page{}, errs.Errorf(errs.Transient, op, "%s", st.src.scrub(err.Error()))
+		return source.Page{}, errs.Errorf(errs.Transient, op, "%s", st.src.api.Scrub(err.Error()))
 	}
 	if resp.Paging != nil && resp.Paging.Next.After != "" && last != "" {
 		c.Last = last
@@ -394,7 +394,7 @@ func (st *stream) keep(op string, c *cursor, results []json.RawMessage) ([]json.
 	for _, raw := range results {
 		var m meta
 		if err := json.Unmarshal(raw, &m); err != nil || m.ID == "" {
-			return nil, errs.Errorf(errs.Transient, op, "a record in the response is not a HubSpot object: %s", truncateText(st.src.scrub(string(raw)), 120))
+			return nil, errs.Errorf(errs.Transient, op, "a record in the response is not a HubSpot object: %s", truncateText(st.src.api.Scrub(string(raw)), 120))
 		}
 		v := m.version(st.obj.modProp)
 		switch {

@@ -12,19 +12,16 @@
 package pendo
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/meshflow/meshflow/framework/errs"
-	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
 )
 
@@ -40,19 +37,15 @@ const (
 // Source is a configured Pendo client and its streams. It is safe for
 // concurrent use; its streams share its pacing.
 type Source struct {
-	base string
-	// key sits behind a pointer: fmt prints unexported fields by reflection,
-	// bypassing secret.Value's redaction, but prints a pointer as an address.
-	key      *secret.Value
+	// api sends every request: the key in its header, one pace for all streams
+	// (Pendo's limits are per subscription), the key scrubbed from every error.
+	api      *source.API
 	tz       *time.Location
 	tzName   string
 	lookback int
 	history  int
-	http     *http.Client
 	now      func() time.Time
 
-	// limiter spaces requests of all streams: Pendo's limits are per subscription.
-	limiter *source.Pacer
 	// throttled counts 429s in a row, to back off exponentially from rateLimitWait.
 	throttled atomic.Int32
 
@@ -71,16 +64,10 @@ func New(cfg Config, opts *Options) (*Source, error) {
 		o = *opts
 	}
 	s := &Source{
-		base:     strings.TrimRight(cfg.BaseURL, "/"),
-		key:      &cfg.IntegrationKey,
 		tzName:   cfg.TimeZone,
 		lookback: cfg.LookbackDays,
 		history:  cfg.HistoryDays,
-		http:     source.Client(o.HTTPClient, o.HTTPTimeout, DefaultHTTPTimeout),
 		now:      o.Now,
-	}
-	if s.base == "" {
-		s.base = DefaultBaseURL
 	}
 	if s.tzName == "" {
 		s.tzName = DefaultTimeZone
@@ -106,7 +93,20 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	if interval > 0 {
 		perSecond = float64(time.Second) / float64(interval)
 	}
-	s.limiter = source.NewPacer(perSecond, "Pendo's request pacing")
+	api, err := source.NewAPI(source.APIOptions{
+		Title: "Pendo", BaseURL: cmp.Or(cfg.BaseURL, DefaultBaseURL), BaseURLVar: BaseURLEnv,
+		HTTPClient: o.HTTPClient, Timeout: cmp.Or(o.HTTPTimeout, DefaultHTTPTimeout),
+		Auth:     source.APIKeyHeader("x-pendo-integration-key", cfg.IntegrationKey, ""),
+		Pacer:    source.NewPacer(perSecond, "Pendo's request pacing"),
+		Header:   http.Header{"User-Agent": {"meshflow-pendo/1"}},
+		Classify: s.classify,
+		MaxBody:  maxBody,
+		Now:      s.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.api = api
 	s.streams = streams(s)
 	return s, nil
 }
@@ -131,7 +131,7 @@ func (s *Source) Streams() []source.Stream { return slices.Clone(s.streams) }
 
 // Tuning is the pacing of all requests and the HTTP timeout.
 func (s *Source) Tuning() source.Tuning {
-	return source.Tuning{Pacers: []*source.Pacer{s.limiter}, HTTPTimeout: s.http.Timeout}
+	return s.api.Tuning()
 }
 
 // Check aggregates one account: the cheapest call that proves the key.
@@ -158,51 +158,20 @@ func (s *Source) aggregate(ctx context.Context, op, requestID string, pipeline [
 	}
 	if err := json.Unmarshal(b, &resp); err != nil || resp.Results == nil {
 		// A body cut off in transit, or not an aggregation answer: try again.
-		return nil, errs.Errorf(errs.Transient, op, "undecodable aggregation response (%d bytes): %s", len(b), truncate(s.scrub(string(b)), 120))
+		return nil, errs.Errorf(errs.Transient, op, "undecodable aggregation response (%d bytes): %s", len(b), truncate(s.api.Scrub(string(b)), 120))
 	}
 	return *resp.Results, nil
 }
 
 // do sends one request and returns the body of a 2xx answer; any other outcome is
-// an *errs.Error of the right kind. It is the one place HTTP failures are mapped.
+// an *errs.Error of the right kind (classify). A 2xx ends a run of 429s.
 func (s *Source) do(ctx context.Context, op, method, path string, body any) ([]byte, error) {
-	var payload io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, errs.E(errs.Internal, op, err)
-		}
-		payload = bytes.NewReader(b)
-	}
-	if err := s.limiter.Wait(ctx); err != nil {
-		return nil, errs.E(errs.Canceled, op, firstErr(ctx.Err(), err))
-	}
-	req, err := http.NewRequestWithContext(ctx, method, s.base+path, payload)
-	if err != nil {
-		return nil, errs.E(errs.Invalid, op, err)
-	}
-	req.Header.Set("x-pendo-integration-key", s.key.Reveal())
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "meshflow-pendo/1")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub, maxBody)
+	r, err := s.api.Do(ctx, source.Call{Op: op, Method: method, Path: path, Body: body})
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode/100 == 2 {
-		s.throttled.Store(0)
-		return b, nil
-	}
-	return nil, s.classify(op, resp, b)
-}
-
-func firstErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
+	s.throttled.Store(0)
+	return r.Body, nil
 }
 
 // classify maps a non-2xx answer to an error kind, once:
@@ -212,13 +181,13 @@ func firstErr(a, b error) error {
 //	404        NotFound
 //	408, 5xx   Transient
 //	other 4xx  Invalid, with Pendo's message
-func (s *Source) classify(op string, resp *http.Response, body []byte) error {
-	said := strings.TrimSpace(s.scrub(string(body)))
+func (s *Source) classify(op string, r *source.Response) error {
+	said := strings.TrimSpace(r.Scrub(string(r.Body)))
+	code := r.Status
 	if said == "" || strings.HasPrefix(said, "<") { // empty, or an HTML page from a proxy
-		said = http.StatusText(resp.StatusCode)
+		said = http.StatusText(code)
 	}
 	said = truncate(said, 300)
-	code := resp.StatusCode
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		return errs.Errorf(errs.Permission, op, "Pendo rejected the integration key (HTTP %d): set %s to a valid integration key of this subscription (Settings → Integrations → Integration Keys), and %s to its region's URL. Pendo said: %s",
@@ -226,8 +195,8 @@ func (s *Source) classify(op string, resp *http.Response, body []byte) error {
 	case code == http.StatusTooManyRequests:
 		n := s.throttled.Add(1)
 		wait := min(rateLimitWait<<min(n-1, 8), maxRateLimitWait)
-		if v, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && v >= 0 {
-			wait = time.Duration(v) * time.Second
+		if d, ok := r.RetryAfter(); ok {
+			wait = d
 		}
 		e := errs.Errorf(errs.RateLimited, op, "rate limited (HTTP 429, %d in a row), retry in %v: %s", n, wait, said)
 		e.RetryAfter, e.Limit = wait, "Pendo's rate limit"
@@ -239,15 +208,6 @@ func (s *Source) classify(op string, resp *http.Response, body []byte) error {
 	default:
 		return errs.Errorf(errs.Invalid, op, "Pendo refused the request (HTTP %d): %s", code, said)
 	}
-}
-
-// scrub removes the key from text that came from elsewhere (a server message, a
-// transport error), so no error can carry it even if a server echoes it.
-func (s *Source) scrub(text string) string {
-	if k := s.key.Reveal(); k != "" {
-		text = strings.ReplaceAll(text, k, secret.Redacted)
-	}
-	return text
 }
 
 func truncate(s string, n int) string {

@@ -113,7 +113,7 @@ func (st *listStream) NextPage(ctx context.Context, req source.PageRequest) (sou
 			ID string `json:"id"`
 		}
 		if json.Unmarshal(r, &m) != nil || m.ID == "" {
-			return source.Page{}, errs.Errorf(errs.Transient, op, "an element of the list is not a Pendo object: %s", truncate(st.src.scrub(string(r)), 120))
+			return source.Page{}, errs.Errorf(errs.Transient, op, "an element of the list is not a Pendo object: %s", truncate(st.src.api.Scrub(string(r)), 120))
 		}
 	}
 	next, _ := json.Marshal(listCursor{V: 1})
@@ -188,14 +188,14 @@ func (st *metaStream) NextPage(ctx context.Context, req source.PageRequest) (sou
 	for _, r := range rows {
 		meta.Visitor, meta.Account, meta.Metadata.Auto.LastUpdated = "", "", ""
 		if err := json.Unmarshal(r, &meta); err != nil {
-			return source.Page{}, errs.Errorf(errs.Transient, op, "a row is not a Pendo %s row: %s", st.source, truncate(st.src.scrub(string(r)), 120))
+			return source.Page{}, errs.Errorf(errs.Transient, op, "a row is not a Pendo %s row: %s", st.source, truncate(st.src.api.Scrub(string(r)), 120))
 		}
 		id := meta.Visitor
 		if st.idField == "accountId" {
 			id = meta.Account
 		}
 		if id == "" {
-			return source.Page{}, errs.Errorf(errs.Transient, op, "a row has no %s: %s", st.idField, truncate(st.src.scrub(string(r)), 120))
+			return source.Page{}, errs.Errorf(errs.Transient, op, "a row has no %s: %s", st.idField, truncate(st.src.api.Scrub(string(r)), 120))
 		}
 		v, _ := meta.Metadata.Auto.LastUpdated.Int64() // absent: 0, always kept
 		if v > 0 && c.Seen[id] >= v {
@@ -389,17 +389,17 @@ func (st *eventStream) readDay(ctx context.Context, op string, day time.Time) ([
 			Day json.Number `json:"day"`
 		}
 		if err := json.Unmarshal(r, &b); err != nil {
-			return nil, digest{}, errs.Errorf(errs.Transient, op, "a row is not an event row: %s", truncate(st.src.scrub(string(r)), 120))
+			return nil, digest{}, errs.Errorf(errs.Transient, op, "a row is not an event row: %s", truncate(st.src.api.Scrub(string(r)), 120))
 		}
 		if got, err := b.Day.Int64(); err != nil || got != day.UnixMilli() {
 			return nil, digest{}, st.zoneMismatch(op, day, b.Day)
 		}
 		key, err := EventKey(r)
 		if err != nil {
-			return nil, digest{}, errs.Errorf(errs.Transient, op, "%s: %s", st.src.scrub(err.Error()), truncate(st.src.scrub(string(r)), 120))
+			return nil, digest{}, errs.Errorf(errs.Transient, op, "%s: %s", st.src.api.Scrub(err.Error()), truncate(st.src.api.Scrub(string(r)), 120))
 		}
 		if out[i], err = inject(r, key, date); err != nil {
-			return nil, digest{}, errs.Errorf(errs.Transient, op, "%s: %s", st.src.scrub(err.Error()), truncate(st.src.scrub(string(r)), 120))
+			return nil, digest{}, errs.Errorf(errs.Transient, op, "%s: %s", st.src.api.Scrub(err.Error()), truncate(st.src.api.Scrub(string(r)), 120))
 		}
 		if err := d.add(out[i]); err != nil {
 			return nil, digest{}, errs.Errorf(errs.Transient, op, "a row does not decode: %v", err)
