@@ -7,14 +7,13 @@
 package googleanalytics
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,21 +30,21 @@ const maxBody = 256 << 20 // a 250,000-row page of ten columns fits; guards agai
 
 // Source is a configured GA4 client and its stream. It is safe for concurrent use.
 type Source struct {
-	base, tokenURL string
-	props          []string
-	dims, metrics  []string
-	lookback       int
-	pageSize       int
-	startDate      string
-	creds          credentials
-	http           *http.Client
-	now            func() time.Time
-	lim            *source.Pacer
+	props         []string
+	dims, metrics []string
+	lookback      int
+	pageSize      int
+	startDate     string
+	creds         credentials
+	now           func() time.Time
 
-	mu     sync.Mutex
-	access secret.Value // the cached access token
-	expiry time.Time    // wall clock, as the token endpoint's expires_in
-	zones  map[string]*time.Location
+	// api sends the runReports: the service account's access token, one pace for
+	// all of them, the key and the token scrubbed from every error.
+	api  *source.API
+	auth *serviceAccount
+
+	mu    sync.Mutex
+	zones map[string]*time.Location
 
 	stream *stream
 }
@@ -64,30 +63,17 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	creds, _ := parseKey(cfg.CredentialsJSON) // Validate checked it
 	dims, metrics := shape(cfg)
 	s := &Source{
-		base:      strings.TrimRight(cfg.BaseURL, "/"),
-		tokenURL:  cfg.TokenURL,
 		dims:      dims,
 		metrics:   metrics,
 		lookback:  cfg.LookbackDays,
 		pageSize:  cfg.PageSize,
 		startDate: cfg.StartDate,
 		creds:     creds,
-		http:      source.Client(o.HTTPClient, o.HTTPTimeout, DefaultHTTPTimeout),
 		now:       o.Now,
-		lim:       source.NewPacer(source.Pace(o.RequestsPerSecond, DefaultRequestsPerSecond), "GA4's request pacing"),
 		zones:     map[string]*time.Location{},
 	}
 	for _, id := range cfg.PropertyIDs {
 		s.props = append(s.props, strings.TrimSpace(id))
-	}
-	if s.base == "" {
-		s.base = DefaultBaseURL
-	}
-	if s.tokenURL == "" {
-		s.tokenURL = creds.tokenURI
-	}
-	if s.tokenURL == "" {
-		s.tokenURL = DefaultTokenURL
 	}
 	if s.lookback == 0 {
 		s.lookback = DefaultLookbackDays
@@ -101,6 +87,20 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	hc := source.Client(o.HTTPClient, o.HTTPTimeout, DefaultHTTPTimeout)
+	s.auth = &serviceAccount{creds: creds, tokenURL: cmp.Or(cfg.TokenURL, creds.tokenURI, DefaultTokenURL), http: hc, now: s.now}
+	api, err := source.NewAPI(source.APIOptions{
+		Title: "GA4", BaseURL: cmp.Or(cfg.BaseURL, DefaultBaseURL), BaseURLVar: BaseURLEnv,
+		HTTPClient: hc, Auth: s.auth,
+		Pacer:   source.NewPacer(source.Pace(o.RequestsPerSecond, DefaultRequestsPerSecond), "GA4's request pacing"),
+		Header:  http.Header{"User-Agent": {"meshflow-googleanalytics/1"}},
+		MaxBody: maxBody,
+		Now:     s.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.api = api
 	s.stream = newStream(s)
 	return s, nil
 }
@@ -113,7 +113,7 @@ func (s *Source) Streams() []source.Stream { return []source.Stream{s.stream} }
 
 // Tuning is the pacing of runReport calls and the HTTP timeout.
 func (s *Source) Tuning() source.Tuning {
-	return source.Tuning{Pacers: []*source.Pacer{s.lim}, HTTPTimeout: s.http.Timeout}
+	return s.api.Tuning()
 }
 
 // Check fetches a token and runs a one-row report of yesterday on every
@@ -133,93 +133,108 @@ func (s *Source) Check(ctx context.Context) error {
 }
 
 // runReport sends one runReport and returns the body of a 2xx answer; any other
-// outcome is an *errs.Error of the right kind. It is the one place HTTP failures
-// are mapped.
+// outcome is an *errs.Error of the right kind (classify).
 func (s *Source) runReport(ctx context.Context, op, property string, body reportRequest) ([]byte, error) {
-	if err := s.lim.Wait(ctx); err != nil {
-		return nil, errs.E(errs.Canceled, op, firstErr(ctx.Err(), err))
-	}
-	tok, err := s.token(ctx, op)
+	r, err := s.api.Do(ctx, source.Call{Op: op, Path: "/v1beta/properties/" + property + ":runReport", Body: body,
+		Classify: func(op string, r *source.Response) error { return s.classify(op, property, r) }})
 	if err != nil {
 		return nil, err
 	}
-	payload, err := json.Marshal(body)
+	return r.Body, nil
+}
+
+// serviceAccount puts the service account's access token on each request: fetched
+// through the JWT bearer flow of golang.org/x/oauth2/jwt (a JWT signed with the
+// account's key is exchanged at the token endpoint) and cached until a minute
+// before it expires.
+type serviceAccount struct {
+	creds    credentials
+	tokenURL string
+	http     *http.Client // the API's: its transport and timeout
+	now      func() time.Time
+
+	mu     sync.Mutex
+	access secret.Value // the cached access token
+	expiry time.Time    // wall clock, as the token endpoint's expires_in
+}
+
+// Authorize sets the access token, fetching one when none is cached; an error has
+// no op (the API names its call).
+func (a *serviceAccount) Authorize(ctx context.Context, req *http.Request) error {
+	tok, err := a.token(ctx)
 	if err != nil {
-		return nil, errs.E(errs.Internal, op, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+"/v1beta/properties/"+property+":runReport", bytes.NewReader(payload))
-	if err != nil {
-		return nil, errs.E(errs.Invalid, op, err)
+		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+tok.Reveal())
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "meshflow-googleanalytics/1")
-	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub, maxBody)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode/100 == 2 {
-		return b, nil
-	}
-	return nil, s.classify(op, property, resp, b)
+	return nil
 }
 
-func firstErr(a, b error) error {
-	if a != nil {
-		return a
+// Secrets are the key, each line of its PEM body, and the access token.
+func (a *serviceAccount) Secrets() []string {
+	a.mu.Lock()
+	tok := a.access.Reveal()
+	a.mu.Unlock()
+	secrets := []string{tok}
+	key := a.creds.key.Reveal()
+	if !strings.HasPrefix(key, "-----") {
+		secrets = append(secrets, key)
 	}
-	return b
+	for _, line := range strings.Split(key, "\n") {
+		if len(line) >= 16 && !strings.HasPrefix(line, "-----") { // PEM body lines; not the BEGIN/END markers
+			secrets = append(secrets, line)
+		}
+	}
+	return secrets
 }
 
-// token returns a cached access token, or fetches one through the JWT bearer
-// flow of golang.org/x/oauth2/jwt: a JWT signed with the service account's key
-// is exchanged at the token endpoint.
-func (s *Source) token(ctx context.Context, op string) (secret.Value, error) {
-	s.mu.Lock()
-	tok, exp := s.access, s.expiry
-	s.mu.Unlock()
+func (a *serviceAccount) token(ctx context.Context) (secret.Value, error) {
+	a.mu.Lock()
+	tok, exp := a.access, a.expiry
+	a.mu.Unlock()
 	// A minute of margin: a request must not start with a token about to expire.
 	if tok != "" && time.Now().Add(time.Minute).Before(exp) {
 		return tok, nil
 	}
 	cfg := &jwt.Config{
-		Email:        s.creds.email,
-		PrivateKey:   []byte(s.creds.key.Reveal()),
-		PrivateKeyID: s.creds.keyID,
+		Email:        a.creds.email,
+		PrivateKey:   []byte(a.creds.key.Reveal()),
+		PrivateKeyID: a.creds.keyID,
 		Scopes:       []string{Scope},
-		TokenURL:     s.tokenURL,
+		TokenURL:     a.tokenURL,
 	}
 	// x/oauth2/jwt posts without a request context; a transport that adds ctx
 	// lets a cancellation interrupt a slow token endpoint too.
-	base := s.http.Transport
+	base := a.http.Transport
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	hc := &http.Client{Transport: ctxTransport{ctx, base}, Timeout: s.http.Timeout}
+	hc := &http.Client{Transport: ctxTransport{ctx, base}, Timeout: a.http.Timeout}
 	t, err := cfg.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, hc)).Token()
 	if err != nil {
-		return "", s.tokenError(ctx, op, err)
+		return "", a.tokenError(ctx, err)
 	}
 	if t.AccessToken == "" {
-		return "", errs.Errorf(errs.Transient, op, "the token endpoint %s answered without an access_token", s.tokenURL)
+		return "", errs.Errorf(errs.Transient, "", "the token endpoint %s answered without an access_token", a.tokenURL)
 	}
 	exp = t.Expiry
 	if exp.IsZero() {
 		exp = time.Now().Add(30 * time.Minute) // no expires_in: assume less than Google's hour
 	}
-	s.mu.Lock()
-	s.access, s.expiry = secret.Value(t.AccessToken), exp
-	s.mu.Unlock()
+	a.mu.Lock()
+	a.access, a.expiry = secret.Value(t.AccessToken), exp
+	a.mu.Unlock()
 	return secret.Value(t.AccessToken), nil
 }
 
-// dropToken forgets the cached token after a 401, so the next attempt fetches one.
-func (s *Source) dropToken() {
-	s.mu.Lock()
-	s.access, s.expiry = "", time.Time{}
-	s.mu.Unlock()
+// drop forgets the cached token after a 401, so the next attempt fetches one.
+func (a *serviceAccount) drop() {
+	a.mu.Lock()
+	a.access, a.expiry = "", time.Time{}
+	a.mu.Unlock()
 }
+
+// dropToken forgets the cached access token.
+func (s *Source) dropToken() { s.auth.drop() }
 
 type ctxTransport struct {
 	ctx  context.Context
@@ -236,13 +251,15 @@ func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 //	429             RateLimited
 //	408, 5xx        Transient
 //	no answer       Transient (network), or Canceled
-func (s *Source) tokenError(ctx context.Context, op string, err error) error {
+func (a *serviceAccount) tokenError(ctx context.Context, err error) error {
+	const op = "" // the API names its call
+	scrub := func(text string) string { return source.ScrubSecrets(text, a.Secrets()...) }
 	if ctx.Err() != nil {
 		return errs.E(errs.Canceled, op, ctx.Err())
 	}
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re.Response == nil {
-		return errs.Errorf(errs.Transient, op, "fetching an access token from %s failed: %s", s.tokenURL, s.scrub(err.Error()))
+		return errs.Errorf(errs.Transient, op, "fetching an access token from %s failed: %s", a.tokenURL, scrub(err.Error()))
 	}
 	code := re.Response.StatusCode
 	var body struct {
@@ -260,22 +277,22 @@ func (s *Source) tokenError(ctx context.Context, op string, err error) error {
 			said = long.Error.Status + ": " + long.Error.Message
 		}
 	}
-	said = s.scrub(said)
+	said = scrub(said)
 	switch {
 	case code == http.StatusBadRequest || code == http.StatusUnauthorized || code == http.StatusForbidden:
 		return errs.Errorf(errs.Permission, op, "Google refused the service-account key in %s for %s (HTTP %d %s): the key may have been deleted or rotated; create a new JSON key for the account and point %s at it",
-			CredentialsFileEnv, s.creds.email, code, said, CredentialsFileEnv)
+			CredentialsFileEnv, a.creds.email, code, said, CredentialsFileEnv)
 	case code == http.StatusTooManyRequests:
 		e := errs.Errorf(errs.RateLimited, op, "the token endpoint is rate limiting (429): %s", said)
 		e.Limit = "the rate limit of Google's token endpoint"
-		if ra, ok := retryAfter(re.Response.Header.Get("Retry-After"), s.now()); ok {
+		if ra, ok := source.RetryAfter(re.Response.Header, a.now()); ok {
 			e.RetryAfter = ra
 		}
 		return e
 	case code == http.StatusRequestTimeout || code >= 500:
-		return errs.Errorf(errs.Transient, op, "the token endpoint %s answered HTTP %d: %s", s.tokenURL, code, said)
+		return errs.Errorf(errs.Transient, op, "the token endpoint %s answered HTTP %d: %s", a.tokenURL, code, said)
 	default:
-		return errs.Errorf(errs.Invalid, op, "the token endpoint %s refused the request (HTTP %d): %s; check %s", s.tokenURL, code, said, TokenURLEnv)
+		return errs.Errorf(errs.Invalid, op, "the token endpoint %s refused the request (HTTP %d): %s; check %s", a.tokenURL, code, said, TokenURLEnv)
 	}
 }
 
@@ -297,14 +314,14 @@ type apiError struct {
 //	400, other 4xx  Invalid, with GA4's message
 //	404             NotFound (a wrong GA4_BASE_URL)
 //	408, 5xx        Transient (the Reader caps the retries)
-func (s *Source) classify(op, property string, resp *http.Response, body []byte) error {
+func (s *Source) classify(op, property string, r *source.Response) error {
 	var e apiError
-	if json.Unmarshal(body, &e) != nil || e.Error.Message == "" {
-		e.Error.Message = http.StatusText(resp.StatusCode) // HTML from a proxy, or empty
+	code := r.Status
+	if json.Unmarshal(r.Body, &e) != nil || e.Error.Message == "" {
+		e.Error.Message = http.StatusText(code) // HTML from a proxy, or empty
 	}
-	said := s.scrub(e.Error.Message)
-	e.Error.Status = s.scrub(e.Error.Status) // shown too: no field the server sent may carry a secret
-	code := resp.StatusCode
+	said := r.Scrub(e.Error.Message)
+	e.Error.Status = r.Scrub(e.Error.Status) // shown too: no field the server sent may carry a secret
 	switch {
 	case code == http.StatusUnauthorized:
 		s.dropToken()
@@ -317,12 +334,12 @@ func (s *Source) classify(op, property string, resp *http.Response, body []byte)
 		return errs.Errorf(errs.Permission, op, "the service account %s cannot read GA4 property %s (403 %s): add it as a Viewer under GA4 Admin → Property access management, or correct %s. Google said: %s",
 			s.creds.email, property, e.Error.Status, PropertyIDsEnv, said)
 	case code == http.StatusTooManyRequests:
-		return s.exhausted(op, property, resp, said)
+		return s.exhausted(op, property, r, said)
 	case code == http.StatusNotFound:
-		return errs.Errorf(errs.NotFound, op, "HTTP 404 for property %s at %s: check %s. %s", property, s.base, BaseURLEnv, said)
+		return errs.Errorf(errs.NotFound, op, "HTTP 404 for property %s at %s: check %s. %s", property, s.api.BaseURL(), BaseURLEnv, said)
 	case code == http.StatusRequestTimeout || code >= 500:
 		err := errs.Errorf(errs.Transient, op, "GA4 answered HTTP %d for property %s: %s", code, property, said)
-		if ra, ok := retryAfter(resp.Header.Get("Retry-After"), s.now()); ok {
+		if ra, ok := r.RetryAfter(); ok {
 			err.RetryAfter, err.Limit = ra, fmt.Sprintf("GA4's Retry-After (HTTP %d)", code)
 		}
 		return err
@@ -341,7 +358,7 @@ func (s *Source) classify(op, property string, resp *http.Response, body []byte)
 // midnight in America/Los_Angeles whatever the property's own zone (a wait until
 // the property's midnight ends hours early east of California and spends one of
 // the run's quota waits for nothing), and hourly ones at the next full hour.
-func (s *Source) exhausted(op, property string, resp *http.Response, said string) error {
+func (s *Source) exhausted(op, property string, r *source.Response, said string) error {
 	now := s.now()
 	msg := strings.ToLower(said)
 	var until time.Time
@@ -354,7 +371,7 @@ func (s *Source) exhausted(op, property string, resp *http.Response, said string
 	default:
 		e := errs.Errorf(errs.RateLimited, op, "GA4 is limiting requests for property %s (429): %s", property, said)
 		e.Limit = "GA4's concurrent-requests quota of property " + property
-		if ra, ok := retryAfter(resp.Header.Get("Retry-After"), now); ok {
+		if ra, ok := r.RetryAfter(); ok {
 			e.RetryAfter = ra
 		}
 		return e
@@ -407,49 +424,10 @@ func (s *Source) learnZone(property, name string) *time.Location {
 	return loc
 }
 
-// retryAfter reads a Retry-After header: delay seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(0, t.Sub(now)), true
-	}
-	return 0, false
-}
-
 // scrub removes the key and the access token from text that came from elsewhere
 // (a server message, a transport error), so no error can carry them even if a
 // server echoes them.
-func (s *Source) scrub(text string) string {
-	s.mu.Lock()
-	tok := s.access.Reveal()
-	s.mu.Unlock()
-	secrets := []string{s.creds.key.Reveal(), tok}
-	for _, line := range strings.Split(s.creds.key.Reveal(), "\n") {
-		if len(line) >= 16 { // PEM body lines; not the BEGIN/END markers
-			secrets = append(secrets, line)
-		}
-	}
-	for _, sec := range secrets {
-		if sec != "" && !strings.HasPrefix(sec, "-----") {
-			text = strings.ReplaceAll(text, sec, secret.Redacted)
-		}
-	}
-	return text
-}
-
-// decode unmarshals a 2xx body; a body that does not decode is treated as
-// truncated in transit and retried.
-func decode(op string, b []byte, v any) error {
-	if err := json.Unmarshal(b, v); err != nil {
-		return errs.Errorf(errs.Transient, op, "undecodable response (%d bytes): %v", len(b), err)
-	}
-	return nil
-}
+func (s *Source) scrub(text string) string { return source.ScrubSecrets(text, s.auth.Secrets()...) }
 
 // String describes the source without its credentials.
 func (s *Source) String() string {

@@ -443,7 +443,7 @@ func (st *stream) fetch(ctx context.Context, c *cursor) ([]json.RawMessage, erro
 	}
 	pulledAt := st.src.now().UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)
 	var resp reportResponse
-	if err := decode(op, b, &resp); err != nil {
+	if err := source.Decode(op, b, &resp); err != nil {
 		return nil, err
 	}
 	if err := st.checkHeaders(op, resp); err != nil {

@@ -13,13 +13,10 @@
 package jira
 
 import (
-	"bytes"
+	"cmp"
 	"context"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -28,7 +25,6 @@ import (
 	"time"
 
 	"github.com/meshflow/meshflow/framework/errs"
-	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
 )
 
@@ -43,21 +39,15 @@ const (
 // Source is a configured Jira client and its streams. It is safe for concurrent
 // use; its streams share its pacing.
 type Source struct {
-	base  string // site root + apiPath
-	email string
-	// token is behind a pointer: fmt prints unexported fields by reflection,
-	// bypassing secret.Value's redaction, so a Source printed with %+v would show a
-	// token held by value. A pointer prints as an address.
-	token    *secret.Value
+	// api sends every call below the site's /rest/api/3: Basic credentials, one
+	// pace — here, not in StreamSpec.RequestsPerSecond, because Jira limits a whole
+	// site and three streams read in parallel share one budget —, the token and
+	// the credentials scrubbed from every error.
+	api      *source.API
 	projects []string
 	lookback time.Duration
 	pageSize int
-	http     *http.Client
 	now      func() time.Time
-
-	// The limiter lives here, not in StreamSpec.RequestsPerSecond, because Jira
-	// limits a whole site: three streams read in parallel share one budget.
-	limiter *source.Pacer
 
 	streams []source.Stream
 }
@@ -74,14 +64,9 @@ func New(cfg Config, opts *Options) (*Source, error) {
 		o = *opts
 	}
 	s := &Source{
-		base:     strings.TrimRight(cfg.BaseURL, "/") + apiPath,
-		email:    cfg.Email,
-		token:    &cfg.Token,
 		lookback: cfg.Lookback,
 		pageSize: cfg.PageSize,
-		http:     source.Client(o.HTTPClient, o.HTTPTimeout, DefaultHTTPTimeout),
 		now:      o.Now,
-		limiter:  source.NewPacer(source.Pace(o.RequestsPerSecond, DefaultRequestsPerSecond), "Jira's request pacing"),
 	}
 	for _, p := range cfg.Projects {
 		if p = strings.ToUpper(p); !slices.Contains(s.projects, p) {
@@ -94,6 +79,19 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	api, err := source.NewAPI(source.APIOptions{
+		Title: "Jira", BaseURL: strings.TrimRight(cfg.BaseURL, "/") + apiPath, BaseURLVar: BaseURLEnv,
+		HTTPClient: o.HTTPClient, Timeout: cmp.Or(o.HTTPTimeout, DefaultHTTPTimeout),
+		Auth:     source.Basic(cfg.Email, cfg.Token),
+		Pacer:    source.NewPacer(source.Pace(o.RequestsPerSecond, DefaultRequestsPerSecond), "Jira's request pacing"),
+		Header:   http.Header{"User-Agent": {"meshflow-jira/1"}},
+		Classify: s.classify,
+		Now:      s.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.api = api
 	s.streams = streams(s)
 	return s, nil
 }
@@ -111,7 +109,7 @@ func (s *Source) Streams() []source.Stream { return slices.Clone(s.streams) }
 
 // Tuning is the pacing of all calls and the HTTP timeout.
 func (s *Source) Tuning() source.Tuning {
-	return source.Tuning{Pacers: []*source.Pacer{s.limiter}, HTTPTimeout: s.http.Timeout}
+	return s.api.Tuning()
 }
 
 // Check reads the API user (/myself): the cheapest call that proves the site URL,
@@ -130,40 +128,13 @@ func (s *Source) limit(maxSize int) int {
 }
 
 // do sends one request and returns the body of a 2xx answer; any other outcome is
-// an *errs.Error of the right kind. It is the one place HTTP failures are mapped.
+// an *errs.Error of the right kind (classify).
 func (s *Source) do(ctx context.Context, op, method, pathQuery string, body any) ([]byte, error) {
-	var payload io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, errs.E(errs.Internal, op, err)
-		}
-		payload = bytes.NewReader(b)
-	}
-	if err := s.limiter.Wait(ctx); err != nil {
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
-		return nil, errs.E(errs.Canceled, op, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, s.base+pathQuery, payload)
-	if err != nil {
-		return nil, errs.E(errs.Invalid, op, errors.New(s.scrub(err.Error())))
-	}
-	req.SetBasicAuth(s.email, s.token.Reveal())
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "meshflow-jira/1")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub, 0)
+	r, err := s.api.Do(ctx, source.Call{Op: op, Method: method, Path: pathQuery, Body: body})
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode/100 == 2 {
-		return b, nil
-	}
-	return nil, s.classify(op, resp, b)
+	return r.Body, nil
 }
 
 // apiError is Jira's error body; errors and warningMessages are sometimes missing.
@@ -195,18 +166,18 @@ func (e apiError) text() string {
 //	503 + Retry-After  Transient with RetryAfter: Jira sheds load this way too
 //	408, 5xx        Transient
 //	400, other 4xx  Invalid, with Jira's errorMessages and errors
-func (s *Source) classify(op string, resp *http.Response, body []byte) error {
+func (s *Source) classify(op string, r *source.Response) error {
 	var e apiError
 	said := ""
-	if json.Unmarshal(body, &e) == nil {
+	if json.Unmarshal(r.Body, &e) == nil {
 		said = e.text()
 	}
+	code := r.Status
 	if said == "" {
-		said = http.StatusText(resp.StatusCode) // HTML from a proxy, or empty
+		said = http.StatusText(code) // HTML from a proxy, or empty
 	}
-	said = s.scrub(said)
-	code := resp.StatusCode
-	wait, hasWait := s.retryAfter(resp.Header)
+	said = r.Scrub(said)
+	wait, hasWait := s.retryAfter(r.Header)
 	switch {
 	case code == http.StatusUnauthorized:
 		return errs.Errorf(errs.Permission, op, "Jira rejected the credentials (401): %s must be the email of the Atlassian account and %s one of its API tokens (create one at %s; tokens expire). Jira said: %s",
@@ -218,7 +189,7 @@ func (s *Source) classify(op string, resp *http.Response, body []byte) error {
 	case code == http.StatusGone:
 		return errs.Errorf(errs.Invalid, op, "Jira has removed this API (410 Gone); the connector must migrate to the endpoint Jira names. Jira said: %s", said)
 	case code == http.StatusTooManyRequests:
-		reason := s.scrub(resp.Header.Get("RateLimit-Reason"))
+		reason := r.Scrub(r.Header.Get("RateLimit-Reason"))
 		e := errs.Errorf(errs.RateLimited, op, "rate limited (429 %s), retry in %v: %s", orUnknown(reason), wait, said)
 		e.RetryAfter, e.Limit = wait, "Jira's rate limit"
 		if reason != "" {
@@ -226,7 +197,7 @@ func (s *Source) classify(op string, resp *http.Response, body []byte) error {
 		}
 		return e
 	case code == http.StatusServiceUnavailable && hasWait:
-		e := errs.Errorf(errs.Transient, op, "Jira is shedding load (503 %s), retry in %v: %s", orUnknown(s.scrub(resp.Header.Get("RateLimit-Reason"))), wait, said)
+		e := errs.Errorf(errs.Transient, op, "Jira is shedding load (503 %s), retry in %v: %s", orUnknown(r.Scrub(r.Header.Get("RateLimit-Reason"))), wait, said)
 		e.RetryAfter, e.Limit = wait, "Jira's load shedding (HTTP 503)"
 		return e
 	case code == http.StatusRequestTimeout || code >= 500:
@@ -248,13 +219,8 @@ func orUnknown(s string) string {
 // backs off exponentially with jitter.
 func (s *Source) retryAfter(h http.Header) (time.Duration, bool) {
 	now := s.now()
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-			return time.Duration(n) * time.Second, true
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(0, t.Sub(now)), true
-		}
+	if wait, ok := source.RetryAfter(h, now); ok {
+		return wait, true
 	}
 	if v := strings.TrimSpace(h.Get("X-RateLimit-Reset")); v != "" {
 		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02T15:04:05.000-0700"} {
@@ -266,32 +232,12 @@ func (s *Source) retryAfter(h http.Header) (time.Duration, bool) {
 	return 0, false
 }
 
-// scrub removes the token, and the Basic credentials built from it, from text that
-// came from elsewhere (a server message, a transport error).
-func (s *Source) scrub(text string) string {
-	tok := s.token.Reveal()
-	if tok == "" {
-		return text
-	}
-	basic := base64.StdEncoding.EncodeToString([]byte(s.email + ":" + tok))
-	return strings.NewReplacer(basic, secret.Redacted, tok, secret.Redacted).Replace(text)
-}
-
 // get issues a GET of path with query q.
 func (s *Source) get(ctx context.Context, op, path string, q url.Values) ([]byte, error) {
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
 	return s.do(ctx, op, http.MethodGet, path, nil)
-}
-
-// decode unmarshals a 2xx body; a body that does not decode is treated as
-// truncated in transit and retried.
-func decode(op string, b []byte, v any) error {
-	if err := json.Unmarshal(b, v); err != nil {
-		return errs.Errorf(errs.Transient, op, "undecodable response (%d bytes): %v", len(b), err)
-	}
-	return nil
 }
 
 // jiraTime parses Jira's timestamp ("2024-03-02T09:15:44.123+0000") to epoch ms;

@@ -220,7 +220,7 @@ func (st *issuesStream) NextPage(ctx context.Context, req source.PageRequest) (s
 			} `json:"fields"`
 		}
 		if err := json.Unmarshal(raw, &m); err != nil || m.ID == "" {
-			return source.Page{}, errs.Errorf(errs.Transient, op, "an issue in the response is not a Jira issue: %s", truncateText(st.src.scrub(string(raw)), 120))
+			return source.Page{}, errs.Errorf(errs.Transient, op, "an issue in the response is not a Jira issue: %s", truncateText(st.src.api.Scrub(string(raw)), 120))
 		}
 		v, err := jiraTime(m.Fields.Updated)
 		if err != nil {
@@ -256,12 +256,12 @@ func (s *Source) search(ctx context.Context, op, jql string, fields []string, to
 		return searchResponse{}, err
 	}
 	var resp searchResponse
-	if err := decode(op, b, &resp); err != nil {
+	if err := source.Decode(op, b, &resp); err != nil {
 		return resp, err
 	}
 	if token != "" && resp.NextPageToken == token && len(resp.Issues) > 0 {
 		// Following it would read the same page forever.
-		return resp, errs.Errorf(errs.Transient, op, "Jira answered nextPageToken %q with the same token", truncateText(s.scrub(token), 40))
+		return resp, errs.Errorf(errs.Transient, op, "Jira answered nextPageToken %q with the same token", truncateText(s.api.Scrub(token), 40))
 	}
 	return resp, nil
 }
@@ -334,7 +334,7 @@ func (st *changelogStream) searchPage(ctx context.Context, c cursor) (source.Pag
 	for _, raw := range resp.Issues {
 		var ref issueRef
 		if err := json.Unmarshal(raw, &ref); err != nil || ref.ID == "" {
-			return source.Page{}, errs.Errorf(errs.Transient, op, "an issue in the response is not a Jira issue: %s", truncateText(st.src.scrub(string(raw)), 120))
+			return source.Page{}, errs.Errorf(errs.Transient, op, "an issue in the response is not a Jira issue: %s", truncateText(st.src.api.Scrub(string(raw)), 120))
 		}
 		c.Queue = append(c.Queue, ref)
 	}
@@ -367,7 +367,7 @@ func (st *changelogStream) changelogPage(ctx context.Context, c cursor) (source.
 		return source.Page{}, err
 	}
 	var resp changelogResponse
-	if err := decode(op, b, &resp); err != nil {
+	if err := source.Decode(op, b, &resp); err != nil {
 		return source.Page{}, err
 	}
 	issue, _ := json.Marshal(ref)
@@ -378,11 +378,11 @@ func (st *changelogStream) changelogPage(ctx context.Context, c cursor) (source.
 			Created string `json:"created"`
 		}
 		if err := json.Unmarshal(raw, &m); err != nil || m.ID == "" {
-			return source.Page{}, errs.Errorf(errs.Transient, op, "a changelog entry is not a Jira history: %s", truncateText(st.src.scrub(string(raw)), 120))
+			return source.Page{}, errs.Errorf(errs.Transient, op, "a changelog entry is not a Jira history: %s", truncateText(st.src.api.Scrub(string(raw)), 120))
 		}
 		v, err := jiraTime(m.Created)
 		if err != nil {
-			return source.Page{}, errs.Errorf(errs.Transient, op, "changelog entry %s has no readable created time %q", st.src.scrub(m.ID), st.src.scrub(m.Created))
+			return source.Page{}, errs.Errorf(errs.Transient, op, "changelog entry %s has no readable created time %q", st.src.api.Scrub(m.ID), st.src.api.Scrub(m.Created))
 		}
 		if v < c.Since || v > c.Until || !c.admit(m.ID, v) {
 			continue
@@ -485,7 +485,7 @@ func (st *projectsStream) NextPage(ctx context.Context, req source.PageRequest) 
 		return source.Page{}, err
 	}
 	var resp projectsResponse
-	if err := decode(op, b, &resp); err != nil {
+	if err := source.Decode(op, b, &resp); err != nil {
 		return source.Page{}, err
 	}
 	if len(resp.Values) == 0 || resp.IsLast {

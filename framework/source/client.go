@@ -105,6 +105,10 @@ type Call struct {
 	Header http.Header
 	Pacer  *Pacer // instead of the API's
 	Accept []int  // statuses outside 2xx returned as answers, not errors (GitHub's 304)
+	// Classify maps this call's error answers before the API's Classifier, for
+	// errors that name what the call was about (a repository, a property); nil, or
+	// nil from it, leaves an answer to the API's.
+	Classify Classifier
 }
 
 // Response is an answer the API received.
@@ -247,6 +251,11 @@ func (a *API) Do(ctx context.Context, c Call) (*Response, error) {
 		if rn, ok := a.auth.(Renewer); ok && r.Status == http.StatusUnauthorized && !renewed {
 			rn.Renew()
 			continue
+		}
+		if c.Classify != nil {
+			if err := c.Classify(op, r); err != nil {
+				return nil, err
+			}
 		}
 		return nil, a.Classify(op, r)
 	}
