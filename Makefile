@@ -105,7 +105,7 @@ compose-secrets:
 	@mkdir -p $(SECRETS) && chmod 700 $(SECRETS) && echo '*' > $(SECRETS)/.gitignore
 	@cd $(SECRETS) && rnd() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; } && \
 	for f in postgres_password catalog_db_password s3_root_password s3_secret_key \
-		hubspot_token jira_api_token github_token pendo_integration_key crunchbase_user_key; do \
+		hubspot_token jira_api_token github_token pendo_integration_key crunchbase_user_key looker_client_secret; do \
 		[ -s $$f ] || rnd > $$f; done && \
 	{ [ -s s3_root_user ] || printf meshflow-admin > s3_root_user; } && \
 	{ [ -s s3_access_key ] || printf meshflow > s3_access_key; } && \

@@ -3,6 +3,7 @@
 package domains
 
 import (
+	"github.com/meshflow/meshflow/domains/bi"
 	"github.com/meshflow/meshflow/domains/engineering"
 	"github.com/meshflow/meshflow/domains/identity"
 	"github.com/meshflow/meshflow/domains/marketing"
@@ -15,6 +16,7 @@ import (
 // Mesh returns every registered domain.
 func Mesh() mesh.Mesh {
 	return mesh.Mesh{Domains: []mesh.Domain{
+		bi.Domain(),
 		engineering.Domain(),
 		identity.Domain(),
 		marketing.Domain(),

@@ -1,4 +1,4 @@
-package contract
+package contract_test
 
 import (
 	"slices"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/meshflow/meshflow/domains"
+	"github.com/meshflow/meshflow/framework/contract"
 	"github.com/meshflow/meshflow/framework/mesh"
 )
 
@@ -14,26 +15,26 @@ func TestCompareFollowsTheCompatibilityRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := Export(d, p)
+	old := contract.Export(d, p)
 	// What was published is read back from YAML: compare that, not the struct.
 	b, err := old.YAML()
 	if err != nil {
 		t.Fatal(err)
 	}
-	published, err := Parse(b)
+	published, err := contract.Parse(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ch := Compare(published, Export(d, p)); len(ch) != 0 {
+	if ch := contract.Compare(published, contract.Export(d, p)); len(ch) != 0 {
 		t.Fatalf("an unchanged product has changes: %v", ch)
 	}
 
-	change := func(edit func(*mesh.Product)) []Change {
+	change := func(edit func(*mesh.Product)) []contract.Change {
 		q := p
 		q.Schema = slices.Clone(p.Schema)
 		q.Checks = slices.Clone(p.Checks)
 		edit(&q)
-		return Compare(published, Export(d, q))
+		return contract.Compare(published, contract.Export(d, q))
 	}
 	for _, tc := range []struct {
 		name     string

@@ -1,10 +1,11 @@
-package contract
+package contract_test
 
 import (
 	"testing"
 	"time"
 
 	"github.com/meshflow/meshflow/domains"
+	"github.com/meshflow/meshflow/framework/contract"
 	"github.com/meshflow/meshflow/framework/mesh"
 )
 
@@ -14,7 +15,7 @@ import (
 func FuzzParse(f *testing.F) {
 	entries := domains.Mesh().Products()
 	for _, e := range entries {
-		b, err := Export(e.Domain, e.Product).YAML()
+		b, err := contract.Export(e.Domain, e.Product).YAML()
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -29,17 +30,17 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	published := Export(entries[0].Domain, entries[0].Product)
+	published := contract.Export(entries[0].Domain, entries[0].Product)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := Parse(b)
+		c, err := contract.Parse(b)
 		if err != nil {
 			return
 		}
-		if same := Compare(c, c); len(same) != 0 {
+		if same := contract.Compare(c, c); len(same) != 0 {
 			t.Fatalf("a contract compared with itself changed: %v\n%s", same, b)
 		}
-		_ = Compare(c, published)
-		_ = Compare(published, c)
+		_ = contract.Compare(c, published)
+		_ = contract.Compare(published, c)
 	})
 }
 
@@ -78,16 +79,16 @@ func FuzzExport(f *testing.F) {
 		if d.Validate() != nil {
 			return
 		}
-		c := Export(d, p)
+		c := contract.Export(d, p)
 		b, err := c.YAML()
 		if err != nil {
 			t.Fatalf("export: %v", err)
 		}
-		back, err := Parse(b)
+		back, err := contract.Parse(b)
 		if err != nil {
 			t.Fatalf("the exported contract does not parse: %v\n%s", err, b)
 		}
-		if changes := Compare(c, back); len(changes) != 0 {
+		if changes := contract.Compare(c, back); len(changes) != 0 {
 			t.Fatalf("the contract changed through YAML: %v\n%s", changes, b)
 		}
 	})

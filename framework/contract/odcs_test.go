@@ -1,4 +1,4 @@
-package contract
+package contract_test
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/meshflow/meshflow/domains"
+	"github.com/meshflow/meshflow/framework/contract"
 )
 
 // The ODCS JSON schema is shared test data beside the repository: read in place.
@@ -38,7 +39,7 @@ func TestEveryContractValidatesAgainstODCS(t *testing.T) {
 	schema := compileSchema(t)
 	for _, e := range domains.Mesh().Products() {
 		t.Run(e.Ref().String(), func(t *testing.T) {
-			out, err := Export(e.Domain, e.Product).YAML()
+			out, err := contract.Export(e.Domain, e.Product).YAML()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,7 +68,7 @@ func TestContractCarriesTheDeclaration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := Export(d, p)
+	c := contract.Export(d, p)
 	if c.ID != "marketing_crm_contacts_v1" || c.Version != p.Version || c.Team.Name != "marketing-analytics" {
 		t.Fatalf("fundamentals = %+v", c)
 	}
