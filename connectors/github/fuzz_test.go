@@ -217,7 +217,7 @@ func FuzzParseLink(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
-		for rel, u := range parseLink(h) {
+		for rel, u := range source.ParseLink(h) {
 			if rel == "" || !strings.Contains(h, "<"+u+">") {
 				t.Fatalf("Link %q gave %q → %q, not a <URL> of the header", h, rel, u)
 			}

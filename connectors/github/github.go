@@ -19,10 +19,8 @@ package github
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,7 +28,6 @@ import (
 	"time"
 
 	"github.com/meshflow/meshflow/framework/errs"
-	"github.com/meshflow/meshflow/framework/secret"
 	"github.com/meshflow/meshflow/framework/source"
 )
 
@@ -44,27 +41,23 @@ const (
 // Source is a configured GitHub client and its streams. It is safe for
 // concurrent use; its streams share its pacing and its secondary-limit backoff.
 type Source struct {
-	base    *url.URL
 	baseStr string
 	// graphqlURL is the GraphQL API beside the REST base (see graphqlEndpoint);
 	// reviews are read there in bulk unless restReviews.
 	graphqlURL  string
 	restReviews bool
-	// token sits behind a pointer: fmt prints unexported fields by reflection,
-	// bypassing secret.Value's redaction, but prints a pointer as an address.
-	token    *secret.Value
-	repos    []string
-	branches []string
-	lookback time.Duration
-	pageSize int
-	http     *http.Client
-	longWait time.Duration
-	now      func() time.Time
+	// rest and gql send the requests to the REST and the GraphQL API: the token,
+	// one pace for both — here, not in StreamSpec.RequestsPerSecond, because
+	// GitHub limits a token across all its requests and readers of several
+	// streams in parallel must share it —, the token scrubbed from every error.
+	rest, gql *source.API
+	repos     []string
+	branches  []string
+	lookback  time.Duration
+	pageSize  int
+	longWait  time.Duration
+	now       func() time.Time
 
-	// The limiter lives here, not in StreamSpec.RequestsPerSecond, because
-	// GitHub limits a token across all its requests: readers of several streams
-	// in parallel must share one pace.
-	lim *source.Pacer
 	// secondary counts secondary limits met in a row; the wait grows with it.
 	secondary atomic.Int32
 
@@ -84,20 +77,16 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	}
 	s := &Source{
 		baseStr:  strings.TrimRight(cfg.BaseURL, "/"),
-		token:    &cfg.Token,
 		repos:    slices.Clone(cfg.Repos),
 		branches: slices.Clone(cfg.Branches),
 		lookback: cfg.Lookback,
 		pageSize: cfg.PageSize,
-		http:     source.Client(o.HTTPClient, o.HTTPTimeout, DefaultHTTPTimeout),
 		longWait: o.LongWait,
 		now:      o.Now,
-		lim:      source.NewPacer(source.Pace(o.RequestsPerSecond, DefaultRequestsPerSecond), "GitHub's request pacing"),
 	}
 	if s.baseStr == "" {
 		s.baseStr = DefaultBaseURL
 	}
-	s.base, _ = url.Parse(s.baseStr) // Validate parsed it
 	s.graphqlURL, s.restReviews = graphqlEndpoint(s.baseStr), o.RESTReviews
 	if s.lookback == 0 {
 		s.lookback = defaultLookback
@@ -110,6 +99,20 @@ func New(cfg Config, opts *Options) (*Source, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	hc := source.Client(o.HTTPClient, o.HTTPTimeout, DefaultHTTPTimeout)
+	auth := source.Bearer(cfg.Token)
+	pacer := source.NewPacer(source.Pace(o.RequestsPerSecond, DefaultRequestsPerSecond), "GitHub's request pacing")
+	var err error
+	s.rest, err = source.NewAPI(source.APIOptions{Title: "GitHub", BaseURL: s.baseStr, BaseURLVar: BaseURLEnv, HTTPClient: hc, Auth: auth, Pacer: pacer,
+		Header: http.Header{"Accept": {"application/vnd.github+json"}, "X-GitHub-Api-Version": {apiVersion}, "User-Agent": {userAgent}}, Now: s.now})
+	if err != nil {
+		return nil, err
+	}
+	s.gql, err = source.NewAPI(source.APIOptions{Title: "GitHub", BaseURL: s.graphqlURL, BaseURLVar: BaseURLEnv, HTTPClient: hc, Auth: auth, Pacer: pacer,
+		Header: http.Header{"User-Agent": {userAgent}}, Now: s.now})
+	if err != nil {
+		return nil, err
 	}
 	s.streams = streams(s)
 	return s, nil
@@ -133,7 +136,7 @@ func (s *Source) Streams() []source.Stream { return slices.Clone(s.streams) }
 
 // Tuning is the pacing of all requests and the HTTP timeout.
 func (s *Source) Tuning() source.Tuning {
-	return source.Tuning{Pacers: []*source.Pacer{s.lim}, HTTPTimeout: s.http.Timeout}
+	return s.rest.Tuning() // the GraphQL API shares its pace and its client
 }
 
 // Check asks for the token's rate limit (authenticated, and free against the
@@ -167,90 +170,29 @@ func (r response) notModified() bool { return r.status == http.StatusNotModified
 // kind. repo names the repository for error messages. It is the one place HTTP
 // failures are mapped.
 func (s *Source) get(ctx context.Context, op, target, etag, repo string) (response, error) {
-	u, err := s.resolve(target)
+	// Resolved first: a target off the API (a cursor's) is the connector's fault.
+	u, err := s.rest.Resolve(target, nil)
 	if err != nil {
 		return response{}, errs.E(errs.Internal, op, err)
 	}
-	if err := s.lim.Wait(ctx); err != nil {
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
-		return response{}, errs.E(errs.Canceled, op, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return response{}, errs.E(errs.Invalid, op, errors.New(s.scrub(err.Error())))
-	}
-	req.Header.Set("Authorization", "Bearer "+s.token.Reveal())
-	req.Header.Set("Accept", "application/vnd.github+json")
-	req.Header.Set("X-GitHub-Api-Version", apiVersion)
-	req.Header.Set("User-Agent", userAgent)
+	c := source.Call{Op: op, Path: u, Accept: []int{http.StatusNotModified},
+		Classify: func(op string, r *source.Response) error { return s.classify(op, repo, r) }}
 	if etag != "" {
-		req.Header.Set("If-None-Match", etag)
+		c.Header = http.Header{"If-None-Match": {etag}}
 	}
-	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub, 0)
+	r, err := s.rest.Do(ctx, c)
 	if err != nil {
 		return response{}, err
 	}
-	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusNotModified {
-		s.secondary.Store(0)
-		out := response{status: resp.StatusCode, body: b, etag: resp.Header.Get("ETag")}
-		if next := parseLink(resp.Header.Get("Link"))["next"]; next != "" {
-			if out.next, err = s.resolve(next); err != nil {
-				return response{}, errs.E(errs.Internal, op, err)
-			}
-		}
-		return out, nil
-	}
-	return response{}, s.classify(op, repo, resp, b)
-}
-
-// resolve makes target absolute and refuses any URL off the API's own scheme,
-// host and path: Link URLs are followed verbatim, and one pointing elsewhere
-// would receive the token.
-func (s *Source) resolve(target string) (string, error) {
-	if !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
-		target = s.baseStr + target
-	}
-	// The target may come from a server's Link header: scrubbed, in case it echoes the token.
-	u, err := url.Parse(target)
-	if err != nil {
-		return "", fmt.Errorf("bad URL %q: %s", s.scrub(target), s.scrub(err.Error()))
-	}
-	if u.Scheme != s.base.Scheme || !strings.EqualFold(u.Host, s.base.Host) || !strings.HasPrefix(u.Path, s.base.Path) {
-		return "", fmt.Errorf("refusing to send the token to %s, outside the API base %s", s.scrub(u.Scheme+"://"+u.Host+u.Path), s.baseStr)
-	}
-	return u.String(), nil
-}
-
-// parseLink reads an RFC 8288 Link header into rel → URL:
-// <https://api.github.com/...&page=2>; rel="next", <...>; rel="last".
-func parseLink(h string) map[string]string {
-	out := map[string]string{}
-	for h != "" {
-		start := strings.IndexByte(h, '<')
-		end := strings.IndexByte(h, '>')
-		if start < 0 || end < start {
-			break
-		}
-		target := h[start+1 : end]
-		h = h[end+1:]
-		params := h
-		if i := strings.IndexByte(h, '<'); i >= 0 {
-			params, h = h[:i], h[i:]
-		} else {
-			h = ""
-		}
-		for _, p := range strings.Split(params, ";") {
-			k, v, ok := strings.Cut(strings.TrimSpace(strings.TrimRight(strings.TrimSpace(p), ",")), "=")
-			if ok && strings.EqualFold(strings.TrimSpace(k), "rel") {
-				for _, rel := range strings.Fields(strings.Trim(strings.TrimSpace(v), `"`)) {
-					out[strings.ToLower(rel)] = target
-				}
-			}
+	s.secondary.Store(0)
+	out := response{status: r.Status, body: r.Body, etag: r.Header.Get("ETag")}
+	if next := source.ParseLink(r.Header.Get("Link"))["next"]; next != "" {
+		// Followed verbatim: one pointing elsewhere would receive the token.
+		if out.next, err = s.rest.Resolve(next, nil); err != nil {
+			return response{}, errs.E(errs.Internal, op, err)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // apiError is GitHub's error body.
@@ -276,17 +218,16 @@ type apiError struct {
 //	                    (the organizations stream skips organisations GitHub has not)
 //	422                 Invalid, with GitHub's message
 //	408, 5xx            Transient
-func (s *Source) classify(op, repo string, resp *http.Response, body []byte) error {
+func (s *Source) classify(op, repo string, r *source.Response) error {
 	var e apiError
-	if json.Unmarshal(body, &e) != nil || e.Message == "" {
-		e.Message = strings.TrimSpace(string(body))
+	code, h := r.Status, r.Header
+	if json.Unmarshal(r.Body, &e) != nil || e.Message == "" {
+		e.Message = strings.TrimSpace(string(r.Body))
 		if e.Message == "" || strings.HasPrefix(e.Message, "<") || len(e.Message) > 300 {
-			e.Message = http.StatusText(resp.StatusCode) // HTML from a proxy, or empty
+			e.Message = http.StatusText(code) // HTML from a proxy, or empty
 		}
 	}
-	said := s.scrub(e.Message)
-	code := resp.StatusCode
-	h := resp.Header
+	said := r.Scrub(e.Message)
 	where := "the API"
 	if repo != "" {
 		where = repo
@@ -333,7 +274,7 @@ func (s *Source) limited(op string, h http.Header, code int, said string) error 
 	now := s.now()
 	lower := strings.ToLower(said)
 	secondary := strings.Contains(lower, "secondary rate limit") || strings.Contains(lower, "abuse")
-	if ra, ok := retryAfter(h.Get("Retry-After"), now); ok {
+	if ra, ok := source.RetryAfter(h, now); ok {
 		n := s.secondary.Add(1)
 		e := errs.Errorf(errs.RateLimited, op, "GitHub rate limit (HTTP %d, %d in a row), retry in %v: %s", code, n, ra, said)
 		e.RetryAfter, e.Limit = ra, secondaryLimit
@@ -386,25 +327,6 @@ func primaryLimit(resource string) string {
 	return "GitHub's primary rate limit (" + resource + ")"
 }
 
-// retryAfter reads a Retry-After header: delay seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(0, t.Sub(now)), true
-	}
-	return 0, false
-}
-
 // scrub removes the token from text that came from elsewhere (a server message, a
 // transport error), so no error can carry it even if a server echoes it.
-func (s *Source) scrub(text string) string {
-	if tok := s.token.Reveal(); tok != "" {
-		text = strings.ReplaceAll(text, tok, secret.Redacted)
-	}
-	return text
-}
+func (s *Source) scrub(text string) string { return s.rest.Scrub(text) }

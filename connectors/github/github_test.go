@@ -217,7 +217,7 @@ func TestValidate(t *testing.T) {
 
 func TestParseLink(t *testing.T) {
 	h := `<https://api.github.com/repositories/1/issues?page=2&per_page=100>; rel="next", <https://api.github.com/repositories/1/issues?page=9>; rel="last", <https://x/a?b=1,2>; rel="prev first"`
-	got := parseLink(h)
+	got := source.ParseLink(h)
 	want := map[string]string{
 		"next": "https://api.github.com/repositories/1/issues?page=2&per_page=100",
 		"last": "https://api.github.com/repositories/1/issues?page=9",
@@ -226,7 +226,7 @@ func TestParseLink(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("parseLink = %v", got)
 	}
-	if len(parseLink("")) != 0 || len(parseLink("garbage")) != 0 {
+	if len(source.ParseLink("")) != 0 || len(source.ParseLink("garbage")) != 0 {
 		t.Error("empty or garbage headers have no links")
 	}
 }

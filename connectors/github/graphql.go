@@ -1,10 +1,8 @@
 package github
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -180,40 +178,27 @@ type gqlAnswer struct {
 //	FORBIDDEN                  Permission, naming the permission the token lacks
 //	anything else              Invalid, with GitHub's messages
 func (s *Source) graphql(ctx context.Context, op, repo, query string, vars map[string]any, out any) error {
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		return errs.E(errs.Internal, op, err)
-	}
-	if err := s.lim.Wait(ctx); err != nil {
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
-		return errs.E(errs.Canceled, op, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.graphqlURL, bytes.NewReader(body))
-	if err != nil {
-		return errs.E(errs.Invalid, op, errors.New(s.scrub(err.Error())))
-	}
-	req.Header.Set("Authorization", "Bearer "+s.token.Reveal())
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	resp, b, err := source.Send(ctx, s.http, op, req, s.scrub, 0)
+	r, err := s.gql.Do(ctx, source.Call{Op: op, Body: map[string]any{"query": query, "variables": vars},
+		Classify: func(op string, r *source.Response) error {
+			if r.Status == http.StatusNotFound {
+				return errs.Errorf(errs.NotFound, op, "no GraphQL API at %s (HTTP 404): check %s (GitHub Enterprise Server: https://HOST/api/v3, its GraphQL API being https://HOST/api/graphql), or let a proxy pass /graphql",
+					s.graphqlURL, BaseURLEnv)
+			}
+			return s.classify(op, repo, r)
+		}})
 	if err != nil {
 		return err
 	}
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return errs.Errorf(errs.NotFound, op, "no GraphQL API at %s (HTTP 404): check %s (GitHub Enterprise Server: https://HOST/api/v3, its GraphQL API being https://HOST/api/graphql), or let a proxy pass /graphql",
-			s.graphqlURL, BaseURLEnv)
-	case resp.StatusCode != http.StatusOK:
-		return s.classify(op, repo, resp, b)
+	if r.Status != http.StatusOK {
+		return s.classify(op, repo, r)
 	}
+	b := r.Body
 	var ans gqlAnswer
 	if err := json.Unmarshal(b, &ans); err != nil {
 		return errs.Errorf(errs.Transient, op, "undecodable GraphQL response (%d bytes): %v", len(b), err)
 	}
 	if len(ans.Errors) > 0 {
-		return s.graphqlError(op, repo, resp.Header, ans)
+		return s.graphqlError(op, repo, r.Header, ans)
 	}
 	if len(ans.Data) == 0 || string(ans.Data) == "null" {
 		return errs.Errorf(errs.Transient, op, "a GraphQL response without data or errors")

@@ -119,7 +119,7 @@ func land(t *testing.T, f *fixture, src *Source, cursor json.RawMessage, run str
 // pull request; over GraphQL one per 100 pull requests.
 func TestReviewsGraphQLLandWhatRESTLanded(t *testing.T) {
 	f := newFixture(t, sbgithub.Options{Issues: 400, PullRequests: 600, Commits: 150}, Config{}, nil)
-	viaREST, err := New(Config{BaseURL: f.src.baseStr, Token: *f.src.token, Repos: f.src.repos}, &Options{RequestsPerSecond: -1, Now: f.clock.Now, RESTReviews: true})
+	viaREST, err := New(Config{BaseURL: f.src.baseStr, Token: sbgithub.DefaultToken, Repos: f.src.repos}, &Options{RequestsPerSecond: -1, Now: f.clock.Now, RESTReviews: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestReviewsGraphQLLandWhatRESTLanded(t *testing.T) {
 // REST, the next ones go over GraphQL, and every review lands once.
 func TestReviewsResumeARESTCursor(t *testing.T) {
 	f := newFixture(t, sbgithub.Options{}, Config{PageSize: 30}, nil)
-	viaREST, _ := New(Config{BaseURL: f.src.baseStr, Token: *f.src.token, Repos: f.src.repos, PageSize: 30}, &Options{RequestsPerSecond: -1, Now: f.clock.Now, RESTReviews: true})
+	viaREST, _ := New(Config{BaseURL: f.src.baseStr, Token: sbgithub.DefaultToken, Repos: f.src.repos, PageSize: 30}, &Options{RequestsPerSecond: -1, Now: f.clock.Now, RESTReviews: true})
 	st, _ := source.Lookup(viaREST, PullRequestReviews)
 	var keys []string
 	var cur json.RawMessage
