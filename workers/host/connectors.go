@@ -23,13 +23,3 @@ var extra []source.Connector
 func Connectors() []source.Connector {
 	return append(slices.Clip(registered()), extra...)
 }
-
-// connector returns the registered connector named name.
-func connector(name string) (source.Connector, bool) {
-	for _, c := range Connectors() {
-		if c.Name == name {
-			return c, true
-		}
-	}
-	return source.Connector{}, false
-}
