@@ -193,3 +193,19 @@ func get(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TestConnectorsAreDistinct: every connector a worker hosts — the registry's and the
+// domains' own — has a name of its own, served under a path of its own by the
+// sandbox, and can be built.
+func TestConnectorsAreDistinct(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range host.Connectors() {
+		if c.Name == "" || seen[c.Name] || c.Open == nil {
+			t.Errorf("connector %q: an empty or duplicate name, or no Open", c.Name)
+		}
+		seen[c.Name] = true
+	}
+	if _, err := sandbox.Open(&sandbox.Options{Connectors: host.Connectors()}); err != nil {
+		t.Errorf("the sandboxes of the connectors do not fit together: %v", err)
+	}
+}
