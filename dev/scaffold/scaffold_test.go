@@ -40,9 +40,10 @@ func copyRepo(t *testing.T, root string) Repo {
 }
 
 // TestScaffoldedDomainAndProductsPassTheDeclarationTests scaffolds a domain with a
-// product reading another domain's port, and a product reading a raw stream in an
-// existing domain, then runs the repository's declaration tests over the result (the
-// real module, with the scaffolded files laid over it by `go test -overlay`): what
+// product reading another domain's port, a product reading a raw stream in an existing
+// domain, and a source of that domain with a product reading it, then runs the
+// repository's declaration tests and the new source's conformance test over the result
+// (the real module, with the scaffolded files laid over it by `go test -overlay`): what
 // `mesh new` writes is valid the moment it exists.
 func TestScaffoldedDomainAndProductsPassTheDeclarationTests(t *testing.T) {
 	if testing.Short() {
@@ -72,6 +73,7 @@ func TestScaffoldedDomainAndProductsPassTheDeclarationTests(t *testing.T) {
 		{Name: "id", Type: source.String, Doc: "HubSpot contact id."}, {Name: "email", Type: source.String},
 		{Name: "score", Type: source.Float64}, {Name: "updated_at", Type: source.Timestamp, Doc: "Last change."}}}
 	add(r.NewProduct("marketing", "contact_scores", StreamInput("hubspot", stream)))
+	add(r.NewSource("marketing", "acme_crm"))
 
 	overlay := map[string]string{}
 	for _, f := range changed {
@@ -82,7 +84,7 @@ func TestScaffoldedDomainAndProductsPassTheDeclarationTests(t *testing.T) {
 	if err := os.WriteFile(ov, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("go", "test", "-count=1", "-vet=off", "-overlay", ov, "-run", "TestDeclarationsAreValid", "./domains")
+	cmd := exec.Command("go", "test", "-count=1", "-vet=off", "-overlay", ov, "-run", "TestDeclarationsAreValid|TestAcmeCrmSourceConformance", "./domains", "./domains/marketing")
 	cmd.Dir = real.Root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go test ./domains over the scaffolded files: %v\n%s", err, out)
