@@ -69,6 +69,11 @@ type Harness struct {
 	Windowed []string
 	// Mutations is how many records the incremental subtests change [3].
 	Mutations int
+	// Keys are the keys the suite hands a keyed stream (StreamSpec.Keys) on every
+	// read, as the platform's landing hands it its query's rows; Total counts the
+	// records they answer. Required when a stream is keyed. Keyed streams skip the
+	// incremental subtests: their keys query decides what a landing asks again.
+	Keys func(stream string) []source.Key
 }
 
 // Key is how the suite identifies a record: its primary key values, printed and
@@ -132,17 +137,55 @@ func (s *suite) start(t *testing.T, f Faults, valid bool) env {
 	if len(src.Streams()) == 0 {
 		t.Fatal("source has no streams")
 	}
-	return env{srv, src}
+	for _, st := range src.Streams() {
+		if st.Spec().Keys != nil && s.h.Keys == nil {
+			t.Fatalf("stream %s is keyed: give Harness.Keys, the keys the suite hands it", st.Spec().Name)
+		}
+	}
+	return env{srv, withKeys{src, s.h.Keys}}
+}
+
+// withKeys hands each keyed stream of a source the harness's keys on every read, as
+// the platform's landing does.
+type withKeys struct {
+	source.Source
+	keys func(stream string) []source.Key
+}
+
+func (w withKeys) Streams() []source.Stream {
+	out := w.Source.Streams()
+	for i, st := range out {
+		if spec := st.Spec(); spec.Keys != nil {
+			out[i] = keyedStream{st, w.keys(spec.Name)}
+		}
+	}
+	return out
+}
+
+type keyedStream struct {
+	source.Stream
+	keys []source.Key
+}
+
+func (k keyedStream) NextPage(ctx context.Context, req source.PageRequest) (source.Page, error) {
+	req.Keys = k.keys
+	return k.Stream.NextPage(ctx, req)
 }
 
 func (s *suite) incrementalStreams(src source.Source) []source.Stream {
 	var out []source.Stream
 	for _, st := range src.Streams() {
-		if !slices.Contains(s.h.FullRefreshOnly, st.Spec().Name) {
+		if s.readsIncrementally(st.Spec()) {
 			out = append(out, st)
 		}
 	}
 	return out
+}
+
+// readsIncrementally reports whether the incremental subtests read the stream: neither
+// declared full-refresh-only nor keyed.
+func (s *suite) readsIncrementally(spec source.StreamSpec) bool {
+	return !slices.Contains(s.h.FullRefreshOnly, spec.Name) && spec.Keys == nil
 }
 
 // readerOptions never really sleeps: backoff is counted, not waited, so a 10 s
@@ -275,7 +318,7 @@ func (s *suite) schema(t *testing.T) {
 		if !reflect.DeepEqual(spec, st.Spec()) || !reflect.DeepEqual(spec, e.src.Streams()[i].Spec()) {
 			t.Errorf("%s: Spec() differs between calls", spec.Name)
 		}
-		checkSpec(t, spec, !slices.Contains(s.h.FullRefreshOnly, spec.Name))
+		checkSpec(t, spec, s.readsIncrementally(spec))
 
 		r := mustRead(t, st, nil, time.Now())
 		idx := fieldIndex(spec)

@@ -273,6 +273,13 @@ func (a *thingsAPI) route(r *http.Request) (int, any, http.Header) {
 			}
 		}
 		return 200, map[string]any{"hits": page(list, from, body.Limit), "count": len(list)}, nil
+	case path == "/lookup": // one thing by its name, flat; 404 when none has it
+		for _, t := range a.things {
+			if t.Name == q.Get("name") {
+				return 200, t.json(), nil
+			}
+		}
+		return 404, map[string]any{"message": "no match for " + q.Get("name")}, nil
 	case strings.HasPrefix(path, "/things/") && strings.HasSuffix(path, "/notes"):
 		id, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(path, "/things/"), "/notes"), 10, 64)
 		i := slices.IndexFunc(a.things, func(t *thing) bool { return t.ID == id })

@@ -28,6 +28,7 @@ variables:
 auth: {type: api_key, in: query, name: key, value: "${FUZZ_TOKEN}"}
 errors:
   - {status: 404, kind: skip}
+  - {status: 410, kind: record}
   - {status: 402, kind: quota, wait: [retry_after, next_day]}
   - {status: 429, kind: rate_limited, wait: [retry_after, "header:X-Reset", 30s], jitter: 1s}
 streams:
@@ -79,7 +80,17 @@ streams:
     paginate: {type: page_number, param: page, stop: [empty_page]}
     primary_key: [id]
     fields: {id: {type: string, doc: d}, parent_id: {type: string, path: _parent.id, doc: d}}
+  asks:
+    doc: d
+    keys: {inputs: [d.p], sql: SELECT id FROM d.p ORDER BY id}
+    request: {path: /asks, query: {id: "${key.id}"}}
+    records: .
+    primary_key: [asked]
+    fields: {asked: {type: string, path: _key.id, doc: d}, id: {type: string, doc: d}}
 `
+
+// fuzzKeys are the keys every fuzzed read is handed (a keyed stream asks about them).
+var fuzzKeys = []source.Key{{"id": "a"}, {"id": "b"}, {"id": "c"}}
 
 func fuzzSource(t *testing.T, reply *conformance.Answer) *Source {
 	t.Helper()
@@ -119,6 +130,8 @@ func FuzzCursor(f *testing.F) {
 		`{"v":1,"phase":"read","t":"http://fuzz.example/v1/links?page=2"}`, `{"v":1,"phase":"read","t":"http://evil.example/x"}`,
 		`{"v":1,"phase":"read","parent":{"p":1,"t":"x"},"i":7,"p":1}`, `{"v":1,"phase":"read","p":-1}`, `{"v":1,"phase":"idle","mark":-5}`,
 		`{"v":1,"phase":"read","t":{"a":[1]},"new":{"":-1}}`,
+		`{"v":1,"phase":"read","i":2,"key":{"id":"b"}}`, `{"v":1,"phase":"read","i":9,"key":{"id":"z"}}`, `{"v":1,"phase":"read","key":{"id":"a"}}`,
+		`{"v":1,"phase":"read","i":1,"key":{"id":7}}`, `{"v":1,"phase":"read","i":1,"key":{}}`,
 	} {
 		for i := range 6 {
 			f.Add([]byte(seed), uint8(i))
@@ -128,7 +141,7 @@ func FuzzCursor(f *testing.F) {
 		src := fuzzSource(t, &conformance.Answer{Status: 200, Header: http.Header{"Link": {`<https://fuzz.example/v1/links?page=3>; rel="next"`}}, Body: []byte(fuzzAnswer)})
 		st := src.streams[int(which)%len(src.streams)]
 		_, decodeErr := st.decodeCursor(raw)
-		p, err := conformance.ReadFuzzedCursor(t, st, source.PageRequest{Cursor: raw, SyncStart: fuzzNow}, decodeErr)
+		p, err := conformance.ReadFuzzedCursor(t, st, source.PageRequest{Cursor: raw, SyncStart: fuzzNow, Keys: fuzzKeys}, decodeErr)
 		if err != nil && decodeErr == nil && !errs.Is(err, errs.Invalid) {
 			t.Fatalf("cursor %q read against a well-formed answer: %v", raw, err)
 		}
@@ -153,7 +166,7 @@ func FuzzResponse(f *testing.F) {
 		{200, `<https://evil.example/steal>; rel="next"`, fuzzAnswer}, {200, ``, `{"items":[{"meta":{"updated_at":"yesterday"}}]}`},
 		{200, ``, `{"items":[{"id":null}],"total":3}`}, {200, ``, `[`}, {200, ``, ``},
 		{400, ``, `{"message":"bad ` + fuzzToken + `"}`}, {401, ``, `{"error":"invalid key ` + fuzzToken + `"}`},
-		{402, ``, `{"message":"no credits"}`}, {404, ``, ``}, {429, ``, ``}, {500, ``, `<html>oops</html>`}, {503, ``, `{"errors":[{"message":7}]}`},
+		{402, ``, `{"message":"no credits"}`}, {404, ``, ``}, {410, ``, `{"status":410,"id":"` + fuzzToken + `"}`}, {410, ``, `no`}, {429, ``, ``}, {500, ``, `<html>oops</html>`}, {503, ``, `{"errors":[{"message":7}]}`},
 	} {
 		for i := range 6 {
 			f.Add(s.status, s.link, []byte(s.body), uint8(i))
@@ -166,9 +179,9 @@ func FuzzResponse(f *testing.F) {
 		}
 		src := fuzzSource(t, &conformance.Answer{Status: code, Header: http.Header{"Link": {link}, "X-Reset": {"12"}}, Body: body})
 		st := src.streams[int(which)%len(src.streams)]
-		p, err := st.NextPage(t.Context(), source.PageRequest{Cursor: json.RawMessage(`{"v":1,"phase":"idle","mark":1773046800000}`), SyncStart: fuzzNow})
+		p, err := st.NextPage(t.Context(), source.PageRequest{Cursor: json.RawMessage(`{"v":1,"phase":"idle","mark":1773046800000}`), SyncStart: fuzzNow, Keys: fuzzKeys})
 		checkPage(t, st, p, err)
-		if err == nil && code/100 != 2 && code != 404 {
+		if err == nil && code/100 != 2 && code != 404 && code != 410 {
 			t.Fatalf("HTTP %d read as a page", code)
 		}
 		if err == nil && strings.Contains(string(p.Next), "evil.example") {

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,6 +67,10 @@ func (s *Spec) Vars() []source.Var {
 		if v.def != "" {
 			sv.Default = "`" + v.def + "`"
 		}
+		if v.integer {
+			sv.Doc = strings.TrimSuffix(sv.Doc, ".") + " (" + v.bounds() + ")"
+			sv.Check = v.check
+		}
 		if v.credential {
 			creds = append(creds, sv)
 		} else {
@@ -113,6 +118,11 @@ func (s *Spec) New(vals source.Values, o *Options) (*Source, error) {
 		}
 		if d.secret && s.oneLine(d.name) && strings.ContainsAny(val, " \t\r\n") {
 			return nil, errs.Errorf(errs.Invalid, op, "%s contains whitespace: copy it again without spaces or line breaks", d.name)
+		}
+		if val != "" {
+			if err := d.check(val); err != nil {
+				return nil, err
+			}
 		}
 	}
 	src := &Source{spec: s, vals: v, now: o.Now, jitter: o.Jitter}
@@ -327,7 +337,7 @@ func (src *Source) Check(ctx context.Context) error {
 	if err == nil {
 		err = src.classify2xx(op, r)
 	}
-	if isSkip(err) {
+	if _, ok := asRecord(err); ok || isSkip(err) {
 		return nil
 	}
 	return err
@@ -370,6 +380,28 @@ func (e *skipped) Error() string {
 func isSkip(err error) bool {
 	var s *skipped
 	return errors.As(err, &s)
+}
+
+// recorded is what a "record" rule makes of an answer: its body is the stream's
+// record (PDL's 404 "no match" lands as the outcome it is), not an error. Its body
+// is a JSON object, or the answer is an error after all (recordError).
+type recorded struct {
+	op     string
+	status int
+	body   json.RawMessage
+}
+
+func (e *recorded) Error() string {
+	return fmt.Sprintf("%s: HTTP %d is a record of the stream", e.op, e.status)
+}
+
+// asRecord returns the record a "record" rule made of an answer.
+func asRecord(err error) (json.RawMessage, bool) {
+	var r *recorded
+	if !errors.As(err, &r) {
+		return nil, false
+	}
+	return r.body, true
 }
 
 // classify applies the spec's error rules to an answer outside 2xx; nil leaves it to
@@ -416,6 +448,13 @@ func (src *Source) ruleError(op string, r *source.Response, ru *rule) error {
 	switch ru.kind {
 	case "skip":
 		return &skipped{op: op, status: r.Status}
+	case "record":
+		if body := bytes.TrimSpace(r.Body); len(body) > 0 && body[0] == '{' && json.Valid(body) {
+			return &recorded{op: op, status: r.Status, body: body}
+		}
+		// A proxy's page or a body cut off: not the API's answer, so try again.
+		return errs.Errorf(errs.Transient, op, "%s, which is a record of the stream, but its body is not a JSON object (%d bytes): %s",
+			text, len(r.Body), truncate(r.Scrub(string(r.Body)), 120))
 	case "rate_limited", "quota", "transient":
 		wait, ok := src.wait(ru, r)
 		limit := ru.limit
@@ -486,7 +525,7 @@ func (src *Source) wait(ru *rule, r *source.Response) (time.Duration, bool) {
 }
 
 // resetIn reads a reset header: epoch seconds or milliseconds, seconds from now, an
-// RFC 3339 time or an HTTP date.
+// RFC 3339 time, an HTTP date, or a UTC time as 2006-01-02 15:04:05.
 func resetIn(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -501,7 +540,9 @@ func resetIn(v string, now time.Time) (time.Duration, bool) {
 		}
 		return time.Duration(n * float64(time.Second)), true
 	}
-	for _, layout := range []string{time.RFC3339Nano, http.TimeFormat, time.RFC1123} {
+	// "2006-01-02 15:04:05" is UTC without a zone: People Data Labs' x-ratelimit-reset
+	// as clients report it from the live API (its docs show RFC 3339).
+	for _, layout := range []string{time.RFC3339Nano, http.TimeFormat, time.RFC1123, time.DateTime} {
 		if t, err := time.Parse(layout, v); err == nil {
 			return max(0, t.Sub(now)), true
 		}

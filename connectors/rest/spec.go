@@ -3,6 +3,7 @@ package rest
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"regexp"
@@ -41,6 +42,8 @@ type variable struct {
 	name, doc, def, how         string
 	secret, credential, locates bool
 	required                    bool
+	integer                     bool  // type: integer, from lo to hi
+	lo, hi                      int64 //
 }
 
 type authSpec struct {
@@ -82,8 +85,16 @@ type streamDef struct {
 	page    *paginator
 	inc     *incremental
 	parent  *parentDef
+	keys    *keysDef
 	pk      []string
 	fields  []source.Field
+}
+
+// keysDef drives a stream from the mesh's own data (source.StreamSpec.Keys): one
+// request per row its query selects.
+type keysDef struct {
+	inputs []string // ports, as domain.product
+	sql    template // variables only, each written as a SQL string literal
 }
 
 type paginator struct {
@@ -122,7 +133,7 @@ type rule struct {
 	line     int
 	statuses []int
 	contains string // lower case
-	kind     string // permission, invalid, not_found, transient, rate_limited, quota, skip
+	kind     string // permission, invalid, not_found, transient, rate_limited, quota, skip, record
 	waits    []wait
 	zone     *time.Location
 	jitter   [2]time.Duration
@@ -144,14 +155,15 @@ var (
 // The keys of each mapping of a spec.
 var (
 	topKeys       = []string{"source", "title", "doc", "env_prefix", "base_url", "variables", "auth", "headers", "rate_limit", "http_timeout", "errors", "check", "streams"}
-	variableKeys  = []string{"doc", "secret", "credential", "locates", "required", "default", "how"}
+	variableKeys  = []string{"doc", "secret", "credential", "locates", "required", "default", "how", "type", "min", "max"}
 	rateKeys      = []string{"requests_per_second", "requests_per_minute", "max", "doc"}
 	requestKeys   = []string{"method", "path", "query", "headers", "body"}
-	streamKeys    = []string{"doc", "request", "records", "paginate", "incremental", "parent", "primary_key", "fields"}
+	streamKeys    = []string{"doc", "request", "records", "paginate", "incremental", "parent", "keys", "primary_key", "fields"}
+	keysKeys      = []string{"inputs", "sql"}
 	fieldKeys     = []string{"type", "path", "doc"}
 	parentKeys    = []string{"stream", "include"}
 	ruleKeys      = []string{"status", "body_contains", "kind", "wait", "zone", "jitter", "limit", "message"}
-	ruleKinds     = []string{"permission", "invalid", "not_found", "transient", "rate_limited", "quota", "skip"}
+	ruleKinds     = []string{"permission", "invalid", "not_found", "transient", "rate_limited", "quota", "skip", "record"}
 	incrementKeys = []string{"field", "lookback", "format", "unit", "request"}
 	authTypes     = []string{"bearer", "basic", "api_key", "oauth2_client_credentials", "oauth2_refresh_token", "service_account"}
 	pageTypes     = []string{"page_number", "offset", "cursor", "link", "keyset"}
@@ -257,6 +269,9 @@ func (s *Spec) read(p *problems, n *yaml.Node) {
 	s.readStreams(p, o)
 	if c := o.get("check"); c != nil {
 		s.check = s.readRequest(p, c, "check", requestKeys, varsOnly)
+	} else if !slices.ContainsFunc(s.streams, func(st *streamDef) bool { return st.parent == nil && st.keys == nil }) && len(s.streams) > 0 {
+		p.add(o.node, "check", "is missing: every stream asks once per parent record or per key, so none has a request that proves the credentials alone. "+
+			"Give the cheapest authenticated call, one that spends no credits (check: {path: /me})")
 	}
 	o.done(topKeys...)
 	s.checkVariables(p, o)
@@ -294,10 +309,65 @@ func (s *Spec) readVariables(p *problems, o *object) {
 		if v.secret && v.def != "" {
 			p.add(vm.get("default"), join(field, "default"), "a secret has no default: remove it")
 		}
+		readVariableType(p, vm, field, &v)
 		v.credential = v.credential || v.secret
 		vm.done(variableKeys...)
 		s.vars = append(s.vars, v)
 	}
+}
+
+// readVariableType reads a variable's type (string, or integer from min to max) and
+// holds its default to it.
+func readVariableType(p *problems, vm *object, field string, v *variable) {
+	switch vm.oneOf("type", false, "string", "integer") {
+	case "integer":
+		v.integer, v.lo, v.hi = true, math.MinInt64, math.MaxInt64
+		if vm.has("min") {
+			v.lo = int64(vm.integer("min", 0, math.MinInt, math.MaxInt))
+		}
+		if vm.has("max") {
+			v.hi = int64(vm.integer("max", 0, math.MinInt, math.MaxInt))
+		}
+		if v.lo > v.hi {
+			p.add(vm.get("max"), join(field, "max"), "%d is below min %d", v.hi, v.lo)
+		}
+		if v.def != "" {
+			if err := v.check(v.def); err != nil {
+				p.add(vm.get("default"), join(field, "default"), "%v", err)
+			}
+		}
+	default:
+		for _, k := range []string{"min", "max"} {
+			if vm.has(k) {
+				p.add(vm.get(k), join(field, k), "only an integer variable has bounds: add type: integer")
+			}
+		}
+	}
+}
+
+// check refuses a value the variable cannot take; nil for a string variable.
+func (v *variable) check(value string) error {
+	if !v.integer {
+		return nil
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+	if err != nil || n < v.lo || n > v.hi {
+		return errs.Errorf(errs.Invalid, "configure", "%s=%q is not %s", v.name, value, v.bounds())
+	}
+	return nil
+}
+
+// bounds says what an integer variable takes, for its doc and its error.
+func (v *variable) bounds() string {
+	switch {
+	case v.lo != math.MinInt64 && v.hi != math.MaxInt64:
+		return fmt.Sprintf("a whole number from %d to %d", v.lo, v.hi)
+	case v.lo != math.MinInt64:
+		return fmt.Sprintf("a whole number from %d", v.lo)
+	case v.hi != math.MaxInt64:
+		return fmt.Sprintf("a whole number up to %d", v.hi)
+	}
+	return "a whole number"
 }
 
 func (s *Spec) variable(name string) *variable {
@@ -332,8 +402,10 @@ func (s *Spec) checkVariables(p *problems, o *object) {
 // placeholders a context allows.
 type scope struct {
 	parent *streamDef // the parent stream whose fields ${parent.F} may name
+	keyed  bool       // ${key.C}
 	window bool       // ${since} and ${until}
 	url    bool       // the template goes into a URL: no secret
+	sql    bool       // the template is a keys query: variables only, none secret
 }
 
 var varsOnly = scope{}
@@ -341,6 +413,10 @@ var varsOnly = scope{}
 // checkTemplate reports the placeholders t may not use where it is.
 func (s *Spec) checkTemplate(p *problems, n *yaml.Node, field string, t template, sc scope) {
 	for _, r := range t.refs() {
+		if sc.sql && r.ns != "var" {
+			p.add(n, field, "%s: a keys query takes variables only (${NAME}); it reads its keys from the ports it names", r)
+			continue
+		}
 		switch r.ns {
 		case "var":
 			v := s.variable(r.name)
@@ -350,6 +426,15 @@ func (s *Spec) checkTemplate(p *problems, n *yaml.Node, field string, t template
 			}
 			if v != nil && v.secret && sc.url {
 				p.add(n, field, "%s is a secret and would be written into URLs, which end up in logs: pass it through auth instead", r)
+			}
+			if v != nil && v.secret && sc.sql {
+				p.add(n, field, "%s is a secret: a keys query is no place for a credential (queries end up in errors)", r)
+			} else if v != nil && sc.sql && v.def == "" && !v.required {
+				p.add(n, field, "%s has no default: the keys query needs a value, so give it one (default: …) or make it required", r)
+			}
+		case "key":
+			if !sc.keyed {
+				p.add(n, field, "%s names a key, but this stream has no keys: add keys: {inputs: […], sql: …}", r)
 			}
 		case "parent":
 			if sc.parent == nil {

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -124,6 +125,18 @@ func (s *Spec) readStream(p *problems, m *object, st *streamDef) {
 	if parent := s.stream(st.parentName()); parent != nil && parent.parent != nil {
 		p.add(m.get("parent"), m.at("parent"), "%s has a parent itself: a stream depends on one level of parents only", parent.name)
 	}
+	if n := m.get("keys"); n != nil {
+		st.keys = s.readKeys(p, n, m.at("keys"))
+		sc.keyed = true
+		if st.parent != nil {
+			p.add(n, m.at("keys"), "a stream is asked once per parent record or once per key, not both: keep one")
+		}
+		for _, k := range []string{"paginate", "incremental"} {
+			if m.has(k) {
+				p.add(m.get(k), m.at(k), "a keyed stream asks one request per key, and its keys query decides what is asked again: remove %s", k)
+			}
+		}
+	}
 	if n := m.get("request"); n != nil {
 		st.req = *s.readRequest(p, n, m.at("request"), requestKeys, sc)
 	} else {
@@ -150,6 +163,28 @@ func (s *Spec) readStream(p *problems, m *object, st *streamDef) {
 		st.inc = s.readIncremental(p, n, m.at("incremental"), st, sc)
 	}
 	m.done(streamKeys...)
+}
+
+// portRef is a product's port as a keys query names it.
+var portRef = regexp.MustCompile(`^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$`)
+
+func (s *Spec) readKeys(p *problems, n *yaml.Node, field string) *keysDef {
+	m := p.mapping(n, field)
+	if m == nil {
+		return nil
+	}
+	k := &keysDef{inputs: m.strs("inputs")}
+	for _, in := range k.inputs {
+		if !portRef.MatchString(in) {
+			p.add(m.get("inputs"), m.at("inputs"), "%q is not a product: name it domain.product (identity.company_ids)", in)
+		}
+	}
+	if !m.has("sql") {
+		p.add(m.node, m.at("sql"), "is missing: the query that selects the keys, one row each in a stable order (SELECT web_domain AS domain FROM identity.company_ids … ORDER BY domain)")
+	}
+	k.sql = s.template(p, m.get("sql"), m.at("sql"), scope{sql: true})
+	m.done(keysKeys...)
+	return k
 }
 
 func (st *streamDef) parentName() string {
@@ -332,16 +367,21 @@ func formatBound(ms int64, format string, upper bool) any {
 	return t.Format(format)
 }
 
-// StreamSpecs are the streams' specs.
+// StreamSpecs are the streams' specs, a keys query's variables at their defaults.
 func (s *Spec) StreamSpecs() []source.StreamSpec {
+	defaults := source.Values{}
+	for _, v := range s.vars {
+		defaults[v.name] = v.def
+	}
 	out := make([]source.StreamSpec, len(s.streams))
 	for i, st := range s.streams {
-		out[i] = st.spec()
+		out[i] = st.spec(defaults)
 	}
 	return out
 }
 
-func (st *streamDef) spec() source.StreamSpec {
+// spec is the stream's spec, its keys query's variables filled from vals.
+func (st *streamDef) spec(vals source.Values) source.StreamSpec {
 	sp := source.StreamSpec{Name: st.name, Fields: slices.Clone(st.fields), PrimaryKey: slices.Clone(st.pk)}
 	for i := range sp.Fields {
 		sp.Fields[i].Path = slices.Clone(sp.Fields[i].Path)
@@ -349,5 +389,13 @@ func (st *streamDef) spec() source.StreamSpec {
 	if st.inc != nil {
 		sp.CursorField = st.inc.field
 	}
+	if k := st.keys; k != nil {
+		sp.Keys = &source.Keys{Inputs: slices.Clone(k.inputs), SQL: k.sql.text(&env{vals: vals}, sqlLiteral)}
+	}
 	return sp
 }
+
+// sqlLiteral writes a variable's value into a keys query as a string literal, so no
+// value can change the query (cast it where a number is meant:
+// CAST(${THINGS_DAYS} AS INTEGER)).
+func sqlLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -26,6 +27,7 @@ type stream struct {
 	// key are the fields the stream reads of each record itself: the primary key,
 	// the cursor field and the keyset field.
 	key                []source.Field
+	keyColumns         []string // the key columns its requests name (${key.C})
 	pk                 []int
 	cursorAt, keysetAt int   // -1: none
 	unitMS             int64 // milliseconds in a unit of an int64 cursor field
@@ -65,11 +67,16 @@ func newStream(src *Source, def *streamDef) *stream {
 	if def.page != nil && def.page.kind == "keyset" {
 		st.keysetAt = index(def.page.field)
 	}
+	for _, r := range def.req.refs() {
+		if r.ns == "key" && !slices.Contains(st.keyColumns, r.name) {
+			st.keyColumns = append(st.keyColumns, r.name)
+		}
+	}
 	return st
 }
 
 // Spec returns a copy, so callers cannot change what the next call returns.
-func (st *stream) Spec() source.StreamSpec { return st.def.spec() }
+func (st *stream) Spec() source.StreamSpec { return st.def.spec(st.src.vals) }
 
 // cursorVersion is the version of the cursors this engine writes.
 const cursorVersion = 1
@@ -108,9 +115,11 @@ type cursor struct {
 	New   source.Versions `json:"new,omitempty"`
 
 	// A stream with a parent: the parent's page being worked through, and which of its
-	// records (I) the page state above belongs to.
+	// records (I) the page state above belongs to. A keyed stream: the keys done (I)
+	// and the last of them (Key), after which a resumed read goes on.
 	Parent *pageState `json:"parent,omitempty"`
 	I      int        `json:"i,omitempty"`
+	Key    source.Key `json:"key,omitempty"`
 }
 
 func (c cursor) encode() json.RawMessage {
@@ -137,8 +146,12 @@ func (st *stream) decodeCursor(raw json.RawMessage) (cursor, error) {
 		return c, errs.Errorf(errs.Invalid, op, "cursor phase %q is not %s or %s: run a full refresh to start the stream over", c.Phase, phaseRead, phaseIdle)
 	case c.P < 0 || c.R < 0 || c.I < 0 || c.Since < 0 || c.Until < 0 || c.Mark < 0 || (c.Parent != nil && (c.Parent.P < 0 || c.Parent.R < 0)):
 		return c, errs.Errorf(errs.Invalid, op, "cursor with a negative position: run a full refresh to start the stream over")
-	case (c.Parent != nil || c.I > 0) && st.parent == nil:
+	case (c.Parent != nil || (c.I > 0 && st.def.keys == nil)) && st.parent == nil:
 		return c, errs.Errorf(errs.Invalid, op, "cursor of a stream with a parent, but %s has none: run a full refresh to start the stream over", st.def.name)
+	case c.Key != nil && st.def.keys == nil:
+		return c, errs.Errorf(errs.Invalid, op, "cursor of a keyed stream, but %s has no keys: run a full refresh to start the stream over", st.def.name)
+	case (c.Key == nil) != (c.I == 0) && st.def.keys != nil:
+		return c, errs.Errorf(errs.Invalid, op, "cursor that counts %d keys done but names %d as the last: run a full refresh to start the stream over", c.I, len(c.Key))
 	}
 	for _, t := range []json.RawMessage{c.T, c.parentToken()} {
 		if len(t) > 0 && !json.Valid(t) {
@@ -184,6 +197,9 @@ func (st *stream) NextPage(ctx context.Context, req source.PageRequest) (source.
 	}
 	if st.parent != nil {
 		return st.childPage(ctx, req, c)
+	}
+	if st.def.keys != nil {
+		return st.keyedPage(ctx, req, c)
 	}
 	recs, next, done, err := st.fetch(ctx, c.pageState, st.env(req, c, nil), c.Since > 0)
 	if err != nil {
@@ -254,6 +270,62 @@ func (st *stream) childPage(ctx context.Context, req source.PageRequest, c curso
 	return source.Page{Records: kept, Next: c.encode()}, nil
 }
 
+// keyedPage asks about the next key after the last one done (c.Key): one request
+// per key, each record it answers carrying the key as {"_key": {...}}.
+func (st *stream) keyedPage(ctx context.Context, req source.PageRequest, c cursor) (source.Page, error) {
+	i := nextKey(req.Keys, c)
+	if i >= len(req.Keys) {
+		return source.Page{Next: st.finish(c).encode(), Done: true}, nil
+	}
+	key := req.Keys[i]
+	if err := st.checkKey(key); err != nil {
+		return source.Page{}, err
+	}
+	recs, _, _, err := st.fetch(ctx, pageState{}, &env{vals: st.src.vals, key: key, partition: req.Partition}, false)
+	if err != nil {
+		return source.Page{}, err
+	}
+	if recs, err = attach(st.op, recs, "_key", key); err != nil {
+		return source.Page{}, err
+	}
+	c.I, c.Key = i+1, key
+	if c.I >= len(req.Keys) {
+		return source.Page{Records: recs, Next: st.finish(c).encode(), Done: true}, nil
+	}
+	return source.Page{Records: recs, Next: c.encode()}, nil
+}
+
+// nextKey is where a keyed read goes on: after the last key done (c.Key). In the
+// same list that key is the I-th; when the list changed under a resumed read (a
+// port the keys query reads was published while the read waited on a quota) it is
+// found where it is now, and when it is gone the read goes on at the same count —
+// a key at worst asked again or left to the next landing, which asks what is not
+// landed yet.
+func nextKey(keys []source.Key, c cursor) int {
+	if c.Key == nil {
+		return 0
+	}
+	if c.I >= 1 && c.I <= len(keys) && maps.Equal(keys[c.I-1], c.Key) {
+		return c.I
+	}
+	if j := slices.IndexFunc(keys, func(k source.Key) bool { return maps.Equal(k, c.Key) }); j >= 0 {
+		return j + 1
+	}
+	return min(c.I, len(keys))
+}
+
+// checkKey refuses a key that lacks a column the requests name, before a request
+// is spent on it.
+func (st *stream) checkKey(key source.Key) error {
+	for _, col := range st.keyColumns {
+		if _, ok := key[col]; !ok {
+			return errs.Errorf(errs.Invalid, st.op, "the keys query returns no column %q (it returns %s), which ${key.%s} names: select it (… AS %s)",
+				col, strings.Join(slices.Sorted(maps.Keys(key)), ", "), col, col)
+		}
+	}
+	return nil
+}
+
 // parentPage returns the parent's page at pg, as a full read of it (the parent's own
 // incremental window does not apply), keeping the last one.
 func (st *stream) parentPage(ctx context.Context, pg pageState, partition string) ([]json.RawMessage, pageState, bool, error) {
@@ -286,10 +358,17 @@ func includeParent(op string, recs []json.RawMessage, include []string, parent m
 		}
 		m[name] = v
 	}
-	head, err := json.Marshal(m)
+	return attach(op, recs, "_parent", m)
+}
+
+// attach adds v to each record under name ({"_parent": …} or {"_key": …}), first,
+// so the record's own fields stay as the API sent them.
+func attach(op string, recs []json.RawMessage, name string, v any) ([]json.RawMessage, error) {
+	head, err := json.Marshal(v)
 	if err != nil {
 		return nil, errs.E(errs.Internal, op, err)
 	}
+	head = slices.Concat([]byte(`{"`+name+`":`), head)
 	out := make([]json.RawMessage, len(recs))
 	for i, r := range recs {
 		body := bytes.TrimSpace(r)[1:] // an object: fetch checked
@@ -297,7 +376,7 @@ func includeParent(op string, recs []json.RawMessage, include []string, parent m
 		if len(bytes.TrimSpace(body)) == 1 { // {}
 			sep = ""
 		}
-		out[i] = slices.Concat([]byte(`{"_parent":`), head, []byte(sep), body)
+		out[i] = slices.Concat(head, []byte(sep), body)
 	}
 	return out, nil
 }
@@ -386,6 +465,9 @@ func (st *stream) fetch(ctx context.Context, pg pageState, e *env, windowed bool
 	}
 	if isSkip(err) {
 		return nil, pg, true, nil
+	}
+	if rec, ok := asRecord(err); ok {
+		return []json.RawMessage{rec}, pg, true, nil
 	}
 	if err != nil {
 		return nil, pg, false, err
@@ -494,7 +576,8 @@ func (st *stream) withoutQueryKey(u string) string {
 	return parsed.String()
 }
 
-// records returns the records at path in body: a JSON array of objects (null: none).
+// records returns the records at path in body: a JSON array of objects (null: none),
+// or one object, which is one record (an enrichment's match).
 func records(body []byte, path []string) ([]json.RawMessage, error) {
 	v, ok := rawAt(body, path)
 	if !ok {
@@ -505,6 +588,9 @@ func records(body []byte, path []string) ([]json.RawMessage, error) {
 	}
 	if string(v) == "null" {
 		return nil, nil
+	}
+	if v[0] == '{' {
+		return []json.RawMessage{v}, nil
 	}
 	var recs []json.RawMessage
 	if err := json.Unmarshal(v, &recs); err != nil {

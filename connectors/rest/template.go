@@ -16,6 +16,7 @@ import (
 //
 //	${NAME}           the value of the source's variable NAME (upper case)
 //	${parent.FIELD}   the field FIELD of the parent stream's record (streams with a parent)
+//	${key.COLUMN}     the column COLUMN of the key being asked about (streams with keys)
 //	${since}          the incremental window's lower bound, in incremental.format
 //	${until}          its upper bound (the sync's start), rounded up to the format's unit
 //	${partition}      the partition being read ("" when none)
@@ -33,16 +34,16 @@ type part struct {
 
 // ref is one placeholder.
 type ref struct {
-	ns   string // "var", "parent", "since", "until", "partition"
-	name string // the variable's or the field's name
+	ns   string // "var", "parent", "key", "since", "until", "partition"
+	name string // the variable's, the field's or the key column's name
 }
 
 func (r ref) String() string {
 	switch r.ns {
 	case "var":
 		return "${" + r.name + "}"
-	case "parent":
-		return "${parent." + r.name + "}"
+	case "parent", "key":
+		return "${" + r.ns + "." + r.name + "}"
 	}
 	return "${" + r.ns + "}"
 }
@@ -98,10 +99,16 @@ func parseRef(s string) (ref, error) {
 			return ref{}, fmt.Errorf("${parent.} names no field: write ${parent.FIELD} with a field of the parent stream")
 		}
 		return ref{ns: "parent", name: name}, nil
+	case strings.HasPrefix(s, "key."):
+		name := strings.TrimPrefix(s, "key.")
+		if name == "" {
+			return ref{}, fmt.Errorf("${key.} names no column: write ${key.COLUMN} with a column the keys query selects")
+		}
+		return ref{ns: "key", name: name}, nil
 	case varName.MatchString(s):
 		return ref{ns: "var", name: s}, nil
 	}
-	return ref{}, fmt.Errorf("${%s} is not a placeholder: use ${VARIABLE} (upper case), ${parent.FIELD}, ${since}, ${until} or ${partition}", s)
+	return ref{}, fmt.Errorf("${%s} is not a placeholder: use ${VARIABLE} (upper case), ${parent.FIELD}, ${key.COLUMN}, ${since}, ${until} or ${partition}", s)
 }
 
 // refs are the template's placeholders.
@@ -115,12 +122,43 @@ func (t template) refs() []ref {
 	return out
 }
 
+// refs are the placeholders of every template of the request.
+func (r *request) refs() []ref {
+	var out []ref
+	for _, t := range []template{r.path} {
+		out = append(out, t.refs()...)
+	}
+	for _, kvs := range [][]kv{r.query, r.headers} {
+		for _, x := range kvs {
+			out = append(out, x.value.refs()...)
+		}
+	}
+	var walk func(any)
+	walk = func(n any) {
+		switch x := n.(type) {
+		case map[string]any:
+			for _, v := range x {
+				walk(v)
+			}
+		case []any:
+			for _, v := range x {
+				walk(v)
+			}
+		case template:
+			out = append(out, x.refs()...)
+		}
+	}
+	walk(r.body)
+	return out
+}
+
 func (t template) isZero() bool { return t.raw == "" && len(t.parts) == 0 }
 
 // env holds what placeholders are filled with for one request.
 type env struct {
 	vals         source.Values
 	parent       map[string]any // the parent record's fields, typed
+	key          source.Key     // the key being asked about (a keyed stream)
 	since, until any            // string or int64, nil outside an incremental window
 	partition    string
 }
@@ -131,6 +169,8 @@ func (e *env) lookup(r ref) any {
 		return e.vals.Get(r.name)
 	case "parent":
 		return e.parent[r.name]
+	case "key":
+		return e.key[r.name]
 	case "since":
 		return e.since
 	case "until":

@@ -3,6 +3,7 @@ package mesh
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/meshflow/meshflow/framework/errs"
@@ -61,6 +62,13 @@ func (p Product) validate(d Domain) error {
 		}
 		if in.SamePartition && (!in.IsRaw() || p.PartitionBy == "") {
 			add("input %s reads the same partition, which needs a raw stream (mesh.RawSamePartition) and a partitioned product (set PartitionBy, or use mesh.Raw)", in)
+		}
+		for _, k := range keyInputs(d, in) {
+			// The ports a keyed stream's keys read are read by the product landing it:
+			// declared, they run first and its lineage names them.
+			if domain, product, _ := strings.Cut(k, "."); !slices.Contains(p.Inputs, FromProduct(domain, product)) {
+				add("input %s is keyed by %s (its keys query reads it): add mesh.FromProduct(%q, %q) to the inputs", in, k, domain, product)
+			}
 		}
 	}
 	if strings.TrimSpace(p.Model) == "" {
@@ -180,4 +188,20 @@ func (p Product) EffectiveOwner(d Domain) string {
 		return p.Owner
 	}
 	return d.Owner
+}
+
+// keyInputs are the ports the keys of in read, when in is a keyed stream of a source
+// the domain keeps (Domain.Sources).
+func keyInputs(d Domain, in Input) []string {
+	for _, c := range d.Sources {
+		if c.Name != in.Source {
+			continue
+		}
+		for _, st := range c.Streams {
+			if st.Name == in.Stream && st.Keys != nil {
+				return st.Keys.Inputs
+			}
+		}
+	}
+	return nil
 }
