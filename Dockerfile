@@ -25,7 +25,6 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/meshflow --create-home meshflow \
-    && mkdir -p /var/lib/meshflow/sandbox \
     && chown -R meshflow:meshflow /var/lib/meshflow
 COPY --from=build /out/ /app/
 USER meshflow

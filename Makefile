@@ -99,19 +99,22 @@ fuzz:
 # The secrets of docker-compose.yml, one file each under secrets/ (random, generated once;
 # existing files are kept). The directory ignores itself in git and .dockerignore keeps it
 # out of images; files are world-readable because compose bind-mounts them into containers
-# running as other users, so the directory alone is closed (0700).
+# running as other users, so the directory alone is closed (0700). The sources' part is
+# derived from the connectors' registry by `mesh compose-env`: secrets/sources.env (every
+# connector pointed at the sandbox service) and secrets/sources/ (a secret per file, which
+# the services and the sandbox mount), so no source is named here or in the compose file.
 SECRETS ?= $(CURDIR)/secrets
 compose-secrets:
 	@mkdir -p $(SECRETS) && chmod 700 $(SECRETS) && echo '*' > $(SECRETS)/.gitignore
 	@cd $(SECRETS) && rnd() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; } && \
-	for f in postgres_password catalog_db_password s3_root_password s3_secret_key \
-		hubspot_token jira_api_token github_token pendo_integration_key crunchbase_user_key looker_client_secret; do \
+	for f in postgres_password catalog_db_password s3_root_password s3_secret_key; do \
 		[ -s $$f ] || rnd > $$f; done && \
 	{ [ -s s3_root_user ] || printf meshflow-admin > s3_root_user; } && \
 	{ [ -s s3_access_key ] || printf meshflow > s3_access_key; } && \
 	{ [ -s catalog_uri ] || printf 'postgres://meshflow:%s@postgresql:5432/meshflow_catalog?sslmode=disable' "$$(cat catalog_db_password)" > catalog_uri; } && \
 	{ [ -s access.yaml ] || printf 'principals: []\n' > access.yaml; } && \
-	chmod 644 * && echo "compose secrets in $(SECRETS)"
+	find . -maxdepth 1 -type f -exec chmod 644 {} +
+	@$(GO) run ./cmd/mesh compose-env --dir $(SECRETS) && echo "compose secrets in $(SECRETS)"
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

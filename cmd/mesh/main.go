@@ -124,7 +124,7 @@ func (e *env) rootCmd() *cobra.Command {
 	root.AddCommand(
 		e.demoCmd("demo"), e.demoCmd("dev"), e.productsCmd(), e.showCmd(), e.runCmd(), e.backfillCmd(),
 		e.freshnessCmd(), e.serveCmd(), e.accessCmd(), e.auditCmd(), e.contractCmd(), e.queryCmd(),
-		e.schedulesCmd(), e.doctorCmd(), e.newCmd(),
+		e.schedulesCmd(), e.doctorCmd(), e.newCmd(), e.composeEnvCmd(),
 	)
 	root.SuggestionsMinimumDistance = 2
 	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{if .Runnable}}",
@@ -144,11 +144,12 @@ func walk(cmd *cobra.Command, f func(*cobra.Command)) {
 	}
 }
 
-// needsConfig is false for the commands that only print (shell completion): a broken
-// environment must not break them.
+// needsConfig is false for the commands that only print (shell completion) or write
+// files for another deployment (new, compose-env): a broken environment must not
+// break them.
 func needsConfig(cmd *cobra.Command) bool {
 	for c := cmd; c != nil; c = c.Parent() {
-		if c.Name() == "completion" || c.Name() == "new" || strings.HasPrefix(c.Name(), cobra.ShellCompRequestCmd) {
+		if c.Name() == "completion" || c.Name() == "new" || c.Name() == "compose-env" || strings.HasPrefix(c.Name(), cobra.ShellCompRequestCmd) {
 			return false
 		}
 	}

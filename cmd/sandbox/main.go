@@ -10,7 +10,10 @@
 // log line lists. Each vendor registers its own flags (--hubspot-contacts,
 // --github-orgs, the credentials it accepts, …; see -h); --ga4-key-file writes a
 // service-account key file whose token_uri points at root/ga4/token, for
-// GA4_CREDENTIALS_FILE. Logs go to stderr. SIGINT or SIGTERM shuts it down cleanly.
+// GA4_CREDENTIALS_FILE. --secrets-dir DIR sets every credential the vendors accept
+// from DIR's files, as `mesh compose-env` writes them for docker-compose.yml (one
+// file per secret variable, e.g. DIR/hubspot_token), so no flag names a source
+// there. Logs go to stderr. SIGINT or SIGTERM shuts it down cleanly.
 package main
 
 import (
@@ -63,14 +66,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&f.SlowDelay, "slow-delay", 2*time.Second, "delay of slow responses")
 	fs.DurationVar(&f.RetryAfter, "retry-after", 0, "Retry-After sent on injected 429s (0 = none)")
 	conns := connectors.Of(domains.Mesh())
-	var settings []any
-	for _, c := range conns {
-		if c.SandboxFlags != nil {
-			settings = append(settings, c.SandboxFlags(fs))
-		}
-	}
+	flags := sandbox.RegisterFlags(fs, conns)
 	level := fs.String("log-level", "info", "log level (debug logs every request)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	settings, err := flags.Settings()
+	if err != nil {
 		return err
 	}
 	lvl, err := zerolog.ParseLevel(*level)

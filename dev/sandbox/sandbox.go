@@ -61,6 +61,7 @@ type Server struct {
 type vendor struct {
 	name, path string
 	sb         source.Sandbox
+	conn       source.Connector
 }
 
 // New builds a sandbox. It panics when Open fails: invalid Faults or settings are
@@ -109,7 +110,7 @@ func Open(opts *Options) (*Server, error) {
 			return nil, fmt.Errorf("the sandboxes of %s and %s are both served under %s", other, c.Name, path)
 		}
 		paths[path] = c.Name
-		s.vendors = append(s.vendors, vendor{name: c.Name, path: path, sb: sb})
+		s.vendors = append(s.vendors, vendor{name: c.Name, path: path, sb: sb, conn: c})
 		mux.Handle(path+"/", http.StripPrefix(path, sb))
 		api := imitation(sb)
 		if a, ok := api.(administered); ok {

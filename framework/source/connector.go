@@ -55,6 +55,10 @@ type Var struct {
 	// FileContents: the value is a file's path (a service-account key file), and
 	// Values hold that file's contents under the variable's name.
 	FileContents bool
+	// Tuning marks a pace or a timeout (PaceVar, TimeoutVar): the deployment's choice,
+	// which a sandbox's own values (sized for an in-process stack) do not set for
+	// another deployment.
+	Tuning bool
 	// Check, when set, refuses a value that cannot work when the configuration is
 	// read, whether or not the connector is configured; its error names the
 	// variable and what it must be (see PaceVar and TimeoutVar).

@@ -102,7 +102,7 @@ type PaceVar struct {
 // Var is the variable's line in the configuration; doc says what is paced and the
 // vendor's limit.
 func (p PaceVar) Var(doc string) Var {
-	return Var{Name: p.Name, Default: "`" + number(p.Default) + "`", Doc: doc + " (" + p.bounds() + ")"}.
+	return Var{Name: p.Name, Default: "`" + number(p.Default) + "`", Doc: doc + " (" + p.bounds() + ")", Tuning: true}.
 		withCheck(func(v Values) error { _, err := p.Read(v); return err })
 }
 
@@ -144,7 +144,7 @@ type TimeoutVar struct {
 // Var is the variable's line in the configuration; vendor names the API.
 func (t TimeoutVar) Var(vendor string) Var {
 	return Var{Name: t.Name, Default: "`" + seconds(t.Default) + "`",
-		Doc: "how long one request to " + vendor + " may take, its answer read (" + timeoutRange + ")"}.
+		Doc: "how long one request to " + vendor + " may take, its answer read (" + timeoutRange + ")", Tuning: true}.
 		withCheck(func(v Values) error { _, err := t.Read(v); return err })
 }
 

@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"context"
 	"flag"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -23,6 +24,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,7 +52,9 @@ func loadCompose(t *testing.T) compose {
 		t.Fatal(err)
 	}
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(abs, "docker-compose.yml")},
-		cli.WithWorkingDirectory(abs), cli.WithProfiles([]string{"*"}), cli.WithEnv(nil))
+		cli.WithWorkingDirectory(abs), cli.WithProfiles([]string{"*"}), cli.WithEnv(nil),
+		// The env_file is generated (withSources reads one); the file alone must load.
+		cli.WithoutEnvironmentResolution)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,29 +320,126 @@ func TestComposeRunsTheBinariesTheDockerfileBuilds(t *testing.T) {
 }
 
 // secretsDir runs `make compose-secrets` into a temporary directory: the files the
-// compose file mounts, as a user gets them.
+// compose file mounts and its env_file, as a user gets them. It runs once per test
+// binary (the generator is a `go run` of mesh); the tests only read the directory.
 func secretsDir(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	out, err := exec.Command("make", "-s", "-C", root, "compose-secrets", "SECRETS="+dir).CombinedOutput()
-	if err != nil {
-		t.Fatalf("make compose-secrets: %v\n%s", err, out)
+	generate.Do(func() {
+		dir, err := os.MkdirTemp("", "meshflow-compose-secrets-")
+		if err != nil {
+			generate.err = err
+			return
+		}
+		generate.dir = filepath.Join(dir, "secrets")
+		out, err := exec.Command("make", "-s", "-C", root, "compose-secrets", "SECRETS="+generate.dir).CombinedOutput()
+		if err != nil {
+			generate.err = fmt.Errorf("make compose-secrets: %v\n%s", err, out)
+		}
+	})
+	if generate.err != nil {
+		t.Fatal(generate.err)
 	}
-	return dir
+	return generate.dir
 }
 
-var secretRef = regexp.MustCompile(`/run/secrets/(\w+)`)
+var generate struct {
+	sync.Once
+	dir string
+	err error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if generate.dir != "" {
+		os.RemoveAll(filepath.Dir(generate.dir))
+	}
+	os.Exit(code)
+}
+
+// repoSecrets is the repository's secrets directory, which the compose file's paths
+// name (the tests read a generated one in its place).
+func repoSecrets(t *testing.T) string {
+	t.Helper()
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(abs, "secrets")
+}
+
+// generatedPath is where a path of the repository's secrets directory is in
+// generated; "" for a path outside it.
+func generatedPath(t *testing.T, path, generated string) string {
+	t.Helper()
+	rel, err := filepath.Rel(repoSecrets(t), path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return ""
+	}
+	return filepath.Join(generated, rel)
+}
+
+// withSources is the project as compose runs it once `make compose-secrets` wrote
+// generated: each service's env_file read from there, as compose merges it (a
+// variable the service's environment sets wins).
+func (c compose) withSources(generated string) compose {
+	c.t.Helper()
+	for name, s := range c.Services {
+		for i, f := range s.EnvFiles {
+			if p := generatedPath(c.t, f.Path, generated); p != "" {
+				s.EnvFiles[i].Path = p
+			}
+		}
+		c.Services[name] = s
+	}
+	p, err := c.WithServicesEnvironmentResolved(true)
+	if err != nil {
+		c.t.Fatalf("the services' env_file: %v", err)
+	}
+	return compose{p, c.t}
+}
+
+// inService is the file of generated that a service finds at path (a secret under
+// /run/secrets/, or a directory bind-mounted from secrets/ or a file in it), and
+// whether it is mounted at all.
+func (c compose) inService(s types.ServiceConfig, path, generated string) (string, bool) {
+	c.t.Helper()
+	for _, sec := range s.Secrets {
+		target := sec.Target
+		if target == "" {
+			target = sec.Source
+		}
+		if !filepath.IsAbs(target) {
+			target = "/run/secrets/" + target
+		}
+		if path == target {
+			return generatedPath(c.t, c.Secrets[sec.Source].File, generated), true
+		}
+	}
+	for _, v := range s.Volumes {
+		if v.Type != types.VolumeTypeBind {
+			continue
+		}
+		if path == v.Target {
+			return generatedPath(c.t, v.Source, generated), true
+		}
+		if rel, ok := strings.CutPrefix(path, v.Target+"/"); ok {
+			return generatedPath(c.t, filepath.Join(v.Source, rel), generated), true
+		}
+	}
+	return "", false
+}
+
+var secretRef = regexp.MustCompile(`/run/secrets/[\w./-]*\w`)
 
 func TestComposeSecretsAreFilesNeverInline(t *testing.T) {
-	c := loadCompose(t)
-	abs, _ := filepath.Abs(root)
 	generated := secretsDir(t)
+	c := loadCompose(t).withSources(generated)
 	for name, s := range c.Secrets {
 		if s.Environment != "" || s.Content != "" || s.File == "" {
 			t.Errorf("secret %s is not a file", name)
 			continue
 		}
-		if filepath.Dir(s.File) != filepath.Join(abs, "secrets") {
+		if filepath.Dir(s.File) != repoSecrets(t) {
 			t.Errorf("secret %s is %s, outside secrets/", name, s.File)
 		}
 		if b, err := os.ReadFile(filepath.Join(generated, filepath.Base(s.File))); err != nil || len(b) == 0 {
@@ -348,17 +449,19 @@ func TestComposeSecretsAreFilesNeverInline(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(generated, ".gitignore")); strings.TrimSpace(string(b)) != "*" {
 		t.Error("the secrets directory does not ignore itself in git")
 	}
+	if fi, err := os.Stat(generated); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("make compose-secrets leaves %s open (%v): only its owner may list it", generated, fi.Mode().Perm())
+	}
 
 	secretish := regexp.MustCompile(`(?i)(PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_KEY|_KEY)$`)
 	for name, s := range c.Services {
-		mounted := map[string]bool{}
 		for _, sec := range s.Secrets {
-			mounted[sec.Source] = true
 			if sec.Target != "" && sec.Target != sec.Source && sec.Target != "/run/secrets/"+sec.Source {
 				t.Errorf("%s mounts secret %s as %s: keep /run/secrets/<name>", name, sec.Source, sec.Target)
 			}
 		}
-		// Every /run/secrets/<x> a service reads is mounted into it.
+		// Every /run/secrets/<x> a service reads is mounted into it, its environment
+		// as compose sets it (the generated env_file included).
 		texts := []string{script(s)}
 		for k, v := range s.Environment {
 			if v != nil {
@@ -378,32 +481,113 @@ func TestComposeSecretsAreFilesNeverInline(t *testing.T) {
 			texts = append(texts, strings.Join(s.HealthCheck.Test, " "))
 		}
 		for _, text := range texts {
-			for _, m := range secretRef.FindAllStringSubmatch(text, -1) {
-				if !mounted[m[1]] {
-					t.Errorf("%s reads /run/secrets/%s without mounting that secret", name, m[1])
+			for _, path := range secretRef.FindAllString(text, -1) {
+				if _, ok := c.inService(s, path, generated); !ok {
+					t.Errorf("%s reads %s without mounting it", name, path)
 				}
 			}
 		}
 	}
 }
 
-// TestComposeEnvironmentIsWhatTheBinariesRead loads every Meshflow service's
-// environment with host.ConfigFromEnv — secret files as `make compose-secrets` writes
-// them — and checks the configuration it yields against the rest of the file, then
-// checks every source against a sandbox started with the sandbox service's flags.
-func TestComposeEnvironmentIsWhatTheBinariesRead(t *testing.T) {
+// TestComposeWiresTheSourcesFromTheRegistry: the compose file and the Makefile name
+// no source; every Meshflow service reads the sources' variables from the env_file
+// `mesh compose-env` writes and their secrets from the directory it writes, mounted
+// read-only where the sandbox service reads the credentials it accepts. A new
+// connector is then wired by its registration alone (the test below checks what
+// the generator makes of it).
+func TestComposeWiresTheSourcesFromTheRegistry(t *testing.T) {
 	c := loadCompose(t)
+	envFile := filepath.Join(repoSecrets(t), "sources.env")
+	dir := filepath.Join(repoSecrets(t), "sources")
+	targets := map[string]bool{}
+	for name, s := range c.Services {
+		if s.Image != "meshflow:local" {
+			continue
+		}
+		if len(s.EnvFiles) != 1 || s.EnvFiles[0].Path != envFile || !bool(s.EnvFiles[0].Required) {
+			t.Errorf("%s reads env files %+v; every Meshflow service reads the sources' variables from %s, required", name, s.EnvFiles, envFile)
+		}
+		mounted := false
+		for _, v := range s.Volumes {
+			if v.Type == types.VolumeTypeBind && v.Source == dir {
+				mounted = true
+				targets[v.Target] = true
+				if !v.ReadOnly {
+					t.Errorf("%s mounts %s writable: the services only read their secrets", name, dir)
+				}
+			}
+		}
+		if !mounted {
+			t.Errorf("%s does not mount the sources' secrets (%s)", name, dir)
+		}
+	}
+	if len(targets) != 1 {
+		t.Fatalf("the services mount %s at %v: mount it at one place, which the env file's *_FILE paths name", dir, targets)
+	}
+	for target := range targets {
+		if got := flagValue(t, c.service("sandbox"), "secrets-dir"); got != target {
+			t.Errorf("the sandbox reads its credentials from %s, the services mount their secrets at %s", got, target)
+		}
+	}
+
+	texts := map[string]string{"docker-compose.yml": readFile(t, "docker-compose.yml"), "the Makefile's compose-secrets": makeRecipe(t, "compose-secrets")}
+	for _, conn := range host.Connectors() {
+		var names []string
+		for _, v := range conn.Vars {
+			names = append(names, v.Name, sandbox.SecretFile(v.Name))
+		}
+		if conn.SandboxFlags != nil {
+			own := flag.NewFlagSet(conn.Name, flag.ContinueOnError)
+			conn.SandboxFlags(own)
+			own.VisitAll(func(f *flag.Flag) { names = append(names, "--"+f.Name) })
+		}
+		for where, text := range texts {
+			for _, n := range names {
+				if regexp.MustCompile(`(^|[^\w-])` + regexp.QuoteMeta(n) + `($|[^\w-])`).MatchString(text) {
+					t.Errorf("%s names %s of the source %s: derive it from the registry (mesh compose-env) instead", where, n, conn.Name)
+				}
+			}
+		}
+	}
+}
+
+// makeRecipe is the recipe of a Makefile target.
+func makeRecipe(t *testing.T, target string) string {
+	t.Helper()
+	var lines []string
+	in := false
+	for _, l := range strings.Split(readFile(t, "Makefile"), "\n") {
+		switch {
+		case strings.HasPrefix(l, target+":"):
+			in = true
+		case in && strings.HasPrefix(l, "\t"):
+			lines = append(lines, l)
+		case in:
+			return strings.Join(lines, "\n")
+		}
+	}
+	if !in {
+		t.Fatalf("the Makefile has no target %s", target)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestComposeEnvironmentIsWhatTheBinariesRead loads every Meshflow service's
+// environment with host.ConfigFromEnv — its env_file and secret files as `make
+// compose-secrets` writes them — and checks the configuration it yields against the
+// rest of the file, then checks every registered source (the domains' own included)
+// against a sandbox started as the sandbox service starts it, with the same secrets.
+func TestComposeEnvironmentIsWhatTheBinariesRead(t *testing.T) {
 	generated := secretsDir(t)
+	c := loadCompose(t).withSources(generated)
 	sandboxSvc := c.service("sandbox")
 	sandboxRoot := "http://sandbox:" + port(t, flagValue(t, sandboxSvc, "addr"))
-	// The sandbox as the sandbox service starts it: each vendor's flags as the
-	// service sets them (the credentials it accepts read from their secrets).
-	sb, written := composeSandbox(t, sandboxSvc, generated)
+	sb := c.composeSandbox(sandboxSvc, generated)
 	ts := httptest.NewServer(sb)
 	defer ts.Close()
 
 	n := 0
-	keyDirs := map[string]bool{} // where the services read key files the sandbox writes
 	for name, s := range c.Services {
 		if !readsVars(s) {
 			continue
@@ -414,40 +598,19 @@ func TestComposeEnvironmentIsWhatTheBinariesRead(t *testing.T) {
 				t.Errorf("%s sets %s, which no Meshflow binary reads (host.Vars)", name, k)
 			}
 		}
-		mounted := map[string]bool{}
-		for _, sec := range s.Secrets {
-			mounted[sec.Source] = true
-		}
-		keys := false
 		getenv := func(k string) string {
 			v := env(s, k)
 			variable, _ := host.LookupVar(k)
-			switch {
-			case v == "":
-				return ""
-			case variable.FileContents:
-				// A key file the sandbox service writes, as it writes it: naming the
-				// listen address (0.0.0.0), which the service's other variables
-				// (GA4_TOKEN_URL) must override.
-				if !written[v] {
-					t.Errorf("%s reads %s from %s, which the sandbox service does not write", name, k, v)
-				}
-				keys, keyDirs[filepath.Dir(v)] = true, true
-				f := filepath.Join(t.TempDir(), filepath.Base(v))
-				listen := "http://" + flagValue(t, sandboxSvc, "addr")
-				if err := os.WriteFile(f, []byte(sb.Values(listen)[owner(k)][k]), 0o600); err != nil {
-					t.Fatal(err)
-				}
-				return f
-			case strings.HasSuffix(k, "_FILE"):
-				m := secretRef.FindStringSubmatch(v)
-				if m == nil || v != m[0] || !mounted[m[1]] {
-					t.Errorf("%s: %s=%s is not a secret mounted into the service", name, k, v)
-					return ""
-				}
-				return filepath.Join(generated, m[1])
+			if v == "" || !(variable.FileContents || strings.HasSuffix(k, "_FILE")) {
+				return v
 			}
-			return v
+			// A file: the one the service finds there, as generated.
+			f, ok := c.inService(s, v, generated)
+			if !ok || f == "" {
+				t.Errorf("%s: %s=%s is not a file mounted into the service from secrets/", name, k, v)
+				return ""
+			}
+			return f
 		}
 		cfg, err := host.ConfigFromEnv(getenv)
 		if err != nil {
@@ -456,63 +619,46 @@ func TestComposeEnvironmentIsWhatTheBinariesRead(t *testing.T) {
 		}
 		checkTopology(t, c, name, cfg, generated)
 		checkSources(t, name, cfg, sandboxRoot, sb, ts.URL)
-		if keys && s.DependsOn["sandbox"].Condition != types.ServiceConditionHealthy {
-			t.Errorf("%s reads a key file the sandbox writes, but does not wait for the sandbox to be healthy", name)
-		}
-	}
-	for name, s := range c.Services {
-		if !readsVars(s) || (binary(s) != "/app/mesh-worker" && name != "doctor") {
-			continue
-		}
-		for dir := range keyDirs {
-			vol := false
-			for _, v := range s.Volumes {
-				vol = vol || (v.Source == "sandbox-keys" && v.Target == dir)
-			}
-			if !vol {
-				t.Errorf("%s does not mount the sandbox's key volume at %s", name, dir)
-			}
-		}
 	}
 	if n < len(domains.Mesh().Domains)+2 {
 		t.Errorf("only %d services run mesh or mesh-worker", n)
 	}
 }
 
-// composeSandbox starts the sandbox in process as the sandbox service starts it:
-// every connector's sandbox, each vendor flag the service's command gives set to its
-// value, a "$(cat /run/secrets/x)" read from the secret generated in dir. It returns
-// the paths the flags name, which the sandbox writes (key files).
-func composeSandbox(t *testing.T, svc types.ServiceConfig, dir string) (*sandbox.Server, map[string]bool) {
-	t.Helper()
+// composeSandbox starts the sandbox in process as the sandbox service starts it: every
+// connector's sandbox (the command's flags, sandbox.RegisterFlags), the flags the
+// service's command gives set to their values, --secrets-dir read where the service
+// mounts it from: the secrets generated.
+func (c compose) composeSandbox(svc types.ServiceConfig, generated string) *sandbox.Server {
+	c.t.Helper()
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
-	var settings []any
-	for _, conn := range host.Connectors() {
-		if conn.SandboxFlags != nil {
-			settings = append(settings, conn.SandboxFlags(fs))
-		}
-	}
-	written := map[string]bool{}
-	catSecret := regexp.MustCompile(`^\$\(cat /run/secrets/(\w+)\)$`)
+	flags := sandbox.RegisterFlags(fs, host.Connectors())
+	seed := fs.Int64("seed", 1, "")
 	for _, m := range regexp.MustCompile(`--([\w-]+)[ =]("[^"]*"|\S+)`).FindAllStringSubmatch(script(svc), -1) {
 		name, value := m[1], strings.Trim(m[2], `"`)
 		if fs.Lookup(name) == nil {
 			continue // the command's own flags (--addr)
 		}
-		if sec := catSecret.FindStringSubmatch(value); sec != nil {
-			value = strings.TrimSpace(readSecret(t, dir, sec[1]))
-		} else if filepath.IsAbs(value) {
-			written[value] = true
+		if name == "secrets-dir" {
+			dir, ok := c.inService(svc, value, generated)
+			if !ok || dir == "" {
+				c.t.Fatalf("the sandbox reads its credentials from %s, which is not mounted into it from secrets/", value)
+			}
+			value = dir
 		}
 		if err := fs.Set(name, value); err != nil {
-			t.Fatalf("the sandbox service's --%s %s: %v", name, value, err)
+			c.t.Fatalf("the sandbox service's --%s %s: %v", name, value, err)
 		}
 	}
-	sb, err := sandbox.Open(&sandbox.Options{Connectors: host.Connectors(), Settings: settings})
+	settings, err := flags.Settings()
 	if err != nil {
-		t.Fatalf("the sandbox service's flags: %v", err)
+		c.t.Fatalf("the sandbox service's flags: %v", err)
 	}
-	return sb, written
+	sb, err := sandbox.Open(&sandbox.Options{Seed: *seed, Connectors: host.Connectors(), Settings: settings})
+	if err != nil {
+		c.t.Fatalf("the sandbox service's flags: %v", err)
+	}
+	return sb
 }
 
 // owner is the name of the connector whose variable name is.
@@ -744,7 +890,7 @@ func TestComposeStartOrder(t *testing.T) {
 		"temporal-setup":  {"temporal": types.ServiceConditionHealthy},
 		"temporal-ui":     {"temporal": types.ServiceConditionHealthy},
 		"s3-setup":        {"s3": types.ServiceConditionHealthy},
-		"catalog":         {"postgresql": types.ServiceConditionHealthy, "s3-setup": types.ServiceConditionCompletedSuccessfully, "sandbox": types.ServiceConditionHealthy},
+		"catalog":         {"postgresql": types.ServiceConditionHealthy, "s3-setup": types.ServiceConditionCompletedSuccessfully},
 	}
 	for name, s := range c.Services {
 		if binary(s) == "/app/mesh-worker" || name == "doctor" {
