@@ -73,5 +73,27 @@ func (a *Answer) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Body != nil {
 		r.Body.Close()
 	}
-	return &http.Response{StatusCode: a.Status, Header: a.Header.Clone(), Body: io.NopCloser(bytes.NewReader(a.Body)), Request: r}, nil
+	return a.to(r), nil
+}
+
+func (a *Answer) to(r *http.Request) *http.Response {
+	return &http.Response{StatusCode: a.Status, Header: a.Header.Clone(), Body: io.NopCloser(bytes.NewReader(a.Body)), Request: r}
+}
+
+// Replies is an http.RoundTripper that answers each request, without a network,
+// with the status, header and body its function picks from the request and the body
+// the request carries: a fuzz test answers each endpoint of a connector well-formed
+// but the one under test.
+type Replies func(r *http.Request, body []byte) (status int, header http.Header, respBody []byte)
+
+// RoundTrip answers r.
+func (f Replies) RoundTrip(r *http.Request) (*http.Response, error) {
+	var in []byte
+	if r.Body != nil {
+		in, _ = io.ReadAll(r.Body)
+		r.Body.Close()
+	}
+	a := Answer{}
+	a.Status, a.Header, a.Body = f(r, in)
+	return a.to(r), nil
 }

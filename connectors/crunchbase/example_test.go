@@ -7,19 +7,19 @@ import (
 	"time"
 
 	"github.com/meshflow/meshflow/connectors/crunchbase"
-	"github.com/meshflow/meshflow/connectors/hubspot"
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sbcrunchbase "github.com/meshflow/meshflow/dev/sandbox/crunchbase"
 	"github.com/meshflow/meshflow/framework/source"
 )
 
-// A full read, then incremental reads from its cursor, against the sandbox.
+// A full read, then an incremental read from its cursor, against the sandbox.
 func Example() {
-	sb := sandbox.New(&sandbox.Options{Connectors: []source.Connector{hubspot.Connector, crunchbase.Connector}, Seed: 1, Settings: []any{sbcrunchbase.Options{Organizations: 70}}})
+	sb := sandbox.New(&sandbox.Options{Connectors: []source.Connector{crunchbase.Connector}, Seed: 1, Settings: []any{sbcrunchbase.Options{Organizations: 70}}})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
 
-	src, err := crunchbase.New(crunchbase.Config{BaseURL: sbcrunchbase.URL(srv.URL), UserKey: sbcrunchbase.DefaultKey, PageSize: 25, RequestsPerMinute: -1}, nil)
+	// The sandbox's values: its address, the key it accepts, unpaced.
+	src, err := crunchbase.Connector.Open(sb.Values(srv.URL)["crunchbase"])
 	if err != nil {
 		panic(err)
 	}
@@ -35,11 +35,4 @@ func Example() {
 	// Output:
 	// 70 organizations <nil>
 	// 4 changed <nil>
-}
-
-// A Config never prints its key.
-func ExampleConfig() {
-	fmt.Printf("%+v\n", crunchbase.Config{UserKey: "9a8b7c6d"})
-	// Output:
-	// {BaseURL: UserKey:[REDACTED] PageSize:0 RequestsPerMinute:0}
 }

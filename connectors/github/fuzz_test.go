@@ -1,9 +1,7 @@
 package github
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,16 +19,7 @@ const fuzzBase = "https://api.github.test"
 
 var fuzzNow = time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 
-// fuzzReply answers each request without a network: it picks the status, headers
-// and body from the request.
-type fuzzReply func(r *http.Request) (int, http.Header, []byte)
-
-func (f fuzzReply) RoundTrip(r *http.Request) (*http.Response, error) {
-	code, h, b := f(r)
-	return &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(bytes.NewReader(b)), Request: r}, nil
-}
-
-func fuzzSource(t *testing.T, reply fuzzReply) *Source {
+func fuzzSource(t *testing.T, reply conformance.Replies) *Source {
 	t.Helper()
 	src, err := New(Config{BaseURL: fuzzBase, Token: secret.Value(fuzzToken), Repos: []string{"acme/app", "acme/api"}, Branches: []string{"release"}},
 		&Options{HTTPClient: &http.Client{Transport: reply}, RequestsPerSecond: -1, Now: func() time.Time { return fuzzNow }})
@@ -49,7 +38,7 @@ func checkPage(t *testing.T, p source.Page, err error) {
 }
 
 // wellFormed answers each endpoint as GitHub does, with one item and no next page.
-func wellFormed(r *http.Request) (int, http.Header, []byte) {
+func wellFormed(r *http.Request, _ []byte) (int, http.Header, []byte) {
 	h := http.Header{"Etag": {`W/"abc"`}}
 	p := r.URL.Path
 	switch {
@@ -179,7 +168,7 @@ func FuzzResponse(f *testing.F) {
 		if code < 100 || code > 599 {
 			code = 200
 		}
-		src := fuzzSource(t, func(*http.Request) (int, http.Header, []byte) {
+		src := fuzzSource(t, func(*http.Request, []byte) (int, http.Header, []byte) {
 			return code, http.Header{"Link": {link}, "Retry-After": {retryAfter}, "X-Ratelimit-Remaining": {"1"}}, body
 		})
 		cs := cases[int(stream)%len(cases)]

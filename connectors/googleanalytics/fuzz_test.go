@@ -1,9 +1,7 @@
 package googleanalytics
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -49,23 +47,7 @@ func keyLines(t testing.TB) []string {
 	return out
 }
 
-// fuzzReply answers each request without a network: answer picks the status,
-// headers and body from the request. Iterations of a fuzz target run one after the
-// other in a process, so each sets answer and reuses one Source: signing a JWT for
-// every iteration would cost most of the fuzzing time.
-type fuzzReply struct {
-	answer func(r *http.Request) (int, http.Header, []byte)
-}
-
-func (f *fuzzReply) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil {
-		r.Body.Close()
-	}
-	code, h, b := f.answer(r)
-	return &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(bytes.NewReader(b)), Request: r}, nil
-}
-
-func fuzzSource(t testing.TB, reply *fuzzReply) *Source {
+func fuzzSource(t testing.TB, reply conformance.Replies) *Source {
 	t.Helper()
 	src, err := New(Config{PropertyIDs: []string{fuzzProperty}, CredentialsJSON: secret.Value(fuzzKey), TokenURL: fuzzTokenURL, BaseURL: fuzzBaseURL, StartDate: "2026-03-01"},
 		&Options{HTTPClient: &http.Client{Transport: reply}, RequestsPerSecond: -1, Now: func() time.Time { return fuzzNow }})
@@ -95,7 +77,7 @@ func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 const fuzzRow = `{"dimensionValues":[{"value":"20260309"},{"value":"Organic Search"},{"value":"/pricing"}],"metricValues":[{"value":"42"},{"value":"37"},{"value":"3"}]}`
 
 // wellFormed answers the token endpoint and runReport as Google does.
-func wellFormed(r *http.Request) (int, http.Header, []byte) {
+func wellFormed(r *http.Request, _ []byte) (int, http.Header, []byte) {
 	if r.URL.String() == fuzzTokenURL {
 		return 200, nil, []byte(fuzzGrant)
 	}
@@ -121,7 +103,7 @@ func FuzzCursor(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	secrets := append(keyLines(f), fuzzAccess)
-	src := fuzzSource(f, &fuzzReply{answer: wellFormed})
+	src := fuzzSource(f, wellFormed)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		_, derr := decodeCursor(raw)
 		for _, partition := range []string{"", "2026-03-02"} {
@@ -162,8 +144,11 @@ func FuzzResponse(f *testing.F) {
 		f.Add(s.status, s.retryAfter, []byte(s.body), true)
 	}
 	lines := keyLines(f)
-	reply := &fuzzReply{answer: wellFormed}
-	src := fuzzSource(f, reply)
+	// Iterations of a fuzz target run one after the other in a process, so each sets
+	// answer and reuses one Source: signing a JWT for every iteration would cost most
+	// of the fuzzing time.
+	answer := conformance.Replies(wellFormed)
+	src := fuzzSource(f, func(r *http.Request, body []byte) (int, http.Header, []byte) { return answer(r, body) })
 	f.Fuzz(func(t *testing.T, status uint16, retryAfter string, body []byte, toTokenEndpoint bool) {
 		// The access token is a secret once issued; a failed token request issued none.
 		secrets := slices.Clone(lines)
@@ -174,9 +159,9 @@ func FuzzResponse(f *testing.F) {
 		if code < 100 || code > 599 {
 			code = 200
 		}
-		reply.answer = func(r *http.Request) (int, http.Header, []byte) {
+		answer = func(r *http.Request, b []byte) (int, http.Header, []byte) {
 			if (r.URL.String() == fuzzTokenURL) != toTokenEndpoint {
-				return wellFormed(r)
+				return wellFormed(r, b)
 			}
 			return code, http.Header{"Retry-After": {retryAfter}, "Content-Type": {"application/json"}}, body
 		}

@@ -1,9 +1,7 @@
 package hubspot
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -18,22 +16,9 @@ const fuzzToken = "pat-na1-FUZZ-SECRET-7f3a9c1e"
 
 var fuzzNow = time.Date(2026, 3, 10, 3, 0, 0, 0, time.UTC)
 
-// fuzzReply answers every request with one canned response: a fuzz iteration
-// then costs no network and the connector sees exactly the bytes under test.
-type fuzzReply struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (f *fuzzReply) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil {
-		r.Body.Close()
-	}
-	return &http.Response{StatusCode: f.status, Header: f.header.Clone(), Body: io.NopCloser(bytes.NewReader(f.body)), Request: r}, nil
-}
-
-func fuzzSource(t *testing.T, reply *fuzzReply) *Source {
+// fuzzSource answers every request with reply: a fuzz iteration then costs no
+// network and the connector sees exactly the bytes under test.
+func fuzzSource(t *testing.T, reply *conformance.Answer) *Source {
 	t.Helper()
 	src, err := New(Config{BaseURL: "https://api.hubapi.test", Token: fuzzToken}, &Options{
 		HTTPClient: &http.Client{Transport: reply}, RequestsPerSecond: -1, SearchRequestsPerSecond: -1,
@@ -79,7 +64,7 @@ func FuzzCursor(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	reply := &fuzzReply{status: 200, body: []byte(`{"total":1,"results":[` + fuzzContact + `]}`)}
+	reply := &conformance.Answer{Status: 200, Body: []byte(`{"total":1,"results":[` + fuzzContact + `]}`)}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		src := fuzzSource(t, reply)
 		_, derr := decodeCursor(raw, defaultLookback)
@@ -130,7 +115,7 @@ func FuzzResponse(f *testing.F) {
 		if code < 100 || code > 599 {
 			code = 200
 		}
-		reply := &fuzzReply{status: code, header: http.Header{"Retry-After": {retryAfter}}, body: body}
+		reply := &conformance.Answer{Status: code, Header: http.Header{"Retry-After": {retryAfter}}, Body: body}
 		st := fuzzSource(t, reply).Streams()[0]
 		p, err := st.NextPage(t.Context(), source.PageRequest{Cursor: cursors[int(cursor)%len(cursors)], SyncStart: fuzzNow})
 		checkPage(t, p, err)

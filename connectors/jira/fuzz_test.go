@@ -1,10 +1,8 @@
 package jira
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,19 +24,7 @@ var (
 	fuzzNow   = time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
 )
 
-// fuzzReply answers each request without a network: reply picks the status,
-// headers and body from the request.
-type fuzzReply func(r *http.Request) (int, http.Header, []byte)
-
-func (f fuzzReply) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil {
-		r.Body.Close()
-	}
-	code, h, b := f(r)
-	return &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(bytes.NewReader(b)), Request: r}, nil
-}
-
-func fuzzSource(t *testing.T, reply fuzzReply) *Source {
+func fuzzSource(t *testing.T, reply conformance.Replies) *Source {
 	t.Helper()
 	src, err := New(Config{BaseURL: "https://acme.atlassian.test", Email: fuzzEmail, Token: fuzzToken, Projects: []string{"OPS"}},
 		&Options{HTTPClient: &http.Client{Transport: reply}, RequestsPerSecond: -1, Now: func() time.Time { return fuzzNow }})
@@ -57,7 +43,7 @@ func checkPage(t *testing.T, stream string, p source.Page, err error) {
 }
 
 // wellFormed answers each endpoint as Jira Cloud does, with one item.
-func wellFormed(r *http.Request) (int, http.Header, []byte) {
+func wellFormed(r *http.Request, _ []byte) (int, http.Header, []byte) {
 	switch {
 	case strings.HasSuffix(r.URL.Path, "/search/jql"):
 		return 200, nil, []byte(`{"issues":[{"id":"10001","key":"OPS-1","fields":{"summary":"s","updated":"2026-03-09T10:00:00.000+0000"}}],"nextPageToken":"CAEaAggD","isLast":false}`)
@@ -146,7 +132,7 @@ func FuzzResponse(f *testing.F) {
 			code = 200
 		}
 		tg := targets[int(target)%len(targets)]
-		src := fuzzSource(t, func(*http.Request) (int, http.Header, []byte) {
+		src := fuzzSource(t, func(*http.Request, []byte) (int, http.Header, []byte) {
 			return code, http.Header{"Retry-After": {retryAfter}, "Ratelimit-Reason": {"jira-burst-based"}}, body
 		})
 		st, _ := source.Lookup(src, tg.stream)

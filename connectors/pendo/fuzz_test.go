@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,21 +20,7 @@ const fuzzKey = "pendo-FUZZ-SECRET-4c7e0b92.us"
 
 var fuzzNow = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC) // 05:00 in Los Angeles
 
-// fuzzReply answers each request without a network: it picks the status and body
-// from the request and the body it carries.
-type fuzzReply func(r *http.Request, body []byte) (int, []byte)
-
-func (f fuzzReply) RoundTrip(r *http.Request) (*http.Response, error) {
-	var in []byte
-	if r.Body != nil {
-		in, _ = io.ReadAll(r.Body)
-		r.Body.Close()
-	}
-	code, b := f(r, in)
-	return &http.Response{StatusCode: code, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(b)), Request: r}, nil
-}
-
-func fuzzSource(t *testing.T, reply fuzzReply) *Source {
+func fuzzSource(t *testing.T, reply conformance.Replies) *Source {
 	t.Helper()
 	src, err := New(Config{BaseURL: "https://app.pendo.test", IntegrationKey: secret.Value(fuzzKey), HistoryDays: 30, MinInterval: -1},
 		&Options{HTTPClient: &http.Client{Transport: reply}, Now: func() time.Time { return fuzzNow }})
@@ -63,14 +48,14 @@ func checkPage(t *testing.T, p source.Page, err error) {
 
 // wellFormed answers as Pendo does: one page or feature in a list, one visitor or
 // account from an aggregation, and no events (an event row must match the day asked).
-func wellFormed(r *http.Request, body []byte) (int, []byte) {
+func wellFormed(r *http.Request, body []byte) (int, http.Header, []byte) {
 	switch {
 	case strings.HasSuffix(r.URL.Path, "/page"), strings.HasSuffix(r.URL.Path, "/feature"):
-		return 200, []byte(`[{"id":"aJ0KOADQZVL5h9Kn1SRJZg","name":"Home","appId":-323232,"createdAt":1709269200000,"lastUpdatedAt":1709269200000}]`)
+		return 200, nil, []byte(`[{"id":"aJ0KOADQZVL5h9Kn1SRJZg","name":"Home","appId":-323232,"createdAt":1709269200000,"lastUpdatedAt":1709269200000}]`)
 	case bytes.Contains(body, []byte("Events")):
-		return 200, []byte(`{"results":[]}`)
+		return 200, nil, []byte(`{"results":[]}`)
 	}
-	return 200, []byte(`{"results":[{"visitorId":"v-1","accountId":"acc-1","metadata":{"auto":{"lastupdated":1773000000000},"agent":{"email":"a@b.test"}}}]}`)
+	return 200, nil, []byte(`{"results":[{"visitorId":"v-1","accountId":"acc-1","metadata":{"auto":{"lastupdated":1773000000000},"agent":{"email":"a@b.test"}}}]}`)
 }
 
 // FuzzCursor feeds arbitrary bytes as the resume cursor of every stream (each
@@ -150,7 +135,7 @@ func FuzzResponse(f *testing.F) {
 			code = 200
 		}
 		tg := targets[int(target)%len(targets)]
-		src := fuzzSource(t, func(*http.Request, []byte) (int, []byte) { return code, body })
+		src := fuzzSource(t, func(*http.Request, []byte) (int, http.Header, []byte) { return code, nil, body })
 		st, _ := source.Lookup(src, tg.stream)
 		p, err := st.NextPage(t.Context(), source.PageRequest{Cursor: tg.cursor, SyncStart: fuzzNow})
 		checkPage(t, p, err)

@@ -1,6 +1,7 @@
 package crunchbase
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -71,6 +72,19 @@ func (a *API) Matches() []fake.Match {
 	out := make([]fake.Match, len(a.orgs))
 	for i, x := range a.orgs {
 		out[i] = fake.Match{ID: x.uuid, Name: x.name, Domain: x.website, Company: x.company, Variant: x.variant}
+	}
+	return out
+}
+
+// Organizations is what a complete read must land: every organization once, at
+// its current version, in uuid order, as a search answers it when asked for every
+// field the imitation serves.
+func (a *API) Organizations() []json.RawMessage {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]json.RawMessage, len(a.orgs))
+	for i, x := range a.orgs {
+		out[i], _ = json.Marshal(x.entity(fieldIDs)) // strings, numbers, maps: cannot fail
 	}
 	return out
 }

@@ -191,6 +191,11 @@ func unknownFields(fields []string) []string {
 	return bad
 }
 
+// entity is the organization as a search answers it, with the requested fields.
+func (x *org) entity(fields []string) map[string]any {
+	return map[string]any{"uuid": x.uuid, "properties": x.properties(fields)}
+}
+
 // properties renders the requested fields; unset ones are left out, as Crunchbase does.
 func (x *org) properties(fields []string) map[string]any {
 	p := map[string]any{}

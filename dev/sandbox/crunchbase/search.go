@@ -200,7 +200,7 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) {
 	}
 	entities := make([]map[string]any, len(page))
 	for i, x := range page {
-		entities[i] = map[string]any{"uuid": x.uuid, "properties": x.properties(req.FieldIDs)}
+		entities[i] = x.entity(req.FieldIDs)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(hits), "entities": entities})
 }
