@@ -1,5 +1,7 @@
 // Package marketintel is the market intelligence domain: the companies in our market,
-// from Crunchbase. The market-intelligence team owns it.
+// from Crunchbase, and People Data Labs' firmographics of the companies the mesh
+// knows (a source the domain keeps for itself, sources/peopledatalabs.yaml). The
+// market-intelligence team owns it.
 package marketintel
 
 import (
@@ -7,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/source"
 )
 
 // Name is the domain's name; its workers poll the task queue "meshflow.market_intelligence".
@@ -15,6 +18,9 @@ const Name = "market_intelligence"
 //go:embed models/organizations.sql
 var organizationsSQL string
 
+//go:embed models/company_enrichment.sql
+var companyEnrichmentSQL string
+
 // Domain declares the market intelligence domain and its products.
 func Domain() mesh.Domain {
 	return mesh.Domain{
@@ -22,7 +28,8 @@ func Domain() mesh.Domain {
 		Owner:       "market-intelligence",
 		Contact:     "#market-intel",
 		Description: "Companies in our market: funding, size, categories and websites.",
-		Products:    []mesh.Product{organizations()},
+		Products:    []mesh.Product{organizations(), companyEnrichment()},
+		Sources:     []source.Connector{PeopleDataLabs()},
 	}
 }
 
@@ -68,5 +75,63 @@ func organizations() mesh.Product {
 		},
 		Freshness: mesh.Freshness{WarnAfter: 8 * 24 * time.Hour, FailAfter: 15 * 24 * time.Hour},
 		Cadence:   "@weekly",
+	}
+}
+
+// companyEnrichment lands People Data Labs' answer for every web domain of
+// identity.company_ids not asked within PEOPLEDATALABS_REFRESH_DAYS (the stream's
+// keys query reads its own landings), so each run spends credits on new and stale
+// domains only.
+func companyEnrichment() mesh.Product {
+	return mesh.Product{
+		Name: "company_enrichment",
+		Description: "People Data Labs firmographics (size, industry, headquarters, funding) for every web domain the mesh knows, " +
+			"matched or not, keyed on the domain asked and carrying its company_gid. A domain is asked again after PEOPLEDATALABS_REFRESH_DAYS.",
+		UseCases: []string{
+			"Segment CRM accounts by employee range and industry where HubSpot has no size.",
+			"Find companies whose website moved (website_differs): a rebrand or an acquisition.",
+			"See how much of the company base PDL knows (matched) before buying more credits.",
+		},
+		Tags:    []string{"peopledatalabs", "firmographics", "accounts", "enrichment"},
+		Version: "1.0.0",
+		// identity.company_ids is what the stream's keys query reads: declared, it runs
+		// first and the lineage names it.
+		Inputs: []mesh.Input{mesh.Raw("peopledatalabs", "company_enrichment"), mesh.FromProduct("identity", "company_ids")},
+		Model:  companyEnrichmentSQL,
+		Schema: []mesh.Column{
+			{Name: "web_domain", Type: mesh.String, Required: true, Doc: "The web domain asked about, as identity.company_ids normalises it."},
+			{Name: "company_gid", Type: mesh.String, Required: true, Doc: "Global company id of web_domain (framework/globalid's company_gid), as in marketing.crm_companies."},
+			{Name: "matched", Type: mesh.Bool, Required: true, Doc: "True when PDL has a company with that website; the other columns are null otherwise."},
+			{Name: "likelihood", Type: mesh.Int64, Doc: "How sure PDL is of the match, 1 to 10 (logarithmic)."},
+			{Name: "pdl_id", Type: mesh.String, Doc: "People Data Labs' company id."},
+			{Name: "name", Type: mesh.String, Doc: "Company name, lower case as PDL holds names."},
+			{Name: "website", Type: mesh.String, Doc: "Website as PDL holds it."},
+			{Name: "website_differs", Type: mesh.Bool, Doc: "True when PDL's website is another domain than the one asked (a rebrand, or the domain is an alternative one)."},
+			{Name: "employee_range", Type: mesh.String, Doc: "PDL's employee range: 1-10, 11-50, … 10001+."},
+			{Name: "employee_count", Type: mesh.Int64, Doc: "Employees PDL counts."},
+			{Name: "founded_year", Type: mesh.Int64, Doc: "Year founded."},
+			{Name: "industry", Type: mesh.String, Doc: "Industry, lower case."},
+			{Name: "country", Type: mesh.String, Doc: "Country of the headquarters, lower case."},
+			{Name: "locality", Type: mesh.String, Doc: "City of the headquarters, lower case."},
+			{Name: "company_type", Type: mesh.String, Doc: "public, private, nonprofit, …"},
+			{Name: "ticker", Type: mesh.String, Doc: "Stock ticker of a public company."},
+			{Name: "total_funding_usd", Type: mesh.Float64, Doc: "Total funding raised, in US dollars."},
+			{Name: "latest_funding_stage", Type: mesh.String, Doc: "Latest funding stage (seed, series_a, …)."},
+			{Name: "last_funding_date", Type: mesh.Date, Doc: "Date of the latest funding round."},
+			{Name: "pulled_at", Type: mesh.Timestamp, Required: true, Doc: "When the mesh asked PDL about the domain (UTC): the answer is as of then."},
+		},
+		PrimaryKey:     []string{"web_domain"},
+		Classification: mesh.Internal,
+		Checks: []mesh.Check{
+			mesh.RowCount(1, 0),
+			mesh.SQL("company_gid_from_shared_macro", "SELECT * FROM model WHERE company_gid IS DISTINCT FROM company_gid(web_domain)").
+				Describe("The global id is the shared macro's, so the rows join every other domain's."),
+			mesh.SQL("match_has_company", "SELECT * FROM model WHERE matched AND pdl_id IS NULL"),
+			mesh.SQL("likelihood_in_range", "SELECT * FROM model WHERE likelihood NOT BETWEEN 1 AND 10"),
+			mesh.SQL("mostly_matched", "SELECT * FROM model WHERE NOT matched AND (SELECT avg(CASE WHEN matched THEN 0 ELSE 1 END) FROM model) > 0.5").AsWarn().
+				Describe("More than half the domains unmatched: the keys are not companies' websites, or the account's data set changed."),
+		},
+		Freshness: mesh.Freshness{WarnAfter: 8 * 24 * time.Hour, FailAfter: 15 * 24 * time.Hour},
+		Cadence:   "0 8 * * 1",
 	}
 }
