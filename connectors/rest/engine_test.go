@@ -10,6 +10,7 @@ import (
 
 	"github.com/meshflow/meshflow/connectors/conformance"
 	"github.com/meshflow/meshflow/connectors/rest"
+	"github.com/meshflow/meshflow/dev/sandbox/stub"
 	"github.com/meshflow/meshflow/framework/source"
 )
 
@@ -163,9 +164,8 @@ func TestPaginatorsReadTheSameRecords(t *testing.T) {
 // it could not remember land once more in the syncs whose window still holds them —
 // those starting within the lookback after it — and no more after that.
 func TestBulkUpdateLandsAtOnce(t *testing.T) {
-	api := newThingsAPI(400, conformance.Faults{})
 	bulk := time.Now().UTC().Truncate(time.Second)
-	api.now = func() time.Time { return bulk }
+	api := stub.New(stub.Options{Things: 400, Now: func() time.Time { return bulk }})
 	ts := httptest.NewServer(api)
 	defer ts.Close()
 	p := paginators[0]
@@ -187,7 +187,7 @@ func TestBulkUpdateLandsAtOnce(t *testing.T) {
 	if n, _ := read(bulk.Add(-time.Hour)); n != 400 {
 		t.Fatalf("full read: %d things", n)
 	}
-	api.touchAll()
+	api.TouchAll()
 	changed, size := read(bulk.Add(time.Minute))
 	within, _ := read(bulk.Add(30 * time.Minute)) // the window (bulk − 59m, bulk + 30m]
 	after, _ := read(bulk.Add(3 * time.Hour))     // (bulk − 30m, bulk + 3h]

@@ -62,6 +62,9 @@ type Options struct {
 	Collection string // the path segment of the collection ["things"]
 	Token      string // the bearer token it accepts [Token]
 	Faults     conformance.Faults
+	// Now is the API's clock: the upper bound of an incremental filter and the time
+	// Mutate and TouchAll write [time.Now].
+	Now func() time.Time
 }
 
 // New returns the API with o.Things records, updated a minute apart over the last ten
@@ -77,7 +80,10 @@ func New(o Options) *API {
 	if o.Token == "" {
 		o.Token = Token
 	}
-	a := &API{collection: o.Collection, token: o.Token, now: time.Now, faults: o.Faults, rng: rand.New(rand.NewPCG(7, uint64(n)))}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	a := &API{collection: o.Collection, token: o.Token, now: o.Now, faults: o.Faults, rng: rand.New(rand.NewPCG(7, uint64(n)))}
 	base := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -10)
 	for i := range n {
 		t := &thing{ID: int64(100 + i*3), Name: fmt.Sprintf("thing %d", i), Updated: base.Add(time.Duration(i) * time.Minute)}
@@ -305,6 +311,13 @@ func (a *API) route(r *http.Request) (int, any, http.Header) {
 			}
 		}
 		return 200, map[string]any{"hits": page(list, from, body.Limit), "count": len(list)}, nil
+	case path == "/lookup": // one thing by its name, flat; 404 when none has it (a keyed stream's lookup)
+		for _, t := range a.things {
+			if t.Name == q.Get("name") {
+				return 200, t.json(), nil
+			}
+		}
+		return 404, map[string]any{"message": "no match for " + q.Get("name")}, nil
 	case strings.HasPrefix(path, "/things/") && strings.HasSuffix(path, "/notes"):
 		id, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(path, "/things/"), "/notes"), 10, 64)
 		i := slices.IndexFunc(a.things, func(t *thing) bool { return t.ID == id })
