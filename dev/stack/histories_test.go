@@ -16,6 +16,7 @@ import (
 	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains"
+	"github.com/meshflow/meshflow/domains/bi"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/mesh"
 )
@@ -118,6 +119,35 @@ func TestRecordHistories(t *testing.T) {
 		t.Fatal(flow.Explain(err))
 	}
 	save("quota_wait", run.GetID(), run.GetRunID())
+}
+
+// TestRecordDomainHistories records the domains' own workflows (bi's ExportLookML)
+// for their replay tests, apart from TestRecordHistories so recording one does not
+// replace the framework's histories recorded by earlier code:
+//
+//	MESHFLOW_RECORD_HISTORIES=$PWD/testdata/histories go test ./dev/stack -run TestRecordDomainHistories
+func TestRecordDomainHistories(t *testing.T) {
+	dir := os.Getenv("MESHFLOW_RECORD_HISTORIES")
+	if dir == "" {
+		t.Skip("set MESHFLOW_RECORD_HISTORIES=<dir> to record the domains' workflow histories for their replay tests")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	st := startStack(t, ctx, stack.Options{Log: testLog(t, zerolog.WarnLevel)})
+	cfg, stores := openLake(t, ctx, st, t.TempDir())
+	m := domains.Mesh()
+	stop := startWorker(t, st, cfg, m, stores)
+	defer stop()
+	runProduct(t, ctx, st, m, "marketing.crm_companies")
+	run, err := bi.StartExport(ctx, st.Client, "marketing.crm_companies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res bi.ExportResult
+	if err := run.Get(ctx, &res); err != nil || len(res.Views) != 1 {
+		t.Fatalf("export: %+v %v", res, err)
+	}
+	saveHistory(t, ctx, st, run.GetID(), run.GetRunID(), filepath.Join(dir, "bi_export_lookml.json"))
 }
 
 // saveHistory writes a workflow run's history as JSON, the form the SDK's replayer
