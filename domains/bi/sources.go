@@ -10,13 +10,16 @@ import (
 )
 
 //go:embed sources/looker.yaml
-var lookerSpec []byte
+var lookerYAML []byte
+
+// lookerSpec is the parsed spec, validated when the package loads.
+var lookerSpec = rest.Must("domains/bi/sources/looker.yaml", lookerYAML)
 
 // Looker is the looker source, which the bi domain alone reads (mesh.Domain.Sources):
 // a spec, sources/looker.yaml, with the imitation of dev/sandbox/looker as its
 // sandbox.
 func Looker() source.Connector {
-	c := rest.Must("domains/bi/sources/looker.yaml", lookerSpec).Connector()
+	c := lookerSpec.Connector()
 	c.Sandbox = sblooker.Start
 	c.SandboxFlags = func(fs *flag.FlagSet) any {
 		o := &sblooker.Options{}

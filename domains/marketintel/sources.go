@@ -10,13 +10,16 @@ import (
 )
 
 //go:embed sources/peopledatalabs.yaml
-var peopleDataLabsSpec []byte
+var peopleDataLabsYAML []byte
+
+// peopleDataLabsSpec is the parsed spec, validated when the package loads.
+var peopleDataLabsSpec = rest.Must("domains/marketintel/sources/peopledatalabs.yaml", peopleDataLabsYAML)
 
 // PeopleDataLabs is the peopledatalabs source, which the market intelligence domain
 // alone reads (mesh.Domain.Sources): a spec, sources/peopledatalabs.yaml, with the
 // imitation of dev/sandbox/peopledatalabs as its sandbox.
 func PeopleDataLabs() source.Connector {
-	c := rest.Must("domains/marketintel/sources/peopledatalabs.yaml", peopleDataLabsSpec).Connector()
+	c := peopleDataLabsSpec.Connector()
 	c.Sandbox = sbpdl.Start
 	c.SandboxFlags = func(fs *flag.FlagSet) any {
 		o := &sbpdl.Options{}
