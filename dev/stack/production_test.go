@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -29,6 +28,7 @@ import (
 	"github.com/rs/zerolog"
 	_ "gocloud.dev/blob/s3blob"
 
+	"github.com/meshflow/meshflow/dev/pgcluster"
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sbhubspot "github.com/meshflow/meshflow/dev/sandbox/hubspot"
 	"github.com/meshflow/meshflow/dev/stack"
@@ -51,8 +51,11 @@ func TestProductionTopology(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	pgBin, s3Bin := pgBinDir(t), versitygwBin(t) // before starting anything
-	pg := startPostgres(t, ctx, pgBin)
+	if _, err := pgcluster.BinDir(); err != nil { // before starting anything
+		t.Fatal(err)
+	}
+	s3Bin := versitygwBin(t)
+	pg := startPostgres(t, ctx)
 	objects := startS3(t, ctx, s3Bin)
 
 	log := testLog(t, zerolog.WarnLevel)
@@ -266,89 +269,20 @@ type postgres struct {
 	password string
 }
 
-// startPostgres runs a throwaway PostgreSQL server from Debian's packages: a new
-// cluster in a temporary directory, on a free loopback port, with its unix socket in
-// that directory, stopped and removed when the test ends. PostgreSQL refuses to run as
-// root, so as root the server runs as the package's 'postgres' user (or nobody).
-func startPostgres(t *testing.T, ctx context.Context, bin string) postgres {
+// startPostgres runs a throwaway PostgreSQL server (dev/pgcluster) and stops it when
+// the test ends.
+func startPostgres(t *testing.T, ctx context.Context) postgres {
 	t.Helper()
-	// Not t.TempDir(): its parents are private to root, and the server's user must reach it.
-	dir, err := os.MkdirTemp("", "meshflow-pg-")
+	c, err := pgcluster.Start(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	password := "pg-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	pwfile := filepath.Join(dir, "pwfile")
-	writeFile(t, pwfile, password)
-	cred := unprivileged(t, dir, pwfile)
-
-	data := filepath.Join(dir, "data")
-	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", data, "-U", "meshflow", "--pwfile", pwfile,
-		"--auth", "scram-sha-256", "-E", "UTF8", "--locale", "C", "--no-sync", "--no-instructions")
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	if out, err := initdb.CombinedOutput(); err != nil {
-		t.Fatalf("initdb: %v\n%s", err, out)
-	}
-	port := stack.FreePort()
-	// A throwaway cluster needs no durability: fsync off keeps the test quick.
-	srv := startProcess(t, "postgres", cred, filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port), "-k", dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
-	t.Cleanup(func() { srv.stop(t, syscall.SIGINT) }) // SIGINT: fast shutdown
-
-	admin := fmt.Sprintf("postgres://meshflow:%s@127.0.0.1:%d/postgres?sslmode=disable", password, port)
-	db, err := sql.Open("pgx", admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	srv.waitReady(t, ctx, func(ctx context.Context) error { return db.PingContext(ctx) })
-	if _, err := db.ExecContext(ctx, "CREATE DATABASE meshflow"); err != nil {
-		t.Fatal(err)
-	}
-	return postgres{uri: fmt.Sprintf("postgres://meshflow:%s@127.0.0.1:%d/meshflow?sslmode=disable", password, port), password: password}
-}
-
-// pgBinDir finds initdb and postgres: on PATH, or where Debian installs them.
-func pgBinDir(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("initdb"); err == nil {
-		if _, err := os.Stat(filepath.Join(filepath.Dir(p), "postgres")); err == nil {
-			return filepath.Dir(p)
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Error(err)
 		}
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	slices.Sort(dirs)
-	for _, d := range slices.Backward(dirs) {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-			return d
-		}
-	}
-	t.Fatal("PostgreSQL's initdb and postgres are not installed: `make test` installs Debian's postgresql (or run `make postgres`)")
-	return ""
-}
-
-// unprivileged returns the credential to run PostgreSQL with when this process is
-// root, after giving that user the paths; nil otherwise.
-func unprivileged(t *testing.T, paths ...string) *syscall.Credential {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		return nil
-	}
-	u, err := user.Lookup("postgres") // created by Debian's postgresql package
-	if err != nil {
-		if u, err = user.Lookup("nobody"); err != nil {
-			t.Fatalf("running as root and neither the postgres nor the nobody user exists: %v", err)
-		}
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	for _, p := range paths {
-		if err := os.Chown(p, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}
+	})
+	return postgres{uri: c.URI("", "", ""), password: c.Password}
 }
 
 // --- S3 -------------------------------------------------------------------------------
