@@ -70,7 +70,7 @@ func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error)
 		} else if ok {
 			a.Log.Warn().Str("stream", ref.String()).Str("manifest", key).Str("run_id", in.RunID).Int32("attempt", info.Attempt).
 				Msg("an earlier attempt committed this run's landing and was lost before reporting it; returning that manifest")
-			return LandOutput{ManifestKey: key, Rows: m.Rows, Files: len(m.Files)}, nil
+			return LandOutput{ManifestKey: key, Rows: m.Rows, Files: len(m.Files), Warnings: m.Warnings}, nil
 		}
 	}
 	var cursor json.RawMessage
@@ -124,7 +124,8 @@ func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error)
 		return LandOutput{}, toTemporal(ctx, err)
 	}
 	log.Info().Int64("rows", res.Manifest.Rows).Int("pages", res.Stats.Pages).Int("retries", res.Stats.Retries).Str("manifest", res.ManifestKey).Msg("landed")
-	return LandOutput{ManifestKey: res.ManifestKey, Rows: res.Manifest.Rows, Files: len(res.Manifest.Files), Pages: res.Stats.Pages, Retries: res.Stats.Retries}, nil
+	return LandOutput{ManifestKey: res.ManifestKey, Rows: res.Manifest.Rows, Files: len(res.Manifest.Files), Pages: res.Stats.Pages, Retries: res.Stats.Retries,
+		Warnings: res.Manifest.Warnings}, nil
 }
 
 // keys lists a keyed stream's keys for this landing: its query over the current

@@ -98,6 +98,9 @@ type LandOutput struct {
 	Files       int
 	Pages       int
 	Retries     int
+	// Warnings are what the source reported while landing (lake.Manifest.Warnings):
+	// a dropped file refused for its header. The run's result and record carry them.
+	Warnings []string `json:",omitempty"`
 }
 
 // TransformInput runs a product's model.

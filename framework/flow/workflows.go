@@ -89,9 +89,14 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		landings = append(landings, fut)
 	}
 	var landErrs []error
+	var landWarnings []string // in the plan's order of inputs, whichever landing ended first
 	for i, f := range landings {
-		if err := f.Get(ctx, nil); err != nil {
+		var out LandOutput
+		if err := f.Get(ctx, &out); err != nil {
 			landErrs = append(landErrs, stepError{"land " + names[i], err})
+		}
+		for _, w := range out.Warnings {
+			landWarnings = append(landWarnings, "land "+names[i]+": "+w)
 		}
 	}
 	if len(landErrs) > 0 {
@@ -110,6 +115,8 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		return failStaged(StatusFailed, stepError{"transform", err})
 	}
 	progress.Rows = tr.Rows
+	// What the landings left out comes first: it is why the rows may be fewer.
+	tr.Warnings = append(landWarnings, tr.Warnings...)
 	rec.Rows, rec.Watermark, rec.Warnings = tr.Rows, tr.Watermark, tr.Warnings
 
 	progress.Stage = "checking"

@@ -112,6 +112,20 @@ func bucketPrefix(location string, u *url.URL) string {
 	return out.String()
 }
 
+// BucketURL turns the path of an s3://, gs:// or azblob:// URL into gocloud's
+// prefix parameter, as the lake's own URL is read (see Normalize), for the other
+// buckets the mesh reads (a team's dropped files). Other URLs are left as they are.
+func BucketURL(location string) (string, error) {
+	u, err := url.Parse(location)
+	if err != nil {
+		return "", err
+	}
+	return bucketPrefix(location, u), nil
+}
+
+// BlobKind is the errs.Kind of an error of a gocloud bucket.
+func BlobKind(err error) errs.Kind { return kindOf(err) }
+
 // LocalRoot is the directory behind a file:// lake, or "".
 func (l *Lake) LocalRoot() string { return l.root }
 

@@ -99,6 +99,25 @@ type Checkpoint struct {
 	// Wait is set while the read waits on the source's limits (see source.Wait); the
 	// CLI shows it from the Land activity's last heartbeat.
 	Wait *source.Wait `json:"wait,omitempty"`
+	// Warnings are the pages' (source.Page.Warnings) so far, at most MaxWarnings: a
+	// resumed attempt does not read those pages again, so they travel with the cursor.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// MaxWarnings bounds the warnings a landing keeps, so a checkpoint stays small
+// whatever a source reports; the last one kept says how many more there were.
+const MaxWarnings = 50
+
+// addWarnings keeps ws after cp's warnings, up to MaxWarnings.
+func (cp *Checkpoint) addWarnings(ws []string) {
+	for _, w := range ws {
+		switch n := len(cp.Warnings); {
+		case n < MaxWarnings-1:
+			cp.Warnings = append(cp.Warnings, w)
+		case n == MaxWarnings-1:
+			cp.Warnings = append(cp.Warnings, "and more warnings: this landing keeps the first "+fmt.Sprint(MaxWarnings-1))
+		}
+	}
 }
 
 // LandResult is what a landing committed.
@@ -182,7 +201,7 @@ func (l *Lake) Land(ctx context.Context, stream source.Stream, req LandRequest) 
 	cp := Checkpoint{Cursor: req.Cursor}
 	if r := req.Resume; r != nil && (len(r.Files) > 0 || len(r.Cursor) > 0) {
 		// A cursor without files is progress too: pages that held no records.
-		cp = Checkpoint{Files: r.Files, Cursor: r.Cursor}
+		cp = Checkpoint{Files: r.Files, Cursor: r.Cursor, Warnings: r.Warnings}
 		for _, f := range cp.Files {
 			cp.Rows += f.Rows
 		}
@@ -213,6 +232,7 @@ func (l *Lake) Land(ctx context.Context, stream source.Stream, req LandRequest) 
 		Files: w.cp.Files, CursorStart: req.Cursor, CursorEnd: w.cp.Cursor,
 		SyncStart: req.SyncStart.UTC(), CommittedAt: req.Now().UTC(),
 		PrimaryKey: spec.PrimaryKey, CursorField: spec.CursorField, Fields: spec.Fields,
+		Warnings: w.cp.Warnings,
 	}
 	for _, f := range m.Files {
 		m.Rows += f.Rows
@@ -272,6 +292,8 @@ type landWriter struct {
 	pageNo   int
 	// lastCursor is the cursor after the newest page read.
 	lastCursor json.RawMessage
+	// pendingWarnings are the warnings of the pages read since the checkpoint.
+	pendingWarnings []string
 }
 
 // page lands one page and reports the checkpoint after it.
@@ -317,6 +339,9 @@ func (w *landWriter) landPage(ctx context.Context, p source.Page) error {
 		}
 	}
 	w.cp.Pages++
+	// Like the cursor, a page's warnings are durable once the file holding its records
+	// is: a resumed attempt reads those pages again and says them again.
+	w.pendingWarnings = append(w.pendingWarnings, p.Warnings...)
 	if len(p.Next) > 0 {
 		w.pendingCursor(p.Next)
 	}
@@ -342,6 +367,8 @@ func (w *landWriter) pendingCursor(c json.RawMessage) {
 	w.lastCursor = c
 	if w.fw == nil {
 		w.cp.Cursor = c
+		w.cp.addWarnings(w.pendingWarnings)
+		w.pendingWarnings = nil
 	}
 }
 
@@ -427,6 +454,8 @@ func (w *landWriter) closeFile() error {
 	}
 	w.cp.Files = append(w.cp.Files, DataFile{Key: w.key, Rows: w.fileRows})
 	w.cp.Cursor = w.lastCursor
+	w.cp.addWarnings(w.pendingWarnings)
+	w.pendingWarnings = nil
 	return nil
 }
 

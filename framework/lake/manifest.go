@@ -51,6 +51,8 @@ type Manifest struct {
 	PrimaryKey  []string       `json:"primary_key"`
 	CursorField string         `json:"cursor_field"`
 	Fields      []source.Field `json:"fields"`
+	// Warnings are what the landing's pages reported (source.Page.Warnings).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // DataFile is one Parquet file of a landing. Files carry no cursor of their own: a

@@ -94,10 +94,21 @@ func (v Values) List(name string) []string {
 }
 
 // Configured reports whether vals hold the connector's credentials: one of its
-// secret credentials is set (see Var.Credential).
+// secret credentials is set (see Var.Credential). A connector with no secret of its
+// own — a bucket of dropped files, read with the worker's own role — is configured
+// once one of its Credential variables (the bucket's URL) is set.
 func (c Connector) Configured(vals Values) bool {
+	secretless := true
 	for _, v := range c.Vars {
-		if v.Credential && (v.Secret || v.FileContents) && vals.Get(v.Name) != "" {
+		if v.Credential && (v.Secret || v.FileContents) {
+			secretless = false
+			if vals.Get(v.Name) != "" {
+				return true
+			}
+		}
+	}
+	for _, v := range c.Vars {
+		if secretless && v.Credential && vals.Get(v.Name) != "" {
 			return true
 		}
 	}

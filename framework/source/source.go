@@ -89,6 +89,9 @@ type Page struct {
 	Next json.RawMessage
 	// Done is true on the last page of the sync.
 	Done bool
+	// Warnings say what the page left out that on-call should know — a dropped file
+	// refused for its header — and travel with the landing to the run's result.
+	Warnings []string
 }
 
 // Stream is one collection of a source (contacts, issues, ...).
