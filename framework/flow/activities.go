@@ -144,7 +144,7 @@ func (a *Activities) keys(ctx context.Context, ref lake.StreamRef, spec source.S
 	own, err := a.rawInput(ctx, ref.Domain, mesh.Raw(ref.Source, ref.Stream), "", scratch)
 	switch {
 	case errs.Is(err, errs.NotFound): // its first landing: nothing asked yet
-		own = transform.RawInput{Source: ref.Source, Stream: ref.Stream, PrimaryKey: spec.PrimaryKey, CursorField: spec.CursorField, Fields: spec.Fields}
+		own = transform.RawInput{Source: ref.Source, Stream: ref.Stream, PrimaryKey: spec.PrimaryKey, CursorField: spec.CursorField, Deleted: spec.Deleted, Fields: spec.Fields}
 	case err != nil:
 		return nil, err
 	}
@@ -319,7 +319,7 @@ func (a *Activities) rawInput(ctx context.Context, domain string, src mesh.Input
 			fields = st.Spec().Fields
 		}
 	}
-	return transform.RawInput{Source: src.Source, Stream: src.Stream, Files: files, PrimaryKey: last.PrimaryKey, CursorField: last.CursorField, Fields: fields}, nil
+	return transform.RawInput{Source: src.Source, Stream: src.Stream, Files: files, PrimaryKey: last.PrimaryKey, CursorField: last.CursorField, Deleted: last.Deleted, Fields: fields}, nil
 }
 
 // samePartition keeps the landings of the partition and the unpartitioned ones (a

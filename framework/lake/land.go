@@ -179,6 +179,17 @@ func arrowType(t source.Type) arrow.DataType {
 // with LandResult.Checkpoint (see there).
 func (l *Lake) Land(ctx context.Context, stream source.Stream, req LandRequest) (LandResult, error) {
 	spec := stream.Spec()
+	if d, ok := stream.(source.Describer); ok {
+		// Its columns are the source's now; the cursor says what it landed before.
+		from := req.Cursor
+		if req.Resume != nil && len(req.Resume.Cursor) > 0 {
+			from = req.Resume.Cursor
+		}
+		var err error
+		if spec, err = d.Describe(ctx, from); err != nil {
+			return LandResult{}, err
+		}
+	}
 	if req.BatchRows <= 0 {
 		req.BatchRows = 8192
 	}
@@ -231,7 +242,7 @@ func (l *Lake) Land(ctx context.Context, stream source.Stream, req LandRequest) 
 		V: 1, Stream: req.Stream, RunID: req.RunID, Partition: req.Partition,
 		Files: w.cp.Files, CursorStart: req.Cursor, CursorEnd: w.cp.Cursor,
 		SyncStart: req.SyncStart.UTC(), CommittedAt: req.Now().UTC(),
-		PrimaryKey: spec.PrimaryKey, CursorField: spec.CursorField, Fields: spec.Fields,
+		PrimaryKey: spec.PrimaryKey, CursorField: spec.CursorField, Deleted: spec.Deleted, Fields: spec.Fields,
 		Warnings: w.cp.Warnings,
 	}
 	for _, f := range m.Files {
@@ -240,6 +251,15 @@ func (l *Lake) Land(ctx context.Context, stream source.Stream, req LandRequest) 
 	key, err := l.commit(ctx, &m)
 	if err != nil {
 		return LandResult{}, err
+	}
+	if a, ok := stream.(source.Acknowledger); ok {
+		// Only now is the landing durable: the source may forget what it holds (a
+		// replication slot advances). A failure costs nothing but WAL kept a while —
+		// the next sync starts from this manifest's cursor and its Committed catches
+		// up — so the landing stands, and the result says so.
+		if err := a.Committed(ctx, m.CursorEnd); err != nil {
+			m.Warnings = append(slices.Clip(m.Warnings), fmt.Sprintf("the source was not told the landing is committed (it keeps the changes until the next landing): %v", err))
+		}
 	}
 	return LandResult{ManifestKey: key, Manifest: m, Stats: stats}, nil
 }

@@ -50,6 +50,7 @@ type Manifest struct {
 	// The stream's identity, so transforms can dedupe without the connector at hand.
 	PrimaryKey  []string       `json:"primary_key"`
 	CursorField string         `json:"cursor_field"`
+	Deleted     string         `json:"deleted,omitempty"` // source.StreamSpec.Deleted
 	Fields      []source.Field `json:"fields"`
 	// Warnings are what the landing's pages reported (source.Page.Warnings).
 	Warnings []string `json:"warnings,omitempty"`

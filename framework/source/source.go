@@ -40,6 +40,11 @@ type StreamSpec struct {
 	Fields      []Field  // typed columns; the raw record is always kept too
 	PrimaryKey  []string // Field names identifying a record
 	CursorField string   // Field name that orders versions of a record (newest wins)
+	// Deleted names a Bool field that is true on a tombstone: a version saying the
+	// record with this key was deleted (a database's change data capture). The raw
+	// view <source>.<stream> leaves out keys whose newest version is one; the
+	// _history view keeps them. "" = the stream never deletes.
+	Deleted string
 
 	// RequestsPerSecond paces calls before the API says no (0 = unpaced).
 	RequestsPerSecond float64

@@ -26,7 +26,10 @@ type RawInput struct {
 	Files          []string // local Parquet paths, oldest landing first
 	PrimaryKey     []string
 	CursorField    string
-	Fields         []source.Field
+	// Deleted names the Bool field marking tombstones (source.StreamSpec.Deleted):
+	// keys whose newest version is one are left out of <source>.<stream>.
+	Deleted string
+	Fields  []source.Field
 }
 
 // PortInput is another product's port at its current snapshot.
@@ -208,9 +211,13 @@ func createRawViews(ctx context.Context, db *sql.DB, in RawInput) error {
 	if in.CursorField != "" {
 		order = quality.Ident(in.CursorField) + " DESC NULLS LAST, " + order
 	}
-	stmts = append(stmts, fmt.Sprintf(
-		"CREATE VIEW %s AS SELECT * FROM %s QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s) = 1",
-		cur, hist, idents(in.PrimaryKey), order))
+	newest := fmt.Sprintf("SELECT * FROM %s QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s) = 1", hist, idents(in.PrimaryKey), order)
+	if in.Deleted != "" {
+		// A key whose newest version is a tombstone no longer exists (a deleted row);
+		// _history keeps the tombstone.
+		newest = fmt.Sprintf("SELECT * FROM (%s) WHERE %s IS NOT TRUE", newest, quality.Ident(in.Deleted))
+	}
+	stmts = append(stmts, fmt.Sprintf("CREATE VIEW %s AS %s", cur, newest))
 	for _, s := range stmts {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return errs.E(errs.Internal, fmt.Sprintf("read raw %s.%s", in.Source, in.Stream), err)
