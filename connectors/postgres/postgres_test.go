@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	_ "gocloud.dev/blob/memblob"
 
@@ -257,8 +258,15 @@ func TestChangesInCommitOrder(t *testing.T) {
 	if lsns[0] <= snapLSN || !slices.IsSorted(lsns) || lsns[2] != lsns[3] {
 		t.Errorf("LSNs %v (snapshot %d): want each above the snapshot's, in commit order, one per transaction", lsns, snapLSN)
 	}
+	// A read with nothing new returns nothing; its cursor may move past WAL that
+	// held no change of the table (other databases', the server's own records).
 	quiet, again, _ := read(t, st, end, 0)
-	if len(quiet) != 0 || string(again) != string(end) {
+	var before, after position
+	json.Unmarshal(end, &before)
+	json.Unmarshal(again, &after)
+	b, _ := pglogrepl.ParseLSN(before.LSN)
+	a, _ := pglogrepl.ParseLSN(after.LSN)
+	if len(quiet) != 0 || a < b {
 		t.Errorf("a read with no new changes returned %d records and cursor %s (was %s)", len(quiet), again, end)
 	}
 }
