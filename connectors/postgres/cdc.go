@@ -173,8 +173,10 @@ func (s *Stream) readChanges(ctx context.Context, t *table, sess *session) (recs
 				return nil, false, errs.E(errs.Internal, op, err)
 			}
 			if !inTxn && sess.reached(ka.ServerWALEnd) {
-				// Everything committed before the target has been sent.
-				sess.pos = max(sess.pos, sess.until)
+				// Everything committed before the target has been sent. The cursor
+				// never passes what the server sent (nor so the slot, which cannot
+				// be advanced past the flushed WAL).
+				sess.pos = max(sess.pos, min(ka.ServerWALEnd, sess.until))
 				return recs, true, nil
 			}
 			if ka.ReplyRequested {
