@@ -5,10 +5,12 @@ package domains
 import (
 	"github.com/meshflow/meshflow/domains/bi"
 	"github.com/meshflow/meshflow/domains/engineering"
+	"github.com/meshflow/meshflow/domains/finance"
 	"github.com/meshflow/meshflow/domains/identity"
 	"github.com/meshflow/meshflow/domains/marketing"
 	"github.com/meshflow/meshflow/domains/marketintel"
 	"github.com/meshflow/meshflow/domains/metrics"
+	"github.com/meshflow/meshflow/domains/partners"
 	"github.com/meshflow/meshflow/domains/product"
 	"github.com/meshflow/meshflow/framework/mesh"
 )
@@ -23,5 +25,7 @@ func Mesh() mesh.Mesh {
 		marketintel.Domain(),
 		metrics.Domain(),
 		product.Domain(),
+		finance.Domain(),
+		partners.Domain(),
 	}}
 }

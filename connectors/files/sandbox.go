@@ -3,7 +3,6 @@ package files
 import (
 	"bytes"
 	"encoding/csv"
-	"net/url"
 	"strings"
 	"time"
 
@@ -13,16 +12,10 @@ import (
 	"github.com/meshflow/meshflow/framework/source"
 )
 
-// Drops are a sandbox's files by key, as a team would drop them.
-type Drops map[string][]byte
-
-// Seed writes the sandbox's first files; changes, when set, drops about n more (a
-// new month's export, a corrected file dropped again) and says what it did, for the
-// demo's second run.
-type Seed struct {
-	Files   func(o source.SandboxOptions) (Drops, error)
-	Changes func(b *bucket.API, n int) []string
-}
+// Seed drops a sandbox's first files into its bucket, as a team would, and returns
+// what changes about n of them for the demo's second run (a new month's export, a
+// corrected file dropped again) and says what it did; nil when nothing does.
+type Seed func(o source.SandboxOptions, b *bucket.API) (changes func(n int) []string, err error)
 
 // Sandbox serves the seeded files as a bucket of dev/sandbox/bucket's S3 imitation,
 // under /<source>, and points the source's URL variable at it (endpoint=,
@@ -31,19 +24,14 @@ type Seed struct {
 func (s *Spec) Sandbox(seed Seed) func(source.SandboxOptions) (source.Sandbox, error) {
 	return func(o source.SandboxOptions) (source.Sandbox, error) {
 		b := bucket.New(BucketName(s.name), o.Now, o.Middleware(bucket.SlowDown))
-		if seed.Files != nil {
-			drops, err := seed.Files(o)
+		im := &source.Imitation{API: b, Mount: "/" + s.name,
+			Point: func(baseURL string) source.Values { return source.Values{s.urlVar: SandboxURL(b.Name(), baseURL)} }}
+		if seed != nil {
+			changes, err := seed(o, b)
 			if err != nil {
 				return nil, err
 			}
-			for k, data := range drops {
-				b.Put(k, data)
-			}
-		}
-		im := &source.Imitation{API: b, Mount: "/" + s.name,
-			Point: func(baseURL string) source.Values { return source.Values{s.urlVar: SandboxURL(b.Name(), baseURL)} }}
-		if seed.Changes != nil {
-			im.Changes = func(n int) []string { return seed.Changes(b, n) }
+			im.Changes = changes
 		}
 		return im, nil
 	}
@@ -53,14 +41,10 @@ func (s *Spec) Sandbox(seed Seed) func(source.SandboxOptions) (source.Sandbox, e
 func BucketName(source string) string { return strings.ReplaceAll(source, "_", "-") + "-drops" }
 
 // SandboxURL is the bucket URL that reads bucket name of the S3 imitation served at
-// baseURL.
+// baseURL. The endpoint stays unescaped in it (gocloud reads it so), so the URL
+// names the sandbox's address as it is written.
 func SandboxURL(name, baseURL string) string {
-	q := url.Values{}
-	q.Set("endpoint", baseURL)
-	q.Set("use_path_style", "true")
-	q.Set("region", "us-east-1")
-	q.Set("anonymous", "true")
-	return "s3://" + name + "?" + q.Encode()
+	return "s3://" + name + "?endpoint=" + baseURL + "&use_path_style=true&region=us-east-1&anonymous=true"
 }
 
 // CSVFile is rows as a CSV file (the first row the header), for seeds and tests.

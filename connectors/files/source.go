@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/lake"
@@ -34,6 +35,10 @@ const Settle = time.Hour
 // PageRows bounds the rows of one page: a long file lands over several pages, so
 // its landing checkpoints as it goes.
 const PageRows = 5000
+
+// CallTimeout bounds one call to the bucket (a listing page, a file's download):
+// an object store that stops answering fails the page, which the reader retries.
+const CallTimeout = 5 * time.Minute
 
 // MaxFileBytes bounds a file the source reads: a file is parsed whole, so that a
 // bad row refuses it before any of its rows lands.
@@ -75,6 +80,10 @@ func (src *Source) Name() string { return src.spec.name }
 // Streams are its streams.
 func (src *Source) Streams() []source.Stream { return src.streams }
 
+// Tuning is what `mesh doctor` shows of how the source reads: no pacing (the object
+// store paces with its own 503 SlowDown, which its client retries), CallTimeout.
+func (src *Source) Tuning() source.Tuning { return source.Tuning{HTTPTimeout: CallTimeout} }
+
 // Close closes the bucket once opened.
 func (src *Source) Close() error {
 	src.mu.Lock()
@@ -105,6 +114,12 @@ func (src *Source) openBucket(ctx context.Context) (*blob.Bucket, error) {
 // fail wraps a bucket error with its kind and the variable to fix.
 func (src *Source) fail(op string, err error) error {
 	kind := lake.BlobKind(err)
+	if gcerrors.Code(err) == gcerrors.ResourceExhausted {
+		// S3's 503 SlowDown, once its client's own retries are spent.
+		e := errs.Errorf(errs.RateLimited, src.spec.name+": "+op+" "+src.url, "%v", err)
+		e.Limit = "the bucket's request rate (" + src.url + ")"
+		return e
+	}
 	hint := ""
 	switch kind {
 	case errs.NotFound:
@@ -121,6 +136,8 @@ func (src *Source) Check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	defer cancel()
 	for _, st := range src.spec.streams {
 		if _, _, err := b.ListPage(ctx, blob.FirstPageToken, 1, &blob.ListOptions{Prefix: st.prefix}); err != nil {
 			return src.fail("list "+st.prefix, err)
@@ -289,6 +306,8 @@ func (f *fileStream) list(ctx context.Context, cur cursor) ([]dropped, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	defer cancel()
 	var out []dropped
 	it := b.List(&blob.ListOptions{Prefix: f.def.prefix})
 	for {
@@ -357,7 +376,9 @@ func (f *fileStream) parse(ctx context.Context, d dropped) (*parsed, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := b.ReadAll(ctx, d.key)
+	rctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	defer cancel()
+	data, err := b.ReadAll(rctx, d.key)
 	if err != nil {
 		return nil, f.src.fail("read "+d.key, err)
 	}

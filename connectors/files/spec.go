@@ -183,7 +183,7 @@ func readColumns(y *rest.YAML, m *rest.Object) []column {
 	field := m.At("columns")
 	n := m.Get("columns")
 	if n == nil || n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
-		y.Add(m.Node(), field, "is missing: list the columns in the files' order, each {name, header, type, doc}")
+		y.Add(m.Node(), field, "is missing: list the columns, each {name, header, type, doc}; a file's header must hold exactly these headers, in any order")
 		return nil
 	}
 	var out []column

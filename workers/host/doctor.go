@@ -381,6 +381,9 @@ func (d *doctor) source(ctx context.Context, conn source.Connector) {
 	}
 	_, url := baseURL(conn, vals)
 	detail := "credentials accepted by " + url
+	if !slices.ContainsFunc(conn.Vars, func(v source.Var) bool { return v.Secret || v.FileContents }) {
+		detail = "listed " + url // a bucket read with the worker's own role: nothing to accept
+	}
 	if t, ok := src.(source.Tuned); ok {
 		detail += " (" + t.Tuning().String() + ")"
 	}

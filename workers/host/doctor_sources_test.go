@@ -89,8 +89,18 @@ func TestDoctorSourceChecksAgainstTheSandbox(t *testing.T) {
 			}
 
 			accepted, waits := sourceCheck(t, c, name)
-			if accepted.Status != host.OK || !strings.Contains(accepted.Detail, "credentials accepted by "+root) || !strings.Contains(accepted.Detail, "HTTP timeout") || len(waits) != 0 {
+			accepts := "credentials accepted by " + root
+			if secretVar(conn).Name == "" {
+				accepts = "listed s3://" // a bucket of dropped files, the sandbox's S3 imitation
+			}
+			if accepted.Status != host.OK || !strings.Contains(accepted.Detail, accepts) || !strings.Contains(accepted.Detail, root) || !strings.Contains(accepted.Detail, "HTTP timeout") || len(waits) != 0 {
 				t.Errorf("accepted credentials: %s (waits %v)", accepted, waits)
+			}
+			if secretVar(conn).Name == "" {
+				// A bucket of dropped files (connectors/files): no credential of its own to
+				// refuse, and its client retries S3's 503 SlowDown itself, so neither a
+				// refused credential nor the doctor's one retry after a 429 applies.
+				t.Skipf("%s has no secret credential and no HTTP rate limit of its own: only its check applies", name)
 			}
 
 			sb.SetFaults(sandbox.Faults{RateLimitNext: 1})

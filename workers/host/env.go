@@ -101,6 +101,12 @@ func baseURL(c source.Connector, vals source.Values) (name, url string) {
 			return v.Name, vals.Or(v.Name, lit)
 		}
 	}
+	// A source that is no API (a bucket of files) is where its locating variable says.
+	for _, v := range c.Vars {
+		if v.Locates && v.Credential {
+			return v.Name, vals.Get(v.Name)
+		}
+	}
 	return "", ""
 }
 
