@@ -28,7 +28,9 @@ func ReadYAML(what, file string, data []byte) (*yaml.Node, *YAML, error) {
 }
 
 // Add reports a problem at n's line.
-func (y *YAML) Add(n *yaml.Node, field, format string, args ...any) { y.p.add(n, field, format, args...) }
+func (y *YAML) Add(n *yaml.Node, field, format string, args ...any) {
+	y.p.add(n, field, format, args...)
+}
 
 // Err is every problem reported, one a line, or nil.
 func (y *YAML) Err(what string) error {
