@@ -3,109 +3,36 @@ package bi
 import (
 	"context"
 	"database/sql"
-	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
-	_ "gocloud.dev/blob/fileblob"
-
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sblooker "github.com/meshflow/meshflow/dev/sandbox/looker"
 	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/framework/flow/flowtest"
 	"github.com/meshflow/meshflow/framework/globalid"
-	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
-	"github.com/meshflow/meshflow/framework/port"
-	"github.com/meshflow/meshflow/framework/quality"
 	"github.com/meshflow/meshflow/framework/source"
-	"github.com/meshflow/meshflow/framework/transform"
 )
 
-// biMesh is the bi domain on a file lake and a SQLite catalog, its worker's
-// activities reading the Looker sandbox h.
-type biMesh struct {
-	t     *testing.T
-	dir   string
-	acts  *flow.Activities
-	ports *port.Catalog
-}
+// biMesh is the bi domain in process (flowtest), reading the Looker sandbox.
+type biMesh struct{ *flowtest.Mesh }
 
-func newBIMesh(t *testing.T, h *lookerServer) *biMesh {
+func newBIMesh(t *testing.T, h *lookerServer) biMesh {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	l, err := lake.Open(ctx, "file://"+filepath.Join(dir, "lake"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: "file://" + filepath.Join(dir, "warehouse")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ports.Close() })
 	src, err := openLooker(t, h.URL(), sblooker.DefaultClientSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := mesh.Mesh{Domains: []mesh.Domain{Domain()}}
-	acts := &flow.Activities{Mesh: m, Lake: l, Ports: ports, Sources: map[string]source.Source{"looker": src}, WorkDir: t.TempDir()}
-	return &biMesh{t: t, dir: dir, acts: acts, ports: ports}
+	return biMesh{flowtest.New(t, []mesh.Domain{Domain()}, map[string]source.Source{"looker": src})}
 }
 
-// execute runs a workflow of the bi domain's worker (the framework's and its own,
-// registered as a worker registers them) to its end, into result.
-func (b *biMesh) execute(workflowName string, input, result any) error {
-	var s testsuite.WorkflowTestSuite
-	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	env := s.NewTestWorkflowEnvironment()
-	flow.Register(env, &flow.Workflows{Mesh: b.acts.Mesh}, b.acts, Domain())
-	env.ExecuteWorkflow(workflowName, input)
-	if err := env.GetWorkflowError(); err != nil {
-		return err
-	}
-	return env.GetWorkflowResult(result)
+func (b biMesh) execute(workflowName string, input, result any) error {
+	return b.Execute(Name, workflowName, input, result)
 }
-
-func (b *biMesh) run(product string) flow.RunResult {
-	b.t.Helper()
-	var res flow.RunResult
-	if err := b.execute(flow.RunProductWorkflow, flow.RunInput{Domain: Name, Product: product}, &res); err != nil {
-		b.t.Fatalf("run %s: %v", product, err)
-	}
-	return res
-}
-
-// query runs SQL over a published port, named port in it.
-func (b *biMesh) query(table, q string) *sql.Rows {
-	b.t.Helper()
-	ctx := context.Background()
-	files, err := b.ports.LocalDataFiles(ctx, port.TableID{Domain: Name, Name: table}, 0, b.t.TempDir())
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	db, err := transform.Open(ctx, "", 0)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	b.t.Cleanup(func() { db.Close() })
-	lits := make([]string, len(files))
-	for i, f := range files {
-		lits[i] = quality.Literal(f)
-	}
-	if _, err := db.Exec("CREATE VIEW port AS SELECT * FROM read_parquet([" + strings.Join(lits, ", ") + "])"); err != nil {
-		b.t.Fatal(err)
-	}
-	rows, err := db.Query(q)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return rows
-}
+func (b biMesh) run(product string) flow.RunResult { return b.Run(Name, product) }
+func (b biMesh) query(table, q string) *sql.Rows   { return b.Query(Name, table, q) }
 
 // The bi domain's products, run through the framework's RunProduct on the Looker
 // sandbox (landing its streams through the spec), match the sandbox's ground
@@ -196,7 +123,7 @@ func TestExportLookMLWritesPublishedPortsAsViews(t *testing.T) {
 	if v.Key != "exports/looker/bi/dashboard_usage_daily_v1.view.lkml" || v.Table != "bi.dashboard_usage_daily_v1" || v.Snapshot != usage.SnapshotID || v.Version != "1.0.0" || !v.Changed {
 		t.Fatalf("view %+v (snapshot %d)", v, usage.SnapshotID)
 	}
-	lkml, err := b.acts.Lake.Bucket.ReadAll(context.Background(), v.Key)
+	lkml, err := b.Acts.Lake.Bucket.ReadAll(context.Background(), v.Key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,9 +3,7 @@ package marketintel
 import (
 	"context"
 	"database/sql"
-	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,9 +11,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
-	_ "gocloud.dev/blob/fileblob"
 
 	"github.com/meshflow/meshflow/connectors/conformance"
 	"github.com/meshflow/meshflow/dev/sandbox"
@@ -23,13 +18,11 @@ import (
 	"github.com/meshflow/meshflow/domains/identity"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/framework/flow/flowtest"
 	"github.com/meshflow/meshflow/framework/globalid"
-	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
-	"github.com/meshflow/meshflow/framework/quality"
 	"github.com/meshflow/meshflow/framework/source"
-	"github.com/meshflow/meshflow/framework/transform"
 )
 
 // badKey has PDL's key length, so a leak would be visible.
@@ -139,39 +132,24 @@ func TestPeopleDataLabsOutOfCreditsWaits(t *testing.T) {
 }
 
 // pdlMesh is the market intelligence domain beside the identity domain (whose
-// company_ids the enrichment's keys read) on a file lake and a SQLite catalog.
+// company_ids the enrichment's keys read), in process (flowtest).
 type pdlMesh struct {
-	t     *testing.T
-	acts  *flow.Activities
-	ports *port.Catalog
+	*flowtest.Mesh
+	t *testing.T
 }
 
-func newPDLMesh(t *testing.T, h *pdlServer) *pdlMesh {
+func newPDLMesh(t *testing.T, h *pdlServer) pdlMesh {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	l, err := lake.Open(ctx, "file://"+filepath.Join(dir, "lake"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: "file://" + filepath.Join(dir, "warehouse")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ports.Close() })
 	src, err := openPDL(h.URL(), sbpdl.DefaultKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := mesh.Mesh{Domains: []mesh.Domain{Domain(), identity.Domain()}}
-	acts := &flow.Activities{Mesh: m, Lake: l, Ports: ports, Sources: map[string]source.Source{"peopledatalabs": src}, WorkDir: t.TempDir()}
-	return &pdlMesh{t: t, acts: acts, ports: ports}
+	return pdlMesh{flowtest.New(t, []mesh.Domain{Domain(), identity.Domain()}, map[string]source.Source{"peopledatalabs": src}), t}
 }
 
 // publishCompanyIDs publishes identity.company_ids with these web domains (its
 // other columns left out: the keys query reads web_domain alone).
-func (p *pdlMesh) publishCompanyIDs(domains []string) {
+func (p pdlMesh) publishCompanyIDs(domains []string) {
 	p.t.Helper()
 	schema := arrow.NewSchema([]arrow.Field{{Name: "web_domain", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
@@ -188,50 +166,16 @@ func (p *pdlMesh) publishCompanyIDs(domains []string) {
 		p.t.Fatal(err)
 	}
 	defer rdr.Release()
-	if _, err := p.ports.Publish(context.Background(), port.PortTable(identity.Name, "company_ids", 1), rdr, port.PublishRequest{Mode: port.Replace{}}); err != nil {
+	if _, err := p.Ports.Publish(context.Background(), port.PortTable(identity.Name, "company_ids", 1), rdr, port.PublishRequest{Mode: port.Replace{}}); err != nil {
 		p.t.Fatal(err)
 	}
-}
-
-func (p *pdlMesh) run(product string) flow.RunResult {
-	p.t.Helper()
-	var s testsuite.WorkflowTestSuite
-	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	env := s.NewTestWorkflowEnvironment()
-	flow.Register(env, &flow.Workflows{Mesh: p.acts.Mesh}, p.acts, Domain())
-	env.ExecuteWorkflow(flow.RunProductWorkflow, flow.RunInput{Domain: Name, Product: product})
-	if err := env.GetWorkflowError(); err != nil {
-		p.t.Fatalf("run %s: %v", product, err)
-	}
-	var res flow.RunResult
-	if err := env.GetWorkflowResult(&res); err != nil {
-		p.t.Fatal(err)
-	}
-	return res
 }
 
 // rows reads the published company_enrichment port: web domain → pdl_id ("" when
 // unmatched), company_gid, matched.
-func (p *pdlMesh) rows() map[string][3]string {
+func (p pdlMesh) rows() map[string][3]string {
 	p.t.Helper()
-	ctx := context.Background()
-	files, err := p.ports.LocalDataFiles(ctx, port.PortTable(Name, "company_enrichment", 1), 0, p.t.TempDir())
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	db, err := transform.Open(ctx, "", 0)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	defer db.Close()
-	lits := make([]string, len(files))
-	for i, f := range files {
-		lits[i] = quality.Literal(f)
-	}
-	rs, err := db.Query("SELECT web_domain, coalesce(pdl_id, ''), company_gid, matched::VARCHAR FROM read_parquet([" + strings.Join(lits, ", ") + "])")
-	if err != nil {
-		p.t.Fatal(err)
-	}
+	rs := p.Query(Name, "company_enrichment_v1", "SELECT web_domain, coalesce(pdl_id, ''), company_gid, matched::VARCHAR FROM port")
 	defer rs.Close()
 	out := map[string][3]string{}
 	for rs.Next() {
@@ -262,7 +206,7 @@ func TestCompanyEnrichmentMatchesTheSandboxGroundTruth(t *testing.T) {
 	}
 	p.publishCompanyIDs(append(domains, domains[0])) // a domain twice is asked once
 
-	if res := p.run("company_enrichment"); res.Rows != int64(len(domains)) || res.Quality != "pass" {
+	if res := p.Run(Name, "company_enrichment"); res.Rows != int64(len(domains)) || res.Quality != "pass" {
 		t.Fatalf("first run: %d rows, quality %s (warnings %v); want %d, pass", res.Rows, res.Quality, res.Warnings, len(domains))
 	}
 	if n := h.Requests(); n != len(domains) {
@@ -285,23 +229,7 @@ func TestCompanyEnrichmentMatchesTheSandboxGroundTruth(t *testing.T) {
 		t.Fatalf("%d of %d domains matched: the sandbox should answer both matches and 404s", matched, len(domains))
 	}
 
-	// Later landings (the workflow test environment gives every run one run id, so
-	// they are the Land activity's, each with its own run id as Temporal gives it).
-	land := func(run string) flow.LandOutput {
-		t.Helper()
-		var s testsuite.WorkflowTestSuite
-		env := s.NewTestActivityEnvironment()
-		env.RegisterActivity(p.acts)
-		v, err := env.ExecuteActivity(p.acts.Land, flow.LandInput{Domain: Name, Source: "peopledatalabs", Stream: "company_enrichment", RunID: run, SyncStart: time.Now()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out flow.LandOutput
-		if err := v.Get(&out); err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+	land := func(run string) flow.LandOutput { return p.Land(Name, "peopledatalabs", "company_enrichment", run) }
 	before := h.Requests()
 	if out := land("run-2"); out.Rows != 0 || h.Requests() != before {
 		t.Errorf("a landing within PEOPLEDATALABS_REFRESH_DAYS landed %d rows with %d requests; every domain was asked already", out.Rows, h.Requests()-before)
