@@ -17,6 +17,7 @@ import (
 	"github.com/meshflow/meshflow/connectors/files"
 	"github.com/meshflow/meshflow/dev/sandbox/bucket"
 	"github.com/meshflow/meshflow/framework/source"
+	"github.com/meshflow/meshflow/framework/transform"
 )
 
 const testSpec = `
@@ -299,4 +300,53 @@ func TestLocalDirectory(t *testing.T) {
 	if err := missing.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "TEAM_FILES_URL") {
 		t.Fatalf("a missing directory: %v", err)
 	}
+}
+
+// A Parquet export lands with its columns matched by name as a CSV header is, its
+// types read (a DATE as a date, a DOUBLE as a number, a TIMESTAMP as a date), and
+// its rows numbered from 1; a Parquet file lacking a declared column is refused.
+func TestParquetFilesLand(t *testing.T) {
+	c := &clock{time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	b, src := sandbox(t, c)
+	b.Put("deals/2026-01.parquet", parquetFile(t, `SELECT * FROM (VALUES
+		('d1', 100.5::DOUBLE, DATE '2026-01-03', true),
+		('d2', NULL, TIMESTAMP '2026-01-09 00:00:00', false)) AS t("Deal ID", "AMOUNT", "closed on", "Won")`))
+	c.t = c.t.Add(time.Minute)
+	b.Put("deals/2026-02.parquet", parquetFile(t, `SELECT 'd3' AS "Deal ID", 7.0::DOUBLE AS "Amount", true AS "Won"`))
+
+	got := read(t, src, "deals", nil)
+	want := []string{
+		`{"_file":"deals/2026-01.parquet","_row":1,"amount":100.5,"closed_on":"2026-01-03","deal_id":"d1","won":true}`,
+		`{"_file":"deals/2026-01.parquet","_row":2,"amount":null,"closed_on":"2026-01-09","deal_id":"d2","won":false}`,
+	}
+	if len(got.records) != len(want) {
+		t.Fatalf("%d records %v, want %d", len(got.records), got.records, len(want))
+	}
+	for i, r := range got.records {
+		if b, _ := json.Marshal(r); string(b) != want[i] {
+			t.Errorf("record %d = %s, want %s", i, b, want[i])
+		}
+	}
+	if len(got.warnings) != 1 || !strings.Contains(got.warnings[0], "deals/2026-02.parquet") || !strings.Contains(got.warnings[0], "Closed on") {
+		t.Errorf("warnings %q: want the file without a Closed on column refused, naming both", got.warnings)
+	}
+}
+
+// parquetFile is the Parquet file DuckDB writes for query.
+func parquetFile(t *testing.T, query string) []byte {
+	t.Helper()
+	db, err := transform.Open(context.Background(), "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	path := filepath.Join(t.TempDir(), "export.parquet")
+	if _, err := db.Exec(fmt.Sprintf("COPY (%s) TO '%s' (FORMAT parquet)", query, path)); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
