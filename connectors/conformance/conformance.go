@@ -74,6 +74,11 @@ type Harness struct {
 	// records they answer. Required when a stream is keyed. Keyed streams skip the
 	// incremental subtests: their keys query decides what a landing asks again.
 	Keys func(stream string) []source.Key
+	// NotApplicable names subtests that cannot apply to the source, each with the
+	// reason, which the skipped subtest prints: a bucket's client that retries its
+	// service's 503s itself leaves the reader no retry to count. Every other subtest
+	// runs.
+	NotApplicable map[string]string
 }
 
 // Key is how the suite identifies a record: its primary key values, printed and
@@ -112,6 +117,9 @@ func Run(t *testing.T, h Harness) {
 		{"cancel", s.cancel},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			if why, ok := h.NotApplicable[c.name]; ok {
+				t.Skip("not applicable: " + why)
+			}
 			t.Parallel()
 			c.run(t)
 		})

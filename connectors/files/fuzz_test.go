@@ -37,7 +37,7 @@ func checkParsed(t *testing.T, format string, data []byte) {
 		}
 		return
 	}
-	records, problem := st.records("f."+format, tbl)
+	records, problem := st.records("f."+format, time.Unix(0, 0), tbl)
 	if problem != "" {
 		if !strings.Contains(problem, "expected header") && !strings.Contains(problem, "row ") {
 			t.Fatalf("a refusal that names neither the header nor the row: %s", problem)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
@@ -114,7 +116,7 @@ func (src *Source) openBucket(ctx context.Context) (*blob.Bucket, error) {
 // fail wraps a bucket error with its kind and the variable to fix.
 func (src *Source) fail(op string, err error) error {
 	kind := lake.BlobKind(err)
-	if gcerrors.Code(err) == gcerrors.ResourceExhausted {
+	if gcerrors.Code(err) == gcerrors.ResourceExhausted || slowDown(err) {
 		// S3's 503 SlowDown, once its client's own retries are spent.
 		e := errs.Errorf(errs.RateLimited, src.spec.name+": "+op+" "+src.url, "%v", err)
 		e.Limit = "the bucket's request rate (" + src.url + ")"
@@ -128,6 +130,13 @@ func (src *Source) fail(op string, err error) error {
 		hint = fmt.Sprintf(": the worker may not read %s; grant it read and list on the bucket, or fix %s", src.url, src.spec.urlVar)
 	}
 	return errs.Errorf(kind, src.spec.name+": "+op+" "+src.url, "%v%s", err, hint)
+}
+
+// slowDown reports whether err is S3's 503 SlowDown, which gocloud reports as
+// Unknown once the AWS SDK's own retries are spent.
+func slowDown(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && api.ErrorCode() == "SlowDown"
 }
 
 // Check lists each stream's prefix: the bucket is there and the worker may list it.
@@ -386,7 +395,7 @@ func (f *fileStream) parse(ctx context.Context, d dropped) (*parsed, error) {
 	if err != nil {
 		return refuse("%v", err)
 	}
-	records, problem := f.def.records(d.key, t)
+	records, problem := f.def.records(d.key, d.modified, t)
 	if problem != "" {
 		return refuse("%s", problem)
 	}
@@ -397,7 +406,7 @@ func (f *fileStream) parse(ctx context.Context, d dropped) (*parsed, error) {
 // records checks a table's header against the stream's columns and turns its rows
 // into records of the stream's fields; problem says what does not match, naming
 // the column and the header expected.
-func (st *stream) records(key string, t *table) (records []json.RawMessage, problem string) {
+func (st *stream) records(key string, modified time.Time, t *table) (records []json.RawMessage, problem string) {
 	at, problem := st.match(t.header)
 	if problem != "" {
 		return nil, problem
@@ -418,6 +427,8 @@ func (st *stream) records(key string, t *table) (records []json.RawMessage, prob
 		writeMember(&buf, ColFile, key)
 		buf.WriteByte(',')
 		writeMember(&buf, ColRow, r.num)
+		buf.WriteByte(',')
+		writeMember(&buf, ColModified, modified.Format(time.RFC3339Nano))
 		buf.WriteByte('}')
 		out = append(out, json.RawMessage(bytes.Clone(buf.Bytes())))
 	}

@@ -127,11 +127,11 @@ func TestEachFileLandsOnceInEveryFormat(t *testing.T) {
 		t.Fatalf("landed files %v, want %v (oldest first)", got, want)
 	}
 	want := []string{
-		`{"_file":"deals/2026-01.csv","_row":2,"amount":100.5,"closed_on":"2026-01-03","deal_id":"d1","won":true}`,
-		`{"_file":"deals/2026-01.csv","_row":3,"amount":null,"closed_on":"2026-01-09","deal_id":"d2","won":false}`,
-		`{"_file":"deals/2026-02.tsv","_row":2,"amount":7,"closed_on":"2026-02-01","deal_id":"d3","won":true}`,
-		`{"_file":"deals/2026-03.jsonl","_row":1,"amount":12,"closed_on":"2026-03-02","deal_id":"d4","won":false}`,
-		`{"_file":"deals/2026-03.jsonl","_row":3,"amount":1000,"closed_on":"2026-03-04","deal_id":"d5","won":true}`,
+		`{"_file":"deals/2026-01.csv","_modified":"2026-03-01T09:00:00Z","_row":2,"amount":100.5,"closed_on":"2026-01-03","deal_id":"d1","won":true}`,
+		`{"_file":"deals/2026-01.csv","_modified":"2026-03-01T09:00:00Z","_row":3,"amount":null,"closed_on":"2026-01-09","deal_id":"d2","won":false}`,
+		`{"_file":"deals/2026-02.tsv","_modified":"2026-03-01T09:01:00Z","_row":2,"amount":7,"closed_on":"2026-02-01","deal_id":"d3","won":true}`,
+		`{"_file":"deals/2026-03.jsonl","_modified":"2026-03-01T09:02:00Z","_row":1,"amount":12,"closed_on":"2026-03-02","deal_id":"d4","won":false}`,
+		`{"_file":"deals/2026-03.jsonl","_modified":"2026-03-01T09:02:00Z","_row":3,"amount":1000,"closed_on":"2026-03-04","deal_id":"d5","won":true}`,
 	}
 	for i, r := range first.records {
 		got, _ := json.Marshal(r)
@@ -316,8 +316,8 @@ func TestParquetFilesLand(t *testing.T) {
 
 	got := read(t, src, "deals", nil)
 	want := []string{
-		`{"_file":"deals/2026-01.parquet","_row":1,"amount":100.5,"closed_on":"2026-01-03","deal_id":"d1","won":true}`,
-		`{"_file":"deals/2026-01.parquet","_row":2,"amount":null,"closed_on":"2026-01-09","deal_id":"d2","won":false}`,
+		`{"_file":"deals/2026-01.parquet","_modified":"2026-03-01T09:00:00Z","_row":1,"amount":100.5,"closed_on":"2026-01-03","deal_id":"d1","won":true}`,
+		`{"_file":"deals/2026-01.parquet","_modified":"2026-03-01T09:00:00Z","_row":2,"amount":null,"closed_on":"2026-01-09","deal_id":"d2","won":false}`,
 	}
 	if len(got.records) != len(want) {
 		t.Fatalf("%d records %v, want %d", len(got.records), got.records, len(want))

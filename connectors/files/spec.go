@@ -41,6 +41,9 @@ var formats = []string{CSV, TSV, JSONL, Parquet, XLSX}
 const (
 	ColFile = "_file" // the file's key in the bucket
 	ColRow  = "_row"  // the row's number in its file (see SPEC.md)
+	// ColModified is when the file was dropped (the bucket's modification time): the
+	// cursor field, so a key in two files takes the later file's row.
+	ColModified = "_modified"
 )
 
 // Spec is a validated files spec: one source.
@@ -201,7 +204,7 @@ func readColumns(y *rest.YAML, m *rest.Object) []column {
 		}
 		switch f := col.field; {
 		case f.Name != "" && (!name.MatchString(f.Name) || strings.HasPrefix(f.Name, "_")):
-			y.Add(c.Get("name"), field, "%q is not a column name: use snake_case not starting with _ (the landing adds %s and %s)", f.Name, ColFile, ColRow)
+			y.Add(c.Get("name"), field, "%q is not a column name: use snake_case not starting with _ (the landing adds %s, %s and %s)", f.Name, ColFile, ColRow, ColModified)
 		case f.Name != "" && names[f.Name] > 0:
 			y.Add(c.Get("name"), field, "column %q is declared twice (line %d first)", f.Name, names[f.Name])
 		}
@@ -247,20 +250,22 @@ func formatOf(key string) string {
 // normalize is how a header is compared: without case or surrounding spaces.
 func normalize(header string) string { return strings.ToLower(strings.TrimSpace(header)) }
 
-// fields are the stream's landed columns: the declared ones, then _file and _row.
+// fields are the stream's landed columns: the declared ones, then _file, _row and
+// _modified.
 func (st *stream) fields() []source.Field {
-	out := make([]source.Field, 0, len(st.cols)+2)
+	out := make([]source.Field, 0, len(st.cols)+3)
 	for _, c := range st.cols {
 		out = append(out, c.field)
 	}
 	return append(out,
 		source.Field{Name: ColFile, Type: source.String, Path: []string{ColFile}, Doc: "The key of the file the row was read from, under the bucket."},
 		source.Field{Name: ColRow, Type: source.Int64, Path: []string{ColRow}, Doc: "The row's number in its file: its line in a CSV, TSV or JSON lines file and its row in a sheet (the header is row 1), its position from 1 in a Parquet file."},
+		source.Field{Name: ColModified, Type: source.Timestamp, Path: []string{ColModified}, Doc: "When the file was dropped (its modification time in the bucket, UTC): a key in several files keeps the row of the latest."},
 	)
 }
 
 func (st *stream) spec() source.StreamSpec {
-	return source.StreamSpec{Name: st.name, Fields: st.fields(), PrimaryKey: st.key}
+	return source.StreamSpec{Name: st.name, Fields: st.fields(), PrimaryKey: st.key, CursorField: ColModified}
 }
 
 // StreamSpecs are the specs of the streams, for source.Connector.Streams.
