@@ -91,7 +91,7 @@ func hubspotJob(ctx context.Context, j job) (result, error) {
 		return result{}, errs.Errorf(errs.Internal, "meshbench: hubspot", "the HubSpot connector has no contacts stream any more")
 	}
 	st := &cursorSizes{Stream: contacts}
-	r, err := landTimed(ctx, st, j.Dir)
+	r, err := landTimed(ctx, st, rawStream, j.Dir)
 	r.Cursor = st.largest
 	return r, err
 }

@@ -15,12 +15,14 @@ import (
 
 // job is one measurement run in a child process.
 type job struct {
-	Kind    string `json:"kind"`              // idle, decode, land, land-hubspot or duckdb
+	Kind    string `json:"kind"`              // idle, decode, land, land-hubspot, duckdb, pg-copy, pg-snapshot or pg-cdc
 	File    string `json:"file,omitempty"`    // the JSON-lines records
 	URL     string `json:"url,omitempty"`     // land-hubspot: the HubSpot API's base URL
 	Rows    int    `json:"rows,omitempty"`    // generated records, for a land without a file
 	Dir     string `json:"dir,omitempty"`     // land, duckdb: where the Parquet goes
 	Threads int    `json:"threads,omitempty"` // duckdb: threads (0 = its default)
+	// Postgres is the cluster a pg- job reads (and the change load of pg-cdc).
+	Postgres *pgTarget `json:"postgres,omitempty"`
 }
 
 // result is what a child measured; the parent adds the child's peak RSS.
@@ -32,7 +34,11 @@ type result struct {
 	// first decoder's, today's.
 	Decoders map[string]float64 `json:"decoders,omitempty"`
 	Cursor   int64              `json:"cursor,omitempty"` // land-hubspot: the largest page cursor, bytes
-	RSS      int64              `json:"-"`                // peak resident set, bytes
+	// pg-cdc: landings run, and the lag from a change's commit to its landing's, ms.
+	Landings int     `json:"landings,omitempty"`
+	LagP50   float64 `json:"lag_p50,omitempty"`
+	LagP99   float64 `json:"lag_p99,omitempty"`
+	RSS      int64   `json:"-"` // peak resident set, bytes
 }
 
 func (r result) rate() float64 {
@@ -57,7 +63,7 @@ func measure(ctx context.Context, j job) (result, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return result{}, errs.Errorf(errs.Internal, op, "the measuring process failed (%v): %s", err, strings.TrimSpace(lastLines(stderr.String(), 5)))
+		return result{}, errs.Errorf(errs.Internal, op, "the measuring process failed (%v): %s", err, childFailure(stderr.String()))
 	}
 	var r result
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
@@ -91,6 +97,8 @@ func childMain(args []string, stdout, stderr io.Writer) int {
 		r, err = hubspotJob(ctx, j)
 	case "duckdb":
 		r, err = duckdbJob(ctx, j)
+	case "pg-copy", "pg-snapshot", "pg-cdc":
+		r, err = pgJob(ctx, j)
 	default:
 		err = errs.Errorf(errs.Invalid, "meshbench "+childCmd, "unknown job kind %q", j.Kind)
 	}
@@ -103,6 +111,18 @@ func childMain(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// childFailure is what a failed child printed that says why: from a panic's first
+// line (its goroutine trace after it), else the last lines.
+func childFailure(stderr string) string {
+	for _, mark := range []string{"panic: ", "fatal error: "} {
+		if i := strings.Index(stderr, mark); i >= 0 {
+			lines := strings.Split(stderr[i:], "\n")
+			return strings.Join(lines[:min(15, len(lines))], "\n")
+		}
+	}
+	return strings.TrimSpace(lastLines(stderr, 5))
 }
 
 func lastLines(s string, n int) string {

@@ -182,18 +182,18 @@ func landJob(ctx context.Context, j job) (result, error) {
 	} else {
 		st = generatedStream(spec, j.Rows)
 	}
-	return landTimed(ctx, st, j.Dir)
+	return landTimed(ctx, st, rawStream, j.Dir)
 }
 
-// landTimed lands st into a file:// lake at dir with lake.Land and times it.
-func landTimed(ctx context.Context, st source.Stream, dir string) (result, error) {
+// landTimed lands st as ref into a file:// lake at dir with lake.Land and times it.
+func landTimed(ctx context.Context, st source.Stream, ref lake.StreamRef, dir string) (result, error) {
 	l, err := lake.Open(ctx, dir)
 	if err != nil {
 		return result{}, err
 	}
 	defer l.Close()
 	start := time.Now()
-	res, err := l.Land(ctx, st, lake.LandRequest{Stream: rawStream, RunID: "meshbench", SyncStart: start})
+	res, err := l.Land(ctx, st, lake.LandRequest{Stream: ref, RunID: "meshbench", SyncStart: start})
 	secs := time.Since(start).Seconds()
 	if err != nil {
 		return result{}, err

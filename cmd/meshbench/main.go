@@ -1,7 +1,8 @@
 // Command meshbench measures Meshflow and prints one table (issue #8): landing
 // throughput against the JSON decode floor and DuckDB, peak memory as the stream
 // grows, Temporal's overhead per backfill partition on the dev server, and catalog
-// latency with 1,000 products.
+// latency with 1,000 products, and the PostgreSQL source's snapshot against COPY and
+// its change-data-capture lag under a steady change load.
 //
 // Figures are reported, not asserted: `make bench` runs this command, and its smoke
 // test runs every benchmark at tiny sizes so it cannot rot. Each measurement that
@@ -39,7 +40,7 @@ Flags:
   --rows N                 landing rows: decode floor, lake.Land and DuckDB on the same file [1000000]
   --repeat N               landing rounds (floor, ours, DuckDB in turn); each figure is its best round [1]
   --memory-rows N,N        landing sizes whose peak RSS is compared [1000000,3000000]
-  --full                   the memory rows at 1M and 10M (about 10 minutes more)
+  --full                   the memory rows at 1M and 10M, the postgres table at 1M rows and 20 s of changes (about 12 minutes more)
   --hubspot-contacts N     HubSpot contacts of the full refresh measured with and without a bulk update [25000]
   --hubspot-bulk N         of them, how many a bulk update left on one lastmodifieddate [12000]
   --orchestration-days N   days of the marketing.web_traffic backfill on the dev server; 0 skips it [365]
@@ -47,7 +48,10 @@ Flags:
   --products N             generated products in the catalog [1000]
   --requests N             requests to product pages and to the search API; the home page gets a fifth [300]
   --duckdb-threads N       DuckDB's threads; 0 = its default (every core) [0]
-  --only LIST              comma-separated: landing, memory, orchestration, catalog [all]
+  --pg-rows N              rows of the PostgreSQL table: COPY and the CDC snapshot [200000; --full 1000000]
+  --pg-rate N              changes a second (inserts, updates, deletes) while landings follow each other [1000]
+  --pg-seconds D           how long the changes go on, e.g. 10s [10s; --full 20s]
+  --only LIST              comma-separated: landing, memory, orchestration, catalog, postgres [all]
   --workdir DIR            scratch space (needs ~0.5 GB per million rows) [a temporary directory, removed after]
   --json                   print the rows as JSON instead of a table
 `
@@ -78,6 +82,9 @@ type options struct {
 	products      int
 	requests      int
 	duckdbThreads int
+	pgRows        int           // rows of the postgres section's table
+	pgRate        float64       // its changes a second during the CDC lag measurement
+	pgSeconds     time.Duration // how long they go on
 	only          map[string]bool
 	workdir       string
 	json          bool
@@ -101,6 +108,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.products, "products", 1000, "")
 	fs.IntVar(&o.requests, "requests", 300, "")
 	fs.IntVar(&o.duckdbThreads, "duckdb-threads", 0, "")
+	fs.IntVar(&o.pgRows, "pg-rows", 200_000, "")
+	fs.Float64Var(&o.pgRate, "pg-rate", 1000, "")
+	fs.DurationVar(&o.pgSeconds, "pg-seconds", 10*time.Second, "")
 	fs.StringVar(&only, "only", "", "")
 	fs.StringVar(&o.workdir, "workdir", "", "")
 	fs.BoolVar(&o.json, "json", false, "")
@@ -116,6 +126,14 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	}
 	if full {
 		memRows = "1000000,10000000"
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["pg-rows"] {
+			o.pgRows = 1_000_000
+		}
+		if !set["pg-seconds"] {
+			o.pgSeconds = 20 * time.Second
+		}
 	}
 	for _, s := range strings.Split(memRows, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -137,6 +155,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return o, errs.Errorf(errs.Invalid, op, "--concurrency %d: want at least 1", o.concurrency)
 	case o.products <= 0 || o.requests <= 0:
 		return o, errs.Errorf(errs.Invalid, op, "--products and --requests want positive counts")
+	case o.pgRows <= 0 || !(o.pgRate > 0) || o.pgSeconds <= 0:
+		return o, errs.Errorf(errs.Invalid, op, "--pg-rows %d --pg-rate %v --pg-seconds %s: want a positive row count, rate and duration (e.g. 10s)", o.pgRows, o.pgRate, o.pgSeconds)
 	}
 	o.only = map[string]bool{}
 	for _, s := range strings.Split(only, ",") {
@@ -144,14 +164,14 @@ func parse(args []string, stderr io.Writer) (options, error) {
 			continue
 		}
 		if !benchmarks[s] {
-			return o, errs.Errorf(errs.Invalid, op, "--only %q: want some of landing, memory, orchestration, catalog", s)
+			return o, errs.Errorf(errs.Invalid, op, "--only %q: want some of landing, memory, orchestration, catalog, postgres", s)
 		}
 		o.only[s] = true
 	}
 	return o, nil
 }
 
-var benchmarks = map[string]bool{"landing": true, "memory": true, "orchestration": true, "catalog": true}
+var benchmarks = map[string]bool{"landing": true, "memory": true, "orchestration": true, "catalog": true, "postgres": true}
 
 func (o options) runs(name string) bool { return len(o.only) == 0 || o.only[name] }
 
@@ -197,6 +217,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		rows = append(rows, r...)
 	}
+	var notes []string // sections skipped, and why
+	if o.runs("postgres") {
+		r, note, err := postgresBench(ctx, o, filepath.Join(dir, "postgres"), logf)
+		if err != nil {
+			return err
+		}
+		if note != "" {
+			logf("%s", note)
+			notes = append(notes, note)
+		}
+		rows = append(rows, r...)
+	}
 	if o.runs("orchestration") && o.days > 0 {
 		r, err := orchestrationBench(ctx, o, filepath.Join(dir, "orchestration"), logf)
 		if err != nil {
@@ -210,6 +242,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return enc.Encode(rows)
 	}
 	printTable(stdout, rows)
+	for _, n := range notes {
+		fmt.Fprintln(stdout, n)
+	}
 	fmt.Fprintln(stdout, machineNote(loadStart, loadAverage()))
 	return nil
 }

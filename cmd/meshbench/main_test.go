@@ -21,7 +21,8 @@ func TestMain(m *testing.M) {
 
 // TestSmoke runs every benchmark at tiny sizes and checks the table has every row with
 // positive figures. It asserts nothing about speed: the figures are make bench's to
-// report. The orchestration rows need the dev server, so -short leaves them out.
+// report. The orchestration rows need the dev server, so -short leaves them out; the
+// postgres section has a test of its own (TestPostgresSmoke).
 func TestSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -31,7 +32,7 @@ func TestSmoke(t *testing.T) {
 	}
 	var out, log bytes.Buffer
 	args := []string{"--rows", "2000", "--repeat", "2", "--memory-rows", "2000,4000", "--hubspot-contacts", "600", "--hubspot-bulk", "300", "--orchestration-days", days,
-		"--products", "20", "--requests", "5", "--workdir", t.TempDir(), "--json"}
+		"--products", "20", "--requests", "5", "--only", "landing,memory,catalog,orchestration", "--workdir", t.TempDir(), "--json"}
 	if err := run(ctx, args, &out, &log); err != nil {
 		t.Fatalf("meshbench %s: %v\n%s", strings.Join(args, " "), err, log.String())
 	}
@@ -61,24 +62,7 @@ func TestSmoke(t *testing.T) {
 			"orchestration: Temporal overhead per day",
 		)
 	}
-	var got []string
-	for _, r := range rows {
-		got = append(got, r.Benchmark)
-		if len(r.Values) == 0 || r.Figures == "" || r.Unit == "" || r.Size == "" {
-			t.Errorf("row %q is incomplete: %+v", r.Benchmark, r)
-		}
-		for i, v := range r.Values {
-			if !(v > 0) {
-				t.Errorf("row %q figure %d is %v, want a positive measurement", r.Benchmark, i, v)
-			}
-		}
-		if strings.ContainsAny(r.Goal, "≥≤") != (r.Result == "pass" || r.Result == "miss") {
-			t.Errorf("row %q has goal %q but result %q", r.Benchmark, r.Goal, r.Result)
-		}
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("rows:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
-	}
+	checkRows(t, rows, want)
 	for _, r := range rows[len(decoders) : len(decoders)+2] {
 		if r.Goal == none {
 			t.Errorf("landing row %q carries no ratio against its goal", r.Benchmark)
@@ -126,5 +110,61 @@ func TestCountAndNum(t *testing.T) {
 	}
 	if got := num(123456.7); got != "123,457" {
 		t.Errorf("num(123456.7) = %q", got)
+	}
+}
+
+// TestPostgresSmoke runs the postgres section tiny — 2k rows, 2 s of changes — against
+// a throwaway cluster: COPY, the snapshot landing and the CDC lag rows all there with
+// positive figures (the lag job itself fails unless every change written landed).
+func TestPostgresSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL server (dev/pgcluster)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, log bytes.Buffer
+	args := []string{"--only", "postgres", "--pg-rows", "2000", "--pg-seconds", "2s", "--workdir", t.TempDir(), "--json"}
+	if err := run(ctx, args, &out, &log); err != nil {
+		t.Fatalf("meshbench %s: %v\n%s", strings.Join(args, " "), err, log.String())
+	}
+	if strings.Contains(log.String(), "postgres: skipped") {
+		t.Skip(log.String())
+	}
+	var rows []Row
+	if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+		t.Fatalf("output is not the rows as JSON: %v\n%s", err, out.String())
+	}
+	checkRows(t, rows, []string{
+		"postgres: COPY (SELECT * FROM orders) TO STDOUT (floor)",
+		"postgres: CDC snapshot → lake.Land (ours)",
+		"postgres: CDC lag, commit → landed",
+	})
+	if !strings.HasSuffix(rows[1].Goal, " COPY") {
+		t.Errorf("the snapshot row carries no ratio to COPY: goal %q", rows[1].Goal)
+	}
+	t.Logf("postgres rows (tiny sizes, not figures):\n%s", log.String())
+}
+
+// checkRows checks the rows are want, in order, each complete with positive figures
+// and a result exactly when it has a goal.
+func checkRows(t *testing.T, rows []Row, want []string) {
+	t.Helper()
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.Benchmark)
+		if len(r.Values) == 0 || r.Figures == "" || r.Unit == "" || r.Size == "" {
+			t.Errorf("row %q is incomplete: %+v", r.Benchmark, r)
+		}
+		for i, v := range r.Values {
+			if !(v > 0) {
+				t.Errorf("row %q figure %d is %v, want a positive measurement", r.Benchmark, i, v)
+			}
+		}
+		if strings.ContainsAny(r.Goal, "≥≤") != (r.Result == "pass" || r.Result == "miss") {
+			t.Errorf("row %q has goal %q but result %q", r.Benchmark, r.Goal, r.Result)
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("rows:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 }
