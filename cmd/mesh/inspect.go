@@ -193,6 +193,9 @@ func printDetail(w io.Writer, d catalog.Detail) {
 	}
 	if r := d.LastRun; r != nil {
 		p("Last run:  %s at %s (%s)\n", r.Status, r.FinishedAt.UTC().Format(time.RFC3339), r.WorkflowID)
+		for _, w := range r.Warnings {
+			p("  warning: %s\n", query.Printable(w))
+		}
 	}
 
 	p("\nSchema:\n")

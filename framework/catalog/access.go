@@ -46,12 +46,12 @@ func (c *Catalog) listed(ctx context.Context, d mesh.Domain, p mesh.Product, st 
 
 // quotesData reports whether a status holds what redact withholds.
 func quotesData(st Status) bool {
-	return st.Freshness.DataTime != nil || st.LastRun != nil && (st.LastRun.Error != "" || len(st.LastRun.FailedChecks) > 0)
+	return st.Freshness.DataTime != nil || st.LastRun != nil && (st.LastRun.Error != "" || len(st.LastRun.FailedChecks) > 0 || len(st.LastRun.Warnings) > 0)
 }
 
 // redact hides what a caller who may not read a restricted product must not see of it,
 // in a listing or on its refused page: the data time (the newest value of a column),
-// and the last run's error and failed checks, whose messages can quote values.
+// and the last run's error, failed checks and warnings, whose messages can quote values.
 func redact(p mesh.Product, st *Status) {
 	if p.Classification != mesh.Restricted {
 		return
@@ -62,6 +62,9 @@ func redact(p mesh.Product, st *Status) {
 			st.LastRun.Error = withheldError
 		}
 		st.LastRun.FailedChecks = nil
+		if len(st.LastRun.Warnings) > 0 {
+			st.LastRun.Warnings = []string{withheldError}
+		}
 	}
 	st.Problem = problem(*st)
 }

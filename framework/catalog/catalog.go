@@ -104,6 +104,9 @@ type LastRun struct {
 	Partition  string    `json:"partition,omitempty"`
 	// FailedChecks are the run's checks that failed or warned, with their offending rows.
 	FailedChecks []quality.Result `json:"failed_checks,omitempty"`
+	// Warnings are what the run warned of though it published (an input read at an
+	// older snapshot, a dropped file refused for its header, a column new in a table).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Failed reports whether the run published nothing because it failed or a check blocked it.
@@ -163,7 +166,7 @@ func (c *Catalog) status(ctx context.Context, d mesh.Domain, p mesh.Product) (St
 		return st, nil, err
 	}
 	if last != nil {
-		st.LastRun = &LastRun{Status: last.Status, Error: last.Error, FinishedAt: last.FinishedAt, WorkflowID: last.WorkflowID, Partition: last.Partition}
+		st.LastRun = &LastRun{Status: last.Status, Error: last.Error, FinishedAt: last.FinishedAt, WorkflowID: last.WorkflowID, Partition: last.Partition, Warnings: last.Warnings}
 		for _, r := range last.Checks {
 			if r.Status != mesh.StatusPass {
 				st.LastRun.FailedChecks = append(st.LastRun.FailedChecks, r)

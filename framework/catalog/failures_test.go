@@ -144,3 +144,38 @@ func TestUnchangedRunRefreshesFreshness(t *testing.T) {
 		t.Errorf("product page lacks %q", w)
 	}
 }
+
+// A run that published with warnings (a dropped file refused for its header, an
+// input read at an older snapshot) says so in `mesh show`'s source, the API and the
+// product page; a restricted product's warnings, which can quote values, are withheld
+// from callers who may not read it.
+func TestRunWarningsShowEverywhere(t *testing.T) {
+	f := newAccessFixture(t)
+	published := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	snap := f.publishLeads(t, published)
+	warning := `input crm_files.leads: refused leads/2026-10-emea.csv: column "amount" has the header "Amount (EUR)", expected "Amount"`
+	f.recordRun(t, flow.RunRecord{Status: flow.StatusPublished, SnapshotID: snap.ID, Rows: 2, FinishedAt: published.Add(time.Minute), Warnings: []string{warning}})
+	f.recordRun(t, flow.RunRecord{Domain: "sales", Product: "deals", Status: flow.StatusPublished, Rows: 2, FinishedAt: published.Add(time.Minute),
+		Warnings: []string{"input crm_files.deals: refused deals/zephyr.csv: row 3, column \"amount\": Zephyr"}})
+
+	_, body := f.do(t, "GET", "/api/products/sales.leads", "", nil, nil)
+	var det Detail
+	if err := json.Unmarshal([]byte(body), &det); err != nil {
+		t.Fatal(err)
+	}
+	if det.LastRun == nil || len(det.LastRun.Warnings) != 1 || det.LastRun.Warnings[0] != warning {
+		t.Errorf("API product: last run %+v, want its warning", det.LastRun)
+	}
+	_, page := f.do(t, "GET", "/products/sales.leads", "", nil, nil)
+	if !strings.Contains(page, "refused leads/2026-10-emea.csv") {
+		t.Errorf("the product page lacks the run's warning")
+	}
+	_, list := f.do(t, "GET", "/api/products", "", nil, nil)
+	if strings.Contains(list, "Zephyr") || !strings.Contains(list, withheldError) {
+		t.Errorf("the restricted product's warning shows to an anonymous caller:\n%s", list)
+	}
+	_, page = f.do(t, "GET", "/products/sales.deals", salesToken, nil, nil)
+	if !strings.Contains(page, "Zephyr") {
+		t.Errorf("the restricted product's reader does not see its warning")
+	}
+}
