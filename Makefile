@@ -33,7 +33,8 @@ chromium:
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 # Debian's PostgreSQL server binaries (initdb, postgres in /usr/lib/postgresql/*/bin), for the
-# test of the Iceberg catalog on PostgreSQL; the test runs its own throwaway cluster.
+# test of the Iceberg catalog on PostgreSQL and the platform database's sandbox (the demo's
+# seeded database); each runs its own throwaway cluster.
 postgres:
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 		echo "installing Debian's postgresql for the catalog tests..."; \
@@ -47,11 +48,11 @@ build: $(TEMPORAL)
 
 # Runs the whole mesh once on the embedded default (dev server + UI, sandbox sources,
 # local lake in ./.meshflow or $$MESHFLOW_LAKE), prints what was published, stops.
-demo: build
+demo: build postgres
 	$(BIN)/mesh demo
 
 # The same stack, left running: Temporal UI on http://localhost:8233. Ctrl-C stops it.
-dev: build
+dev: build postgres
 	$(BIN)/mesh dev
 
 vet:

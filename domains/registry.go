@@ -11,6 +11,7 @@ import (
 	"github.com/meshflow/meshflow/domains/marketintel"
 	"github.com/meshflow/meshflow/domains/metrics"
 	"github.com/meshflow/meshflow/domains/partners"
+	"github.com/meshflow/meshflow/domains/platform"
 	"github.com/meshflow/meshflow/domains/product"
 	"github.com/meshflow/meshflow/framework/mesh"
 )
@@ -27,5 +28,6 @@ func Mesh() mesh.Mesh {
 		product.Domain(),
 		finance.Domain(),
 		partners.Domain(),
+		platform.Domain(),
 	}}
 }

@@ -61,6 +61,11 @@ func (e *env) composeEnv(dir, root, mount string) error {
 			fmt.Fprintf(e.stdout, "%s has no sandbox: set its variables yourself to read it\n", c.Name)
 		}
 	}
+	for _, name := range srv.Local() {
+		// Its sandbox is a server that only `mesh demo`/`mesh dev` start, on the machine
+		// they run on: the sandbox service cannot serve it to the other services.
+		fmt.Fprintf(e.stdout, "%s's sandbox is a PostgreSQL server that only `mesh demo` and `mesh dev` run, not the sandbox service: its variables are not written; set them to read a database\n", name)
+	}
 
 	file := filepath.Join(dir, "sources.env")
 	if own, err := ownEnvFile(file); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -119,7 +120,8 @@ func (k kind) fieldType() source.Type {
 }
 
 // describe reads a table's columns and primary key from the catalog.
-func describe(ctx context.Context, db *pgxpool.Pool, schema string, t Table) (*table, error) {
+func describe(ctx context.Context, db *pgxpool.Pool, cfg *Config, t Table) (*table, error) {
+	schema := cfg.Schema
 	op := fmt.Sprintf("postgres: describe %s.%s", schema, t.Name)
 	var oid uint32
 	var canSelect bool
@@ -127,7 +129,7 @@ func describe(ctx context.Context, db *pgxpool.Pool, schema string, t Table) (*t
 		WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`, schema, t.Name).Scan(&oid, &canSelect)
 	if err != nil {
 		if isNoRows(err) {
-			return nil, errs.Errorf(errs.Invalid, op, "no table %s.%s in the database (or the role cannot see it): fix %s/%s or %s", schema, t.Name, TablesEnv, CursorTablesEnv, SchemaEnv)
+			return nil, errs.Errorf(errs.Invalid, op, "no table %s.%s in the database (or the role cannot see it): fix %s/%s or %s", schema, t.Name, cfg.name(TablesEnv), cfg.name(CursorTablesEnv), cfg.name(SchemaEnv))
 		}
 		return nil, classify(op, err)
 	}
@@ -161,12 +163,15 @@ func describe(ctx context.Context, db *pgxpool.Pool, schema string, t Table) (*t
 		return nil, classify(op, err)
 	}
 	if len(tb.pk) == 0 {
-		return nil, errs.Errorf(errs.Invalid, op, "%s.%s has no primary key: the snapshot reads it in key order and changes are matched by key; add one (or read a view with a key in %s)", schema, t.Name, CursorTablesEnv)
+		return nil, errs.Errorf(errs.Invalid, op, "%s.%s has no primary key: the snapshot reads it in key order and changes are matched by key; add one (or read a view with a key in %s)", schema, t.Name, cfg.name(CursorTablesEnv))
+	}
+	if err := tb.declared(schema); err != nil {
+		return nil, err
 	}
 	if t.Mode == Cursor {
 		c, ok := tb.col(t.CursorColumn)
 		if !ok {
-			return nil, errs.Errorf(errs.Invalid, op, "%s: %s.%s has no column %q", CursorTablesEnv, schema, t.Name, t.CursorColumn)
+			return nil, errs.Errorf(errs.Invalid, op, "%s: %s.%s has no column %q", cfg.name(CursorTablesEnv), schema, t.Name, t.CursorColumn)
 		}
 		switch c.kind {
 		case kTimestampTZ, kTimestamp, kDate:
@@ -176,7 +181,7 @@ func describe(ctx context.Context, db *pgxpool.Pool, schema string, t Table) (*t
 				tb.Lookback = 0
 			}
 		default:
-			return nil, errs.Errorf(errs.Invalid, op, "%s: cursor column %s.%s is %s; want a timestamp, date or integer column the application moves on every change", CursorTablesEnv, t.Name, c.Name, c.Type)
+			return nil, errs.Errorf(errs.Invalid, op, "%s: cursor column %s.%s is %s; want a timestamp, date or integer column the application moves on every change", cfg.name(CursorTablesEnv), t.Name, c.Name, c.Type)
 		}
 	}
 	return tb, nil
@@ -191,13 +196,55 @@ func (t *table) col(name string) (column, bool) {
 	return column{}, false
 }
 
-// spec is the stream's spec for the table's columns.
+// declared fails, naming the table and column, when the table lacks a declared
+// column, holds it with another type, or has another primary key than declared.
+func (t *table) declared(schema string) error {
+	if t.Fields == nil {
+		return nil
+	}
+	op := fmt.Sprintf("postgres: %s.%s", schema, t.Name)
+	for _, f := range t.Fields {
+		c, ok := t.col(f.Name)
+		switch {
+		case !ok:
+			return errs.Errorf(errs.Invalid, op, "table %s.%s has no column %s, which its stream declares (%s): add the column to the table, or remove it from the declaration and the products that read it", schema, t.Name, f.Name, f.Type)
+		case c.kind.fieldType() != f.Type:
+			return errs.Errorf(errs.Invalid, op, "column %s of table %s.%s is %s, which lands as %s, but its stream declares %s: change the column's type back, or the declaration and the products that read it", f.Name, schema, t.Name, c.Type, c.kind.fieldType(), f.Type)
+		}
+	}
+	if t.PrimaryKey != nil && !slices.Equal(t.PrimaryKey, t.pk) {
+		return errs.Errorf(errs.Invalid, op, "table %s.%s has the primary key (%s), but its stream declares (%s): versions are matched by key, so fix the table or the declaration", schema, t.Name, strings.Join(t.pk, ", "), strings.Join(t.PrimaryKey, ", "))
+	}
+	return nil
+}
+
+// spec is the stream's spec for the table's columns, with the declared columns'
+// docs.
 func (t *table) spec() source.StreamSpec {
 	sp := source.StreamSpec{Name: t.Name, PrimaryKey: t.pk}
 	for _, c := range t.cols {
-		sp.Fields = append(sp.Fields, source.Field{Name: c.Name, Type: c.kind.fieldType(), Path: []string{c.Name},
-			Doc: fmt.Sprintf("PostgreSQL column %s.%s (%s)", t.Name, c.Name, c.Type)})
+		doc := fmt.Sprintf("PostgreSQL column %s.%s (%s)", t.Name, c.Name, c.Type)
+		if i := slices.IndexFunc(t.Fields, func(f source.Field) bool { return f.Name == c.Name }); i >= 0 && t.Fields[i].Doc != "" {
+			doc = t.Fields[i].Doc
+		}
+		sp.Fields = append(sp.Fields, source.Field{Name: c.Name, Type: c.kind.fieldType(), Path: []string{c.Name}, Doc: doc})
 	}
+	return t.Table.withMetadata(sp)
+}
+
+// spec is a declared table's spec, known without the database.
+func (t Table) spec() source.StreamSpec {
+	sp := source.StreamSpec{Name: t.Name, PrimaryKey: t.PrimaryKey}
+	for _, f := range t.Fields {
+		f.Path = []string{f.Name}
+		sp.Fields = append(sp.Fields, f)
+	}
+	return t.withMetadata(sp)
+}
+
+// withMetadata adds the cursor and, in change-data-capture mode, the _lsn and
+// _deleted fields.
+func (t Table) withMetadata(sp source.StreamSpec) source.StreamSpec {
 	if t.Mode == Cursor {
 		sp.CursorField = t.CursorColumn
 		return sp

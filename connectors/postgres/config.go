@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +67,12 @@ type Table struct {
 	// committed late with an older value (a long transaction); versions landed twice
 	// are the same version. Cursor mode with a time column only [DefaultLookback].
 	Lookback time.Duration
+	// Fields and PrimaryKey, when declared (a domain's own database, see Declared),
+	// are the columns the table must have: its spec is known without the database,
+	// and a landing fails naming the table and column when one is missing or of
+	// another type. Columns beyond them land too, reported as new.
+	Fields     []source.Field
+	PrimaryKey []string
 }
 
 // Config is what a user configures.
@@ -91,6 +99,17 @@ type Config struct {
 	SlotPrefix string
 	// PageRows is rows per snapshot chunk and per page of changes [DefaultPageRows].
 	PageRows int
+
+	source string              // the source's name in raw inputs [Connector.Name]
+	env    func(string) string // the variable a declared source reads instead of a POSTGRES_ one
+}
+
+// name is the variable that sets what the generic connector's variable v sets.
+func (c *Config) name(v string) string {
+	if c.env == nil {
+		return v
+	}
+	return c.env(v)
 }
 
 var identifier = regexp.MustCompile(`^[a-z_][a-z0-9_$]*$`)
@@ -119,33 +138,33 @@ func (c *Config) Validate() error {
 	}
 	switch {
 	case c.Host == "":
-		return errs.Errorf(errs.Invalid, op, "%s is not set: the database server's host name", HostEnv)
+		return errs.Errorf(errs.Invalid, op, "%s is not set: the database server's host name", c.name(HostEnv))
 	case c.Database == "":
-		return errs.Errorf(errs.Invalid, op, "%s is not set: the database to read", DatabaseEnv)
+		return errs.Errorf(errs.Invalid, op, "%s is not set: the database to read", c.name(DatabaseEnv))
 	case c.User == "":
-		return errs.Errorf(errs.Invalid, op, "%s is not set: a role with SELECT on the tables and the REPLICATION attribute", UserEnv)
+		return errs.Errorf(errs.Invalid, op, "%s is not set: a role with SELECT on the tables and the REPLICATION attribute", c.name(UserEnv))
 	case len(c.Tables) == 0:
-		return errs.Errorf(errs.Invalid, op, "no table to read: list them in %s (change data capture) or %s (table.cursor_column)", TablesEnv, CursorTablesEnv)
+		return errs.Errorf(errs.Invalid, op, "no table to read: list them in %s (change data capture) or %s (table.cursor_column)", c.name(TablesEnv), c.name(CursorTablesEnv))
 	}
 	switch c.SSLMode {
 	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
 	default:
-		return errs.Errorf(errs.Invalid, op, "%s=%q: want disable, allow, prefer, require, verify-ca or verify-full", SSLModeEnv, c.SSLMode)
+		return errs.Errorf(errs.Invalid, op, "%s=%q: want disable, allow, prefer, require, verify-ca or verify-full", c.name(SSLModeEnv), c.SSLMode)
 	}
 	for _, n := range []struct{ name, v, env string }{{"schema", c.Schema, SchemaEnv}, {"publication", c.Publication, PublicationEnv}, {"slot prefix", c.SlotPrefix, SlotPrefixEnv}} {
 		if !identifier.MatchString(n.v) {
-			return errs.Errorf(errs.Invalid, op, "%s=%q: a %s is a lower-case PostgreSQL identifier (letters, digits, _)", n.env, n.v, n.name)
+			return errs.Errorf(errs.Invalid, op, "%s=%q: a %s is a lower-case PostgreSQL identifier (letters, digits, _)", c.name(n.env), n.v, n.name)
 		}
 	}
 	seen := map[string]bool{}
 	for i := range c.Tables {
 		t := &c.Tables[i]
-		env := TablesEnv
+		env := c.name(TablesEnv)
 		if t.Mode == "" {
 			t.Mode = CDC
 		}
 		if t.Mode == Cursor {
-			env = CursorTablesEnv
+			env = c.name(CursorTablesEnv)
 			if t.CursorColumn == "" {
 				return errs.Errorf(errs.Invalid, op, "%s: table %q has no cursor column (write table.column)", env, t.Name)
 			}
@@ -157,11 +176,11 @@ func (c *Config) Validate() error {
 			return errs.Errorf(errs.Invalid, op, "%s: %q is not a lower-case PostgreSQL table name (letters, digits, _)", env, t.Name)
 		}
 		if seen[t.Name] {
-			return errs.Errorf(errs.Invalid, op, "table %q is listed twice (in %s and %s it may be only once)", t.Name, TablesEnv, CursorTablesEnv)
+			return errs.Errorf(errs.Invalid, op, "table %q is listed twice (in %s and %s it may be only once)", t.Name, c.name(TablesEnv), c.name(CursorTablesEnv))
 		}
 		seen[t.Name] = true
 		if t.Mode == CDC && len(c.slot(t.Name)) > maxIdentifierLen {
-			return errs.Errorf(errs.Invalid, op, "the replication slot %q of table %q is longer than 63 characters: shorten %s", c.slot(t.Name), t.Name, SlotPrefixEnv)
+			return errs.Errorf(errs.Invalid, op, "the replication slot %q of table %q is longer than 63 characters: shorten %s", c.slot(t.Name), t.Name, c.name(SlotPrefixEnv))
 		}
 	}
 	return nil
@@ -211,15 +230,23 @@ func scrub(err error, password secret.Value) string {
 }
 
 // configFrom reads the Config from the connector's variables.
-func configFrom(v source.Values) (Config, error) {
+func configFrom(v source.Values) (Config, error) { return configOf(v, Config{}) }
+
+// configOf reads the Config from the variables of a source whose name, variable
+// names (env) and declared tables base holds; without declared tables they are read
+// from the variables.
+func configOf(v source.Values, base Config) (Config, error) {
 	const op = "configure postgres"
-	c := Config{Host: v.Get(HostEnv), Database: v.Get(DatabaseEnv), User: v.Get(UserEnv), Password: secret.Value(v.Get(PasswordEnv)),
-		SSLMode: v.Get(SSLModeEnv), SSLRootCert: v.Get(SSLRootCertEnv), Schema: v.Get(SchemaEnv),
-		Publication: v.Get(PublicationEnv), SlotPrefix: v.Get(SlotPrefixEnv)}
-	if p := v.Get(PortEnv); p != "" {
+	c := base
+	get := func(name string) string { return v.Get(c.name(name)) }
+	c.Host, c.Database, c.User, c.Password = get(HostEnv), get(DatabaseEnv), get(UserEnv), secret.Value(get(PasswordEnv))
+	c.SSLMode, c.SSLRootCert = get(SSLModeEnv), get(SSLRootCertEnv)
+	c.Schema = cmp.Or(get(SchemaEnv), base.Schema)
+	c.Publication, c.SlotPrefix = cmp.Or(get(PublicationEnv), base.Publication), cmp.Or(get(SlotPrefixEnv), base.SlotPrefix)
+	if p := get(PortEnv); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n <= 0 || n > 65535 {
-			return Config{}, errs.Errorf(errs.Invalid, op, "%s=%q: want a TCP port number", PortEnv, p)
+			return Config{}, errs.Errorf(errs.Invalid, op, "%s=%q: want a TCP port number", c.name(PortEnv), p)
 		}
 		c.Port = n
 	}
@@ -230,22 +257,26 @@ func configFrom(v source.Values) (Config, error) {
 		}
 	}
 	lookback := DefaultLookback
-	if s := v.Get(LookbackEnv); s != "" {
+	if s := get(LookbackEnv); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d < 0 {
-			return Config{}, errs.Errorf(errs.Invalid, op, "%s=%q: want a duration such as 5m or 1h", LookbackEnv, s)
+			return Config{}, errs.Errorf(errs.Invalid, op, "%s=%q: want a duration such as 5m or 1h", c.name(LookbackEnv), s)
 		}
 		lookback = d
 	}
-	for _, t := range v.List(TablesEnv) {
-		c.Tables = append(c.Tables, Table{Name: t, Mode: CDC})
-	}
-	for _, t := range v.List(CursorTablesEnv) {
-		name, col, ok := strings.Cut(t, ".")
-		if !ok {
-			return Config{}, errs.Errorf(errs.Invalid, op, "%s: %q names no cursor column: write table.column (events.updated_at)", CursorTablesEnv, t)
+	if base.Tables == nil {
+		for _, t := range v.List(c.name(TablesEnv)) {
+			c.Tables = append(c.Tables, Table{Name: t, Mode: CDC})
 		}
-		c.Tables = append(c.Tables, Table{Name: name, Mode: Cursor, CursorColumn: col, Lookback: lookback})
+		for _, t := range v.List(c.name(CursorTablesEnv)) {
+			name, col, ok := strings.Cut(t, ".")
+			if !ok {
+				return Config{}, errs.Errorf(errs.Invalid, op, "%s: %q names no cursor column: write table.column (events.updated_at)", c.name(CursorTablesEnv), t)
+			}
+			c.Tables = append(c.Tables, Table{Name: name, Mode: Cursor, CursorColumn: col, Lookback: lookback})
+		}
+	} else {
+		c.Tables = slices.Clone(base.Tables)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err

@@ -25,6 +25,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"strings"
@@ -68,7 +69,7 @@ func New(c Config) (*Source, error) {
 	pc, err := pgxpool.ParseConfig(c.connString())
 	if err != nil {
 		return nil, errs.Errorf(errs.Invalid, "configure postgres", "the connection settings do not parse (%s, %s, %s, %s): %s",
-			HostEnv, PortEnv, SSLModeEnv, SSLRootCertEnv, scrub(err, c.Password))
+			c.name(HostEnv), c.name(PortEnv), c.name(SSLModeEnv), c.name(SSLRootCertEnv), scrub(err, c.Password))
 	}
 	for k, v := range sessionParams {
 		pc.ConnConfig.RuntimeParams[k] = v
@@ -86,7 +87,7 @@ func New(c Config) (*Source, error) {
 }
 
 // Name is the source's name in raw inputs.
-func (s *Source) Name() string { return Connector.Name }
+func (s *Source) Name() string { return cmp.Or(s.cfg.source, Connector.Name) }
 
 // Streams are the configured tables.
 func (s *Source) Streams() []source.Stream { return s.streams }
@@ -105,9 +106,9 @@ func (s *Source) Check(ctx context.Context) error {
 	}
 	for _, t := range s.cfg.Tables {
 		if t.Mode == CDC && !replication {
-			return errs.Errorf(errs.Permission, op, "role %s lacks the REPLICATION attribute that change data capture of %s needs: ALTER ROLE %s REPLICATION (or read the table in cursor mode, %s)", user, t.Name, user, CursorTablesEnv)
+			return errs.Errorf(errs.Permission, op, "role %s lacks the REPLICATION attribute that change data capture of %s needs: ALTER ROLE %s REPLICATION (or read the table in cursor mode, %s)", user, t.Name, user, s.cfg.name(CursorTablesEnv))
 		}
-		if _, err := describe(ctx, s.db, s.cfg.Schema, t); err != nil {
+		if _, err := describe(ctx, s.db, &s.cfg, t); err != nil {
 			return err
 		}
 	}
@@ -125,18 +126,21 @@ type Stream struct {
 	sess  *session // the open replication session of a change-data-capture read
 }
 
-// Spec is the stream's spec as last described (Describe); before that it is read
-// from the catalog, and is only the stream's name when the database cannot be
-// reached.
+// Spec is the stream's spec as last described (Describe); before that it is the
+// declared one (Table.Fields) or else read from the catalog, and is only the
+// stream's name when the database cannot be reached.
 func (s *Stream) Spec() source.StreamSpec {
 	s.mu.Lock()
 	t := s.table
 	s.mu.Unlock()
+	if t == nil && s.conf.Fields != nil {
+		return s.conf.spec()
+	}
 	if t == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), specTimeout)
 		defer cancel()
 		var err error
-		if t, err = describe(ctx, s.src.db, s.src.cfg.Schema, s.conf); err != nil {
+		if t, err = describe(ctx, s.src.db, &s.src.cfg, s.conf); err != nil {
 			return source.StreamSpec{Name: s.conf.Name}
 		}
 	}
@@ -161,7 +165,7 @@ func (s *Stream) describe(ctx context.Context, cursor json.RawMessage) (*table, 
 	if err != nil {
 		return nil, nil, err
 	}
-	t, err := describe(ctx, s.src.db, s.src.cfg.Schema, s.conf)
+	t, err := describe(ctx, s.src.db, &s.src.cfg, s.conf)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -189,7 +193,7 @@ func (s *Stream) checkPublication(ctx context.Context) error {
 	}
 	if !in {
 		return errs.Errorf(errs.Invalid, "postgres: publication", "table %s.%s is not in the publication %s that its changes are read through: as the table's owner, run ALTER PUBLICATION %s ADD TABLE %s.%s (or CREATE PUBLICATION %s FOR TABLE %s.%s); or set %s",
-			c.Schema, s.conf.Name, c.Publication, c.Publication, c.Schema, s.conf.Name, c.Publication, c.Schema, s.conf.Name, PublicationEnv)
+			c.Schema, s.conf.Name, c.Publication, c.Publication, c.Schema, s.conf.Name, c.Publication, c.Schema, s.conf.Name, c.name(PublicationEnv))
 	}
 	return nil
 }

@@ -28,7 +28,9 @@ func classify(op string, err error) error {
 	if errors.As(err, &pg) {
 		switch {
 		case pg.Code == "28P01" || pg.Code == "28000":
-			return errs.Errorf(errs.Permission, op, "PostgreSQL refused the credentials (%s): fix %s and %s", pg.Message, UserEnv, PasswordEnv)
+			// Not named: a declared source reads them from variables of its own prefix,
+			// which the doctor and the run name with the error's kind.
+			return errs.Errorf(errs.Permission, op, "PostgreSQL refused the credentials (%s): fix the user and password variables", pg.Message)
 		case pg.Code == "42501":
 			return errs.Errorf(errs.Permission, op, "%s: the role needs SELECT on the tables and the REPLICATION attribute (see the connector's doc for the GRANTs)", pg.Message)
 		case pg.Code == "3D000":

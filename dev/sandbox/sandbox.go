@@ -18,7 +18,9 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -160,7 +162,36 @@ type (
 	served  interface{ Serving(baseURL string) error }
 	changer interface{ ChangeSome(n int) []string }
 	counted interface{ Requests() int }
+	// local is a sandbox that is a server of its own on this machine (a database
+	// cluster), not served over the composite's HTTP root.
+	local interface{ LocalOnly() bool }
 )
+
+// Close stops what the sandboxes started besides their handlers (a database
+// cluster: the sandboxes that are an io.Closer).
+func (s *Server) Close() error {
+	var problems []error
+	for _, v := range s.vendors {
+		if c, ok := v.sb.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				problems = append(problems, fmt.Errorf("sandbox of %s: %w", v.name, err))
+			}
+		}
+	}
+	return errors.Join(problems...)
+}
+
+// Local are the connectors whose sandbox is a server on this machine, which other
+// machines cannot reach through the sandbox's root (compose's sandbox service).
+func (s *Server) Local() []string {
+	var out []string
+	for _, v := range s.vendors {
+		if l, ok := v.sb.(local); ok && l.LocalOnly() {
+			out = append(out, v.name)
+		}
+	}
+	return out
+}
 
 // imitation is the vendor's imitation behind a sandbox (source.Imitation's API), or
 // the sandbox itself.

@@ -44,10 +44,12 @@ func (s *Server) ServiceEnv(root, dir, mount string) ([]EnvVar, error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, errs.E(errs.Invalid, op, err)
 	}
-	served := s.Values(root)
 	var out []EnvVar
 	for _, v := range s.vendors {
-		vals := served[v.name]
+		if l, ok := v.sb.(local); ok && l.LocalOnly() {
+			continue // nothing at root serves it (see Local)
+		}
+		vals := v.sb.Values(root + v.path)
 		for _, variable := range v.conn.Vars {
 			value := vals.Get(variable.Name)
 			if value == "" || variable.Tuning {
@@ -221,6 +223,10 @@ func (v flagged) served() (source.Values, error) {
 	srv, err := Open(o)
 	if err != nil {
 		return nil, err
+	}
+	defer srv.Close()
+	if len(srv.Local()) > 0 {
+		return nil, nil // the sandbox service does not serve it, nor accept its secrets (see Local)
 	}
 	return srv.Values("http://sandbox.invalid")[v.conn.Name], nil
 }

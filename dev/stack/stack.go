@@ -168,6 +168,12 @@ func (s *Stack) Stop() error {
 		defer cancel()
 		_ = s.httpSrv.Shutdown(ctx)
 	}
+	if s.Sandbox != nil {
+		// What the sandboxes started besides their handlers (the platform's database).
+		if err := s.Sandbox.Close(); err != nil {
+			s.log.Warn().Err(err).Msg("stop the sandbox")
+		}
+	}
 	return s.Dev.Stop()
 }
 

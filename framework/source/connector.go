@@ -133,7 +133,11 @@ func Specs(streams []Stream) []StreamSpec {
 // imitation: Admin() http.Handler, its admin endpoints under /_sandbox<path>/;
 // Companies() []SandboxCompany, the companies it describes, which the sandboxes
 // started after it describe too; Serving(baseURL string) error, called once a
-// command serves it (to write a key file that names its address).
+// command serves it (to write a key file that names its address). On the sandbox
+// itself: io.Closer, to stop what it started besides its handler (a database
+// cluster), called by the composite's Close; LocalOnly() bool, true for a server of
+// its own on this machine (a database), which other machines cannot reach through
+// the composite's root.
 type Sandbox interface {
 	http.Handler
 	// Values are the configuration that makes the connector read this sandbox when

@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,18 @@ func TestDoctorSourceChecksAgainstTheSandbox(t *testing.T) {
 			}
 
 			accepted, waits := sourceCheck(t, c, name)
+			if slices.Contains(sb.Local(), name) {
+				// A database on this machine (the platform's): no HTTP API to fault; its
+				// check connects as the sandbox's reader role.
+				if accepted.Status != host.OK || !strings.Contains(accepted.Detail, "credentials accepted") || len(waits) != 0 {
+					t.Errorf("accepted credentials: %s (waits %v)", accepted, waits)
+				}
+				refused, _ := sourceCheck(t, wrongCredential(c, conn, root), name)
+				if hint := secretVar(conn).Name; refused.Status != host.Fail || !strings.Contains(refused.Detail, "refused the credentials") || !strings.Contains(refused.Detail, hint) {
+					t.Errorf("refused credentials: %s, want the fix naming %s", refused, hint)
+				}
+				return
+			}
 			accepts := "credentials accepted by " + root
 			if secretVar(conn).Name == "" {
 				accepts = "listed s3://" // a bucket of dropped files, the sandbox's S3 imitation

@@ -111,6 +111,7 @@ func sandboxConfig(t *testing.T) host.Config {
 func sandboxed(t *testing.T) (host.Config, *sandbox.Server, string) {
 	t.Helper()
 	sb := sandbox.New(&sandbox.Options{Connectors: host.Connectors()})
+	t.Cleanup(func() { sb.Close() }) // the platform database it starts
 	ts := httptest.NewServer(sb)
 	t.Cleanup(ts.Close)
 	c, err := host.ConfigFromEnv(func(k string) string {

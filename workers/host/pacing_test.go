@@ -24,6 +24,7 @@ func tuning(name string) bool {
 func everySource(t *testing.T) map[string]string {
 	t.Helper()
 	sb := sandbox.New(&sandbox.Options{Connectors: host.Connectors()})
+	t.Cleanup(func() { sb.Close() }) // the platform database it starts
 	env := map[string]string{"MESHFLOW_LAKE": t.TempDir()}
 	for _, conn := range host.Connectors() {
 		vals := sb.Values("http://127.0.0.1:1")[conn.Name]

@@ -123,6 +123,7 @@ func TestANewConnectorIsItsRegistrationAlone(t *testing.T) {
 
 	// The composite sandbox serves it under /acme, with its admin endpoints.
 	sb := sandbox.New(&sandbox.Options{Connectors: host.Connectors()})
+	defer sb.Close() // the platform database it starts
 	ts := httptest.NewServer(sb)
 	defer ts.Close()
 	if got := sb.Paths()["acme"]; got != "/acme" {
