@@ -76,7 +76,13 @@ func open(t *testing.T, baseURL, key string, o *rest.Options) *rest.Source {
 // the uuid of the previous page's last organization; an organization updated
 // mid-sync neither goes missing nor comes twice (uuid order keeps its place).
 func TestKeysetPagingWithAConstantOrder(t *testing.T) {
+	// The sandbox's clock stands still, so the organizations touched mid-sync are
+	// stamped before the sync's start, as the edits of a sync's first second are:
+	// later ones wait for the next sync, and would make this test depend on the
+	// wall clock's second turning.
+	syncStart := time.Now().UTC().Truncate(time.Second)
 	sb := sandbox.New(&sandbox.Options{Connectors: []source.Connector{crunchbase.Connector}, Seed: 5,
+		Now:      func() time.Time { return syncStart },
 		Settings: []any{sbcrunchbase.Options{Organizations: 2500, RateLimit: -1}}})
 	api := sandbox.Get[*sbcrunchbase.API](sb)
 	rec := &recorder{sb: sb}
@@ -89,7 +95,7 @@ func TestKeysetPagingWithAConstantOrder(t *testing.T) {
 	ts := httptest.NewServer(rec)
 	defer ts.Close()
 	st := open(t, sbcrunchbase.URL(ts.URL), sbcrunchbase.DefaultKey, nil).Streams()[0]
-	recs, _, err := source.ReadAll(t.Context(), st, source.PageRequest{SyncStart: time.Now()}, nil)
+	recs, _, err := source.ReadAll(t.Context(), st, source.PageRequest{SyncStart: syncStart}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
