@@ -1,5 +1,6 @@
 // Package platform is the platform domain: the company's own product data — customer
-// accounts, their users, signups and engagement — read from the platform's database
+// accounts, their users, signups and engagement, who follows whom, search sessions,
+// talent sourcing, e-mails and notifications — read from the platform's database
 // by change data capture (a source the domain keeps for itself, platform_db). The
 // platform data team owns it.
 package platform
@@ -32,9 +33,10 @@ func Domain() mesh.Domain {
 		Name:        Name,
 		Owner:       "platform-data",
 		Contact:     "#platform-data",
-		Description: "The platform's own data: customer accounts, their users, signups and engagement, from the platform's database.",
-		Products:    []mesh.Product{accounts(), users(), signupsDaily(), engagementDaily()},
-		Sources:     []source.Connector{PlatformDB()},
+		Description: "The platform's own data: customer accounts, their users, signups and engagement, the social graph, search sessions, talent sourcing, e-mails and notifications, from the platform's database.",
+		Products: []mesh.Product{accounts(), users(), signupsDaily(), engagementDaily(),
+			socialGraph(), searchSessions(), talentSourcingFunnel(), userIDs(), emailEvents(), notifications()},
+		Sources: []source.Connector{PlatformDB()},
 	}
 }
 

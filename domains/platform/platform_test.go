@@ -131,6 +131,24 @@ func TestProductsEqualTheDatabase(t *testing.T) {
 				FROM platform.engagements GROUP BY (occurred_at AT TIME ZONE 'UTC')::date, account_id`},
 		{"users", "user_id, account_id, email, full_name, person_gid IS NOT NULL",
 			`SELECT concat_ws('|', user_id, account_id, lower(email), full_name, 'true') FROM platform.users`},
+		{"user_ids", "user_id, account_id, person_gid IS NOT NULL, company_gid IS NOT NULL",
+			`SELECT concat_ws('|', user_id, account_id, 'true', 'true') FROM platform.users`},
+		{"search_sessions", "session_id, user_id, account_id, search_date, results, clicks, dwell_seconds, duration_seconds, zero_results",
+			`SELECT concat_ws('|', session_id, user_id, account_id, (started_at AT TIME ZONE 'UTC')::date, results, clicks, dwell_seconds,
+				extract(epoch FROM ended_at - started_at)::bigint, (results = 0)::text) FROM platform.search_sessions`},
+		{"talent_sourcing_funnel", "account_id, stage, stage_order, in_stage, reached, rejected",
+			`SELECT concat_ws('|', a.account_id, s.stage, s.n, count(t.stage) FILTER (WHERE t.stage = s.stage AND NOT t.rejected),
+				count(t.stage) FILTER (WHERE array_position($$` + stages + `$$::text[], t.stage) >= s.n),
+				count(t.stage) FILTER (WHERE t.stage = s.stage AND t.rejected))
+			FROM (SELECT DISTINCT account_id FROM platform.talent_sourcing) a
+			CROSS JOIN unnest($$` + stages + `$$::text[]) WITH ORDINALITY AS s(stage, n)
+			LEFT JOIN platform.talent_sourcing t ON t.account_id = a.account_id
+			GROUP BY a.account_id, s.stage, s.n`},
+		{"email_events", "event_id, message_id, user_id, recipient, template, kind, CAST(epoch(occurred_at) AS BIGINT)",
+			`SELECT concat_ws('|', event_id, message_id, user_id, lower(recipient), template, kind, extract(epoch FROM occurred_at)::bigint) FROM platform.email_events`},
+		{"notifications", "notification_id, user_id, account_id, channel, kind, CAST(epoch(created_at) AS BIGINT), CAST(epoch(read_at) AS BIGINT)",
+			`SELECT concat_ws('|', notification_id, user_id, account_id, channel, kind, extract(epoch FROM created_at)::bigint,
+				extract(epoch FROM read_at)::bigint) FROM platform.notifications`},
 	}
 	compare := func(when string) {
 		t.Helper()
@@ -145,6 +163,8 @@ func TestProductsEqualTheDatabase(t *testing.T) {
 		}
 	}
 	compare("after the snapshot")
+	followsBefore := p.truth(followsTruth)
+	p.compareSocialGraph("after the snapshot", followsBefore, nil)
 
 	ctx := context.Background()
 	what, err := p.db.Change(ctx, 120)
@@ -156,6 +176,49 @@ func TestProductsEqualTheDatabase(t *testing.T) {
 	}
 	t.Log(what)
 	compare("after changes")
+	followsAfter := p.truth(followsTruth)
+	var unfollowed []string
+	for _, e := range followsBefore {
+		if _, live := slices.BinarySearch(followsAfter, e); !live {
+			unfollowed = append(unfollowed, e)
+		}
+	}
+	if len(unfollowed) == 0 || len(followsAfter) <= len(followsBefore)-len(unfollowed) {
+		t.Fatalf("the changes should follow and unfollow: %d edges before, %d after, %d ended", len(followsBefore), len(followsAfter), len(unfollowed))
+	}
+	p.compareSocialGraph("after changes", followsAfter, unfollowed)
+}
+
+// stages is the talent funnel's stages as a PostgreSQL array.
+var stages = "{" + strings.Join(platformdb.Stages, ",") + "}"
+
+// followsTruth is the database's edges, as social_graph's compareSocialGraph reads them.
+const followsTruth = `SELECT concat_ws('|', follower_user_id, followed_user_id, extract(epoch FROM since)::bigint) FROM platform.follows`
+
+// compareSocialGraph runs social_graph and checks that its active edges are live,
+// the edges the database holds, and its ended ones ended, those it no longer holds.
+func (p *platformMesh) compareSocialGraph(when string, live, ended []string) {
+	p.t.Helper()
+	if res := p.Run(Name, "social_graph"); res.Quality != "pass" {
+		p.t.Fatalf("%s social_graph: quality %s (%v)", when, res.Quality, res.Warnings)
+	}
+	rows := p.port("social_graph", "follower_user_id, followed_user_id, CAST(epoch(since) AS BIGINT), active, until IS NULL")
+	got := map[string][]string{}
+	for _, r := range rows {
+		edge, state, _ := strings.Cut(r, "|true|")
+		if state == "" {
+			edge, state, _ = strings.Cut(r, "|false|")
+			state = "ended:" + state
+		}
+		got[state] = append(got[state], edge)
+	}
+	slices.Sort(got["true"])
+	slices.Sort(got["ended:false"])
+	// An active edge has no until; an ended one has one.
+	if !slices.Equal(got["true"], live) || !slices.Equal(got["ended:false"], ended) || len(rows) != len(live)+len(ended) {
+		p.t.Errorf("%s social_graph: %d active edges (want the database's %d) and %d ended (want %d):\n got %v\nwant %v\n rows %v",
+			when, len(got["true"]), len(live), len(got["ended:false"]), len(ended), head(got["true"]), head(live), head(rows))
+	}
 }
 
 func head(rows []string) []string { return rows[:min(len(rows), 8)] }
