@@ -77,7 +77,7 @@ func New(c Config) (*Source, error) {
 	pc.MaxConns = 4
 	db, err := pgxpool.NewWithConfig(context.Background(), pc)
 	if err != nil {
-		return nil, classify("postgres: connect", err)
+		return nil, c.named(classify("postgres: connect", err))
 	}
 	s := &Source{cfg: c, db: db}
 	for _, t := range c.Tables {
@@ -97,7 +97,8 @@ func (s *Source) Close() { s.db.Close() }
 
 // Check connects and checks the role: it must have REPLICATION when a table is read
 // by change data capture, and SELECT on every table.
-func (s *Source) Check(ctx context.Context) error {
+func (s *Source) Check(ctx context.Context) (err error) {
+	defer func() { err = s.cfg.named(err) }()
 	const op = "postgres: check"
 	var replication bool
 	var user string
@@ -149,7 +150,8 @@ func (s *Stream) Spec() source.StreamSpec {
 
 // Describe reads the table's columns from the catalog and compares them with those
 // the cursor's landing had (see source.Describer).
-func (s *Stream) Describe(ctx context.Context, cursor json.RawMessage) (source.StreamSpec, error) {
+func (s *Stream) Describe(ctx context.Context, cursor json.RawMessage) (_ source.StreamSpec, err error) {
+	defer func() { err = s.src.cfg.named(err) }()
 	t, added, err := s.describe(ctx, cursor)
 	if err != nil {
 		return source.StreamSpec{}, err
@@ -220,7 +222,8 @@ func (s *Stream) described(ctx context.Context, cursor json.RawMessage) (*table,
 
 // NextPage reads the next page: a snapshot chunk, a batch of committed transactions,
 // or a cursor-mode chunk.
-func (s *Stream) NextPage(ctx context.Context, req source.PageRequest) (source.Page, error) {
+func (s *Stream) NextPage(ctx context.Context, req source.PageRequest) (_ source.Page, err error) {
+	defer func() { err = s.src.cfg.named(err) }()
 	t, added, err := s.described(ctx, req.Cursor)
 	if err != nil {
 		return source.Page{}, err
@@ -249,7 +252,8 @@ func (s *Stream) NextPage(ctx context.Context, req source.PageRequest) (source.P
 
 // Committed advances the table's replication slot to the committed landing's end
 // (see source.Acknowledger): PostgreSQL may then recycle the WAL before it.
-func (s *Stream) Committed(ctx context.Context, cursor json.RawMessage) error {
+func (s *Stream) Committed(ctx context.Context, cursor json.RawMessage) (err error) {
+	defer func() { err = s.src.cfg.named(err) }()
 	if s.conf.Mode != CDC {
 		return nil
 	}

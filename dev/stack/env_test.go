@@ -37,6 +37,9 @@ func TestEnvRoundTrips(t *testing.T) {
 			value, literal := v.Literal() // valid for the variables with a Check
 			if !literal || v.Check == nil {
 				value = "value-of-" + strings.ToLower(v.Name)
+				if v.Check != nil && v.Check(value) != nil {
+					value = "file:///" + value // a location checked as a URL (a files source's bucket)
+				}
 			}
 			if v.Secret || v.FileContents {
 				value = strings.ToLower(v.Name) + "-secret"
