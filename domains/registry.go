@@ -4,6 +4,7 @@ package domains
 
 import (
 	"github.com/meshflow/meshflow/domains/bi"
+	"github.com/meshflow/meshflow/domains/communications"
 	"github.com/meshflow/meshflow/domains/engineering"
 	"github.com/meshflow/meshflow/domains/finance"
 	"github.com/meshflow/meshflow/domains/identity"
@@ -29,5 +30,6 @@ func Mesh() mesh.Mesh {
 		finance.Domain(),
 		partners.Domain(),
 		platform.Domain(),
+		communications.Domain(),
 	}}
 }

@@ -4,19 +4,12 @@ package platform
 
 import (
 	"context"
-	"database/sql"
-	"io"
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/meshflow/meshflow/dev/sandbox/platformdb"
-	"github.com/meshflow/meshflow/framework/flow/flowtest"
-	"github.com/meshflow/meshflow/framework/mesh"
-	"github.com/meshflow/meshflow/framework/source"
+	"github.com/meshflow/meshflow/domains/platform/platformtest"
 )
 
 // Every raw input names a stream the source declares, so the products are checked
@@ -38,136 +31,48 @@ func TestRawInputsAreDeclared(t *testing.T) {
 	}
 }
 
-// platformMesh is the platform domain (flowtest: RunProduct in Temporal's test
-// environment, each run's landings its own) reading the sandbox's seeded cluster.
-type platformMesh struct {
-	*flowtest.Mesh
-	t  *testing.T
-	db *platformdb.DB
-}
-
-var clock = time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
-
-func startPlatform(t *testing.T) *platformMesh {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a PostgreSQL server (dev/pgcluster)")
-	}
-	conn := PlatformDB()
-	sb, err := conn.Sandbox(source.SandboxOptions{Seed: 5, Now: func() time.Time { return clock },
-		Companies: []source.SandboxCompany{{Name: "Acme", Domain: "ACME.example"}, {Name: "Globex", Domain: "globex.example"}, {Name: "Initech", Domain: "www.initech.example"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := sb.(io.Closer).Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	vals := sb.Values("")
-	if msg := vals[platformdb.StartError]; msg != "" {
-		t.Fatal(msg)
-	}
-	db, _ := sb.(*platformdb.Sandbox).DB()
-	src, err := conn.Open(vals)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.(interface{ Close() }).Close() })
-	return &platformMesh{Mesh: flowtest.New(t, []mesh.Domain{Domain()}, map[string]source.Source{conn.Name: src}), t: t, db: db}
-}
-
-// port reads a published port as sorted rows of text.
-func (p *platformMesh) port(product, columns string) []string {
-	p.t.Helper()
-	rs := p.Query(Name, product+"_v1", "SELECT concat_ws('|', "+columns+") FROM port")
-	defer rs.Close()
-	var out []string
-	for rs.Next() {
-		var s sql.NullString
-		if err := rs.Scan(&s); err != nil {
-			p.t.Fatal(err)
-		}
-		out = append(out, s.String)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// truth is the database's answer to query, as sorted rows of text: the ground truth.
-func (p *platformMesh) truth(query string) []string {
-	p.t.Helper()
-	conn, err := pgx.Connect(context.Background(), p.db.AdminURI())
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	rows, err := conn.Query(context.Background(), query)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // The products equal what the database holds, per account and UTC day, after the
 // snapshot and again after changes read by change data capture — inserts, updates
 // and deletes (a deleted signup or engagement no longer counts).
 func TestProductsEqualTheDatabase(t *testing.T) {
-	p := startPlatform(t)
-	checks := []struct{ product, columns, truth string }{
-		{"accounts", "account_id, name, web_domain, plan, users, company_gid IS NOT NULL",
+	p := platformtest.Start(t, PlatformDB(), Domain())
+	checks := []platformtest.Check{
+		platformtest.Same(Name, "accounts", "account_id, name, web_domain, plan, users, company_gid IS NOT NULL",
 			`SELECT concat_ws('|', account_id, name, lower(regexp_replace(web_domain, '^www\.', '', 'i')), plan,
-				(SELECT count(*) FROM platform.users u WHERE u.account_id = a.account_id), 'true') FROM platform.accounts a`},
-		{"signups_daily", "signup_date, account_id, signups, invited",
+				(SELECT count(*) FROM platform.users u WHERE u.account_id = a.account_id), 'true') FROM platform.accounts a`),
+		platformtest.Same(Name, "signups_daily", "signup_date, account_id, signups, invited",
 			`SELECT concat_ws('|', (signed_up_at AT TIME ZONE 'UTC')::date, account_id, count(*), count(*) FILTER (WHERE channel = 'invite'))
-				FROM platform.signups GROUP BY (signed_up_at AT TIME ZONE 'UTC')::date, account_id`},
-		{"engagement_daily", "activity_date, account_id, engagements, active_users, engaged_seconds",
+				FROM platform.signups GROUP BY (signed_up_at AT TIME ZONE 'UTC')::date, account_id`),
+		platformtest.Same(Name, "engagement_daily", "activity_date, account_id, engagements, active_users, engaged_seconds",
 			`SELECT concat_ws('|', (occurred_at AT TIME ZONE 'UTC')::date, account_id, count(*), count(DISTINCT user_id), sum(duration_seconds))
-				FROM platform.engagements GROUP BY (occurred_at AT TIME ZONE 'UTC')::date, account_id`},
-		{"users", "user_id, account_id, email, full_name, person_gid IS NOT NULL",
-			`SELECT concat_ws('|', user_id, account_id, lower(email), full_name, 'true') FROM platform.users`},
-		{"user_ids", "user_id, account_id, person_gid IS NOT NULL, company_gid IS NOT NULL",
-			`SELECT concat_ws('|', user_id, account_id, 'true', 'true') FROM platform.users`},
-		{"search_sessions", "session_id, user_id, account_id, search_date, results, clicks, dwell_seconds, duration_seconds, zero_results",
+				FROM platform.engagements GROUP BY (occurred_at AT TIME ZONE 'UTC')::date, account_id`),
+		platformtest.Same(Name, "users", "user_id, account_id, email, full_name, person_gid IS NOT NULL",
+			`SELECT concat_ws('|', user_id, account_id, lower(email), full_name, 'true') FROM platform.users`),
+		platformtest.Same(Name, "user_ids", "user_id, account_id, person_gid IS NOT NULL, company_gid IS NOT NULL",
+			`SELECT concat_ws('|', user_id, account_id, 'true', 'true') FROM platform.users`),
+		platformtest.Same(Name, "search_sessions", "session_id, user_id, account_id, search_date, results, clicks, dwell_seconds, duration_seconds, zero_results",
 			`SELECT concat_ws('|', session_id, user_id, account_id, (started_at AT TIME ZONE 'UTC')::date, results, clicks, dwell_seconds,
-				extract(epoch FROM ended_at - started_at)::bigint, (results = 0)::text) FROM platform.search_sessions`},
-		{"talent_sourcing_funnel", "account_id, stage, stage_order, in_stage, reached, rejected",
+				extract(epoch FROM ended_at - started_at)::bigint, (results = 0)::text) FROM platform.search_sessions`),
+		platformtest.Same(Name, "talent_sourcing_funnel", "account_id, stage, stage_order, in_stage, reached, rejected",
 			`SELECT concat_ws('|', a.account_id, s.stage, s.n, count(t.stage) FILTER (WHERE t.stage = s.stage AND NOT t.rejected),
-				count(t.stage) FILTER (WHERE array_position($$` + stages + `$$::text[], t.stage) >= s.n),
+				count(t.stage) FILTER (WHERE array_position($$`+stages+`$$::text[], t.stage) >= s.n),
 				count(t.stage) FILTER (WHERE t.stage = s.stage AND t.rejected))
 			FROM (SELECT DISTINCT account_id FROM platform.talent_sourcing) a
-			CROSS JOIN unnest($$` + stages + `$$::text[]) WITH ORDINALITY AS s(stage, n)
+			CROSS JOIN unnest($$`+stages+`$$::text[]) WITH ORDINALITY AS s(stage, n)
 			LEFT JOIN platform.talent_sourcing t ON t.account_id = a.account_id
-			GROUP BY a.account_id, s.stage, s.n`},
-		{"email_events", "event_id, message_id, user_id, recipient, template, kind, CAST(epoch(occurred_at) AS BIGINT)",
-			`SELECT concat_ws('|', event_id, message_id, user_id, lower(recipient), template, kind, extract(epoch FROM occurred_at)::bigint) FROM platform.email_events`},
-		{"notifications", "notification_id, user_id, account_id, channel, kind, CAST(epoch(created_at) AS BIGINT), CAST(epoch(read_at) AS BIGINT)",
+			GROUP BY a.account_id, s.stage, s.n`),
+		platformtest.Same(Name, "email_events", "event_id, message_id, user_id, recipient, template, kind, CAST(epoch(occurred_at) AS BIGINT)",
+			`SELECT concat_ws('|', event_id, message_id, user_id, lower(recipient), template, kind, extract(epoch FROM occurred_at)::bigint) FROM platform.email_events`),
+		platformtest.Same(Name, "notifications", "notification_id, user_id, account_id, channel, kind, CAST(epoch(created_at) AS BIGINT), CAST(epoch(read_at) AS BIGINT)",
 			`SELECT concat_ws('|', notification_id, user_id, account_id, channel, kind, extract(epoch FROM created_at)::bigint,
-				extract(epoch FROM read_at)::bigint) FROM platform.notifications`},
+				extract(epoch FROM read_at)::bigint) FROM platform.notifications`),
 	}
-	compare := func(when string) {
-		t.Helper()
-		for _, c := range checks {
-			if res := p.Run(Name, c.product); res.Quality != "pass" {
-				t.Fatalf("%s %s: quality %s (%v)", when, c.product, res.Quality, res.Warnings)
-			}
-			got, want := p.port(c.product, c.columns), p.truth(c.truth)
-			if !slices.Equal(got, want) {
-				t.Errorf("%s %s: the port has %d rows, the database %d:\n got %v\nwant %v", when, c.product, len(got), len(want), head(got), head(want))
-			}
-		}
-	}
-	compare("after the snapshot")
-	followsBefore := p.truth(followsTruth)
-	p.compareSocialGraph("after the snapshot", followsBefore, nil)
+	p.Compare("after the snapshot", checks)
+	followsBefore := p.Truth(followsTruth)
+	compareSocialGraph(t, p, "after the snapshot", followsBefore, nil)
 
 	ctx := context.Background()
-	what, err := p.db.Change(ctx, 120)
+	what, err := p.DB.Change(ctx, 120)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,8 +80,8 @@ func TestProductsEqualTheDatabase(t *testing.T) {
 		t.Fatalf("the changes %q should insert, update and delete", what)
 	}
 	t.Log(what)
-	compare("after changes")
-	followsAfter := p.truth(followsTruth)
+	p.Compare("after changes", checks)
+	followsAfter := p.Truth(followsTruth)
 	var unfollowed []string
 	for _, e := range followsBefore {
 		if _, live := slices.BinarySearch(followsAfter, e); !live {
@@ -186,7 +91,7 @@ func TestProductsEqualTheDatabase(t *testing.T) {
 	if len(unfollowed) == 0 || len(followsAfter) <= len(followsBefore)-len(unfollowed) {
 		t.Fatalf("the changes should follow and unfollow: %d edges before, %d after, %d ended", len(followsBefore), len(followsAfter), len(unfollowed))
 	}
-	p.compareSocialGraph("after changes", followsAfter, unfollowed)
+	compareSocialGraph(t, p, "after changes", followsAfter, unfollowed)
 }
 
 // stages is the talent funnel's stages as a PostgreSQL array.
@@ -197,12 +102,10 @@ const followsTruth = `SELECT concat_ws('|', follower_user_id, followed_user_id, 
 
 // compareSocialGraph runs social_graph and checks that its active edges are live,
 // the edges the database holds, and its ended ones ended, those it no longer holds.
-func (p *platformMesh) compareSocialGraph(when string, live, ended []string) {
-	p.t.Helper()
-	if res := p.Run(Name, "social_graph"); res.Quality != "pass" {
-		p.t.Fatalf("%s social_graph: quality %s (%v)", when, res.Quality, res.Warnings)
-	}
-	rows := p.port("social_graph", "follower_user_id, followed_user_id, CAST(epoch(since) AS BIGINT), active, until IS NULL")
+func compareSocialGraph(t *testing.T, p *platformtest.Mesh, when string, live, ended []string) {
+	t.Helper()
+	p.RunPassing(when, Name, "social_graph")
+	rows := p.Port(Name, "social_graph", "follower_user_id, followed_user_id, CAST(epoch(since) AS BIGINT), active, until IS NULL")
 	got := map[string][]string{}
 	for _, r := range rows {
 		edge, state, _ := strings.Cut(r, "|true|")
@@ -216,9 +119,7 @@ func (p *platformMesh) compareSocialGraph(when string, live, ended []string) {
 	slices.Sort(got["ended:false"])
 	// An active edge has no until; an ended one has one.
 	if !slices.Equal(got["true"], live) || !slices.Equal(got["ended:false"], ended) || len(rows) != len(live)+len(ended) {
-		p.t.Errorf("%s social_graph: %d active edges (want the database's %d) and %d ended (want %d):\n got %v\nwant %v\n rows %v",
-			when, len(got["true"]), len(live), len(got["ended:false"]), len(ended), head(got["true"]), head(live), head(rows))
+		t.Errorf("%s social_graph: %d active edges (want the database's %d) and %d ended (want %d):\n got %v\nwant %v\n rows %v",
+			when, len(got["true"]), len(live), len(got["ended:false"]), len(ended), platformtest.Head(got["true"]), platformtest.Head(live), platformtest.Head(rows))
 	}
 }
-
-func head(rows []string) []string { return rows[:min(len(rows), 8)] }

@@ -299,7 +299,7 @@ func emailLifecycle(r *rand.Rand, message int64, p person, sent time.Time) [][]a
 	for range r.IntN(3) {
 		out = append(out, event(EmailOpened))
 	}
-	if r.IntN(25) == 0 {
+	if r.IntN(10) == 0 { // far above a real list's rate, so that a small seed has some
 		out = append(out, event(EmailComplained))
 	}
 	return out
