@@ -109,28 +109,31 @@ func companyIDs() mesh.Product {
 }
 
 func personIDs() mesh.Product {
-	cols := sourceColumns("HubSpot contact id, Pendo visitor id", "hubspot (marketing.crm_contacts) or pendo (Pendo visitors)")
+	cols := sourceColumns("HubSpot contact id, Pendo visitor id, platform user id", "hubspot (marketing.crm_contacts), pendo (Pendo visitors) or platform (the platform's users, platform.user_ids)")
 	cols = append(cols,
-		mesh.Column{Name: "email", Type: mesh.String, Doc: "The e-mail address, trimmed and lower-cased; null when none."},
-		mesh.Column{Name: "person_gid", Type: mesh.String, Doc: "Global person id: person_gid(email); null when the address is not a valid one."},
-		mesh.Column{Name: "company_gid", Type: mesh.String, Doc: "Global company id of the person's company (HubSpot: the contact's company; Pendo: the visitor's account); null when unknown."},
+		mesh.Column{Name: "email", Type: mesh.String, Doc: "The e-mail address, trimmed and lower-cased; null when none, and for platform users, whose addresses are restricted (platform.users)."},
+		mesh.Column{Name: "person_gid", Type: mesh.String, Doc: "Global person id: person_gid(email), for platform users as platform.user_ids computed it; null when the address is not a valid one."},
+		mesh.Column{Name: "company_gid", Type: mesh.String, Doc: "Global company id of the person's company (HubSpot: the contact's company; Pendo: the visitor's account; platform: the user's account's website); null when unknown."},
 	)
 	cols = append(cols, matchColumns("person_gid", "valid e-mail address", "no_email")...)
 	cols = append(cols, mesh.Column{Name: "updated_at", Type: mesh.Timestamp, Doc: "When the source last changed the record (UTC)."})
 	return mesh.Product{
 		Name: "person_ids",
-		Description: "Every HubSpot contact and Pendo visitor mapped to its global person id, derived from the normalised e-mail address, with the global id of the person's company. " +
+		Description: "Every HubSpot contact, Pendo visitor and platform user mapped to its global person id, derived from the normalised e-mail address, with the global id of the person's company. " +
 			"One row per (source_system, source_id); records sharing an address are matched, never merged.",
 		UseCases: []string{
 			"Join CRM contacts to the product usage of the same person.",
 			"Find contacts entered twice with one address.",
+			"Find the CRM contacts who use the platform (matched to source_system platform).",
 		},
-		Tags:    []string{"identity", "people", "global-id"},
-		Version: "1.0.0",
+		Tags: []string{"identity", "people", "global-id"},
+		// 1.1.0: platform users joined (source_system 'platform', without their address).
+		Version: "1.1.0",
 		Inputs: []mesh.Input{
 			mesh.FromProduct("marketing", "crm_contacts"),
 			mesh.Raw("pendo", "visitors"),
 			mesh.FromProduct(Name, "company_ids"),
+			mesh.FromProduct("platform", "user_ids"),
 		},
 		Model:          personIDsSQL,
 		Schema:         cols,
@@ -138,7 +141,7 @@ func personIDs() mesh.Product {
 		Classification: mesh.Internal,
 		Checks: []mesh.Check{
 			mesh.RowCount(1, 0),
-			mesh.AcceptedValues("source_system", "hubspot", "pendo"),
+			mesh.AcceptedValues("source_system", "hubspot", "pendo", "platform"),
 			mesh.AcceptedValues("match_status", "matched", "no_partner", "no_email"),
 			mesh.SQL("person_gid_where_email", "SELECT * FROM model WHERE email_address(email) IS NOT NULL AND person_gid IS NULL").
 				Describe("Every record with a valid e-mail address has a global id."),
@@ -164,13 +167,13 @@ func matchReport() mesh.Product {
 			"Spot a drop in matches after a source changes how it stores websites or e-mails.",
 		},
 		Tags: []string{"identity", "data-quality"},
-		// 1.1.0: matched_github.
-		Version: "1.1.0",
+		// 1.1.0: matched_github. 1.2.0: matched_platform (platform users, persons only).
+		Version: "1.2.0",
 		Inputs:  []mesh.Input{mesh.FromProduct(Name, "company_ids"), mesh.FromProduct(Name, "person_ids")},
 		Model:   matchReportSQL,
 		Schema: []mesh.Column{
 			{Name: "entity", Type: mesh.String, Required: true, Doc: "company (identity.company_ids) or person (identity.person_ids)."},
-			{Name: "source_system", Type: mesh.String, Required: true, Doc: "The source system (hubspot, crunchbase, pendo; github for companies)."},
+			{Name: "source_system", Type: mesh.String, Required: true, Doc: "The source system (hubspot, crunchbase, pendo; github for companies; platform for persons)."},
 			{Name: "records", Type: mesh.Int64, Required: true, Doc: "Records of the system."},
 			{Name: "with_gid", Type: mesh.Int64, Required: true, Doc: "Records with a global id (a web domain, or a valid e-mail for persons)."},
 			{Name: "distinct_gids", Type: mesh.Int64, Required: true, Doc: "Distinct global ids among them: fewer than with_gid when records conflict."},
@@ -183,6 +186,7 @@ func matchReport() mesh.Product {
 			partner("crunchbase"),
 			partner("pendo"),
 			partner("github"),
+			partner("platform"),
 		},
 		PrimaryKey:     []string{"entity", "source_system"},
 		Classification: mesh.Internal,

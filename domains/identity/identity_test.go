@@ -3,7 +3,9 @@ package identity
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -65,6 +67,13 @@ func TestIdentityModels(t *testing.T) {
 	visitors := raw("visitors", "visitor_id, account_id, email, last_updated_at", `
 		('v1', 'acct-1', ' Jane@Acme.example', TIMESTAMP '2026-03-01 00:00:00'),
 		('v2', 'acct-3', 'solo@solo.example', TIMESTAMP '2026-03-01 00:00:00')`)
+	// Platform users as platform.user_ids publishes them: global ids, no address.
+	platformUsers := write("user_ids", `SELECT user_id, account_id, person_gid(email) AS person_gid, company_gid(domain) AS company_gid,
+		TIMESTAMP '2026-05-01 00:00:00' AS created_at, TIMESTAMP '2026-05-02 00:00:00' AS updated_at FROM (VALUES
+		(7::BIGINT, 1::BIGINT, 'JANE@acme.example', 'acme.example'),
+		(8::BIGINT, 2::BIGINT, 'solo@solo.example', 'solo.example'),
+		(9::BIGINT, 2::BIGINT, 'not an address', 'solo.example')
+		) AS u(user_id, account_id, email, domain)`)
 
 	var products = map[string]mesh.Product{}
 	for _, p := range Domain().Products {
@@ -173,6 +182,7 @@ func TestIdentityModels(t *testing.T) {
 	personIDs := run("person_ids", []transform.PortInput{
 		{Domain: "marketing", Product: "crm_contacts", Files: []string{contacts}},
 		{Domain: "identity", Product: "company_ids", Files: []string{companyIDs}},
+		{Domain: "platform", Product: "user_ids", Files: []string{platformUsers}},
 	}, []transform.RawInput{{Source: "pendo", Stream: "visitors", Files: []string{visitors}, PrimaryKey: []string{"visitor_id"},
 		CursorField: "last_updated_at", Fields: field("visitor_id", "account_id", "email")}})
 	var visitorCompany, visitorStatus string
@@ -182,6 +192,32 @@ func TestIdentityModels(t *testing.T) {
 	if visitorCompany != acme || visitorStatus != "matched" {
 		t.Errorf("visitor v1: company %s, %s; want acme's id (through its account) and matched to contact p1", visitorCompany, visitorStatus)
 	}
+	// Platform users map to person_gid by their address, matching the CRM contact and
+	// Pendo visitor with it (whatever its case), and carry no address themselves.
+	pq, err := db.QueryContext(ctx, `SELECT source_id, coalesce(email, '-'), coalesce(person_gid, '-'), coalesce(company_gid, '-'), matched_sources, match_status
+		FROM read_parquet(?) WHERE source_system = 'platform' ORDER BY source_id`, personIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var platformRows []string
+	for pq.Next() {
+		var id, email, person, company, status string
+		var sources int64
+		if err := pq.Scan(&id, &email, &person, &company, &sources, &status); err != nil {
+			t.Fatal(err)
+		}
+		platformRows = append(platformRows, fmt.Sprintf("%s %s %s %s %d %s", id, email, person, company, sources, status))
+	}
+	pq.Close()
+	pgid := globalid.PersonGID
+	wantPlatform := []string{
+		"7 - " + pgid("jane@acme.example") + " " + acme + " 3 matched",
+		"8 - " + pgid("solo@solo.example") + " " + gid("solo.example") + " 2 matched",
+		"9 - - " + gid("solo.example") + " 0 no_email",
+	}
+	if !slices.Equal(platformRows, wantPlatform) {
+		t.Errorf("person_ids' platform users:\n got %q\nwant %q", platformRows, wantPlatform)
+	}
 
 	report := run("identity_match_report", []transform.PortInput{
 		{Domain: "identity", Product: "company_ids", Files: []string{companyIDs}},
@@ -189,15 +225,15 @@ func TestIdentityModels(t *testing.T) {
 	}, nil)
 	type reportRow struct {
 		records, withGID, distinct, matched, noGID, noPartner, conflicts, conflictGIDs int64
-		hubspot, crunchbase, pendo, github                                             sql.NullInt64
+		hubspot, crunchbase, pendo, github, platform                                   sql.NullInt64
 	}
 	get := func(entity, system string) reportRow {
 		t.Helper()
 		var r reportRow
 		if err := db.QueryRowContext(ctx, `SELECT records, with_gid, distinct_gids, matched, unmatched_no_gid, unmatched_no_partner,
-			conflicts, conflict_gids, matched_hubspot, matched_crunchbase, matched_pendo, matched_github FROM read_parquet(?)
+			conflicts, conflict_gids, matched_hubspot, matched_crunchbase, matched_pendo, matched_github, matched_platform FROM read_parquet(?)
 			WHERE entity = ? AND source_system = ?`, report, entity, system).Scan(&r.records, &r.withGID, &r.distinct, &r.matched,
-			&r.noGID, &r.noPartner, &r.conflicts, &r.conflictGIDs, &r.hubspot, &r.crunchbase, &r.pendo, &r.github); err != nil {
+			&r.noGID, &r.noPartner, &r.conflicts, &r.conflictGIDs, &r.hubspot, &r.crunchbase, &r.pendo, &r.github, &r.platform); err != nil {
 			t.Fatalf("report %s/%s: %v", entity, system, err)
 		}
 		return r
@@ -207,12 +243,14 @@ func TestIdentityModels(t *testing.T) {
 		entity, system string
 		want           reportRow
 	}{
-		{"company", "hubspot", reportRow{4, 3, 2, 3, 1, 0, 2, 1, sql.NullInt64{}, n(2), n(3), n(2)}},
-		{"company", "crunchbase", reportRow{3, 2, 2, 1, 1, 1, 0, 0, n(1), sql.NullInt64{}, n(1), n(1)}},
-		{"company", "pendo", reportRow{3, 3, 3, 2, 0, 1, 0, 0, n(2), n(1), sql.NullInt64{}, n(1)}},
-		{"company", "github", reportRow{2, 1, 1, 1, 1, 0, 0, 0, n(1), n(1), n(1), sql.NullInt64{}}},
-		{"person", "hubspot", reportRow{2, 1, 1, 1, 1, 0, 0, 0, sql.NullInt64{}, n(0), n(1), n(0)}},
-		{"person", "pendo", reportRow{2, 2, 2, 1, 0, 1, 0, 0, n(1), n(0), sql.NullInt64{}, n(0)}},
+		{"company", "hubspot", reportRow{4, 3, 2, 3, 1, 0, 2, 1, sql.NullInt64{}, n(2), n(3), n(2), n(0)}},
+		{"company", "crunchbase", reportRow{3, 2, 2, 1, 1, 1, 0, 0, n(1), sql.NullInt64{}, n(1), n(1), n(0)}},
+		{"company", "pendo", reportRow{3, 3, 3, 2, 0, 1, 0, 0, n(2), n(1), sql.NullInt64{}, n(1), n(0)}},
+		{"company", "github", reportRow{2, 1, 1, 1, 1, 0, 0, 0, n(1), n(1), n(1), sql.NullInt64{}, n(0)}},
+		{"person", "hubspot", reportRow{2, 1, 1, 1, 1, 0, 0, 0, sql.NullInt64{}, n(0), n(1), n(0), n(1)}},
+		// v2 has a partner now: platform user 8 shares its address.
+		{"person", "pendo", reportRow{2, 2, 2, 2, 0, 0, 0, 0, n(1), n(0), sql.NullInt64{}, n(0), n(2)}},
+		{"person", "platform", reportRow{3, 2, 2, 2, 1, 0, 0, 0, n(1), n(0), n(2), n(0), sql.NullInt64{}}},
 	} {
 		if got := get(c.entity, c.system); got != c.want {
 			t.Errorf("report %s/%s = %+v, want %+v", c.entity, c.system, got, c.want)

@@ -30,20 +30,24 @@ func Domain() mesh.Domain {
 func revenueEngagement() mesh.Product {
 	return mesh.Product{
 		Name: "revenue_engagement_weekly",
-		Description: "Weekly revenue and product engagement per company, joined across domains on company_gid: deals won and open pipeline, product usage and Crunchbase firmographics, with quarter-to-date and year-over-year figures. " +
-			"One row per ISO week and company that won a deal, had an open deal expected to close, or used the product that week.",
+		Description: "Weekly revenue and product engagement per company, joined across domains on company_gid: deals won and open pipeline, product usage, signups and engagement on the platform, and Crunchbase firmographics, with quarter-to-date and year-over-year figures. " +
+			"One row per ISO week and company that won a deal, had an open deal expected to close, used the product, or signed up or engaged on the platform that week.",
 		UseCases: []string{
 			"Do the companies that use the product more win more, and sooner?",
 			"Quarter-to-date bookings per account next to its engagement trend.",
 			"Year-over-year change of revenue and usage per account for business reviews.",
+			"Do companies whose people sign up and engage on the platform buy more?",
 		},
-		Tags:    []string{"revenue", "engagement", "cross-domain", "weekly"},
-		Version: "1.0.0",
+		Tags: []string{"revenue", "engagement", "cross-domain", "weekly"},
+		// 1.1.0: signups and platform engagement (platform.signups_daily, platform.engagement_daily).
+		Version: "1.1.0",
 		Inputs: []mesh.Input{
 			mesh.FromProduct("marketing", "crm_deals"),
 			mesh.FromProduct("marketing", "web_traffic"),
 			mesh.FromProduct("product", "account_usage_daily"),
 			mesh.FromProduct("market_intelligence", "organizations"),
+			mesh.FromProduct("platform", "signups_daily"),
+			mesh.FromProduct("platform", "engagement_daily"),
 		},
 		Model: revenueEngagementSQL,
 		Schema: []mesh.Column{
@@ -69,6 +73,10 @@ func revenueEngagement() mesh.Product {
 			{Name: "won_amount_yoy_change", Type: mesh.Float64, Doc: "won_amount minus won_amount_last_year; null when there is no data a year ago."},
 			{Name: "events_last_year", Type: mesh.Int64, Doc: "events of the company in the same ISO week a year earlier; null when it has no row then."},
 			{Name: "events_yoy_change", Type: mesh.Int64, Doc: "events minus events_last_year; null when there is no data a year ago."},
+			{Name: "signups", Type: mesh.Int64, Required: true, Doc: "Signups to the company's platform accounts this week (platform.signups_daily, UTC days)."},
+			{Name: "platform_engagements", Type: mesh.Int64, Required: true, Doc: "Events of the company's platform users this week (platform.engagement_daily)."},
+			{Name: "platform_engaged_seconds", Type: mesh.Int64, Required: true, Doc: "Seconds the company's platform users spent, summed over the week's events."},
+			{Name: "platform_max_daily_active_users", Type: mesh.Int64, Required: true, Doc: "Most distinct platform users of the company active on one day of the week (a user belongs to one account, so accounts add up)."},
 		},
 		PrimaryKey: []string{"week_start", "company_gid"},
 		// Won amounts per company come from marketing.crm_deals, which is restricted:
@@ -78,7 +86,9 @@ func revenueEngagement() mesh.Product {
 		Checks: []mesh.Check{
 			mesh.RowCount(1, 0),
 			mesh.SQL("week_starts_on_monday", "SELECT * FROM model WHERE isodow(week_start) <> 1"),
-			mesh.SQL("no_negative_figures", "SELECT * FROM model WHERE won_amount < 0 OR open_pipeline_amount < 0 OR events < 0 OR minutes < 0"),
+			mesh.SQL("no_negative_figures", "SELECT * FROM model WHERE won_amount < 0 OR open_pipeline_amount < 0 OR events < 0 OR minutes < 0 OR signups < 0 OR platform_engagements < 0 OR platform_engaged_seconds < 0"),
+			mesh.SQL("platform_users_within_events", "SELECT * FROM model WHERE platform_max_daily_active_users > platform_engagements").
+				Describe("Every active user had at least one event."),
 			mesh.SQL("quarter_to_date_covers_week", "SELECT * FROM model WHERE quarter_to_date_won_amount < won_amount OR quarter_start > week_start"),
 			mesh.SQL("company_gid_is_global", "SELECT * FROM model WHERE NOT starts_with(company_gid, 'co_')").
 				Describe("Rows join on the global company id, never a source system's own id."),

@@ -15,7 +15,8 @@ import (
 
 // The model's week, quarter-to-date and year-over-year figures on a small hand-made
 // set of input ports: company a won deals in the same ISO week (10) of 2025 and 2026
-// and earlier in Q1 2026; company b only used the product.
+// and earlier in Q1 2026; company b only used the product; company c only signed up
+// on the platform.
 func TestRevenueEngagementFigures(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -24,7 +25,7 @@ func TestRevenueEngagementFigures(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	a, b := globalid.CompanyGID("a.example"), globalid.CompanyGID("b.example")
+	a, b, c := globalid.CompanyGID("a.example"), globalid.CompanyGID("b.example"), globalid.CompanyGID("c.example")
 	write := func(name, query string) string {
 		t.Helper()
 		p := filepath.Join(dir, name+".parquet")
@@ -54,6 +55,19 @@ func TestRevenueEngagementFigures(t *testing.T) {
 	orgs := write("organizations", `SELECT * FROM (VALUES
 		('`+a+`', 'A Inc.', 1000000.0, 'seed', 'c_00011_00050', TIMESTAMP '2026-01-01 00:00:00')
 		) AS o(company_gid, name, funding_total_usd, last_funding_type, employees_range, updated_at)`)
+	// Platform: a's two accounts (1, 2) in 2026-W10, c's signups alone in 2026-W11.
+	signups := write("signups_daily", `SELECT * FROM (VALUES
+		(DATE '2026-03-02', 1, '`+a+`', 2, 1),
+		(DATE '2026-03-04', 2, '`+a+`', 1, 0),
+		(DATE '2026-03-09', 3, '`+c+`', 4, 4),
+		(DATE '2026-03-04', 4, NULL,    9, 0)
+		) AS s(signup_date, account_id, company_gid, signups, invited)`)
+	engagement := write("engagement_daily", `SELECT * FROM (VALUES
+		(DATE '2026-03-03', 1, '`+a+`', 10, 3, 600),
+		(DATE '2026-03-03', 2, '`+a+`', 5, 2, 300),
+		(DATE '2026-03-05', 1, '`+a+`', 4, 4, 120),
+		(DATE '2026-03-05', 4, NULL,    50, 20, 9000)
+		) AS e(activity_date, account_id, company_gid, engagements, active_users, engaged_seconds)`)
 
 	out := filepath.Join(dir, "model.parquet")
 	res, err := transform.Run(ctx, transform.Request{Product: revenueEngagement(), Output: out, Ports: []transform.PortInput{
@@ -61,12 +75,14 @@ func TestRevenueEngagementFigures(t *testing.T) {
 		{Domain: "marketing", Product: "web_traffic", Files: []string{traffic}},
 		{Domain: "product", Product: "account_usage_daily", Files: []string{usage}},
 		{Domain: "market_intelligence", Product: "organizations", Files: []string{orgs}},
+		{Domain: "platform", Product: "signups_daily", Files: []string{signups}},
+		{Domain: "platform", Product: "engagement_daily", Files: []string{engagement}},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Rows != 4 {
-		t.Errorf("rows = %d, want 4: a in weeks 2025-03-03, 2026-02-09, 2026-03-02 and b in 2026-03-02", res.Rows)
+	if res.Rows != 5 {
+		t.Errorf("rows = %d, want 5: a in weeks 2025-03-03, 2026-02-09, 2026-03-02, b in 2026-03-02 and c in 2026-03-09", res.Rows)
 	}
 
 	type row struct {
@@ -77,16 +93,20 @@ func TestRevenueEngagementFigures(t *testing.T) {
 		sessions                     sql.NullInt64
 		wonLastYear, wonChange       sql.NullFloat64
 		eventsLastYear, eventsChange sql.NullInt64
+		signups, platformEvents      int64
+		platformSeconds, platformDAU int64
 	}
 	get := func(week, gid string) row {
 		t.Helper()
 		var r row
 		err := db.QueryRowContext(ctx, `SELECT won_amount, open_pipeline_amount, quarter_to_date_won_amount, won_deals, open_deals,
 			events, max_daily_visitors, active_days, CAST(quarter_start AS VARCHAR), organization_name, site_sessions,
-			won_amount_last_year, won_amount_yoy_change, events_last_year, events_yoy_change
+			won_amount_last_year, won_amount_yoy_change, events_last_year, events_yoy_change,
+			signups, platform_engagements, platform_engaged_seconds, platform_max_daily_active_users
 			FROM read_parquet(?) WHERE week_start = CAST(? AS DATE) AND company_gid = ?`, out, week, gid).
 			Scan(&r.won, &r.open, &r.qtd, &r.wonDeals, &r.openDeals, &r.events, &r.maxVisitors, &r.activeDays,
-				&r.quarter, &r.org, &r.sessions, &r.wonLastYear, &r.wonChange, &r.eventsLastYear, &r.eventsChange)
+				&r.quarter, &r.org, &r.sessions, &r.wonLastYear, &r.wonChange, &r.eventsLastYear, &r.eventsChange,
+				&r.signups, &r.platformEvents, &r.platformSeconds, &r.platformDAU)
 		if err != nil {
 			t.Fatalf("week %s of %s: %v", week, gid, err)
 		}
@@ -109,6 +129,10 @@ func TestRevenueEngagementFigures(t *testing.T) {
 	if w.org.String != "A Inc." || w.sessions.Int64 != 100 {
 		t.Errorf("a, 2026-W10: organization %v, site sessions %v; want A Inc. and 60 + 40 (the whole site's week)", w.org, w.sessions)
 	}
+	if w.signups != 3 || w.platformEvents != 19 || w.platformSeconds != 1020 || w.platformDAU != 5 {
+		t.Errorf("a, 2026-W10 platform: %d signups, %d events, %d seconds, %d most daily users; want 2 + 1, 10 + 5 + 4, 600 + 300 + 120, 3 + 2 (both accounts on 03-03)",
+			w.signups, w.platformEvents, w.platformSeconds, w.platformDAU)
+	}
 
 	feb := get("2026-02-09", a)
 	if feb.qtd != 30 || feb.wonLastYear.Valid || feb.eventsChange.Valid || feb.sessions.Valid {
@@ -119,8 +143,11 @@ func TestRevenueEngagementFigures(t *testing.T) {
 		t.Errorf("a, 2025-W10 = %+v", old)
 	}
 	bw := get("2026-03-02", b)
-	if bw.events != 1 || bw.won != 0 || bw.org.Valid || bw.wonLastYear.Valid {
-		t.Errorf("b, 2026-W10 = %+v: want its usage, no deals, no organization, no year-ago data", bw)
+	if bw.events != 1 || bw.won != 0 || bw.org.Valid || bw.wonLastYear.Valid || bw.signups != 0 || bw.platformEvents != 0 {
+		t.Errorf("b, 2026-W10 = %+v: want its usage, no deals, no organization, no year-ago data, nothing on the platform", bw)
+	}
+	if cw := get("2026-03-09", c); cw.signups != 4 || cw.events != 0 || cw.won != 0 || cw.platformEvents != 0 || cw.quarter.String != "2026-01-01" {
+		t.Errorf("c, 2026-W11 = %+v: want a row for its 4 platform signups alone", cw)
 	}
 
 	results, err := transform.CheckStaged(ctx, out, revenueEngagement().AllChecks(), time.Now())

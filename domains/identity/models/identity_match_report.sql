@@ -20,7 +20,8 @@ flags AS (
         bool_or(h.holder = 'hubspot')    AS in_hubspot,
         bool_or(h.holder = 'crunchbase') AS in_crunchbase,
         bool_or(h.holder = 'pendo')      AS in_pendo,
-        bool_or(h.holder = 'github')     AS in_github
+        bool_or(h.holder = 'github')     AS in_github,
+        bool_or(h.holder = 'platform')   AS in_platform
     FROM records AS r
     LEFT JOIN holders AS h ON h.entity = r.entity AND h.gid = r.gid
     GROUP BY r.entity, r.source_system, r.source_id, r.gid, r.same_source_records
@@ -39,6 +40,7 @@ SELECT
     CASE WHEN source_system <> 'hubspot'    THEN count(*) FILTER (WHERE in_hubspot) END    AS matched_hubspot,
     CASE WHEN source_system <> 'crunchbase' THEN count(*) FILTER (WHERE in_crunchbase) END AS matched_crunchbase,
     CASE WHEN source_system <> 'pendo'      THEN count(*) FILTER (WHERE in_pendo) END      AS matched_pendo,
-    CASE WHEN source_system <> 'github'     THEN count(*) FILTER (WHERE in_github) END     AS matched_github
+    CASE WHEN source_system <> 'github'     THEN count(*) FILTER (WHERE in_github) END     AS matched_github,
+    CASE WHEN source_system <> 'platform'   THEN count(*) FILTER (WHERE in_platform) END   AS matched_platform
 FROM flags
 GROUP BY entity, source_system

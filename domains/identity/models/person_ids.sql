@@ -14,6 +14,12 @@ WITH records AS (
     FROM pendo.visitors AS v
     LEFT JOIN identity.company_ids AS a ON a.source_system = 'pendo' AND a.source_id = v.account_id
     WHERE v.visitor_id IS NOT NULL
+    UNION ALL
+    -- Platform users come with their person_gid and company_gid computed by the
+    -- platform domain (platform.user_ids): their addresses are restricted
+    -- (platform.users), so this port, which anyone inside may read, leaves them out.
+    SELECT 'platform', CAST(user_id AS VARCHAR), NULL, person_gid, company_gid, updated_at
+    FROM platform.user_ids
 ),
 per_gid AS (
     SELECT person_gid, count(DISTINCT source_system) AS sources

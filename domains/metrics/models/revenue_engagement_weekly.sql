@@ -1,8 +1,10 @@
 -- Weekly revenue and engagement per company, joined across domains on the global
--- company id: deals from marketing, product usage from the product domain and
--- firmographics from market intelligence. Weeks are ISO weeks (Monday to Sunday, UTC
--- dates); a week belongs to the quarter its Monday falls in. A row exists for each
--- week a company won a deal, had an open deal expected to close, or used the product.
+-- company id: deals from marketing, product usage from the product domain, signups
+-- and engagement on the platform from the platform domain, and firmographics from
+-- market intelligence. Weeks are ISO weeks (Monday to Sunday, UTC dates); a week
+-- belongs to the quarter its Monday falls in. A row exists for each week a company
+-- won a deal, had an open deal expected to close, used the product (Pendo), or signed
+-- up or engaged on the platform.
 WITH deals AS (
     SELECT
         company_gid,
@@ -25,6 +27,33 @@ usage AS (
         count(DISTINCT usage_date)                   AS active_days
     FROM product.account_usage_daily
     WHERE company_gid IS NOT NULL
+    GROUP BY ALL
+),
+platform_signups AS (
+    SELECT
+        company_gid,
+        CAST(date_trunc('week', signup_date) AS DATE) AS week_start,
+        sum(signups)                                  AS signups
+    FROM platform.signups_daily
+    WHERE company_gid IS NOT NULL
+    GROUP BY ALL
+),
+platform_daily AS (
+    -- A user belongs to one account, so the active users of a company's accounts add up.
+    SELECT company_gid, activity_date, sum(engagements) AS engagements,
+           sum(engaged_seconds) AS engaged_seconds, sum(active_users) AS active_users
+    FROM platform.engagement_daily
+    WHERE company_gid IS NOT NULL
+    GROUP BY ALL
+),
+platform_engagement AS (
+    SELECT
+        company_gid,
+        CAST(date_trunc('week', activity_date) AS DATE) AS week_start,
+        sum(engagements)                                AS platform_engagements,
+        sum(engaged_seconds)                            AS platform_engaged_seconds,
+        max(active_users)                               AS platform_max_daily_active_users
+    FROM platform_daily
     GROUP BY ALL
 ),
 web AS (
@@ -59,9 +88,15 @@ weekly AS (
         coalesce(u.events, 0)               AS events,
         coalesce(u.minutes, 0)              AS minutes,
         coalesce(u.max_daily_visitors, 0)   AS max_daily_visitors,
-        coalesce(u.active_days, 0)          AS active_days
+        coalesce(u.active_days, 0)          AS active_days,
+        coalesce(s.signups, 0)              AS signups,
+        coalesce(e.platform_engagements, 0) AS platform_engagements,
+        coalesce(e.platform_engaged_seconds, 0)        AS platform_engaged_seconds,
+        coalesce(e.platform_max_daily_active_users, 0) AS platform_max_daily_active_users
     FROM deals AS d
     FULL OUTER JOIN usage AS u USING (week_start, company_gid)
+    FULL OUTER JOIN platform_signups AS s USING (week_start, company_gid)
+    FULL OUTER JOIN platform_engagement AS e USING (week_start, company_gid)
 ),
 with_quarter AS (
     SELECT
@@ -97,7 +132,11 @@ SELECT
     ly.won_amount                       AS won_amount_last_year,
     q.won_amount - ly.won_amount        AS won_amount_yoy_change,
     ly.events                           AS events_last_year,
-    q.events - ly.events                AS events_yoy_change
+    q.events - ly.events                AS events_yoy_change,
+    q.signups,
+    q.platform_engagements,
+    q.platform_engaged_seconds,
+    q.platform_max_daily_active_users
 FROM with_quarter AS q
 LEFT JOIN with_quarter AS ly
     ON ly.company_gid = q.company_gid AND ly.iso_year = q.iso_year - 1 AND ly.iso_week = q.iso_week
