@@ -421,14 +421,16 @@ func (db *DB) changeActivity(ctx context.Context, tx pgx.Tx, exec func(string, .
 		}
 		lists[name] = l
 	}
+	type edge = struct{ Follower, Followed int64 }
 	rows, err := tx.Query(ctx, "SELECT follower_user_id, followed_user_id FROM platform.follows ORDER BY 1, 2")
 	if err != nil {
 		return err
 	}
-	edges, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct{ Follower, Followed int64 }])
+	edges, err := pgx.CollectRows(rows, pgx.RowToStructByPos[edge])
 	if err != nil {
 		return err
 	}
+	unfollowed := map[edge]bool{} // not followed again in this call: see take
 	r := db.rng
 	user := func() int64 { return users[r.IntN(len(users))] }
 	next := func() int64 { db.nextID++; return db.nextID }
@@ -445,10 +447,14 @@ func (db *DB) changeActivity(ctx context.Context, tx pgx.Tx, exec func(string, .
 		var err error
 		switch i % 10 {
 		case 0: // a follow (none when the edge exists)
-			err = exec(`INSERT INTO platform.follows SELECT $1::bigint, $2::bigint, $3::timestamptz WHERE $1::bigint <> $2::bigint ON CONFLICT DO NOTHING`, user(), user(), now)
+			if e := (edge{user(), user()}); !unfollowed[e] {
+				err = exec(`INSERT INTO platform.follows SELECT $1::bigint, $2::bigint, $3::timestamptz WHERE $1::bigint <> $2::bigint ON CONFLICT DO NOTHING`,
+					e.Follower, e.Followed, now)
+			}
 		case 1: // an unfollow
 			if len(edges) > 0 {
 				e := take(r, &edges)
+				unfollowed[e] = true
 				err = exec("DELETE FROM platform.follows WHERE follower_user_id = $1 AND followed_user_id = $2", e.Follower, e.Followed)
 			}
 		case 2: // a search begins
