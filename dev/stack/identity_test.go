@@ -233,9 +233,9 @@ func checkRevenueEngagement(t *testing.T, ctx context.Context, stores *host.Stor
 	if err := json.Unmarshal([]byte(snap.Properties[flow.PropInputs]), &read); err != nil {
 		t.Fatalf("lineage %q: %v", snap.Properties[flow.PropInputs], err)
 	}
-	wantInputs := []string{"market_intelligence.organizations_v1", "marketing.crm_deals_v1", "marketing.web_traffic_v1", "product.account_usage_daily_v1"}
+	wantInputs := []string{"market_intelligence.organizations_v1", "marketing.crm_deals_v1", "marketing.web_traffic_v1", "platform.engagement_daily_v1", "platform.signups_daily_v1", "product.account_usage_daily_v1"}
 	if got := slices.Sorted(maps.Keys(read)); !slices.Equal(got, wantInputs) {
-		t.Fatalf("revenue_engagement_weekly lineage = %v, want its four inputs %v", read, wantInputs)
+		t.Fatalf("revenue_engagement_weekly lineage = %v, want its inputs %v", read, wantInputs)
 	}
 	for name, snap := range read {
 		id, err := port.ParseTableID(name)
