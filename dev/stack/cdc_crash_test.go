@@ -28,9 +28,10 @@ import (
 
 // TestCDCSurvivesWorkerKills runs the platform domain's products on the real dev
 // server against the sandbox's real PostgreSQL, with bin/mesh-worker as its own
-// process, and kill -9s that process twice: once in the middle of engagements' first
-// landing, its snapshot (creating its replication slot), once in the middle of its
-// change stream (some transactions read, none landed). Between and after the kills
+// process, and kill -9s that process three times: twice in the middle of
+// engagements' first landing, its snapshot (while it creates its replication slot,
+// and with its first chunk of 10,000 rows read and the second waiting), once in the
+// middle of its change stream (some transactions read, none landed). Between and after the kills
 // the sandbox's generator makes about 1,100 changes (inserts, updates, deletes) while
 // the runs are in flight; each run completes on a new worker. Then every platform
 // port must equal the same query on the database's final state (row-set hash), with
@@ -40,10 +41,10 @@ import (
 // is durable, so a crash can only re-read, never lose.
 //
 // The moments are made by PostgreSQL's own locks, not by timing: the test holds a
-// transaction open (the snapshot's slot waits for it to end) or an ACCESS EXCLUSIVE
-// lock on platform.engagements (which the change stream's read of a value an update
-// left out of line waits on), and sees the worker waiting in pg_stat_activity before
-// it kills.
+// transaction open (a snapshot waits for it to end) or an ACCESS EXCLUSIVE lock on
+// platform.engagements (which a chunk query, or the change stream's read of a value an
+// update left out of line, waits on), and sees the worker waiting in pg_stat_activity
+// before it kills.
 func TestCDCSurvivesWorkerKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: needs bin/temporal and PostgreSQL")
@@ -124,25 +125,81 @@ func TestCDCSurvivesWorkerKills(t *testing.T) {
 		}
 	}
 
-	// The first sync: engagements' snapshot, killed with its first chunk read.
-	// An open transaction of the test's, with a transaction id: the snapshot cannot
-	// start reading before it ends (creating the slot waits for it), so the worker is
-	// caught inside engagements' first landing.
+	// accounts and users first, so that in the next run engagements is the only
+	// stream taking a snapshot.
+	runProduct(t, ctx, st, m, d.Name+".accounts")
+
+	// The first sync of engagements: its snapshot, killed twice. First while it
+	// creates its replication slot, which waits for a transaction of the test's (one
+	// with a transaction id) to end.
 	gate := pg.begin("SELECT pg_current_xact_id()")
 	run, err := flow.StartRun(ctx, st.Client, d, engagementDaily, flow.RunInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pg.waitReaderWaiting(`%REPLICATION_SLOT%meshflow_engagements%`, "engagements' snapshot creating its replication slot")
-	if _, ok, err := lk.LatestManifest(ctx, lake.StreamRef{Domain: d.Name, Source: "platform_db", Stream: "engagements"}); err != nil || ok {
+	engagements := lake.StreamRef{Domain: d.Name, Source: "platform_db", Stream: "engagements"}
+	if _, ok, err := lk.LatestManifest(ctx, engagements); err != nil || ok {
 		t.Fatalf("engagements has a committed landing (%v) while its first snapshot is starting", err)
+	}
+	slots.check("creating the snapshot's slot, before the kill")
+	w.kill(t)
+	gate.release()
+	// The server drops a slot whose creation did not finish. The test creates it as an
+	// attempt that got past that would have left it (the connector takes a slot it
+	// finds as its own), so that the retry's snapshot does not wait on the slot.
+	pg.waitFor("the killed attempt's replication session to end",
+		"SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND backend_type = 'walsender')", platformdb.Reader)
+	pg.exec(`SELECT pg_create_logical_replication_slot('meshflow_engagements', 'pgoutput')
+		WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = 'meshflow_engagements')`)
+	slots.check("creating the snapshot's slot, after the kill")
+	t.Logf("%v: killed the worker while engagements' snapshot created its slot", since())
+	change(200) // while the run waits for its landing's retry
+
+	// Then with its first chunk read and the second waiting. The retry's snapshot
+	// waits for the transactions running when it fixes its LSN — the test holds one —
+	// and meanwhile the test locks the table; releasing the transaction sends the first
+	// chunk to wait on that lock, and a second lock queued behind the chunk's request
+	// lets exactly that chunk through (PostgreSQL grants locks in queue order).
+	var workerStart time.Time
+	pg.scalar(&workerStart, "SELECT now()")
+	gate = pg.begin("SELECT pg_current_xact_id()")
+	// pg_current_snapshot() lists only the running transactions older than the newest
+	// finished one: finish a newer one, so the snapshot's wait sees the gate.
+	pg.exec("SELECT pg_current_xact_id()")
+	w.start(t)
+	pg.waitFor("the retried snapshot to wait for the test's transaction",
+		"SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND backend_start > $2 AND query LIKE '%pg_snapshot_xip%')",
+		platformdb.Reader, workerStart)
+	first := pg.begin("LOCK TABLE platform.engagements IN ACCESS EXCLUSIVE MODE")
+	gate.release()
+	pg.waitReaderWaiting(`%FROM "platform"."engagements" ORDER BY%`, "the snapshot's first chunk")
+	// The chunk asks for the table's lock more than once (pgx prepares a statement,
+	// then executes it): pass the lock on until the second chunk's query waits.
+	held := &first.tx
+	for step := 0; !pg.readerWaiting(`%FROM "platform"."engagements" WHERE (%`); step++ {
+		if step == 4 {
+			t.Fatal("the snapshot's first chunk still waits for the table after 4 locks passed on")
+		}
+		next := pg.queueLock("platform.engagements")
+		if err := (*held).Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+		next.acquired()
+		held = &next.tx
+		pg.waitReaderWaiting(`%FROM "platform"."engagements" %`, "the snapshot's next lock request")
+	}
+	if _, ok, err := lk.LatestManifest(ctx, engagements); err != nil || ok {
+		t.Fatalf("engagements has a committed landing (%v) while its snapshot reads its second chunk", err)
 	}
 	slots.check("mid-snapshot, before the kill")
 	w.kill(t)
-	gate.release()
+	if err := (*held).Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
 	slots.check("mid-snapshot, after the kill")
-	t.Logf("%v: killed the worker in the middle of engagements' snapshot", since())
-	change(400) // while the run waits for its landing's retry
+	t.Logf("%v: killed the worker with engagements' first snapshot chunk read", since())
+	change(200)
 	w.start(t)
 	waitRun(t, ctx, run, "the first sync")
 	slots.check("after the first sync")
@@ -347,12 +404,22 @@ func (p *pgTruth) rowSet(columns, query string) rowSet {
 // matching pattern (SQL LIKE) that waits on a lock (a table's, or a transaction's end).
 func (p *pgTruth) waitReaderWaiting(pattern, what string) {
 	p.t.Helper()
-	p.waitFor(what, `SELECT count(*) > 0 FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock' AND query LIKE $2`,
-		platformdb.Reader, pattern)
+	p.waitFor(what, readerWaitingSQL, platformdb.Reader, pattern)
 }
 
+// readerWaiting reports whether a backend of the connector's role runs a command
+// matching pattern that waits on a lock.
+func (p *pgTruth) readerWaiting(pattern string) bool {
+	p.t.Helper()
+	var ok bool
+	p.scalar(&ok, readerWaitingSQL, platformdb.Reader, pattern)
+	return ok
+}
+
+const readerWaitingSQL = `SELECT count(*) > 0 FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock' AND query LIKE $2`
+
 // waitFor polls sql until it is true. Past a minute it fails, listing what the
-// connector's role is doing.
+// server's sessions are doing.
 func (p *pgTruth) waitFor(what, sql string, args ...any) {
 	p.t.Helper()
 	conn := p.connect()
@@ -369,11 +436,11 @@ func (p *pgTruth) waitFor(what, sql string, args ...any) {
 		if time.Now().After(deadline) || p.ctx.Err() != nil {
 			var doing []string
 			rows, err := conn.Query(context.Background(), `SELECT concat_ws(' | ', backend_type, state, wait_event_type, wait_event, left(query, 160))
-				FROM pg_stat_activity WHERE usename = $1`, platformdb.Reader)
+				FROM pg_stat_activity`)
 			if err == nil {
 				doing, _ = pgx.CollectRows(rows, pgx.RowTo[string])
 			}
-			p.t.Fatalf("waited a minute for %s; the connector's sessions:\n%s", what, strings.Join(doing, "\n"))
+			p.t.Fatalf("waited a minute for %s; the server's sessions:\n%s", what, strings.Join(doing, "\n"))
 		}
 		select {
 		case <-p.ctx.Done():
@@ -406,6 +473,42 @@ func (p *pgTruth) begin(stmt string) *openTx {
 		p.t.Fatalf("%s: %v", stmt, err)
 	}
 	return &openTx{p: p, tx: tx}
+}
+
+// queueLock asks for an ACCESS EXCLUSIVE lock on table in a transaction of its own
+// and returns once the request is queued, granted or not; acquired waits for it.
+func (p *pgTruth) queueLock(table string) *queuedLock {
+	p.t.Helper()
+	conn := p.connect()
+	tx, err := conn.Begin(p.ctx)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	l := &queuedLock{openTx: openTx{p: p, tx: tx}, done: make(chan error, 1)}
+	go func() {
+		_, err := tx.Exec(p.ctx, "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE")
+		l.done <- err
+	}()
+	p.waitFor("the test's lock on "+table+" to be queued",
+		"SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND mode = 'AccessExclusiveLock' AND locktype = 'relation')", conn.PgConn().PID())
+	return l
+}
+
+type queuedLock struct {
+	openTx
+	done chan error
+}
+
+func (l *queuedLock) acquired() {
+	l.p.t.Helper()
+	select {
+	case err := <-l.done:
+		if err != nil {
+			l.p.t.Fatal(err)
+		}
+	case <-l.p.ctx.Done():
+		l.p.t.Fatal(l.p.ctx.Err())
+	}
 }
 
 func (o *openTx) release() {
