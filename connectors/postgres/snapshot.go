@@ -230,20 +230,24 @@ func (s *Stream) startSnapshot(ctx context.Context) (pglogrepl.LSN, error) {
 			return 0, err
 		}
 	}
-	var lsnText, snap string
+	var lsnText string
 	if err := s.src.db.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsnText); err != nil {
 		return 0, classify(op, err)
 	}
-	if err := s.src.db.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&snap); err != nil {
+	// The transactions running now, read after the LSN: each holds the lock on its own
+	// transaction id until it has ended and become visible, so one whose commit is
+	// already in the WAL before the LSN is still here. pg_current_snapshot() would not
+	// do: it leaves out running transactions newer than the newest one finished.
+	var running []string
+	if err := s.src.db.QueryRow(ctx, "SELECT coalesce(array_agg(transactionid::text), '{}') FROM pg_locks WHERE locktype = 'transactionid' AND granted AND mode = 'ExclusiveLock' AND pid <> pg_backend_pid()").Scan(&running); err != nil {
 		return 0, classify(op, err)
 	}
 	wait := 5 * time.Millisecond
-	for {
-		var running int
-		if err := s.src.db.QueryRow(ctx, "SELECT count(*) FROM pg_snapshot_xip($1::pg_snapshot) x WHERE pg_xact_status(x) = 'in progress'", snap).Scan(&running); err != nil {
+	for len(running) > 0 {
+		if err := s.src.db.QueryRow(ctx, "SELECT coalesce(array_agg(transactionid::text), '{}') FROM pg_locks WHERE locktype = 'transactionid' AND granted AND mode = 'ExclusiveLock' AND transactionid::text = ANY($1)", running).Scan(&running); err != nil {
 			return 0, classify(op, err)
 		}
-		if running == 0 {
+		if len(running) == 0 {
 			break
 		}
 		if err := source.Sleep(ctx, wait); err != nil {
