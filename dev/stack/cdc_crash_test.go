@@ -163,13 +163,12 @@ func TestCDCSurvivesWorkerKills(t *testing.T) {
 	// lets exactly that chunk through (PostgreSQL grants locks in queue order).
 	var workerStart time.Time
 	pg.scalar(&workerStart, "SELECT now()")
+	// The gate is the newest transaction: the snapshot must see it running all the
+	// same (pg_current_snapshot() would not list it; the connector reads pg_locks).
 	gate = pg.begin("SELECT pg_current_xact_id()")
-	// pg_current_snapshot() lists only the running transactions older than the newest
-	// finished one: finish a newer one, so the snapshot's wait sees the gate.
-	pg.exec("SELECT pg_current_xact_id()")
 	w.start(t)
 	pg.waitFor("the retried snapshot to wait for the test's transaction",
-		"SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND backend_start > $2 AND query LIKE '%pg_snapshot_xip%')",
+		"SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND backend_start > $2 AND query LIKE '%transactionid::text = ANY%')",
 		platformdb.Reader, workerStart)
 	first := pg.begin("LOCK TABLE platform.engagements IN ACCESS EXCLUSIVE MODE")
 	gate.release()
