@@ -56,7 +56,9 @@ func TestCrashWorkerDuringBackfill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: needs bin/temporal")
 	}
-	days, kills, timeout := 16, 3, 8*time.Minute
+	// After a kill the first status query can wait out the dead worker's sticky queue
+	// (seconds) while the new worker goes on: 32 days leave work for the next kill.
+	days, kills, timeout := 32, 3, 8*time.Minute
 	if heavy() {
 		days, kills, timeout = 60, 10, 30*time.Minute
 	}
