@@ -374,8 +374,10 @@ func (f *fileStream) parse(ctx context.Context, d dropped) (*parsed, error) {
 	if f.parsed != nil && f.parsed.fp == d.fp {
 		return f.parsed, nil
 	}
+	// The warning does not name the stream: the landing reports a page's warnings
+	// under it ("land finance_files.bookings: refused …").
 	refuse := func(format string, args ...any) (*parsed, error) {
-		f.parsed = &parsed{fp: d.fp, refused: fmt.Sprintf("%s: refused %s: %s; it lands once it is dropped again, fixed", f.op(), d.key, fmt.Sprintf(format, args...))}
+		f.parsed = &parsed{fp: d.fp, refused: fmt.Sprintf("refused %s: %s; it lands once it is dropped again, fixed", d.key, fmt.Sprintf(format, args...))}
 		return f.parsed, nil
 	}
 	if d.size > MaxFileBytes {

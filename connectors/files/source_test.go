@@ -199,8 +199,8 @@ func TestRefusedFileLandsNothingAndComesBackFixed(t *testing.T) {
 		t.Fatalf("landed %v, want only the good file", got)
 	}
 	wantWarnings := []string{
-		`team_files.deals: refused deals/2026-01.csv: column "Amount" is missing from the header; expected header: Deal ID, Amount, Closed on, Won; it lands once it is dropped again, fixed`,
-		`team_files.deals: refused deals/2026-03.csv: row 3, column "Amount" (float64): "four" is not a number; it lands once it is dropped again, fixed`,
+		`refused deals/2026-01.csv: column "Amount" is missing from the header; expected header: Deal ID, Amount, Closed on, Won; it lands once it is dropped again, fixed`,
+		`refused deals/2026-03.csv: row 3, column "Amount" (float64): "four" is not a number; it lands once it is dropped again, fixed`,
 	}
 	if !slices.Equal(first.warnings, wantWarnings) {
 		t.Fatalf("warnings:\n%s\nwant:\n%s", strings.Join(first.warnings, "\n"), strings.Join(wantWarnings, "\n"))
