@@ -163,6 +163,11 @@ func printDetail(w io.Writer, d catalog.Detail) {
 	for _, port := range slices.Sorted(maps.Keys(d.InputsRead)) {
 		p("                read %s at snapshot %d\n", port, d.InputsRead[port])
 	}
+	for _, in := range d.RawInputs {
+		if in.ReadMode != "" {
+			p("                %s is read by %s\n", in.Name, in.ReadMode)
+		}
+	}
 	p("Consumers:      %s\n", orNone(d.Consumers))
 
 	p("\nFreshness: %s", d.Freshness.Status)

@@ -265,7 +265,8 @@ func (st *stream) fields() []source.Field {
 }
 
 func (st *stream) spec() source.StreamSpec {
-	return source.StreamSpec{Name: st.name, Fields: st.fields(), PrimaryKey: st.key, CursorField: ColModified}
+	return source.StreamSpec{Name: st.name, Fields: st.fields(), PrimaryKey: st.key, CursorField: ColModified,
+		ReadMode: "files matching " + st.glob + ": each new or changed file lands once; removing a file from the bucket does not remove its rows"}
 }
 
 // StreamSpecs are the specs of the streams, for source.Connector.Streams.

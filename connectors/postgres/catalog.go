@@ -247,8 +247,14 @@ func (t Table) spec() source.StreamSpec {
 func (t Table) withMetadata(sp source.StreamSpec) source.StreamSpec {
 	if t.Mode == Cursor {
 		sp.CursorField = t.CursorColumn
+		sp.ReadMode = fmt.Sprintf("cursor on %s", t.CursorColumn)
+		if t.Lookback > 0 {
+			sp.ReadMode += " with a " + shortDuration(t.Lookback) + " lookback"
+		}
+		sp.ReadMode += ": inserts and updates only; a row deleted from the table stays in the lake (cursor mode cannot see hard deletes — change data capture can)"
 		return sp
 	}
+	sp.ReadMode = "change data capture (logical replication): inserts, updates and deletes, in commit order"
 	sp.Fields = append(sp.Fields,
 		source.Field{Name: FieldLSN, Type: source.Int64, Path: []string{FieldLSN}, Doc: "log sequence number of the transaction that wrote this version (the snapshot's start for rows the snapshot read): newer versions have larger ones"},
 		source.Field{Name: FieldDeleted, Type: source.Bool, Path: []string{FieldDeleted}, Doc: "true when this version is a deletion (a tombstone holding only the key)"})
@@ -373,4 +379,16 @@ func lsnInt(l uint64) int64 {
 		return math.MaxInt64
 	}
 	return int64(l)
+}
+
+// shortDuration writes d as people do: 5m, 1h, 1h30m.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -347,6 +347,9 @@ func TestLandThroughTheLake(t *testing.T) {
 	if m.Rows != 120 || m.Deleted != FieldDeleted || m.CursorField != FieldLSN || !slices.Equal(m.PrimaryKey, []string{"id"}) {
 		t.Fatalf("manifest rows=%d deleted=%q cursor=%q key=%v", m.Rows, m.Deleted, m.CursorField, m.PrimaryKey)
 	}
+	if !strings.HasPrefix(m.ReadMode, "change data capture") || !strings.Contains(m.ReadMode, "deletes") {
+		t.Errorf("manifest read mode %q: the catalog says from it that deletes are seen", m.ReadMode)
+	}
 	var pos position
 	json.Unmarshal(m.CursorEnd, &pos)
 	if got := d.confirmed(t, "accounts"); got != pos.LSN {
@@ -373,6 +376,9 @@ func TestCursorModeWithLookback(t *testing.T) {
 	st := d.stream(t, Table{Name: "sessions", Mode: Cursor, CursorColumn: "updated_at", Lookback: 90 * time.Minute})
 	if sp := st.Spec(); sp.CursorField != "updated_at" || sp.Deleted != "" {
 		t.Fatalf("cursor-mode spec: cursor %q deleted %q", sp.CursorField, sp.Deleted)
+	}
+	if got, want := st.Spec().ReadMode, "cursor on updated_at with a 1h30m lookback: inserts and updates only"; !strings.HasPrefix(got, want) || !strings.Contains(got, "cannot see hard deletes") {
+		t.Errorf("cursor-mode read mode %q, want it to start %q and say hard deletes are not seen", got, want)
 	}
 	all, cursor, _ := read(t, st, nil, 0)
 	if !slices.Equal(ids(all), rangeIDs(1, 10)) {

@@ -1,8 +1,8 @@
 // Package platform is the platform domain: the company's own product data — customer
 // accounts, their users, signups and engagement, who follows whom, search sessions,
-// talent sourcing, e-mails and notifications — read from the platform's database
-// by change data capture (a source the domain keeps for itself, platform_db). The
-// platform data team owns it.
+// time on pages (dwell), job opportunities, talent sourcing, e-mails and
+// notifications — read from the platform's database by change data capture (a
+// source the domain keeps for itself, platform_db). The platform data team owns it.
 package platform
 
 import (
@@ -33,9 +33,9 @@ func Domain() mesh.Domain {
 		Name:        Name,
 		Owner:       "platform-data",
 		Contact:     "#platform-data",
-		Description: "The platform's own data: customer accounts, their users, signups and engagement, the social graph, search sessions, talent sourcing, e-mails and notifications, from the platform's database.",
+		Description: "The platform's own data: customer accounts, their users, signups and engagement, the social graph, search sessions and dwell time, job opportunities, talent sourcing, e-mails and notifications, from the platform's database.",
 		Products: []mesh.Product{accounts(), users(), signupsDaily(), engagementDaily(),
-			socialGraph(), searchSessions(), talentSourcingFunnel(), userIDs(), emailEvents(), notifications()},
+			socialGraph(), searchSessions(), dwellDaily(), opportunities(), talentSourcingFunnel(), userIDs(), emailEvents(), notifications()},
 		Sources: []source.Connector{PlatformDB()},
 	}
 }

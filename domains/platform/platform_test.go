@@ -53,6 +53,16 @@ func TestProductsEqualTheDatabase(t *testing.T) {
 		platformtest.Same(Name, "search_sessions", "session_id, user_id, account_id, search_date, results, clicks, dwell_seconds, duration_seconds, zero_results",
 			`SELECT concat_ws('|', session_id, user_id, account_id, (started_at AT TIME ZONE 'UTC')::date, results, clicks, dwell_seconds,
 				extract(epoch FROM ended_at - started_at)::bigint, (results = 0)::text) FROM platform.search_sessions`),
+		platformtest.Same(Name, "opportunities", "opportunity_id, account_id, posted_by_user_id, title, status, days_open, views, viewers, dwell_seconds, company_gid IS NOT NULL",
+			`SELECT concat_ws('|', o.opportunity_id, o.account_id, o.posted_by_user_id, o.title, o.status,
+				(o.closed_at AT TIME ZONE 'UTC')::date - (o.opened_at AT TIME ZONE 'UTC')::date,
+				count(d.dwell_event_id), count(DISTINCT d.user_id), coalesce(sum(d.dwell_seconds), 0), 'true')
+			FROM platform.opportunities o LEFT JOIN platform.dwell_events d ON d.page_kind = 'opportunity' AND d.page_id = o.opportunity_id
+			GROUP BY o.opportunity_id`),
+		platformtest.Same(Name, "dwell_daily", "dwell_date, account_id, page_kind, views, viewers, dwell_seconds, longest_dwell_seconds",
+			`SELECT concat_ws('|', (occurred_at AT TIME ZONE 'UTC')::date, account_id, page_kind, count(*), count(DISTINCT user_id),
+				sum(dwell_seconds), max(dwell_seconds))
+				FROM platform.dwell_events GROUP BY (occurred_at AT TIME ZONE 'UTC')::date, account_id, page_kind`),
 		platformtest.Same(Name, "talent_sourcing_funnel", "account_id, stage, stage_order, in_stage, reached, rejected",
 			`SELECT concat_ws('|', a.account_id, s.stage, s.n, count(t.stage) FILTER (WHERE t.stage = s.stage AND NOT t.rejected),
 				count(t.stage) FILTER (WHERE array_position($$`+stages+`$$::text[], t.stage) >= s.n),

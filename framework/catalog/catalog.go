@@ -302,25 +302,58 @@ func (c *Catalog) lastRuns(ctx context.Context, domain, product string, current 
 type Detail struct {
 	Status
 	// ExampleQuery is a ready-to-run `mesh query` over the port.
-	ExampleQuery string           `json:"example_query"`
-	Contact      string           `json:"contact"`
-	FullDesc     string           `json:"full_description"`
-	UseCases     []string         `json:"use_cases"`
-	Tags         []string         `json:"tags,omitempty"`
-	PrimaryKey   []string         `json:"primary_key"`
-	Schema       []mesh.Column    `json:"schema"`
-	Checks       []CheckState     `json:"checks"`
-	Inputs       []string         `json:"inputs"`
-	InputsRead   map[string]int64 `json:"inputs_read,omitempty"` // port → snapshot id the current snapshot was computed from
-	Consumers    []string         `json:"consumers"`
-	Snapshots    []port.Snapshot  `json:"snapshots"`
-	Sample       Sample           `json:"sample"`
-	RecentRuns   []flow.RunRecord `json:"recent_runs"`
+	ExampleQuery string        `json:"example_query"`
+	Contact      string        `json:"contact"`
+	FullDesc     string        `json:"full_description"`
+	UseCases     []string      `json:"use_cases"`
+	Tags         []string      `json:"tags,omitempty"`
+	PrimaryKey   []string      `json:"primary_key"`
+	Schema       []mesh.Column `json:"schema"`
+	Checks       []CheckState  `json:"checks"`
+	Inputs       []string      `json:"inputs"`
+	// RawInputs are the landed source streams among Inputs, with how each is read.
+	RawInputs  []RawInput       `json:"raw_inputs,omitempty"`
+	InputsRead map[string]int64 `json:"inputs_read,omitempty"` // port → snapshot id the current snapshot was computed from
+	Consumers  []string         `json:"consumers"`
+	Snapshots  []port.Snapshot  `json:"snapshots"`
+	Sample     Sample           `json:"sample"`
+	RecentRuns []flow.RunRecord `json:"recent_runs"`
 	// AllowedGroups are the groups that may read a restricted product.
 	AllowedGroups []string `json:"allowed_groups,omitempty"`
 	// Withheld says why the schema, checks, runs, snapshots and rows are absent: the
 	// caller may not read this restricted product. Set only with Show's access error.
 	Withheld string `json:"withheld,omitempty"`
+}
+
+// RawInput is a source stream a product reads, as its newest landing says.
+type RawInput struct {
+	Name string `json:"name"` // source.stream
+	// ReadMode is how the source reads the stream and what that cannot see
+	// (source.StreamSpec.ReadMode); "" when it reads as its API pages.
+	ReadMode string     `json:"read_mode,omitempty"`
+	LandedAt *time.Time `json:"landed_at,omitempty"` // nil: never landed
+}
+
+// rawInputs describes the raw streams among ins from their newest landings. A
+// stream whose manifests cannot be read is listed without them: the page still
+// names the input.
+func (c *Catalog) rawInputs(ctx context.Context, domain string, ins []mesh.Input) []RawInput {
+	var out []RawInput
+	for _, in := range ins {
+		if !in.IsRaw() {
+			continue
+		}
+		ri := RawInput{Name: in.String()}
+		if c.Lake != nil {
+			m, ok, err := c.Lake.LatestManifest(ctx, lake.StreamRef{Domain: domain, Source: in.Source, Stream: in.Stream})
+			if err == nil && ok {
+				t := m.CommittedAt
+				ri.ReadMode, ri.LandedAt = m.ReadMode, &t
+			}
+		}
+		out = append(out, ri)
+	}
+	return out
 }
 
 // CheckState is a declared check and its latest result.
@@ -364,6 +397,7 @@ func (c *Catalog) Show(ctx context.Context, name string, sampleRows int) (Detail
 	for _, in := range p.Inputs {
 		det.Inputs = append(det.Inputs, in.String())
 	}
+	det.RawInputs = c.rawInputs(ctx, d.Name, p.Inputs)
 	for _, r := range c.Mesh.Consumers(d.Name, p.Name) {
 		det.Consumers = append(det.Consumers, r.String())
 	}

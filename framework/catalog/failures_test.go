@@ -13,9 +13,11 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/framework/quality"
+	"github.com/meshflow/meshflow/framework/source"
 )
 
 // publishLeads publishes sales.leads at publishedAt and records the run that did.
@@ -177,5 +179,50 @@ func TestRunWarningsShowEverywhere(t *testing.T) {
 	_, page = f.do(t, "GET", "/products/sales.deals", salesToken, nil, nil)
 	if !strings.Contains(page, "Zephyr") {
 		t.Errorf("the restricted product's reader does not see its warning")
+	}
+}
+
+// oneRecord is a stream of one record read in a way the catalog must repeat.
+type oneRecord struct{ mode string }
+
+func (s oneRecord) Spec() source.StreamSpec {
+	return source.StreamSpec{Name: "deals", PrimaryKey: []string{"id"}, ReadMode: s.mode,
+		Fields: []source.Field{{Name: "id", Type: source.String, Path: []string{"id"}}}}
+}
+
+func (s oneRecord) NextPage(context.Context, source.PageRequest) (source.Page, error) {
+	return source.Page{Records: []json.RawMessage{json.RawMessage(`{"id": "d1"}`)}, Done: true}, nil
+}
+
+// The product page, the API and `mesh show` say how each source stream the product
+// reads is read — a database table by cursor cannot see hard deletes — from the
+// stream's newest landing.
+func TestProductPageSaysHowEachSourceStreamIsRead(t *testing.T) {
+	f := newAccessFixture(t)
+	f.publishLeads(t, time.Now().UTC().Add(-time.Hour))
+	const mode = "cursor on updated_at: a row deleted from the table stays in the lake"
+	_, body := f.do(t, "GET", "/api/products/sales.leads", "", nil, nil)
+	var before Detail
+	if err := json.Unmarshal([]byte(body), &before); err != nil {
+		t.Fatal(err, body)
+	}
+	if len(before.RawInputs) != 1 || before.RawInputs[0].Name != "crm.deals" || before.RawInputs[0].LandedAt != nil || before.RawInputs[0].ReadMode != "" {
+		t.Fatalf("before any landing: raw inputs %+v, want crm.deals never landed", before.RawInputs)
+	}
+	res, err := f.lake.Land(t.Context(), oneRecord{mode}, lake.LandRequest{Stream: lake.StreamRef{Domain: "sales", Source: "crm", Stream: "deals"}, RunID: "land-1", SyncStart: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body = f.do(t, "GET", "/api/products/sales.leads", "", nil, nil)
+	var after Detail
+	if err := json.Unmarshal([]byte(body), &after); err != nil {
+		t.Fatal(err, body)
+	}
+	if len(after.RawInputs) != 1 || after.RawInputs[0].ReadMode != mode || after.RawInputs[0].LandedAt == nil || !after.RawInputs[0].LandedAt.Equal(res.Manifest.CommittedAt) {
+		t.Fatalf("raw inputs %+v, want crm.deals read by %q, landed at %s", after.RawInputs, mode, res.Manifest.CommittedAt)
+	}
+	_, page := f.do(t, "GET", "/products/sales.leads", "", nil, nil)
+	if want := "<code>crm.deals</code> — read by " + mode; !strings.Contains(page, want) {
+		t.Errorf("product page lacks %q", want)
 	}
 }

@@ -242,7 +242,7 @@ func (l *Lake) Land(ctx context.Context, stream source.Stream, req LandRequest) 
 		V: 1, Stream: req.Stream, RunID: req.RunID, Partition: req.Partition,
 		Files: w.cp.Files, CursorStart: req.Cursor, CursorEnd: w.cp.Cursor,
 		SyncStart: req.SyncStart.UTC(), CommittedAt: req.Now().UTC(),
-		PrimaryKey: spec.PrimaryKey, CursorField: spec.CursorField, Deleted: spec.Deleted, Fields: spec.Fields,
+		PrimaryKey: spec.PrimaryKey, CursorField: spec.CursorField, Deleted: spec.Deleted, ReadMode: spec.ReadMode, Fields: spec.Fields,
 		Warnings: w.cp.Warnings,
 	}
 	for _, f := range m.Files {

@@ -50,7 +50,8 @@ type Manifest struct {
 	// The stream's identity, so transforms can dedupe without the connector at hand.
 	PrimaryKey  []string       `json:"primary_key"`
 	CursorField string         `json:"cursor_field"`
-	Deleted     string         `json:"deleted,omitempty"` // source.StreamSpec.Deleted
+	Deleted     string         `json:"deleted,omitempty"`   // source.StreamSpec.Deleted
+	ReadMode    string         `json:"read_mode,omitempty"` // source.StreamSpec.ReadMode
 	Fields      []source.Field `json:"fields"`
 	// Warnings are what the landing's pages reported (source.Page.Warnings).
 	Warnings []string `json:"warnings,omitempty"`

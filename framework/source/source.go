@@ -45,6 +45,10 @@ type StreamSpec struct {
 	// view <source>.<stream> leaves out keys whose newest version is one; the
 	// _history view keeps them. "" = the stream never deletes.
 	Deleted string
+	// ReadMode says how the stream is read when that is the deployment's choice and
+	// what that way of reading cannot see ("cursor on updated_at: hard deletes are
+	// not seen"); the catalog shows it beside the raw input. "" = as the API pages.
+	ReadMode string
 
 	// RequestsPerSecond paces calls before the API says no (0 = unpaced).
 	RequestsPerSecond float64

@@ -1,8 +1,8 @@
 // Package platformdb is the sandbox of the platform's own database: a throwaway
 // PostgreSQL cluster (dev/pgcluster, wal_level=logical) seeded with a "platform"
 // schema — accounts on the sandbox companies' web domains, their users, signups and
-// engagements, who follows whom, search sessions, talent sourcing, e-mails and
-// notifications — and a generator of changes (inserts, updates, deletes), so that a
+// engagements, who follows whom, search sessions, time spent on pages (dwell
+// events), job opportunities, talent sourcing, e-mails and notifications — and a generator of changes (inserts, updates, deletes), so that a
 // second landing reads them through change data capture.
 //
 // The connector reads it as a role holding only LOGIN, SELECT on the tables and
@@ -32,7 +32,7 @@ const (
 
 // Tables are the seeded tables, in the order they are created.
 var Tables = []string{"accounts", "users", "signups", "engagements",
-	"follows", "search_sessions", "talent_sourcing", "email_events", "notifications"}
+	"follows", "search_sessions", "dwell_events", "opportunities", "talent_sourcing", "email_events", "notifications"}
 
 // ddl creates the schema. Times are timestamptz (UTC on the way out); ids are the
 // application's bigints.
@@ -54,6 +54,15 @@ var ddl = []string{
 	`CREATE TABLE platform.search_sessions (session_id bigint PRIMARY KEY, user_id bigint NOT NULL, account_id bigint NOT NULL,
 		query text NOT NULL, results integer NOT NULL, clicks integer NOT NULL, dwell_seconds integer NOT NULL,
 		started_at timestamptz NOT NULL, ended_at timestamptz)`,
+	// One row per page a user stayed on: a profile (page_id a user), an opportunity
+	// (an opportunity) or a company page (an account). Old events are purged.
+	`CREATE TABLE platform.dwell_events (dwell_event_id bigint PRIMARY KEY, user_id bigint NOT NULL, account_id bigint NOT NULL,
+		page_kind text NOT NULL, page_id bigint NOT NULL, dwell_seconds integer NOT NULL, occurred_at timestamptz NOT NULL)`,
+	// Job openings the accounts post: open until filled or closed; a draft posted
+	// by mistake is deleted.
+	`CREATE TABLE platform.opportunities (opportunity_id bigint PRIMARY KEY, account_id bigint NOT NULL,
+		posted_by_user_id bigint NOT NULL, title text NOT NULL, status text NOT NULL, opened_at timestamptz NOT NULL,
+		closed_at timestamptz, updated_at timestamptz NOT NULL)`,
 	// A candidate's furthest stage so far; rejected when they left the funnel there.
 	`CREATE TABLE platform.talent_sourcing (candidate_id bigint PRIMARY KEY, account_id bigint NOT NULL,
 		recruiter_user_id bigint NOT NULL, candidate_name text NOT NULL, stage text NOT NULL, rejected boolean NOT NULL,
@@ -136,6 +145,11 @@ var (
 	templates      = []string{"welcome", "weekly_digest", "new_message", "password_reset"}
 	notifyChannels = []string{"in_app", "email", "push"}
 	notifyKinds    = []string{"new_follower", "message", "search_alert", "candidate_update"}
+	// PageKinds are what a dwell event's page_id names: a user, an opportunity, an account.
+	PageKinds = []string{"profile", "opportunity", "company"}
+	// OpportunityStatuses: open until filled or closed without a hire.
+	OpportunityStatuses = []string{"open", "filled", "closed"}
+	jobTitles           = []string{"Backend Engineer", "Data Analyst", "Product Manager", "Site Reliability Engineer", "Product Designer", "Account Executive"}
 )
 
 // E-mail events, in the order a message's lifecycle goes.
@@ -211,6 +225,8 @@ var columns = map[string][]string{
 	"talent_sourcing": {"candidate_id", "account_id", "recruiter_user_id", "candidate_name", "stage", "rejected", "sourced_at", "stage_changed_at"},
 	"email_events":    {"event_id", "message_id", "user_id", "recipient", "template", "kind", "occurred_at"},
 	"notifications":   {"notification_id", "user_id", "account_id", "channel", "kind", "created_at", "read_at"},
+	"dwell_events":    {"dwell_event_id", "user_id", "account_id", "page_kind", "page_id", "dwell_seconds", "occurred_at"},
+	"opportunities":   {"opportunity_id", "account_id", "posted_by_user_id", "title", "status", "opened_at", "closed_at", "updated_at"},
 }
 
 // person is a seeded user, as the activity tables refer to them.
@@ -220,14 +236,23 @@ type person struct {
 }
 
 // seedActivity adds to rows the follows between users, their search sessions, the
-// candidates their accounts source, the e-mails sent to them and their notifications.
+// opportunities their accounts post, the pages they stay on, the candidates their
+// accounts source, the e-mails sent to them and their notifications.
 // Ids start at 1 per table; the change generator's are above 1,000,000.
 func (db *DB) seedActivity(rows map[string][][]any, people []person, now time.Time) {
 	r := db.rng
 	ago := func(maxMinutes int) time.Time { return now.Add(-time.Duration(1+r.IntN(maxMinutes)) * time.Minute) }
 	followed := map[[2]int64]bool{}
-	var sessionID, candidateID, eventID, messageID, notificationID int64
+	var sessionID, candidateID, eventID, messageID, notificationID, opportunityID, dwellID int64
 	for _, p := range people {
+		if r.IntN(3) == 0 {
+			opportunityID++
+			rows["opportunities"] = append(rows["opportunities"], opportunity(r, opportunityID, p, ago(90*24*60), now))
+		}
+		for range r.IntN(6) {
+			dwellID++
+			rows["dwell_events"] = append(rows["dwell_events"], dwellEvent(r, dwellID, p, people, opportunityID, ago(30*24*60)))
+		}
 		for range r.IntN(4) {
 			other := people[r.IntN(len(people))].userID
 			if edge := [2]int64{p.userID, other}; other != p.userID && !followed[edge] {
@@ -269,6 +294,35 @@ func searchSession(r *rand.Rand, id int64, p person, start time.Time) []any {
 	dwell := clicks * (10 + r.IntN(120))
 	end := start.Add(time.Duration(dwell+5+r.IntN(60)) * time.Second)
 	return []any{id, p.userID, p.accountID, queries[r.IntN(len(queries))], int32(results), int32(clicks), int32(dwell), start, end}
+}
+
+// opportunity is a job the person posted for their account at opened: open, or
+// filled or closed since.
+func opportunity(r *rand.Rand, id int64, p person, opened, now time.Time) []any {
+	status := OpportunityStatuses[r.IntN(len(OpportunityStatuses))]
+	var closed any
+	updated := opened
+	if status != "open" {
+		updated = opened.Add(time.Duration(r.Int64N(int64(now.Sub(opened)) + 1)))
+		closed = updated
+	}
+	return []any{id, p.accountID, p.userID, jobTitles[r.IntN(len(jobTitles))], status, opened, closed, updated}
+}
+
+// dwellEvent is the person staying on a page at at: another user's profile, one of
+// the opportunities up to lastOpportunity, or an account's company page.
+func dwellEvent(r *rand.Rand, id int64, p person, people []person, lastOpportunity int64, at time.Time) []any {
+	kind := PageKinds[r.IntN(len(PageKinds))]
+	var page int64
+	switch {
+	case kind == "opportunity" && lastOpportunity > 0:
+		page = 1 + r.Int64N(lastOpportunity)
+	case kind == "company":
+		page = people[r.IntN(len(people))].accountID
+	default:
+		kind, page = "profile", people[r.IntN(len(people))].userID
+	}
+	return []any{id, p.userID, p.accountID, kind, page, int32(1 + r.IntN(600)), at}
 }
 
 // candidate is a candidate the person's account sourced at sourced, somewhere along
@@ -319,7 +373,8 @@ func notification(r *rand.Rand, id int64, p person, created, now time.Time) []an
 // accounts edited, engagements and signups deleted; half of them follows and
 // unfollows, search sessions begun, ended and deleted, candidates sourced and moved
 // along the funnel, e-mails sent, opened and purged, notifications sent, read and
-// dismissed — and says what it did.
+// dismissed, opportunities posted, filled, closed and withdrawn, pages dwelt on and
+// old dwell events purged — and says what it did.
 func (db *DB) Change(ctx context.Context, n int) (string, error) {
 	if n <= 0 {
 		return "", nil
@@ -403,7 +458,8 @@ func (db *DB) Change(ctx context.Context, n int) (string, error) {
 }
 
 // changeActivity makes n changes to the activity tables (follows, search sessions,
-// talent sourcing, e-mail events, notifications) through exec, in tx.
+// talent sourcing, e-mail events, notifications, opportunities, dwell events)
+// through exec, in tx.
 func (db *DB) changeActivity(ctx context.Context, tx pgx.Tx, exec func(string, ...any) error, users []int64, n int, now time.Time) error {
 	if n == 0 || len(users) == 0 {
 		return nil
@@ -414,6 +470,8 @@ func (db *DB) changeActivity(ctx context.Context, tx pgx.Tx, exec func(string, .
 		"candidates":    "SELECT candidate_id FROM platform.talent_sourcing WHERE NOT rejected AND stage <> 'hired' ORDER BY 1",
 		"messages":      "SELECT DISTINCT message_id FROM platform.email_events ORDER BY 1",
 		"notifications": "SELECT notification_id FROM platform.notifications ORDER BY 1",
+		"open jobs":     "SELECT opportunity_id FROM platform.opportunities WHERE status = 'open' ORDER BY 1",
+		"dwell":         "SELECT dwell_event_id FROM platform.dwell_events ORDER BY 1",
 	} {
 		l, err := ids(ctx, tx, q)
 		if err != nil {
@@ -445,7 +503,7 @@ func (db *DB) changeActivity(ctx context.Context, tx pgx.Tx, exec func(string, .
 	}
 	for i := range n {
 		var err error
-		switch i % 10 {
+		switch i % 12 {
 		case 0: // a follow (none when the edge exists)
 			if e := (edge{user(), user()}); !unfollowed[e] {
 				err = exec(`INSERT INTO platform.follows SELECT $1::bigint, $2::bigint, $3::timestamptz WHERE $1::bigint <> $2::bigint ON CONFLICT DO NOTHING`,
@@ -502,6 +560,27 @@ func (db *DB) changeActivity(ctx context.Context, tx pgx.Tx, exec func(string, .
 				err = exec("DELETE FROM platform.notifications WHERE notification_id = $1", id)
 			} else if ok {
 				err = exec("UPDATE platform.notifications SET read_at = $2 WHERE notification_id = $1 AND read_at IS NULL", id, now)
+			}
+		case 10: // an opportunity is posted, or an open one filled, closed or withdrawn (deleted)
+			id, ok := some("open jobs")
+			switch n := r.IntN(4); {
+			case !ok || n == 0:
+				err = exec(`INSERT INTO platform.opportunities SELECT $2, account_id, user_id, $3, 'open', $4, NULL, $4 FROM platform.users WHERE user_id = $1`,
+					user(), next(), jobTitles[r.IntN(len(jobTitles))], now)
+			case n == 1:
+				err = exec("DELETE FROM platform.opportunities WHERE opportunity_id = $1", id)
+			default:
+				err = exec("UPDATE platform.opportunities SET status = $2, closed_at = $3, updated_at = $3 WHERE opportunity_id = $1",
+					id, OpportunityStatuses[n-1], now)
+			}
+		case 11: // a user stays on a page, or an old dwell event is purged
+			if id, ok := some("dwell"); ok && r.IntN(8) == 0 {
+				err = exec("DELETE FROM platform.dwell_events WHERE dwell_event_id = $1", id)
+			} else {
+				kind := PageKinds[r.IntN(len(PageKinds))]
+				err = exec(`INSERT INTO platform.dwell_events SELECT $2, user_id, account_id, $3,
+					CASE $3 WHEN 'company' THEN account_id WHEN 'opportunity' THEN coalesce((SELECT max(opportunity_id) FROM platform.opportunities), 0) ELSE $6::bigint END,
+					$4, $5 FROM platform.users WHERE user_id = $1`, user(), next(), kind, 1+r.IntN(600), now.Add(-time.Duration(r.IntN(60))*time.Minute), user())
 			}
 		}
 		if err != nil {
