@@ -216,54 +216,9 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 	}
 	defer os.RemoveAll(scratch)
 
-	req := transform.Request{Product: p, TempDir: filepath.Join(scratch, "spill"), Partition: in.Partition}
-	inputs := map[string]int64{} // port → snapshot id read
-	var warnings []string
-	for _, src := range p.Inputs {
-		if src.IsRaw() {
-			raw, err := a.rawInput(ctx, d.Name, src, in.Partition, scratch)
-			if err != nil {
-				return TransformOutput{}, toTemporal(ctx, err)
-			}
-			req.Raw = append(req.Raw, raw)
-			continue
-		}
-		up, err := a.upstream(decl, src)
-		if err != nil {
-			return TransformOutput{}, toTemporal(ctx, err)
-		}
-		id := port.TableID{Domain: src.Domain, Name: up.Table}
-		snap, ok, err := a.Ports.Current(ctx, id)
-		if err != nil {
-			return TransformOutput{}, toTemporal(ctx, err)
-		}
-		if !ok {
-			return TransformOutput{}, toTemporal(ctx, errs.Errorf(errs.NotFound, "read input "+src.String(), "%s has never been published: run %s first", id, src))
-		}
-		if warning := a.latestRunFailed(ctx, src, snap); warning != "" {
-			warnings = append(warnings, warning)
-		}
-		if in.Partition != "" && up.PartitionBy != "" {
-			// A day of this product needs the same day of a partitioned input: without it
-			// the day would publish silently incomplete, so it fails with the reason and
-			// rerun-failed picks it up once the input's day is fixed.
-			snaps, err := a.Ports.Snapshots(ctx, id)
-			if err != nil {
-				return TransformOutput{}, toTemporal(ctx, err)
-			}
-			if !PartitionPublished(snaps, in.Partition) {
-				return TransformOutput{}, toTemporal(ctx, errs.Errorf(errs.NotFound, "read input "+src.String(),
-					"input %s has no published partition %s (its run failed or has not run): run or rerun that day of %s, then rerun this one", id, in.Partition, src))
-			}
-		}
-		// Read the snapshot just looked up, so the lineage recorded is exactly what was read.
-		// An object-store warehouse's files are copied into scratch: DuckDB reads local files.
-		files, err := a.Ports.LocalDataFiles(ctx, id, snap.ID, filepath.Join(scratch, "ports"))
-		if err != nil {
-			return TransformOutput{}, toTemporal(ctx, err)
-		}
-		req.Ports = append(req.Ports, transform.PortInput{Domain: src.Domain, Product: src.Product, Files: files})
-		inputs[id.String()] = snap.ID
+	req, inputs, warnings, err := TransformRequest(ctx, a, d, p, decl, in.Partition, scratch)
+	if err != nil {
+		return TransformOutput{}, toTemporal(ctx, err)
 	}
 	key := StagingKey(d.Name, p.PortName(), in.RunID)
 	req.Output = filepath.Join(scratch, "model.parquet")
@@ -283,6 +238,66 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 		}
 	}
 	return TransformOutput{StagingKey: key, Rows: res.Rows, Watermark: res.Watermark, Inputs: inputs, RowsHash: res.RowsHash, Warnings: warnings}, nil
+}
+
+// TransformRequest gathers what the model of p reads, as Transform does: every
+// committed landing of its raw inputs (for a partition, only that partition's landings
+// of a RawSamePartition input) and the current snapshot of each port it reads (the
+// table decl recorded; a zero Declaration reads the declared one), local under scratch.
+// It also returns the snapshot read of each port and a warning per input whose latest
+// run failed. mesh diff --proposed runs a model over the same inputs outside a run. (A
+// function, not a method: every exported method of Activities is an activity.)
+func TransformRequest(ctx context.Context, a *Activities, d mesh.Domain, p mesh.Product, decl Declaration, partition, scratch string) (transform.Request, map[string]int64, []string, error) {
+	req := transform.Request{Product: p, TempDir: filepath.Join(scratch, "spill"), Partition: partition}
+	inputs := map[string]int64{} // port → snapshot id read
+	var warnings []string
+	for _, src := range p.Inputs {
+		if src.IsRaw() {
+			raw, err := a.rawInput(ctx, d.Name, src, partition, scratch)
+			if err != nil {
+				return transform.Request{}, nil, nil, err
+			}
+			req.Raw = append(req.Raw, raw)
+			continue
+		}
+		up, err := a.upstream(decl, src)
+		if err != nil {
+			return transform.Request{}, nil, nil, err
+		}
+		id := port.TableID{Domain: src.Domain, Name: up.Table}
+		snap, ok, err := a.Ports.Current(ctx, id)
+		if err != nil {
+			return transform.Request{}, nil, nil, err
+		}
+		if !ok {
+			return transform.Request{}, nil, nil, errs.Errorf(errs.NotFound, "read input "+src.String(), "%s has never been published: run %s first", id, src)
+		}
+		if warning := a.latestRunFailed(ctx, src, snap); warning != "" {
+			warnings = append(warnings, warning)
+		}
+		if partition != "" && up.PartitionBy != "" {
+			// A day of this product needs the same day of a partitioned input: without it
+			// the day would publish silently incomplete, so it fails with the reason and
+			// rerun-failed picks it up once the input's day is fixed.
+			snaps, err := a.Ports.Snapshots(ctx, id)
+			if err != nil {
+				return transform.Request{}, nil, nil, err
+			}
+			if !PartitionPublished(snaps, partition) {
+				return transform.Request{}, nil, nil, errs.Errorf(errs.NotFound, "read input "+src.String(),
+					"input %s has no published partition %s (its run failed or has not run): run or rerun that day of %s, then rerun this one", id, partition, src)
+			}
+		}
+		// Read the snapshot just looked up, so the lineage recorded is exactly what was read.
+		// An object-store warehouse's files are copied into scratch: DuckDB reads local files.
+		files, err := a.Ports.LocalDataFiles(ctx, id, snap.ID, filepath.Join(scratch, "ports"))
+		if err != nil {
+			return transform.Request{}, nil, nil, err
+		}
+		req.Ports = append(req.Ports, transform.PortInput{Domain: src.Domain, Product: src.Product, Files: files})
+		inputs[id.String()] = snap.ID
+	}
+	return req, inputs, warnings, nil
 }
 
 func (a *Activities) rawInput(ctx context.Context, domain string, src mesh.Input, partition, scratch string) (transform.RawInput, error) {
@@ -360,10 +375,11 @@ func (a *Activities) localStaged(ctx context.Context, key string) (string, func(
 	return files[0], func() { os.RemoveAll(scratch) }, nil
 }
 
-// Check runs the product's checks on the staged model.
+// Check runs the product's checks on the staged model and keeps, with the run, a
+// sample of the rows each failing or warning check objects to (keepFailingRows).
 func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckOutput, error) {
 	defer keepAlive(ctx, heartbeatEvery).stop()
-	_, p, _, err := a.declaration(ctx, in.Decl, in.Domain, in.Product, in.Major)
+	d, p, _, err := a.declaration(ctx, in.Decl, in.Domain, in.Product, in.Major)
 	if err != nil {
 		return CheckOutput{}, toTemporal(ctx, err)
 	}
@@ -374,6 +390,9 @@ func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckOutput, err
 	defer cleanup()
 	results, err := transform.CheckStaged(ctx, staged, p.AllChecks(), in.Now)
 	if err != nil {
+		return CheckOutput{}, toTemporal(ctx, err)
+	}
+	if err := a.keepFailingRows(ctx, in, d, p, staged, results); err != nil {
 		return CheckOutput{}, toTemporal(ctx, err)
 	}
 	return CheckOutput{Results: results, Status: string(quality.Summary(results))}, nil
