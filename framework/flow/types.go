@@ -131,6 +131,10 @@ type CheckInput struct {
 	Now                         time.Time
 	Major                       int    `json:",omitempty"` // 0 = the current major
 	Decl                        string `json:",omitempty"` // see TransformInput.Decl
+	// RunID and Partition say whose offending rows a failing check keeps, and which day
+	// of the port its SQL looks at; "" RunID keeps none (a legacy major's checks).
+	RunID     string `json:",omitempty"`
+	Partition string `json:",omitempty"`
 }
 
 // CheckOutput holds the check results.

@@ -121,7 +121,8 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 
 	progress.Stage = "checking"
 	var ch CheckOutput
-	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Check, CheckInput{Domain: plan.Domain, Product: plan.Product, StagingKey: tr.StagingKey, Now: workflow.Now(ctx), Decl: current.Decl}).Get(ctx, &ch); err != nil {
+	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Check, CheckInput{Domain: plan.Domain, Product: plan.Product, StagingKey: tr.StagingKey, Now: workflow.Now(ctx), Decl: current.Decl,
+		RunID: rec.RunID, Partition: in.Partition}).Get(ctx, &ch); err != nil {
 		return failStaged(StatusFailed, stepError{"check", err})
 	}
 	rec.Checks = ch.Results

@@ -22,6 +22,11 @@ type Result struct {
 	Status   mesh.Status   `json:"status"`  // pass, warn (a failing Warn check) or fail (a failing Error check)
 	Failing  int64         `json:"failing"` // offending rows (or the row count for row_count)
 	Message  string        `json:"message,omitempty"`
+	// RowsKey is the lake key of the FailingRows the run kept for a check that failed
+	// or warned (its offending rows, and the SQL that finds them all); Sampled is how
+	// many rows it holds. Only this reference travels with the result, never the rows.
+	RowsKey string `json:"rows_key,omitempty"`
+	Sampled int    `json:"sampled,omitempty"`
 }
 
 // Summary folds results into one status: fail if an Error check failed, warn if a Warn
