@@ -310,7 +310,10 @@ type Detail struct {
 	PrimaryKey   []string      `json:"primary_key"`
 	Schema       []mesh.Column `json:"schema"`
 	Checks       []CheckState  `json:"checks"`
-	Inputs       []string      `json:"inputs"`
+	// FailingRows are, for each check that failed or warned in the newest run that ran
+	// checks, the offending rows that run kept and the SQL that finds them all.
+	FailingRows []FailingRows `json:"failing_rows,omitempty"`
+	Inputs      []string      `json:"inputs"`
 	// RawInputs are the landed source streams among Inputs, with how each is read.
 	RawInputs  []RawInput       `json:"raw_inputs,omitempty"`
 	InputsRead map[string]int64 `json:"inputs_read,omitempty"` // port → snapshot id the current snapshot was computed from
@@ -416,6 +419,7 @@ func (c *Catalog) Show(ctx context.Context, name string, sampleRows int) (Detail
 	for _, r := range runs {
 		if len(r.Checks) > 0 {
 			latest = r.Checks
+			det.FailingRows = c.failingRows(ctx, d, p, r, snap)
 			break
 		}
 	}
