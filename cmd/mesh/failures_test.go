@@ -17,7 +17,6 @@ import (
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/framework/quality"
-	"github.com/meshflow/meshflow/workers/host"
 )
 
 // runMesh runs one command line in a fresh environment (MESHFLOW_* as the test set
@@ -34,20 +33,7 @@ func runMesh(t *testing.T, args ...string) (string, error) {
 func seedRuns(t *testing.T, lakeDir string, published time.Time, records ...flow.RunRecord) port.Snapshot {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := host.ConfigFromEnv(func(k string) string {
-		if k == "MESHFLOW_LAKE" {
-			return lakeDir
-		}
-		return ""
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stores, err := host.OpenStores(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stores.Close()
+	stores := openStores(t, lakeDir)
 	sc := arrow.NewSchema([]arrow.Field{{Name: "contact_id", Type: arrow.BinaryTypes.String}}, nil)
 	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(`[{"contact_id": "c1"}]`))
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/framework/query"
-	"github.com/meshflow/meshflow/workers/host"
 )
 
 // tableMaxRows is how many rows the table format shows unless --max-rows says otherwise:
@@ -92,26 +91,16 @@ func (e *env) query(ctx context.Context, sql string, o queryOptions) error {
 			limit = tableMaxRows
 		}
 	}
-	stores, err := host.OpenStores(ctx, e.cfg)
+	// Every port the SQL names is checked before anything of it is read.
+	stores, allow, err := e.portReader(ctx, access.PathQuery)
 	if err != nil {
 		return err
 	}
 	defer stores.Close()
-	// Every port the SQL names is checked against its classification and allowed
-	// groups before anything of it is read, and restricted reads are audited, as in the
-	// web catalog; the caller is MESHFLOW_TOKEN.
-	pol, caller, err := e.tokenCaller()
-	if err != nil {
-		return err
-	}
-	audit := access.NewLog(stores.Lake)
 	req := query.Request{
 		MemoryMB: memoryMB, Timeout: o.timeout,
 		SQL: sql, Mesh: e.mesh, Ports: stores.Ports, ScratchDir: e.cfg.WorkDir, MaxRows: limit,
-		Authorize: func(ctx context.Context, en mesh.Entry, _ port.TableID) error {
-			return pol.Authorize(ctx, audit, access.Read{Principal: caller, Domain: en.Domain, Product: en.Product,
-				What: access.Query, Path: access.PathQuery})
-		},
+		Authorize: func(ctx context.Context, en mesh.Entry, _ port.TableID) error { return allow(ctx, en) },
 	}
 	if o.format == "parquet" {
 		req.Parquet = o.outFile
