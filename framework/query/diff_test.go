@@ -195,4 +195,18 @@ func TestDiffOfAProposedOutput(t *testing.T) {
 
 	_, err = f.diff(t, func(r *DiffRequest) { r.Proposed, r.To = out, after.ID })
 	wantErr(t, err, errs.Invalid, "To must be 0")
+
+	// A model that repeats a key is still compared, and the diff says its counts are
+	// not one per key.
+	repeated := filepath.Join(t.TempDir(), "repeated.parquet")
+	if _, err := db.Exec(`COPY (SELECT * FROM read_parquet(` + quality.Literal(out) + `) UNION ALL SELECT 'us', 4, 'Stark', 901, 'US') TO ` + quality.Literal(repeated) + ` (FORMAT parquet)`); err != nil {
+		t.Fatal(err)
+	}
+	d, err = f.diff(t, func(r *DiffRequest) { r.Proposed = repeated })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"1 keys (region, account_id) repeat in the newer side: their rows are matched pairwise, so the counts are not one per key"}; !slices.Equal(d.Warnings, want) || d.Changed != 2 {
+		t.Errorf("a repeated key: changed %d, warnings %q; want 2 and %q", d.Changed, d.Warnings, want)
+	}
 }
