@@ -228,6 +228,10 @@ func printDetail(w io.Writer, d catalog.Detail) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", c.Name, c.Severity, last, failing, msg)
 	}
 	tw.Flush()
+	for _, f := range d.FailingRows {
+		p("\nOffending rows of %s (%s: %s; all the run kept: mesh check-rows %s.%s %s):\n", f.Check, f.Status, query.Printable(f.Message), d.Domain, d.Name, f.Check)
+		_ = writeFailingRows(w, f, failingRowsShown, "  ")
+	}
 
 	p("\nSnapshots (newest first):\n")
 	if len(d.Snapshots) == 0 {
@@ -253,6 +257,10 @@ func printDetail(w io.Writer, d catalog.Detail) {
 		tw.Flush()
 	}
 }
+
+// failingRowsShown is how many offending rows of each failing check mesh show prints;
+// mesh check-rows prints all the run kept.
+const failingRowsShown = 5
 
 func orNone(s []string) string {
 	if len(s) == 0 {

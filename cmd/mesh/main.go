@@ -122,7 +122,7 @@ func (e *env) rootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
 	root.PersistentFlags().StringVar(&e.lakeDir, "lake", "", "lake directory or bucket URL (default $MESHFLOW_LAKE or ./.meshflow)")
 	root.AddCommand(
-		e.demoCmd("demo"), e.demoCmd("dev"), e.productsCmd(), e.showCmd(), e.runCmd(), e.backfillCmd(),
+		e.demoCmd("demo"), e.demoCmd("dev"), e.productsCmd(), e.showCmd(), e.checkRowsCmd(), e.runCmd(), e.backfillCmd(),
 		e.freshnessCmd(), e.serveCmd(), e.accessCmd(), e.auditCmd(), e.contractCmd(), e.queryCmd(),
 		e.schedulesCmd(), e.doctorCmd(), e.newCmd(), e.composeEnvCmd(), e.diffCmd(),
 	)
