@@ -6,6 +6,7 @@ package mesh
 
 import (
 	"fmt"
+	"io/fs"
 	"regexp"
 	"strconv"
 	"strings"
@@ -31,6 +32,10 @@ type Domain struct {
 	// framework's activities (lake, ports, connectors) to build on; they follow the
 	// same replay rules as the framework's (see README, "A domain's own workflows").
 	Register func(r Registry) `json:"-"`
+	// Files are the domain folder's files the build embeds (at least models/), so
+	// `mesh check` can name the file and line of a model's error and find a .sql file
+	// no product uses: `//go:embed models` in the domain's package. nil = unknown.
+	Files fs.FS `json:"-"`
 }
 
 // Registry is the worker a domain registers its own workflows and activities on.
