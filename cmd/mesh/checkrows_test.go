@@ -118,7 +118,7 @@ func TestCheckRowsPrintsTheSampleAndTheSQL(t *testing.T) {
 	}
 	const table = "contact_id  email\nc2          broken\nc3          nope\n(2 rows)\n"
 	for _, want := range []string{"marketing.crm_contacts: email_has_at_sign warn in run run-7 (marketing.crm_contacts/current, published", ": 2 offending rows\n",
-		table, "Every one (these rows are in the port's current snapshot, which this run published; the SQL finds every one):",
+		table, "Every one (these rows are in the port's current snapshot; the SQL finds every one):",
 		`mesh query 'WITH model AS (SELECT * FROM marketing.crm_contacts_v1) SELECT * FROM (SELECT * FROM model WHERE email IS NOT NULL AND email NOT LIKE '\''%_@_%'\'')'`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("mesh check-rows lacks %q:\n%s", want, out)

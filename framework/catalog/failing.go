@@ -97,7 +97,7 @@ func failingNote(run flow.RunRecord, current *port.Snapshot) string {
 	case current != nil && run.SnapshotID != current.ID:
 		return fmt.Sprintf("these rows are from the run's snapshot %d; %s", run.SnapshotID, now)
 	}
-	return "these rows are in the port's current snapshot, which this run published; the SQL finds every one"
+	return "these rows are in the port's current snapshot; the SQL finds every one"
 }
 
 func declaredCheck(p mesh.Product, name string) (mesh.Check, bool) {

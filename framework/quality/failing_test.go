@@ -87,7 +87,7 @@ func TestSampleIsBoundedAndOrderedByKey(t *testing.T) {
 			if strings.Join(ids, ",") != strings.Join(tc.want, ",") || got.More != tc.more {
 				t.Errorf("sample ids %v (more %v), want %v (more %v)", ids, got.More, tc.want, tc.more)
 			}
-			if got.OrderBy[0] != "id" {
+			if len(got.OrderBy) != 1 || got.OrderBy[0] != "id" {
 				t.Errorf("ordered by %v, want the primary key first", got.OrderBy)
 			}
 		})
@@ -135,6 +135,11 @@ func TestPortSQLFindsWhatTheCheckCounted(t *testing.T) {
 		if all != counted || all == 0 {
 			t.Errorf("%s: the port SQL finds %d rows, the check counted %d", c.Name, all, counted)
 		}
+	}
+	// A repeated key's every row: both copies of c003 and of c007.
+	var repeated int64
+	if err := db.QueryRow("SELECT count(*) FROM (" + quality.PortSQL(mesh.Unique("id"), "crm.contacts_v1", "", "") + ")").Scan(&repeated); err != nil || repeated != 4 {
+		t.Errorf("the unique check's port SQL finds %d rows (%v), want 4", repeated, err)
 	}
 	// A partition run's SQL keeps to its day.
 	q := quality.PortSQL(mesh.NotNull("email"), "web.traffic_v1", "date", "2024-05-01")
