@@ -29,7 +29,9 @@ type FailingRows struct {
 	Columns []Column    `json:"columns,omitempty"`
 	Rows    [][]*string `json:"rows,omitempty"`
 	More    bool        `json:"more,omitempty"` // more rows offend than the sample holds
-	OrderBy []string    `json:"order_by,omitempty"`
+	// OrderBy are the primary-key columns among Columns, which order the sample; every
+	// other column breaks ties (and orders it alone when the check's SQL returns no key).
+	OrderBy []string `json:"order_by,omitempty"`
 	// SQL finds every offending row (or, for a check on the whole table, the figure it
 	// judged) in the port's current snapshot, as `mesh query` names the port.
 	SQL string `json:"sql"`
@@ -124,17 +126,14 @@ func Sample(ctx context.Context, db *sql.DB, c mesh.Check, key []string, limit i
 			out.OrderBy = append(out.OrderBy, k)
 		}
 	}
-	for _, n := range names {
-		if !slices.Contains(out.OrderBy, n) {
-			out.OrderBy = append(out.OrderBy, n)
+	var texts, order []string
+	for _, n := range append(slices.Clone(out.OrderBy), names...) {
+		if !slices.Contains(order, Ident(n)) {
+			order = append(order, Ident(n))
 		}
 	}
-	texts, order := make([]string, len(names)), make([]string, len(out.OrderBy))
-	for i, n := range names {
-		texts[i] = "CAST(" + Ident(n) + " AS VARCHAR)"
-	}
-	for i, n := range out.OrderBy {
-		order[i] = Ident(n)
+	for _, n := range names {
+		texts = append(texts, "CAST("+Ident(n)+" AS VARCHAR)")
 	}
 	rows, err = db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM (%s) ORDER BY %s LIMIT %d",
 		strings.Join(texts, ", "), q, strings.Join(order, ", "), limit+1))
