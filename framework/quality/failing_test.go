@@ -67,7 +67,7 @@ func TestSampleIsBoundedAndOrderedByKey(t *testing.T) {
 		// Both rows of each repeated key, the copies ordered by the other columns.
 		{mesh.Unique("id"), quality.SampleLimit, []string{"c003", "c003", "c007", "c007"}, false},
 		{mesh.AcceptedValues("status", "active"), quality.SampleLimit, ids(0, 250, 5), false},
-		{mesh.SQL("big_n", "SELECT n, id FROM model WHERE n > 240;"), quality.SampleLimit, []string{"c003", "c007", "c241", "c242", "c243", "c244", "c245", "c246", "c247", "c248", "c249"}, false},
+		{mesh.SQL("big_n", "SELECT n, id FROM model WHERE n > 240 -- the big ones"), quality.SampleLimit, []string{"c003", "c007", "c241", "c242", "c243", "c244", "c245", "c246", "c247", "c248", "c249"}, false},
 	} {
 		t.Run(tc.check.Name, func(t *testing.T) {
 			got, err := quality.Sample(ctx, db, tc.check, key, tc.limit)
@@ -135,6 +135,11 @@ func TestPortSQLFindsWhatTheCheckCounted(t *testing.T) {
 		if all != counted || all == 0 {
 			t.Errorf("%s: the port SQL finds %d rows, the check counted %d", c.Name, all, counted)
 		}
+	}
+	// A check's SQL ending in a comment still runs over the port.
+	var big int64
+	if err := db.QueryRow("SELECT count(*) FROM (" + quality.PortSQL(mesh.SQL("big_n", "SELECT id FROM model WHERE n > 240 -- the big ones"), "crm.contacts_v1", "", "") + "\n)").Scan(&big); err != nil || big != 11 {
+		t.Errorf("a commented check's port SQL finds %d rows (%v), want 11", big, err)
 	}
 	// A repeated key's every row: both copies of c003 and of c007.
 	var repeated int64
