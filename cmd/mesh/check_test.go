@@ -20,31 +20,8 @@ func TestMeshCheck(t *testing.T) {
 	}
 
 	// A checkout of the platform domain's folder with one model saved broken.
-	root := t.TempDir()
-	src, err := filepath.Abs(filepath.Join("..", "..", "domains", "platform", "models"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := filepath.Join(root, "domains", "platform", "models")
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e.Name() == "signups_daily.sql" {
-			b = []byte(strings.Replace(string(b), "AS signups,", "AS signupz,", 1))
-		}
-		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	root := checkout(t, "platform")
+	saveModel(t, root, "platform", "signups_daily.sql", func(sql string) string { return strings.Replace(sql, "AS signups,", "AS signupz,", 1) })
 	t.Chdir(root)
 	out.Reset()
 	errOut.Reset()
@@ -61,5 +38,47 @@ func TestMeshCheck(t *testing.T) {
 	err = run(context.Background(), []string{"check", "nonesuch"}, &out, &errOut)
 	if code := report(context.Background(), err, &errOut); code != exitUsage {
 		t.Errorf("an unknown domain or product: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// checkout copies a domain's models/ into a temporary repository root, as a
+// domain team's checkout has them, and returns the root.
+func checkout(t *testing.T, domain string) string {
+	t.Helper()
+	root := t.TempDir()
+	src, err := filepath.Abs(filepath.Join("..", "..", "domains", domain, "models"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(root, "domains", domain, "models")
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// saveModel rewrites a model file of the checkout at root with edit.
+func saveModel(t *testing.T, root, domain, file string, edit func(string) string) {
+	t.Helper()
+	path := filepath.Join(root, "domains", domain, "models", file)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(edit(string(b))), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

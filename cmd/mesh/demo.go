@@ -36,8 +36,12 @@ func (e *env) demoCmd(name string) *cobra.Command {
 	port := cmd.Flags().Int("port", 0, "Temporal frontend port (0 = 7233 for dev, a free port for demo)")
 	uiPort := cmd.Flags().Int("ui-port", 0, "Temporal UI port (0 = 8233 for dev, a free port for demo)")
 	touch := cmd.Flags().Int("touch", 25, "sandbox records to change before a repeated run, to show an incremental sync")
+	runAll := true
+	if stayUp {
+		cmd.Flags().BoolVar(&runAll, "run-all", false, "run every product at start even when the lake already has them (a restart otherwise runs nothing)")
+	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return e.demo(cmd.Context(), name, *port, *uiPort, *touch)
+		return e.demo(cmd.Context(), name, *port, *uiPort, *touch, runAll)
 	}
 	return cmd
 }
@@ -45,7 +49,7 @@ func (e *env) demoCmd(name string) *cobra.Command {
 // demo runs the whole mesh locally: Temporal dev server, sandbox sources (unless real
 // credentials are configured), a worker hosting every domain, one run of every
 // product. As `mesh dev` it keeps the stack running until interrupted.
-func (e *env) demo(ctx context.Context, name string, port, uiPort, touch int) error {
+func (e *env) demo(ctx context.Context, name string, port, uiPort, touch int, runAll bool) error {
 	stayUp := name == "dev"
 	if stayUp {
 		port, uiPort = or(port, 7233), or(uiPort, 8233)
@@ -70,10 +74,19 @@ func (e *env) demo(ctx context.Context, name string, port, uiPort, touch int) er
 	}
 	defer serverLog.Close()
 
-	st, err := stack.Start(ctx, stack.Options{
+	opts := stack.Options{
 		HostPort: "127.0.0.1:" + strconv.Itoa(port), UIPort: strconv.Itoa(uiPort),
 		NoSandbox: !useSandbox, Log: log, ServerLog: serverLog,
-	})
+	}
+	restarted := false
+	if stayUp {
+		// mesh dev keeps Temporal's history and schedules in the lake, so a restart
+		// (after a rebuild) finds its runs in the UI where it left them.
+		opts.DBFile = filepath.Join(e.cfg.Lake, "temporal.db")
+		_, err := os.Stat(opts.DBFile)
+		restarted = err == nil
+	}
+	st, err := stack.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -102,16 +115,27 @@ func (e *env) demo(ctx context.Context, name string, port, uiPort, touch int) er
 			fmt.Fprintf(out, "sandbox:  %s since the last run (the sync below is incremental)\n", st.ChangeSome(touch))
 		}
 	}
+	if stayUp {
+		if _, err := os.Stat("domains"); err == nil {
+			// In a checkout each run starts from the models as saved: no rebuild.
+			cfg.ModelsDir = "."
+		}
+	}
 	if _, err := st.StartWorker(cfg, e.mesh, stores); err != nil {
 		return err
 	}
 
-	fmt.Fprintln(out, "\nrunning every product once:")
-	failed, err := stack.RunAll(ctx, st.Client, e.mesh, func(en mesh.Entry, res flow.RunResult, err error) {
-		printRunOutcome(out, en, res, err)
-	})
-	if err != nil {
-		return err
+	var failed map[string]error
+	if restarted && !runAll {
+		fmt.Fprintf(out, "\nrestarted: Temporal's history and schedules are kept in %s; nothing re-runs (mesh run PRODUCT, or mesh dev --run-all)\n", opts.DBFile)
+	} else {
+		fmt.Fprintln(out, "\nrunning every product once:")
+		failed, err = stack.RunAll(ctx, st.Client, e.mesh, func(en mesh.Entry, res flow.RunResult, err error) {
+			printRunOutcome(out, en, res, err)
+		})
+		if err != nil {
+			return err
+		}
 	}
 	cat := &catalog.Catalog{Mesh: e.mesh, Ports: stores.Ports, Lake: stores.Lake}
 	list, err := cat.List(ctx)
@@ -127,6 +151,10 @@ func (e *env) demo(ctx context.Context, name string, port, uiPort, touch int) er
 
 	if stayUp {
 		fmt.Fprintf(out, "\nTemporal UI: %s (filter with MeshDomain=\"marketing\"). `mesh run <product>` works against %s.\nCtrl-C stops everything.\n", st.UIURL, st.Dev.FrontendHostPort())
+		if cfg.ModelsDir != "" {
+			fmt.Fprintln(out, "Watching domains/: a saved model is checked at once and the next run of its product uses it.")
+			watchDomains(ctx, out, e.mesh, cfg.ModelsDir)
+		}
 		<-ctx.Done()
 	}
 	if len(failed) > 0 {

@@ -36,6 +36,9 @@ type Options struct {
 	NoSandbox bool // real sources only
 	Log       zerolog.Logger
 	ServerLog io.Writer // the dev server's stdout/stderr [discarded]
+	// DBFile is the dev server's SQLite file: workflow histories and schedules outlive
+	// a restart of the stack ["" = in memory, gone at Stop].
+	DBFile string
 }
 
 // Stack is a running local mesh.
@@ -68,6 +71,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		args = append(args, "--search-attribute", k+"="+flow.SearchAttributes[k])
+	}
+	if o.DBFile != "" {
+		args = append(args, "--db-filename", o.DBFile)
 	}
 	out := o.ServerLog
 	if out == nil {

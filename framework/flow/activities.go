@@ -43,6 +43,10 @@ type Activities struct {
 	WorkDir string                   // local scratch space for DuckDB
 	Log     zerolog.Logger
 	Reader  *source.ReaderOptions // paging/retry tuning (nil = defaults)
+	// Declared, when set, gives the declarations a run starts from instead of Mesh: the
+	// models as saved in a checkout (mesh dev), so an edit needs no rebuild. A run
+	// records what it started from (ResolvePlan), so it never sees a later edit.
+	Declared func() mesh.Mesh
 
 	// declarations caches the run declarations read or written in Lake, by key: a key
 	// names its content, so an entry never goes stale.

@@ -87,14 +87,18 @@ const planVersion = "plan"
 // It runs as a local activity at the start of RunProduct: its result is recorded in
 // the history, so replays (on this worker or one with other code) reuse it.
 func (a *Activities) ResolvePlan(ctx context.Context, in RunInput) (Plan, error) {
-	d, p, err := a.Mesh.Find(in.Domain + "." + in.Product)
+	m := a.Mesh
+	if a.Declared != nil {
+		m = a.Declared()
+	}
+	d, p, err := m.Find(in.Domain + "." + in.Product)
 	if err != nil {
 		return Plan{}, toTemporal(ctx, err)
 	}
 	if err := p.ValidatePartition(in.Partition); err != nil {
 		return Plan{}, toTemporal(ctx, err)
 	}
-	plan, decls, err := MakePlan(a.Mesh, d, p)
+	plan, decls, err := MakePlan(m, d, p)
 	if err != nil {
 		return Plan{}, toTemporal(ctx, err)
 	}

@@ -84,7 +84,7 @@ func Query(c mesh.Check, now time.Time) string {
 		// One offending "row" when the newest value is too old or there is none.
 		return fmt.Sprintf("SELECT CASE WHEN max(%s) IS NULL OR max(%s) < TIMESTAMP '%s' THEN 1 ELSE 0 END FROM model", cols[0], cols[0], limit)
 	case mesh.KindSQL:
-		return fmt.Sprintf("SELECT count(*) FROM (%s)", strings.TrimRight(strings.TrimSpace(c.SQL), ";"))
+		return fmt.Sprintf("SELECT count(*) FROM (%s\n)", strings.TrimRight(strings.TrimSpace(c.SQL), ";"))
 	}
 	return "SELECT 0"
 }

@@ -117,22 +117,10 @@ func Run(ctx context.Context, req Request) (Result, error) {
 		if err := p.ValidatePartition(req.Partition); err != nil {
 			return Result{}, err
 		}
-		model = fmt.Sprintf("SELECT * FROM (%s) AS unfiltered WHERE %s = DATE %s", model, quality.Ident(p.PartitionBy), quality.Literal(req.Partition))
+		model = fmt.Sprintf("SELECT * FROM (%s\n) AS unfiltered WHERE %s = DATE %s", model, quality.Ident(p.PartitionBy), quality.Literal(req.Partition))
 	}
-	cols, err := describe(ctx, db, model)
-	if err != nil {
-		return Result{}, errs.E(errs.Invalid, op, fmt.Errorf("the model SQL does not run: %w", err))
-	}
-	if err := matchSchema(p, cols); err != nil {
-		return Result{}, errs.E(errs.Invalid, op, err)
-	}
-	casts := make([]string, len(p.Schema))
-	for i, c := range p.Schema {
-		casts[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", quality.Ident(c.Name), c.Type, quality.Ident(c.Name))
-	}
-	create := fmt.Sprintf("CREATE TABLE model AS SELECT %s FROM (%s) AS m", strings.Join(casts, ", "), model)
-	if _, err := db.ExecContext(ctx, create); err != nil {
-		return Result{}, errs.E(errs.Invalid, op, fmt.Errorf("the model's values do not fit the declared types: %w", err))
+	if err := createModelTable(ctx, db, p, model, op); err != nil {
+		return Result{}, err
 	}
 	copySQL := fmt.Sprintf("COPY (SELECT * FROM model ORDER BY %s) TO %s (FORMAT parquet, COMPRESSION snappy)", idents(p.PrimaryKey), quality.Literal(req.Output))
 	if _, err := db.ExecContext(ctx, copySQL); err != nil {
@@ -153,6 +141,28 @@ func Run(ctx context.Context, req Request) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// createModelTable runs model over the inputs db holds and keeps its rows as the table
+// "model", each column cast to the type p's schema declares: what a run publishes, and
+// what a model test (RunTest) compares with its expected rows.
+func createModelTable(ctx context.Context, db *sql.DB, p mesh.Product, model, op string) error {
+	cols, err := describe(ctx, db, model)
+	if err != nil {
+		return errs.E(errs.Invalid, op, fmt.Errorf("the model SQL does not run: %w", err))
+	}
+	if err := matchSchema(p, cols); err != nil {
+		return errs.E(errs.Invalid, op, err)
+	}
+	casts := make([]string, len(p.Schema))
+	for i, c := range p.Schema {
+		casts[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", quality.Ident(c.Name), c.Type, quality.Ident(c.Name))
+	}
+	create := fmt.Sprintf("CREATE TABLE model AS SELECT %s FROM (%s\n) AS m", strings.Join(casts, ", "), model)
+	if _, err := db.ExecContext(ctx, create); err != nil {
+		return errs.E(errs.Invalid, op, fmt.Errorf("the model's values do not fit the declared types: %w", err))
+	}
+	return nil
 }
 
 // RowsHash counts a table's rows and identifies its row set (Result.RowsHash).
@@ -262,7 +272,9 @@ func columnNames(ctx context.Context, db *sql.DB, query string) (map[string]bool
 }
 
 func describe(ctx context.Context, db *sql.DB, model string) ([]column, error) {
-	rows, err := db.QueryContext(ctx, "DESCRIBE SELECT * FROM ("+model+") AS m")
+	// The newline ends a line comment the model may end with, which would comment out
+	// the closing parenthesis.
+	rows, err := db.QueryContext(ctx, "DESCRIBE SELECT * FROM ("+model+"\n) AS m")
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +395,7 @@ func Keys(ctx context.Context, req KeysRequest) ([]source.Key, error) {
 	for i, c := range cols {
 		casts[i] = fmt.Sprintf("CAST(%s AS VARCHAR)", quality.Ident(c.name))
 	}
-	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM (%s) AS k", strings.Join(casts, ", "), q))
+	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM (%s\n) AS k", strings.Join(casts, ", "), q))
 	if err != nil {
 		return nil, errs.E(errs.Invalid, op, err)
 	}

@@ -253,3 +253,22 @@ func TestFieldDeclaredAfterTheLandingsReadsAsNull(t *testing.T) {
 		t.Fatalf("rows %d, watermark %v: want the row, its updated_at (deleted_at NULL)", res.Rows, res.Watermark)
 	}
 }
+
+// A model or a check whose last line is a comment runs: the SQL wrapped around it
+// must not end inside that comment.
+func TestModelAndCheckMayEndWithALineComment(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	f := rawFile(t, dir, "a.parquet", `('1','a@x.test','lead','2024-05-01 08:00:00')`)
+	p := product()
+	p.Model += "\n-- the last line is a comment"
+	p.PartitionBy = ""
+	res, err := Run(ctx, Request{Product: p, Output: filepath.Join(dir, "m.parquet"), Raw: []RawInput{{Source: "hubspot", Stream: "contacts", Files: []string{f}, PrimaryKey: []string{"id"}, CursorField: "updated_at", Fields: fields}}})
+	if err != nil || res.Rows != 1 {
+		t.Fatalf("a model ending with a comment: %d rows, %v", res.Rows, err)
+	}
+	rs, err := CheckStaged(ctx, filepath.Join(dir, "m.parquet"), []mesh.Check{mesh.SQL("none", "SELECT * FROM model WHERE false -- nothing fails")}, time.Now())
+	if err != nil || len(rs) != 1 || rs[0].Status != mesh.StatusPass {
+		t.Fatalf("a check ending with a comment: %+v, %v", rs, err)
+	}
+}

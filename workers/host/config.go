@@ -36,6 +36,10 @@ type Config struct {
 	TemporalAuth TemporalAuth // MESHFLOW_TEMPORAL_TLS*, MESHFLOW_TEMPORAL_API_KEY
 	AccessFile   string       // MESHFLOW_ACCESS_FILE: who may read restricted ports [<lake>/access.yaml for a local lake]
 	Token        string       // MESHFLOW_TOKEN or _FILE: this caller's token for restricted ports (mesh show); a secret
+	// ModelsDir, when set (mesh dev in a checkout; no variable sets it), is the
+	// repository whose domains/ model files, as saved, each run starts from instead of
+	// the ones built in (mesh.Mesh.FromDisk): an edit shows at the next run.
+	ModelsDir string
 
 	// Sources holds each connector's configuration by its name (Connectors): its
 	// variables' values, a NAME_FILE or key file already read. A connector whose

@@ -94,6 +94,9 @@ func Start(c Config, m mesh.Mesh, cl client.Client, stores *Stores, log zerolog.
 		workDir = os.TempDir()
 	}
 	acts := &flow.Activities{Mesh: m, Lake: stores.Lake, Ports: stores.Ports, Sources: sources, WorkDir: workDir, Log: log}
+	if dir := c.ModelsDir; dir != "" {
+		acts.Declared = func() mesh.Mesh { saved, _ := m.FromDisk(dir); return saved }
+	}
 	wf := &flow.Workflows{Mesh: m}
 	var workers []worker.Worker
 	stop = func() {
