@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshflow/meshflow/dev/sandbox"
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/framework/catalog"
 	"github.com/meshflow/meshflow/framework/errs"
@@ -77,6 +78,10 @@ func (e *env) demo(ctx context.Context, name string, port, uiPort, touch int, ru
 	opts := stack.Options{
 		HostPort: "127.0.0.1:" + strconv.Itoa(port), UIPort: strconv.Itoa(uiPort),
 		NoSandbox: !useSandbox, Log: log, ServerLog: serverLog,
+		// A sandbox that runs a server (the platform's database) keeps it beside the
+		// lake, whose cursors and replication slots point into it: a second demo
+		// reads its changes instead of finding them gone.
+		Sandbox: &sandbox.Options{Unlimited: true, StateDir: filepath.Join(e.cfg.Lake, "sandbox")},
 	}
 	restarted := false
 	if stayUp {

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -36,6 +37,11 @@ type Options struct {
 	Settings map[string]string
 	// Database is created at start unless it is "postgres" ["meshflow"].
 	Database string
+	// Dir keeps the cluster across starts (a sandbox whose data the lake's cursors
+	// and replication slots point into): a cluster already there starts again as it
+	// was (Cluster.Reused), and Stop leaves its files. "" = a new temporary one,
+	// removed at Stop.
+	Dir string
 }
 
 // Cluster is a running throwaway server. Stop it when done: it removes its files.
@@ -45,6 +51,8 @@ type Cluster struct {
 	Password string // the superuser's
 	Database string // the database created at start
 	Dir      string // the cluster's directory (data, socket, password file)
+	Reused   bool   // it was in Options.Dir from an earlier start
+	keep     bool   // Stop leaves Dir
 
 	cmd  *exec.Cmd
 	out  *syncBuffer
@@ -101,12 +109,16 @@ func Start(ctx context.Context, opts *Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// Not a test's TempDir: its parents are private to root, and the server's user must reach it.
-	dir, err := os.MkdirTemp("", "meshflow-pg-")
-	if err != nil {
+	dir := opts.Dir
+	if dir == "" {
+		// Not a test's TempDir: its parents are private to root, and the server's user must reach it.
+		if dir, err = os.MkdirTemp("", "meshflow-pg-"); err != nil {
+			return nil, err
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	c := &Cluster{Host: "127.0.0.1", Dir: dir, Database: opts.Database, out: &syncBuffer{}, done: make(chan struct{})}
+	c := &Cluster{Host: "127.0.0.1", Dir: dir, Database: opts.Database, out: &syncBuffer{}, done: make(chan struct{}), keep: opts.Dir != ""}
 	if c.Database == "" {
 		c.Database = "meshflow"
 	}
@@ -115,33 +127,24 @@ func Start(ctx context.Context, opts *Options) (_ *Cluster, err error) {
 			c.Stop()
 		}
 	}()
-	c.Password = "pg-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	pwfile := filepath.Join(dir, "pwfile")
-	if err := os.WriteFile(pwfile, []byte(c.Password+"\n"), 0o600); err != nil {
-		return nil, err
+	pwfile, data := filepath.Join(dir, "pwfile"), filepath.Join(dir, "data")
+	if pw, err := os.ReadFile(pwfile); err == nil && c.keep {
+		if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); err == nil {
+			c.Password, c.Reused = strings.TrimSpace(string(pw)), true
+		}
+	}
+	if !c.Reused {
+		if err := c.initdb(ctx, bin, pwfile, data); err != nil {
+			return nil, err
+		}
 	}
 	cred, err := unprivileged(dir, pwfile)
 	if err != nil {
 		return nil, err
 	}
-	data := filepath.Join(dir, "data")
-	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", data, "-U", Superuser, "--pwfile", pwfile,
-		"--auth", "scram-sha-256", "-E", "UTF8", "--locale", "C", "--no-sync", "--no-instructions")
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	if out, err := initdb.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
+	if c.Reused {
+		stopLeftover(data)
 	}
-	// Replication connections authenticate like the others (initdb's pg_hba.conf
-	// allows them on loopback already; this keeps it so whatever the version).
-	hba, err := os.OpenFile(filepath.Join(data, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return nil, err
-	}
-	_, werr := hba.WriteString("host replication all 127.0.0.1/32 scram-sha-256\n")
-	if err := errors.Join(werr, hba.Close()); err != nil {
-		return nil, err
-	}
-
 	c.Port, err = freePort()
 	if err != nil {
 		return nil, err
@@ -172,12 +175,67 @@ func Start(ctx context.Context, opts *Options) (_ *Cluster, err error) {
 	if err := c.waitReady(ctx); err != nil {
 		return nil, err
 	}
-	if c.Database != "postgres" {
+	if c.Database != "postgres" && !c.Reused {
 		if err := c.Exec(ctx, "postgres", "CREATE DATABASE "+pgx.Identifier{c.Database}.Sanitize()); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// stopLeftover stops the server a killed stack left running on data (its
+// postmaster.pid names it), so the cluster can start again.
+func stopLeftover(data string) {
+	b, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
+	if err != nil {
+		return
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil || pid <= 1 {
+		return
+	}
+	// Only a postgres on this data directory: the pid may be another process's by now.
+	if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil || !strings.Contains(string(cmd), "postgres") || !strings.Contains(string(cmd), data) {
+		return // gone: the server removes a stale pid file itself
+	}
+	if syscall.Kill(pid, syscall.SIGINT) != nil {
+		return
+	}
+	for range 200 {
+		if syscall.Kill(pid, 0) != nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// initdb makes a new cluster in data whose superuser's password it writes to pwfile.
+func (c *Cluster) initdb(ctx context.Context, bin, pwfile, data string) error {
+	c.Password = "pg-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if err := os.WriteFile(pwfile, []byte(c.Password+"\n"), 0o600); err != nil {
+		return err
+	}
+	_ = os.RemoveAll(data) // a cluster that never finished its first start
+	cred, err := unprivileged(c.Dir, pwfile)
+	if err != nil {
+		return err
+	}
+	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", data, "-U", Superuser, "--pwfile", pwfile,
+		"--auth", "scram-sha-256", "-E", "UTF8", "--locale", "C", "--no-sync", "--no-instructions")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	// Replication connections authenticate like the others (initdb's pg_hba.conf
+	// allows them on loopback already; this keeps it so whatever the version).
+	hba, err := os.OpenFile(filepath.Join(data, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, werr := hba.WriteString("host replication all 127.0.0.1/32 scram-sha-256\n")
+	return errors.Join(werr, hba.Close())
 }
 
 // Exec runs statements as the superuser on database ("" = the cluster's own).
@@ -237,6 +295,9 @@ func (c *Cluster) Stop() error {
 			err = errors.New("postgres did not stop within 10s of SIGINT; killed it")
 		}
 		c.cmd = nil
+	}
+	if c.keep {
+		return err
 	}
 	return errors.Join(err, os.RemoveAll(c.Dir))
 }

@@ -4,6 +4,7 @@ package pgcluster_test
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -45,5 +46,51 @@ func TestStartIsReadyForLogicalReplication(t *testing.T) {
 	var slot string
 	if err := conn.QueryRow(ctx, "SELECT slot_name FROM pg_create_logical_replication_slot('probe', 'pgoutput')").Scan(&slot); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A cluster kept in a directory starts again with its data and its replication
+// slots — what a restarted stack's cursors point into — and Stop leaves it there.
+func TestKeptClusterStartsAgainAsItWas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "meshflow-kept-") // the server's user must reach it (see Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	c, err := pgcluster.Start(ctx, &pgcluster.Options{Dir: dir, Database: "kept"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Reused {
+		t.Fatal("a new cluster says it was reused")
+	}
+	if err := c.Exec(ctx, "", "CREATE TABLE t (id int PRIMARY KEY)", "INSERT INTO t VALUES (7)",
+		"SELECT pg_create_logical_replication_slot('kept_slot', 'pgoutput')"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := pgcluster.Start(ctx, &pgcluster.Options{Dir: dir, Database: "kept"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Stop()
+	conn, err := pgx.Connect(ctx, again.URI("", "", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var id, slots int
+	if err := conn.QueryRow(ctx, "SELECT (SELECT id FROM t), (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'kept_slot')").Scan(&id, &slots); err != nil {
+		t.Fatal(err)
+	}
+	if !again.Reused || id != 7 || slots != 1 {
+		t.Fatalf("restarted cluster: reused %v, row %d, slots %d; want the kept row and slot", again.Reused, id, slots)
 	}
 }

@@ -47,6 +47,9 @@ type Options struct {
 	// their limits), such as a hubspot.Options: each vendor takes the one of its
 	// type, and its Seed and Now default to the ones above.
 	Settings []any
+	// StateDir is handed to each vendor (source.SandboxOptions.StateDir): where one
+	// that runs a server keeps its data across restarts ["" = throwaway].
+	StateDir string
 
 	// Logger, when set, logs every request at debug level.
 	Logger *zerolog.Logger
@@ -100,7 +103,7 @@ func Open(opts *Options) (*Server, error) {
 			continue
 		}
 		sb, err := c.Sandbox(source.SandboxOptions{Seed: o.Seed, Now: o.Now, Faults: s.faults.middleware,
-			Companies: companies, Unlimited: o.Unlimited, Settings: o.Settings})
+			Companies: companies, Unlimited: o.Unlimited, Settings: o.Settings, StateDir: o.StateDir})
 		if err != nil {
 			return nil, fmt.Errorf("sandbox of %s: %w", c.Name, err)
 		}

@@ -165,6 +165,10 @@ type SandboxOptions struct {
 	// SandboxFlags filled them or a test built them: each sandbox takes the one of
 	// its type (see SettingOf) and defaults without one.
 	Settings []any
+	// StateDir is where a sandbox that holds state outside this process (a database
+	// server) keeps it across restarts of the stack, beside the lake whose cursors
+	// point into it; "" = throwaway.
+	StateDir string
 }
 
 // Middleware is the faults' middleware for an imitation whose own 429 rateLimited

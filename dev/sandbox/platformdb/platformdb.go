@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -96,13 +97,19 @@ var fallbackCompanies = []source.SandboxCompany{
 	{Name: "Hooli", Domain: "hooli.example"}, {Name: "Vandelay Industries", Domain: "vandelay.example"},
 }
 
-// Start starts a cluster and seeds it from o (its Seed, Now and Companies). Without
-// PostgreSQL's binaries the error says to run `make postgres`.
+// Start starts a cluster and seeds it from o (its Seed, Now and Companies). With
+// o.StateDir the cluster lives in its platformdb folder: a restarted stack finds the
+// database, and the replication slots the lake's cursors point into, as it left them
+// (no new seed). Without PostgreSQL's binaries the error says to run `make postgres`.
 func Start(ctx context.Context, o source.SandboxOptions) (_ *DB, err error) {
 	if _, err := pgcluster.BinDir(); err != nil {
 		return nil, fmt.Errorf("the platform database's sandbox needs a PostgreSQL server: run `make postgres` (%v)", err)
 	}
-	c, err := pgcluster.Start(ctx, &pgcluster.Options{Database: "platform"})
+	opts := &pgcluster.Options{Database: "platform"}
+	if o.StateDir != "" {
+		opts.Dir = filepath.Join(o.StateDir, "platformdb")
+	}
+	c, err := pgcluster.Start(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("the platform database's sandbox: %w", err)
 	}
@@ -117,6 +124,13 @@ func Start(ctx context.Context, o source.SandboxOptions) (_ *DB, err error) {
 	}
 	db := &DB{Host: c.Host, Port: c.Port, Database: c.Database, User: Reader, Password: fmt.Sprintf("reader-%d", o.Seed),
 		cluster: c, now: now, rng: rand.New(rand.NewPCG(uint64(o.Seed), 0x706c6174)), nextID: 1_000_000}
+	if c.Reused {
+		// The generator's ids go on above every id the database holds.
+		if err := db.resumeIDs(ctx); err != nil {
+			return nil, fmt.Errorf("the platform database kept in %s did not start as it was (%v): remove that folder to seed a new one, and run the platform products with --full-refresh", opts.Dir, err)
+		}
+		return db, nil
+	}
 	companies := o.Companies
 	if len(companies) == 0 {
 		companies = fallbackCompanies
@@ -125,6 +139,26 @@ func Start(ctx context.Context, o source.SandboxOptions) (_ *DB, err error) {
 		return nil, fmt.Errorf("seed the platform database: %w", err)
 	}
 	return db, nil
+}
+
+// resumeIDs moves the generator's next id above the largest id of a kept database.
+func (db *DB) resumeIDs(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, db.AdminURI())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var top int64
+	q := `SELECT greatest((SELECT max(engagement_id) FROM platform.engagements), (SELECT max(signup_id) FROM platform.signups),
+		(SELECT max(session_id) FROM platform.search_sessions), (SELECT max(candidate_id) FROM platform.talent_sourcing),
+		(SELECT max(event_id) FROM platform.email_events), (SELECT max(message_id) FROM platform.email_events),
+		(SELECT max(notification_id) FROM platform.notifications), (SELECT max(opportunity_id) FROM platform.opportunities),
+		(SELECT max(dwell_event_id) FROM platform.dwell_events), 0)`
+	if err := conn.QueryRow(ctx, q).Scan(&top); err != nil {
+		return err
+	}
+	db.nextID = max(db.nextID, top)
+	return nil
 }
 
 // AdminURI is the superuser's connection URI, for tests' ground truth.
