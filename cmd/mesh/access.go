@@ -44,15 +44,27 @@ func (e *env) tokenCaller() (*access.Policy, access.Principal, error) {
 // authorizeCLI checks the caller (MESHFLOW_TOKEN) against one product's access rules
 // and audits the read, for commands that read a port outside the catalog.
 func (e *env) authorizeCLI(ctx context.Context, d mesh.Domain, p mesh.Product, what access.What) error {
-	cat, closeFn, err := e.openCatalog(ctx)
+	ctx, cat, closeFn, err := e.callersCatalog(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	if ctx, err = e.guard(ctx, cat); err != nil {
-		return err
-	}
 	return cat.Access.Authorize(ctx, cat.Audit, access.Read{Principal: access.FromContext(ctx).Principal, Domain: d, Product: p, What: what, Path: access.PathCLI})
+}
+
+// callersCatalog opens the catalog as the caller (MESHFLOW_TOKEN) sees it: restricted
+// products are shown, and their reads audited, by the caller's groups. Call the
+// returned function when done.
+func (e *env) callersCatalog(ctx context.Context) (context.Context, *catalog.Catalog, func(), error) {
+	cat, closeFn, err := e.openCatalog(ctx)
+	if err != nil {
+		return ctx, nil, nil, err
+	}
+	if ctx, err = e.guard(ctx, cat); err != nil {
+		closeFn()
+		return ctx, nil, nil, err
+	}
+	return ctx, cat, closeFn, nil
 }
 
 // describeAccess is one line on where the policy comes from, for mesh serve.

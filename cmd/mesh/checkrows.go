@@ -34,14 +34,11 @@ product does not declare, and says so when the check passed in that run.`,
 }
 
 func (e *env) checkRows(ctx context.Context, product, check, run string, asJSON bool) error {
-	cat, closeFn, err := e.openCatalog(ctx)
+	ctx, cat, closeFn, err := e.callersCatalog(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	if ctx, err = e.guard(ctx, cat); err != nil {
-		return err
-	}
 	f, err := cat.CheckRows(ctx, product, check, run)
 	if err != nil {
 		return err

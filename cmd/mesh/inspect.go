@@ -119,14 +119,11 @@ func (e *env) showCmd() *cobra.Command {
 }
 
 func (e *env) show(ctx context.Context, name string, asJSON bool, sample int) error {
-	cat, closeFn, err := e.openCatalog(ctx)
+	ctx, cat, closeFn, err := e.callersCatalog(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	if ctx, err = e.guard(ctx, cat); err != nil {
-		return err
-	}
 	d, err := cat.Show(ctx, name, sample)
 	if err != nil {
 		return err
