@@ -22,19 +22,39 @@ import (
 
 func (e *env) runCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "run <product> [--full-refresh] [--partition DAY]",
-		Short: "run one product (or one day of a partitioned one) through Temporal and wait",
+		Use:   "run <product|selector>... [--full-refresh] [--partition DAY] [--dry-run]",
+		Short: "run products (one, or a selection in dependency order) through Temporal and wait",
 		Long: `Run one product through Temporal on its domain's task queue (a worker must poll it:
 bin/mesh-worker or make dev) and print its progress until it ends.
 
-Ctrl-C stops waiting, not the run: it goes on in Temporal, and mesh says how to follow it.`,
-		Args:              nArgs(1, 1, "mesh run takes one product name, e.g. mesh run marketing.crm_contacts"),
-		ValidArgsFunction: e.completeProducts(1, false),
+Select several as dbt does; each selector adds to the selection:
+  product+            it and everything downstream of it
+  +product            it and everything upstream of it
+  +product+           both
+  domain:marketing    every product of the domain (+ before or after works here too)
+  tag:crm             every product tagged crm
+They run in dependency order, each on its own domain's task queue, as many at once as
+have their selected inputs done. When one fails or is blocked by a failing check, the
+products downstream of it are skipped; mesh names them, prints the mesh run that runs
+only those again, and exits 1. --dry-run prints the plan and starts nothing.
+
+Ctrl-C stops waiting, not the runs: they go on in Temporal, and mesh says how to follow them.`,
+		Args:              nArgs(1, -1, "mesh run takes a product name or selectors, e.g. mesh run marketing.crm_contacts or mesh run crm_companies+ tag:finance"),
+		ValidArgsFunction: e.completeProducts(-1, false),
 	}
 	full := cmd.Flags().Bool("full-refresh", false, "re-read every raw input from the beginning")
-	partition := cmd.Flags().String("partition", "", "partition (day, YYYY-MM-DD) to run (\"\" = the whole product)")
+	partition := cmd.Flags().String("partition", "", "partition (day, YYYY-MM-DD) to run (\"\" = the whole product); with a selection, of its partitioned products")
+	dry := cmd.Flags().Bool("dry-run", false, "print the plan (levels, task queues, why each product is selected) and start nothing")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return e.runOne(cmd.Context(), args[0], flow.RunInput{Partition: *partition, FullRefresh: *full})
+		in := flow.RunInput{Partition: *partition, FullRefresh: *full}
+		sel, err := e.mesh.Select(args...)
+		if err != nil {
+			return selectionUsage(err)
+		}
+		if len(args) == 1 && isPlainName(args[0]) && !*dry {
+			return e.runOne(cmd.Context(), args[0], in)
+		}
+		return e.runSelection(cmd.Context(), sel, in, *dry)
 	}
 	return cmd
 }
@@ -45,6 +65,12 @@ func (e *env) runOne(ctx context.Context, name string, in flow.RunInput) error {
 		return err
 	}
 	defer c.Close()
+	return e.runProduct(ctx, c, d, p, in)
+}
+
+// runProduct starts one product's run and prints its progress and result until it
+// ends; a failed run's error keeps Temporal's beneath (runFailed).
+func (e *env) runProduct(ctx context.Context, c client.Client, d mesh.Domain, p mesh.Product, in flow.RunInput) error {
 	op := "run " + d.Name + "." + p.Name
 	run, err := flow.StartRun(ctx, c, d, p, in)
 	if err != nil {
@@ -57,11 +83,18 @@ func (e *env) runOne(ctx context.Context, name string, in flow.RunInput) error {
 		return e.interrupted(op, run)
 	}
 	if err != nil {
-		return errs.Errorf(errs.Internal, op, "%s", flow.Explain(err))
+		return errs.E(errs.Internal, op, runFailed{err})
 	}
 	printRunResult(e.stdout, res)
 	return nil
 }
+
+// runFailed is a failed run's error as the activity or workflow that raised it put it
+// (flow.Explain), with Temporal's error beneath, which says, say, a quality gate.
+type runFailed struct{ err error }
+
+func (f runFailed) Error() string { return flow.Explain(f.err) }
+func (f runFailed) Unwrap() error { return f.err }
 
 // printRunResult says what a finished run did: published a snapshot, or found the
 // rows unchanged; and what it read that on-call should know.

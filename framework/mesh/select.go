@@ -82,7 +82,8 @@ func newGraph(m Mesh) graph {
 }
 
 // Select resolves selectors (see Selection). A selector that matches nothing is an
-// error naming the closest product, domain or tag; so is one whose form is unknown.
+// error (op "select") naming the closest product, domain or tag; so is one whose form
+// is unknown. Products that read each other in a cycle are one too (op "order products").
 func (m Mesh) Select(selectors ...string) (Selection, error) {
 	if len(selectors) == 0 {
 		return Selection{}, errs.Errorf(errs.Invalid, "select", "no selector: name a product, or select with product+, +product, domain:NAME or tag:NAME")
@@ -249,9 +250,10 @@ func didYouMean(prefix, value string, known []string) string {
 }
 
 // closest is the known name nearest to name by edit distance, "" when even the nearest
-// differs in more than a third of its letters (at least two edits are forgiven).
+// differs in more than a third of its letters (two edits are forgiven, but never as
+// many as name has letters: "x" is not a typo of "bi").
 func closest(name string, known []string) string {
-	best, bestD := "", max(2, len(name)/3)+1
+	best, bestD := "", min(max(2, len(name)/3), len(name)-1)+1
 	for _, k := range known {
 		if d := levenshtein.ComputeDistance(name, k); d < bestD {
 			best, bestD = k, d
@@ -324,7 +326,7 @@ func levelsOf(order []Ref, after map[Ref][]Ref) ([][]Ref, error) {
 			for j, r := range cycle {
 				names[j] = r.String()
 			}
-			return errs.Errorf(errs.Invalid, "select", "products read each other in a cycle (%s): no order runs them", strings.Join(names, " → "))
+			return errs.Errorf(errs.Invalid, "order products", "products read each other in a cycle (%s): no order runs them", strings.Join(names, " → "))
 		case ok:
 			return nil
 		}

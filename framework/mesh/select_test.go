@@ -135,6 +135,7 @@ func TestSelectorsThatMatchNothingNameTheClosest(t *testing.T) {
 		{"crm+", "crm is a tag: select it with tag:crm"},
 		{"domain:marketng", `no domain "marketng" has products: did you mean domain:marketing?`},
 		{"domain:finance", "there are domain:identity, domain:intel, domain:marketing"},
+		{"domain:x", "there are domain:identity, domain:intel, domain:marketing"},
 		{"tag:crn", `no product is tagged "crn": did you mean tag:crm?`},
 		{"path:models/x.sql", `unknown method "path:"`},
 		{"tag:crm,domain:marketing", "intersections (a,b) are not supported"},
