@@ -76,6 +76,10 @@ type Product struct {
 	Freshness Freshness
 	Cadence   string // cron expression or @hourly/@daily/@weekly: how often it is meant to run
 
+	// Tests are unit tests of the model: rows given for its inputs and the rows
+	// expected of them (see ModelTest). `mesh test` runs them.
+	Tests []ModelTest `json:"-"`
+
 	// PartitionBy names a DATE column of the schema that splits the port into day
 	// partitions. A run for one partition (a backfill day, a late re-pull) keeps only
 	// the model's rows of that day and replaces only that day's rows in the port, so

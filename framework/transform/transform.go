@@ -145,7 +145,7 @@ func Run(ctx context.Context, req Request) (Result, error) {
 
 // createModelTable runs model over the inputs db holds and keeps its rows as the table
 // "model", each column cast to the type p's schema declares: what a run publishes, and
-// what a model test (RunTest) compares with its expected rows.
+// what a model test (Tester.Run) compares with its expected rows.
 func createModelTable(ctx context.Context, db *sql.DB, p mesh.Product, model, op string) error {
 	cols, err := describe(ctx, db, model)
 	if err != nil {
