@@ -43,6 +43,25 @@ func devStack(t *testing.T, ctx context.Context) *stack.Stack {
 	return st
 }
 
+// devWorker runs a worker hosting every domain on st, with mesh's configuration
+// (devStack's), reading the sandbox.
+func devWorker(t *testing.T, ctx context.Context, st *stack.Stack) {
+	t.Helper()
+	cfg, err := host.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ = st.SandboxConfig(cfg)
+	stores, err := host.OpenStores(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stores.Close() })
+	if _, err := st.StartWorker(cfg, domains.Mesh(), stores); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // output is a command's standard output, safe to read while the command writes, that
 // says when a line containing some text has been written.
 type output struct {
@@ -179,20 +198,7 @@ func TestBackfillWaitExitsNonZeroOnAFailedDay(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	st := devStack(t, ctx)
-	// The worker shares mesh's configuration (devStack's), reading the sandbox.
-	cfg, err := host.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, _ = st.SandboxConfig(cfg)
-	stores, err := host.OpenStores(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stores.Close()
-	if _, err := st.StartWorker(cfg, domains.Mesh(), stores); err != nil {
-		t.Fatal(err)
-	}
+	devWorker(t, ctx, st)
 	day := func(back int) string { return time.Now().UTC().AddDate(0, 0, -back).Format(time.DateOnly) }
 	from, to := day(8), day(7)
 	id := flow.BackfillID("marketing", "web_traffic", from, to)

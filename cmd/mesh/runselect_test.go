@@ -285,3 +285,47 @@ func TestRunSelectorsThatMatchNothingAreUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// On the dev server, a selection runs its products in order on their domains' queues;
+// one whose input never published fails, the products downstream of it are skipped,
+// and mesh exits 1 with the command that reruns only those.
+func TestRunSelectionOnTheDevServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	st := devStack(t, ctx)
+	devWorker(t, ctx, st)
+
+	out, code := meshCmd(ctx, "run", "+crm_contacts", "marketing.crm_deals")
+	t.Logf("mesh run +crm_contacts marketing.crm_deals:\n%s", out)
+	if code != exitOK || !strings.Contains(out, "all 3 products succeeded") {
+		t.Fatalf("exit %d", code)
+	}
+	published := lineOf(out, "marketing.crm_companies | published marketing.crm_companies_v1 snapshot")
+	for _, later := range []string{"marketing.crm_contacts ", "marketing.crm_deals "} {
+		started := lineOf(out, later, "| started marketing.", "on task queue meshflow.marketing")
+		if started < 0 || lineOf(out, later, "| published marketing.") < 0 || started < published {
+			t.Errorf("%s: started on line %d, crm_companies published on line %d", later, started, published)
+		}
+	}
+
+	// identity.company_ids reads market_intelligence.organizations, which never ran.
+	out, code = meshCmd(ctx, "run", "marketing.crm_companies+")
+	t.Logf("mesh run marketing.crm_companies+:\n%s", out)
+	for _, want := range [][]string{
+		{"identity.company_ids", "| failed: ", "market_intelligence.organizations"},
+		{"identity.person_ids", "| skipped: its input identity.company_ids failed"},
+		{"identity.identity_match_report", "| skipped: its input identity.company_ids failed"},
+		{"market_intelligence.company_enrichment | skipped: its input identity.company_ids failed"},
+		{"metrics.revenue_engagement_weekly", "| failed: "},
+		{"marketing.crm_contacts ", "| unchanged marketing.crm_contacts_v1"}, // nothing changed in the sandbox
+		{"5 of 8 products did not succeed (2 failed, 3 skipped):"},
+		{"rerun only those with: mesh run identity.company_ids identity.person_ids market_intelligence.company_enrichment metrics.revenue_engagement_weekly identity.identity_match_report"},
+	} {
+		if lineOf(out, want...) < 0 {
+			t.Errorf("mesh run marketing.crm_companies+ has no line with %q", want)
+		}
+	}
+	if code != exitFailure {
+		t.Errorf("exit %d, want %d", code, exitFailure)
+	}
+}
