@@ -7,7 +7,6 @@
 package port
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -306,30 +305,19 @@ func (c *Catalog) Current(ctx context.Context, id TableID) (Snapshot, bool, erro
 	return toSnapshot(s), true, nil
 }
 
-// Snapshots lists the table's snapshots, newest first.
+// Snapshots lists main's snapshots, newest first: the current one and those it was
+// built on. The snapshots only a branch holds are not main's: BranchSnapshots lists
+// a branch's.
 func (c *Catalog) Snapshots(ctx context.Context, id TableID) ([]Snapshot, error) {
 	tbl, err := c.load(ctx, "port: snapshots of "+id.String(), id)
 	if err != nil {
 		return nil, err
 	}
-	snaps := tbl.Metadata().Snapshots()
-	out := make([]Snapshot, 0, len(snaps))
-	for i := range snaps {
-		out = append(out, toSnapshot(&snaps[i]))
+	cur := tbl.CurrentSnapshot()
+	if cur == nil {
+		return []Snapshot{}, nil
 	}
-	// Timestamps have millisecond resolution, so commits in the same millisecond are
-	// ordered by their sequence number.
-	seq := make(map[int64]int64, len(snaps))
-	for _, s := range snaps {
-		seq[s.SnapshotID] = s.SequenceNumber
-	}
-	slices.SortStableFunc(out, func(a, b Snapshot) int {
-		if c := b.Timestamp.Compare(a.Timestamp); c != 0 {
-			return c
-		}
-		return cmp.Compare(seq[b.ID], seq[a.ID])
-	})
-	return out, nil
+	return lineage(tbl, cur), nil
 }
 
 // SnapshotAsOf returns the snapshot that was current at t (time travel by time);

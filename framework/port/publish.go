@@ -29,6 +29,14 @@ type PublishRequest struct {
 	// TableProperties are set on the table in the same commit (owner, description,
 	// version…); properties not named are left as they are.
 	TableProperties map[string]string
+	// Branch, when set, publishes to that branch of the table (see Branch), never to
+	// main: main's readers see nothing of it. The branch is made from main's current
+	// snapshot on its first publish, and made again from it when main has moved
+	// since (leaving the branch's earlier snapshots out), so it can always
+	// fast-forward main after this publish. The TableProperties are kept in the
+	// snapshot rather than set on the table; FastForward sets them. A nullable column
+	// may be missing from the data: the preview of a removed column.
+	Branch string
 }
 
 // Mode is how a publish replaces the table's rows: Replace or ReplacePartition.
@@ -100,11 +108,25 @@ func (c *Catalog) Publish(ctx context.Context, id TableID, rdr array.RecordReade
 		}
 	}
 
-	tbl, err := c.ensureTable(ctx, op, id, want, req.TableProperties)
+	tableProps, snapProps := req.TableProperties, iceberg.Properties(maps.Clone(req.SnapshotProperties))
+	if req.Branch != "" {
+		if err := ValidateBranch(req.Branch); err != nil {
+			return Snapshot{}, err
+		}
+		if snapProps, err = branchProperties(snapProps, tableProps); err != nil {
+			return Snapshot{}, errs.E(errs.Invalid, op, err)
+		}
+		tableProps = nil
+	}
+	tbl, err := c.ensureTable(ctx, op, id, want, tableProps)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	snapProps := iceberg.Properties(maps.Clone(req.SnapshotProperties))
+	if req.Branch != "" {
+		if tbl, err = c.restartBranch(ctx, op, id, tbl, req.Branch); err != nil {
+			return Snapshot{}, err
+		}
+	}
 
 	// failed is the last attempt that lost a commit race. Its staged snapshot holds the
 	// rows already written, so the next attempt re-reads them from there: the caller's
@@ -116,21 +138,24 @@ func (c *Catalog) Publish(ctx context.Context, id TableID, rdr array.RecordReade
 			if err != nil && failed != nil {
 				// The failed attempt lost its race and this one cannot take over its
 				// rows: its files are garbage.
-				removeStagedFiles(ctx, failed)
+				removeStagedFiles(ctx, failed, req.Branch)
 				failed = nil
 			}
 		}()
 		txn := tbl.NewTransaction()
-		if err := evolveSchema(txn, tbl.Schema(), tbl.NameMapping(), want); err != nil {
+		if req.Branch != "" {
+			txn = tbl.NewTransactionOnBranch(req.Branch)
+		}
+		if err := evolveSchema(txn, tbl.Schema(), tbl.NameMapping(), want, req.Branch != ""); err != nil {
 			return nil, errs.E(errs.Invalid, op, err)
 		}
-		if err := setProperties(txn, tbl.Properties(), req.TableProperties); err != nil {
+		if err := setProperties(txn, tbl.Properties(), tableProps); err != nil {
 			return nil, errs.E(errs.Internal, op, err)
 		}
 		var data array.RecordReader = src
 		done := func() {}
 		if attempt > 0 {
-			replay, closeScan, err := replayReader(ctx, failed, filter)
+			replay, closeScan, err := replayReader(ctx, failed, req.Branch, filter)
 			if err != nil {
 				return nil, errs.E(errs.Internal, op, fmt.Errorf("re-read rows of the failed attempt: %w", err))
 			}
@@ -147,7 +172,7 @@ func (c *Catalog) Publish(ctx context.Context, id TableID, rdr array.RecordReade
 		}
 		if failed != nil {
 			// Its rows now live in this attempt's files.
-			removeStagedFiles(ctx, failed)
+			removeStagedFiles(ctx, failed, req.Branch)
 		}
 		failed = txn
 		return txn, nil
@@ -155,12 +180,15 @@ func (c *Catalog) Publish(ctx context.Context, id TableID, rdr array.RecordReade
 	if errs.Is(err, errs.Conflict) && failed != nil {
 		// The last attempt lost its race too: nothing landed and its files are garbage.
 		// After an unknown commit outcome the files stay: the commit may have landed.
-		removeStagedFiles(ctx, failed)
+		removeStagedFiles(ctx, failed, req.Branch)
 	}
 	if err != nil {
 		return Snapshot{}, err
 	}
 	s := committed.CurrentSnapshot()
+	if req.Branch != "" {
+		s, _ = branchHead(committed, req.Branch)
+	}
 	if s == nil {
 		return Snapshot{}, errs.Errorf(errs.Internal, op, "commit left no current snapshot")
 	}
@@ -204,8 +232,9 @@ func (c *Catalog) ensureTable(ctx context.Context, op string, id TableID, sc *ic
 
 // evolveSchema adds the data's new top-level columns to the table, all on one
 // UpdateSchema builder as iceberg-go needs (ARCHITECTURE, "Known traps"), and refuses
-// breaking changes, naming every offending column.
-func evolveSchema(txn *table.Transaction, cur *iceberg.Schema, nm iceberg.NameMapping, want *iceberg.Schema) error {
+// breaking changes, naming every offending column. A publish to a branch may leave
+// out a nullable column (a preview of its removal): the table keeps it for main.
+func evolveSchema(txn *table.Transaction, cur *iceberg.Schema, nm iceberg.NameMapping, want *iceberg.Schema, branch bool) error {
 	curByName := map[string]iceberg.NestedField{}
 	for _, f := range cur.Fields() {
 		curByName[f.Name] = f
@@ -218,6 +247,7 @@ func evolveSchema(txn *table.Transaction, cur *iceberg.Schema, nm iceberg.NameMa
 	for _, f := range cur.Fields() {
 		w, ok := wantByName[f.Name]
 		switch {
+		case !ok && branch && !f.Required:
 		case !ok:
 			problems = append(problems, fmt.Sprintf("column %q is missing from the data (removing a column is a breaking change)", f.Name))
 		case !sameType(f.Type, w.Type):
@@ -397,12 +427,17 @@ func (r *checkedReader) check(rec arrow.RecordBatch) error {
 	return nil
 }
 
-// replayReader reads back the rows a failed attempt wrote under filter. The scan's
+// replayReader reads back the rows a failed attempt wrote under filter on branch ("" =
+// main). The scan's
 // schema carries that attempt's field ids; they are dropped so the rows are matched
 // to the reloaded table's columns by name. The caller releases the reader and then
 // calls closeScan.
-func replayReader(ctx context.Context, failed *table.Transaction, filter iceberg.BooleanExpression) (rdr array.RecordReader, closeScan func(), err error) {
-	scan, err := failed.Scan(table.WithRowFilter(filter))
+func replayReader(ctx context.Context, failed *table.Transaction, branch string, filter iceberg.BooleanExpression) (rdr array.RecordReader, closeScan func(), err error) {
+	_, head, err := stagedHead(failed, branch)
+	if err != nil {
+		return nil, nil, err
+	}
+	scan, err := failed.Scan(table.WithRowFilter(filter), table.WithSnapshotID(head.SnapshotID))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -435,13 +470,9 @@ func replayReader(ctx context.Context, failed *table.Transaction, filter iceberg
 // removeStagedFiles deletes the data files a transaction that never committed wrote.
 // Best effort: a file left behind is unreferenced and only costs storage, which
 // orphan-file cleanup reclaims.
-func removeStagedFiles(ctx context.Context, txn *table.Transaction) {
-	st, err := txn.StagedTable()
+func removeStagedFiles(ctx context.Context, txn *table.Transaction, branch string) {
+	st, snap, err := stagedHead(txn, branch)
 	if err != nil {
-		return
-	}
-	snap := st.CurrentSnapshot()
-	if snap == nil {
 		return
 	}
 	fs, err := st.FS(ctx)
@@ -465,4 +496,21 @@ func removeStagedFiles(ctx context.Context, txn *table.Transaction) {
 			}
 		}
 	}
+}
+
+// stagedHead is the snapshot a transaction staged on branch ("" = main), with its
+// staged table.
+func stagedHead(txn *table.Transaction, branch string) (*table.StagedTable, *table.Snapshot, error) {
+	st, err := txn.StagedTable()
+	if err != nil {
+		return nil, nil, err
+	}
+	snap := st.CurrentSnapshot()
+	if branch != "" {
+		snap, _ = branchHead(st.Table, branch)
+	}
+	if snap == nil {
+		return nil, nil, errors.New("the transaction staged no snapshot")
+	}
+	return st, snap, nil
 }
