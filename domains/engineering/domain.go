@@ -236,5 +236,6 @@ func deliveryMetrics() mesh.Product {
 		},
 		Freshness: mesh.Freshness{Column: "last_completed_at", WarnAfter: 6 * time.Hour, FailAfter: 26 * time.Hour},
 		Cadence:   "15 * * * *",
+		Tests:     deliveryMetricsTests(),
 	}
 }

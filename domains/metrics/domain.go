@@ -19,7 +19,7 @@ var revenueEngagementSQL string
 // folder is the domain's folder as the build embeds it: `mesh check` names a
 // model's file and line, and finds a .sql file no product uses.
 //
-//go:embed models
+//go:embed models tests
 var folder embed.FS
 
 // Domain declares the metrics domain and its products.
@@ -102,5 +102,6 @@ func revenueEngagement() mesh.Product {
 		},
 		Freshness: mesh.Freshness{WarnAfter: 8 * 24 * time.Hour, FailAfter: 15 * 24 * time.Hour},
 		Cadence:   "0 8 * * 1", // Mondays, after the daily products have run
+		Tests:     revenueEngagementTests(),
 	}
 }
