@@ -69,7 +69,7 @@ func TestRunServesGitHub(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no clean shutdown within 5 s")
+	case <-time.After(time.Minute): // a hang, not a slow machine: shutdown takes milliseconds
+		t.Fatal("no clean shutdown within a minute of the cancel")
 	}
 }

@@ -43,8 +43,8 @@ func TestRunPrintsURLAndStops(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run: %v", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no clean shutdown within 5 s")
+	case <-time.After(time.Minute): // a hang, not a slow machine: shutdown takes milliseconds
+		t.Fatal("no clean shutdown within a minute of the cancel")
 	}
 }
 
