@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agnivade/levenshtein"
+
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/quality"
@@ -295,7 +297,7 @@ func sortedKeys[V any](m map[string]V) []string {
 func didYouMean(name string, candidates []string) string {
 	best, bestD := "", len(name)/3+2
 	for _, c := range candidates {
-		if d := editDistance(name, c); d < bestD {
+		if d := levenshtein.ComputeDistance(name, c); d < bestD {
 			best, bestD = c, d
 		}
 	}
@@ -303,26 +305,6 @@ func didYouMean(name string, candidates []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" — did you mean %q?", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // located splits DuckDB's error into its line (from "LINE n:") and its first line of
