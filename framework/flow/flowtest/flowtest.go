@@ -71,7 +71,10 @@ func (m *Mesh) Execute(domain, workflowName string, input, result any) error {
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestWorkflowEnvironment()
 	m.runs++
-	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&runNumber{n: m.runs}}})
+	// The real activities run inside the test environment's workflow task (DuckDB,
+	// Parquet): on a loaded 2-core machine a task can outlast the 1 s deadlock
+	// detector without any deadlock, so it waits a minute here.
+	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&runNumber{n: m.runs}}, DeadlockDetectionTimeout: time.Minute})
 	flow.Register(env, &flow.Workflows{Mesh: m.Acts.Mesh}, m.Acts, d)
 	env.ExecuteWorkflow(workflowName, input)
 	if err := env.GetWorkflowError(); err != nil {
