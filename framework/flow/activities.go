@@ -220,7 +220,7 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 	}
 	defer os.RemoveAll(scratch)
 
-	req, inputs, warnings, err := TransformRequest(ctx, a, d, p, decl, in.Partition, scratch)
+	req, inputs, warnings, err := transformRequest(ctx, a, d, p, decl, in.Partition, in.Branch, scratch)
 	if err != nil {
 		return TransformOutput{}, toTemporal(ctx, err)
 	}
@@ -252,6 +252,12 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 // run failed. mesh diff --proposed runs a model over the same inputs outside a run. (A
 // function, not a method: every exported method of Activities is an activity.)
 func TransformRequest(ctx context.Context, a *Activities, d mesh.Domain, p mesh.Product, decl Declaration, partition, scratch string) (transform.Request, map[string]int64, []string, error) {
+	return transformRequest(ctx, a, d, p, decl, partition, "", scratch)
+}
+
+// transformRequest is TransformRequest reading each product input from branch where
+// the input has one (a preview run), and saying which it read.
+func transformRequest(ctx context.Context, a *Activities, d mesh.Domain, p mesh.Product, decl Declaration, partition, branch, scratch string) (transform.Request, map[string]int64, []string, error) {
 	req := transform.Request{Product: p, TempDir: filepath.Join(scratch, "spill"), Partition: partition}
 	inputs := map[string]int64{} // port → snapshot id read
 	var warnings []string
@@ -269,21 +275,28 @@ func TransformRequest(ctx context.Context, a *Activities, d mesh.Domain, p mesh.
 			return transform.Request{}, nil, nil, err
 		}
 		id := port.TableID{Domain: src.Domain, Name: up.Table}
-		snap, ok, err := a.Ports.Current(ctx, id)
+		snap, ok, onBranch, err := inputSnapshot(ctx, a.Ports, id, branch)
 		if err != nil {
 			return transform.Request{}, nil, nil, err
 		}
 		if !ok {
 			return transform.Request{}, nil, nil, errs.Errorf(errs.NotFound, "read input "+src.String(), "%s has never been published: run %s first", id, src)
 		}
-		if warning := a.latestRunFailed(ctx, src, snap); warning != "" {
+		if branch != "" {
+			warnings = append(warnings, branchRead(src, id, branch, snap, onBranch))
+		}
+		if warning := a.latestRunFailed(ctx, src, snap); warning != "" && !onBranch {
 			warnings = append(warnings, warning)
 		}
 		if partition != "" && up.PartitionBy != "" {
 			// A day of this product needs the same day of a partitioned input: without it
 			// the day would publish silently incomplete, so it fails with the reason and
 			// rerun-failed picks it up once the input's day is fixed.
-			snaps, err := a.Ports.Snapshots(ctx, id)
+			read := ""
+			if onBranch {
+				read = branch
+			}
+			snaps, err := snapshotsIfAny(ctx, a.Ports, id, read)
 			if err != nil {
 				return transform.Request{}, nil, nil, err
 			}
@@ -436,16 +449,23 @@ func publishedContent(rowsHash string, tableProps map[string]string, results []q
 // whole port). For the whole port that is the current snapshot, if it recorded the
 // same content. For a day it is the newest snapshot that wrote that day: a newer
 // snapshot of another day leaves the day's rows as they were, while a newer
-// whole-port one may have changed them, so it ends the search.
-func holdsContent(ctx context.Context, ports *port.Catalog, id port.TableID, partition, content string) (port.Snapshot, bool, error) {
+// whole-port one may have changed them, so it ends the search. On a branch ("" =
+// main) it is the branch's head, unless main moved since the branch was made: the
+// publish then makes the branch again from main, so it must not be skipped.
+func holdsContent(ctx context.Context, ports *port.Catalog, id port.TableID, branch, partition, content string) (port.Snapshot, bool, error) {
 	cur, ok, err := ports.Current(ctx, id)
+	if branch != "" {
+		var b port.Branch
+		b, ok, err = ports.Branch(ctx, id, branch)
+		cur, ok = b.Head, ok && !b.MainMoved()
+	}
 	if err != nil || !ok {
 		return port.Snapshot{}, false, err
 	}
 	if partition == "" {
 		return cur, cur.Properties[PropPartition] == "" && cur.Properties[PropContent] == content, nil
 	}
-	snaps, err := snapshotsIfAny(ctx, ports, id)
+	snaps, err := snapshotsIfAny(ctx, ports, id, branch)
 	if err != nil {
 		return port.Snapshot{}, false, err
 	}
@@ -490,7 +510,12 @@ func (a *Activities) latestRunFailed(ctx context.Context, in mesh.Input, snap po
 
 // LatestRun is the newest run record of a product (ok false before its first run).
 func LatestRun(ctx context.Context, l *lake.Lake, domain, product string) (RunRecord, bool, error) {
-	keys, err := l.List(ctx, path.Join("runs", domain, product)+"/")
+	return latestRecord(ctx, l, path.Join("runs", domain, product)+"/")
+}
+
+// latestRecord is the newest run record under prefix.
+func latestRecord(ctx context.Context, l *lake.Lake, prefix string) (RunRecord, bool, error) {
+	keys, err := l.List(ctx, prefix)
 	if err != nil || len(keys) == 0 {
 		return RunRecord{}, false, err
 	}
@@ -503,27 +528,32 @@ func LatestRun(ctx context.Context, l *lake.Lake, domain, product string) (RunRe
 
 // checkContract compares the product's contract with the one its table was last
 // published under. A breaking change within the same major version is refused: the
-// consumers of this table rely on it. It returns the contract to store.
-func checkContract(ctx context.Context, ports *port.Catalog, id port.TableID, d mesh.Domain, p mesh.Product) ([]byte, error) {
+// consumers of this table rely on it. On a branch it is a preview, and only said
+// (promote refuses it). It returns the contract to store and what to say.
+func checkContract(ctx context.Context, ports *port.Catalog, id port.TableID, d mesh.Domain, p mesh.Product, branch string) ([]byte, []string, error) {
 	next := contract.Export(d, p)
 	b, err := next.YAML()
 	if err != nil {
-		return nil, errs.E(errs.Internal, "export contract", err)
+		return nil, nil, errs.E(errs.Internal, "export contract", err)
 	}
 	changes, _, err := ContractChanges(ctx, ports, id, next)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if br := contract.Breaking(changes); len(br) > 0 {
 		msgs := make([]string, len(br))
 		for i, c := range br {
 			msgs[i] = c.Message
 		}
-		return nil, errs.Errorf(errs.Invalid, "publish "+id.String(),
-			"breaking change to the contract of %s without a major version bump: %s; bump %s.%s to %d.0.0 (it then publishes a new table %s_v%d) or make the change compatible",
-			id, strings.Join(msgs, "; "), d.Name, p.Name, p.Major()+1, p.Name, p.Major()+1)
+		bump := fmt.Sprintf("bump %s.%s to %d.0.0 (it then publishes a new table %s_v%d) or make the change compatible", d.Name, p.Name, p.Major()+1, p.Name, p.Major()+1)
+		if branch != "" {
+			return b, []string{fmt.Sprintf("branch %s previews a breaking change to the contract of %s: %s; main refuses it, and so does mesh promote: %s",
+				branch, id, strings.Join(msgs, "; "), bump)}, nil
+		}
+		return nil, nil, errs.Errorf(errs.Invalid, "publish "+id.String(),
+			"breaking change to the contract of %s without a major version bump: %s; %s", id, strings.Join(msgs, "; "), bump)
 	}
-	return b, nil
+	return b, nil, nil
 }
 
 // ContractChanges compares next with the contract the table was last published under;
@@ -560,15 +590,15 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 	}
 	id := port.TableID{Domain: d.Name, Name: p.PortName()}
 	if activity.GetInfo(ctx).Attempt > 1 {
-		if snap, ok, err := publishedBy(ctx, a.Ports, id, in.RunID, in.Partition); err != nil {
+		if snap, ok, err := publishedBy(ctx, a.Ports, id, in.Branch, in.RunID, in.Partition); err != nil {
 			return PublishOutput{}, toTemporal(ctx, err)
 		} else if ok {
 			a.Log.Warn().Str("table", id.String()).Int64("snapshot", snap.ID).Str("run_id", in.RunID).Int32("attempt", activity.GetInfo(ctx).Attempt).
 				Msg("an earlier attempt published this run's snapshot and was lost before reporting it; returning that snapshot")
-			return PublishOutput{Table: id.String(), SnapshotID: snap.ID, Rows: snap.Rows}, nil
+			return PublishOutput{Table: branchTable(id, in.Branch), SnapshotID: snap.ID, Rows: snap.Rows}, nil
 		}
 	}
-	contractYAML, err := checkContract(ctx, a.Ports, id, d, p)
+	contractYAML, warnings, err := checkContract(ctx, a.Ports, id, d, p, in.Branch)
 	if err != nil {
 		return PublishOutput{}, toTemporal(ctx, err)
 	}
@@ -584,12 +614,12 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 	// first attempt deleted it decides the same way.
 	if in.RowsHash != "" {
 		props[PropContent] = publishedContent(in.RowsHash, tableProps, in.Results)
-		if snap, ok, err := holdsContent(ctx, a.Ports, id, in.Partition, props[PropContent]); err != nil {
+		if snap, ok, err := holdsContent(ctx, a.Ports, id, in.Branch, in.Partition, props[PropContent]); err != nil {
 			return PublishOutput{}, toTemporal(ctx, err)
 		} else if ok {
 			_ = a.Lake.Bucket.Delete(ctx, in.StagingKey)
-			a.Log.Info().Str("table", id.String()).Int64("snapshot", snap.ID).Str("partition", in.Partition).Msg("unchanged: the current snapshot already holds these rows")
-			return PublishOutput{Table: id.String(), SnapshotID: snap.ID, Rows: snap.Rows, Unchanged: true}, nil
+			a.Log.Info().Str("table", branchTable(id, in.Branch)).Int64("snapshot", snap.ID).Str("partition", in.Partition).Msg("unchanged: the current snapshot already holds these rows")
+			return PublishOutput{Table: branchTable(id, in.Branch), SnapshotID: snap.ID, Rows: snap.Rows, Unchanged: true, Warnings: warnings}, nil
 		}
 	}
 	staged, cleanup, err := a.localStaged(ctx, in.StagingKey)
@@ -615,18 +645,28 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 	if in.Partition != "" {
 		mode = port.ReplacePartition{Column: p.PartitionBy, Value: in.Partition}
 	}
+	if in.Branch != "" {
+		w, err := branchRestart(ctx, a.Ports, id, in.Branch)
+		if err != nil {
+			return PublishOutput{}, toTemporal(ctx, err)
+		}
+		if w != "" {
+			warnings = append(warnings, w)
+		}
+	}
 	snap, err := a.Ports.Publish(ctx, id, rdr, port.PublishRequest{
 		Mode:               mode,
 		SnapshotProperties: props,
 		TableProperties:    tableProps,
+		Branch:             in.Branch,
 	})
 	if err != nil {
 		return PublishOutput{}, toTemporal(ctx, err)
 	}
 	// The staged file has done its job; a failed delete only leaves garbage.
 	_ = a.Lake.Bucket.Delete(ctx, in.StagingKey)
-	a.Log.Info().Str("table", id.String()).Int64("snapshot", snap.ID).Int64("rows", snap.Rows).Msg("published")
-	return PublishOutput{Table: id.String(), SnapshotID: snap.ID, Rows: snap.Rows}, nil
+	a.Log.Info().Str("table", branchTable(id, in.Branch)).Int64("snapshot", snap.ID).Int64("rows", snap.Rows).Msg("published")
+	return PublishOutput{Table: branchTable(id, in.Branch), SnapshotID: snap.ID, Rows: snap.Rows, Warnings: warnings}, nil
 }
 
 // TableProperties are the product's declarations copied onto its table, so a consumer
@@ -699,6 +739,10 @@ func (r *relabeled) Record() arrow.RecordBatch      { return r.cur }
 func (a *Activities) RecordRun(ctx context.Context, rec RunRecord) error {
 	defer keepAlive(ctx, heartbeatEvery).stop()
 	key := RunRecordKey(rec.Domain, rec.Product, rec.FinishedAt, rec.RunID)
+	if rec.Branch != "" {
+		// A preview's record is kept apart: the catalog shows main's runs.
+		key = path.Join(branchRuns(rec.Branch), key)
+	}
 	return toTemporal(ctx, a.Lake.PutJSON(ctx, key, rec))
 }
 

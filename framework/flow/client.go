@@ -14,6 +14,7 @@ import (
 
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/port"
 )
 
 // Search attribute keys, typed.
@@ -46,6 +47,13 @@ func StartRun(ctx context.Context, c client.Client, d mesh.Domain, p mesh.Produc
 		attrs = append(attrs, KeyPartition.ValueSet(in.Partition))
 	}
 	id := WorkflowID(d.Name, p.Name, in.Partition)
+	if in.Branch != "" {
+		if err := port.ValidateBranch(in.Branch); err != nil {
+			return nil, err
+		}
+		// A preview runs beside the product's main run, not instead of it.
+		id += "@" + in.Branch
+	}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                d.TaskQueue(),

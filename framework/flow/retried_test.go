@@ -24,7 +24,7 @@ func TestPublishedByFindsTheRunsSnapshot(t *testing.T) {
 	}
 	defer ports.Close()
 	id := port.TableID{Domain: "marketing", Name: "web_traffic_v1"}
-	if _, ok, err := publishedBy(ctx, ports, id, "run-a", "2026-05-01"); ok || err != nil {
+	if _, ok, err := publishedBy(ctx, ports, id, "", "run-a", "2026-05-01"); ok || err != nil {
 		t.Fatalf("before any publish: %v %v", ok, err)
 	}
 
@@ -51,11 +51,11 @@ func TestPublishedByFindsTheRunsSnapshot(t *testing.T) {
 	publish("run-b", "2026-05-02")
 	publish("run-c", "2026-05-01") // a later run of the same day
 
-	if s, ok, err := publishedBy(ctx, ports, id, "run-a", "2026-05-01"); err != nil || !ok || s.ID != a.ID {
+	if s, ok, err := publishedBy(ctx, ports, id, "", "run-a", "2026-05-01"); err != nil || !ok || s.ID != a.ID {
 		t.Fatalf("publishedBy(run-a) = %d %v %v, want snapshot %d", s.ID, ok, err, a.ID)
 	}
 	for _, tc := range [][2]string{{"run-a", "2026-05-02"}, {"run-d", "2026-05-01"}, {"run-a", ""}} {
-		if s, ok, err := publishedBy(ctx, ports, id, tc[0], tc[1]); ok || err != nil {
+		if s, ok, err := publishedBy(ctx, ports, id, "", tc[0], tc[1]); ok || err != nil {
 			t.Errorf("publishedBy(%s, %q) = snapshot %d, %v; want none", tc[0], tc[1], s.ID, err)
 		}
 	}

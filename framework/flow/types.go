@@ -40,6 +40,10 @@ type RunInput struct {
 	// Plan, when set, is the plan this run follows instead of resolving its own: a
 	// backfill's days all run the plan the backfill started with. Callers leave it nil.
 	Plan *Plan `json:",omitempty"`
+	// Branch, when set, makes the run a preview: it publishes to that Iceberg branch
+	// of the port, never to main (port.PublishRequest.Branch), and reads each product
+	// input from the same branch when the input has one. "" = main.
+	Branch string `json:",omitempty"`
 }
 
 // RunResult is what a successful run published.
@@ -56,6 +60,7 @@ type RunResult struct {
 	// snapshot (SnapshotID is the current one) and refreshed the product's freshness.
 	Unchanged bool     `json:",omitempty"`
 	Warnings  []string `json:",omitempty"` // see TransformOutput.Warnings
+	Branch    string   `json:",omitempty"` // see RunInput.Branch
 }
 
 // LegacyRun is what one run did to a legacy major's table (see mesh.Legacy).
@@ -109,6 +114,7 @@ type TransformInput struct {
 	Partition              string `json:",omitempty"` // keep only this day's rows of a partitioned product
 	Major                  int    `json:",omitempty"` // a legacy major version to compute; 0 = the current
 	Decl                   string `json:",omitempty"` // the run's declaration (Plan); "" = the worker's (runs from before plans)
+	Branch                 string `json:",omitempty"` // read product inputs from this branch where they have one (RunInput.Branch)
 }
 
 // TransformOutput is the staged model.
@@ -154,6 +160,7 @@ type PublishInput struct {
 	Major                             int              `json:",omitempty"` // 0 = the current major
 	Decl                              string           `json:",omitempty"` // see TransformInput.Decl
 	RowsHash                          string           `json:",omitempty"` // see TransformOutput.RowsHash
+	Branch                            string           `json:",omitempty"` // publish to this branch, not main (RunInput.Branch)
 }
 
 // PublishOutput is the new snapshot.
@@ -164,6 +171,9 @@ type PublishOutput struct {
 	// Unchanged: the staged rows and declaration equal those of the current snapshot
 	// (of the partition), so nothing was committed and SnapshotID is that snapshot.
 	Unchanged bool `json:",omitempty"`
+	// Warnings say what a publish to a branch previews that main would refuse (a
+	// breaking change) or left out (a branch made again from main).
+	Warnings []string `json:",omitempty"`
 }
 
 // RunRecord is kept in the lake for every finished run, published or not, so the
@@ -173,6 +183,7 @@ type RunRecord struct {
 	WorkflowID      string
 	RunID           string
 	Partition       string           `json:",omitempty"`
+	Branch          string           `json:",omitempty"` // a preview's branch (RunInput.Branch); kept apart from main's records
 	Version         string           `json:",omitempty"` // the product's version the run used
 	Status          string           // StatusPublished, StatusUnchanged, StatusBlocked, StatusFailed
 	Error           string           `json:",omitempty"`

@@ -58,7 +58,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		return RunResult{}, err
 	}
 	rec := RunRecord{Domain: plan.Domain, Product: plan.Product, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
-		Partition: in.Partition, StartedAt: started, Landed: progress.Landed, Version: plan.Version}
+		Partition: in.Partition, StartedAt: started, Landed: progress.Landed, Version: plan.Version, Branch: in.Branch}
 	logger := workflow.GetLogger(ctx)
 
 	fail := func(status string, err error) (RunResult, error) {
@@ -111,7 +111,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		return fail(status, err)
 	}
 	var tr TransformOutput
-	if err := workflow.ExecuteActivity(transformOptions(ctx), (*Activities).Transform, TransformInput{Domain: plan.Domain, Product: plan.Product, RunID: rec.RunID, Partition: in.Partition, Decl: current.Decl}).Get(ctx, &tr); err != nil {
+	if err := workflow.ExecuteActivity(transformOptions(ctx), (*Activities).Transform, TransformInput{Domain: plan.Domain, Product: plan.Product, RunID: rec.RunID, Partition: in.Partition, Decl: current.Decl, Branch: in.Branch}).Get(ctx, &tr); err != nil {
 		return failStaged(StatusFailed, stepError{"transform", err})
 	}
 	progress.Rows = tr.Rows
@@ -131,9 +131,13 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		for i, b := range blocking {
 			msgs[i] = fmt.Sprintf("%s (%s)", b.Name, b.Message)
 		}
+		kept := fmt.Sprintf("the previous snapshot of %s.%s stays current", plan.Domain, current.Table)
+		if in.Branch != "" {
+			kept = fmt.Sprintf("branch %s of %s.%s stays as it was", in.Branch, plan.Domain, current.Table)
+		}
 		err := temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"quality gate: %d error check(s) failed: %s; nothing was published and the previous snapshot of %s.%s stays current",
-			len(blocking), strings.Join(msgs, "; "), plan.Domain, current.Table), ErrTypeQualityGate, nil)
+			"quality gate: %d error check(s) failed: %s; nothing was published and %s",
+			len(blocking), strings.Join(msgs, "; "), kept), ErrTypeQualityGate, nil)
 		logger.Warn("quality gate blocked the publish", "product", plan.Product, "failed", len(blocking))
 		return failStaged(StatusBlocked, err)
 	}
@@ -144,9 +148,12 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Publish, PublishInput{
 		Domain: plan.Domain, Product: plan.Product, RunID: rec.RunID, Partition: in.Partition, StagingKey: tr.StagingKey,
 		Results: ch.Results, Watermark: tr.Watermark, PublishedAt: publishedAt, Inputs: tr.Inputs, Decl: current.Decl, RowsHash: tr.RowsHash,
+		Branch: in.Branch,
 	}).Get(ctx, &pub); err != nil {
 		return failStaged(StatusFailed, stepError{"publish", err})
 	}
+	tr.Warnings = append(tr.Warnings, pub.Warnings...)
+	rec.Warnings = tr.Warnings
 	rec.Status, rec.SnapshotID = StatusPublished, pub.SnapshotID
 	if pub.Unchanged {
 		rec.Status = StatusUnchanged
@@ -161,6 +168,11 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		}
 		if in.Partition != "" && v.PartitionBy == "" {
 			continue // validated away; defensive
+		}
+		if in.Branch != "" {
+			tr.Warnings = append(tr.Warnings, fmt.Sprintf("legacy table %s.%s is not published on branch %s: a preview is of the current major", plan.Domain, v.Table, in.Branch))
+			rec.Warnings = tr.Warnings
+			continue
 		}
 		progress.Stage = "publishing " + v.Table
 		lr := publishLegacy(ctx, plan, v, rec.RunID, in.Partition)
@@ -181,7 +193,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	progress.Stage = "done"
 	return RunResult{Domain: plan.Domain, Product: plan.Product, Table: pub.Table, SnapshotID: pub.SnapshotID, Rows: tr.Rows,
 		Landed: progress.Landed, Quality: ch.Status, Watermark: tr.Watermark, PublishedAt: publishedAt, Legacy: rec.Legacy,
-		Unchanged: pub.Unchanged, Warnings: tr.Warnings}, nil
+		Unchanged: pub.Unchanged, Warnings: tr.Warnings, Branch: in.Branch}, nil
 }
 
 // stepError is a run's step that failed. Its text is the step and the innermost

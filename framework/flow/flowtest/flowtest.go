@@ -125,8 +125,15 @@ func (m *Mesh) Land(domain, src, stream, runID string) flow.LandOutput {
 // catalog names it: product_v<major>), a view named port in q.
 func (m *Mesh) Query(domain, table, q string) *sql.Rows {
 	m.t.Helper()
+	return m.QueryAt(domain, table, 0, q)
+}
+
+// QueryAt is Query over snapshot snapshot of the port (0 = main's current), e.g. the
+// head of a branch a preview run published.
+func (m *Mesh) QueryAt(domain, table string, snapshot int64, q string) *sql.Rows {
+	m.t.Helper()
 	ctx := context.Background()
-	files, err := m.Ports.LocalDataFiles(ctx, port.TableID{Domain: domain, Name: table}, 0, m.t.TempDir())
+	files, err := m.Ports.LocalDataFiles(ctx, port.TableID{Domain: domain, Name: table}, snapshot, m.t.TempDir())
 	if err != nil {
 		m.t.Fatal(err)
 	}
