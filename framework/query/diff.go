@@ -31,6 +31,9 @@ type DiffRequest struct {
 	// Proposed, when set, is a local Parquet file — a model's output, staged nowhere —
 	// compared with snapshot From in place of a snapshot To.
 	Proposed string
+	// Branch, when set, compares the head of the port's branch of that name (To 0)
+	// with main's current snapshot (From 0): what promoting the preview would change.
+	Branch string
 	// Examples is how many rows of each kind (added, removed, changed) are shown,
 	// first by key; 0 gives the counts and schema changes alone.
 	Examples int
@@ -128,6 +131,8 @@ func Diff(ctx context.Context, req DiffRequest) (*DiffResult, error) {
 		return nil, errs.Errorf(errs.Invalid, dop, "%s declares no primary key, so its rows cannot be matched: declare PrimaryKey", e.Ref())
 	case req.Proposed != "" && req.To != 0:
 		return nil, errs.Errorf(errs.Invalid, dop, "a proposed model's output is compared with one snapshot, From; To must be 0")
+	case req.Proposed != "" && req.Branch != "":
+		return nil, errs.Errorf(errs.Invalid, dop, "a proposed model's output is compared with main, not with a branch: give one of Proposed and Branch")
 	}
 	if err := authorize(ctx, req.Authorize, portDecl{entry: e, id: id}); err != nil {
 		return nil, err
@@ -186,6 +191,9 @@ func side(s port.Snapshot) DiffSide {
 
 // diffSnapshots resolves the request's snapshots, with errors that say which exist.
 func diffSnapshots(ctx context.Context, req DiffRequest, id port.TableID) (from, to port.Snapshot, err error) {
+	if req.Branch != "" {
+		return branchDiffSnapshots(ctx, req, id)
+	}
 	ref := req.Product.Ref()
 	current, ok, err := req.Ports.Current(ctx, id)
 	if err != nil {

@@ -60,6 +60,10 @@ type Request struct {
 	MemoryMB int
 	// Timeout stops the query after that long with ErrTimeout (0 = none).
 	Timeout time.Duration
+	// Branch, when set, reads each port named without AS OF at the head of its branch
+	// of that name — a preview (port.Branch) — or at main's current snapshot when it
+	// has none; Read says which.
+	Branch string
 }
 
 // The limits a query can run into; the error of Run wraps them, so a caller can name
@@ -102,6 +106,7 @@ type Read struct {
 	Table    port.TableID
 	Snapshot port.Snapshot
 	AsOf     string // the AS OF argument as written; "" for the current snapshot
+	Branch   string // the branch read (Request.Branch); "" = main
 }
 
 // portDecl is a declared port: a product at one of its major versions.
@@ -220,14 +225,14 @@ func run(ctx context.Context, req Request) (*Result, error) {
 	att := &attacher{cat: req.Ports, conn: conn, dir: dir, views: map[string]string{}}
 	res := &Result{}
 	for _, d := range distinct(plain) {
-		snap, err := current(ctx, req.Ports, d)
+		snap, branch, err := currentOn(ctx, req.Ports, d, req.Branch)
 		if err != nil {
 			return nil, err
 		}
 		if _, err := att.view(ctx, d.id, snap, false); err != nil {
 			return nil, err
 		}
-		res.Read = append(res.Read, Read{Table: d.id, Snapshot: snap})
+		res.Read = append(res.Read, Read{Table: d.id, Snapshot: snap, Branch: branch})
 	}
 	finalNames := make([]string, len(asofs))
 	for k, a := range asofs {
@@ -474,6 +479,19 @@ func current(ctx context.Context, cat *port.Catalog, d portDecl) (port.Snapshot,
 		return port.Snapshot{}, errs.Errorf(errs.NotFound, op, "%s is not published yet: run `mesh run %s`", d.id, d.entry.Ref())
 	}
 	return snap, nil
+}
+
+// currentOn is the head of the port's branch when it has one (and the branch's name),
+// else its current snapshot.
+func currentOn(ctx context.Context, cat *port.Catalog, d portDecl, branch string) (port.Snapshot, string, error) {
+	if branch != "" {
+		b, ok, err := cat.Branch(ctx, d.id, branch)
+		if err != nil || ok {
+			return b.Head, branch, err
+		}
+	}
+	snap, err := current(ctx, cat, d)
+	return snap, "", err
 }
 
 // snapshotAsOf resolves `AS OF <id>` or `AS OF '<time>'`.

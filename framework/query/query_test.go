@@ -103,6 +103,12 @@ func newFixture(t *testing.T) *fixture {
 
 func publish(t *testing.T, cat *port.Catalog, id port.TableID, sc *arrow.Schema, rowsJSON string) port.Snapshot {
 	t.Helper()
+	return publishOn(t, cat, id, "", sc, rowsJSON)
+}
+
+// publishOn publishes to branch ("" = main).
+func publishOn(t *testing.T, cat *port.Catalog, id port.TableID, branch string, sc *arrow.Schema, rowsJSON string) port.Snapshot {
+	t.Helper()
 	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(rowsJSON))
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +119,7 @@ func publish(t *testing.T, cat *port.Catalog, id port.TableID, sc *arrow.Schema,
 		t.Fatal(err)
 	}
 	defer rdr.Release()
-	s, err := cat.Publish(context.Background(), id, rdr, port.PublishRequest{Mode: port.Replace{}})
+	s, err := cat.Publish(context.Background(), id, rdr, port.PublishRequest{Mode: port.Replace{}, Branch: branch})
 	if err != nil {
 		t.Fatalf("publish %s: %v", id, err)
 	}
