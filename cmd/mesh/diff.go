@@ -32,11 +32,12 @@ type diffOptions struct {
 	limit       int
 	asJSON      bool
 	memoryLimit string
+	branch      string // --branch: a preview branch, compared with main
 }
 
 func (e *env) diffCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "diff <product> [--from SNAPSHOT] [--to SNAPSHOT] [--model FILE.sql | --proposed] [--limit N] [--json]",
+		Use:   "diff <product> [--from SNAPSHOT] [--to SNAPSHOT] [--model FILE.sql | --proposed | --branch NAME] [--limit N] [--json]",
 		Short: "rows added, removed and changed per primary key between two snapshots, or by a model before it publishes",
 		Long: `Compare two snapshots of a product's port row by row, matched on its primary key: the rows
 added, removed and changed (naming the columns that differ, with examples before and after),
@@ -50,6 +51,9 @@ model, locally in DuckDB over the inputs a run would read now (every committed l
 raw inputs, the current snapshots of the ports it reads), and compares the result with the
 current snapshot (or --from): nothing is published.
 
+--branch NAME compares the preview a run published on that branch (mesh run <product>
+--branch NAME) with main's current snapshot: what mesh promote would change.
+
 A restricted product needs MESHFLOW_TOKEN in one of its groups (and, with --model or
 --proposed, in those of every restricted port the model reads); each read is audited.`,
 		Args:              nArgs(1, 1, "mesh diff takes one product name, e.g. mesh diff marketing.crm_contacts"),
@@ -62,6 +66,7 @@ A restricted product needs MESHFLOW_TOKEN in one of its groups (and, with --mode
 	cmd.Flags().BoolVar(&o.proposed, "proposed", false, "compare the output of the product's declared model, run locally and never published, with the current snapshot")
 	cmd.Flags().IntVar(&o.limit, "limit", 5, "example rows shown of each kind (added, removed, changed); 0 = counts only")
 	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&o.branch, "branch", "", "compare the head of this preview branch with main's current snapshot")
 	cmd.Flags().StringVar(&o.memoryLimit, "memory-limit", defaultQueryMemory, "DuckDB's memory_limit, e.g. 512MB, 8GB (0 = DuckDB's default, 80% of the RAM)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		switch {
@@ -69,6 +74,8 @@ A restricted product needs MESHFLOW_TOKEN in one of its groups (and, with --mode
 			return usagef("--limit %d: give a number of example rows, or 0 for counts only", o.limit)
 		case o.model != "" && o.proposed:
 			return usagef("--model and --proposed both name a model to run: give one")
+		case (o.model != "" || o.proposed) && o.branch != "":
+			return usagef("--branch compares a published preview with main; --model and --proposed compare a model's output with main: give one")
 		case (o.model != "" || o.proposed) && o.to != 0:
 			return usagef("--to names a published snapshot; with --model or --proposed the model's output is the newer side (compare it with an older snapshot through --from)")
 		}
@@ -104,7 +111,7 @@ func (e *env) diff(ctx context.Context, name string, o diffOptions) error {
 	}
 	defer stores.Close()
 	req := query.DiffRequest{
-		Product: mesh.Entry{Domain: d, Product: p}, Ports: stores.Ports, From: o.from, To: o.to,
+		Product: mesh.Entry{Domain: d, Product: p}, Ports: stores.Ports, From: o.from, To: o.to, Branch: o.branch,
 		Examples: o.limit, ScratchDir: e.cfg.WorkDir, MemoryMB: memoryMB,
 		Authorize: func(ctx context.Context, en mesh.Entry, _ port.TableID) error { return allow(ctx, en) },
 	}
@@ -133,13 +140,17 @@ func (e *env) diff(ctx context.Context, name string, o diffOptions) error {
 			Model      string           `json:"model,omitempty"`
 			InputsRead map[string]int64 `json:"inputs_read,omitempty"`
 			Warnings   []string         `json:"warnings,omitempty"`
-		}{DiffResult: res}
+			Branch     string           `json:"branch,omitempty"`
+		}{DiffResult: res, Branch: o.branch}
 		out.Warnings = res.Warnings
 		if proposed != nil {
 			out.Model, out.InputsRead = proposed.model, proposed.inputs
 			out.Warnings = append(out.Warnings, proposed.warnings...)
 		}
 		return writeJSON(e.stdout, out)
+	}
+	if o.branch != "" {
+		fmt.Fprintf(e.stdout, "branch %s compared with main (what mesh promote would change)\n", o.branch)
 	}
 	return printDiff(e.stdout, res, proposed)
 }

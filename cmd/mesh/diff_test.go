@@ -54,6 +54,12 @@ func company(id, name string, employees int, updated string, archived bool) stri
 // run does, returning the snapshot published.
 func publishCompanies(t *testing.T, lakeDir, runID string, records ...string) int64 {
 	t.Helper()
+	return publishCompaniesOn(t, lakeDir, "", runID, records...)
+}
+
+// publishCompaniesOn is publishCompanies as a run on branch ("" = main) does it.
+func publishCompaniesOn(t *testing.T, lakeDir, branch, runID string, records ...string) int64 {
+	t.Helper()
 	ctx := context.Background()
 	stores := openStores(t, lakeDir)
 	var spec source.StreamSpec
@@ -73,7 +79,7 @@ func publishCompanies(t *testing.T, lakeDir, runID string, records ...string) in
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
-	v, err := env.ExecuteActivity(acts.Transform, flow.TransformInput{Domain: "marketing", Product: "crm_companies", RunID: runID})
+	v, err := env.ExecuteActivity(acts.Transform, flow.TransformInput{Domain: "marketing", Product: "crm_companies", RunID: runID, Branch: branch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +88,7 @@ func publishCompanies(t *testing.T, lakeDir, runID string, records ...string) in
 		t.Fatal(err)
 	}
 	v, err = env.ExecuteActivity(acts.Publish, flow.PublishInput{Domain: "marketing", Product: "crm_companies", RunID: runID,
-		StagingKey: staged.StagingKey, RowsHash: staged.RowsHash, PublishedAt: time.Now().UTC()})
+		StagingKey: staged.StagingKey, RowsHash: staged.RowsHash, PublishedAt: time.Now().UTC(), Branch: branch})
 	if err != nil {
 		t.Fatal(err)
 	}

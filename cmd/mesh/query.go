@@ -30,6 +30,7 @@ type queryOptions struct {
 	maxRows         int // -1: tableMaxRows for the table, all for the other formats
 	memoryLimit     string
 	timeout         time.Duration
+	branch          string // --branch: read previews published on this branch
 }
 
 // Defaults of mesh query's limits: a query reading more than its ports' worth of
@@ -42,10 +43,12 @@ const (
 
 func (e *env) queryCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   `query "<SQL>" [--format table|csv|json|parquet] [-o FILE] [--max-rows N] [--memory-limit 2GB] [--timeout 5m]`,
+		Use:   `query "<SQL>" [--format table|csv|json|parquet] [-o FILE] [--max-rows N] [--memory-limit 2GB] [--timeout 5m] [--branch NAME]`,
 		Short: "read-only DuckDB SQL over the ports (domain.product_v1, ... AS OF <snapshot>|'<time>')",
 		Long: `Run one read-only DuckDB query over the published ports, named domain.product_vMAJOR
-(AS OF <snapshot id> or AS OF '<time>' after a port reads an older snapshot).
+(AS OF <snapshot id> or AS OF '<time>' after a port reads an older snapshot). With --branch
+NAME each port that has a branch of that name (a preview: mesh run <product> --branch NAME)
+is read there, the others on main.
 
 The table shows control characters in the data as escapes (\x1b, \n, \t); csv, json and
 parquet keep every value exact. DuckDB may use --memory-limit of memory (spilling what it
@@ -58,6 +61,7 @@ can to MESHFLOW_WORKDIR) and the query is interrupted after --timeout.`,
 	cmd.Flags().IntVar(&o.maxRows, "max-rows", 0, fmt.Sprintf("stop after N rows, 0 = all (default %d for the table, all for the other formats)", tableMaxRows))
 	cmd.Flags().StringVar(&o.memoryLimit, "memory-limit", defaultQueryMemory, "DuckDB's memory_limit, e.g. 512MB, 8GB, 1.5GiB (0 = DuckDB's default, 80% of the RAM)")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", defaultQueryTimeout, "interrupt the query after this long, e.g. 30s, 1h (0 = never)")
+	cmd.Flags().StringVar(&o.branch, "branch", "", "read each port's preview on this branch where it has one (main where not)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		switch {
 		case !cmd.Flags().Changed("max-rows"):
@@ -80,6 +84,11 @@ func (e *env) query(ctx context.Context, sql string, o queryOptions) error {
 	case o.timeout < 0:
 		return usagef("--timeout %s: give a duration such as 30s or 10m, or 0 for none", o.timeout)
 	}
+	if o.branch != "" {
+		if err := port.ValidateBranch(o.branch); err != nil {
+			return err
+		}
+	}
 	memoryMB, err := megabytes(o.memoryLimit)
 	if err != nil {
 		return err
@@ -99,7 +108,7 @@ func (e *env) query(ctx context.Context, sql string, o queryOptions) error {
 	defer stores.Close()
 	req := query.Request{
 		MemoryMB: memoryMB, Timeout: o.timeout,
-		SQL: sql, Mesh: e.mesh, Ports: stores.Ports, ScratchDir: e.cfg.WorkDir, MaxRows: limit,
+		SQL: sql, Mesh: e.mesh, Ports: stores.Ports, ScratchDir: e.cfg.WorkDir, MaxRows: limit, Branch: o.branch,
 		Authorize: func(ctx context.Context, en mesh.Entry, _ port.TableID) error { return allow(ctx, en) },
 	}
 	if o.format == "parquet" {
@@ -108,6 +117,11 @@ func (e *env) query(ctx context.Context, sql string, o queryOptions) error {
 	res, err := query.Run(ctx, req)
 	if err != nil {
 		return limitHint(err, o)
+	}
+	for _, r := range res.Read {
+		if o.branch != "" && r.Branch == "" && r.AsOf == "" {
+			fmt.Fprintf(e.stderr, "mesh query: %s has no branch %s: read main\n", r.Table, o.branch)
+		}
 	}
 	if o.format == "parquet" {
 		fmt.Fprintf(e.stdout, "wrote %d rows to %s\n", res.Written, o.outFile)
@@ -144,6 +158,9 @@ func (e *env) writeResult(w io.Writer, res *query.Result, format string) error {
 				at := ""
 				if r.AsOf != "" {
 					at = " (AS OF " + r.AsOf + ")"
+				}
+				if r.Branch != "" {
+					at = " on branch " + r.Branch
 				}
 				fmt.Fprintf(w, "read %s at snapshot %d of %s%s\n", r.Table, r.Snapshot.ID, r.Snapshot.Timestamp.UTC().Format(time.RFC3339), at)
 			}
