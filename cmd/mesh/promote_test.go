@@ -5,6 +5,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/meshflow/meshflow/framework/flow"
 )
 
 // A preview on a branch, end to end through the CLI: a run publishes
@@ -99,5 +101,12 @@ func TestPreviewOnABranchCommands(t *testing.T) {
 		if code != tc.code || !strings.Contains(stderr, tc.want) {
 			t.Errorf("mesh %v: exit %d, want %d saying %q:\n%s", tc.args, code, tc.code, tc.want, stderr)
 		}
+	}
+}
+
+// The mesh run a failed selection prints to run the rest again stays on its branch.
+func TestRerunCommandKeepsTheBranch(t *testing.T) {
+	if got := rerunCommand([]string{"marketing.crm_deals"}, flow.RunInput{Branch: "preview"}); got != "mesh run marketing.crm_deals --branch preview" {
+		t.Errorf("rerun = %q", got)
 	}
 }

@@ -22,7 +22,7 @@ import (
 
 func (e *env) runCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "run <product|selector>... [--full-refresh] [--partition DAY] [--dry-run]",
+		Use:   "run <product|selector>... [--full-refresh] [--partition DAY] [--dry-run] [--branch NAME]",
 		Short: "run products (one, or a selection in dependency order) through Temporal and wait",
 		Long: `Run one product through Temporal on its domain's task queue (a worker must poll it:
 bin/mesh-worker or make dev) and print its progress until it ends.
@@ -45,8 +45,9 @@ Ctrl-C stops waiting, not the runs: they go on in Temporal, and mesh says how to
 	full := cmd.Flags().Bool("full-refresh", false, "re-read every raw input from the beginning")
 	partition := cmd.Flags().String("partition", "", "partition (day, YYYY-MM-DD) to run (\"\" = the whole product); with a selection, of its partitioned products")
 	dry := cmd.Flags().Bool("dry-run", false, "print the plan (levels, task queues, why each product is selected) and start nothing")
+	branch := cmd.Flags().String("branch", "", "a preview: publish to this Iceberg branch of each port, never to main, reading inputs from the branch where they have one (mesh promote makes it main)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		in := flow.RunInput{Partition: *partition, FullRefresh: *full}
+		in := flow.RunInput{Partition: *partition, FullRefresh: *full, Branch: *branch}
 		sel, err := e.mesh.Select(args...)
 		if err != nil {
 			return selectionUsage(err)

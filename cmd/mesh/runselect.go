@@ -306,6 +306,9 @@ func rerunCommand(refs []string, in flow.RunInput) string {
 	if in.Partition != "" {
 		cmd += " --partition " + in.Partition
 	}
+	if in.Branch != "" {
+		cmd += " --branch " + in.Branch
+	}
 	return cmd
 }
 
