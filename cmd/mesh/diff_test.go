@@ -125,12 +125,7 @@ func openStores(t *testing.T, lakeDir string) *host.Stores {
 // shows what it would change; each way it cannot compare exits 1 naming the fix.
 func TestDiffCommand(t *testing.T) {
 	lakeDir := testLake(t)
-	mesh := func(args ...string) (string, string, int) {
-		var out, errOut bytes.Buffer
-		err := run(context.Background(), args, &out, &errOut)
-		code := report(context.Background(), err, &errOut)
-		return out.String(), errOut.String(), code
-	}
+	mesh := meshIO
 	_, stderr, code := mesh("diff", "marketing.crm_companies")
 	if code != exitFailure || !strings.Contains(stderr, "marketing.crm_companies_v1 has never been published, so there is nothing to compare: run `mesh run marketing.crm_companies` first") {
 		t.Errorf("before any run: exit %d\n%s", code, stderr)

@@ -17,12 +17,7 @@ import (
 // after a run on the branch again makes it main and removes the branch.
 func TestPreviewOnABranchCommands(t *testing.T) {
 	lakeDir := testLake(t)
-	mesh := func(args ...string) (string, string, int) {
-		var out, errOut bytes.Buffer
-		err := run(context.Background(), args, &out, &errOut)
-		code := report(context.Background(), err, &errOut)
-		return out.String(), errOut.String(), code
-	}
+	mesh := meshIO
 	contains := func(what, text string, wants ...string) {
 		t.Helper()
 		for _, w := range wants {
@@ -109,4 +104,13 @@ func TestRerunCommandKeepsTheBranch(t *testing.T) {
 	if got := rerunCommand([]string{"marketing.crm_deals"}, flow.RunInput{Branch: "preview"}); got != "mesh run marketing.crm_deals --branch preview" {
 		t.Errorf("rerun = %q", got)
 	}
+}
+
+// meshIO runs mesh with args as the shell would: its stdout, its stderr (with the
+// error it exits with) and its exit code.
+func meshIO(args ...string) (stdout, stderr string, code int) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, &out, &errOut)
+	code = report(context.Background(), err, &errOut)
+	return out.String(), errOut.String(), code
 }

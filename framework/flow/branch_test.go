@@ -9,10 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/flow/flowtest"
@@ -176,9 +172,10 @@ func TestPreviewOnABranch(t *testing.T) {
 		t.Fatalf("promote after a blocked run: %v", err)
 	}
 
-	// Main moves: promote refuses, naming both snapshots.
+	// Main moves (its model drops a sale): promote refuses, naming both snapshots.
+	m.Acts.Mesh = shop(ordersModel + " WHERE id = 'a'")
+	moved := mustRun(t, m, "orders", "").SnapshotID
 	m.Acts.Mesh = shop(previewModel)
-	moved := publishOrders(t, m, `[{"id": "a", "amount": 1}]`)
 	_, err = flow.Promote(ctx, m.Ports, m.Acts.Lake, d, p, previewBranch, false)
 	for _, want := range []string{"made from snapshot " + strconv.FormatInt(mainOrders.SnapshotID, 10), "main is now at snapshot " + strconv.FormatInt(moved, 10), "mesh run shop.orders --branch preview"} {
 		if !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), want) {
@@ -204,28 +201,6 @@ func TestPreviewOnABranch(t *testing.T) {
 	if _, err := flow.Promote(ctx, m.Ports, m.Acts.Lake, d, p, previewBranch, false); !errs.Is(err, errs.NotFound) || !strings.Contains(err.Error(), "mesh run shop.orders --branch preview") {
 		t.Fatalf("promote of a branch that is gone: %v", err)
 	}
-}
-
-// publishOrders publishes rows to main of shop.orders_v1 directly, as another run of
-// it would, and returns the snapshot.
-func publishOrders(t *testing.T, m *flowtest.Mesh, rowsJSON string) int64 {
-	t.Helper()
-	sc := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.BinaryTypes.String, Nullable: true}, {Name: "amount", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
-	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(rowsJSON))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rec.Release()
-	rdr, err := array.NewRecordReader(sc, []arrow.RecordBatch{rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdr.Release()
-	s, err := m.Ports.Publish(context.Background(), port.TableID{Domain: "shop", Name: ordersTable}, rdr, port.PublishRequest{Mode: port.Replace{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s.ID
 }
 
 // A branch may preview a breaking change, saying so; main refuses it, and so does

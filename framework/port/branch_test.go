@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -197,61 +196,6 @@ func TestBranchMayLeaveOutANullableColumn(t *testing.T) {
 		t.Fatalf("branch files = %v %v", files, err)
 	}
 	wantRows(t, rowsOf(t, c, contacts, 0), "1:Ada:2024-05-01")
-}
-
-// Two publishers to one branch each land once: the loser rebuilds on the winner's
-// branch head, re-reading its own rows from the branch snapshot it staged.
-func TestConcurrentPublishersToABranch(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	a, b := openTest(t, dir), openTest(t, dir)
-	main := publish(t, a, contacts, baseSchema, `[{"id": 1, "name": "Ada", "day": "2024-05-01"}]`, PublishRequest{Mode: Replace{}})
-	var ready sync.WaitGroup
-	ready.Add(2)
-	aDone := make(chan struct{})
-	attempts := map[*Catalog]int{}
-	var mu sync.Mutex
-	for _, c := range []*Catalog{a, b} {
-		c.beforeCommit = func(_ TableID, attempt int) {
-			mu.Lock()
-			attempts[c] = attempt + 1
-			mu.Unlock()
-			if attempt == 0 {
-				ready.Done()
-				ready.Wait()
-				if c == b {
-					<-aDone
-				}
-			}
-		}
-	}
-	data := []string{`[{"id": 2, "name": "Bob", "day": "2024-05-02"}]`, `[{"id": 3, "name": "Cy", "day": "2024-05-03"}]`}
-	days := []string{"2024-05-02", "2024-05-03"}
-	var wg sync.WaitGroup
-	failures := make([]error, 2)
-	for i, c := range []*Catalog{a, b} {
-		rdr := reader(t, baseSchema, data[i])
-		wg.Go(func() {
-			_, failures[i] = c.Publish(ctx, contacts, rdr, PublishRequest{Mode: ReplacePartition{"day", days[i]}, Branch: "preview"})
-			if c == a {
-				close(aDone)
-			}
-		})
-	}
-	wg.Wait()
-	for i, err := range failures {
-		if err != nil {
-			t.Fatalf("publisher %d: %v", i, err)
-		}
-	}
-	if attempts[b] < 2 {
-		t.Fatalf("attempts = %v; the race was not provoked", attempts)
-	}
-	br, _, _ := a.Branch(ctx, contacts, "preview")
-	wantRows(t, rowsOf(t, a, contacts, br.Head.ID), "1:Ada:2024-05-01", "2:Bob:2024-05-02", "3:Cy:2024-05-03")
-	if cur, _, _ := a.Current(ctx, contacts); cur.ID != main.ID {
-		t.Fatalf("main moved to %d", cur.ID)
-	}
 }
 
 func TestValidateBranch(t *testing.T) {

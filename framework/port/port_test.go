@@ -389,13 +389,17 @@ func TestConcurrentPublishers(t *testing.T) {
 		seed    bool // whether the table exists with a snapshot before the race
 		ordered bool
 		modes   [2]Mode
+		branch  string // both publish to this branch, not main
 	}{
-		{"partitions, branch changed", true, true, parts},
-		{"partitions, branch created concurrently", false, true, parts},
-		{"whole table, branch changed", true, true, whole},
-		{"partitions, simultaneous", true, false, parts},
-		{"partitions on a new table, simultaneous", false, false, parts},
-		{"whole table, simultaneous", true, false, whole},
+		{"partitions, branch changed", true, true, parts, ""},
+		{"partitions, branch created concurrently", false, true, parts, ""},
+		{"whole table, branch changed", true, true, whole, ""},
+		{"partitions, simultaneous", true, false, parts, ""},
+		{"partitions on a new table, simultaneous", false, false, parts, ""},
+		{"whole table, simultaneous", true, false, whole, ""},
+		// The loser re-reads its rows from the snapshot it staged on the branch.
+		{"partitions on a branch, branch changed", true, true, parts, "preview"},
+		{"partitions on a new branch, simultaneous", true, false, parts, "preview"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -438,7 +442,7 @@ func TestConcurrentPublishers(t *testing.T) {
 			for i, c := range []*Catalog{a, b} {
 				rdr := reader(t, baseSchema, data[i])
 				wg.Go(func() {
-					snaps[i], failures[i] = c.Publish(ctx, contacts, rdr, PublishRequest{Mode: tc.modes[i], SnapshotProperties: map[string]string{"publisher": string(rune('a' + i))}})
+					snaps[i], failures[i] = c.Publish(ctx, contacts, rdr, PublishRequest{Mode: tc.modes[i], SnapshotProperties: map[string]string{"publisher": string(rune('a' + i))}, Branch: tc.branch})
 					if c == a {
 						close(aDone)
 					}
@@ -455,6 +459,12 @@ func TestConcurrentPublishers(t *testing.T) {
 			}
 
 			after, err := a.Snapshots(ctx, contacts)
+			if tc.branch != "" {
+				if now, _ := a.Snapshots(ctx, contacts); len(now) != len(before) || len(now) > 0 && now[0].ID != before[0].ID {
+					t.Fatalf("publishes to a branch changed main's snapshots")
+				}
+				after, err = a.BranchSnapshots(ctx, contacts, tc.branch)
+			}
 			if err != nil || len(after) != len(before)+2 {
 				t.Fatalf("snapshots: %d before, %d after (%v); want +2", len(before), len(after), err)
 			}
@@ -466,24 +476,34 @@ func TestConcurrentPublishers(t *testing.T) {
 			if after[0].ID != snaps[last].ID || after[0].ParentID != snaps[prev].ID || after[0].Properties["publisher"] != snaps[last].Properties["publisher"] {
 				t.Fatalf("snapshots %+v; publishers got %+v", after[:2], snaps)
 			}
-			got := rowsOf(t, a, contacts, 0)
+			got := rowsOf(t, a, contacts, after[0].ID)
 			if _, whole := tc.modes[0].(Replace); whole {
 				wantRows(t, got, rows[last]...) // the last replace is the whole table
 			} else {
 				wantRows(t, got, slices.Concat(seeded, rows[0], rows[1])...)
 			}
-			assertNoOrphanDataFiles(t, a, dir)
+			assertNoOrphanDataFiles(t, a, dir, tc.branch)
 		})
 	}
 }
 
 // assertNoOrphanDataFiles checks that every Parquet file in the warehouse belongs to a
 // snapshot: a lost race must not leave its written files behind.
-func assertNoOrphanDataFiles(t *testing.T, c *Catalog, dir string) {
+func assertNoOrphanDataFiles(t *testing.T, c *Catalog, dir string, branches ...string) {
 	t.Helper()
 	snaps, err := c.Snapshots(context.Background(), contacts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, b := range branches {
+		if b == "" {
+			continue
+		}
+		more, err := c.BranchSnapshots(context.Background(), contacts, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snaps = append(snaps, more...)
 	}
 	referenced := map[string]bool{}
 	for _, s := range snaps {
