@@ -46,20 +46,23 @@ type fileState struct {
 	size int64
 }
 
-// treeState is every .sql and .go file under root/domains with its modification
-// time and size.
+// treeState is every model (.sql), declaration (.go) and source spec (.yaml) under
+// root/domains and root/connectors with its modification time and size.
 func treeState(root string) map[string]fileState {
 	out := map[string]fileState{}
-	_ = filepath.WalkDir(filepath.Join(root, "domains"), func(path string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() || (filepath.Ext(path) != ".sql" && filepath.Ext(path) != ".go") || strings.HasSuffix(path, "_test.go") {
+	for _, top := range []string{"domains", "connectors"} {
+		_ = filepath.WalkDir(filepath.Join(root, top), func(path string, e fs.DirEntry, err error) error {
+			ext := filepath.Ext(path)
+			if err != nil || e.IsDir() || (ext != ".sql" && ext != ".go" && ext != ".yaml") || strings.HasSuffix(path, "_test.go") || strings.Contains(path, "testdata") {
+				return nil
+			}
+			if info, err := e.Info(); err == nil {
+				rel, _ := filepath.Rel(root, path)
+				out[filepath.ToSlash(rel)] = fileState{info.ModTime(), info.Size()}
+			}
 			return nil
-		}
-		if info, err := e.Info(); err == nil {
-			rel, _ := filepath.Rel(root, path)
-			out[filepath.ToSlash(rel)] = fileState{info.ModTime(), info.Size()}
-		}
-		return nil
-	})
+		})
+	}
 	return out
 }
 
@@ -83,6 +86,10 @@ func changedFiles(before, after map[string]fileState) []string {
 // reportSave prints what saving (or removing) file means for mesh dev.
 func reportSave(ctx context.Context, out io.Writer, built mesh.Mesh, root, file string, removed bool) {
 	stamp := time.Now().Format("15:04:05")
+	if filepath.Ext(file) == ".yaml" {
+		reportSpec(out, built, root, file, stamp)
+		return
+	}
 	if filepath.Ext(file) == ".go" {
 		fmt.Fprintf(out, "%s %s changed: Go declarations are built in — stop mesh dev (Ctrl-C), make build, start it again (Temporal's history and schedules are kept)\n", stamp, file)
 		return
@@ -116,5 +123,25 @@ func reportSave(ctx context.Context, out io.Writer, built mesh.Mesh, root, file 
 		fmt.Fprintf(out, "%s %s saved: it checks; the next run of %s uses it (mesh run %s)\n", stamp, file, strings.Join(products, ", "), products[0])
 	default:
 		fmt.Fprintf(out, "%s %s saved\n", stamp, file)
+	}
+}
+
+// reportSpec says whether a saved source spec loads, and so whether the next landing
+// of its source uses it (the worker reads it again then).
+func reportSpec(out io.Writer, built mesh.Mesh, root, file, stamp string) {
+	for _, c := range connectors.Of(built) {
+		if c.SpecFile != file || c.Reload == nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(file)))
+		if err == nil {
+			_, err = c.Reload(b)
+		}
+		if err != nil {
+			fmt.Fprintf(out, "%s %s saved, and does not load — landings keep the spec as it was:\n  %v\n", stamp, file, err)
+			return
+		}
+		fmt.Fprintf(out, "%s %s saved: it loads; the next landing of %s uses it\n", stamp, file, c.Name)
+		return
 	}
 }

@@ -289,6 +289,14 @@ func (s *Spec) Connector() source.Connector {
 		Open: func(v source.Values) (source.Source, error) {
 			return s.Open(v.Get(s.urlVar))
 		},
+		SpecFile: s.file,
+		Reload: func(b []byte) (source.Connector, error) {
+			again, err := Parse(s.file, b)
+			if err != nil {
+				return source.Connector{}, err
+			}
+			return again.Connector(), nil
+		},
 	}
 }
 

@@ -53,7 +53,15 @@ var (
 func (s *Spec) Connector() source.Connector {
 	return source.Connector{
 		Name: s.name, Title: s.title, Vars: s.Vars(), Streams: s.StreamSpecs(),
-		Open: func(v source.Values) (source.Source, error) { return s.New(v, nil) },
+		Open:     func(v source.Values) (source.Source, error) { return s.New(v, nil) },
+		SpecFile: s.file,
+		Reload: func(b []byte) (source.Connector, error) {
+			again, err := Parse(s.file, b)
+			if err != nil {
+				return source.Connector{}, err
+			}
+			return again.Connector(), nil
+		},
 	}
 }
 

@@ -32,6 +32,11 @@ type Connector struct {
 	// settings value they fill, which Sandbox then finds in SandboxOptions.Settings;
 	// nil when it has none.
 	SandboxFlags func(fs *flag.FlagSet) any
+	// SpecFile is the repository path of the spec the connector is built from ("" for
+	// a connector written in Go), and Reload builds it again from that file's text:
+	// a worker started on a checkout (mesh dev) reads a saved spec at its next landing.
+	SpecFile string
+	Reload   func(spec []byte) (Connector, error)
 }
 
 // Var is one environment variable a connector (or the mesh) reads.

@@ -38,7 +38,8 @@ type Config struct {
 	Token        string       // MESHFLOW_TOKEN or _FILE: this caller's token for restricted ports (mesh show); a secret
 	// ModelsDir, when set (mesh dev in a checkout; no variable sets it), is the
 	// repository whose domains/ model files, as saved, each run starts from instead of
-	// the ones built in (mesh.Mesh.FromDisk): an edit shows at the next run.
+	// the ones built in (mesh.Mesh.FromDisk), and whose source spec files each landing
+	// reads again when they changed: an edit shows at the next run.
 	ModelsDir string
 
 	// Sources holds each connector's configuration by its name (Connectors): its

@@ -96,6 +96,7 @@ func Start(c Config, m mesh.Mesh, cl client.Client, stores *Stores, log zerolog.
 	acts := &flow.Activities{Mesh: m, Lake: stores.Lake, Ports: stores.Ports, Sources: sources, WorkDir: workDir, Log: log}
 	if dir := c.ModelsDir; dir != "" {
 		acts.Declared = func() mesh.Mesh { saved, _ := m.FromDisk(dir); return saved }
+		reloadSpecs(dir, c, sources, log)
 	}
 	wf := &flow.Workflows{Mesh: m}
 	var workers []worker.Worker
