@@ -85,7 +85,7 @@ func TestUsageErrorsExit2WithTheCommandsUsage(t *testing.T) {
 		{[]string{"prodcuts"}, "did you mean products?", "usage: mesh <command>"},
 		{[]string{"backfill"}, "mesh backfill needs a command: mesh backfill rerun-failed, mesh backfill start or mesh backfill status", "usage: mesh backfill <command>"},
 		{[]string{"backfill", "--bogus"}, "unknown flag: --bogus", "Run 'mesh backfill --help' for more."},
-		{[]string{"run"}, "mesh run takes a product name or selectors", "usage: mesh run <product|selector>... [--full-refresh] [--partition DAY] [--dry-run]\nRun 'mesh run --help' for more."},
+		{[]string{"run"}, "mesh run takes a product name or selectors", "usage: mesh run <product|selector>... [--full-refresh] [--partition DAY] [--dry-run] [--branch NAME]\nRun 'mesh run --help' for more."},
 		{[]string{"run", "marketing.crm_contacts", "--full"}, "unknown flag: --full", "Run 'mesh run --help'"},
 		{[]string{"show", "a", "b"}, "mesh show takes one product name", "usage: mesh show <product>"},
 		{[]string{"products", "extra"}, `mesh products takes no arguments, got "extra"`, "usage: mesh products"},
