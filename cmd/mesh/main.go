@@ -122,7 +122,7 @@ func (e *env) rootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
 	root.PersistentFlags().StringVar(&e.lakeDir, "lake", "", "lake directory or bucket URL (default $MESHFLOW_LAKE or ./.meshflow)")
 	root.AddCommand(
-		e.demoCmd("demo"), e.demoCmd("dev"), e.checkCmd(), e.testCmd(), e.productsCmd(), e.showCmd(), e.checkRowsCmd(), e.runCmd(), e.backfillCmd(),
+		e.demoCmd("demo"), e.demoCmd("dev"), e.checkCmd(), e.testCmd(), e.graphCmd(), e.productsCmd(), e.showCmd(), e.checkRowsCmd(), e.runCmd(), e.backfillCmd(),
 		e.freshnessCmd(), e.serveCmd(), e.accessCmd(), e.auditCmd(), e.contractCmd(), e.queryCmd(),
 		e.schedulesCmd(), e.doctorCmd(), e.newCmd(), e.composeEnvCmd(), e.diffCmd(),
 		e.promoteCmd(),
@@ -145,12 +145,16 @@ func walk(cmd *cobra.Command, f func(*cobra.Command)) {
 	}
 }
 
+// readsDeclarationsOnly are the top-level commands that read nothing but the
+// declarations: no lake, no Temporal.
+var readsDeclarationsOnly = map[string]bool{"check": true, "test": true, "graph": true}
+
 // needsConfig is false for the commands that only print (shell completion), read
-// only the declarations (check, test) or write files for another deployment (new,
-// compose-env): a broken environment must not break them.
+// only the declarations (readsDeclarationsOnly) or write files for another
+// deployment (new, compose-env): a broken environment must not break them.
 func needsConfig(cmd *cobra.Command) bool {
 	for c := cmd; c != nil; c = c.Parent() {
-		if c.Name() == "completion" || c.Name() == "new" || c.Name() == "compose-env" || ((c.Name() == "check" || c.Name() == "test") && c.Parent() != nil && !c.Parent().HasParent()) || strings.HasPrefix(c.Name(), cobra.ShellCompRequestCmd) {
+		if c.Name() == "completion" || c.Name() == "new" || c.Name() == "compose-env" || (readsDeclarationsOnly[c.Name()] && c.Parent() != nil && !c.Parent().HasParent()) || strings.HasPrefix(c.Name(), cobra.ShellCompRequestCmd) {
 			return false
 		}
 	}

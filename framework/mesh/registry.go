@@ -134,6 +134,10 @@ func (m Mesh) Validate() error {
 			}
 		}
 	}
+	// A cycle would leave its products waiting for each other for ever.
+	if _, err := m.Levels(); err != nil {
+		problems = append(problems, err)
+	}
 	if len(problems) > 0 {
 		return errs.E(errs.Invalid, "validate mesh", errors.Join(problems...))
 	}
