@@ -290,13 +290,7 @@ func (s *Spec) Connector() source.Connector {
 			return s.Open(v.Get(s.urlVar))
 		},
 		SpecFile: s.file,
-		Reload: func(b []byte) (source.Connector, error) {
-			again, err := Parse(s.file, b)
-			if err != nil {
-				return source.Connector{}, err
-			}
-			return again.Connector(), nil
-		},
+		Reload:   source.SpecReload(s.file, Parse),
 	}
 }
 

@@ -55,13 +55,7 @@ func (s *Spec) Connector() source.Connector {
 		Name: s.name, Title: s.title, Vars: s.Vars(), Streams: s.StreamSpecs(),
 		Open:     func(v source.Values) (source.Source, error) { return s.New(v, nil) },
 		SpecFile: s.file,
-		Reload: func(b []byte) (source.Connector, error) {
-			again, err := Parse(s.file, b)
-			if err != nil {
-				return source.Connector{}, err
-			}
-			return again.Connector(), nil
-		},
+		Reload:   source.SpecReload(s.file, Parse),
 	}
 }
 

@@ -39,6 +39,18 @@ type Connector struct {
 	Reload   func(spec []byte) (Connector, error)
 }
 
+// SpecReload is Connector.Reload for a connector built from the spec file by parse
+// and its Connector method.
+func SpecReload[S interface{ Connector() Connector }](file string, parse func(file string, data []byte) (S, error)) func([]byte) (Connector, error) {
+	return func(data []byte) (Connector, error) {
+		s, err := parse(file, data)
+		if err != nil {
+			return Connector{}, err
+		}
+		return s.Connector(), nil
+	}
+}
+
 // Var is one environment variable a connector (or the mesh) reads.
 type Var struct {
 	Name    string
