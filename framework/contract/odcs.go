@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/quality"
 )
 
 // APIVersion is the ODCS version written.
@@ -219,7 +220,7 @@ func rule(ch mesh.Check) Rule {
 		r.Query = fmt.Sprintf("SELECT CASE WHEN max(%s) >= now() - INTERVAL '%d hours' THEN 0 ELSE 1 END FROM ${table}", ch.Columns[0], int64(ch.MaxAge.Hours()))
 	default: // custom SQL: the rows it selects are the offenders
 		r.Type, r.Dimension, r.MustBe = "sql", "accuracy", zero
-		r.Query = "SELECT count(*) FROM (" + strings.ReplaceAll(strings.TrimRight(strings.TrimSpace(ch.SQL), ";"), " model", " ${table}") + ")"
+		r.Query = "SELECT count(*) FROM (" + strings.ReplaceAll(quality.Subquery(ch.SQL), " model", " ${table}") + ")"
 	}
 	return r
 }

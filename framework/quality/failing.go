@@ -67,12 +67,12 @@ func Offending(c mesh.Check, from string) (query string, ok bool) {
 		}
 		return fmt.Sprintf("SELECT * FROM %s WHERE %s IS NOT NULL AND CAST(%s AS VARCHAR) NOT IN (%s)", from, cols[0], cols[0], strings.Join(vals, ", ")), true
 	case mesh.KindSQL:
-		body := strings.TrimRight(strings.TrimSpace(c.SQL), ";")
+		body := Subquery(c.SQL)
 		if from == "model" {
 			return body, true
 		}
 		// The check's own SQL reads "model": name the port so, and leave the SQL as written.
-		return fmt.Sprintf("WITH model AS (SELECT * FROM %s) SELECT * FROM (%s)", from, nested(body)), true
+		return fmt.Sprintf("WITH model AS (SELECT * FROM %s) SELECT * FROM (%s)", from, body), true
 	}
 	return "", false
 }
@@ -107,7 +107,7 @@ func Sample(ctx context.Context, db *sql.DB, c mesh.Check, key []string, limit i
 		return out, nil
 	}
 	op := "sample the rows check " + c.Name + " objects to"
-	rows, err := db.QueryContext(ctx, "SELECT * FROM ("+nested(q)+") LIMIT 0")
+	rows, err := db.QueryContext(ctx, "SELECT * FROM ("+q+") LIMIT 0")
 	if err != nil {
 		return out, errs.E(errs.Invalid, op, err)
 	}
@@ -136,7 +136,7 @@ func Sample(ctx context.Context, db *sql.DB, c mesh.Check, key []string, limit i
 		texts = append(texts, "CAST("+Ident(n)+" AS VARCHAR)")
 	}
 	rows, err = db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM (%s) ORDER BY %s LIMIT %d",
-		strings.Join(texts, ", "), nested(q), strings.Join(order, ", "), limit+1))
+		strings.Join(texts, ", "), q, strings.Join(order, ", "), limit+1))
 	if err != nil {
 		return out, errs.E(errs.Invalid, op, err)
 	}
@@ -160,13 +160,4 @@ func Sample(ctx context.Context, db *sql.DB, c mesh.Check, key []string, limit i
 		return out, errs.E(errs.Invalid, op, err)
 	}
 	return out, nil
-}
-
-// nested makes a check's SQL safe to close a parenthesis after: one ending in a --
-// comment would comment the parenthesis out, so it then ends with a newline.
-func nested(sql string) string {
-	if strings.Contains(sql, "--") {
-		return sql + "\n"
-	}
-	return sql
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/mesh"
@@ -84,7 +85,7 @@ func Query(c mesh.Check, now time.Time) string {
 		// One offending "row" when the newest value is too old or there is none.
 		return fmt.Sprintf("SELECT CASE WHEN max(%s) IS NULL OR max(%s) < TIMESTAMP '%s' THEN 1 ELSE 0 END FROM model", cols[0], cols[0], limit)
 	case mesh.KindSQL:
-		return fmt.Sprintf("SELECT count(*) FROM (%s\n)", strings.TrimRight(strings.TrimSpace(c.SQL), ";"))
+		return fmt.Sprintf("SELECT count(*) FROM (%s)", Subquery(c.SQL))
 	}
 	return "SELECT 0"
 }
@@ -146,6 +147,19 @@ func maxText(m int64) string {
 		return "unbounded"
 	}
 	return fmt.Sprint(m)
+}
+
+// Subquery is a statement as it can stand inside parentheses — a model, a check's SQL,
+// a keys query wrapped in the SQL that runs it: without trailing space or semicolon,
+// and ending with a newline when it has a -- comment, which would otherwise comment
+// out the closing parenthesis. Leading lines stay, so DuckDB's line numbers are the
+// file's.
+func Subquery(sql string) string {
+	s := strings.TrimRightFunc(strings.TrimRight(strings.TrimRightFunc(sql, unicode.IsSpace), ";"), unicode.IsSpace)
+	if strings.Contains(s, "--") {
+		s += "\n"
+	}
+	return s
 }
 
 // Ident quotes a SQL identifier.

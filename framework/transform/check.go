@@ -202,7 +202,7 @@ func CheckProduct(ctx context.Context, domain string, p mesh.Product, file strin
 			}
 		}
 	}
-	model := strings.TrimRight(strings.TrimRightFunc(p.Model, isSpace), ";")
+	model := quality.Subquery(p.Model)
 	// An undeclared input is the mistake to fix; the model's reading it would only
 	// repeat it.
 	cols, err := describe(ctx, db, model)
@@ -240,8 +240,6 @@ func CheckProduct(ctx context.Context, domain string, p mesh.Product, file strin
 	}
 	return out, nil
 }
-
-func isSpace(r rune) bool { return r == ' ' || r == '\n' || r == '\t' || r == '\r' }
 
 // DeclareRaw makes the views <source>.<stream> and <source>.<stream>_history of an
 // empty landing typed as spec declares it.

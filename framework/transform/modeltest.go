@@ -130,7 +130,7 @@ func (tr *Tester) run(ctx context.Context, dom mesh.Domain, p mesh.Product, t me
 			return "", errs.E(errs.Invalid, op, fmt.Errorf("given %s: %w", g.Input, err))
 		}
 	}
-	model := strings.TrimRight(strings.TrimSpace(p.Model), ";")
+	model := quality.Subquery(p.Model)
 	if err := createModelTable(ctx, db, p, model, op); err != nil {
 		return "", err
 	}

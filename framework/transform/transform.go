@@ -111,13 +111,13 @@ func Run(ctx context.Context, req Request) (Result, error) {
 			return Result{}, err
 		}
 	}
-	model := strings.TrimRight(strings.TrimSpace(p.Model), ";")
+	model := quality.Subquery(p.Model)
 	if req.Partition != "" {
 		// Validated as a real date, so quoting it cannot inject SQL.
 		if err := p.ValidatePartition(req.Partition); err != nil {
 			return Result{}, err
 		}
-		model = fmt.Sprintf("SELECT * FROM (%s\n) AS unfiltered WHERE %s = DATE %s", model, quality.Ident(p.PartitionBy), quality.Literal(req.Partition))
+		model = fmt.Sprintf("SELECT * FROM (%s) AS unfiltered WHERE %s = DATE %s", model, quality.Ident(p.PartitionBy), quality.Literal(req.Partition))
 	}
 	if err := createModelTable(ctx, db, p, model, op); err != nil {
 		return Result{}, err
@@ -158,7 +158,7 @@ func createModelTable(ctx context.Context, db *sql.DB, p mesh.Product, model, op
 	for i, c := range p.Schema {
 		casts[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", quality.Ident(c.Name), c.Type, quality.Ident(c.Name))
 	}
-	create := fmt.Sprintf("CREATE TABLE model AS SELECT %s FROM (%s\n) AS m", strings.Join(casts, ", "), model)
+	create := fmt.Sprintf("CREATE TABLE model AS SELECT %s FROM (%s) AS m", strings.Join(casts, ", "), model)
 	if _, err := db.ExecContext(ctx, create); err != nil {
 		return errs.E(errs.Invalid, op, fmt.Errorf("the model's values do not fit the declared types: %w", err))
 	}
@@ -272,9 +272,7 @@ func columnNames(ctx context.Context, db *sql.DB, query string) (map[string]bool
 }
 
 func describe(ctx context.Context, db *sql.DB, model string) ([]column, error) {
-	// The newline ends a line comment the model may end with, which would comment out
-	// the closing parenthesis.
-	rows, err := db.QueryContext(ctx, "DESCRIBE SELECT * FROM ("+model+"\n) AS m")
+	rows, err := db.QueryContext(ctx, "DESCRIBE SELECT * FROM ("+model+") AS m")
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +384,7 @@ func Keys(ctx context.Context, req KeysRequest) ([]source.Key, error) {
 			return nil, err
 		}
 	}
-	q := strings.TrimRight(strings.TrimSpace(req.SQL), ";")
+	q := quality.Subquery(req.SQL)
 	cols, err := describe(ctx, db, q)
 	if err != nil {
 		return nil, errs.E(errs.Invalid, op, fmt.Errorf("the keys SQL does not run: %w", err))
@@ -395,7 +393,7 @@ func Keys(ctx context.Context, req KeysRequest) ([]source.Key, error) {
 	for i, c := range cols {
 		casts[i] = fmt.Sprintf("CAST(%s AS VARCHAR)", quality.Ident(c.name))
 	}
-	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM (%s\n) AS k", strings.Join(casts, ", "), q))
+	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM (%s) AS k", strings.Join(casts, ", "), q))
 	if err != nil {
 		return nil, errs.E(errs.Invalid, op, err)
 	}
