@@ -18,8 +18,8 @@ type Run struct {
 	Partition       string `json:",omitempty"`
 	WorkflowID      string
 	RunID           string
-	Status          string // the run record's: published, unchanged, blocked, failed, waiting
-	Error           string `json:",omitempty"`
+	Status          string           // the run record's: published, unchanged, blocked, failed, waiting
+	Error           string           `json:",omitempty"`
 	Checks          []quality.Result `json:",omitempty"`
 	// QuotaWaited is how long the run's landings waited out exhausted quotas.
 	QuotaWaited time.Duration `json:",omitempty"`
