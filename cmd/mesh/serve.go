@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/meshflow/meshflow/framework/access"
 	"github.com/meshflow/meshflow/framework/catalog"
+	"github.com/meshflow/meshflow/framework/catalog/icebergrest"
 	"github.com/meshflow/meshflow/framework/errs"
 )
 
@@ -19,7 +21,9 @@ func (e *env) serveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve [--addr HOST:PORT] [--public-url URL]",
 		Short: "the web catalog: search, domain and product pages, JSON API under /api/",
-		Long: `The web catalog: search, domain and product pages, JSON API under /api/.
+		Long: `The web catalog: search, domain and product pages, JSON API under /api/, and
+the Iceberg REST catalog under /iceberg (read-only; DuckDB, Spark, Trino and
+PyIceberg attach to http://HOST:PORT/iceberg, warehouse meshflow).
 
 It reloads the access file when it changes (a revoked token stops working within
 --access-reload), and bounds what clients can hold: connections beyond --max-conns
@@ -118,8 +122,19 @@ func (e *env) serve(ctx context.Context, addr string, o serveOptions) error {
 	s := o.server
 	fmt.Fprintf(e.stdout, "limits:   %d connections at once, %d per client; timeouts: headers %s, request %s, answer %s, idle %s\n",
 		s.MaxConns, s.MaxConnsPerClient, s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout, s.IdleTimeout)
+	fmt.Fprintf(e.stdout, "iceberg:  REST catalog at http://%s%s, warehouse %s\n", ln.Addr(), icebergrest.MountPath, icebergrest.Warehouse)
 	fmt.Fprintf(e.stdout, "catalog on http://%s (JSON under /api/products); Ctrl-C stops it\n", ln.Addr())
-	return catalog.Serve(ctx, ln, cat.Handler(), o.server)
+	return catalog.Serve(ctx, ln, e.serveMux(cat), o.server)
+}
+
+// serveMux is the web catalog with the Iceberg REST catalog beside it under
+// /iceberg, over the same access policy and audit log.
+func (e *env) serveMux(cat *catalog.Catalog) http.Handler {
+	rest := icebergrest.New(cat, &icebergrest.Options{Storage: icebergrest.S3Storage(e.cfg.Warehouse, e.cfg.S3.Endpoint, e.cfg.S3.Region)})
+	mux := http.NewServeMux()
+	mux.Handle("/", cat.Handler())
+	mux.Handle(icebergrest.MountPath+"/", http.StripPrefix(icebergrest.MountPath, rest.Handler()))
+	return mux
 }
 
 // checkPublicURL accepts "" or an absolute http(s) URL.

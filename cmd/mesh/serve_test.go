@@ -65,42 +65,7 @@ func TestServeReloadsTheAccessFile(t *testing.T) {
 	}
 	token = strings.Fields(token)[0]
 
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	served := make(chan error, 1)
-	go func() {
-		served <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--access-reload", "10ms", "--public-url", "https://catalog.example.com"}, pw, pw)
-		pw.Close()
-	}()
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	waitFor := func(prefix string) string {
-		t.Helper()
-		for l := range lines {
-			if i := strings.Index(l, prefix); i >= 0 {
-				return l[i+len(prefix):]
-			}
-		}
-		t.Fatalf("mesh serve ended before printing %q: %v", prefix, <-served)
-		return ""
-	}
-	base := "http://" + strings.Fields(waitFor("catalog on http://"))[0]
-	defer func() {
-		cancel()
-		go func() {
-			for range lines { // whatever it prints while stopping
-			}
-		}()
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
+	base, waitFor := serveMesh(t, "serve", "--addr", "127.0.0.1:0", "--access-reload", "10ms", "--public-url", "https://catalog.example.com")
 
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(header, value string) int {
@@ -134,4 +99,55 @@ func TestServeReloadsTheAccessFile(t *testing.T) {
 	if b, c := get("Authorization", "Bearer "+token), get("Cookie", cookie); b != 401 || c != 401 {
 		t.Fatalf("after the reload: bearer %d, session %d", b, c)
 	}
+}
+
+// serveMesh runs the mesh command args (mesh serve) until the test ends, and returns
+// the catalog's base URL and a function that waits for a line of its output holding
+// prefix and returns what follows prefix.
+func serveMesh(t *testing.T, args ...string) (base string, waitFor func(prefix string) string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	served := make(chan error, 1)
+	go func() {
+		served <- run(ctx, args, pw, pw)
+		pw.Close()
+	}()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var seen []string // lines read while looking for another prefix
+	waitFor = func(prefix string) string {
+		t.Helper()
+		for i, l := range seen {
+			if j := strings.Index(l, prefix); j >= 0 {
+				seen = append(seen[:i:i], seen[i+1:]...)
+				return l[j+len(prefix):]
+			}
+		}
+		for l := range lines {
+			if j := strings.Index(l, prefix); j >= 0 {
+				return l[j+len(prefix):]
+			}
+			seen = append(seen, l)
+		}
+		t.Fatalf("mesh serve ended before printing %q: %v", prefix, <-served)
+		return ""
+	}
+	t.Cleanup(func() {
+		cancel()
+		go func() {
+			for range lines { // whatever it prints while stopping
+			}
+		}()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return "http://" + strings.Fields(waitFor("catalog on http://"))[0], waitFor
 }

@@ -67,6 +67,9 @@ const (
 	PathPage  Path = "page"  // the catalog's HTML pages
 	PathCLI   Path = "cli"   // the mesh command (mesh show, ...)
 	PathQuery Path = "query" // SQL over ports (mesh query)
+	// PathIceberg is the Iceberg REST catalog mesh serve offers engines (DuckDB,
+	// Spark, Trino, PyIceberg) under /iceberg.
+	PathIceberg Path = "iceberg"
 )
 
 // What is the part of a port a read touched; the audit log records it.
@@ -81,6 +84,9 @@ const (
 	// Listing is a restricted product's line in a listing shown with what can quote its
 	// data: its data time and its last run's error and check messages.
 	Listing What = "listing"
+	// Table is a port's Iceberg table metadata — schema, snapshots and the locations of
+	// its data files — handed to an engine that then reads the files itself.
+	Table What = "table"
 )
 
 // Policy maps tokens to principals. The zero value and a nil *Policy know no token,
