@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/catalog/rest"
+	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
+
+	"github.com/meshflow/meshflow/dev/s3server"
 )
 
 // iceberg-go's REST catalog client, written by others against the spec, finds the
@@ -126,4 +131,44 @@ func scan(t *testing.T, cat *rest.Catalog, ns, name string) int64 {
 	}
 	defer data.Release()
 	return data.NumRows()
+}
+
+// With an S3 warehouse, the config of a loaded table is all a reader needs besides its
+// own key: iceberg-go finds the S3-compatible server from it and scans the rows mesh
+// query counts. Nothing the catalog answers holds the mesh's key.
+func TestIcebergGoClientReadsAnS3Warehouse(t *testing.T) {
+	bin := s3server.Bin()
+	if bin == "" {
+		t.Skip("the S3 server bin/versitygw is missing: `make bin/versitygw` builds it (make test does)")
+	}
+	ctx := context.Background()
+	srv, err := s3server.Start(ctx, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	if err := srv.CreateBucket(ctx, "lake"); err != nil {
+		t.Fatal(err)
+	}
+	const warehouse = "s3://lake/warehouse"
+	f := newFixtureOn(t, warehouse,
+		map[string]string{icebergio.S3EndpointURL: srv.Endpoint, icebergio.S3Region: s3server.Region, icebergio.S3AccessKeyID: srv.AccessKey, icebergio.S3SecretAccessKey: srv.SecretKey},
+		&Options{Storage: S3Storage(warehouse, srv.Endpoint, s3server.Region)})
+
+	body := f.raw(t, "/v1/meshflow/namespaces/sales/tables/leads_v1")
+	if strings.Contains(body, srv.SecretKey) || strings.Contains(body, "secret-access-key") || !strings.Contains(body, `"s3.endpoint":"`+srv.Endpoint+`"`) ||
+		!strings.Contains(body, `"metadata-location":"s3://lake/warehouse/`) {
+		t.Fatalf("LoadTableResult of an S3 warehouse:\n%s", body)
+	}
+
+	// The reader brings its own key; the endpoint and region come from the catalog.
+	cat, err := rest.NewCatalog(ctx, "mesh", f.url, rest.WithWarehouseLocation(Warehouse),
+		rest.WithAdditionalProps(iceberg.Properties{icebergio.S3AccessKeyID: srv.AccessKey, icebergio.S3SecretAccessKey: srv.SecretKey}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	if rows, counted := scan(t, cat, "sales", "leads_v1"), f.count(t, "sales.leads_v1"); rows != 3 || counted != 3 {
+		t.Fatalf("iceberg-go read %d rows of sales.leads_v1 from S3, mesh query counts %d, 3 were published", rows, counted)
+	}
 }

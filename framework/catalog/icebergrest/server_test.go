@@ -66,9 +66,16 @@ type fixture struct {
 }
 
 // newFixture publishes the ports through port.Catalog.Publish, the publish activity's
-// own path, into a fresh lake, and serves the REST catalog under MountPath as mesh
-// serve does.
+// own path, into a fresh lake with a local warehouse, and serves the REST catalog
+// under MountPath as mesh serve does.
 func newFixture(t *testing.T, o *Options) *fixture {
+	t.Helper()
+	return newFixtureOn(t, "", nil, o)
+}
+
+// newFixtureOn is newFixture with the warehouse at warehouse ("" = in the lake's
+// directory), reached with the iceberg-go IO properties io.
+func newFixtureOn(t *testing.T, warehouse string, io map[string]string, o *Options) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -77,7 +84,10 @@ func newFixture(t *testing.T, o *Options) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + dir + "/catalog.db", Warehouse: "file://" + dir + "/warehouse"})
+	if warehouse == "" {
+		warehouse = "file://" + dir + "/warehouse"
+	}
+	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + dir + "/catalog.db", Warehouse: warehouse, IOProperties: io})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,6 +200,16 @@ func (f *fixture) do(t *testing.T, method, path, token string, body io.Reader, v
 		}
 	}
 	return resp
+}
+
+// raw is the body of a GET, which must succeed.
+func (f *fixture) raw(t *testing.T, path string) string {
+	t.Helper()
+	var body json.RawMessage
+	if resp := f.do(t, "GET", path, "", nil, &body); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d %s", path, resp.StatusCode, body)
+	}
+	return string(body)
 }
 
 // wantError checks that a request is refused with the spec's ErrorModel of status and type.
