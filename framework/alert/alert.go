@@ -6,7 +6,6 @@
 package alert
 
 import (
-	"context"
 	"time"
 
 	"github.com/meshflow/meshflow/framework/quality"
@@ -33,15 +32,8 @@ type Backfill struct {
 	Domain, Product string
 	Days            int
 	Failed          []string `json:",omitempty"` // the days that did not publish
-	At              time.Time
+	// RerunOf is the backfill whose failed days this one reran (flow.BackfillInput.RerunOf):
+	// its alert is about those days, which this one's outcome replaces.
+	RerunOf string `json:",omitempty"`
+	At      time.Time
 }
-
-// Notifier hands run and backfill outcomes to the alert workflows. A nil Notifier
-// sends nothing.
-type Notifier struct{}
-
-// RunEnded reports a finished run.
-func (n *Notifier) RunEnded(ctx context.Context, r Run) error { return nil }
-
-// BackfillEnded reports a finished backfill.
-func (n *Notifier) BackfillEnded(ctx context.Context, b Backfill) error { return nil }

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/meshflow/meshflow/framework/access"
+	"github.com/meshflow/meshflow/framework/alert"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
@@ -313,7 +314,10 @@ type Detail struct {
 	// FailingRows are, for each check that failed or warned in the newest run that ran
 	// checks, the offending rows that run kept and the SQL that finds them all.
 	FailingRows []FailingRows `json:"failing_rows,omitempty"`
-	Inputs      []string      `json:"inputs"`
+	// Alerts are the product's open alerts (package alert), as its alert workflow
+	// last wrote them to the lake.
+	Alerts []alert.Alert `json:"alerts"`
+	Inputs []string      `json:"inputs"`
 	// RawInputs are the landed source streams among Inputs, with how each is read.
 	RawInputs  []RawInput       `json:"raw_inputs,omitempty"`
 	InputsRead map[string]int64 `json:"inputs_read,omitempty"` // port → snapshot id the current snapshot was computed from
@@ -406,6 +410,9 @@ func (c *Catalog) Show(ctx context.Context, name string, sampleRows int) (Detail
 	}
 	if err := c.reveal(ctx, d, p, sampleRows, &det); err != nil {
 		return det, err
+	}
+	if det.Alerts, err = openAlerts(ctx, c.Lake, d, p); err != nil {
+		return Detail{}, err
 	}
 	det.ExampleQuery = query.Example(d, p)
 	runs, _ := c.runs(ctx, d.Name, p.Name, historyRuns)

@@ -21,6 +21,7 @@ type Domain struct {
 	Name        string // lower_snake, e.g. "marketing"
 	Owner       string // the owning team, e.g. "marketing-analytics"
 	Contact     string // where consumers ask questions (e-mail, chat channel)
+	Alerts      Alerts // its products' alert rules unless a product changes them; zero = the framework's
 	Description string
 	Products    []Product
 	// Sources are connectors this domain alone uses, kept in its own folder (a spec
@@ -55,6 +56,7 @@ type Product struct {
 	UseCases    []string
 	Owner       string // defaults to the domain's owner
 	Tags        []string
+	Alerts      Alerts // changes to its domain's alert rules; zero = the domain's
 
 	// Version is the port's semantic version. The major number names the Iceberg
 	// table (<product>_v<major>); minor and patch versions evolve it in place.

@@ -30,6 +30,7 @@ func (d Domain) Validate() error {
 			problems = append(problems, fmt.Errorf("product %s.%s: %w", d.Name, p.Name, err))
 		}
 	}
+	problems = append(problems, d.alertProblems()...)
 	if len(problems) > 0 {
 		return errs.E(errs.Invalid, "declare domain "+d.Name, errors.Join(problems...))
 	}

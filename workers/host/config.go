@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshflow/meshflow/framework/alert"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/source"
 )
@@ -36,6 +37,7 @@ type Config struct {
 	TemporalAuth TemporalAuth // MESHFLOW_TEMPORAL_TLS*, MESHFLOW_TEMPORAL_API_KEY
 	AccessFile   string       // MESHFLOW_ACCESS_FILE: who may read restricted ports [<lake>/access.yaml for a local lake]
 	Token        string       // MESHFLOW_TOKEN or _FILE: this caller's token for restricted ports (mesh show); a secret
+	Alerts       alert.Config // MESHFLOW_ALERTS_*, MESHFLOW_TEMPORAL_UI_URL, MESHFLOW_CATALOG_PUBLIC_URL (alerts.go)
 	// ModelsDir, when set (mesh dev in a checkout; no variable sets it), is the
 	// repository whose domains/ model files, as saved, each run starts from instead of
 	// the ones built in (mesh.Mesh.FromDisk), and whose source spec files each landing
@@ -91,6 +93,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if c.TemporalAuth, err = readTemporalAuth(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.Alerts, err = readAlerts(getenv, c.Namespace); err != nil {
 		return Config{}, err
 	}
 	return c, c.fill()

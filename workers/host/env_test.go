@@ -84,6 +84,8 @@ func TestVarDefaultsAreTheCodes(t *testing.T) {
 		"MESHFLOW_TEMPORAL_TLS":        strconv.FormatBool(c.TemporalAuth.TLS),
 		"MESHFLOW_LOG_LEVEL":           c.LogLevel,
 		"MESHFLOW_WORKER_STOP_TIMEOUT": c.StopTimeout.String(),
+		"MESHFLOW_TEMPORAL_UI_URL":     c.Alerts.TemporalUI,
+		"MESHFLOW_CATALOG_PUBLIC_URL":  c.Alerts.CatalogURL,
 	}
 	if c.Lake != abs {
 		t.Errorf("default lake = %s, want %s", c.Lake, abs)

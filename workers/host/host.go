@@ -8,6 +8,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/meshflow/meshflow/framework/alert"
+	"github.com/meshflow/meshflow/framework/catalog"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/lake"
@@ -98,6 +100,10 @@ func Start(c Config, m mesh.Mesh, cl client.Client, stores *Stores, log zerolog.
 		acts.Declared = func() mesh.Mesh { saved, _ := m.FromDisk(dir); return saved }
 		reloadSpecs(dir, c, sources, log)
 	}
+	// Alerts judge freshness as the catalog shows it; the catalog's freshness follows
+	// each product's inputs.
+	cat := &catalog.Catalog{Mesh: m, Ports: stores.Ports, Lake: stores.Lake}
+	alerts := alert.New(cl, m, stores.Lake, c.Alerts, &alert.Options{Freshness: cat.AlertFreshness, Log: log})
 	wf := &flow.Workflows{Mesh: m}
 	var workers []worker.Worker
 	stop = func() {
@@ -111,11 +117,16 @@ func Start(c Config, m mesh.Mesh, cl client.Client, stores *Stores, log zerolog.
 		}
 		w := worker.New(cl, d.TaskQueue(), worker.Options{WorkerStopTimeout: c.StopTimeout})
 		flow.Register(w, wf, acts, d)
+		alert.Register(w, alerts)
 		if err := w.Start(); err != nil {
 			stop()
 			return nil, errs.E(errs.Internal, "start worker for "+d.Name, err)
 		}
 		workers = append(workers, w)
+		if err := watchFreshness(alerts, d); err != nil {
+			stop()
+			return nil, err
+		}
 		log.Info().Str("domain", d.Name).Str("task_queue", d.TaskQueue()).Int("products", len(d.Products)).Msg("hosting domain")
 	}
 	if len(workers) == 0 {
