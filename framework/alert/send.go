@@ -124,7 +124,7 @@ func (n *Notifier) post(ctx context.Context, to string, body []byte, h http.Head
 		if errors.As(err, &ue) {
 			err = ue.Err // a url.Error quotes the URL, token and all
 		}
-		return errs.E(errs.Transient, "", err)
+		return errs.Errorf(errs.Transient, "", "no answer: %v", err)
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 200))

@@ -51,11 +51,13 @@ const (
 
 // Register puts the alert workflows and their activities on a domain's worker; every
 // domain worker registers them, as each product's alerts run on its domain's task
-// queue.
-func Register(w worker.Registry, n *Notifier) {
+// queue. A registry of workflows alone (a replayer) gets the workflows.
+func Register(w worker.WorkflowRegistry, n *Notifier) {
 	w.RegisterWorkflowWithOptions(n.productAlerts, workflow.RegisterOptions{Name: WorkflowName})
 	w.RegisterWorkflowWithOptions(n.watchFreshness, workflow.RegisterOptions{Name: FreshnessWorkflowName})
-	w.RegisterActivityWithOptions(&Activities{n: n}, activity.RegisterOptions{Name: "alert."})
+	if acts, ok := w.(worker.ActivityRegistry); ok {
+		acts.RegisterActivityWithOptions(&Activities{n: n}, activity.RegisterOptions{Name: "alert."})
+	}
 }
 
 // productAlerts keeps one product's alerts: it applies each event signalled to it,
