@@ -38,7 +38,6 @@ type Config struct {
 
 	TemporalUI string // MESHFLOW_TEMPORAL_UI_URL: the Temporal UI, for run links [DefaultTemporalUI]
 	CatalogURL string // MESHFLOW_CATALOG_PUBLIC_URL: the web catalog (mesh serve), for product links [DefaultCatalogURL]
-	Namespace  string // the Temporal namespace, in run links
 
 	// Retry is how a notification is retried while its receiver is down: from
 	// RetryInterval, doubling, to RetryMaxInterval, until it answers [DefaultRetryInterval,
@@ -109,9 +108,6 @@ func yamlLine(err error) string {
 func (c Config) WithDefaults() Config {
 	c.TemporalUI = strings.TrimRight(or(c.TemporalUI, DefaultTemporalUI), "/")
 	c.CatalogURL = strings.TrimRight(or(c.CatalogURL, DefaultCatalogURL), "/")
-	if c.Namespace == "" {
-		c.Namespace = "default"
-	}
 	if c.RetryInterval <= 0 {
 		c.RetryInterval = DefaultRetryInterval
 	}

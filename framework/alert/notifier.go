@@ -26,6 +26,7 @@ type Notifier struct {
 	fresh  FreshnessFunc
 	log    zerolog.Logger
 	http   *http.Client
+	ns     string // the Temporal namespace, in run links
 	// eventsPerRun is eventsPerRun; tests lower it to see the workflow continue as new.
 	eventsPerRun int
 }
@@ -42,6 +43,8 @@ type Options struct {
 	// says at once whether the product is fresh again.
 	Freshness FreshnessFunc
 	Log       zerolog.Logger
+	// Namespace is the Temporal namespace, for run links ["default"].
+	Namespace string
 	// HTTPClient sends the webhooks [one with a 30 s timeout].
 	HTTPClient *http.Client
 }
@@ -56,7 +59,11 @@ func New(c client.Client, m mesh.Mesh, l *lake.Lake, cfg Config, o *Options) *No
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &Notifier{client: c, mesh: m, lake: l, cfg: cfg.WithDefaults(), fresh: o.Freshness, log: o.Log, http: hc, eventsPerRun: eventsPerRun}
+	ns := o.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	return &Notifier{client: c, mesh: m, lake: l, cfg: cfg.WithDefaults(), fresh: o.Freshness, log: o.Log, http: hc, ns: ns, eventsPerRun: eventsPerRun}
 }
 
 // RunEnded reports a finished run (every status, "waiting" included).
@@ -118,7 +125,7 @@ func (n *Notifier) RunURL(workflowID, runID string) string {
 	if workflowID == "" {
 		return ""
 	}
-	u := n.cfg.TemporalUI + "/namespaces/" + url.PathEscape(n.cfg.Namespace) + "/workflows/" + url.PathEscape(workflowID)
+	u := n.cfg.TemporalUI + "/namespaces/" + url.PathEscape(n.ns) + "/workflows/" + url.PathEscape(workflowID)
 	if runID != "" {
 		u += "/" + url.PathEscape(runID)
 	}

@@ -253,3 +253,18 @@ func TestOwnersRouteReplacesGlobalChannels(t *testing.T) {
 		t.Errorf("marketing's channels = %v, want slack and e-mail", got)
 	}
 }
+
+// TestLinksPointIntoTheNamespaceAndCatalog: a run link is its history in the
+// configured UI and namespace; a product link its catalog page.
+func TestLinksPointIntoTheNamespaceAndCatalog(t *testing.T) {
+	n := New(nil, mesh.Mesh{}, nil, Config{TemporalUI: "https://temporal.example.com/", CatalogURL: "https://catalog.example.com"}, &Options{Namespace: "mesh-prod"})
+	if got := n.RunURL("marketing.crm_contacts/current", "0f9c"); got != "https://temporal.example.com/namespaces/mesh-prod/workflows/marketing.crm_contacts%2Fcurrent/0f9c/history" {
+		t.Errorf("run link = %s", got)
+	}
+	if got := n.CatalogURL("marketing", "crm_contacts"); got != "https://catalog.example.com/products/marketing.crm_contacts" {
+		t.Errorf("catalog link = %s", got)
+	}
+	if got := New(nil, mesh.Mesh{}, nil, Config{}, nil).RunURL("x", ""); got != DefaultTemporalUI+"/namespaces/default/workflows/x/history" {
+		t.Errorf("default run link = %s", got)
+	}
+}

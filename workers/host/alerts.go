@@ -24,9 +24,8 @@ var alertVars = []source.Var{
 	{Name: "MESHFLOW_CATALOG_PUBLIC_URL", Default: "`" + alert.DefaultCatalogURL + "`", Doc: "where people reach the web catalog (`mesh serve`), for the product links in alerts"},
 }
 
-// readAlerts reads the alert variables; namespace is the Temporal namespace run links
-// point into.
-func readAlerts(getenv func(string) string, namespace string) (alert.Config, error) {
+// readAlerts reads the alert variables.
+func readAlerts(getenv func(string) string) (alert.Config, error) {
 	c := alert.Config{
 		SMTP: alert.SMTP{
 			Addr: getenv("MESHFLOW_ALERTS_SMTP_ADDR"), User: getenv("MESHFLOW_ALERTS_SMTP_USER"),
@@ -34,7 +33,6 @@ func readAlerts(getenv func(string) string, namespace string) (alert.Config, err
 		},
 		TemporalUI: getenv("MESHFLOW_TEMPORAL_UI_URL"),
 		CatalogURL: getenv("MESHFLOW_CATALOG_PUBLIC_URL"),
-		Namespace:  namespace,
 	}
 	for _, secret := range []struct {
 		name string

@@ -24,7 +24,6 @@ func TestAlertsConfigFromEnvAndSecretFiles(t *testing.T) {
 	}
 	env := map[string]string{
 		"MESHFLOW_LAKE":                       dir,
-		"MESHFLOW_TEMPORAL_NAMESPACE":         "mesh-prod",
 		"MESHFLOW_ALERTS_SLACK_URL_FILE":      write("slack", "https://hooks.slack.com/services/T0/B0/slack-secret-1\n"),
 		"MESHFLOW_ALERTS_WEBHOOK_URL":         "https://alerts.example.com/meshflow",
 		"MESHFLOW_ALERTS_WEBHOOK_SECRET_FILE": write("hmac", "hmac-secret-2\n"),
@@ -44,7 +43,7 @@ func TestAlertsConfigFromEnvAndSecretFiles(t *testing.T) {
 	a := c.Alerts
 	if a.SlackURL != "https://hooks.slack.com/services/T0/B0/slack-secret-1" || a.WebhookSecret != "hmac-secret-2" || a.SMTP.Password != "smtp-secret-3" ||
 		!slices.Equal(a.SMTP.To, []string{"oncall@example.com", "data@example.com"}) || a.Owners["marketing-analytics"].EmailTo[0] != "marketing-data@example.com" ||
-		a.TemporalUI != "https://temporal.example.com" || a.CatalogURL != "https://catalog.example.com" || a.Namespace != "mesh-prod" {
+		a.TemporalUI != "https://temporal.example.com" || a.CatalogURL != "https://catalog.example.com" {
 		t.Errorf("alerts = %#v: %+v", a, a.SMTP)
 	}
 	if got := a.Channels("marketing-analytics"); !slices.Equal(got, []alert.Channel{alert.Slack, alert.Webhook, alert.Email}) {

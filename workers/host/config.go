@@ -95,7 +95,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if c.TemporalAuth, err = readTemporalAuth(getenv); err != nil {
 		return Config{}, err
 	}
-	if c.Alerts, err = readAlerts(getenv, c.Namespace); err != nil {
+	if c.Alerts, err = readAlerts(getenv); err != nil {
 		return Config{}, err
 	}
 	return c, c.fill()

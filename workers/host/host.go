@@ -103,7 +103,7 @@ func Start(c Config, m mesh.Mesh, cl client.Client, stores *Stores, log zerolog.
 	// Alerts judge freshness as the catalog shows it; the catalog's freshness follows
 	// each product's inputs.
 	cat := &catalog.Catalog{Mesh: m, Ports: stores.Ports, Lake: stores.Lake}
-	alerts := alert.New(cl, m, stores.Lake, c.Alerts, &alert.Options{Freshness: cat.AlertFreshness, Log: log})
+	alerts := alert.New(cl, m, stores.Lake, c.Alerts, &alert.Options{Freshness: cat.AlertFreshness, Namespace: c.Namespace, Log: log})
 	wf := &flow.Workflows{Mesh: m}
 	var workers []worker.Worker
 	stop = func() {
