@@ -1,7 +1,9 @@
 package alert
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/mail"
 	"net/url"
 	"slices"
@@ -86,7 +88,7 @@ func ParseOwners(b []byte) (map[string]Route, error) {
 	var out map[string]Route
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
 	dec.KnownFields(true)
-	if err := dec.Decode(&out); err != nil && err.Error() != "EOF" {
+	if err := dec.Decode(&out); err != nil && !errors.Is(err, io.EOF) {
 		// yaml quotes the offending line, which may hold a URL with its token.
 		return nil, errs.Errorf(errs.Invalid, "configure alerts", "MESHFLOW_ALERTS_OWNERS is not YAML mapping each owner to slack_url, webhook_url and email_to (%s)", yamlLine(err))
 	}

@@ -131,7 +131,7 @@ func (s *State) Apply(ev Event) bool {
 		}
 	}
 	j := judge{s: s, ev: ev, ref: ev.Domain + "." + ev.Product}
-	before := fmt.Sprint(s.Open)
+	before := fmt.Sprint(s.Open) // a deep copy to compare with: judging changes alerts in place
 	for _, a := range slices.Clone(s.Open) {
 		if !ev.Policy.Has(a.Rule) {
 			j.resolve(a.Rule, "the "+string(a.Rule)+" rule was turned off", "")

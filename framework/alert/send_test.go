@@ -252,6 +252,9 @@ func TestOwnersRouteReplacesGlobalChannels(t *testing.T) {
 	if got := c.Channels("marketing"); len(got) != 2 {
 		t.Errorf("marketing's channels = %v, want slack and e-mail", got)
 	}
+	if o, err := ParseOwners([]byte("\n")); err != nil || o != nil {
+		t.Errorf("an empty owners file: %v, %v", o, err)
+	}
 }
 
 // TestLinksPointIntoTheNamespaceAndCatalog: a run link is its history in the
