@@ -387,6 +387,9 @@ func TestAlertsReachTheOwnerOnTheDevServer(t *testing.T) {
 	}
 	var retrying []string
 	for _, pa := range desc.GetPendingActivities() {
+		if pa.GetAttempt() == 1 {
+			continue // an e-mail's delivery, completing
+		}
 		msg := pa.GetLastFailure().GetMessage()
 		retrying = append(retrying, msg)
 		assertNoSecret(t, "a retried delivery's failure", msg)

@@ -68,46 +68,39 @@ func New(c client.Client, m mesh.Mesh, l *lake.Lake, cfg Config, o *Options) *No
 
 // RunEnded reports a finished run (every status, "waiting" included).
 func (n *Notifier) RunEnded(ctx context.Context, r Run) error {
-	if n == nil {
-		return nil
-	}
-	d, p, err := n.find(r.Domain, r.Product)
-	if err != nil {
-		return err
-	}
-	ev := n.event(d, p, r.At)
-	ev.ID = "run " + r.WorkflowID + " " + r.RunID
-	ev.RunURL = n.RunURL(r.WorkflowID, r.RunID)
-	ev.Run = &r
-	if n.fresh != nil && (r.Status == StatusPublished || r.Status == StatusUnchanged) {
+	return n.report(ctx, r.Domain, r.Product, r.At, func(ev *Event) {
+		ev.ID = "run " + r.WorkflowID + " " + r.RunID
+		ev.RunURL = n.RunURL(r.WorkflowID, r.RunID)
+		ev.Run = &r
+		if n.fresh == nil || (r.Status != StatusPublished && r.Status != StatusUnchanged) {
+			return
+		}
 		// A publish usually makes the product fresh again: say so now, not at the next
 		// evaluation. (Its inputs may still hold it back: the catalog knows.)
-		if f, err := n.fresh(ctx, d.Name, p.Name); err == nil {
+		if f, err := n.fresh(ctx, r.Domain, r.Product); err == nil {
 			ev.Freshness = &f
 		} else {
 			n.log.Warn().Err(err).Str("product", r.Domain+"."+r.Product).Msg("alerts: freshness after the run not known; the next evaluation says it")
 		}
-	}
-	return n.signal(ctx, d, p, ev)
+	})
 }
 
 // BackfillEnded reports a finished backfill.
 func (n *Notifier) BackfillEnded(ctx context.Context, b Backfill) error {
-	if n == nil {
-		return nil
-	}
-	d, p, err := n.find(b.Domain, b.Product)
-	if err != nil {
-		return err
-	}
-	ev := n.event(d, p, b.At)
-	ev.ID = "backfill " + b.ID + " " + ev.At.Format(time.RFC3339Nano)
-	ev.Backfill = &b
-	return n.signal(ctx, d, p, ev)
+	return n.report(ctx, b.Domain, b.Product, b.At, func(ev *Event) {
+		ev.ID = "backfill " + b.ID + " " + ev.At.Format(time.RFC3339Nano)
+		ev.Backfill = &b
+	})
 }
 
 // FreshnessSeen reports a product's freshness, as the periodic evaluation does.
 func (n *Notifier) FreshnessSeen(ctx context.Context, domain, product string, f Freshness, at time.Time) error {
+	return n.report(ctx, domain, product, at, func(ev *Event) { ev.Freshness = &f })
+}
+
+// report signals the product's alert workflow an event of what happened at at,
+// which fill completes.
+func (n *Notifier) report(ctx context.Context, domain, product string, at time.Time, fill func(*Event)) error {
 	if n == nil {
 		return nil
 	}
@@ -116,7 +109,7 @@ func (n *Notifier) FreshnessSeen(ctx context.Context, domain, product string, f 
 		return err
 	}
 	ev := n.event(d, p, at)
-	ev.Freshness = &f
+	fill(&ev)
 	return n.signal(ctx, d, p, ev)
 }
 

@@ -81,7 +81,9 @@ func (n *Notifier) productAlerts(ctx workflow.Context, in Input) error {
 		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
 	})
 	var senders []Channel
-	inFlight, stopping := 0, false
+	// saving holds new deliveries back until the lake has the alerts they are about:
+	// whoever gets one and runs `mesh alerts` sees it.
+	inFlight, stopping, saving := 0, false, false
 	send := func(ch Channel) {
 		if slices.Contains(senders, ch) {
 			return
@@ -89,7 +91,7 @@ func (n *Notifier) productAlerts(ctx workflow.Context, in Input) error {
 		senders = append(senders, ch)
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			for {
-				err := workflow.Await(ctx, func() bool { return stopping || s.next(ch) != nil })
+				err := workflow.Await(ctx, func() bool { return stopping || !saving && s.next(ch) != nil })
 				if err != nil || stopping {
 					return
 				}
@@ -105,12 +107,14 @@ func (n *Notifier) productAlerts(ctx workflow.Context, in Input) error {
 		})
 	}
 	apply := func(ev Event) error {
+		saving = true
 		if s.Apply(ev) {
 			f := File{Domain: s.Domain, Product: s.Product, Open: s.Open, Updated: ev.At}
 			if err := workflow.ExecuteActivity(saveCtx, saveActivity, f).Get(ctx, nil); err != nil {
 				return err
 			}
 		}
+		saving = false
 		for _, d := range s.Outbox {
 			send(d.Channel)
 		}
