@@ -69,7 +69,9 @@ func New(c client.Client, m mesh.Mesh, l *lake.Lake, cfg Config, o *Options) *No
 // RunEnded reports a finished run (every status, "waiting" included).
 func (n *Notifier) RunEnded(ctx context.Context, r Run) error {
 	return n.report(ctx, r.Domain, r.Product, r.At, func(ev *Event) {
-		ev.ID = "run " + r.WorkflowID + " " + r.RunID
+		if r.RunID != "" { // a run reported twice (its activity retried) counts once
+			ev.ID = "run " + r.WorkflowID + " " + r.RunID + " " + r.Partition
+		}
 		ev.RunURL = n.RunURL(r.WorkflowID, r.RunID)
 		ev.Run = &r
 		if n.fresh == nil || (r.Status != StatusPublished && r.Status != StatusUnchanged) {

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/mocks"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -103,5 +106,45 @@ func TestWorkflowRetriesADownReceiverAndContinuesAsNewWithItsOutbox(t *testing.T
 	}
 	if saved == 0 {
 		t.Error("the open alerts were never written to the lake")
+	}
+}
+
+// TestNotifierSignalsTheProductsWorkflowOnItsDomainQueue: a run's end is signalled to
+// alerts/<domain>.<product> on meshflow.<domain>, started if need be, with the
+// product's rules, owner and channels; a run reported twice carries the same event
+// id (the workflow counts it once), another run another.
+func TestNotifierSignalsTheProductsWorkflowOnItsDomainQueue(t *testing.T) {
+	c := &mocks.Client{}
+	var sent []Event
+	c.On("SignalWithStartWorkflow", mock.Anything, "alerts/shop.orders", SignalName, mock.Anything, mock.Anything, WorkflowName, mock.Anything).
+		Run(func(args mock.Arguments) {
+			sent = append(sent, args.Get(3).(Event))
+			if o := args.Get(4).(client.StartWorkflowOptions); o.TaskQueue != "meshflow.shop" || o.ID != "alerts/shop.orders" {
+				t.Errorf("started with %+v", o)
+			}
+		}).Return(nil, nil)
+	shop := mesh.Domain{Name: "shop", Owner: "shop-team", Alerts: mesh.Alerts{WarnStreak: 2}, Products: []mesh.Product{{Name: "orders", Classification: mesh.Restricted}}}
+	n := New(c, mesh.Mesh{Domains: []mesh.Domain{shop}}, nil, Config{SlackURL: "https://hooks.example.com/x"}, nil)
+	ctx := context.Background()
+	run := Run{Domain: "shop", Product: "orders", WorkflowID: "shop.orders/current", RunID: "r1", Status: StatusFailed}
+	for _, r := range []Run{run, run, {Domain: "shop", Product: "orders", WorkflowID: "shop.orders/current", RunID: "r2", Status: StatusFailed}} {
+		if err := n.RunEnded(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sent) != 3 || sent[0].ID == "" || sent[0].ID != sent[1].ID || sent[2].ID == sent[0].ID {
+		t.Fatalf("event ids %q, want a retried report to repeat its id and another run to have its own", []string{sent[0].ID, sent[1].ID, sent[2].ID})
+	}
+	ev := sent[0]
+	if ev.Owner != "shop-team" || !ev.Restricted || ev.Policy.WarnStreak != 2 || len(ev.Channels) != 1 || ev.Channels[0] != Slack ||
+		ev.RunURL != DefaultTemporalUI+"/namespaces/default/workflows/shop.orders%2Fcurrent/r1/history" || ev.CatalogURL != DefaultCatalogURL+"/products/shop.orders" {
+		t.Errorf("event = %+v", ev)
+	}
+	if err := n.RunEnded(ctx, Run{Domain: "shop", Product: "nope"}); err == nil || !strings.Contains(err.Error(), "shop.nope") {
+		t.Errorf("an undeclared product: %v", err)
+	}
+	var none *Notifier
+	if err := none.RunEnded(ctx, run); err != nil {
+		t.Errorf("a nil Notifier: %v", err)
 	}
 }
