@@ -146,7 +146,7 @@ func printDetail(w io.Writer, d catalog.Detail) {
 	if d.Contact != "" {
 		p(" <%s>", d.Contact)
 	}
-	p("\nClassification: %s\nCadence:        %s\nPrimary key:    %s\n", d.Classification, d.Cadence, strings.Join(d.PrimaryKey, ", "))
+	p("\nClassification: %s\nRuns:           %s\nPrimary key:    %s\n", d.Classification, d.Trigger, strings.Join(d.PrimaryKey, ", "))
 	if len(d.AllowedGroups) > 0 {
 		p("Readable by:    the groups %s (reads are audited: mesh audit)\n", strings.Join(d.AllowedGroups, ", "))
 	}
@@ -195,6 +195,9 @@ func printDetail(w io.Writer, d catalog.Detail) {
 	}
 	if r := d.LastRun; r != nil {
 		p("Last run:  %s at %s (%s)\n", r.Status, r.FinishedAt.UTC().Format(time.RFC3339), r.WorkflowID)
+		if r.Trigger != "" {
+			p("  started by %s\n", query.Printable(r.Trigger))
+		}
 		for _, w := range r.Warnings {
 			p("  warning: %s\n", query.Printable(w))
 		}

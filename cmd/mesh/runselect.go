@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -50,7 +51,24 @@ func (e *env) runSelection(ctx context.Context, sel mesh.Selection, in flow.RunI
 	all := sel.All()
 	fmt.Fprintf(e.stdout, "mesh run %s: %s in %s, each on its domain's task queue\n",
 		strings.Join(sel.Selectors, " "), plural(len(all), "product"), plural(len(sel.Levels), "level"))
+	// The selection runs its products itself, in order: their inputs' ends must not
+	// start them a second time through their triggers.
+	var downstream []string
+	for _, s := range all {
+		in.CallerRuns = append(in.CallerRuns, s.Ref().String())
+	}
+	for _, s := range all {
+		for _, t := range e.mesh.TriggeredBy(s.Ref()) {
+			if r := t.Ref().String(); !slices.Contains(in.CallerRuns, r) && !slices.Contains(downstream, r) {
+				downstream = append(downstream, r)
+			}
+		}
+	}
 	outcomes := runInOrder(ctx, sel, in, e.stdout, e.selectedRunner(c))
+	if len(downstream) > 0 {
+		fmt.Fprintf(e.stdout, "downstream, run by their inputs' publishes (or waiting, named, while one failed): %s (workflows trigger/<product> in the Temporal UI, runs with MeshTrigger = 'inputs')\n",
+			strings.Join(downstream, ", "))
+	}
 	return finish(ctx, e.stdout, sel, in, outcomes)
 }
 

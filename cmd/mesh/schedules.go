@@ -67,6 +67,15 @@ func (e *env) schedulesApply(ctx context.Context) error {
 	for _, id := range res.Deleted {
 		fmt.Fprintf(e.stdout, "  - %s\n", id)
 	}
+	var byInputs []string
+	for _, en := range e.mesh.Products() {
+		if en.Product.OnInputs() {
+			byInputs = append(byInputs, en.Ref().String())
+		}
+	}
+	if len(byInputs) > 0 {
+		fmt.Fprintf(e.stdout, "no schedule for %d products run when their inputs publish: %s\n", len(byInputs), strings.Join(byInputs, ", "))
+	}
 	return nil
 }
 
@@ -100,6 +109,11 @@ func (e *env) schedulesList(ctx context.Context, asJSON bool) error {
 			c = strings.Join(s.Cron, " ") + " (product no longer declared)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", s.ID, c, s.Paused, next)
+	}
+	for _, en := range e.mesh.Products() {
+		if en.Product.OnInputs() {
+			fmt.Fprintf(tw, "(none: %s)\t%s\t-\t-\n", en.Ref(), en.Product.TriggerText())
+		}
 	}
 	return tw.Flush()
 }

@@ -54,7 +54,7 @@ func TestMeshTest(t *testing.T) {
 			"    + 2026-03-30  co_acme      50.0        1          500.0                 1           0       2026-01-01     150.0                       0\n" +
 			"    - 2026-03-30  co_acme      50.0        1          500.0                 1           0       2026-04-01     50.0                        0\n",
 		"ok   metrics.revenue_engagement_weekly/year_over_year_by_iso_week (",
-		"mesh: test: 1 of 3 model tests failed",
+		"mesh: test: 1 of 4 model tests failed",
 	} {
 		if !strings.Contains(out.String()+errOut.String(), want) {
 			t.Errorf("mesh test metrics printed\n%s%s\nwant\n%s", out.String(), errOut.String(), want)

@@ -88,7 +88,11 @@ func {{.Func}}() mesh.Product {
 {{- end}}
 		Checks:         []mesh.Check{mesh.RowCount(1, 0).Describe("TODO: the checks that say the data is right.")},
 		Freshness:      mesh.Freshness{ {{- if .Freshness}}Column: {{.Freshness}}, {{end}}WarnAfter: 26 * time.Hour, FailAfter: 50 * time.Hour},
+{{- if .Raw}}
 		Cadence:        "@daily",
+{{- else}}
+		// No Cadence: it reads only another product, so it runs when that one publishes.
+{{- end}}
 	}
 }
 `))
@@ -143,7 +147,7 @@ func (r Repo) NewProduct(domain, name string, in Input) ([]string, error) {
 	data := map[string]any{
 		"Package": filepath.Base(dir), "Domain": domain, "Name": name, "QName": quote(name), "Func": fn,
 		"Input": inputExpr, "Columns": cols, "Types": columnTypes, "PrimaryKey": quotedList(in.PrimaryKey),
-		"Classification": classifications[class], "AllowedGroups": quotedList(in.AllowedGroups),
+		"Classification": classifications[class], "AllowedGroups": quotedList(in.AllowedGroups), "Raw": in.Input.IsRaw(),
 	}
 	if in.Freshness != "" {
 		data["Freshness"] = quote(in.Freshness)

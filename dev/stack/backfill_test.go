@@ -48,13 +48,18 @@ func TestBackfillRerunFailedEqualsACleanBackfill(t *testing.T) {
 		t.Fatalf("clean backfill: %v", s.Totals)
 	}
 	want := rowSetHash(t, clean, traffic)
+	// The backfill's days ran their consumers (marketing.channel_daily, partitioned the
+	// same way, and metrics.revenue_engagement_weekly): let them end on this lake.
+	waitTriggers(t, ctx, st, "marketing.channel_daily", "metrics.revenue_engagement_weekly")
 	stop()
 
-	// The faulty run's mesh has a consumer partitioned the same way, to see what a
-	// downstream backfill does with days its input failed.
-	mm, consumer := withDailyConsumer(m)
+	// channel_daily shows what a downstream backfill does with days its input failed.
+	_, consumer, err := m.Find("marketing.channel_daily")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg, faulty := openLake(t, ctx, st, t.TempDir())
-	stop = startWorker(t, st, cfg, mm, faulty)
+	stop = startWorker(t, st, cfg, m, faulty)
 	defer stop()
 	failing := []string{day(7), day(5)}
 	sandbox.Get[*sbga.API](st.Sandbox).FailDays(failing...)
@@ -75,6 +80,7 @@ func TestBackfillRerunFailedEqualsACleanBackfill(t *testing.T) {
 	}
 
 	// Downstream, the days whose input failed fail too, saying why; the others publish.
+	waitTriggers(t, ctx, st, "marketing.channel_daily", "metrics.revenue_engagement_weekly")
 	down := backfill(t, ctx, st, d, consumer, from, to)
 	if down.Totals[flow.StateSucceeded] != 3 || down.Totals[flow.StateFailed] != 2 {
 		t.Fatalf("downstream backfill: %v", down.Totals)
@@ -106,29 +112,16 @@ func TestBackfillRerunFailedEqualsACleanBackfill(t *testing.T) {
 	}
 }
 
-// withDailyConsumer adds marketing.channel_daily, a product partitioned by day that
-// reads marketing.web_traffic, to a copy of m.
-func withDailyConsumer(m mesh.Mesh) (mesh.Mesh, mesh.Product) {
-	out := mesh.Mesh{Domains: slices.Clone(m.Domains)}
-	consumer := mesh.Product{
-		Name: "channel_daily", Description: "Sessions per channel and day.", Version: "1.0.0",
-		Inputs:      []mesh.Input{mesh.FromProduct("marketing", "web_traffic")},
-		Model:       "SELECT date, channel, sum(sessions) AS sessions FROM marketing.web_traffic GROUP BY date, channel",
-		PartitionBy: "date",
-		Schema: []mesh.Column{
-			{Name: "date", Type: mesh.Date, Required: true, Doc: "day"},
-			{Name: "channel", Type: mesh.String, Doc: "channel"},
-			{Name: "sessions", Type: mesh.Int64, Doc: "sessions"},
-		},
-		PrimaryKey: []string{"date", "channel"}, Classification: mesh.Internal,
-		Freshness: mesh.Freshness{WarnAfter: time.Hour, FailAfter: 2 * time.Hour}, Cadence: "@daily",
-	}
-	for i := range out.Domains {
-		if out.Domains[i].Name == "marketing" {
-			out.Domains[i].Products = append(slices.Clone(out.Domains[i].Products), consumer)
+// waitTriggers waits for the trigger workflows of the named products (started by the
+// runs that just ended) to end, and with them the runs they started.
+func waitTriggers(t *testing.T, ctx context.Context, st *stack.Stack, products ...string) {
+	t.Helper()
+	for _, name := range products {
+		dom, prod, _ := strings.Cut(name, ".")
+		if err := st.Client.GetWorkflow(ctx, flow.TriggerWorkflowID(dom, prod), "").Get(ctx, nil); err != nil {
+			t.Fatalf("trigger of %s: %v", name, err)
 		}
 	}
-	return out, consumer
 }
 
 func backfill(t *testing.T, ctx context.Context, st *stack.Stack, d mesh.Domain, p mesh.Product, from, to string) flow.BackfillStatus {

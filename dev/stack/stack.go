@@ -224,9 +224,14 @@ func RunAll(ctx context.Context, c client.Client, m mesh.Mesh, report func(mesh.
 		return nil, err
 	}
 	failed := map[string]error{}
+	// Every product runs here, in order: none is started again by an input's publish.
+	var all []string
+	for _, e := range order {
+		all = append(all, e.Ref().String())
+	}
 	for _, e := range order {
 		var res flow.RunResult
-		run, err := flow.StartRun(ctx, c, e.Domain, e.Product, flow.RunInput{})
+		run, err := flow.StartRun(ctx, c, e.Domain, e.Product, flow.RunInput{CallerRuns: all})
 		if err == nil {
 			err = run.Get(ctx, &res)
 		}

@@ -91,7 +91,6 @@ func emailAudit() mesh.Product {
 				Describe("An open of an undelivered message means a lost delivered event."),
 		},
 		Freshness: hourly,
-		Cadence:   "@hourly",
 	}
 }
 
@@ -126,6 +125,5 @@ func notificationsDaily() mesh.Product {
 			mesh.SQL("reads_within_sent", "SELECT * FROM model WHERE read > notifications OR read_within_hour > read OR users > notifications"),
 		},
 		Freshness: hourly,
-		Cadence:   "@hourly",
 	}
 }

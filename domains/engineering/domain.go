@@ -235,7 +235,6 @@ func deliveryMetrics() mesh.Product {
 			mesh.SQL("no_negative_durations", "SELECT * FROM model WHERE cycle_time_p50_hours < 0 OR pr_lead_time_p50_hours < 0"),
 		},
 		Freshness: mesh.Freshness{Column: "last_completed_at", WarnAfter: 6 * time.Hour, FailAfter: 26 * time.Hour},
-		Cadence:   "15 * * * *",
 		Tests:     deliveryMetricsTests(),
 	}
 }

@@ -206,6 +206,5 @@ func matchReport() mesh.Product {
 				Describe("Every record is matched, has no id, or has no partner: exactly one of them."),
 		},
 		Freshness: daily,
-		Cadence:   "30 7 * * *",
 	}
 }

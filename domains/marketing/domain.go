@@ -21,6 +21,8 @@ var (
 	dealsSQL string
 	//go:embed models/web_traffic.sql
 	webTrafficSQL string
+	//go:embed models/channel_daily.sql
+	channelDailySQL string
 )
 
 // daily is the freshness SLO of products refreshed every day: late after a missed run,
@@ -41,7 +43,7 @@ func Domain() mesh.Domain {
 		Owner:       "marketing-analytics",
 		Contact:     "#marketing-data",
 		Description: "Customer relationship data (who our contacts and companies are, how deals progress) and web traffic.",
-		Products:    []mesh.Product{contacts(), companies(), deals(), webTraffic()},
+		Products:    []mesh.Product{contacts(), companies(), deals(), webTraffic(), channelDaily()},
 	}
 }
 
@@ -198,5 +200,59 @@ func webTraffic() mesh.Product {
 		Cadence:   "0 6 * * *",
 		// Days are the unit of backfill and of GA4/Pendo re-pulls: a re-run replaces its day.
 		PartitionBy: "date",
+	}
+}
+
+// channelDaily is partitioned like web_traffic and reads only it, so each day
+// web_traffic publishes (a daily pull, a re-pull, a backfill's day) re-runs that day.
+func channelDaily() mesh.Product {
+	return mesh.Product{
+		Name:        "channel_daily",
+		Description: "Daily sessions and conversions per GA4 property and channel: web_traffic summed over its landing pages. One row per property, day and default channel group.",
+		UseCases: []string{
+			"Channel mix over time: which channels bring sessions and conversions.",
+			"Conversion rate per channel, without the landing-page detail.",
+		},
+		Tags:    []string{"ga4", "web", "acquisition", "daily"},
+		Version: "1.0.0",
+		Inputs:  []mesh.Input{mesh.FromProduct(Name, "web_traffic")},
+		Model:   channelDailySQL,
+		Schema: []mesh.Column{
+			{Name: "property_id", Type: mesh.String, Required: true, Doc: "GA4 property id."},
+			{Name: "date", Type: mesh.Date, Required: true, Doc: "Day in the property's time zone, as in web_traffic."},
+			{Name: "channel", Type: mesh.String, Required: true, Doc: "GA4 default channel group; (not set) when GA4 gave none."},
+			{Name: "sessions", Type: mesh.Int64, Required: true, Doc: "Sessions, summed over landing pages."},
+			{Name: "conversions", Type: mesh.Int64, Required: true, Doc: "Conversions, summed over landing pages (0 when none were counted)."},
+			{Name: "landing_pages", Type: mesh.Int64, Required: true, Doc: "Distinct landing pages with sessions from the channel."},
+			{Name: "conversion_rate", Type: mesh.Float64, Doc: "conversions / sessions; null without sessions."},
+			{Name: "pulled_at", Type: mesh.Timestamp, Required: true, Doc: "When the newest of the day's rows was pulled from GA4 (UTC)."},
+		},
+		PrimaryKey:     []string{"property_id", "date", "channel"},
+		Classification: mesh.Internal,
+		Checks: []mesh.Check{
+			mesh.SQL("no_negative_counts", "SELECT * FROM model WHERE sessions < 0 OR conversions < 0"),
+		},
+		Freshness:   mesh.Freshness{Column: "date", WarnAfter: 30 * time.Hour, FailAfter: 54 * time.Hour},
+		PartitionBy: "date",
+		Tests: []mesh.ModelTest{{
+			Name: "channels_sum_their_landing_pages",
+			Doc:  "A day's landing pages add up per channel; a channel GA4 left out is (not set); no conversions count as 0.",
+			Given: []mesh.Given{{Input: mesh.FromProduct(Name, "web_traffic"),
+				Columns: []string{"property_id", "date", "channel", "landing_page", "sessions", "conversions", "pulled_at"},
+				Rows: [][]any{
+					{"p1", "2026-11-02", "Direct", "/", 10, 1, "2026-11-03 06:00:00"},
+					{"p1", "2026-11-02", "Direct", "/pricing", 30, 5, "2026-11-03 06:00:00"},
+					{"p1", "2026-11-02", nil, "/", 4, nil, "2026-11-03 06:00:00"},
+					{"p1", "2026-11-03", "Direct", "/", 0, nil, "2026-11-04 06:00:00"},
+				}}},
+			Expect: mesh.Expect{
+				Columns: []string{"property_id", "date", "channel", "sessions", "conversions", "landing_pages", "conversion_rate"},
+				Rows: [][]any{
+					{"p1", "2026-11-02", "(not set)", 4, 0, 1, 0.0},
+					{"p1", "2026-11-02", "Direct", 40, 6, 2, 0.15},
+					{"p1", "2026-11-03", "Direct", 0, 0, 1, nil},
+				},
+			},
+		}},
 	}
 }

@@ -16,6 +16,9 @@ const Name = "metrics"
 //go:embed models/revenue_engagement_weekly.sql
 var revenueEngagementSQL string
 
+//go:embed models/delivery_quarterly.sql
+var deliveryQuarterlySQL string
+
 // folder is the domain's folder as the build embeds it: `mesh check` names a
 // model's file and line, and finds a .sql file no product uses.
 //
@@ -30,7 +33,7 @@ func Domain() mesh.Domain {
 		Owner:       "business-analytics",
 		Contact:     "#business-analytics",
 		Description: "Cross-domain business metrics: revenue, product engagement and firmographics per company, joined on the global ids.",
-		Products:    []mesh.Product{revenueEngagement()},
+		Products:    []mesh.Product{revenueEngagement(), deliveryQuarterly()},
 	}
 }
 
@@ -101,7 +104,63 @@ func revenueEngagement() mesh.Product {
 				Describe("Rows join on the global company id, never a source system's own id."),
 		},
 		Freshness: mesh.Freshness{WarnAfter: 8 * 24 * time.Hour, FailAfter: 15 * 24 * time.Hour},
-		Cadence:   "0 8 * * 1", // Mondays, after the daily products have run
 		Tests:     revenueEngagementTests(),
+	}
+}
+
+// deliveryQuarterly reads only another domain's product, so it runs whenever
+// engineering.delivery_metrics publishes (the default trigger), never on a clock.
+func deliveryQuarterly() mesh.Product {
+	return mesh.Product{
+		Name: "delivery_quarterly",
+		Description: "Quarterly delivery per team: Jira issues completed and pull requests merged per quarter, with the same quarter a year earlier and the year-over-year change. " +
+			"Built from engineering.delivery_metrics' weeks.",
+		UseCases: []string{
+			"Quarterly business reviews: is each team delivering more than a year ago?",
+			"Which teams ship through pull requests without Jira issues, and the other way round?",
+		},
+		Tags:    []string{"delivery", "quarterly", "yoy", "cross-domain"},
+		Version: "1.0.0",
+		Inputs:  []mesh.Input{mesh.FromProduct("engineering", "delivery_metrics")},
+		Model:   deliveryQuarterlySQL,
+		Schema: []mesh.Column{
+			{Name: "quarter_start", Type: mesh.Date, Required: true, Doc: "First day of the calendar quarter (UTC) the weeks' Mondays fall in."},
+			{Name: "scope_kind", Type: mesh.String, Required: true, Doc: "jira_project (issues completed) or repository (pull requests merged)."},
+			{Name: "team", Type: mesh.String, Required: true, Doc: "Owning team (lower case); unassigned when the project or repository has none."},
+			{Name: "items_completed", Type: mesh.Int64, Required: true, Doc: "Issues completed or pull requests merged in the quarter."},
+			{Name: "active_weeks", Type: mesh.Int64, Required: true, Doc: "Weeks of the quarter with at least one completion."},
+			{Name: "scopes", Type: mesh.Int64, Required: true, Doc: "Distinct projects or repositories that completed work."},
+			{Name: "items_completed_last_year", Type: mesh.Int64, Doc: "items_completed of the same quarter a year earlier; null when the team completed nothing of this kind then."},
+			{Name: "yoy_change_pct", Type: mesh.Float64, Doc: "Year-over-year change of items_completed in percent, one decimal; null without last year's figure."},
+			{Name: "last_completed_at", Type: mesh.Timestamp, Required: true, Doc: "The latest completion in the quarter (UTC)."},
+		},
+		PrimaryKey:     []string{"quarter_start", "scope_kind", "team"},
+		Classification: mesh.Internal,
+		Checks: []mesh.Check{
+			mesh.AcceptedValues("scope_kind", "jira_project", "repository"),
+			mesh.SQL("quarter_starts_on_first_day", "SELECT * FROM model WHERE quarter_start <> CAST(date_trunc('quarter', quarter_start) AS DATE)"),
+			mesh.SQL("active_weeks_fit_a_quarter", "SELECT * FROM model WHERE active_weeks < 1 OR active_weeks > 14"),
+		},
+		Freshness: mesh.Freshness{Column: "last_completed_at", WarnAfter: 6 * time.Hour, FailAfter: 26 * time.Hour},
+		Tests: []mesh.ModelTest{{
+			Name: "quarters_and_year_over_year",
+			Doc:  "Weeks add up in the quarter of their Monday; a team without a name counts as unassigned; last year's quarter gives the change.",
+			Given: []mesh.Given{{Input: mesh.FromProduct("engineering", "delivery_metrics"),
+				Columns: []string{"week", "scope_kind", "scope", "team", "items_completed", "last_completed_at"},
+				Rows: [][]any{
+					{"2025-01-06", "jira_project", "OPS", "platform", 4, "2025-01-09 10:00:00"},
+					{"2026-01-05", "jira_project", "OPS", "platform", 5, "2026-01-08 10:00:00"},
+					{"2026-03-30", "jira_project", "WEB", "platform", 1, "2026-04-02 09:00:00"}, // Monday in Q1
+					{"2026-01-12", "repository", "acme/api", nil, 3, "2026-01-14 12:00:00"},
+				}}},
+			Expect: mesh.Expect{
+				Columns: []string{"quarter_start", "scope_kind", "team", "items_completed", "active_weeks", "scopes", "items_completed_last_year", "yoy_change_pct"},
+				Rows: [][]any{
+					{"2025-01-01", "jira_project", "platform", 4, 1, 1, nil, nil},
+					{"2026-01-01", "jira_project", "platform", 6, 2, 2, 4, 50.0},
+					{"2026-01-01", "repository", "unassigned", 3, 1, 1, nil, nil},
+				},
+			},
+		}},
 	}
 }

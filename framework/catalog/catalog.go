@@ -54,6 +54,7 @@ type Status struct {
 	Table          string     `json:"table"`
 	Classification string     `json:"classification"`
 	Cadence        string     `json:"cadence"`
+	Trigger        string     `json:"trigger"` // what starts its runs, in words (mesh.Product.TriggerText)
 	Rows           int64      `json:"rows"`
 	Snapshot       int64      `json:"snapshot"`
 	PublishedAt    *time.Time `json:"published_at"`
@@ -98,7 +99,7 @@ type Freshness struct {
 // LastRun is the newest run record, which may be newer than the current snapshot
 // when a run was blocked by a check or failed.
 type LastRun struct {
-	Status     string    `json:"status"` // published, unchanged, blocked or failed (flow.Status*)
+	Status     string    `json:"status"` // published, unchanged, blocked, failed or waiting (flow.Status*)
 	Error      string    `json:"error,omitempty"`
 	FinishedAt time.Time `json:"finished_at"`
 	WorkflowID string    `json:"workflow_id"`
@@ -108,11 +109,14 @@ type LastRun struct {
 	// Warnings are what the run warned of though it published (an input read at an
 	// older snapshot, a dropped file refused for its header, a column new in a table).
 	Warnings []string `json:"warnings,omitempty"`
+	// Trigger says why the run started: manual, schedule …, inputs: <which snapshots>, backfill <id>.
+	Trigger string `json:"trigger,omitempty"`
 }
 
-// Failed reports whether the run published nothing because it failed or a check blocked it.
+// Failed reports whether the run published nothing because it failed, a check blocked
+// it, or it is waiting for an input whose run failed.
 func (r *LastRun) Failed() bool {
-	return r != nil && (r.Status == flow.StatusFailed || r.Status == flow.StatusBlocked)
+	return r != nil && (r.Status == flow.StatusFailed || r.Status == flow.StatusBlocked || r.Status == flow.StatusWaiting)
 }
 
 func (c *Catalog) now() time.Time {
@@ -145,7 +149,7 @@ func (c *Catalog) status(ctx context.Context, d mesh.Domain, p mesh.Product) (St
 	id := port.TableID{Domain: d.Name, Name: p.PortName()}
 	st := Status{
 		Name: p.Name, Domain: d.Name, Owner: p.EffectiveOwner(d), Description: p.Summary(), Version: p.Version,
-		Table: id.String(), Classification: string(p.Classification), Cadence: p.Cadence,
+		Table: id.String(), Classification: string(p.Classification), Cadence: p.Cadence, Trigger: p.TriggerText(),
 		Quality:   Quality{Status: mesh.StatusUnknown},
 		Freshness: Freshness{Status: mesh.StatusUnknown, WarnAfter: p.Freshness.WarnAfter.String(), FailAfter: p.Freshness.FailAfter.String()},
 	}
@@ -167,7 +171,8 @@ func (c *Catalog) status(ctx context.Context, d mesh.Domain, p mesh.Product) (St
 		return st, nil, err
 	}
 	if last != nil {
-		st.LastRun = &LastRun{Status: last.Status, Error: last.Error, FinishedAt: last.FinishedAt, WorkflowID: last.WorkflowID, Partition: last.Partition, Warnings: last.Warnings}
+		st.LastRun = &LastRun{Status: last.Status, Error: last.Error, FinishedAt: last.FinishedAt, WorkflowID: last.WorkflowID, Partition: last.Partition, Warnings: last.Warnings,
+			Trigger: last.Trigger}
 		for _, r := range last.Checks {
 			if r.Status != mesh.StatusPass {
 				st.LastRun.FailedChecks = append(st.LastRun.FailedChecks, r)
@@ -234,6 +239,9 @@ func problem(st Status) string {
 	why := r.Error
 	if why == "" {
 		why = "no error recorded"
+	}
+	if r.Status == flow.StatusWaiting {
+		return fmt.Sprintf("waiting since %s: %s; %s", r.FinishedAt.UTC().Format(timeFormat), why, served)
 	}
 	return fmt.Sprintf("%s %s at %s: %s; %s", what, r.Status, r.FinishedAt.UTC().Format(timeFormat), why, served)
 }

@@ -69,7 +69,7 @@ func TestPagesAndAPI(t *testing.T) {
 	}
 	code, body := get(t, srv.URL+"/api/products?domain=marketing")
 	var list []Status
-	if err := json.Unmarshal([]byte(body), &list); err != nil || code != 200 || len(list) != 4 {
+	if err := json.Unmarshal([]byte(body), &list); err != nil || code != 200 || len(list) != 5 {
 		t.Fatalf("api list %d: %v %s", code, err, body)
 	}
 	code, body = get(t, srv.URL+"/products/marketing.nope")

@@ -20,9 +20,11 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"gocloud.dev/gcerrors"
 
+	"github.com/meshflow/meshflow/framework/alert"
 	"github.com/meshflow/meshflow/framework/contract"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/lake"
@@ -47,6 +49,11 @@ type Activities struct {
 	// models as saved in a checkout (mesh dev), so an edit needs no rebuild. A run
 	// records what it started from (ResolvePlan), so it never sees a later edit.
 	Declared func() mesh.Mesh
+	// Client signals the trigger workflows of the products a run's publish starts
+	// (Announce) and asks which inputs are running (InputsBusy). nil = nobody is told.
+	Client client.Client
+	// Alerts tells owners what broke and what recovered; nil sends nothing.
+	Alerts *alert.Notifier
 
 	// declarations caches the run declarations read or written in Lake, by key: a key
 	// names its content, so an entry never goes stale.

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/meshflow/meshflow/framework/alert"
 	"github.com/meshflow/meshflow/framework/mesh"
 )
 
@@ -199,7 +200,8 @@ func (w *Workflows) Backfill(ctx workflow.Context, in BackfillInput) (BackfillSt
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 			TypedSearchAttributes: temporal.NewSearchAttributes(
-				KeyDomain.ValueSet(tgt.Domain), KeyProduct.ValueSet(tgt.Product), KeyPartition.ValueSet(day), KeyBackfill.ValueSet(id)),
+				KeyDomain.ValueSet(tgt.Domain), KeyProduct.ValueSet(tgt.Product), KeyPartition.ValueSet(day), KeyBackfill.ValueSet(id),
+				KeyTrigger.ValueSet(TriggerBackfill)),
 		})
 	}
 
@@ -214,7 +216,7 @@ func (w *Workflows) Backfill(ctx workflow.Context, in BackfillInput) (BackfillSt
 			next++
 			day := st.Partitions[i].Partition
 			st.Partitions[i].State = StateRunning
-			run := RunInput{Domain: tgt.Domain, Product: tgt.Product, Partition: day}
+			run := RunInput{Domain: tgt.Domain, Product: tgt.Product, Partition: day, TriggerKind: TriggerBackfill, Trigger: TriggerBackfill + " " + id}
 			if len(tgt.Plan.Majors) > 0 {
 				run.Plan = &tgt.Plan // every day runs the plan the backfill started with
 			}
@@ -251,6 +253,7 @@ func (w *Workflows) Backfill(ctx workflow.Context, in BackfillInput) (BackfillSt
 	}
 	st.Done = true
 	st = st.withTotals()
+	announceBackfill(ctx, st)
 	// A backfill with failed days ends failed, naming them, so the Temporal UI never
 	// shows a green Completed over days that did not publish; its details carry the
 	// whole status for `mesh backfill status` and rerun-failed.
@@ -400,4 +403,18 @@ func rerunBase(id string) string {
 		return id[:strings.LastIndex(id, "/rerun-")]
 	}
 	return id
+}
+
+// announceBackfill tells the products the backfilled one triggers that it no longer
+// runs (its days announced themselves as they ended), and the alerts how it ended.
+func announceBackfill(ctx workflow.Context, st BackfillStatus) {
+	if workflow.GetVersion(ctx, "announce", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	info := workflow.GetInfo(ctx)
+	now := workflow.Now(ctx)
+	_ = workflow.ExecuteActivity(announceOptions(ctx), (*Activities).Announce, Announcement{
+		Ended:    InputEnded{Input: st.Domain + "." + st.Product, Status: statusBackfillEnded, WorkflowID: st.ID, RunID: info.WorkflowExecution.RunID, At: now},
+		Backfill: &alert.Backfill{ID: st.ID, Domain: st.Domain, Product: st.Product, Days: len(st.Partitions), Failed: FailedPartitions(st), At: now},
+	}).Get(ctx, nil)
 }

@@ -23,6 +23,7 @@ var (
 	KeyProduct   = temporal.NewSearchAttributeKeyKeyword(AttrProduct)
 	KeyPartition = temporal.NewSearchAttributeKeyKeyword(AttrPartition)
 	KeyBackfill  = temporal.NewSearchAttributeKeyKeyword(AttrBackfill)
+	KeyTrigger   = temporal.NewSearchAttributeKeyKeyword(AttrTrigger)
 )
 
 // WorkflowID is the deterministic, readable id of a product run: <domain>.<product>/<partition>,
@@ -42,7 +43,10 @@ func StartRun(ctx context.Context, c client.Client, d mesh.Domain, p mesh.Produc
 	if err := p.ValidatePartition(in.Partition); err != nil {
 		return nil, err
 	}
-	attrs := []temporal.SearchAttributeUpdate{KeyDomain.ValueSet(d.Name), KeyProduct.ValueSet(p.Name)}
+	if in.TriggerKind == "" {
+		in.TriggerKind = TriggerManual
+	}
+	attrs := []temporal.SearchAttributeUpdate{KeyDomain.ValueSet(d.Name), KeyProduct.ValueSet(p.Name), KeyTrigger.ValueSet(in.TriggerKind)}
 	if in.Partition != "" {
 		attrs = append(attrs, KeyPartition.ValueSet(in.Partition))
 	}
@@ -89,6 +93,7 @@ func alreadyRunning(ctx context.Context, c client.Client, op, id string, err err
 func Register(w worker.Registry, wf *Workflows, acts *Activities, d mesh.Domain) {
 	w.RegisterWorkflowWithOptions(wf.RunProduct, workflow.RegisterOptions{Name: RunProductWorkflow})
 	w.RegisterWorkflowWithOptions(wf.Backfill, workflow.RegisterOptions{Name: BackfillWorkflow})
+	w.RegisterWorkflowWithOptions(wf.TriggerProduct, workflow.RegisterOptions{Name: TriggerWorkflow})
 	w.RegisterActivity(acts)
 	if d.Register != nil {
 		d.Register(domainRegistry{Registry: w, acts: acts})

@@ -19,10 +19,13 @@ const (
 	AttrProduct   = "MeshProduct"
 	AttrPartition = "MeshPartition"
 	AttrBackfill  = "MeshBackfill"
+	// AttrTrigger says why a run started: manual, schedule, inputs, deadline or backfill
+	// (Trigger* values); the run's input and record say which snapshots.
+	AttrTrigger = "MeshTrigger"
 )
 
 // SearchAttributes lists them with their Temporal type, for `temporal server start-dev --search-attribute`.
-var SearchAttributes = map[string]string{AttrDomain: "Keyword", AttrProduct: "Keyword", AttrPartition: "Keyword", AttrBackfill: "Keyword"}
+var SearchAttributes = map[string]string{AttrDomain: "Keyword", AttrProduct: "Keyword", AttrPartition: "Keyword", AttrBackfill: "Keyword", AttrTrigger: "Keyword"}
 
 // Workflow and query names.
 const (
@@ -44,6 +47,14 @@ type RunInput struct {
 	// of the port, never to main (port.PublishRequest.Branch), and reads each product
 	// input from the same branch when the input has one. "" = main.
 	Branch string `json:",omitempty"`
+	// TriggerKind and Trigger say why the run started: TriggerKind is a Trigger* value
+	// (also the MeshTrigger search attribute), Trigger the whole reason ("inputs:
+	// engineering.jira_issues snapshot 12 published"). "" = manual.
+	TriggerKind string `json:",omitempty"`
+	Trigger     string `json:",omitempty"`
+	// CallerRuns are products the caller runs itself after this one (a selection, the
+	// demo): this run's end does not trigger them, so they do not run twice.
+	CallerRuns []string `json:",omitempty"`
 }
 
 // RunResult is what a successful run published.
@@ -196,4 +207,5 @@ type RunRecord struct {
 	Watermark       time.Time        `json:",omitzero"`
 	StartedAt       time.Time
 	FinishedAt      time.Time
+	Trigger         string `json:",omitempty"` // why it ran (RunInput.Trigger, or its kind)
 }

@@ -58,14 +58,19 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		return RunResult{}, err
 	}
 	rec := RunRecord{Domain: plan.Domain, Product: plan.Product, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
-		Partition: in.Partition, StartedAt: started, Landed: progress.Landed, Version: plan.Version, Branch: in.Branch}
+		Partition: in.Partition, StartedAt: started, Landed: progress.Landed, Version: plan.Version, Branch: in.Branch, Trigger: in.Trigger}
+	if rec.Trigger == "" {
+		rec.Trigger = in.TriggerKind
+	}
 	logger := workflow.GetLogger(ctx)
+	var quotaWaited time.Duration // summed by the landings (workflow goroutines take turns)
 
 	fail := func(status string, err error) (RunResult, error) {
 		progress.Stage, progress.Error = "failed", err.Error()
 		rec.Status, rec.Error, rec.FinishedAt = status, err.Error(), workflow.Now(ctx)
 		// Best effort: the run's own error is what matters to the caller.
 		_ = workflow.ExecuteActivity(recordOptions(ctx), (*Activities).RecordRun, rec).Get(ctx, nil)
+		announce(ctx, rec, quotaWaited, in.CallerRuns)
 		return RunResult{}, err
 	}
 
@@ -80,7 +85,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		names = append(names, name)
 		fut, set := workflow.NewFuture(ctx)
 		workflow.Go(ctx, func(ctx workflow.Context) {
-			out, err := landWithQuotaWaits(ctx, li, &progress)
+			out, err := landWithQuotaWaits(ctx, li, &progress, &quotaWaited)
 			if err == nil {
 				progress.Landed[name] = out.Rows
 			}
@@ -186,6 +191,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		rec.Error = errors.Join(legacyErrs...).Error()
 	}
 	_ = workflow.ExecuteActivity(recordOptions(ctx), (*Activities).RecordRun, rec).Get(ctx, nil)
+	announce(ctx, rec, quotaWaited, in.CallerRuns)
 	if len(legacyErrs) > 0 {
 		progress.Stage, progress.Error = "failed", rec.Error
 		return RunResult{}, fmt.Errorf("published %s.%s (snapshot %d), but not every legacy major: %w", plan.Domain, current.Table, pub.SnapshotID, errors.Join(legacyErrs...))
@@ -279,7 +285,7 @@ func discardStaged(ctx workflow.Context, key string) {
 // landWithQuotaWaits runs the Land activity and, when the source reports an exhausted
 // quota with a reset time, sleeps on a durable timer until then and tries again from
 // what the stopped landing had already made durable.
-func landWithQuotaWaits(ctx workflow.Context, in LandInput, progress *Progress) (LandOutput, error) {
+func landWithQuotaWaits(ctx workflow.Context, in LandInput, progress *Progress, waited *time.Duration) (LandOutput, error) {
 	var out LandOutput
 	for waits := 0; ; waits++ {
 		err := workflow.ExecuteActivity(landOptions(ctx), (*Activities).Land, in).Get(ctx, &out)
@@ -308,6 +314,7 @@ func landWithQuotaWaits(ctx workflow.Context, in LandInput, progress *Progress) 
 			if err := workflow.Sleep(ctx, wait); err != nil {
 				return out, err
 			}
+			*waited += wait
 			progress.Stage, progress.Until, progress.Waiting = "landing", time.Time{}, ""
 		}
 	}

@@ -76,7 +76,11 @@ type Product struct {
 
 	Checks    []Check
 	Freshness Freshness
-	Cadence   string // cron expression or @hourly/@daily/@weekly: how often it is meant to run
+	// Cadence is the cron expression (or @hourly/@daily/@weekly, UTC) of the product's
+	// schedule, for a product run on its cadence (see Trigger).
+	Cadence string
+	// Trigger says what starts its runs; the zero value is the default (see Trigger).
+	Trigger Trigger
 
 	// Tests are unit tests of the model: rows given for its inputs and the rows
 	// expected of them (see ModelTest). `mesh test` runs them.

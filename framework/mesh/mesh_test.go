@@ -62,7 +62,7 @@ func TestValidateNamesTheProblemAndTheFix(t *testing.T) {
 
 func TestMeshResolvesProductsAndLineage(t *testing.T) {
 	metrics := valid()
-	metrics.Name, metrics.Inputs = "pipeline", []Input{FromProduct("marketing", "crm_contacts")}
+	metrics.Name, metrics.Inputs, metrics.Cadence = "pipeline", []Input{FromProduct("marketing", "crm_contacts")}, ""
 	m := Mesh{Domains: []Domain{
 		{Name: "marketing", Owner: "a", Products: []Product{valid()}},
 		{Name: "metrics", Owner: "b", Products: []Product{metrics}},

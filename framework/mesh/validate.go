@@ -125,9 +125,7 @@ func (p Product) validate(d Domain) error {
 			add("partition column %s is %s; PartitionBy must name a DATE column (partitions are days)", c.Name, c.Type)
 		}
 	}
-	if err := ValidateCadence(p.Cadence); err != nil {
-		add("%v", err)
-	}
+	p.validateTrigger(add)
 	if p.Deprecation == nil {
 		p.validateLegacy(d, add)
 		p.validateTests(add) // a legacy major's variant keeps them, but they test the current model

@@ -75,7 +75,9 @@ func Apply(ctx context.Context, c client.Client, m mesh.Mesh) (Result, error) {
 	sc := c.ScheduleClient()
 	want := map[string]mesh.Entry{}
 	for _, e := range m.Products() {
-		want[ID(e.Domain.Name, e.Product.Name)] = e
+		if e.Product.Scheduled() { // the others run when their inputs publish
+			want[ID(e.Domain.Name, e.Product.Name)] = e
+		}
 	}
 	existing, err := List(ctx, c)
 	if err != nil {
@@ -149,7 +151,7 @@ func refused(done Result, verb, id string, e *mesh.Entry, err error) error {
 		msg := strings.ToLower(err.Error())
 		switch {
 		case strings.Contains(msg, "search attribute"):
-			field = "its search attributes " + flow.AttrDomain + " and " + flow.AttrProduct + " (`mesh doctor` checks they exist)"
+			field = "its search attributes " + flow.AttrDomain + ", " + flow.AttrProduct + " and " + flow.AttrTrigger + " (`mesh doctor` checks they exist)"
 		case strings.Contains(msg, "time zone") || strings.Contains(msg, "timezone"):
 			field = "its time zone " + TimeZone
 		case strings.Contains(msg, "cron") || strings.Contains(msg, "calendar") || strings.Contains(msg, "spec"):
@@ -176,12 +178,13 @@ func specFor(e mesh.Entry) client.ScheduleSpec {
 
 func actionFor(e mesh.Entry) *client.ScheduleWorkflowAction {
 	return &client.ScheduleWorkflowAction{
-		ID:        flow.WorkflowID(e.Domain.Name, e.Product.Name, ""),
-		Workflow:  flow.RunProductWorkflow,
-		Args:      []any{flow.RunInput{Domain: e.Domain.Name, Product: e.Product.Name}},
+		ID:       flow.WorkflowID(e.Domain.Name, e.Product.Name, ""),
+		Workflow: flow.RunProductWorkflow,
+		Args: []any{flow.RunInput{Domain: e.Domain.Name, Product: e.Product.Name, TriggerKind: flow.TriggerSchedule,
+			Trigger: flow.TriggerSchedule + " " + ID(e.Domain.Name, e.Product.Name) + " (" + e.Product.Cadence + ")"}},
 		TaskQueue: e.Domain.TaskQueue(),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			flow.KeyDomain.ValueSet(e.Domain.Name), flow.KeyProduct.ValueSet(e.Product.Name)),
+			flow.KeyDomain.ValueSet(e.Domain.Name), flow.KeyProduct.ValueSet(e.Product.Name), flow.KeyTrigger.ValueSet(flow.TriggerSchedule)),
 	}
 }
 

@@ -95,7 +95,7 @@ func Start(c Config, m mesh.Mesh, cl client.Client, stores *Stores, log zerolog.
 	if workDir == "" {
 		workDir = os.TempDir()
 	}
-	acts := &flow.Activities{Mesh: m, Lake: stores.Lake, Ports: stores.Ports, Sources: sources, WorkDir: workDir, Log: log}
+	acts := &flow.Activities{Mesh: m, Lake: stores.Lake, Ports: stores.Ports, Sources: sources, WorkDir: workDir, Log: log, Client: cl}
 	if dir := c.ModelsDir; dir != "" {
 		acts.Declared = func() mesh.Mesh { saved, _ := m.FromDisk(dir); return saved }
 		reloadSpecs(dir, c, sources, log)
@@ -104,6 +104,7 @@ func Start(c Config, m mesh.Mesh, cl client.Client, stores *Stores, log zerolog.
 	// each product's inputs.
 	cat := &catalog.Catalog{Mesh: m, Ports: stores.Ports, Lake: stores.Lake}
 	alerts := alert.New(cl, m, stores.Lake, c.Alerts, &alert.Options{Freshness: cat.AlertFreshness, Namespace: c.Namespace, Log: log})
+	acts.Alerts = alerts
 	wf := &flow.Workflows{Mesh: m}
 	var workers []worker.Worker
 	stop = func() {
