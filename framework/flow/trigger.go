@@ -358,7 +358,6 @@ func missingAllOf(in TriggerInput, pending []InputEnded) []string {
 	return missing
 }
 
-
 // triggerText is a triggered run's RunInput.Trigger: which snapshots started it.
 func triggerText(kind string, pending []InputEnded, note string) string {
 	seen := map[string]bool{}
