@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -26,12 +29,35 @@ func TestPublishesRunTheirDownstream(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	st := devStack(t, ctx)
+	// The owner's webhook: a run's failure and its recovery reach it from the real runs.
+	alerts := make(chan alertMessage, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m alertMessage
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			t.Errorf("alert webhook: %v", err)
+		}
+		alerts <- m
+	}))
+	defer hook.Close()
+	t.Setenv("MESHFLOW_ALERTS_WEBHOOK_URL", hook.URL)
+	t.Setenv("MESHFLOW_ALERTS_WEBHOOK_SECRET", "trigger-test-secret")
 	devWorker(t, ctx, st)
 	c := st.Client
 	const (
 		deliveryTrigger  = "trigger/engineering.delivery_metrics"
 		quarterlyTrigger = "trigger/metrics.delivery_quarterly"
 	)
+	nextAlert := func(want string) {
+		t.Helper()
+		select {
+		case m := <-alerts:
+			if got := m.State + " " + m.Domain + "." + m.Product + " " + string(m.Rule); got != want {
+				t.Errorf("alert %q, want %q (%s)", got, want, m.Reason)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no alert %q", want)
+		}
+	}
 
 	// 1. jira_status_changes publishes alone: delivery_metrics runs and fails (its
 	// other inputs never published), so delivery_quarterly waits, saying why.
@@ -46,7 +72,12 @@ func TestPublishesRunTheirDownstream(t *testing.T) {
 	} else if _, nf := err.(*serviceerror.NotFound); !nf {
 		t.Fatal(err)
 	}
-	out, _ := meshCmd(ctx, "show", "metrics.delivery_quarterly", "--sample", "0")
+	nextAlert("firing engineering.delivery_metrics run_failed")
+	out, _ := meshCmd(ctx, "alerts")
+	if lineOf(out, "engineering.delivery_metrics", "run_failed") < 0 {
+		t.Errorf("mesh alerts does not list delivery_metrics' failed run:\n%s", out)
+	}
+	out, _ = meshCmd(ctx, "show", "metrics.delivery_quarterly", "--sample", "0")
 	for _, want := range []string{"waiting since", "metrics.delivery_quarterly did not run: input engineering.delivery_metrics did not publish (its run engineering.delivery_metrics/current failed:",
 		"it runs when engineering.delivery_metrics publishes again: `mesh run engineering.delivery_metrics`"} {
 		if !strings.Contains(out, want) {
@@ -63,6 +94,7 @@ func TestPublishesRunTheirDownstream(t *testing.T) {
 		t.Errorf("the selection's publishes started %s again (run %s)", deliveryTrigger, again.WorkflowExecution.RunID)
 	}
 	checkTriggered(t, ctx, c, "metrics.delivery_quarterly/current", "inputs: engineering.delivery_metrics snapshot ")
+	nextAlert("resolved engineering.delivery_metrics run_failed")
 
 	// 3. Work moves to Done in Jira; jira_issues publishes alone.
 	api := sandbox.Get[*jira.API](st.Sandbox)
@@ -85,6 +117,11 @@ func TestPublishesRunTheirDownstream(t *testing.T) {
 	if lineOf(out, "(none: metrics.delivery_quarterly)", "when an input publishes") < 0 {
 		t.Errorf("mesh schedules list does not say delivery_quarterly runs when an input publishes:\n%s", out)
 	}
+}
+
+// alertMessage is what the signed JSON webhook receives (alert.Message's fields).
+type alertMessage struct {
+	State, Domain, Product, Rule, Reason string
 }
 
 func mustRun(t *testing.T, ctx context.Context, args ...string) {

@@ -415,6 +415,6 @@ func announceBackfill(ctx workflow.Context, st BackfillStatus) {
 	now := workflow.Now(ctx)
 	_ = workflow.ExecuteActivity(announceOptions(ctx), (*Activities).Announce, Announcement{
 		Ended:    InputEnded{Input: st.Domain + "." + st.Product, Status: statusBackfillEnded, WorkflowID: st.ID, RunID: info.WorkflowExecution.RunID, At: now},
-		Backfill: &alert.Backfill{ID: st.ID, Domain: st.Domain, Product: st.Product, Days: len(st.Partitions), Failed: FailedPartitions(st), At: now},
+		Backfill: &alert.Backfill{ID: st.ID, Domain: st.Domain, Product: st.Product, Days: len(st.Partitions), Failed: FailedPartitions(st), RerunOf: st.RerunOf, At: now},
 	}).Get(ctx, nil)
 }
