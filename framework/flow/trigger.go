@@ -255,13 +255,24 @@ func (w *Workflows) TriggerProduct(ctx workflow.Context, in TriggerInput) error 
 				later(last.Add(in.MinInterval))
 				continue
 			}
-			var busy []string
-			if err := workflow.ExecuteActivity(triggerOptions(ctx), (*Activities).InputsBusy, BusyInput{Inputs: in.Inputs, Partition: k, Except: st.Announced}).Get(ctx, &busy); err != nil {
+			var inputs InputsState
+			if err := workflow.ExecuteActivity(triggerOptions(ctx), (*Activities).InputsBusy, BusyInput{Inputs: in.Inputs, Partition: k, Except: st.Announced}).Get(ctx, &inputs); err != nil {
 				logger.Warn("could not tell whether inputs are running; trying again later", "error", err)
 				later(now.Add(triggerStartRetry))
 				continue
 			}
-			if len(busy) > 0 {
+			if len(inputs.Failed) > 0 {
+				// An input that failed before this trigger started (its announcement went
+				// to an earlier trigger, which ended): hold back as if it had been told.
+				for _, e := range inputs.Failed {
+					st.add(in, e)
+				}
+				reason := waitingReason(in, k, st.Failed[k])
+				st.Reported[k] = reason
+				recordWaiting(ctx, in, k, reason)
+				continue
+			}
+			if busy := inputs.Running; len(busy) > 0 {
 				// Each will announce its end; the timer only covers one that never does.
 				later(now.Add(triggerBusyRetry))
 				continue
@@ -515,12 +526,39 @@ type BusyInput struct {
 	Except    []string `json:",omitempty"` // run ids that announced already (they end right after)
 }
 
+// InputsState is what holds a triggered run back: inputs still running, and inputs
+// whose latest run did not publish.
+type InputsState struct {
+	Running []string     `json:",omitempty"` // their workflow ids
+	Failed  []InputEnded `json:",omitempty"` // their latest run, failed, blocked or waiting
+}
+
 // InputsBusy lists the open runs and backfills of the inputs, from Temporal's
-// visibility (by the MeshDomain and MeshProduct search attributes).
-func (a *Activities) InputsBusy(ctx context.Context, in BusyInput) ([]string, error) {
-	if a.Client == nil {
-		return nil, nil
+// visibility (by the MeshDomain and MeshProduct search attributes), and, for a
+// whole-product run, the inputs whose latest run record did not publish.
+func (a *Activities) InputsBusy(ctx context.Context, in BusyInput) (InputsState, error) {
+	var st InputsState
+	if in.Partition == "" && a.Lake != nil {
+		for _, name := range in.Inputs {
+			dom, prod, _ := strings.Cut(name, ".")
+			rec, ok, err := LatestRun(ctx, a.Lake, dom, prod)
+			if err != nil {
+				return st, toTemporal(ctx, err)
+			}
+			if ok && rec.Partition == "" && (rec.Status == StatusFailed || rec.Status == StatusBlocked || rec.Status == StatusWaiting) {
+				st.Failed = append(st.Failed, InputEnded{Input: name, Status: rec.Status, WorkflowID: rec.WorkflowID, RunID: rec.RunID, Error: rec.Error, At: rec.FinishedAt})
+			}
+		}
 	}
+	if a.Client == nil {
+		return st, nil
+	}
+	busy, err := a.runningInputs(ctx, in)
+	st.Running = busy
+	return st, err
+}
+
+func (a *Activities) runningInputs(ctx context.Context, in BusyInput) ([]string, error) {
 	var busy []string
 	for _, name := range in.Inputs {
 		dom, prod, _ := strings.Cut(name, ".")

@@ -16,7 +16,7 @@ import (
 
 // triggerEnv runs TriggerProduct with the product's runs replaced by one that records
 // what it was asked (its id and input); busy answers InputsBusy call by call.
-func triggerEnv(t *testing.T, busy ...[]string) (*testsuite.TestWorkflowEnvironment, *[]triggeredRun, *[]RunRecord) {
+func triggerEnv(t *testing.T, busy ...InputsState) (*testsuite.TestWorkflowEnvironment, *[]triggeredRun, *[]RunRecord) {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
@@ -31,12 +31,12 @@ func triggerEnv(t *testing.T, busy ...[]string) (*testsuite.TestWorkflowEnvironm
 	a := &Activities{}
 	env.RegisterActivity(a)
 	calls := 0
-	env.OnActivity(a.InputsBusy, mock.Anything, mock.Anything).Return(func(_ context.Context, _ BusyInput) ([]string, error) {
+	env.OnActivity(a.InputsBusy, mock.Anything, mock.Anything).Return(func(_ context.Context, _ BusyInput) (InputsState, error) {
 		calls++
 		if calls <= len(busy) {
 			return busy[calls-1], nil
 		}
-		return nil, nil
+		return InputsState{}, nil
 	})
 	records := &[]RunRecord{}
 	env.OnActivity(a.RecordRun, mock.Anything, mock.Anything).Return(func(_ context.Context, r RunRecord) error {
@@ -63,7 +63,7 @@ var deliveryTrigger = TriggerInput{Domain: "engineering", Product: "delivery_met
 // still runs, and the other's announcement (sent twice, as a retried activity would)
 // starts the one run, which names both snapshots.
 func TestTriggerGathersPublishesIntoOneRun(t *testing.T) {
-	env, runs, _ := triggerEnv(t, []string{"engineering.github_pull_requests/current"})
+	env, runs, _ := triggerEnv(t, InputsState{Running: []string{"engineering.github_pull_requests/current"}})
 	in := deliveryTrigger
 	in.State = &TriggerState{Pending: map[string][]InputEnded{"": {published("engineering.jira_issues", "", 11, "r1")}}}
 	second := published("engineering.github_pull_requests", "", 22, "r2")
@@ -176,5 +176,28 @@ func TestTriggerDeadlineAndMinInterval(t *testing.T) {
 	}
 	if !all.At.Equal(start.Add(4*time.Hour)) || all.In.TriggerKind != TriggerInputs {
 		t.Errorf("second run at %s (want 12:00, three hours after the first): %+v", all.At, all.In)
+	}
+}
+
+// An input whose latest run failed before the trigger started (its announcement went
+// to an earlier trigger) holds the product back too, found in its run records.
+func TestTriggerInputFailedBeforeWaits(t *testing.T) {
+	failed := InputEnded{Input: "engineering.github_pull_requests", Status: StatusBlocked, WorkflowID: "engineering.github_pull_requests/current", RunID: "r0", Error: "quality gate: …"}
+	env, runs, records := triggerEnv(t, InputsState{Failed: []InputEnded{failed}})
+	in := deliveryTrigger
+	in.State = &TriggerState{Pending: map[string][]InputEnded{"": {published("engineering.jira_issues", "", 11, "r1")}}}
+	env.RegisterDelayedCallback(func() {
+		if len(*runs) != 0 || len(*records) != 1 || (*records)[0].Status != StatusWaiting ||
+			!strings.Contains((*records)[0].Error, "its run engineering.github_pull_requests/current blocked: quality gate") {
+			t.Errorf("while the input's last run is blocked: runs %+v, records %+v", *runs, *records)
+		}
+		env.SignalWorkflow(InputEndedSignal, published("engineering.github_pull_requests", "", 24, "r4"))
+	}, time.Hour)
+	env.ExecuteWorkflow(TriggerWorkflow, in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if len(*runs) != 1 {
+		t.Errorf("after the input published: %+v", *runs)
 	}
 }
