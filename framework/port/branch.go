@@ -202,7 +202,7 @@ func branchOf(tbl *table.Table, name string) (Branch, bool) {
 	if !ok {
 		return Branch{}, false
 	}
-	b := Branch{Name: name, Head: toSnapshot(head)}
+	b := Branch{Name: name, Head: snapshotOf(tbl, head)}
 	onMain := map[int64]bool{}
 	if cur := tbl.CurrentSnapshot(); cur != nil {
 		b.Main = cur.SnapshotID
@@ -227,7 +227,7 @@ func lineage(tbl *table.Table, head *table.Snapshot) []Snapshot {
 	ancestors := table.AncestorsOf(head.SnapshotID, tbl.SnapshotByID)
 	out := make([]Snapshot, len(ancestors))
 	for i := range ancestors {
-		out[i] = toSnapshot(&ancestors[i])
+		out[i] = snapshotOf(tbl, &ancestors[i])
 	}
 	return out
 }

@@ -32,6 +32,39 @@ const defaultMaxAttempts = 8
 // kind. A base still stale after the last attempt is errs.Conflict.
 func (c *Catalog) commit(ctx context.Context, op string, id TableID, tbl *table.Table,
 	build func(ctx context.Context, tbl *table.Table, attempt int) (*table.Transaction, error)) (*table.Table, error) {
+	return c.retryStale(ctx, op, id, tbl, func(ctx context.Context, tbl *table.Table, attempt int) (func() (*table.Table, error), error) {
+		txn, err := build(ctx, tbl, attempt)
+		if err != nil {
+			return nil, err
+		}
+		return func() (*table.Table, error) { return txn.Commit(ctx) }, nil
+	})
+}
+
+// commitUpdates is commit for a change no Transaction method stages (removing chosen
+// snapshots): build returns the requirements and updates for tbl's metadata, committed
+// through the catalog with the same reload-and-rebuild on a stale base. No updates
+// commit nothing.
+func (c *Catalog) commitUpdates(ctx context.Context, op string, id TableID, tbl *table.Table,
+	build func(tbl *table.Table) ([]table.Requirement, []table.Update, error)) (*table.Table, error) {
+	return c.retryStale(ctx, op, id, tbl, func(ctx context.Context, tbl *table.Table, _ int) (func() (*table.Table, error), error) {
+		reqs, updates, err := build(tbl)
+		if err != nil || len(updates) == 0 {
+			return func() (*table.Table, error) { return tbl, nil }, err
+		}
+		return func() (*table.Table, error) {
+			if _, _, err := c.cat.CommitTable(ctx, id.ident(), reqs, updates); err != nil {
+				return nil, err
+			}
+			return c.cat.LoadTable(ctx, id.ident())
+		}, nil
+	})
+}
+
+// retryStale is the loop of commit and commitUpdates: prepare builds an attempt on
+// tbl's latest metadata and returns what commits it.
+func (c *Catalog) retryStale(ctx context.Context, op string, id TableID, tbl *table.Table,
+	prepare func(ctx context.Context, tbl *table.Table, attempt int) (func() (*table.Table, error), error)) (*table.Table, error) {
 	var stale error
 	for attempt := range c.maxAttempts {
 		if attempt > 0 {
@@ -44,7 +77,7 @@ func (c *Catalog) commit(ctx context.Context, op string, id TableID, tbl *table.
 			}
 			tbl = fresh
 		}
-		txn, err := build(ctx, tbl, attempt)
+		commitAttempt, err := prepare(ctx, tbl, attempt)
 		if err != nil {
 			if _, ok := errs.As(err); ok {
 				return nil, err
@@ -54,7 +87,7 @@ func (c *Catalog) commit(ctx context.Context, op string, id TableID, tbl *table.
 		if c.beforeCommit != nil {
 			c.beforeCommit(id, attempt)
 		}
-		committed, err := txn.Commit(ctx)
+		committed, err := commitAttempt()
 		if err == nil {
 			return committed, nil
 		}
