@@ -302,7 +302,7 @@ func (c *Catalog) Current(ctx context.Context, id TableID) (Snapshot, bool, erro
 	if s == nil {
 		return Snapshot{}, false, nil
 	}
-	return toSnapshot(s), true, nil
+	return snapshotOf(tbl, s), true, nil
 }
 
 // Snapshots lists main's snapshots, newest first: the current one and those it was
@@ -331,7 +331,7 @@ func (c *Catalog) SnapshotAsOf(ctx context.Context, id TableID, t time.Time) (Sn
 	if s == nil {
 		return Snapshot{}, false, nil
 	}
-	return toSnapshot(s), true, nil
+	return snapshotOf(tbl, s), true, nil
 }
 
 // Tables lists the port tables of a domain, or of all domains when domain is "".
