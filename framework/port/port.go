@@ -244,7 +244,7 @@ type Snapshot struct {
 	Timestamp  time.Time
 	Operation  string            // append, overwrite, delete, replace
 	Properties map[string]string // the snapshot summary, including the publisher's properties
-	Rows       int64             // total-records of the table after this snapshot
+	Rows       int64             // the table's rows after this snapshot: its records less its deleted positions
 	SchemaID   int
 }
 
@@ -262,6 +262,9 @@ func toSnapshot(s *table.Snapshot) Snapshot {
 			out.Properties[k] = v
 		}
 		out.Rows, _ = strconv.ParseInt(s.Summary.Properties["total-records"], 10, 64)
+		// A merge by key deletes rows by position (MergeByKey), never one twice.
+		deleted, _ := strconv.ParseInt(s.Summary.Properties["total-position-deletes"], 10, 64)
+		out.Rows -= deleted
 	}
 	return out
 }
@@ -401,49 +404,14 @@ func (c *Catalog) DataFiles(ctx context.Context, id TableID, asOf int64) ([]stri
 // returned; the caller removes dir. Local files are returned in place. With dir ""
 // a remote file is an error.
 func (c *Catalog) LocalDataFiles(ctx context.Context, id TableID, asOf int64, dir string) ([]string, error) {
-	op := "port: data files of " + id.String()
-	tbl, err := c.load(ctx, op, id)
+	files, err := c.LocalScan(ctx, id, asOf, dir)
 	if err != nil {
 		return nil, err
 	}
-	if asOf == 0 && tbl.CurrentSnapshot() == nil {
-		return nil, nil
+	if n := len(files.PositionDeletes); n > 0 {
+		return nil, errs.Errorf(errs.Invalid, "port: data files of "+id.String(), "the snapshot has %d delete files; its rows cannot be read from the data files alone: read them with LocalScan", n)
 	}
-	scan, err := scanAt(tbl, asOf)
-	if err != nil {
-		return nil, errs.E(errs.KindOf(err), op, err)
-	}
-	defer scan.Close()
-	tasks, err := scan.PlanFiles(ctx)
-	if err != nil {
-		return nil, errs.E(kindOf(err), op, err)
-	}
-	out := make([]string, 0, len(tasks))
-	var fsys icebergio.IO // the warehouse's IO, opened for the first remote file
-	for _, t := range tasks {
-		if n := len(t.DeleteFiles) + len(t.EqualityDeleteFiles) + len(t.DeletionVectorFiles); n > 0 {
-			return nil, errs.Errorf(errs.Invalid, op, "data file %s has %d delete files; its rows cannot be read from the data files alone", t.File.FilePath(), n)
-		}
-		loc := t.File.FilePath()
-		if p, ok := localPath(loc); ok {
-			out = append(out, p)
-			continue
-		}
-		if dir == "" {
-			return nil, errs.Errorf(errs.Invalid, op, "data file %s is not on the local filesystem: read it with LocalDataFiles", loc)
-		}
-		if fsys == nil {
-			if fsys, err = tbl.FS(ctx); err != nil {
-				return nil, errs.E(errs.Transient, op, fmt.Errorf("open the warehouse of %s: %w", loc, err))
-			}
-		}
-		p, err := copyDataFile(op, fsys, loc, dir)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return files.Data, nil
 }
 
 // localPath strips file:// from a data file location; false for other schemes.

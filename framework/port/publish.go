@@ -20,7 +20,7 @@ import (
 
 // PublishRequest says what a publish replaces and what it records.
 type PublishRequest struct {
-	// Mode is Replace{} or ReplacePartition{…}. It is required: overwriting the whole
+	// Mode is Replace{}, ReplacePartition{…} or MergeByKey{…}. It is required: overwriting the whole
 	// table must never be what a forgotten field means.
 	Mode Mode
 	// SnapshotProperties are stored in the snapshot summary (run id, partition, check
@@ -39,7 +39,8 @@ type PublishRequest struct {
 	Branch string
 }
 
-// Mode is how a publish replaces the table's rows: Replace or ReplacePartition.
+// Mode is how a publish replaces the table's rows: Replace, ReplacePartition or
+// MergeByKey (merge.go).
 type Mode interface{ mode() }
 
 // Replace overwrites the whole table: the data is the product's full current state.
@@ -75,6 +76,9 @@ func (c *Catalog) Publish(ctx context.Context, id TableID, rdr array.RecordReade
 	}
 	if rdr == nil {
 		return Snapshot{}, errs.Errorf(errs.Invalid, op, "no record reader")
+	}
+	if m, ok := req.Mode.(MergeByKey); ok {
+		return c.merge(ctx, op, id, rdr, req, m)
 	}
 	// Downcast ns timestamps: format v2 tables store microseconds.
 	want, err := table.ArrowSchemaToIcebergWithFreshIDs(rdr.Schema(), true)
