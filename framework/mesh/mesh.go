@@ -92,6 +92,10 @@ type Product struct {
 	// re-running it never duplicates. "" = the product is always computed whole.
 	PartitionBy string
 
+	// Retention says how long the port's old snapshots stay readable before table
+	// maintenance expires them; zero = 30 days and at least the last 10.
+	Retention Retention `json:",omitzero"`
+
 	// Legacy lists earlier major versions still published beside this one until their
 	// sunset day (see Legacy). Empty for a product that never broke its contract.
 	Legacy []Legacy
