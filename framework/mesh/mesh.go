@@ -92,6 +92,11 @@ type Product struct {
 	// re-running it never duplicates. "" = the product is always computed whole.
 	PartitionBy string
 
+	// Incremental, when set, makes a run recompute only the records of one input that
+	// changed since the last publish and merge their rows into the port by key (see
+	// Incremental). nil = every run computes the whole port.
+	Incremental *Incremental `json:",omitempty"`
+
 	// Retention says how long the port's old snapshots stay readable before table
 	// maintenance expires them; zero = 30 days and at least the last 10.
 	Retention Retention `json:",omitzero"`

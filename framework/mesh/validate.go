@@ -126,6 +126,7 @@ func (p Product) validate(d Domain) error {
 		}
 	}
 	p.validateTrigger(add)
+	p.validateIncremental(add)
 	p.Retention.validate(add)
 	if p.Deprecation == nil {
 		p.validateLegacy(d, add)
