@@ -522,15 +522,7 @@ func LatestRun(ctx context.Context, l *lake.Lake, domain, product string) (RunRe
 
 // latestRecord is the newest run record under prefix.
 func latestRecord(ctx context.Context, l *lake.Lake, prefix string) (RunRecord, bool, error) {
-	keys, err := l.List(ctx, prefix)
-	if err != nil || len(keys) == 0 {
-		return RunRecord{}, false, err
-	}
-	var rec RunRecord
-	if err := l.GetJSON(ctx, keys[len(keys)-1], &rec); err != nil {
-		return RunRecord{}, false, err
-	}
-	return rec, true, nil
+	return latestJSON[RunRecord](ctx, l, prefix)
 }
 
 // checkContract compares the product's contract with the one its table was last

@@ -94,6 +94,7 @@ func Register(w worker.Registry, wf *Workflows, acts *Activities, d mesh.Domain)
 	w.RegisterWorkflowWithOptions(wf.RunProduct, workflow.RegisterOptions{Name: RunProductWorkflow})
 	w.RegisterWorkflowWithOptions(wf.Backfill, workflow.RegisterOptions{Name: BackfillWorkflow})
 	w.RegisterWorkflowWithOptions(wf.TriggerProduct, workflow.RegisterOptions{Name: TriggerWorkflow})
+	w.RegisterWorkflowWithOptions(wf.MaintainTable, workflow.RegisterOptions{Name: MaintainWorkflow})
 	w.RegisterActivity(acts)
 	if d.Register != nil {
 		d.Register(domainRegistry{Registry: w, acts: acts})

@@ -149,6 +149,30 @@ func (c *Catalog) Stats(ctx context.Context, id TableID) (Stats, error) {
 	return st, nil
 }
 
+// Heads returns the head of every branch of the table by name ("" for main), as
+// readers see them (snapshotOf); a table never published has none.
+func (c *Catalog) Heads(ctx context.Context, id TableID) (map[string]Snapshot, error) {
+	tbl, err := c.load(ctx, "port: heads of "+id.String(), id)
+	if errs.Is(err, errs.NotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Snapshot{}
+	for name, r := range tbl.Metadata().Refs() {
+		s := tbl.SnapshotByID(r.SnapshotID)
+		if r.SnapshotRefType != table.BranchRef || s == nil {
+			continue
+		}
+		if name == table.MainBranch {
+			name = ""
+		}
+		out[name] = snapshotOf(tbl, s)
+	}
+	return out, nil
+}
+
 // dataManifests are the data manifests of snapshot s (delete manifests left out).
 func dataManifests(ctx context.Context, tbl *table.Table, s *table.Snapshot) ([]iceberg.ManifestFile, error) {
 	fsys, err := tbl.FS(ctx)
