@@ -36,6 +36,10 @@ type RawInput struct {
 type PortInput struct {
 	Domain, Product string
 	Files           []string // local Parquet data files of the snapshot
+	// Locations name Files as the position deletes do (port.ScanFiles), and Deletes
+	// are the local position-delete files of the snapshot: the rows a merge by key
+	// replaced, left out of the view. Both empty for a port never merged.
+	Locations, Deletes []string
 }
 
 // Request is one model run.
@@ -49,6 +53,10 @@ type Request struct {
 	// Partition, a YYYY-MM-DD day of a partitioned product, keeps only the model's rows
 	// of that day: they are what replaces the day in the port. "" = every row.
 	Partition string
+	// Incremental, for a product declared incremental (mesh.Incremental), runs the
+	// model over the changed records of its input only (see Incremental). nil = over
+	// every record, as for any product.
+	Incremental *Incremental
 }
 
 // Result describes the staged output.
@@ -58,6 +66,8 @@ type Result struct {
 	// RowsHash identifies the row set: the row count and the sum of every row's hash,
 	// which does not depend on row order and counts a repeated row twice.
 	RowsHash string
+	// Incremental says what an incremental run computed (Request.Incremental).
+	Incremental *IncrementalResult
 }
 
 // Open returns an in-memory DuckDB whose session time zone is UTC (so a timestamp is
@@ -111,6 +121,12 @@ func Run(ctx context.Context, req Request) (Result, error) {
 			return Result{}, err
 		}
 	}
+	var inc *IncrementalResult
+	if req.Incremental != nil {
+		if inc, err = narrow(ctx, db, req); err != nil {
+			return Result{}, err
+		}
+	}
 	model := quality.Subquery(p.Model)
 	if req.Partition != "" {
 		// Validated as a real date, so quoting it cannot inject SQL.
@@ -122,11 +138,16 @@ func Run(ctx context.Context, req Request) (Result, error) {
 	if err := createModelTable(ctx, db, p, model, op); err != nil {
 		return Result{}, err
 	}
+	if inc != nil && inc.Merge {
+		if err := writeKeys(ctx, db, p, req.Incremental.KeysOutput, inc); err != nil {
+			return Result{}, errs.E(errs.KindOf(err), op, err)
+		}
+	}
 	copySQL := fmt.Sprintf("COPY (SELECT * FROM model ORDER BY %s) TO %s (FORMAT parquet, COMPRESSION snappy)", idents(p.PrimaryKey), quality.Literal(req.Output))
 	if _, err := db.ExecContext(ctx, copySQL); err != nil {
 		return Result{}, errs.E(errs.Internal, op, err)
 	}
-	var res Result
+	res := Result{Incremental: inc}
 	if res.Rows, res.RowsHash, err = RowsHash(ctx, db, "model"); err != nil {
 		return Result{}, errs.E(errs.Internal, op, err)
 	}
@@ -167,9 +188,14 @@ func createModelTable(ctx context.Context, db *sql.DB, p mesh.Product, model, op
 
 // RowsHash counts a table's rows and identifies its row set (Result.RowsHash).
 func RowsHash(ctx context.Context, db *sql.DB, table string) (int64, string, error) {
+	return rowsHashOf(ctx, db, quality.Ident(table))
+}
+
+// rowsHashOf is RowsHash of a relation: a table name or a parenthesised query.
+func rowsHashOf(ctx context.Context, db *sql.DB, relation string) (int64, string, error) {
 	var n int64
 	var sum string
-	q := fmt.Sprintf("SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR FROM %s AS t", quality.Ident(table))
+	q := fmt.Sprintf("SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR FROM %s AS t", relation)
 	if err := db.QueryRowContext(ctx, q).Scan(&n, &sum); err != nil {
 		return 0, "", err
 	}
@@ -193,11 +219,7 @@ func createRawViews(ctx context.Context, db *sql.DB, in RawInput) error {
 			quality.Ident(lake.ColRaw)+" VARCHAR")
 		stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s (%s)", hist, strings.Join(cols, ", ")))
 	} else {
-		paths := make([]string, len(in.Files))
-		for i, f := range in.Files {
-			paths[i] = quality.Literal(f)
-		}
-		files := fmt.Sprintf("read_parquet([%s], union_by_name = true)", strings.Join(paths, ", "))
+		files := fmt.Sprintf("read_parquet([%s], union_by_name = true)", literals(in.Files))
 		// A field the stream declares but no landing has yet (a connector that began
 		// landing it after these files were written) reads as NULL, so a model that
 		// uses it runs on old landings too.
@@ -217,6 +239,18 @@ func createRawViews(ctx context.Context, db *sql.DB, in RawInput) error {
 		stmts = append(stmts, fmt.Sprintf("CREATE VIEW %s AS SELECT COLUMNS(lambda c: c <> %s)%s FROM %s",
 			hist, quality.Literal(lake.ColCursor), strings.Join(missing, ""), files))
 	}
+	stmts = append(stmts, fmt.Sprintf("CREATE VIEW %s AS %s", cur, newestSQL(hist, in)))
+	for _, s := range stmts {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return errs.E(errs.Internal, fmt.Sprintf("read raw %s.%s", in.Source, in.Stream), err)
+		}
+	}
+	return nil
+}
+
+// newestSQL selects the newest version of each record of in from hist, its versions,
+// leaving out the records whose newest version is a tombstone.
+func newestSQL(hist string, in RawInput) string {
 	order := quality.Ident(lake.ColExtractedAt) + " DESC"
 	if in.CursorField != "" {
 		order = quality.Ident(in.CursorField) + " DESC NULLS LAST, " + order
@@ -227,13 +261,7 @@ func createRawViews(ctx context.Context, db *sql.DB, in RawInput) error {
 		// _history keeps the tombstone.
 		newest = fmt.Sprintf("SELECT * FROM (%s) WHERE %s IS NOT TRUE", newest, quality.Ident(in.Deleted))
 	}
-	stmts = append(stmts, fmt.Sprintf("CREATE VIEW %s AS %s", cur, newest))
-	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			return errs.E(errs.Internal, fmt.Sprintf("read raw %s.%s", in.Source, in.Stream), err)
-		}
-	}
-	return nil
+	return newest
 }
 
 func createPortView(ctx context.Context, db *sql.DB, in PortInput) error {
@@ -241,13 +269,9 @@ func createPortView(ctx context.Context, db *sql.DB, in PortInput) error {
 	if len(in.Files) == 0 {
 		return errs.Errorf(errs.NotFound, op, "the port has no data files yet: run %s.%s first", in.Domain, in.Product)
 	}
-	paths := make([]string, len(in.Files))
-	for i, f := range in.Files {
-		paths[i] = quality.Literal(f)
-	}
 	for _, s := range []string{
 		"CREATE SCHEMA IF NOT EXISTS " + quality.Ident(in.Domain),
-		fmt.Sprintf("CREATE VIEW %s.%s AS SELECT * FROM read_parquet([%s], union_by_name = true)", quality.Ident(in.Domain), quality.Ident(in.Product), strings.Join(paths, ", ")),
+		fmt.Sprintf("CREATE VIEW %s.%s AS %s", quality.Ident(in.Domain), quality.Ident(in.Product), portRows(in)),
 	} {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return errs.E(errs.Internal, op, err)
@@ -418,4 +442,32 @@ func Keys(ctx context.Context, req KeysRequest) ([]source.Key, error) {
 		return nil, errs.E(errs.Invalid, op, err)
 	}
 	return out, nil
+}
+
+// portRows selects the rows of a port's snapshot from its data files, leaving out the
+// positions its delete files name (a merge by key's replaced rows; port.MergeByKey).
+func portRows(in PortInput) string {
+	files := literals(in.Files)
+	if len(in.Deletes) == 0 {
+		return fmt.Sprintf("SELECT * FROM read_parquet([%s], union_by_name = true)", files)
+	}
+	// A delete names a data file by its location; DuckDB reads the local copy.
+	where := make([]string, len(in.Files))
+	for i := range in.Files {
+		where[i] = fmt.Sprintf("(%s, %s)", quality.Literal(in.Files[i]), quality.Literal(in.Locations[i]))
+	}
+	return fmt.Sprintf(`SELECT * EXCLUDE (_mf_file, file_row_number)
+FROM read_parquet([%s], union_by_name = true, filename = '_mf_file', file_row_number = true)
+ANTI JOIN (SELECT f.local AS _mf_file, d.pos AS file_row_number
+           FROM read_parquet([%s]) AS d JOIN (VALUES %s) AS f(local, location) ON f.location = d.file_path)
+USING (_mf_file, file_row_number)`, files, literals(in.Deletes), strings.Join(where, ", "))
+}
+
+// literals is a list of quoted SQL strings.
+func literals(values []string) string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = quality.Literal(v)
+	}
+	return strings.Join(out, ", ")
 }
