@@ -340,9 +340,11 @@ func (a *Activities) rawInput(ctx context.Context, domain string, src mesh.Input
 		}
 	}
 	var keys []string
+	var seqs, fileSeqs []int
 	for _, m := range ms {
+		seqs = append(seqs, m.Seq)
 		for _, f := range m.Files {
-			keys = append(keys, f.Key)
+			keys, fileSeqs = append(keys, f.Key), append(fileSeqs, m.Seq)
 		}
 	}
 	files, err := a.Lake.LocalFiles(ctx, keys, filepath.Join(scratch, "raw"))
@@ -358,7 +360,8 @@ func (a *Activities) rawInput(ctx context.Context, domain string, src mesh.Input
 			fields = st.Spec().Fields
 		}
 	}
-	return transform.RawInput{Source: src.Source, Stream: src.Stream, Files: files, PrimaryKey: last.PrimaryKey, CursorField: last.CursorField, Deleted: last.Deleted, Fields: fields}, nil
+	return transform.RawInput{Source: src.Source, Stream: src.Stream, Files: files, PrimaryKey: last.PrimaryKey, CursorField: last.CursorField, Deleted: last.Deleted, Fields: fields,
+		Seqs: seqs, FileSeqs: fileSeqs}, nil
 }
 
 // samePartition keeps the landings of the partition and the unpartitioned ones (a
@@ -658,6 +661,9 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 		SnapshotProperties: props,
 		TableProperties:    tableProps,
 		Branch:             in.Branch,
+		// The port is partitioned by the product's days, so a day's publish costs the
+		// same however long the port's history.
+		PartitionBy: p.PartitionBy,
 	})
 	if err != nil {
 		return PublishOutput{}, toTemporal(ctx, err)

@@ -108,19 +108,7 @@ func (c *Catalog) FastForward(ctx context.Context, id TableID, name string, keep
 	}
 	var updates []table.Update
 	if !hasMain || mainRef.SnapshotID != b.Head.ID {
-		// Main keeps its own retention settings.
-		var maxRefAge, maxSnapshotAge int64
-		var minSnapshots int
-		if mainRef.MaxRefAgeMs != nil {
-			maxRefAge = *mainRef.MaxRefAgeMs
-		}
-		if mainRef.MaxSnapshotAgeMs != nil {
-			maxSnapshotAge = *mainRef.MaxSnapshotAgeMs
-		}
-		if mainRef.MinSnapshotsToKeep != nil {
-			minSnapshots = *mainRef.MinSnapshotsToKeep
-		}
-		updates = append(updates, table.NewSetSnapshotRefUpdate(table.MainBranch, b.Head.ID, table.BranchRef, maxRefAge, maxSnapshotAge, minSnapshots))
+		updates = append(updates, pointMain(mainRef, b.Head.ID))
 	}
 	changed := iceberg.Properties{}
 	for k, v := range b.TableProperties {
@@ -175,6 +163,23 @@ func (c *Catalog) restartBranch(ctx context.Context, op string, id TableID, tbl 
 		return nil, errs.E(kindOf(err), op, err)
 	}
 	return fresh, nil
+}
+
+// pointMain is the update that makes snapID main's head, main (the zero ref when the
+// table has no main yet) keeping its own retention settings.
+func pointMain(main table.SnapshotRef, snapID int64) table.Update {
+	var maxRefAge, maxSnapshotAge int64
+	var minSnapshots int
+	if main.MaxRefAgeMs != nil {
+		maxRefAge = *main.MaxRefAgeMs
+	}
+	if main.MaxSnapshotAgeMs != nil {
+		maxSnapshotAge = *main.MaxSnapshotAgeMs
+	}
+	if main.MinSnapshotsToKeep != nil {
+		minSnapshots = *main.MinSnapshotsToKeep
+	}
+	return table.NewSetSnapshotRefUpdate(table.MainBranch, snapID, table.BranchRef, maxRefAge, maxSnapshotAge, minSnapshots)
 }
 
 // ref finds a ref of the table by name.

@@ -16,8 +16,15 @@ import (
 // TestConcurrentPublishersOfTheSameDay: two publishes of the same partition race (a
 // retried Publish whose first attempt is still committing, or two reruns of one day).
 // Both land, one after the other: two snapshots, the second replacing the first's rows
-// of that day — never both sets of rows, never a lost or doubled snapshot.
+// of that day — never both sets of rows, never a lost or doubled snapshot. Partitioned,
+// both partition the table and plan the day from its manifests at once.
 func TestConcurrentPublishersOfTheSameDay(t *testing.T) {
+	for _, partitionBy := range []string{"", "day"} {
+		t.Run("PartitionBy="+partitionBy, func(t *testing.T) { concurrentPublishersOfTheSameDay(t, partitionBy) })
+	}
+}
+
+func concurrentPublishersOfTheSameDay(t *testing.T, partitionBy string) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	a, b := openTest(t, dir), openTest(t, dir)
@@ -46,7 +53,7 @@ func TestConcurrentPublishersOfTheSameDay(t *testing.T) {
 		rdr := reader(t, baseSchema, data[i])
 		wg.Go(func() {
 			snaps[i], failures[i] = c.Publish(ctx, contacts, rdr, PublishRequest{Mode: ReplacePartition{"day", "2024-05-02"},
-				SnapshotProperties: map[string]string{"publisher": fmt.Sprint(i)}})
+				SnapshotProperties: map[string]string{"publisher": fmt.Sprint(i)}, PartitionBy: partitionBy})
 		})
 	}
 	wg.Wait()
@@ -77,8 +84,14 @@ func TestConcurrentPublishersOfTheSameDay(t *testing.T) {
 // as four workers backfilling four days, each publish three days at once, no hooks
 // ordering them. Every publish either lands exactly once or reports errs.Conflict and
 // lands nothing; the table's history is one chain holding every landed snapshot once,
-// and the rows are exactly those of the landed publishes.
+// and the rows are exactly those of the landed publishes — partitioned or not.
 func TestManyPublishersLandExactlyOnce(t *testing.T) {
+	for _, partitionBy := range []string{"", "day"} {
+		t.Run("PartitionBy="+partitionBy, func(t *testing.T) { manyPublishersLandExactlyOnce(t, partitionBy) })
+	}
+}
+
+func manyPublishersLandExactlyOnce(t *testing.T, partitionBy string) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	const writers, rounds = 4, 3
@@ -120,7 +133,7 @@ func TestManyPublishersLandExactlyOnce(t *testing.T) {
 			<-start
 			for r, o := range todo {
 				o.snap, o.err = c.Publish(ctx, contacts, rdrs[r], PublishRequest{Mode: ReplacePartition{"day", o.day},
-					SnapshotProperties: map[string]string{"publisher": o.name}})
+					SnapshotProperties: map[string]string{"publisher": o.name}, PartitionBy: partitionBy})
 				results <- o
 			}
 		})

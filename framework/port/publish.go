@@ -37,6 +37,13 @@ type PublishRequest struct {
 	// snapshot rather than set on the table; FastForward sets them. A nullable column
 	// may be missing from the data: the preview of a removed column.
 	Branch string
+	// PartitionBy names the DATE column the table is partitioned by (Iceberg's
+	// identity transform), so a day's publish touches only that day's files and
+	// manifests and readers prune days on read. A table that exists unpartitioned is
+	// partitioned in place on the first publish that names it (partition evolution):
+	// its history stays readable, files written from then on are partitioned. ""
+	// leaves the table's partitioning as it is.
+	PartitionBy string
 }
 
 // Mode is how a publish replaces the table's rows: Replace, ReplacePartition or
@@ -86,6 +93,14 @@ func (c *Catalog) Publish(ctx context.Context, id TableID, rdr array.RecordReade
 		return Snapshot{}, errs.E(errs.Invalid, op, fmt.Errorf("arrow schema: %w", err))
 	}
 
+	if err := checkPartitionBy(want, req.PartitionBy); err != nil {
+		return Snapshot{}, errs.E(errs.Invalid, op, err)
+	}
+	createOpts, err := createPartitioned(want, req.PartitionBy)
+	if err != nil {
+		return Snapshot{}, errs.E(errs.Invalid, op, err)
+	}
+
 	var filter iceberg.BooleanExpression = iceberg.AlwaysTrue{}
 	var part *ReplacePartition
 	switch m := req.Mode.(type) {
@@ -122,7 +137,7 @@ func (c *Catalog) Publish(ctx context.Context, id TableID, rdr array.RecordReade
 		}
 		tableProps = nil
 	}
-	tbl, err := c.ensureTable(ctx, op, id, want, tableProps)
+	tbl, err := c.ensureTable(ctx, op, id, want, tableProps, createOpts...)
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -130,6 +145,16 @@ func (c *Catalog) Publish(ctx context.Context, id TableID, rdr array.RecordReade
 		if tbl, err = c.restartBranch(ctx, op, id, tbl, req.Branch); err != nil {
 			return Snapshot{}, err
 		}
+	}
+	if part != nil && req.Branch == "" && part.Column == req.PartitionBy {
+		committed, err := c.publishDay(ctx, op, id, tbl, src, want, *part, tableProps, snapProps)
+		if err == nil {
+			return toSnapshot(committed.CurrentSnapshot()), nil
+		}
+		if !errors.Is(err, errDaySlowPath) {
+			return Snapshot{}, err
+		}
+		// Rows of the day in files of several days: rewritten below, row by row.
 	}
 
 	// failed is the last attempt that lost a commit race. Its staged snapshot holds the
@@ -154,6 +179,9 @@ func (c *Catalog) Publish(ctx context.Context, id TableID, rdr array.RecordReade
 			return nil, errs.E(errs.Invalid, op, err)
 		}
 		if err := setProperties(txn, tbl.Properties(), tableProps); err != nil {
+			return nil, errs.E(errs.Internal, op, err)
+		}
+		if err := evolveSpec(txn, tbl, req.PartitionBy); err != nil {
 			return nil, errs.E(errs.Internal, op, err)
 		}
 		var data array.RecordReader = src
@@ -200,7 +228,7 @@ func (c *Catalog) Publish(ctx context.Context, id TableID, rdr array.RecordReade
 }
 
 // ensureTable loads the table, creating its namespace and itself on first publish.
-func (c *Catalog) ensureTable(ctx context.Context, op string, id TableID, sc *iceberg.Schema, props map[string]string) (*table.Table, error) {
+func (c *Catalog) ensureTable(ctx context.Context, op string, id TableID, sc *iceberg.Schema, props map[string]string, opts ...catalog.CreateTableOpt) (*table.Table, error) {
 	tbl, err := c.cat.LoadTable(ctx, id.ident())
 	if err == nil {
 		return tbl, nil
@@ -223,7 +251,7 @@ func (c *Catalog) ensureTable(ctx context.Context, op string, id TableID, sc *ic
 	// default in v0.7.0, on in Java) is pinned off in case a later version turns it on
 	// (see commit).
 	p[table.CommitNumRetriesKey] = "0"
-	tbl, err = c.cat.CreateTable(ctx, id.ident(), sc, catalog.WithProperties(p))
+	tbl, err = c.cat.CreateTable(ctx, id.ident(), sc, append(opts, catalog.WithProperties(p))...)
 	if err != nil {
 		// Another publisher may have created it first; its table is as good as ours.
 		if t, lerr := c.cat.LoadTable(ctx, id.ident()); lerr == nil {

@@ -30,6 +30,10 @@ type RawInput struct {
 	// keys whose newest version is one are left out of <source>.<stream>.
 	Deleted string
 	Fields  []source.Field
+	// Seqs are the sequence numbers of the landings read (lake.Manifest.Seq), and
+	// FileSeqs the landing of each of Files: what an incremental run compares with the
+	// landings its last publish read.
+	Seqs, FileSeqs []int
 }
 
 // PortInput is another product's port at its current snapshot.
