@@ -125,7 +125,7 @@ func (e *env) rootCmd() *cobra.Command {
 		e.demoCmd("demo"), e.demoCmd("dev"), e.checkCmd(), e.testCmd(), e.graphCmd(), e.productsCmd(), e.showCmd(), e.checkRowsCmd(), e.runCmd(), e.backfillCmd(),
 		e.freshnessCmd(), e.serveCmd(), e.accessCmd(), e.auditCmd(), e.contractCmd(), e.queryCmd(),
 		e.schedulesCmd(), e.doctorCmd(), e.newCmd(), e.composeEnvCmd(), e.diffCmd(),
-		e.promoteCmd(), e.alertsCmd(),
+		e.promoteCmd(), e.alertsCmd(), e.maintainCmd(),
 	)
 	root.SuggestionsMinimumDistance = 2
 	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{if .Runnable}}",

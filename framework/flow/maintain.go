@@ -161,6 +161,11 @@ func MaintainedMajors(p mesh.Product, day time.Time) (maintained []mesh.Product,
 	return maintained, frozen
 }
 
+// PastSunset is why maintenance leaves legacy major v alone (MaintainedMajors).
+func PastSunset(v mesh.Product) string {
+	return fmt.Sprintf("past its sunset %s: left as its consumers last read it", v.Deprecation.Sunset)
+}
+
 // MaintainRequest is what maintenance may do to the table of product v (a major of
 // a product of domain d) at now: the product's declared retention, compaction within
 // its partitions, and the snapshots its consumers' current snapshots were computed
@@ -219,7 +224,7 @@ func (a *Activities) PlanMaintenance(ctx context.Context, in MaintainStep) (Main
 	id := port.TableID{Domain: d.Name, Name: v.PortName()}
 	res := MaintainResult{Maintenance: port.Maintenance{Table: id.String()}, Domain: d.Name, Product: v.Name}
 	if !v.PublishesOn(in.Now) {
-		res.Skipped = fmt.Sprintf("past its sunset %s: left as its consumers last read it", v.Deprecation.Sunset)
+		res.Skipped = PastSunset(v)
 		return res, nil
 	}
 	res.Before, err = a.Ports.Stats(ctx, id)
