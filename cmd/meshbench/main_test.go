@@ -57,8 +57,9 @@ func TestSmoke(t *testing.T) {
 	)
 	if !testing.Short() {
 		want = append(want,
-			"orchestration: backfill wall time (marketing.web_traffic)",
+			"orchestration: backfill wall time (marketing.web_traffic alone)",
 			"orchestration: activity time",
+			"orchestration: activity time per day, first and last tenth",
 			"orchestration: Temporal overhead per day",
 		)
 	}
