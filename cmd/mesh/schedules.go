@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,9 +15,11 @@ import (
 func (e *env) schedulesCmd() *cobra.Command {
 	apply := &cobra.Command{
 		Use:   "apply",
-		Short: "one Temporal Schedule per product from its cadence (removes those of deleted products)",
-		Long: `Make Temporal hold one Schedule per product, from its declared cadence (cron, in UTC):
-create the missing ones, update the others, delete those of products no longer declared.
+		Short: "one Temporal Schedule per product from its cadence, and a nightly maintenance per port table (removes those of deleted products)",
+		Long: `Make Temporal hold one Schedule per product run on its declared cadence (cron, in UTC),
+and one per port table that starts its maintenance every night (maintain/<domain>.<table>,
+as mesh maintain does, at ` + schedule.MaintainCadence + ` UTC): create the missing ones, update the
+others, delete those of products and tables no longer declared.
 Every declaration is validated first, so a bad cadence changes nothing; when Temporal
 refuses a schedule, mesh names the product and field and what it had already applied.`,
 		Args: noArgs,
@@ -94,8 +97,11 @@ func (e *env) schedulesList(ctx context.Context, asJSON bool) error {
 	}
 	// Temporal stores cron specs as calendars; the declared cadence is what people wrote.
 	cadence := map[string]string{}
-	for _, en := range e.mesh.Products() {
-		cadence[schedule.ID(en.Domain.Name, en.Product.Name)] = en.Product.Cadence
+	for _, w := range schedule.Derive(e.mesh, time.Now()) {
+		cadence[w.ID] = w.Cron
+		if w.Table != "" {
+			cadence[w.ID] += " (maintain " + w.Table + ")"
+		}
 	}
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCHEDULE\tCADENCE (UTC)\tPAUSED\tNEXT RUN")

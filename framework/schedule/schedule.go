@@ -1,12 +1,14 @@
-// Package schedule keeps one Temporal Schedule per product, derived from the product's
-// declared cadence: `mesh schedules apply` makes Temporal match the declarations
-// (create, update, and remove the schedules of products that no longer exist).
+// Package schedule keeps the Temporal Schedules derived from the mesh: one per product
+// run on its declared cadence, and one nightly table maintenance per port table
+// (flow.MaintainTable). `mesh schedules apply` makes Temporal match the declarations
+// (create, update, and remove the schedules of products and tables that no longer exist).
 package schedule
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +32,16 @@ const CatchupWindow = 24 * time.Hour
 
 // ID is the schedule id of a product.
 func ID(domain, product string) string { return Prefix + domain + "." + product }
+
+// MaintainID is the schedule id of a port table's maintenance:
+// meshflow/maintain/<domain>.<table>, after the workflow it starts (flow.MaintainID).
+func MaintainID(domain, table string) string { return Prefix + flow.MaintainID(domain, table) }
+
+// MaintainCadence is when every port table is maintained (cron, in TimeZone): nightly,
+// outside the hours products are usually scheduled (on the hour, mornings), so
+// compaction and expiry rarely meet a publish; when they do, the commit retries on the
+// published table (port's commit loop) rather than failing either side.
+const MaintainCadence = "17 2 * * *"
 
 // TimeZone is the zone every schedule's cron runs in: the mesh's one time zone.
 const TimeZone = "UTC"
@@ -73,11 +85,10 @@ func Apply(ctx context.Context, c client.Client, m mesh.Mesh) (Result, error) {
 		return Result{}, err
 	}
 	sc := c.ScheduleClient()
-	want := map[string]mesh.Entry{}
-	for _, e := range m.Products() {
-		if e.Product.Scheduled() { // the others run when their inputs publish
-			want[ID(e.Domain.Name, e.Product.Name)] = e
-		}
+	wanted := Derive(m, time.Now())
+	want := map[string]bool{}
+	for _, w := range wanted {
+		want[w.ID] = true
 	}
 	existing, err := List(ctx, c)
 	if err != nil {
@@ -88,14 +99,8 @@ func Apply(ctx context.Context, c client.Client, m mesh.Mesh) (Result, error) {
 		have[s.ID] = true
 	}
 	var res Result
-	ids := make([]string, 0, len(want))
-	for id := range want {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		e := want[id]
-		spec, action := specFor(e), actionFor(e)
+	for _, w := range wanted {
+		id, spec, action := w.ID, w.spec(), w.Action
 		if have[id] {
 			h := sc.GetHandle(ctx, id)
 			err := h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
@@ -104,7 +109,7 @@ func Apply(ctx context.Context, c client.Client, m mesh.Mesh) (Result, error) {
 				return &client.ScheduleUpdate{Schedule: &s}, nil
 			}})
 			if err != nil {
-				return res, refused(res, "update", id, &e, err)
+				return res, refused(res, "update", id, &w, err)
 			}
 			res.Updated = append(res.Updated, id)
 			continue
@@ -113,7 +118,7 @@ func Apply(ctx context.Context, c client.Client, m mesh.Mesh) (Result, error) {
 			ID: id, Spec: spec, Action: action,
 			Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 			CatchupWindow: CatchupWindow,
-			Note:          "managed by `mesh schedules apply` from the product's cadence " + e.Product.Cadence,
+			Note:          w.Note,
 		})
 		var exists *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &exists) || errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
@@ -121,12 +126,12 @@ func Apply(ctx context.Context, c client.Client, m mesh.Mesh) (Result, error) {
 			continue
 		}
 		if err != nil {
-			return res, refused(res, "create", id, &e, err)
+			return res, refused(res, "create", id, &w, err)
 		}
 		res.Created = append(res.Created, id)
 	}
 	for _, s := range existing {
-		if _, ok := want[s.ID]; ok {
+		if want[s.ID] {
 			continue
 		}
 		if err := sc.GetHandle(ctx, s.ID).Delete(ctx); err != nil {
@@ -140,14 +145,21 @@ func Apply(ctx context.Context, c client.Client, m mesh.Mesh) (Result, error) {
 	return res, nil
 }
 
-// refused is the error of a schedule Temporal would not create, update or delete (e
-// is its product; nil for a schedule whose product is gone): which product, which of
-// its fields Temporal named, Temporal's own words, and what Apply had done before.
-func refused(done Result, verb, id string, e *mesh.Entry, err error) error {
+// refused is the error of a schedule Temporal would not create, update or delete (w
+// is what it was derived from; nil for a schedule whose product is gone): which
+// product or table, which of its fields Temporal named, Temporal's own words, and
+// what Apply had done before.
+func refused(done Result, verb, id string, w *Wanted, err error) error {
 	what := id + " (its product is no longer declared)"
 	field := ""
-	if e != nil {
+	if w != nil {
+		e := w.Entry
 		what = "product " + e.Ref().String() + " (" + id + ")"
+		cadence := fmt.Sprintf("its Cadence %q (cron, in %s)", e.Product.Cadence, TimeZone)
+		if w.Table != "" {
+			what = "the maintenance of table " + w.Table + " of product " + e.Ref().String() + " (" + id + ")"
+			cadence = fmt.Sprintf("the maintenance cadence %q (schedule.MaintainCadence, cron, in %s)", w.Cron, TimeZone)
+		}
 		msg := strings.ToLower(err.Error())
 		switch {
 		case strings.Contains(msg, "search attribute"):
@@ -155,7 +167,7 @@ func refused(done Result, verb, id string, e *mesh.Entry, err error) error {
 		case strings.Contains(msg, "time zone") || strings.Contains(msg, "timezone"):
 			field = "its time zone " + TimeZone
 		case strings.Contains(msg, "cron") || strings.Contains(msg, "calendar") || strings.Contains(msg, "spec"):
-			field = fmt.Sprintf("its Cadence %q (cron, in %s)", e.Product.Cadence, TimeZone)
+			field = cadence
 		case strings.Contains(msg, "task queue"):
 			field = "its task queue " + e.Domain.TaskQueue()
 		}
@@ -172,8 +184,56 @@ func refused(done Result, verb, id string, e *mesh.Entry, err error) error {
 		verb, what, field, err, done)
 }
 
-func specFor(e mesh.Entry) client.ScheduleSpec {
-	return client.ScheduleSpec{CronExpressions: []string{e.Product.Cadence}, TimeZoneName: TimeZone}
+// Wanted is one schedule the mesh asks for: a product's runs on its cadence, or the
+// nightly maintenance of one of its port tables.
+type Wanted struct {
+	ID     string
+	Entry  mesh.Entry // the product
+	Table  string     // the port table maintained (domain.table); "" for a product's runs
+	Cron   string
+	Action *client.ScheduleWorkflowAction
+	Note   string
+}
+
+func (w Wanted) spec() client.ScheduleSpec {
+	return client.ScheduleSpec{CronExpressions: []string{w.Cron}, TimeZoneName: TimeZone}
+}
+
+// Derive derives every schedule of m at now: first the runs of each product on a
+// cadence (the others run when their inputs publish), then the maintenance of each
+// port table still published (flow.MaintainedMajors: the current major and the legacy
+// ones before their sunset), each part sorted by id.
+func Derive(m mesh.Mesh, now time.Time) []Wanted {
+	var runs, maint []Wanted
+	for _, e := range m.Products() {
+		if e.Product.Scheduled() {
+			runs = append(runs, Wanted{ID: ID(e.Domain.Name, e.Product.Name), Entry: e, Cron: e.Product.Cadence, Action: actionFor(e),
+				Note: "managed by `mesh schedules apply` from the product's cadence " + e.Product.Cadence})
+		}
+		maintained, _ := flow.MaintainedMajors(e.Product, now)
+		for _, v := range maintained {
+			table := e.Domain.Name + "." + v.PortName()
+			maint = append(maint, Wanted{ID: MaintainID(e.Domain.Name, v.PortName()), Entry: e, Table: table, Cron: MaintainCadence, Action: maintainActionFor(e.Domain, v),
+				Note: "managed by `mesh schedules apply`: nightly table maintenance of " + table + " (mesh maintain " + e.Ref().String() + " runs it now)"})
+		}
+	}
+	byID := func(a, b Wanted) int { return strings.Compare(a.ID, b.ID) }
+	slices.SortFunc(runs, byID)
+	slices.SortFunc(maint, byID)
+	return append(runs, maint...)
+}
+
+// maintainActionFor starts MaintainTable for major v of a product of d, as
+// flow.StartMaintain does, with the trigger "schedule".
+func maintainActionFor(d mesh.Domain, v mesh.Product) *client.ScheduleWorkflowAction {
+	return &client.ScheduleWorkflowAction{
+		ID:        flow.MaintainID(d.Name, v.PortName()),
+		Workflow:  flow.MaintainWorkflow,
+		Args:      []any{flow.MaintainInput{Domain: d.Name, Product: v.Name, Major: v.Major(), Trigger: flow.TriggerSchedule}},
+		TaskQueue: d.TaskQueue(),
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			flow.KeyDomain.ValueSet(d.Name), flow.KeyProduct.ValueSet(v.Name), flow.KeyTrigger.ValueSet(flow.TriggerSchedule)),
+	}
 }
 
 func actionFor(e mesh.Entry) *client.ScheduleWorkflowAction {

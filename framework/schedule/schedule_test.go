@@ -10,12 +10,15 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/schedule"
 )
@@ -26,14 +29,8 @@ func TestApply(t *testing.T) {
 	defer cancel()
 	st := devServer(t, ctx)
 	m := domains.Mesh()
-	var want []string
-	for _, e := range m.Products() {
-		if e.Product.Scheduled() { // the others run when their inputs publish
-			want = append(want, schedule.ID(e.Domain.Name, e.Product.Name))
-		}
-	}
-	slices.Sort(want)
-	if len(want) == len(m.Products()) {
+	want := wantIDs(m)
+	if len(want) == 2*len(m.Products()) {
 		t.Fatal("every product has a schedule: none is run by its inputs")
 	}
 
@@ -66,10 +63,38 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(res.Deleted, []string{schedule.Prefix + gone}) {
-		t.Fatalf("apply without %s deleted %v", gone, res.Deleted)
+	goneIDs := []string{schedule.Prefix + "maintain/" + d0.Name + "." + m.Domains[0].Products[i].PortName()}
+	if m.Domains[0].Products[i].Scheduled() {
+		goneIDs = append(goneIDs, schedule.Prefix+gone)
 	}
-	waitFor(t, ctx, st, slices.DeleteFunc(slices.Clone(want), func(id string) bool { return id == schedule.Prefix+gone }))
+	slices.Sort(goneIDs) // as List sorts them
+	if !slices.Equal(res.Deleted, goneIDs) {
+		t.Fatalf("apply without %s deleted %v, want %v", gone, res.Deleted, goneIDs)
+	}
+	waitFor(t, ctx, st, wantIDs(smaller))
+
+	// A table's maintenance schedule starts MaintainTable on its domain's queue, for
+	// that table's major, saying the schedule started it.
+	d1, p1 := smaller.Domains[0], smaller.Domains[0].Products[0]
+	desc, err := st.Client.ScheduleClient().GetHandle(ctx, schedule.MaintainID(d1.Name, p1.PortName())).Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	act, ok := desc.Schedule.Action.(*client.ScheduleWorkflowAction)
+	if !ok {
+		t.Fatalf("maintenance schedule action = %T", desc.Schedule.Action)
+	}
+	var in flow.MaintainInput
+	if len(act.Args) != 1 || converter.GetDefaultDataConverter().FromPayload(act.Args[0].(*commonpb.Payload), &in) != nil {
+		t.Fatalf("maintenance schedule args = %v", act.Args)
+	}
+	if act.Workflow != flow.MaintainWorkflow || act.ID != "maintain/"+d1.Name+"."+p1.PortName() || act.TaskQueue != d1.TaskQueue() ||
+		in != (flow.MaintainInput{Domain: d1.Name, Product: p1.Name, Major: p1.Major(), Trigger: flow.TriggerSchedule}) {
+		t.Errorf("maintenance schedule starts %s %s on %s with %+v", act.Workflow, act.ID, act.TaskQueue, in)
+	}
+	if cron := desc.Schedule.Spec.CronExpressions; len(desc.Schedule.Spec.Calendars)+len(cron) == 0 {
+		t.Errorf("maintenance schedule has no spec: %+v", desc.Schedule.Spec)
+	}
 
 	d, p := smaller.Domains[0].Name, smaller.Domains[0].Products[0].Name
 	if err := schedule.Pause(ctx, st.Client, d, p, "maintenance"); err != nil {
@@ -144,6 +169,21 @@ func TestApplyValidatesFirstAndSaysWhatTemporalRefused(t *testing.T) {
 	}
 }
 
+// wantIDs are the schedules m needs, as Apply creates them: the runs of each product
+// on a cadence, then each port table's maintenance (no product here has a legacy major).
+func wantIDs(m mesh.Mesh) []string {
+	var runs, maint []string
+	for _, e := range m.Products() {
+		if e.Product.Scheduled() { // the others run when their inputs publish
+			runs = append(runs, schedule.Prefix+e.Domain.Name+"."+e.Product.Name)
+		}
+		maint = append(maint, schedule.Prefix+"maintain/"+e.Domain.Name+"."+e.Product.Name+fmt.Sprintf("_v%d", e.Product.Major()))
+	}
+	slices.Sort(runs)
+	slices.Sort(maint)
+	return append(runs, maint...)
+}
+
 // devServer starts the dev server (schedules are server state), without the sandbox.
 func devServer(t *testing.T, ctx context.Context) *stack.Stack {
 	t.Helper()
@@ -201,6 +241,7 @@ func (r refusingSchedules) Create(ctx context.Context, o client.ScheduleOptions)
 // waitFor waits until the schedule list (eventually consistent) is exactly want.
 func waitFor(t *testing.T, ctx context.Context, st *stack.Stack, want []string) {
 	t.Helper()
+	want = slices.Sorted(slices.Values(want)) // as List sorts them
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		got, err := schedule.List(ctx, st.Client)
@@ -228,4 +269,41 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(m.Run())
+}
+
+// Derive gives each port table still published a nightly maintenance schedule: the
+// current major and a legacy major before its sunset, not one past it (maintenance
+// leaves that as its consumers last read it).
+func TestDeriveMaintainsEveryPublishedTable(t *testing.T) {
+	m := domains.Mesh()
+	m.Domains = slices.Clone(m.Domains)
+	d := &m.Domains[0]
+	d.Products = slices.Clone(d.Products)
+	p := &d.Products[0]
+	p.Version = "3.0.0"
+	p.Legacy = []mesh.Legacy{{Version: "1.0.0", Sunset: "2026-01-31"}, {Version: "2.1.0", Sunset: "2026-03-31"}}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+	var got []schedule.Wanted
+	for _, w := range schedule.Derive(m, now) {
+		if w.Entry.Ref() == (mesh.Ref{Domain: d.Name, Product: p.Name}) && w.Table != "" {
+			got = append(got, w)
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("maintenance schedules of %s.%s: %+v, want v3 and v2", d.Name, p.Name, got)
+	}
+	for i, major := range []int{2, 3} { // sorted by id
+		w := got[i]
+		table := fmt.Sprintf("%s_v%d", p.Name, major)
+		in := w.Action.Args[0].(flow.MaintainInput)
+		if w.ID != schedule.MaintainID(d.Name, table) || w.Table != d.Name+"."+table || w.Cron != schedule.MaintainCadence ||
+			w.Action.ID != flow.MaintainID(d.Name, table) || w.Action.Workflow != flow.MaintainWorkflow || w.Action.TaskQueue != d.TaskQueue() ||
+			in != (flow.MaintainInput{Domain: d.Name, Product: p.Name, Major: major, Trigger: flow.TriggerSchedule}) {
+			t.Errorf("maintenance schedule of %s: %+v, action %+v", table, w, w.Action)
+		}
+	}
+	if ids := schedule.Derive(m, now.AddDate(0, 1, 0)); slices.ContainsFunc(ids, func(w schedule.Wanted) bool { return strings.HasSuffix(w.ID, "."+p.Name+"_v2") }) {
+		t.Error("a legacy major past its sunset still gets a maintenance schedule")
+	}
 }
