@@ -24,7 +24,8 @@ func (e *env) openCatalog(ctx context.Context) (*catalog.Catalog, func(), error)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &catalog.Catalog{Mesh: e.mesh, Ports: stores.Ports, Lake: stores.Lake}, func() { stores.Close() }, nil
+	// MESHFLOW_TEMPORAL_UI_URL, when set, links a table's last maintenance to its workflow.
+	return &catalog.Catalog{Mesh: e.mesh, Ports: stores.Ports, Lake: stores.Lake, TemporalUI: e.cfg.Alerts.TemporalUI, Namespace: e.cfg.Namespace}, func() { stores.Close() }, nil
 }
 
 func (e *env) productsCmd() *cobra.Command {

@@ -42,6 +42,10 @@ type Catalog struct {
 	PublicURL string
 	// SessionTTL is how long a sign-in lasts; default access.DefaultSessionTTL.
 	SessionTTL time.Duration
+
+	// TemporalUI is the Temporal UI (MESHFLOW_TEMPORAL_UI_URL) and Namespace the
+	// namespace (default "default"), for links to workflows; "" = no links.
+	TemporalUI, Namespace string
 }
 
 // Status is one product's current state, as `mesh products` lists it.
@@ -331,6 +335,9 @@ type Detail struct {
 	InputsRead map[string]int64 `json:"inputs_read,omitempty"` // port → snapshot id the current snapshot was computed from
 	Consumers  []string         `json:"consumers"`
 	Snapshots  []port.Snapshot  `json:"snapshots"`
+	// Storage is each port table's data files, size and snapshots, and its last
+	// maintenance (the current major first, then the legacy ones).
+	Storage    []PortStorage    `json:"storage,omitempty"`
 	Sample     Sample           `json:"sample"`
 	RecentRuns []flow.RunRecord `json:"recent_runs"`
 	// AllowedGroups are the groups that may read a restricted product.
@@ -463,6 +470,9 @@ func (c *Catalog) Show(ctx context.Context, name string, sampleRows int) (Detail
 			cs.History = append(cs.History, st)
 		}
 		det.Checks = append(det.Checks, cs)
+	}
+	if det.Storage, err = c.storage(ctx, d, p); err != nil {
+		return Detail{}, err
 	}
 	if snap == nil {
 		return det, nil
