@@ -105,6 +105,10 @@ func printRunResult(w io.Writer, res flow.RunResult) {
 	} else {
 		fmt.Fprintf(w, "published %s snapshot %d: %d rows, quality %s\n", res.Table, res.SnapshotID, res.Rows, res.Quality)
 	}
+	if res.Incremental != "" {
+		// An incremental product's rows are the changed keys' when it merged.
+		fmt.Fprintf(w, "  %s\n", query.Printable(res.Incremental))
+	}
 	for _, l := range res.Legacy {
 		fmt.Fprintf(w, "  legacy %s: %s", l.Table, l.Status)
 		if l.SnapshotID != 0 {

@@ -27,3 +27,14 @@ func TestRunResultSaysWhatTheRunDid(t *testing.T) {
 		t.Errorf("progress during a quota wait = %q", got)
 	}
 }
+
+// TestRunResultSaysWhatAnIncrementalRunComputed: an incremental product's run says it
+// merged N keys, or computed everything and why.
+func TestRunResultSaysWhatAnIncrementalRunComputed(t *testing.T) {
+	var b strings.Builder
+	printRunResult(&b, flow.RunResult{Table: "engineering.jira_issues_v1", SnapshotID: 9, Rows: 12, Quality: "pass",
+		Incremental: "incremental: merged 12 changed keys of jira.issues since snapshot 8"})
+	if out := b.String(); !strings.Contains(out, "published engineering.jira_issues_v1 snapshot 9: 12 rows") || !strings.Contains(out, "\n  incremental: merged 12 changed keys of jira.issues") {
+		t.Errorf("output %q does not say the run merged 12 keys", out)
+	}
+}

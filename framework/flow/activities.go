@@ -173,11 +173,11 @@ func (a *Activities) keys(ctx context.Context, ref lake.StreamRef, spec source.S
 		if !ok {
 			return nil, errs.Errorf(errs.NotFound, "keys of "+name, "its keys read %s, which has never been published: run %s first", id, input)
 		}
-		files, err := a.Ports.LocalDataFiles(ctx, id, snap.ID, filepath.Join(scratch, "ports"))
+		files, err := a.Ports.LocalScan(ctx, id, snap.ID, filepath.Join(scratch, "ports"))
 		if err != nil {
 			return nil, err
 		}
-		req.Ports = append(req.Ports, transform.PortInput{Domain: d.Name, Product: p.Name, Files: files})
+		req.Ports = append(req.Ports, transform.PortInput{Domain: d.Name, Product: p.Name, Files: files.Data, Locations: files.Locations, Deletes: files.PositionDeletes})
 	}
 	return transform.Keys(ctx, req)
 }
@@ -188,8 +188,14 @@ func (a *Activities) DiscardStaged(ctx context.Context, key string) error {
 	if !strings.HasPrefix(key, "staging/") || strings.Contains(key, "..") {
 		return toTemporal(ctx, errs.Errorf(errs.Invalid, "discard staged output", "%q is not a staging key", key))
 	}
-	if err := a.Lake.Bucket.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-		return toTemporal(ctx, errs.E(errs.Transient, "discard staged output "+key, err))
+	keys := []string{key}
+	if dir, name := path.Split(key); name == "model.parquet" {
+		keys = append(keys, dir+"keys.parquet") // an incremental run's replaced keys
+	}
+	for _, k := range keys {
+		if err := a.Lake.Bucket.Delete(ctx, k); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+			return toTemporal(ctx, errs.E(errs.Transient, "discard staged output "+k, err))
+		}
 	}
 	return nil
 }
@@ -231,12 +237,24 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 	if err != nil {
 		return TransformOutput{}, toTemporal(ctx, err)
 	}
+	// An incremental product's current major computes what changed since its last
+	// publish, when it can (prepareIncremental says why not).
+	var inc *IncrementalRun
+	if p.Incremental != nil && in.Major == 0 && in.Partition == "" {
+		if inc, err = a.prepareIncremental(ctx, d, p, decl, &req, inputs, in, scratch); err != nil {
+			return TransformOutput{}, toTemporal(ctx, err)
+		}
+	}
 	key := StagingKey(d.Name, p.PortName(), in.RunID)
+	keysKey := KeysStagingKey(d.Name, p.PortName(), in.RunID)
 	req.Output = filepath.Join(scratch, "model.parquet")
 	if root := a.Lake.LocalRoot(); root != "" {
 		req.Output = filepath.Join(root, filepath.FromSlash(key))
 		if err := os.MkdirAll(filepath.Dir(req.Output), 0o755); err != nil {
 			return TransformOutput{}, toTemporal(ctx, errs.E(errs.Internal, "transform", err))
+		}
+		if inc != nil {
+			req.Incremental.KeysOutput = filepath.Join(root, filepath.FromSlash(keysKey))
 		}
 	}
 	res, err := transform.Run(ctx, req)
@@ -248,7 +266,25 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 			return TransformOutput{}, toTemporal(ctx, err)
 		}
 	}
-	return TransformOutput{StagingKey: key, Rows: res.Rows, Watermark: res.Watermark, Inputs: inputs, RowsHash: res.RowsHash, Warnings: warnings}, nil
+	if inc != nil {
+		if res.Incremental == nil {
+			return TransformOutput{}, toTemporal(ctx, errs.Errorf(errs.Internal, "transform "+p.Name, "the incremental run said nothing of what it computed"))
+		}
+		if err := finishIncremental(inc, p, decl, req, res.Incremental, inputs); err != nil {
+			return TransformOutput{}, toTemporal(ctx, err)
+		}
+		if inc.Merge {
+			inc.KeysKey = keysKey
+			if a.Lake.LocalRoot() == "" {
+				if err := a.Lake.Upload(ctx, req.Incremental.KeysOutput, keysKey); err != nil {
+					return TransformOutput{}, toTemporal(ctx, err)
+				}
+			}
+		}
+		a.Log.Info().Str("product", d.Name+"."+p.Name).Str("incremental", inc.Text()).Msg("transformed")
+	}
+	return TransformOutput{StagingKey: key, Rows: res.Rows, Watermark: res.Watermark, Inputs: inputs, RowsHash: res.RowsHash, Warnings: warnings,
+		Incremental: inc}, nil
 }
 
 // TransformRequest gathers what the model of p reads, as Transform does: every
@@ -314,11 +350,12 @@ func transformRequest(ctx context.Context, a *Activities, d mesh.Domain, p mesh.
 		}
 		// Read the snapshot just looked up, so the lineage recorded is exactly what was read.
 		// An object-store warehouse's files are copied into scratch: DuckDB reads local files.
-		files, err := a.Ports.LocalDataFiles(ctx, id, snap.ID, filepath.Join(scratch, "ports"))
+		// A port an incremental product merged into has delete files the view applies.
+		files, err := a.Ports.LocalScan(ctx, id, snap.ID, filepath.Join(scratch, "ports"))
 		if err != nil {
 			return transform.Request{}, nil, nil, err
 		}
-		req.Ports = append(req.Ports, transform.PortInput{Domain: src.Domain, Product: src.Product, Files: files})
+		req.Ports = append(req.Ports, transform.PortInput{Domain: src.Domain, Product: src.Product, Files: files.Data, Locations: files.Locations, Deletes: files.PositionDeletes})
 		inputs[id.String()] = snap.ID
 	}
 	return req, inputs, warnings, nil
@@ -415,7 +452,12 @@ func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckOutput, err
 		return CheckOutput{}, toTemporal(ctx, err)
 	}
 	defer cleanup()
-	results, err := transform.CheckStaged(ctx, staged, p.AllChecks(), in.Now)
+	var results []quality.Result
+	if inc := in.Incremental; inc != nil && inc.Merge && p.Incremental != nil {
+		results, err = a.checkMerged(ctx, d, p, staged, *inc, in.Now)
+	} else {
+		results, err = transform.CheckStaged(ctx, staged, p.AllChecks(), in.Now)
+	}
 	if err != nil {
 		return CheckOutput{}, toTemporal(ctx, err)
 	}
@@ -583,7 +625,7 @@ func ContractChanges(ctx context.Context, ports *port.Catalog, id port.TableID, 
 // Publish commits the staged model as a new snapshot of the product's port.
 func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutput, error) {
 	defer keepAlive(ctx, heartbeatEvery).stop()
-	d, p, _, err := a.declaration(ctx, in.Decl, in.Domain, in.Product, in.Major)
+	d, p, decl, err := a.declaration(ctx, in.Decl, in.Domain, in.Product, in.Major)
 	if err != nil {
 		return PublishOutput{}, toTemporal(ctx, err)
 	}
@@ -612,10 +654,40 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 		PropQuality: string(quality.Summary(in.Results)), PropPublishedAt: in.PublishedAt.UTC().Format(time.RFC3339),
 		PropVersion: p.Version,
 	}
+	inc := in.Incremental
+	merge := inc != nil && inc.Merge && p.Incremental != nil
+	if inc != nil && inc.State != "" {
+		props[PropIncremental] = inc.State
+	}
+	if merge {
+		// The changes were found against the current snapshot's publish: merged onto
+		// another one, they would leave the port as no full run computes it.
+		cur, ok, err := a.Ports.Current(ctx, id)
+		if err != nil {
+			return PublishOutput{}, toTemporal(ctx, err)
+		}
+		if !ok || cur.Properties[PropRunID] != inc.BaseRunID {
+			return PublishOutput{}, toTemporal(ctx, errs.Errorf(errs.Invalid, "publish "+id.String(),
+				"%s was published by another run (snapshot %d) since this run found its changes against snapshot %d: nothing was merged; run %s.%s again",
+				id, cur.ID, inc.BaseSnapshot, d.Name, p.Name))
+		}
+		if inc.Keys == 0 {
+			_ = a.DiscardStaged(ctx, in.StagingKey)
+			a.Log.Info().Str("table", id.String()).Int64("snapshot", cur.ID).Msg("unchanged: no record of the incremental input changed")
+			return PublishOutput{Table: id.String(), SnapshotID: cur.ID, Rows: cur.Rows, Unchanged: true, Warnings: warnings}, nil
+		}
+	}
 	// Decided before the staged file is read, so a retry of an unchanged publish whose
-	// first attempt deleted it decides the same way.
-	if in.RowsHash != "" {
-		props[PropContent] = publishedContent(in.RowsHash, tableProps, in.Results)
+	// first attempt deleted it decides the same way. A merge's rows are some keys' of
+	// the port, not its content.
+	if in.RowsHash != "" && !merge {
+		content := in.RowsHash
+		if inc != nil {
+			// A port published before the product was incremental has the same rows
+			// but no state to go on from: the first incremental run records it.
+			content += " incremental " + incrementalDecl(p, decl)
+		}
+		props[PropContent] = publishedContent(content, tableProps, in.Results)
 		if snap, ok, err := holdsContent(ctx, a.Ports, id, in.Branch, in.Partition, props[PropContent]); err != nil {
 			return PublishOutput{}, toTemporal(ctx, err)
 		} else if ok {
@@ -647,6 +719,22 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 	if in.Partition != "" {
 		mode = port.ReplacePartition{Column: p.PartitionBy, Value: in.Partition}
 	}
+	if merge {
+		// The rows replace those of the changed keys, and a key without a row is
+		// deleted: the port as a full run would compute it, at the cost of the changes.
+		keysPath, cleanupKeys, err := a.localStaged(ctx, inc.KeysKey)
+		if err != nil {
+			return PublishOutput{}, toTemporal(ctx, err)
+		}
+		defer cleanupKeys()
+		keys, closeKeys, err := openStaged(ctx, keysPath, p)
+		if err != nil {
+			return PublishOutput{}, toTemporal(ctx, err)
+		}
+		defer closeKeys()
+		cols, _ := p.Incremental.Columns()
+		mode = port.MergeByKey{Columns: cols, Keys: keys}
+	}
 	if in.Branch != "" {
 		w, err := branchRestart(ctx, a.Ports, id, in.Branch)
 		if err != nil {
@@ -668,9 +756,9 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 	if err != nil {
 		return PublishOutput{}, toTemporal(ctx, err)
 	}
-	// The staged file has done its job; a failed delete only leaves garbage.
-	_ = a.Lake.Bucket.Delete(ctx, in.StagingKey)
-	a.Log.Info().Str("table", branchTable(id, in.Branch)).Int64("snapshot", snap.ID).Int64("rows", snap.Rows).Msg("published")
+	// The staged files have done their job; a failed delete only leaves garbage.
+	_ = a.DiscardStaged(ctx, in.StagingKey)
+	a.Log.Info().Str("table", branchTable(id, in.Branch)).Int64("snapshot", snap.ID).Int64("rows", snap.Rows).Bool("merged", merge).Msg("published")
 	return PublishOutput{Table: branchTable(id, in.Branch), SnapshotID: snap.ID, Rows: snap.Rows, Warnings: warnings}, nil
 }
 

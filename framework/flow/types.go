@@ -38,7 +38,8 @@ type RunInput struct {
 	Domain    string
 	Product   string
 	Partition string // "" = the whole product (unpartitioned)
-	// FullRefresh re-reads every raw input from the beginning instead of from its cursor.
+	// FullRefresh re-reads every raw input from the beginning instead of from its
+	// cursor, and has an incremental product (mesh.Incremental) compute everything.
 	FullRefresh bool
 	// Plan, when set, is the plan this run follows instead of resolving its own: a
 	// backfill's days all run the plan the backfill started with. Callers leave it nil.
@@ -72,6 +73,9 @@ type RunResult struct {
 	Unchanged bool     `json:",omitempty"`
 	Warnings  []string `json:",omitempty"` // see TransformOutput.Warnings
 	Branch    string   `json:",omitempty"` // see RunInput.Branch
+	// Incremental says what an incremental product's run computed: merged N keys, or
+	// everything and why (IncrementalRun.Text).
+	Incremental string `json:",omitempty"`
 }
 
 // LegacyRun is what one run did to a legacy major's table (see mesh.Legacy).
@@ -126,6 +130,7 @@ type TransformInput struct {
 	Major                  int    `json:",omitempty"` // a legacy major version to compute; 0 = the current
 	Decl                   string `json:",omitempty"` // the run's declaration (Plan); "" = the worker's (runs from before plans)
 	Branch                 string `json:",omitempty"` // read product inputs from this branch where they have one (RunInput.Branch)
+	FullRefresh            bool   `json:",omitempty"` // an incremental product computes everything (RunInput.FullRefresh)
 }
 
 // TransformOutput is the staged model.
@@ -140,6 +145,9 @@ type TransformOutput struct {
 	// Warnings say what the run read that on-call should know: an input whose latest
 	// run failed, so this run read its previous snapshot.
 	Warnings []string `json:",omitempty"`
+	// Incremental, for an incremental product, is what the model computed: the rows of
+	// some keys to merge, or everything.
+	Incremental *IncrementalRun `json:",omitempty"`
 }
 
 // CheckInput runs a product's checks on the staged model.
@@ -152,6 +160,9 @@ type CheckInput struct {
 	// of the port its SQL looks at; "" RunID keeps none (a legacy major's checks).
 	RunID     string `json:",omitempty"`
 	Partition string `json:",omitempty"`
+	// Incremental, when it merges, has the checks that look across rows run on what
+	// the merge would leave in the port (transform.CheckMerged).
+	Incremental *IncrementalRun `json:",omitempty"`
 }
 
 // CheckOutput holds the check results.
@@ -172,6 +183,9 @@ type PublishInput struct {
 	Decl                              string           `json:",omitempty"` // see TransformInput.Decl
 	RowsHash                          string           `json:",omitempty"` // see TransformOutput.RowsHash
 	Branch                            string           `json:",omitempty"` // publish to this branch, not main (RunInput.Branch)
+	// Incremental, when it merges, publishes by key (port.MergeByKey); it records its
+	// state either way (PropIncremental).
+	Incremental *IncrementalRun `json:",omitempty"`
 }
 
 // PublishOutput is the new snapshot.
@@ -208,4 +222,5 @@ type RunRecord struct {
 	StartedAt       time.Time
 	FinishedAt      time.Time
 	Trigger         string `json:",omitempty"` // why it ran (RunInput.Trigger, or its kind)
+	Incremental     string `json:",omitempty"` // see RunResult.Incremental
 }

@@ -116,18 +116,20 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		return fail(status, err)
 	}
 	var tr TransformOutput
-	if err := workflow.ExecuteActivity(transformOptions(ctx), (*Activities).Transform, TransformInput{Domain: plan.Domain, Product: plan.Product, RunID: rec.RunID, Partition: in.Partition, Decl: current.Decl, Branch: in.Branch}).Get(ctx, &tr); err != nil {
+	if err := workflow.ExecuteActivity(transformOptions(ctx), (*Activities).Transform, TransformInput{Domain: plan.Domain, Product: plan.Product, RunID: rec.RunID, Partition: in.Partition, Decl: current.Decl, Branch: in.Branch,
+		FullRefresh: in.FullRefresh}).Get(ctx, &tr); err != nil {
 		return failStaged(StatusFailed, stepError{"transform", err})
 	}
 	progress.Rows = tr.Rows
 	// What the landings left out comes first: it is why the rows may be fewer.
 	tr.Warnings = append(landWarnings, tr.Warnings...)
 	rec.Rows, rec.Watermark, rec.Warnings = tr.Rows, tr.Watermark, tr.Warnings
+	rec.Incremental = tr.Incremental.Text()
 
 	progress.Stage = "checking"
 	var ch CheckOutput
 	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Check, CheckInput{Domain: plan.Domain, Product: plan.Product, StagingKey: tr.StagingKey, Now: workflow.Now(ctx), Decl: current.Decl,
-		RunID: rec.RunID, Partition: in.Partition}).Get(ctx, &ch); err != nil {
+		RunID: rec.RunID, Partition: in.Partition, Incremental: tr.Incremental}).Get(ctx, &ch); err != nil {
 		return failStaged(StatusFailed, stepError{"check", err})
 	}
 	rec.Checks = ch.Results
@@ -153,7 +155,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Publish, PublishInput{
 		Domain: plan.Domain, Product: plan.Product, RunID: rec.RunID, Partition: in.Partition, StagingKey: tr.StagingKey,
 		Results: ch.Results, Watermark: tr.Watermark, PublishedAt: publishedAt, Inputs: tr.Inputs, Decl: current.Decl, RowsHash: tr.RowsHash,
-		Branch: in.Branch,
+		Branch: in.Branch, Incremental: tr.Incremental,
 	}).Get(ctx, &pub); err != nil {
 		return failStaged(StatusFailed, stepError{"publish", err})
 	}
@@ -199,7 +201,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	progress.Stage = "done"
 	return RunResult{Domain: plan.Domain, Product: plan.Product, Table: pub.Table, SnapshotID: pub.SnapshotID, Rows: tr.Rows,
 		Landed: progress.Landed, Quality: ch.Status, Watermark: tr.Watermark, PublishedAt: publishedAt, Legacy: rec.Legacy,
-		Unchanged: pub.Unchanged, Warnings: tr.Warnings, Branch: in.Branch}, nil
+		Unchanged: pub.Unchanged, Warnings: tr.Warnings, Branch: in.Branch, Incremental: rec.Incremental}, nil
 }
 
 // stepError is a run's step that failed. Its text is the step and the innermost

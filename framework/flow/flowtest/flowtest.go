@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,7 +24,6 @@ import (
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
-	"github.com/meshflow/meshflow/framework/quality"
 	"github.com/meshflow/meshflow/framework/source"
 	"github.com/meshflow/meshflow/framework/transform"
 )
@@ -133,7 +131,8 @@ func (m *Mesh) Query(domain, table, q string) *sql.Rows {
 func (m *Mesh) QueryAt(domain, table string, snapshot int64, q string) *sql.Rows {
 	m.t.Helper()
 	ctx := context.Background()
-	files, err := m.Ports.LocalDataFiles(ctx, port.TableID{Domain: domain, Name: table}, snapshot, m.t.TempDir())
+	// A port an incremental product merged into has delete files: the view applies them.
+	files, err := m.Ports.LocalScan(ctx, port.TableID{Domain: domain, Name: table}, snapshot, m.t.TempDir())
 	if err != nil {
 		m.t.Fatal(err)
 	}
@@ -142,11 +141,8 @@ func (m *Mesh) QueryAt(domain, table string, snapshot int64, q string) *sql.Rows
 		m.t.Fatal(err)
 	}
 	m.t.Cleanup(func() { db.Close() })
-	lits := make([]string, len(files))
-	for i, f := range files {
-		lits[i] = quality.Literal(f)
-	}
-	if _, err := db.Exec("CREATE VIEW port AS SELECT * FROM read_parquet([" + strings.Join(lits, ", ") + "])"); err != nil {
+	in := transform.PortInput{Domain: domain, Product: table, Files: files.Data, Locations: files.Locations, Deletes: files.PositionDeletes}
+	if _, err := db.Exec("CREATE VIEW port AS " + transform.PortRows(in)); err != nil {
 		m.t.Fatal(err)
 	}
 	rows, err := db.Query(q)
