@@ -71,7 +71,7 @@ func (c *Catalog) retryStale(ctx context.Context, op string, id TableID, tbl *ta
 			if err := sleep(ctx, backoff(attempt)); err != nil {
 				return nil, errs.E(errs.Canceled, op, err)
 			}
-			fresh, err := c.cat.LoadTable(ctx, id.ident())
+			fresh, err := c.loadTable(ctx, id)
 			if err != nil {
 				return nil, errs.E(kindOf(err), op, err)
 			}
@@ -89,6 +89,7 @@ func (c *Catalog) retryStale(ctx context.Context, op string, id TableID, tbl *ta
 		}
 		committed, err := commitAttempt()
 		if err == nil {
+			c.remember(id, committed) // the next load of the table parses nothing
 			return committed, nil
 		}
 		if !isStale(err) {

@@ -63,8 +63,11 @@ type Options struct {
 // Catalog is the mesh's Iceberg catalog of output ports. It is safe for concurrent
 // use; several processes may open the same catalog.
 type Catalog struct {
-	cat *sqlcat.Catalog
-	db  *sql.DB
+	cat     *sqlcat.Catalog
+	db      *sql.DB
+	dialect sqlcat.SupportedDialect
+	props   iceberg.Properties // the catalog's: warehouse and IO properties
+	meta    metaCache          // parsed metadata by table (loadTable)
 
 	// maxAttempts bounds commit attempts on a stale base (tests lower it).
 	maxAttempts int
@@ -107,7 +110,7 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 		_ = db.Close()
 		return nil, errs.E(errs.Internal, op, err)
 	}
-	return &Catalog{cat: cat, db: db, maxAttempts: defaultMaxAttempts}, nil
+	return &Catalog{cat: cat, db: db, dialect: dialect, props: props, maxAttempts: defaultMaxAttempts}, nil
 }
 
 // Close releases the catalog and its database connections.
@@ -274,7 +277,7 @@ func (c *Catalog) load(ctx context.Context, op string, id TableID) (*table.Table
 	if err := id.validate(); err != nil {
 		return nil, errs.E(errs.Invalid, op, err)
 	}
-	tbl, err := c.cat.LoadTable(ctx, id.ident())
+	tbl, err := c.loadTable(ctx, id)
 	if err != nil {
 		return nil, errs.E(kindOf(err), op, err)
 	}

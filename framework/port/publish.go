@@ -229,7 +229,7 @@ func (c *Catalog) Publish(ctx context.Context, id TableID, rdr array.RecordReade
 
 // ensureTable loads the table, creating its namespace and itself on first publish.
 func (c *Catalog) ensureTable(ctx context.Context, op string, id TableID, sc *iceberg.Schema, props map[string]string, opts ...catalog.CreateTableOpt) (*table.Table, error) {
-	tbl, err := c.cat.LoadTable(ctx, id.ident())
+	tbl, err := c.loadTable(ctx, id)
 	if err == nil {
 		return tbl, nil
 	}
