@@ -81,6 +81,9 @@ func writeFailingRows(w io.Writer, f catalog.FailingRows, n int, indent string) 
 		if err := res.WriteTable(&b); err != nil {
 			return err
 		}
+		if len(f.Masked) > 0 {
+			fmt.Fprintf(&b, "%s masked: personal data, shown with the MESHFLOW_TOKEN of a principal who may read a restricted port.\n", strings.Join(f.Masked, ", "))
+		}
 	}
 	if f.Command != "" {
 		fmt.Fprintf(&b, "Every one (%s):\n  %s\n", f.Note, f.Command)

@@ -256,6 +256,9 @@ func printDetail(w io.Writer, d catalog.Detail) {
 			fmt.Fprintf(tw, "  %s\n", strings.Join(r, "\t"))
 		}
 		tw.Flush()
+		if len(d.Sample.Masked) > 0 {
+			p("  %s masked: personal data, shown with the MESHFLOW_TOKEN of a principal who may read a restricted port.\n", strings.Join(d.Sample.Masked, ", "))
+		}
 	}
 }
 

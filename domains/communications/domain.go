@@ -66,7 +66,7 @@ func emailAudit() mesh.Product {
 			{Name: "message_id", Type: mesh.Int64, Required: true, Doc: "The message's id in the platform."},
 			{Name: "user_id", Type: mesh.Int64, Required: true, Doc: "The platform user it was sent to."},
 			{Name: "recipient", Type: mesh.String, Doc: "The address it was sent to, normalised. PII."},
-			{Name: "person_gid", Type: mesh.String, Doc: "Global person id of the address (framework/globalid's person_gid)."},
+			{Name: "person_gid", Type: mesh.String, Doc: "Global person id of the address (framework/globalid's person_gid).", Tags: []string{"person-gid"}},
 			{Name: "template", Type: mesh.String, Required: true, Doc: "The message's template: welcome, weekly_digest, new_message, password_reset."},
 			{Name: "sent_at", Type: mesh.Timestamp, Doc: "When it was sent (UTC); null when the sent event was purged and later ones kept."},
 			{Name: "delivered_at", Type: mesh.Timestamp, Doc: "When the receiving server accepted it (UTC); null when it bounced or is on its way."},
@@ -109,7 +109,7 @@ func notificationsDaily() mesh.Product {
 		Schema: []mesh.Column{
 			{Name: "notification_date", Type: mesh.Date, Required: true, Doc: "The UTC day they were sent."},
 			{Name: "account_id", Type: mesh.Int64, Required: true, Doc: "The account of the users notified."},
-			{Name: "company_gid", Type: mesh.String, Doc: "Global company id of the account's website; null when it has none."},
+			{Name: "company_gid", Type: mesh.String, Doc: "Global company id of the account's website; null when it has none.", Tags: []string{"company-gid"}},
 			{Name: "channel", Type: mesh.String, Required: true, Doc: "in_app, email or push."},
 			{Name: "kind", Type: mesh.String, Required: true, Doc: "new_follower, message, search_alert or candidate_update."},
 			{Name: "notifications", Type: mesh.Int64, Required: true, Doc: "Notifications sent."},

@@ -60,7 +60,7 @@ func bookingsMonthly() mesh.Product {
 		Model:   bookingsMonthlySQL,
 		Schema: []mesh.Column{
 			{Name: "month", Type: mesh.Date, Required: true, Doc: "First day of the calendar month the bookings were signed in."},
-			{Name: "company_gid", Type: mesh.String, Required: true, Doc: "Global company id of the customer's website (framework/globalid's company_gid), as in marketing.crm_companies."},
+			{Name: "company_gid", Type: mesh.String, Required: true, Doc: "Global company id of the customer's website (framework/globalid's company_gid), as in marketing.crm_companies.", Tags: []string{"company-gid"}},
 			{Name: "web_domain", Type: mesh.String, Required: true, Doc: "The customer's website domain, normalised (framework/globalid's web_domain)."},
 			{Name: "customer", Type: mesh.String, Doc: "The customer's name as billing spelled it on its latest booking of the month."},
 			{Name: "currency", Type: mesh.String, Required: true, Doc: "ISO 4217 code of the amounts (USD, EUR, GBP); amounts are never converted."},
@@ -100,7 +100,7 @@ func invoices() mesh.Product {
 		Model:   invoicesSQL,
 		Schema: []mesh.Column{
 			{Name: "invoice_number", Type: mesh.String, Required: true, Doc: "The accounting system's invoice number."},
-			{Name: "company_gid", Type: mesh.String, Doc: "Global company id of the customer's website (framework/globalid's company_gid); null without a website."},
+			{Name: "company_gid", Type: mesh.String, Doc: "Global company id of the customer's website (framework/globalid's company_gid); null without a website.", Tags: []string{"company-gid"}},
 			{Name: "web_domain", Type: mesh.String, Doc: "The customer's website domain, normalised."},
 			{Name: "customer", Type: mesh.String, Doc: "The customer's name as accounting spells it."},
 			{Name: "issued_on", Type: mesh.Date, Required: true, Doc: "The day it was issued."},

@@ -68,7 +68,7 @@ func companyIDs() mesh.Product {
 		mesh.Column{Name: "source_name", Type: mesh.String, Doc: "The company's name as that system holds it."},
 		mesh.Column{Name: "source_domain", Type: mesh.String, Doc: "The website or domain as the system's record holds it (for HubSpot, crm_companies.web_domain; for GitHub, the organisation's blog); null when none."},
 		mesh.Column{Name: "web_domain", Type: mesh.String, Doc: "source_domain normalised by the web_domain macro: lower case, no scheme, www., port or path; null when it is not a domain."},
-		mesh.Column{Name: "company_gid", Type: mesh.String, Doc: "Global company id: company_gid(web_domain), the same value every domain's ports carry; null without a web domain."},
+		mesh.Column{Name: "company_gid", Type: mesh.String, Doc: "Global company id: company_gid(web_domain), the same value every domain's ports carry; null without a web domain.", Tags: []string{"company-gid"}},
 	)
 	cols = append(cols, matchColumns("company_gid", "web domain", "no_domain")...)
 	cols = append(cols, mesh.Column{Name: "updated_at", Type: mesh.Timestamp, Doc: "When the source last changed the record (UTC)."})
@@ -119,9 +119,9 @@ func companyIDs() mesh.Product {
 func personIDs() mesh.Product {
 	cols := sourceColumns("HubSpot contact id, Pendo visitor id, platform user id", "hubspot (marketing.crm_contacts), pendo (Pendo visitors) or platform (the platform's users, platform.user_ids)")
 	cols = append(cols,
-		mesh.Column{Name: "email", Type: mesh.String, Doc: "The e-mail address, trimmed and lower-cased; null when none, and for platform users, whose addresses are restricted (platform.users)."},
-		mesh.Column{Name: "person_gid", Type: mesh.String, Doc: "Global person id: person_gid(email), for platform users as platform.user_ids computed it; null when the address is not a valid one."},
-		mesh.Column{Name: "company_gid", Type: mesh.String, Doc: "Global company id of the person's company (HubSpot: the contact's company; Pendo: the visitor's account; platform: the user's account's website); null when unknown."},
+		mesh.Column{Name: "email", Type: mesh.String, Doc: "The e-mail address, trimmed and lower-cased; null when none, and for platform users, whose addresses are restricted (platform.users).", Tags: mesh.PII(mesh.TagEmail)},
+		mesh.Column{Name: "person_gid", Type: mesh.String, Doc: "Global person id: person_gid(email), for platform users as platform.user_ids computed it; null when the address is not a valid one.", Tags: []string{"person-gid"}},
+		mesh.Column{Name: "company_gid", Type: mesh.String, Doc: "Global company id of the person's company (HubSpot: the contact's company; Pendo: the visitor's account; platform: the user's account's website); null when unknown.", Tags: []string{"company-gid"}},
 	)
 	cols = append(cols, matchColumns("person_gid", "valid e-mail address", "no_email")...)
 	cols = append(cols, mesh.Column{Name: "updated_at", Type: mesh.Timestamp, Doc: "When the source last changed the record (UTC)."})

@@ -69,7 +69,7 @@ func organizations() mesh.Product {
 			{Name: "funding_total_usd", Type: mesh.Float64, Doc: "Total funding raised, in US dollars."},
 			{Name: "operating_status", Type: mesh.String, Doc: "active or closed."},
 			{Name: "updated_at", Type: mesh.Timestamp, Required: true, Doc: "When Crunchbase last changed the organization (UTC)."},
-			{Name: "company_gid", Type: mesh.String, Doc: "Global company id from the website (framework/globalid's company_gid), as in marketing.crm_companies; null without a website. Since 1.1.0."},
+			{Name: "company_gid", Type: mesh.String, Doc: "Global company id from the website (framework/globalid's company_gid), as in marketing.crm_companies; null without a website. Since 1.1.0.", Tags: []string{"company-gid"}},
 		},
 		PrimaryKey:     []string{"organization_id"},
 		Classification: mesh.Internal,
@@ -107,7 +107,7 @@ func companyEnrichment() mesh.Product {
 		Model:  companyEnrichmentSQL,
 		Schema: []mesh.Column{
 			{Name: "web_domain", Type: mesh.String, Required: true, Doc: "The web domain asked about, as identity.company_ids normalises it."},
-			{Name: "company_gid", Type: mesh.String, Required: true, Doc: "Global company id of web_domain (framework/globalid's company_gid), as in marketing.crm_companies."},
+			{Name: "company_gid", Type: mesh.String, Required: true, Doc: "Global company id of web_domain (framework/globalid's company_gid), as in marketing.crm_companies.", Tags: []string{"company-gid"}},
 			{Name: "matched", Type: mesh.Bool, Required: true, Doc: "True when PDL has a company with that website; the other columns are null otherwise."},
 			{Name: "likelihood", Type: mesh.Int64, Doc: "How sure PDL is of the match, 1 to 10 (logarithmic)."},
 			{Name: "pdl_id", Type: mesh.String, Doc: "People Data Labs' company id."},

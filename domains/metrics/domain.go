@@ -62,7 +62,7 @@ func revenueEngagement() mesh.Product {
 		Model: revenueEngagementSQL,
 		Schema: []mesh.Column{
 			{Name: "week_start", Type: mesh.Date, Required: true, Doc: "Monday of the ISO week (UTC dates: deals by close date, usage by usage date)."},
-			{Name: "company_gid", Type: mesh.String, Required: true, Doc: "Global company id (framework/globalid), as in marketing.crm_deals, product.account_usage_daily and market_intelligence.organizations."},
+			{Name: "company_gid", Type: mesh.String, Required: true, Doc: "Global company id (framework/globalid), as in marketing.crm_deals, product.account_usage_daily and market_intelligence.organizations.", Tags: []string{"company-gid"}},
 			{Name: "organization_name", Type: mesh.String, Doc: "The company's name in Crunchbase; null when Crunchbase does not know the company."},
 			{Name: "won_amount", Type: mesh.Float64, Required: true, Doc: "Amount of the deals won that closed this week, in the account currency (marketing.crm_deals)."},
 			{Name: "won_deals", Type: mesh.Int64, Required: true, Doc: "Number of deals won that closed this week."},

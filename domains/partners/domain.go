@@ -54,7 +54,7 @@ func partnerAccounts() mesh.Product {
 		Schema: []mesh.Column{
 			{Name: "partner_id", Type: mesh.String, Required: true, Doc: "The partnerships team's id of the partner (P-0042)."},
 			{Name: "partner_name", Type: mesh.String, Required: true, Doc: "The partner's name."},
-			{Name: "company_gid", Type: mesh.String, Doc: "Global company id of the partner's website (framework/globalid's company_gid), as in marketing.crm_companies; null without one."},
+			{Name: "company_gid", Type: mesh.String, Doc: "Global company id of the partner's website (framework/globalid's company_gid), as in marketing.crm_companies; null without one.", Tags: []string{"company-gid"}},
 			{Name: "web_domain", Type: mesh.String, Doc: "The partner's website domain, normalised."},
 			{Name: "tier", Type: mesh.String, Required: true, Doc: "gold, silver or registered."},
 			{Name: "partner_type", Type: mesh.String, Required: true, Doc: "reseller, referral or technology."},

@@ -62,7 +62,7 @@ func accountUsage() mesh.Product {
 			{Name: "minutes", Type: mesh.Int64, Doc: "Minutes with at least one event (summed over visitors)."},
 			{Name: "visitors", Type: mesh.Int64, Doc: "Distinct visitors of the account that used it that day."},
 			{Name: "day_start", Type: mesh.Timestamp, Required: true, Doc: "The day's start (local midnight) as a UTC instant."},
-			{Name: "company_gid", Type: mesh.String, Doc: "Global company id of the account's website domain (framework/globalid's company_gid), as in marketing.crm_companies; null when the account sends no domain. Since 1.1.0."},
+			{Name: "company_gid", Type: mesh.String, Doc: "Global company id of the account's website domain (framework/globalid's company_gid), as in marketing.crm_companies; null when the account sends no domain. Since 1.1.0.", Tags: []string{"company-gid"}},
 		},
 		PrimaryKey:     []string{"usage_date", "account_id", "object_kind", "object_id"},
 		Classification: mesh.Internal,

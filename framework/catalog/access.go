@@ -241,3 +241,67 @@ func (c *Catalog) reveal(ctx context.Context, d mesh.Domain, p mesh.Product, sam
 	det.PrimaryKey, det.Schema = p.PrimaryKey, p.Schema
 	return nil
 }
+
+// seesPersonalData reports whether the caller in ctx may see the values of columns
+// tagged as personal data (mesh.Column.Sensitive): a caller who may read some
+// restricted port of the mesh. Every other caller, an anonymous visitor first, sees
+// them masked, even in an internal or public port's rows.
+func (c *Catalog) seesPersonalData(ctx context.Context) bool {
+	pr := access.FromContext(ctx).Principal
+	if pr.Anonymous() {
+		return false
+	}
+	for _, e := range c.Mesh.Products() {
+		if e.Product.Classification == mesh.Restricted && c.Access.Decide(pr, e.Domain, e.Product) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// sensitiveColumns are the names of p's columns of personal data.
+func sensitiveColumns(p mesh.Product) map[string]bool {
+	out := map[string]bool{}
+	for _, col := range p.Schema {
+		if col.Sensitive() {
+			out[col.Name] = true
+		}
+	}
+	return out
+}
+
+// maskSample replaces the values of p's personal-data columns in s by Mask (an empty
+// value, NULL, stays empty) and returns the columns masked.
+func maskSample(p mesh.Product, s *Sample) []string {
+	sensitive := sensitiveColumns(p)
+	var masked []string
+	for j, name := range s.Columns {
+		if !sensitive[name] {
+			continue
+		}
+		masked = append(masked, name)
+		for _, row := range s.Rows {
+			if row[j] != "" {
+				row[j] = Mask
+			}
+		}
+	}
+	return masked
+}
+
+// maskFailingRows does the same to the rows a check kept.
+func maskFailingRows(p mesh.Product, f *FailingRows) {
+	sensitive := sensitiveColumns(p)
+	for j, col := range f.Columns {
+		if !sensitive[col.Name] {
+			continue
+		}
+		f.Masked = append(f.Masked, col.Name)
+		for _, row := range f.Rows {
+			if j < len(row) && row[j] != nil {
+				m := Mask
+				row[j] = &m
+			}
+		}
+	}
+}

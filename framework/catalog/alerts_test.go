@@ -38,7 +38,7 @@ func TestProductShowsItsOpenAlertsAndAlertsJudgeTheCatalogsFreshness(t *testing.
 	c := &Catalog{Mesh: chainMesh(), Ports: ports, Lake: l, Now: func() time.Time { return now }}
 
 	up, err := c.AlertFreshness(ctx, "sales", "up")
-	if err != nil || up.Status != mesh.StatusFail || !up.PublishedAt.Equal(now.Add(-72*time.Hour)) || up.Age != "72h0m0s" || up.Inputs {
+	if err != nil || up.Status != mesh.StatusFail || !up.PublishedAt.Equal(now.Add(-72*time.Hour)) || up.Age != "3d" || up.Inputs {
 		t.Errorf("sales.up's freshness = %+v, %v: want stale since its own publish", up, err)
 	}
 	down, err := c.AlertFreshness(ctx, "sales", "down")

@@ -155,7 +155,7 @@ func (c *Catalog) status(ctx context.Context, d mesh.Domain, p mesh.Product) (St
 		Name: p.Name, Domain: d.Name, Owner: p.EffectiveOwner(d), Description: p.Summary(), Version: p.Version,
 		Table: id.String(), Classification: string(p.Classification), Cadence: p.Cadence, Trigger: p.TriggerText(),
 		Quality:   Quality{Status: mesh.StatusUnknown},
-		Freshness: Freshness{Status: mesh.StatusUnknown, WarnAfter: p.Freshness.WarnAfter.String(), FailAfter: p.Freshness.FailAfter.String()},
+		Freshness: Freshness{Status: mesh.StatusUnknown, WarnAfter: humanDuration(p.Freshness.WarnAfter), FailAfter: humanDuration(p.Freshness.FailAfter)},
 	}
 	snap, ok, err := c.Ports.Current(ctx, id)
 	if err != nil {
@@ -218,7 +218,7 @@ func (c *Catalog) status(ctx context.Context, d mesh.Domain, p mesh.Product) (St
 		st.Freshness.PublishedAt, st.Freshness.CheckedAt = checked, checked
 	}
 	st.Freshness.Status = p.Freshness.At(*st.Freshness.PublishedAt, now)
-	st.Freshness.Age = now.Sub(*st.Freshness.PublishedAt).Round(time.Second).String()
+	st.Freshness.Age = humanDuration(now.Sub(*st.Freshness.PublishedAt))
 	if t, err := time.Parse(time.RFC3339, snap.Properties[flow.PropWatermark]); err == nil {
 		st.Freshness.DataTime = &t
 	}
@@ -398,7 +398,13 @@ const historyRuns = 20
 type Sample struct {
 	Columns []string   `json:"columns"`
 	Rows    [][]string `json:"rows"`
+	// Masked are the columns of personal data whose values the caller may not see
+	// (mesh.Column.Sensitive), each value replaced by Mask.
+	Masked []string `json:"masked,omitempty"`
 }
+
+// Mask stands for a value of personal data a caller may not see.
+const Mask = "•••"
 
 // Show returns a product's detail. name is "domain.product" or an unambiguous product name.
 //
@@ -493,6 +499,12 @@ func (c *Catalog) Show(ctx context.Context, name string, sampleRows int) (Detail
 			return Detail{}, err
 		}
 		det.Sample = sample
+	}
+	if !c.seesPersonalData(ctx) {
+		det.Sample.Masked = maskSample(p, &det.Sample)
+		for i := range det.FailingRows {
+			maskFailingRows(p, &det.FailingRows[i])
+		}
 	}
 	return det, nil
 }

@@ -32,6 +32,9 @@ type FailingRows struct {
 	// Note says what the sample and the SQL are of: the rows of a run that published
 	// nothing were never readable, and the SQL reads the current snapshot.
 	Note string `json:"note,omitempty"`
+	// Masked are the columns of personal data whose values the caller may not see,
+	// each value replaced by Mask (Sample.Masked).
+	Masked []string `json:"masked,omitempty"`
 }
 
 // Head is the first n sampled rows as text, NULL as mesh query prints it.
@@ -155,7 +158,11 @@ func (c *Catalog) CheckRows(ctx context.Context, name, check, run string) (Faili
 		return FailingRows{}, errs.Errorf(errs.NotFound, op, "%s passed in %s: no row offends it", check, which)
 	}
 	rec.Checks = rec.Checks[i : i+1]
-	return c.failingRows(ctx, d, p, rec, snap)[0], nil
+	f := c.failingRows(ctx, d, p, rec, snap)[0]
+	if !c.seesPersonalData(ctx) {
+		maskFailingRows(p, &f)
+	}
+	return f, nil
 }
 
 // checkedRun is the newest run of the product that ran checks, or the one named run

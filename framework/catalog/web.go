@@ -28,6 +28,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 //	GET /products/{domain.product} one product
 //	GET /api/products              the list as JSON (same filters)
 //	GET /api/products/{domain.product}
+//	GET /tags, /tags/{tag}         where each column tag appears across the mesh (/api/tags… as JSON)
 //	GET, POST /login, POST /logout  sign in with a token (a session; the cookie holds its id), sign out
 //
 // Restricted products need a token (Authorization: Bearer, or a sign-in session) of
@@ -39,6 +40,10 @@ func (c *Catalog) Handler() http.Handler {
 	mux.HandleFunc("GET /products/{name}", c.productPage)
 	mux.HandleFunc("GET /api/products", c.apiList)
 	mux.HandleFunc("GET /api/products/{name}", c.apiProduct)
+	mux.HandleFunc("GET /tags", c.tagsPage)
+	mux.HandleFunc("GET /tags/{tag}", c.tagsPage)
+	mux.HandleFunc("GET /api/tags", c.apiTags)
+	mux.HandleFunc("GET /api/tags/{tag}", c.apiTags)
 	mux.HandleFunc("GET /login", c.loginForm)
 	mux.HandleFunc("POST /login", c.login)
 	mux.HandleFunc("POST /logout", c.logout)
@@ -67,7 +72,12 @@ func (f Filter) declared(d mesh.Domain, p mesh.Product) bool {
 	if f.Query == "" {
 		return true
 	}
-	hay := strings.ToLower(strings.Join(append([]string{d.Name, p.Name, owner, p.Description}, p.Tags...), " "))
+	// Column names, docs and tags too: a consumer looks for "email" or "deal stage".
+	words := append([]string{d.Name, p.Name, owner, p.Description}, p.Tags...)
+	for _, col := range p.Schema {
+		words = append(append(words, col.Name, col.Doc), col.Tags...)
+	}
+	hay := strings.ToLower(strings.Join(words, " "))
 	for _, w := range strings.Fields(strings.ToLower(f.Query)) {
 		if !strings.Contains(hay, w) {
 			return false
@@ -79,7 +89,7 @@ func (f Filter) declared(d mesh.Domain, p mesh.Product) bool {
 // Search lists the products passing f, reading the status only of those whose
 // declaration matches, as the request's caller may see them (List).
 func (c *Catalog) Search(r *http.Request, f Filter) ([]Status, error) {
-	var out []Status
+	out := []Status{} // an empty list, never null, for the API
 	for _, e := range c.Mesh.Products() {
 		if !f.declared(e.Domain, e.Product) {
 			continue

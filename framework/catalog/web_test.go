@@ -54,7 +54,9 @@ func TestPagesAndAPI(t *testing.T) {
 		t.Fatalf("home %d:\n%.1500s", code, home)
 	}
 	_, found := get(t, srv.URL+"/?q=funding")
-	if !strings.Contains(found, "organizations") || !strings.Contains(found, "company_enrichment") || strings.Contains(found, "crm_deals") || !strings.Contains(found, "2 product(s)") {
+	// Descriptions, and column docs: revenue_engagement_weekly has funding columns.
+	if !strings.Contains(found, "organizations") || !strings.Contains(found, "company_enrichment") || !strings.Contains(found, "revenue_engagement_weekly") ||
+		strings.Contains(found, "crm_deals") || !strings.Contains(found, "3 product(s)") {
 		t.Fatalf("search for funding:\n%.1500s", found)
 	}
 	_, dom := get(t, srv.URL+"/domains/engineering")

@@ -56,18 +56,19 @@ type Object struct {
 
 // Property is one column.
 type Property struct {
-	ID                   string `yaml:"id"`
-	Name                 string `yaml:"name"`
-	LogicalType          string `yaml:"logicalType"`
-	PhysicalType         string `yaml:"physicalType"`
-	Description          string `yaml:"description"`
-	Required             bool   `yaml:"required"`
-	PrimaryKey           bool   `yaml:"primaryKey"`
-	PrimaryKeyPosition   int    `yaml:"primaryKeyPosition"`
-	Partitioned          bool   `yaml:"partitioned,omitempty"`
-	PartitionKeyPosition int    `yaml:"partitionKeyPosition,omitempty"`
-	Classification       string `yaml:"classification"`
-	Quality              []Rule `yaml:"quality,omitempty"`
+	ID                   string   `yaml:"id"`
+	Name                 string   `yaml:"name"`
+	LogicalType          string   `yaml:"logicalType"`
+	PhysicalType         string   `yaml:"physicalType"`
+	Description          string   `yaml:"description"`
+	Required             bool     `yaml:"required"`
+	PrimaryKey           bool     `yaml:"primaryKey"`
+	PrimaryKeyPosition   int      `yaml:"primaryKeyPosition"`
+	Partitioned          bool     `yaml:"partitioned,omitempty"`
+	PartitionKeyPosition int      `yaml:"partitionKeyPosition,omitempty"`
+	Classification       string   `yaml:"classification"`
+	Tags                 []string `yaml:"tags,omitempty"` // the column's (mesh.Column.Tags)
+	Quality              []Rule   `yaml:"quality,omitempty"`
 }
 
 // Rule is a quality rule; exactly one operator is set, as ODCS requires.
@@ -153,7 +154,7 @@ func Export(d mesh.Domain, p mesh.Product) Contract {
 		prop := Property{
 			ID: col.Name, Name: col.Name, LogicalType: logicalTypes[col.Type], PhysicalType: string(col.Type),
 			Description: col.Doc, Required: col.Required, PrimaryKey: pk[col.Name] > 0, PrimaryKeyPosition: -1,
-			Classification: string(p.Classification),
+			Classification: string(p.Classification), Tags: col.Tags,
 		}
 		if pk[col.Name] > 0 {
 			prop.PrimaryKeyPosition = pk[col.Name]

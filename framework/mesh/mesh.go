@@ -150,7 +150,36 @@ type Column struct {
 	Type     ColumnType
 	Doc      string
 	Required bool // not null; enforced by an implicit not-null check
+	// Tags say what the column holds, lower-case: the sensitive ones (TagPII, TagEmail,
+	// TagName) make the catalog mask its values for callers without access to
+	// restricted data; free tags ("currency", "gid") only help consumers find columns.
+	// The catalog lists where each tag appears across the mesh.
+	Tags []string
 }
+
+// The tags of personal data. A column carrying one is masked in the catalog's sample
+// and failing rows for a caller who may read no restricted port (Column.Sensitive):
+// an internal port's e-mail addresses are not for anonymous visitors.
+const (
+	TagPII   = "pii"
+	TagEmail = "email" // an e-mail address; personal data
+	TagName  = "name"  // a person's name; personal data
+)
+
+// Sensitive reports whether the column holds personal data: one of its tags is
+// TagPII, TagEmail or TagName.
+func (c Column) Sensitive() bool {
+	for _, t := range c.Tags {
+		if t == TagPII || t == TagEmail || t == TagName {
+			return true
+		}
+	}
+	return false
+}
+
+// PII tags a column as personal data of the kinds given (TagEmail, TagName, or none
+// for other personal data): Tags with TagPII and those.
+func PII(kinds ...string) []string { return append([]string{TagPII}, kinds...) }
 
 // ColumnType is a port column type, named as in DuckDB SQL.
 type ColumnType string
@@ -259,4 +288,5 @@ func (p Product) ValidatePartition(partition string) error {
 var (
 	nameRE    = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	versionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+	tagRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 )

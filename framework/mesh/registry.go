@@ -101,6 +101,26 @@ func (m Mesh) Consumers(domain, product string) []Ref {
 	return out
 }
 
+// TaggedColumn is a column of a product's port carrying a tag.
+type TaggedColumn struct {
+	Ref
+	Column Column
+}
+
+// Tagged returns where each column tag appears across the mesh, by tag, in the order
+// of Products and then of each schema: "every port with e-mail addresses".
+func (m Mesh) Tagged() map[string][]TaggedColumn {
+	out := map[string][]TaggedColumn{}
+	for _, e := range m.Products() {
+		for _, c := range e.Product.Schema {
+			for _, t := range c.Tags {
+				out[t] = append(out[t], TaggedColumn{Ref{e.Domain.Name, e.Product.Name}, c})
+			}
+		}
+	}
+	return out
+}
+
 // Validate checks every domain and that product inputs name products that exist,
 // without cycles.
 func (m Mesh) Validate() error {

@@ -93,6 +93,11 @@ func (p Product) validate(d Domain) error {
 		if strings.TrimSpace(c.Doc) == "" {
 			add("column %s has no Doc: say what it means", c.Name)
 		}
+		for _, t := range c.Tags {
+			if !tagRE.MatchString(t) {
+				add("column %s has the tag %q: tags are lower-case letters, digits and - (pii, email, name, or your own)", c.Name, t)
+			}
+		}
 	}
 	if len(p.PrimaryKey) == 0 {
 		add("no primary key")
