@@ -14,6 +14,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sbga "github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
@@ -250,6 +251,10 @@ func childTimes(ctx context.Context, c client.Client, workflowID string) (childT
 	types := map[int64]string{}      // ActivityTaskStarted event id → activity type
 	byType := map[string]time.Duration{}
 	var spans [][2]time.Time
+	// A local activity runs inside a workflow task and leaves only a marker, recorded
+	// as the task completes, with the workflow time it ended at: it ran from the task's
+	// start, or the end of the local activity before it in the same task, until then.
+	var localFrom time.Time
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
@@ -265,6 +270,14 @@ func childTimes(ctx context.Context, c client.Client, workflowID string) (childT
 			byType[types[id]] += at.Sub(from)
 		}
 		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+			localFrom = at
+		case enumspb.EVENT_TYPE_MARKER_RECORDED:
+			if typ, end, ok := localActivityEnd(ev); ok && end.After(localFrom) {
+				spans = append(spans, [2]time.Time{localFrom, end})
+				byType[typ+" (local)"] += end.Sub(localFrom)
+				localFrom = end
+			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 			scheduled[ev.GetEventId()] = ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
@@ -291,6 +304,23 @@ func activityEnd(ev *historypb.HistoryEvent, started map[int64]time.Time) (int64
 	}
 	t, ok := started[id]
 	return id, t, ok
+}
+
+// localActivityEnd reads a local activity's marker: its type, and the workflow time
+// it completed at (the SDK's marker data: ActivityType, ReplayTime).
+func localActivityEnd(ev *historypb.HistoryEvent) (string, time.Time, bool) {
+	m := ev.GetMarkerRecordedEventAttributes()
+	if m.GetMarkerName() != "LocalActivity" {
+		return "", time.Time{}, false
+	}
+	var data struct {
+		ActivityType string
+		ReplayTime   time.Time
+	}
+	if err := converter.GetDefaultDataConverter().FromPayloads(m.GetDetails()["data"], &data); err != nil || data.ReplayTime.IsZero() {
+		return "", time.Time{}, false
+	}
+	return data.ActivityType, data.ReplayTime, true
 }
 
 // union is the total length covered by spans.

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -72,6 +73,8 @@ func TestKeepAliveHeartbeatsWithTheLatestDetails(t *testing.T) {
 // TestEveryActivityHasAHeartbeatTimeout: every activity of a run tells the server to
 // give its attempt up within heartbeatTimeout of its worker's last sign of life, so a
 // killed worker delays a run by that much, not by the activity's StartToCloseTimeout.
+// (The run's bookkeeping runs as local activities, in the workflow's own task: see
+// TestRunBookkeepingIsLocal.)
 func TestEveryActivityHasAHeartbeatTimeout(t *testing.T) {
 	env, a := newEnv(t)
 	got := map[string]time.Duration{}
@@ -87,9 +90,45 @@ func TestEveryActivityHasAHeartbeatTimeout(t *testing.T) {
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"Land", "Transform", "Check", "Publish", "RecordRun"} {
+	for _, name := range []string{"Land", "Transform", "Check", "Publish"} {
 		if d, ok := got[name]; !ok || d != heartbeatTimeout {
 			t.Errorf("%s ran with heartbeat timeout %v (started: %v), want %v", name, d, ok, heartbeatTimeout)
 		}
+	}
+}
+
+// TestRunBookkeepingIsLocal: a run's record and announcement run as local activities
+// (no round trip through the server each), the record with what the run did.
+func TestRunBookkeepingIsLocal(t *testing.T) {
+	env, a := newEnv(t)
+	var local, remote []string
+	env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		local = append(local, info.ActivityType.Name)
+	})
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		remote = append(remote, info.ActivityType.Name)
+	})
+	env.OnActivity(a.Land, mock.Anything, mock.Anything).Return(LandOutput{Rows: 10}, nil)
+	env.OnActivity(a.Transform, mock.Anything, mock.Anything).Return(TransformOutput{StagingKey: "staging/x", Rows: 7}, nil)
+	env.OnActivity(a.Check, mock.Anything, mock.Anything).Return(CheckOutput{Results: passing, Status: "pass"}, nil)
+	env.OnActivity(a.Publish, mock.Anything, mock.Anything).Return(PublishOutput{SnapshotID: 42, Rows: 7}, nil)
+	var rec RunRecord
+	env.OnActivity(a.RecordRun, mock.Anything, mock.Anything).Return(func(_ context.Context, r RunRecord) error { rec = r; return nil })
+	var ann Announcement
+	env.OnActivity(a.Announce, mock.Anything, mock.Anything).Return(func(_ context.Context, in Announcement) error { ann = in; return nil })
+	env.ExecuteWorkflow(RunProductWorkflow, RunInput{Domain: "marketing", Product: "crm_contacts"})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"RecordRun", "Announce"} {
+		if !slices.Contains(local, name) || slices.Contains(remote, name) {
+			t.Errorf("%s: local activities %v, activities %v; want it local only", name, local, remote)
+		}
+	}
+	if rec.Status != StatusPublished || rec.SnapshotID != 42 || rec.Rows != 7 {
+		t.Errorf("run record %+v, want published snapshot 42 of 7 rows", rec)
+	}
+	if ann.Ended.Status != StatusPublished || ann.Ended.SnapshotID != 42 || ann.Run == nil || ann.Run.Status != StatusPublished {
+		t.Errorf("announcement %+v, want the published snapshot 42", ann)
 	}
 }

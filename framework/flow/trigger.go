@@ -447,14 +447,19 @@ func announce(ctx workflow.Context, rec RunRecord, quotaWaited time.Duration, ca
 	if rec.Branch != "" || workflow.GetVersion(ctx, "announce", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return
 	}
-	a := Announcement{
+	_ = workflow.ExecuteActivity(announceOptions(ctx), (*Activities).Announce, runAnnouncement(rec, quotaWaited, callerRuns)).Get(ctx, nil)
+}
+
+// runAnnouncement is what a run's end announces: to the trigger workflows of the
+// products it triggers, and to the alerts.
+func runAnnouncement(rec RunRecord, quotaWaited time.Duration, callerRuns []string) Announcement {
+	return Announcement{
 		Ended: InputEnded{Input: rec.Domain + "." + rec.Product, Partition: rec.Partition, Status: rec.Status, SnapshotID: rec.SnapshotID,
 			WorkflowID: rec.WorkflowID, RunID: rec.RunID, Error: rec.Error, At: rec.FinishedAt},
 		CallerRuns: callerRuns,
 		Run: &alert.Run{Domain: rec.Domain, Product: rec.Product, Partition: rec.Partition, WorkflowID: rec.WorkflowID, RunID: rec.RunID,
 			Status: rec.Status, Error: rec.Error, Checks: rec.Checks, QuotaWaited: quotaWaited, Trigger: rec.Trigger, At: rec.FinishedAt},
 	}
-	_ = workflow.ExecuteActivity(announceOptions(ctx), (*Activities).Announce, a).Get(ctx, nil)
 }
 
 func announceOptions(ctx workflow.Context) workflow.Context {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/telemetry"
 	"github.com/meshflow/meshflow/framework/quality"
 )
 
@@ -69,8 +70,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		progress.Stage, progress.Error = "failed", err.Error()
 		rec.Status, rec.Error, rec.FinishedAt = status, err.Error(), workflow.Now(ctx)
 		// Best effort: the run's own error is what matters to the caller.
-		_ = workflow.ExecuteActivity(recordOptions(ctx), (*Activities).RecordRun, rec).Get(ctx, nil)
-		announce(ctx, rec, quotaWaited, in.CallerRuns)
+		finishRun(ctx, rec, quotaWaited, in.CallerRuns)
 		return RunResult{}, err
 	}
 
@@ -192,8 +192,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	if len(legacyErrs) > 0 {
 		rec.Error = errors.Join(legacyErrs...).Error()
 	}
-	_ = workflow.ExecuteActivity(recordOptions(ctx), (*Activities).RecordRun, rec).Get(ctx, nil)
-	announce(ctx, rec, quotaWaited, in.CallerRuns)
+	finishRun(ctx, rec, quotaWaited, in.CallerRuns)
 	if len(legacyErrs) > 0 {
 		progress.Stage, progress.Error = "failed", rec.Error
 		return RunResult{}, fmt.Errorf("published %s.%s (snapshot %d), but not every legacy major: %w", plan.Domain, current.Table, pub.SnapshotID, errors.Join(legacyErrs...))
@@ -317,6 +316,8 @@ func landWithQuotaWaits(ctx workflow.Context, in LandInput, progress *Progress, 
 				return out, err
 			}
 			*waited += wait
+			workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"domain": in.Domain, "source": in.Source, "stream": in.Stream}).
+				Timer(telemetry.QuotaWait).Record(wait)
 			progress.Stage, progress.Until, progress.Waiting = "landing", time.Time{}, ""
 		}
 	}
