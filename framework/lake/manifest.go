@@ -55,6 +55,9 @@ type Manifest struct {
 	Fields      []source.Field `json:"fields"`
 	// Warnings are what the landing's pages reported (source.Page.Warnings).
 	Warnings []string `json:"warnings,omitempty"`
+	// Supersedes, set on a compaction's landing, are the landings (sequence numbers)
+	// whose rows it holds instead: readers read it and leave those out (see CompactStream).
+	Supersedes []int `json:"supersedes,omitempty"`
 }
 
 // DataFile is one Parquet file of a landing. Files carry no cursor of their own: a
@@ -71,27 +74,20 @@ func manifestKey(s StreamRef, seq int, runID string) string {
 	return fmt.Sprintf("%s%08d-%s.json", s.manifestPrefix(), seq, sanitize(runID))
 }
 
-// Manifests returns every committed manifest of the stream, oldest first.
+// Manifests returns the committed manifests of the stream that readers read, oldest
+// first: a compaction's landing in the place of the landings it superseded, which are
+// left out (see CompactStream). The records they hold are the stream's.
 func (l *Lake) Manifests(ctx context.Context, s StreamRef) ([]Manifest, error) {
-	keys, err := l.List(ctx, s.manifestPrefix())
+	all, err := l.allManifests(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Manifest, 0, len(keys))
-	for _, k := range keys {
-		if !strings.HasSuffix(k, ".json") {
-			continue
-		}
-		m, err := l.readManifest(ctx, k)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	return live(all), nil
 }
 
-// LatestManifest returns the newest committed manifest, or ok=false before the first landing.
+// LatestManifest returns the newest committed landing, whose CursorEnd is the stream's
+// cursor, or ok=false before the first landing. A compaction's landing is never it:
+// compaction moves old records, not the cursor.
 func (l *Lake) LatestManifest(ctx context.Context, s StreamRef) (Manifest, bool, error) {
 	keys, err := l.List(ctx, s.manifestPrefix())
 	if err != nil {
@@ -102,7 +98,12 @@ func (l *Lake) LatestManifest(ctx context.Context, s StreamRef) (Manifest, bool,
 			continue
 		}
 		m, err := l.readManifest(ctx, keys[i])
-		return m, err == nil, err
+		if err != nil {
+			return m, false, err
+		}
+		if len(m.Supersedes) == 0 {
+			return m, true, nil
+		}
 	}
 	return Manifest{}, false, nil
 }
