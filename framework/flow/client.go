@@ -95,6 +95,7 @@ func Register(w worker.Registry, wf *Workflows, acts *Activities, d mesh.Domain)
 	w.RegisterWorkflowWithOptions(wf.Backfill, workflow.RegisterOptions{Name: BackfillWorkflow})
 	w.RegisterWorkflowWithOptions(wf.TriggerProduct, workflow.RegisterOptions{Name: TriggerWorkflow})
 	w.RegisterWorkflowWithOptions(wf.MaintainTable, workflow.RegisterOptions{Name: MaintainWorkflow})
+	w.RegisterWorkflowWithOptions(wf.MaintainStream, workflow.RegisterOptions{Name: MaintainStreamWorkflow})
 	w.RegisterActivity(acts)
 	if d.Register != nil {
 		d.Register(domainRegistry{Registry: w, acts: acts})
