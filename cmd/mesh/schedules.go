@@ -17,9 +17,10 @@ func (e *env) schedulesCmd() *cobra.Command {
 		Use:   "apply",
 		Short: "one Temporal Schedule per product from its cadence, and a nightly maintenance per port table (removes those of deleted products)",
 		Long: `Make Temporal hold one Schedule per product run on its declared cadence (cron, in UTC),
-and one per port table that starts its maintenance every night (maintain/<domain>.<table>,
-as mesh maintain does, at ` + schedule.MaintainCadence + ` UTC): create the missing ones, update the
-others, delete those of products and tables no longer declared.
+and one per port table and per raw stream a product reads that starts its maintenance every
+night (maintain/<domain>.<table>, maintain/<domain>.raw.<source>.<stream>, as mesh maintain
+does, at ` + schedule.MaintainCadence + ` UTC): create the missing ones, update the others, delete
+those of products, tables and streams no longer declared.
 Every declaration is validated first, so a bad cadence changes nothing; when Temporal
 refuses a schedule, mesh names the product and field and what it had already applied.`,
 		Args: noArgs,
@@ -99,8 +100,11 @@ func (e *env) schedulesList(ctx context.Context, asJSON bool) error {
 	cadence := map[string]string{}
 	for _, w := range schedule.Derive(e.mesh, time.Now()) {
 		cadence[w.ID] = w.Cron
-		if w.Table != "" {
+		switch {
+		case w.Table != "":
 			cadence[w.ID] += " (maintain " + w.Table + ")"
+		case w.Stream != "":
+			cadence[w.ID] += " (maintain raw " + w.Stream + ")"
 		}
 	}
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)

@@ -156,8 +156,11 @@ func refused(done Result, verb, id string, w *Wanted, err error) error {
 		e := w.Entry
 		what = "product " + e.Ref().String() + " (" + id + ")"
 		cadence := fmt.Sprintf("its Cadence %q (cron, in %s)", e.Product.Cadence, TimeZone)
-		if w.Table != "" {
+		if w.Table != "" || w.Stream != "" {
 			what = "the maintenance of table " + w.Table + " of product " + e.Ref().String() + " (" + id + ")"
+			if w.Stream != "" {
+				what = "the maintenance of raw stream " + w.Stream + " (" + id + ")"
+			}
 			cadence = fmt.Sprintf("the maintenance cadence %q (schedule.MaintainCadence, cron, in %s)", w.Cron, TimeZone)
 		}
 		msg := strings.ToLower(err.Error())
@@ -190,6 +193,7 @@ type Wanted struct {
 	ID     string
 	Entry  mesh.Entry // the product
 	Table  string     // the port table maintained (domain.table); "" for a product's runs
+	Stream string     // the raw stream maintained (domain/source.stream), its Entry the domain alone
 	Cron   string
 	Action *client.ScheduleWorkflowAction
 	Note   string
@@ -202,7 +206,8 @@ func (w Wanted) spec() client.ScheduleSpec {
 // Derive derives every schedule of m at now: first the runs of each product on a
 // cadence (the others run when their inputs publish), then the maintenance of each
 // port table still published (flow.MaintainedMajors: the current major and the legacy
-// ones before their sunset), each part sorted by id.
+// ones before their sunset) and of each raw stream a product reads (flow.MaintainStream),
+// each part sorted by id.
 func Derive(m mesh.Mesh, now time.Time) []Wanted {
 	var runs, maint []Wanted
 	for _, e := range m.Products() {
@@ -216,6 +221,19 @@ func Derive(m mesh.Mesh, now time.Time) []Wanted {
 			maint = append(maint, Wanted{ID: MaintainID(e.Domain.Name, v.PortName()), Entry: e, Table: table, Cron: MaintainCadence, Action: maintainActionFor(e.Domain, v),
 				Note: "managed by `mesh schedules apply`: nightly table maintenance of " + table + " (mesh maintain " + e.Ref().String() + " runs it now)"})
 		}
+	}
+	for _, ref := range flow.RawStreams(m.Products()) {
+		d, _ := m.Domain(ref.Domain)
+		maint = append(maint, Wanted{ID: Prefix + flow.MaintainStreamID(ref), Entry: mesh.Entry{Domain: d}, Stream: ref.String(), Cron: MaintainCadence,
+			Action: &client.ScheduleWorkflowAction{
+				ID:        flow.MaintainStreamID(ref),
+				Workflow:  flow.MaintainStreamWorkflow,
+				Args:      []any{flow.MaintainStreamInput{Domain: ref.Domain, Source: ref.Source, Stream: ref.Stream, Trigger: flow.TriggerSchedule}},
+				TaskQueue: d.TaskQueue(),
+				TypedSearchAttributes: temporal.NewSearchAttributes(
+					flow.KeyDomain.ValueSet(d.Name), flow.KeyTrigger.ValueSet(flow.TriggerSchedule)),
+			},
+			Note: "managed by `mesh schedules apply`: nightly compaction and expiry of raw stream " + ref.String()})
 	}
 	byID := func(a, b Wanted) int { return strings.Compare(a.ID, b.ID) }
 	slices.SortFunc(runs, byID)

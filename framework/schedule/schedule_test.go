@@ -63,11 +63,11 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	goneIDs := []string{schedule.Prefix + "maintain/" + d0.Name + "." + m.Domains[0].Products[i].PortName()}
-	if m.Domains[0].Products[i].Scheduled() {
-		goneIDs = append(goneIDs, schedule.Prefix+gone)
-	}
+	goneIDs := slices.DeleteFunc(wantIDs(m), func(id string) bool { return slices.Contains(wantIDs(smaller), id) })
 	slices.Sort(goneIDs) // as List sorts them
+	if !slices.Contains(goneIDs, schedule.Prefix+"maintain/"+d0.Name+"."+m.Domains[0].Products[i].PortName()) {
+		t.Fatalf("%s's table maintenance is not among the schedules that go with it: %v", gone, goneIDs)
+	}
 	if !slices.Equal(res.Deleted, goneIDs) {
 		t.Fatalf("apply without %s deleted %v, want %v", gone, res.Deleted, goneIDs)
 	}
@@ -170,7 +170,8 @@ func TestApplyValidatesFirstAndSaysWhatTemporalRefused(t *testing.T) {
 }
 
 // wantIDs are the schedules m needs, as Apply creates them: the runs of each product
-// on a cadence, then each port table's maintenance (no product here has a legacy major).
+// on a cadence, then each port table's maintenance (no product here has a legacy
+// major) and each raw stream's.
 func wantIDs(m mesh.Mesh) []string {
 	var runs, maint []string
 	for _, e := range m.Products() {
@@ -178,6 +179,11 @@ func wantIDs(m mesh.Mesh) []string {
 			runs = append(runs, schedule.Prefix+e.Domain.Name+"."+e.Product.Name)
 		}
 		maint = append(maint, schedule.Prefix+"maintain/"+e.Domain.Name+"."+e.Product.Name+fmt.Sprintf("_v%d", e.Product.Major()))
+		for _, in := range e.Product.Inputs {
+			if id := schedule.Prefix + "maintain/" + e.Domain.Name + ".raw." + in.Source + "." + in.Stream; in.IsRaw() && !slices.Contains(maint, id) {
+				maint = append(maint, id)
+			}
+		}
 	}
 	slices.Sort(runs)
 	slices.Sort(maint)
@@ -302,6 +308,25 @@ func TestDeriveMaintainsEveryPublishedTable(t *testing.T) {
 			in != (flow.MaintainInput{Domain: d.Name, Product: p.Name, Major: major, Trigger: flow.TriggerSchedule}) {
 			t.Errorf("maintenance schedule of %s: %+v, action %+v", table, w, w.Action)
 		}
+	}
+	// Each raw stream a product reads is maintained too, once, on its domain's queue.
+	var raw mesh.Input
+	for _, e := range m.Products() {
+		for _, in := range e.Product.Inputs {
+			if in.IsRaw() && e.Domain.Name == d.Name && raw.Source == "" {
+				raw = in
+			}
+		}
+	}
+	var streams []schedule.Wanted
+	for _, w := range schedule.Derive(m, now) {
+		if w.Stream == d.Name+"/"+raw.Source+"."+raw.Stream {
+			streams = append(streams, w)
+		}
+	}
+	if len(streams) != 1 || streams[0].ID != schedule.Prefix+"maintain/"+d.Name+".raw."+raw.Source+"."+raw.Stream || streams[0].Action.Workflow != flow.MaintainStreamWorkflow ||
+		streams[0].Action.TaskQueue != d.TaskQueue() || streams[0].Action.Args[0] != (flow.MaintainStreamInput{Domain: d.Name, Source: raw.Source, Stream: raw.Stream, Trigger: flow.TriggerSchedule}) {
+		t.Errorf("maintenance schedules of raw stream %s/%s: %+v", d.Name, raw, streams)
 	}
 	if ids := schedule.Derive(m, now.AddDate(0, 1, 0)); slices.ContainsFunc(ids, func(w schedule.Wanted) bool { return strings.HasSuffix(w.ID, "."+p.Name+"_v2") }) {
 		t.Error("a legacy major past its sunset still gets a maintenance schedule")
