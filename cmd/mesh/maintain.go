@@ -12,6 +12,7 @@ import (
 
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/workers/host"
@@ -30,8 +31,14 @@ than 3 days. It never expires a snapshot a branch, a consumer's lineage or a mai
 snapshot still needs, and leaves a legacy major past its sunset as it is. The schedules
 (mesh schedules apply) run it every night; this runs it now and waits.
 
---dry-run prints what it would do per table and changes nothing (no Temporal needed).
-Exits 1 when a table's maintenance failed.`,
+The raw streams the products read are maintained too, one MaintainStream workflow each
+(maintain/<domain>.raw.<source>.<stream>): a stream's small landings (under 32 MB, at least
+5 of one partition, never the newest: it holds the cursor) are copied into one landing that
+supersedes them, which readers read instead, and superseded landings are deleted 7 days
+after their compaction unless a product's last publish recorded reading them.
+
+--dry-run prints what it would do per table and stream and changes nothing (no Temporal
+needed). Exits 1 when a table's or stream's maintenance failed.`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: e.completeProducts(-1, false),
 	}
@@ -52,8 +59,8 @@ func (t maintainedTable) id() port.TableID {
 	return port.TableID{Domain: t.domain.Name, Name: t.product.PortName()}
 }
 
-// maintainedTables are the tables of the named products (every product without names).
-func (e *env) maintainedTables(names []string, now time.Time) ([]maintainedTable, error) {
+// maintainedEntries are the named products (every product without names).
+func (e *env) maintainedEntries(names []string) ([]mesh.Entry, error) {
 	entries := e.mesh.Products()
 	if len(names) > 0 {
 		entries = entries[:0:0]
@@ -64,6 +71,15 @@ func (e *env) maintainedTables(names []string, now time.Time) ([]maintainedTable
 			}
 			entries = append(entries, mesh.Entry{Domain: d, Product: p})
 		}
+	}
+	return entries, nil
+}
+
+// maintainedTables are the tables of the named products (every product without names).
+func (e *env) maintainedTables(names []string, now time.Time) ([]maintainedTable, error) {
+	entries, err := e.maintainedEntries(names)
+	if err != nil {
+		return nil, err
 	}
 	var out []maintainedTable
 	for _, en := range entries {
@@ -78,14 +94,22 @@ func (e *env) maintainedTables(names []string, now time.Time) ([]maintainedTable
 	return out, nil
 }
 
+// maintained is what mesh maintain did (or in a dry run would do), as --json prints it.
+type maintained struct {
+	Tables  []flow.MaintainResult       `json:"tables"`
+	Streams []flow.MaintainStreamResult `json:"streams"`
+}
+
 func (e *env) maintain(ctx context.Context, names []string, dry, asJSON bool) error {
 	now := time.Now()
 	tables, err := e.maintainedTables(names, now)
 	if err != nil {
 		return err
 	}
+	entries, _ := e.maintainedEntries(names) // resolved above
+	streams := flow.RawStreams(entries)
 	if dry {
-		return e.maintainDryRun(ctx, tables, now, asJSON)
+		return e.maintainDryRun(ctx, tables, streams, now, asJSON)
 	}
 	c, err := e.dialTemporal()
 	if err != nil {
@@ -93,11 +117,13 @@ func (e *env) maintain(ctx context.Context, names []string, dry, asJSON bool) er
 	}
 	defer c.Close()
 	type started struct {
-		table maintainedTable
-		run   client.WorkflowRun
+		table  maintainedTable
+		stream *lake.StreamRef
+		run    client.WorkflowRun
 	}
 	var runs []started
 	var results []flow.MaintainResult
+	var streamResults []flow.MaintainStreamResult
 	var failed []string
 	for _, t := range tables {
 		if t.frozen {
@@ -112,7 +138,19 @@ func (e *env) maintain(ctx context.Context, names []string, dry, asJSON bool) er
 		if !asJSON {
 			fmt.Fprintf(e.stdout, "started %s (run %s) on task queue %s\n", run.GetID(), run.GetRunID(), t.domain.TaskQueue())
 		}
-		runs = append(runs, started{t, run})
+		runs = append(runs, started{table: t, run: run})
+	}
+	for _, s := range streams {
+		d, _ := e.mesh.Domain(s.Domain)
+		run, err := flow.StartMaintainStream(ctx, c, d, s, "")
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("raw %s: %v", s, err))
+			continue
+		}
+		if !asJSON {
+			fmt.Fprintf(e.stdout, "started %s (run %s) on task queue %s\n", run.GetID(), run.GetRunID(), d.TaskQueue())
+		}
+		runs = append(runs, started{table: maintainedTable{domain: d}, stream: &s, run: run})
 	}
 	warned := map[string]bool{}
 	for _, r := range runs {
@@ -123,7 +161,15 @@ func (e *env) maintain(ctx context.Context, names []string, dry, asJSON bool) er
 	}
 	for i, r := range runs {
 		var res flow.MaintainResult
-		err := r.run.Get(ctx, &res)
+		var sres flow.MaintainStreamResult
+		what := r.table.id().String()
+		var err error
+		if r.stream != nil {
+			what = "raw " + r.stream.String()
+			err = r.run.Get(ctx, &sres)
+		} else {
+			err = r.run.Get(ctx, &res)
+		}
 		if ctx.Err() != nil {
 			var others []string
 			for _, o := range runs[i+1:] {
@@ -133,25 +179,37 @@ func (e *env) maintain(ctx context.Context, names []string, dry, asJSON bool) er
 			if len(others) > 0 {
 				also = append(also, "also going on: "+strings.Join(others, ", "))
 			}
-			return e.interrupted("maintain "+r.table.id().String(), r.run, also...)
+			return e.interrupted("maintain "+what, r.run, also...)
 		}
 		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %s", r.table.id(), flow.Explain(err)))
+			failed = append(failed, fmt.Sprintf("%s: %s", what, flow.Explain(err)))
 			continue
 		}
-		results = append(results, res)
+		if r.stream != nil {
+			streamResults = append(streamResults, sres)
+		} else {
+			results = append(results, res)
+		}
 	}
-	if asJSON {
-		if err := writeJSON(e.stdout, results); err != nil {
-			return err
-		}
-	} else {
-		for _, res := range results {
-			printMaintenance(e.stdout, res)
-		}
+	if err := e.printMaintained(maintained{Tables: results, Streams: streamResults}, asJSON); err != nil {
+		return err
 	}
 	if len(failed) > 0 {
-		return errs.Errorf(errs.Internal, "maintain", "%d of %d tables were not maintained:\n  %s", len(failed), len(tables), strings.Join(failed, "\n  "))
+		return errs.Errorf(errs.Internal, "maintain", "%d of %d tables and raw streams were not maintained:\n  %s", len(failed), len(tables)+len(streams), strings.Join(failed, "\n  "))
+	}
+	return nil
+}
+
+// printMaintained prints what maintenance did to each table and raw stream.
+func (e *env) printMaintained(m maintained, asJSON bool) error {
+	if asJSON {
+		return writeJSON(e.stdout, m)
+	}
+	for _, res := range m.Tables {
+		printMaintenance(e.stdout, res)
+	}
+	for _, res := range m.Streams {
+		printStreamMaintenance(e.stdout, res)
 	}
 	return nil
 }
@@ -163,7 +221,7 @@ func frozenResult(t maintainedTable) flow.MaintainResult {
 
 // maintainDryRun plans every table's maintenance against the lake and catalog
 // directly, as the workflow would at now, and prints it.
-func (e *env) maintainDryRun(ctx context.Context, tables []maintainedTable, now time.Time, asJSON bool) error {
+func (e *env) maintainDryRun(ctx context.Context, tables []maintainedTable, streams []lake.StreamRef, now time.Time, asJSON bool) error {
 	stores, err := host.OpenStores(ctx, e.cfg)
 	if err != nil {
 		return err
@@ -191,13 +249,69 @@ func (e *env) maintainDryRun(ctx context.Context, tables []maintainedTable, now 
 		}
 		results = append(results, res)
 	}
-	if asJSON {
-		return writeJSON(e.stdout, results)
+	var streamResults []flow.MaintainStreamResult
+	for _, s := range streams {
+		res := flow.MaintainStreamResult{Stream: s.String()}
+		if res.Compacted, err = stores.Lake.CompactStream(ctx, s, lake.CompactOptions{DryRun: true}); err != nil {
+			return err
+		}
+		keep, err := flow.RawKeep(ctx, e.mesh, stores.Ports, s)
+		if err != nil {
+			return err
+		}
+		if res.Expired, err = stores.Lake.ExpireSuperseded(ctx, s, lake.ExpireRequest{Keep: keep, Now: now, DryRun: true}); err != nil {
+			return err
+		}
+		streamResults = append(streamResults, res)
 	}
-	for _, res := range results {
-		printMaintenance(e.stdout, res)
+	return e.printMaintained(maintained{Tables: results, Streams: streamResults}, asJSON)
+}
+
+// printStreamMaintenance says what a maintenance did to a raw stream, or in a dry run
+// would do.
+func printStreamMaintenance(w io.Writer, res flow.MaintainStreamResult) {
+	c, x := res.Compacted, res.Expired
+	if c.Landings == 0 {
+		fmt.Fprintf(w, "raw %s: left as it is: nothing landed yet\n", res.Stream)
+		return
 	}
-	return nil
+	verb := func(done, would string) string {
+		if c.DryRun {
+			return would
+		}
+		return done
+	}
+	fmt.Fprintf(w, "raw %s: %s, %s (%s) read\n", res.Stream, plural(c.Landings, "landing"), plural(c.Files, "file"), bytesText(c.Bytes))
+	if len(c.Groups) == 0 {
+		fmt.Fprintf(w, "  compact:   none: no partition has enough small landings besides the newest (it holds the cursor)\n")
+	}
+	for _, g := range c.Groups {
+		part := ""
+		if g.Partition != "" {
+			part = " of partition " + g.Partition
+		}
+		fmt.Fprintf(w, "  compact:   %s %s%s (%s, %s, %d rows) with one", verb("superseded", "would supersede"), plural(len(g.Supersedes), "landing"), part,
+			plural(g.Files, "file"), bytesText(g.Bytes), g.Rows)
+		if g.Seq > 0 {
+			fmt.Fprintf(w, " (landing %d, %s)", g.Seq, bytesText(g.BytesOut))
+		}
+		fmt.Fprintln(w)
+	}
+	for _, why := range c.Skipped {
+		fmt.Fprintf(w, "  skipped:   %s\n", why)
+	}
+	if len(x.Landings) > 0 {
+		fmt.Fprintf(w, "  expire:    %s %s superseded over %s ago (%s, %s)\n", verb("deleted", "would delete"), plural(len(x.Landings), "landing"), x.Retention,
+			plural(x.Files, "file"), bytesText(x.Bytes))
+	} else {
+		fmt.Fprintf(w, "  expire:    none: no landing superseded over %s ago that nothing needs\n", x.Retention)
+	}
+	if x.Waiting > 0 {
+		fmt.Fprintf(w, "  wait:      %s superseded within the last %s (readers may still be reading them)\n", plural(x.Waiting, "landing"), x.Retention)
+	}
+	for _, k := range x.Kept {
+		fmt.Fprintf(w, "  keep:      landing %d, superseded: %s\n", k.Seq, k.Why)
+	}
 }
 
 // printMaintenance says what a maintenance did to a table, or in a dry run would do.

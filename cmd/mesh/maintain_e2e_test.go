@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"regexp"
 	"strings"
@@ -13,10 +14,16 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
 
+	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/framework/schedule"
+	"github.com/meshflow/meshflow/framework/source"
+	"github.com/meshflow/meshflow/workers/host"
 )
 
 // mesh maintain on the dev server with a worker, on a real lake: crm_companies' table
@@ -40,6 +47,15 @@ func TestMaintainOnTheDevServer(t *testing.T) {
 	}
 	publishCompanies(t, lakeDir, "run1", records...)
 	stores := openStores(t, lakeDir)
+	// Five more small landings of its raw input, a company each (updates of some).
+	companies := lake.StreamRef{Domain: "marketing", Source: "hubspot", Stream: "companies"}
+	for i := range 5 {
+		rec := company(fmt.Sprint(100+2*i), fmt.Sprintf("Company%02d", 2*i), 50+i, "2026-02-02T00:00:00Z", false)
+		if _, err := stores.Lake.Land(ctx, companiesPage{companiesSpec(t), []string{rec}}, lake.LandRequest{Stream: companies, RunID: fmt.Sprintf("land%d", i), SyncStart: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rawBefore := transformHash(t, stores)
 	republishEachRow(t, stores.Ports, id, "company_id")
 	backdate(t, stores.Ports, id, 40*24*time.Hour)
 	before, err := stores.Ports.Stats(ctx, id)
@@ -83,6 +99,10 @@ func TestMaintainOnTheDevServer(t *testing.T) {
 		regexp.MustCompile(`  compact:   rewrote 12 small files \([0-9.]+ kB\) in 1 groups into 1 \([0-9.]+ kB\)\n`),
 		regexp.MustCompile(`  expire:    expired 3 snapshots, oldest first: \d+, \d+, \d+\n`),
 		regexp.MustCompile(`  orphans:   none older than 72h0m0s\n`),
+		regexp.MustCompile(`started maintain/marketing\.raw\.hubspot\.companies \(run [0-9a-f-]+\) on task queue meshflow\.marketing\n`),
+		regexp.MustCompile(`raw marketing/hubspot\.companies: 6 landings, 6 files \([0-9.]+ kB\) read\n`),
+		regexp.MustCompile(`  compact:   superseded 5 landings \(5 files, [0-9.]+ kB, 16 rows\) with one \(landing 7, [0-9.]+ kB\)\n`),
+		regexp.MustCompile(`  wait:      5 landings superseded within the last 168h0m0s \(readers may still be reading them\)\n`),
 	} {
 		if !want.MatchString(out) {
 			t.Errorf("mesh maintain does not say %s", want)
@@ -91,6 +111,11 @@ func TestMaintainOnTheDevServer(t *testing.T) {
 	rowsAfter, code := meshCmd(ctx, "query", query, "--format", "csv")
 	if code != exitOK || rowsAfter != rowsBefore {
 		t.Fatalf("the table reads differently after maintenance (exit %d):\nbefore:\n%s\nafter:\n%s", code, rowsBefore, rowsAfter)
+	}
+
+	// crm_companies' model reads its raw input as it did: the same records.
+	if got := transformHash(t, stores); got != rawBefore {
+		t.Errorf("crm_companies' model over the compacted raw landings: rows %s, before %s", got, rawBefore)
 	}
 
 	rec, ok, err := flow.LatestMaintenance(ctx, stores.Lake, id.String())
@@ -105,12 +130,15 @@ func TestMaintainOnTheDevServer(t *testing.T) {
 	// Nothing left to do the second time: every file is compacted, every snapshot within
 	// the retention or among the last 10 publishes.
 	out, code = meshCmd(ctx, "maintain", "marketing.crm_companies", "--json")
-	var res []flow.MaintainResult
-	if err := json.Unmarshal([]byte(out), &res); err != nil || code != exitOK || len(res) != 1 {
+	var again maintained
+	if err := json.Unmarshal([]byte(out), &again); err != nil || code != exitOK || len(again.Tables) != 1 || len(again.Streams) != 1 {
 		t.Fatalf("mesh maintain --json: exit %d, %v\n%s", code, err, out)
 	}
-	if r := res[0]; r.Compacted.Files != 0 || len(r.Expired.Snapshots) != 0 || r.After.DataFiles != 1 {
+	if r := again.Tables[0]; r.Compacted.Files != 0 || len(r.Expired.Snapshots) != 0 || r.After.DataFiles != 1 {
 		t.Errorf("a second maintenance did %+v", r)
+	}
+	if r := again.Streams[0]; r.Compacted.Landings != 2 || len(r.Compacted.Groups) != 0 || r.Expired.Waiting != 5 || len(r.Expired.Landings) != 0 {
+		t.Errorf("a second maintenance of the raw stream did %+v", r)
 	}
 }
 
@@ -191,4 +219,38 @@ func backdate(t *testing.T, ports *port.Catalog, id port.TableID, age time.Durat
 	if err := os.WriteFile(path, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// companiesSpec is hubspot.companies' stream spec, as its connector declares it.
+func companiesSpec(t *testing.T) source.StreamSpec {
+	t.Helper()
+	for _, c := range host.Connectors() {
+		for _, s := range c.Streams {
+			if c.Name == "hubspot" && s.Name == "companies" {
+				return s
+			}
+		}
+	}
+	t.Fatal("no hubspot.companies stream")
+	return source.StreamSpec{}
+}
+
+// transformHash is the row-set hash of crm_companies' model over its raw input as a
+// run reads it now (the Transform activity).
+func transformHash(t *testing.T, stores *host.Stores) string {
+	t.Helper()
+	acts := &flow.Activities{Mesh: domains.Mesh(), Lake: stores.Lake, Ports: stores.Ports, WorkDir: t.TempDir()}
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	v, err := env.ExecuteActivity(acts.Transform, flow.TransformInput{Domain: "marketing", Product: "crm_companies", RunID: fmt.Sprintf("hash-%d", time.Now().UnixNano())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out flow.TransformOutput
+	if err := v.Get(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.RowsHash
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/port"
 )
 
@@ -50,6 +49,11 @@ func TestMaintainDryRun(t *testing.T) {
 		"  expire:    none: every snapshot is within the retention or needed\n",
 		"  orphans:   would delete 1 file (25 B) older than 72h0m0s, no metadata references them\n    " + orphan,
 		"marketing.crm_contacts_v1: left as it is: never published\n",
+		// Its raw input: 3 landings, too few to compact; crm_contacts' never landed.
+		"raw marketing/hubspot.companies: 3 landings, 3 files (",
+		"  compact:   none: no partition has enough small landings besides the newest (it holds the cursor)\n",
+		"  expire:    none: no landing superseded over 168h0m0s ago that nothing needs\n",
+		"raw marketing/hubspot.contacts: left as it is: nothing landed yet\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("maintain --dry-run does not say %q:\n%s", want, out)
@@ -67,12 +71,16 @@ func TestMaintainDryRun(t *testing.T) {
 	}
 
 	out, _, code = meshIO("maintain", "marketing.crm_companies", "--dry-run", "--json")
-	var res []flow.MaintainResult
-	if err := json.Unmarshal([]byte(out), &res); err != nil || code != exitOK {
+	var got maintained
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != exitOK {
 		t.Fatalf("maintain --dry-run --json: exit %d, %v\n%s", code, err, out)
 	}
+	res := got.Tables
 	if len(res) != 1 || !res[0].DryRun || res[0].Before.Snapshots != 3 || len(res[0].Orphans.Files) != 1 || res[0].Orphans.Deleted != 0 {
 		t.Fatalf("maintain --dry-run --json = %+v", res)
+	}
+	if len(got.Streams) != 1 || got.Streams[0].Stream != "marketing/hubspot.companies" || got.Streams[0].Compacted.Landings != 3 || !got.Streams[0].Compacted.DryRun {
+		t.Fatalf("maintain --dry-run --json streams = %+v", got.Streams)
 	}
 
 	if _, stderr, code := meshIO("maintain", "marketing.nope", "--dry-run"); code == exitOK || !strings.Contains(stderr, "nope") {
