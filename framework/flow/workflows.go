@@ -115,8 +115,21 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		return fail(status, err)
 	}
 	var tr TransformOutput
-	if err := workflow.ExecuteActivity(transformOptions(ctx), (*Activities).Transform, TransformInput{Domain: plan.Domain, Product: plan.Product, RunID: rec.RunID, Partition: in.Partition, Decl: current.Decl, Branch: in.Branch,
-		FullRefresh: in.FullRefresh}).Get(ctx, &tr); err != nil {
+	var ch CheckOutput
+	var pub PublishOutput
+	var publishedAt time.Time
+	transformIn := TransformInput{Domain: plan.Domain, Product: plan.Product, RunID: rec.RunID, Partition: in.Partition, Decl: current.Decl, Branch: in.Branch,
+		FullRefresh: in.FullRefresh}
+	// A day's run computes, checks and publishes in one activity (see produceDay).
+	produced := in.Partition != "" && workflow.GetVersion(ctx, produceDay, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	if produced {
+		publishedAt = workflow.Now(ctx)
+		var out ProduceOutput
+		if err := workflow.ExecuteActivity(produceOptions(ctx), (*Activities).Produce, ProduceInput{Transform: transformIn, Now: publishedAt, PublishedAt: publishedAt}).Get(ctx, &out); err != nil {
+			return failStaged(StatusFailed, stepError{"", err})
+		}
+		tr, ch, pub = out.Transform, out.Check, out.Publish
+	} else if err := workflow.ExecuteActivity(transformOptions(ctx), (*Activities).Transform, transformIn).Get(ctx, &tr); err != nil {
 		return failStaged(StatusFailed, stepError{"transform", err})
 	}
 	progress.Rows = tr.Rows
@@ -126,10 +139,11 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	rec.Incremental = tr.Incremental.Text()
 
 	progress.Stage = "checking"
-	var ch CheckOutput
-	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Check, CheckInput{Domain: plan.Domain, Product: plan.Product, StagingKey: tr.StagingKey, Now: workflow.Now(ctx), Decl: current.Decl,
-		RunID: rec.RunID, Partition: in.Partition, Incremental: tr.Incremental}).Get(ctx, &ch); err != nil {
-		return failStaged(StatusFailed, stepError{"check", err})
+	if !produced {
+		if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Check, CheckInput{Domain: plan.Domain, Product: plan.Product, StagingKey: tr.StagingKey, Now: workflow.Now(ctx), Decl: current.Decl,
+			RunID: rec.RunID, Partition: in.Partition, Incremental: tr.Incremental}).Get(ctx, &ch); err != nil {
+			return failStaged(StatusFailed, stepError{"check", err})
+		}
 	}
 	rec.Checks = ch.Results
 	if blocking := quality.Blocking(ch.Results); len(blocking) > 0 {
@@ -149,14 +163,15 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	}
 
 	progress.Stage = "publishing"
-	publishedAt := workflow.Now(ctx)
-	var pub PublishOutput
-	if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Publish, PublishInput{
-		Domain: plan.Domain, Product: plan.Product, RunID: rec.RunID, Partition: in.Partition, StagingKey: tr.StagingKey,
-		Results: ch.Results, Watermark: tr.Watermark, PublishedAt: publishedAt, Inputs: tr.Inputs, Decl: current.Decl, RowsHash: tr.RowsHash,
-		Branch: in.Branch, Incremental: tr.Incremental,
-	}).Get(ctx, &pub); err != nil {
-		return failStaged(StatusFailed, stepError{"publish", err})
+	if !produced {
+		publishedAt = workflow.Now(ctx)
+		if err := workflow.ExecuteActivity(shortOptions(ctx), (*Activities).Publish, PublishInput{
+			Domain: plan.Domain, Product: plan.Product, RunID: rec.RunID, Partition: in.Partition, StagingKey: tr.StagingKey,
+			Results: ch.Results, Watermark: tr.Watermark, PublishedAt: publishedAt, Inputs: tr.Inputs, Decl: current.Decl, RowsHash: tr.RowsHash,
+			Branch: in.Branch, Incremental: tr.Incremental,
+		}).Get(ctx, &pub); err != nil {
+			return failStaged(StatusFailed, stepError{"publish", err})
+		}
 	}
 	tr.Warnings = append(tr.Warnings, pub.Warnings...)
 	rec.Warnings = tr.Warnings
@@ -211,7 +226,12 @@ type stepError struct {
 	err  error
 }
 
-func (e stepError) Error() string { return e.step + ": " + Explain(e.err) }
+func (e stepError) Error() string {
+	if e.step == "" {
+		return Explain(e.err) // Produce names the step in its error
+	}
+	return e.step + ": " + Explain(e.err)
+}
 func (e stepError) Unwrap() error { return e.err }
 
 // runPlan resolves the run's plan once, at its start, through the ResolvePlan local

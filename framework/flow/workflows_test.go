@@ -221,21 +221,67 @@ func TestRunProductWaitsOutAnExhaustedQuota(t *testing.T) {
 	}
 }
 
+// A day's run computes, checks and publishes that day in one activity (Produce).
 func TestRunProductPartitionFiltersAndReplacesThatDay(t *testing.T) {
 	env, a := newEnv(t)
 	env.OnActivity(a.Land, mock.Anything, mock.Anything).Return(LandOutput{Rows: 3}, nil)
-	env.OnActivity(a.Transform, mock.Anything, mock.MatchedBy(func(in TransformInput) bool { return in.Partition == "2026-05-02" })).
-		Return(TransformOutput{StagingKey: "k", Rows: 2}, nil).Once()
-	env.OnActivity(a.Check, mock.Anything, mock.Anything).Return(CheckOutput{Results: passing}, nil)
-	env.OnActivity(a.Publish, mock.Anything, mock.MatchedBy(func(in PublishInput) bool { return in.Partition == "2026-05-02" })).
-		Return(PublishOutput{SnapshotID: 1, Rows: 2}, nil).Once()
-	env.OnActivity(a.RecordRun, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(a.Produce, mock.Anything, mock.MatchedBy(func(in ProduceInput) bool { return in.Transform.Partition == "2026-05-02" })).
+		Return(ProduceOutput{Transform: TransformOutput{StagingKey: "k", Rows: 2}, Check: CheckOutput{Results: passing}, Published: true,
+			Publish: PublishOutput{SnapshotID: 1, Rows: 2}}, nil).Once()
+	var rec RunRecord
+	env.OnActivity(a.RecordRun, mock.Anything, mock.Anything).Return(func(_ context.Context, r RunRecord) error { rec = r; return nil })
 
 	env.ExecuteWorkflow(RunProductWorkflow, RunInput{Domain: "marketing", Product: "web_traffic", Partition: "2026-05-02"})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
 	env.AssertExpectations(t)
+	for _, step := range []string{"Transform", "Check", "Publish"} {
+		env.AssertNotCalled(t, step, mock.Anything, mock.Anything)
+	}
+	var res RunResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.SnapshotID != 1 || res.Rows != 2 || rec.Status != StatusPublished || rec.Partition != "2026-05-02" || rec.SnapshotID != 1 {
+		t.Fatalf("result %+v, record %+v: want snapshot 1 of 2 rows published for 2026-05-02", res, rec)
+	}
+}
+
+// A day whose Error check fails publishes nothing, is recorded blocked, and its staged
+// model is discarded, as when the steps run apart; a failed step is named.
+func TestRunProductPartitionBlockedOrFailedInProduce(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		out         ProduceOutput
+		err         error
+		status      string
+		errContains string
+	}{
+		{name: "blocked", out: ProduceOutput{Transform: TransformOutput{StagingKey: "k", Rows: 2},
+			Check: CheckOutput{Status: "fail", Results: []quality.Result{{Name: "row_count", Status: mesh.StatusFail, Message: "0 rows"}}}},
+			status: StatusBlocked, errContains: "quality gate: 1 error check(s) failed: row_count (0 rows)"},
+		{name: "publish failed", err: temporal.NewNonRetryableApplicationError("publish: breaking change", "invalid", nil),
+			status: StatusFailed, errContains: "publish: breaking change"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, a := newEnv(t)
+			env.OnActivity(a.Land, mock.Anything, mock.Anything).Return(LandOutput{Rows: 3}, nil)
+			env.OnActivity(a.Produce, mock.Anything, mock.Anything).Return(tc.out, tc.err)
+			var rec RunRecord
+			env.OnActivity(a.RecordRun, mock.Anything, mock.Anything).Return(func(_ context.Context, r RunRecord) error { rec = r; return nil })
+
+			env.ExecuteWorkflow(RunProductWorkflow, RunInput{Domain: "marketing", Product: "web_traffic", Partition: "2026-05-02"})
+			err := env.GetWorkflowError()
+			if err == nil || !strings.Contains(err.Error(), tc.errContains) {
+				t.Fatalf("err = %v, want it to say %q", err, tc.errContains)
+			}
+			if rec.Status != tc.status || !strings.Contains(rec.Error, tc.errContains) || strings.HasPrefix(rec.Error, ": ") {
+				t.Fatalf("record status %q error %q, want %s saying %q", rec.Status, rec.Error, tc.status, tc.errContains)
+			}
+			env.AssertCalled(t, "DiscardStaged", mock.Anything, mock.MatchedBy(func(key string) bool { return strings.HasPrefix(key, "staging/marketing/web_traffic_v1/") }))
+		})
+	}
 }
 
 func TestRunProductRefusesAPartitionOfAnUnpartitionedProduct(t *testing.T) {
