@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
@@ -24,7 +26,18 @@ type Lake struct {
 	Bucket *blob.Bucket
 	URL    string
 	root   string // local directory behind a file:// bucket; "" otherwise
+
+	// manifests caches the manifests read, by key (readManifest): a manifest is
+	// written once under a key naming its number and run, and never rewritten, while
+	// a stream's readers list and read every manifest of it, so without the cache a
+	// day's run read a year of landings' manifests again each day.
+	manifests sync.Map // key → Manifest
+	cached    atomic.Int64
 }
+
+// maxCachedManifests bounds the manifest cache (a few kilobytes each): past it, the
+// cache starts over.
+const maxCachedManifests = 50_000
 
 // Options tunes OpenWith; nil means defaults.
 type Options struct {

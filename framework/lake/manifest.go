@@ -154,6 +154,9 @@ func isManifestOf(key, runID string) bool {
 // stop the stream with an error naming it, not read as "no cursor" and silently
 // start a full refresh.
 func (l *Lake) readManifest(ctx context.Context, key string) (Manifest, error) {
+	if m, ok := l.manifests.Load(key); ok {
+		return m.(Manifest), nil
+	}
 	var m Manifest
 	if err := l.GetJSON(ctx, key, &m); err != nil {
 		return Manifest{}, err
@@ -161,6 +164,12 @@ func (l *Lake) readManifest(ctx context.Context, key string) (Manifest, error) {
 	if m.V != 1 {
 		return Manifest{}, errs.Errorf(errs.Invalid, "read "+key, "not a v1 manifest (v=%d), so the stream's cursor cannot be read: restore the file, or delete it to resume from the landing before it", m.V)
 	}
+	// Callers get copies of the struct; none changes what its slices hold in place.
+	if l.cached.Add(1) > maxCachedManifests {
+		l.manifests.Clear()
+		l.cached.Store(1)
+	}
+	l.manifests.Store(key, m)
 	return m, nil
 }
 
