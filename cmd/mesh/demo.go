@@ -184,6 +184,9 @@ func printRunOutcome(out io.Writer, en mesh.Entry, res flow.RunResult, err error
 		what = "unchanged, snapshot"
 	}
 	fmt.Fprintf(out, "  %-36s landed %s → %d rows, %s %d\n", en.Ref(), landedText(res.Landed), res.Rows, what, res.SnapshotID)
+	if res.Incremental != "" {
+		fmt.Fprintf(out, "  %-36s %s\n", "", query.Printable(res.Incremental))
+	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(out, "  %-36s warning: %s\n", "", query.Printable(w))
 	}

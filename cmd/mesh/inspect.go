@@ -199,6 +199,9 @@ func printDetail(w io.Writer, d catalog.Detail) {
 		if r.Trigger != "" {
 			p("  started by %s\n", query.Printable(r.Trigger))
 		}
+		if r.Incremental != "" {
+			p("  %s\n", query.Printable(r.Incremental))
+		}
 		for _, w := range r.Warnings {
 			p("  warning: %s\n", query.Printable(w))
 		}

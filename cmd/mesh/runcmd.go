@@ -42,7 +42,7 @@ Ctrl-C stops waiting, not the runs: they go on in Temporal, and mesh says how to
 		Args:              nArgs(1, -1, "mesh run takes a product name or selectors, e.g. mesh run marketing.crm_contacts or mesh run crm_companies+ tag:finance"),
 		ValidArgsFunction: e.completeProducts(-1, false),
 	}
-	full := cmd.Flags().Bool("full-refresh", false, "re-read every raw input from the beginning")
+	full := cmd.Flags().Bool("full-refresh", false, "re-read every raw input from the beginning, and compute an incremental product whole")
 	partition := cmd.Flags().String("partition", "", "partition (day, YYYY-MM-DD) to run (\"\" = the whole product); with a selection, of its partitioned products")
 	dry := cmd.Flags().Bool("dry-run", false, "print the plan (levels, task queues, why each product is selected) and start nothing")
 	branch := cmd.Flags().String("branch", "", "a preview: publish to this Iceberg branch of each port, never to main, reading inputs from the branch where they have one (mesh promote makes it main)")

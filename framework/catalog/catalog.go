@@ -115,6 +115,9 @@ type LastRun struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Trigger says why the run started: manual, schedule …, inputs: <which snapshots>, backfill <id>.
 	Trigger string `json:"trigger,omitempty"`
+	// Incremental says what an incremental product's run computed: merged N keys, or
+	// everything and why (flow.RunRecord.Incremental).
+	Incremental string `json:"incremental,omitempty"`
 }
 
 // Failed reports whether the run published nothing because it failed, a check blocked
@@ -176,7 +179,7 @@ func (c *Catalog) status(ctx context.Context, d mesh.Domain, p mesh.Product) (St
 	}
 	if last != nil {
 		st.LastRun = &LastRun{Status: last.Status, Error: last.Error, FinishedAt: last.FinishedAt, WorkflowID: last.WorkflowID, Partition: last.Partition, Warnings: last.Warnings,
-			Trigger: last.Trigger}
+			Trigger: last.Trigger, Incremental: last.Incremental}
 		for _, r := range last.Checks {
 			if r.Status != mesh.StatusPass {
 				st.LastRun.FailedChecks = append(st.LastRun.FailedChecks, r)

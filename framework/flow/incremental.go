@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/framework/quality"
@@ -57,6 +58,10 @@ type IncrementalRun struct {
 	// KeysKey is the staging key of the replaced keys (a Parquet file, a column per
 	// port key column).
 	KeysKey string `json:",omitempty"`
+	// LocatedKey is the staging key of where the keys' rows are in the snapshot
+	// BaseSnapshot (JSON: data file location → positions), found by the transform, so
+	// the publish need not read the key columns of the whole port again.
+	LocatedKey string `json:",omitempty"`
 	// BaseRunID is the run whose publish (the port's current snapshot) the changes
 	// were found against: a merge onto any other publish is refused.
 	BaseRunID    string `json:",omitempty"`
@@ -88,6 +93,44 @@ func plural(n int64) string {
 // KeysStagingKey is where a run's replaced keys wait for its publish, beside its model.
 func KeysStagingKey(domain, portName, runID string) string {
 	return path.Join("staging", domain, portName, runID, "keys.parquet")
+}
+
+// stagedBeside are the files a run stages beside its model (StagingKey): an
+// incremental run's replaced keys and where their rows are.
+var stagedBeside = []string{"keys.parquet", "located.json"}
+
+// locateKeys finds where the rows of the replaced keys are in the snapshot the changes
+// were found against, and stages it for the publish (IncrementalRun.LocatedKey).
+func (a *Activities) locateKeys(ctx context.Context, d mesh.Domain, p mesh.Product, inc *IncrementalRun, keys, scratch, runID string) error {
+	id := port.TableID{Domain: d.Name, Name: p.PortName()}
+	files, err := a.Ports.LocalScan(ctx, id, inc.BaseSnapshot, filepath.Join(scratch, "located"))
+	if err != nil {
+		return err
+	}
+	cols, _ := p.Incremental.Columns()
+	in := transform.PortInput{Domain: d.Name, Product: p.Name, Files: files.Data, Locations: files.Locations, Deletes: files.PositionDeletes}
+	pos, err := transform.Locate(ctx, in, keys, cols, filepath.Join(scratch, "spill"))
+	if err != nil {
+		return err
+	}
+	key := path.Join("staging", d.Name, p.PortName(), runID, "located.json")
+	if err := a.Lake.PutJSON(ctx, key, pos); err != nil {
+		return err
+	}
+	inc.LocatedKey = key
+	return nil
+}
+
+// located reads what locateKeys staged: nil when nothing was.
+func (a *Activities) located(ctx context.Context, inc *IncrementalRun) (*port.Located, error) {
+	if inc.LocatedKey == "" {
+		return nil, nil
+	}
+	var pos map[string][]int64
+	if err := a.Lake.GetJSON(ctx, inc.LocatedKey, &pos); err != nil {
+		return nil, err
+	}
+	return &port.Located{Snapshot: inc.BaseSnapshot, Positions: pos}, nil
 }
 
 // incrementalDecl identifies the parts of a declaration an incremental product's rows
@@ -144,6 +187,10 @@ func (a *Activities) prepareIncremental(ctx context.Context, d mesh.Domain, p me
 		}
 		read, seen := parseSeqs(prev.Raw[name])
 		landed := !seen
+		read, _, err := a.readSince(ctx, d.Name, raw, read)
+		if err != nil {
+			return nil, err
+		}
 		for _, s := range raw.Seqs {
 			if !read[s] {
 				landed = true
@@ -188,14 +235,12 @@ func (a *Activities) prepareIncremental(ctx context.Context, d mesh.Domain, p me
 		if !ok {
 			return full(fmt.Sprintf("the last publish recorded no landings of %s", name))
 		}
-		now := map[int]bool{}
-		for _, s := range raw.Seqs {
-			now[s] = true
+		read, gone, err := a.readSince(ctx, d.Name, *raw, read)
+		if err != nil {
+			return nil, err
 		}
-		for s := range read {
-			if !now[s] {
-				return full(fmt.Sprintf("landing %d of %s, which the last publish read, is gone (compacted or expired)", s, name))
-			}
+		if gone != 0 {
+			return full(fmt.Sprintf("landing %d of %s, which the last publish read, is gone", gone, name))
 		}
 		for i, f := range raw.Files {
 			if !read[raw.FileSeqs[i]] {
@@ -221,6 +266,36 @@ func (a *Activities) prepareIncremental(ctx context.Context, d mesh.Domain, p me
 	req.Incremental.Changes = ch
 	run.BaseRunID, run.BaseSnapshot = cur.Properties[PropRunID], cur.ID
 	return run, nil
+}
+
+// readSince extends read, the landings of raw the last publish read, with the
+// compactions of raw (lake.Manifest.Supersedes) that hold only landings it read: their
+// records were read, under other numbers. gone is a landing read that no landing read
+// now holds (0 = none): deleted without a compaction holding its records.
+func (a *Activities) readSince(ctx context.Context, domain string, raw transform.RawInput, read map[int]bool) (map[int]bool, int, error) {
+	ms, err := a.Lake.Manifests(ctx, lake.StreamRef{Domain: domain, Source: raw.Source, Stream: raw.Stream})
+	if err != nil {
+		return nil, 0, err
+	}
+	out := maps.Clone(read)
+	held := map[int]bool{} // landings the live ones are or hold
+	for _, m := range ms {
+		held[m.Seq] = true
+		all := len(m.Supersedes) > 0
+		for _, s := range m.Supersedes {
+			held[s] = true
+			all = all && read[s]
+		}
+		if all {
+			out[m.Seq] = true
+		}
+	}
+	for _, s := range slices.Sorted(maps.Keys(read)) {
+		if !held[s] {
+			return out, s, nil
+		}
+	}
+	return out, 0, nil
 }
 
 // finishIncremental completes run from what the model computed, and the state the

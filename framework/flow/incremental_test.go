@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/flow/flowtest"
+	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/source"
 )
@@ -93,7 +94,7 @@ func incrementalMesh() mesh.Mesh {
 }
 
 // TestIncrementalEqualsFull runs the same landings — inserts, updates, a delete, a late
-// arrival, a changed lookup, a key deleted and back — through incremental products (on
+// arrival, a compaction of the raw landings, a changed lookup, a key deleted and back — through incremental products (on
 // a raw stream, and on another product) and the same products declared full, with the
 // real workflow, activities and lake, and compares the ports' row sets after every
 // run. It also checks each run merged or computed everything when it should, and
@@ -145,6 +146,15 @@ func TestIncrementalEqualsFull(t *testing.T) {
 			// Older than a's newest version: a's row keeps its name, its versions grow.
 			src.queue("contacts", contact("a", "Annie (stale)", "x", "2025-12-31T00:00:00Z"))
 		}, false, "incremental: merged 1 changed key of crm.contacts", "incremental: merged 1 changed key of sales.contacts_inc"},
+		{"the raw landings compacted", func() {
+			// A compaction's landing holds landings the last publish read: nothing new.
+			for _, stream := range []string{"contacts", "companies"} {
+				res, err := m.Acts.Lake.CompactStream(context.Background(), lake.StreamRef{Domain: "sales", Source: "crm", Stream: stream}, lake.CompactOptions{MinLandings: 2, RunID: "compaction-" + stream})
+				if err != nil || len(res.Groups) == 0 {
+					t.Fatalf("compact crm.%s: %+v, %v", stream, res, err)
+				}
+			}
+		}, false, "incremental: merged 0 changed keys of crm.contacts", "incremental: merged 0 changed keys of sales.contacts_inc"},
 		{"a changed lookup", func() {
 			src.queue("companies", `{"id":"x","name":"Acme Inc"}`)
 		}, false, "incremental: computed everything: crm.companies changed since the last publish", "incremental: merged 1 changed key of sales.contacts_inc"},

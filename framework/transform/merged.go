@@ -110,3 +110,58 @@ func CheckMerged(ctx context.Context, m Merged, checks []mesh.Check, now time.Ti
 	}
 	return out, nil
 }
+
+// Locate finds the rows of a port's snapshot (in, its data files with their locations
+// and position deletes) whose key columns hold one of the keys of the keys file: their
+// positions (from 0) in each data file, by the file's location, ascending, leaving out
+// the rows a position delete already removed. It is what a merge by key must know
+// (port.Located), found by DuckDB reading the key columns of every data file in
+// parallel rather than row by row.
+func Locate(ctx context.Context, in PortInput, keys string, keyColumns []string, tempDir string) (map[string][]int64, error) {
+	op := fmt.Sprintf("locate the changed keys in %s.%s", in.Domain, in.Product)
+	out := map[string][]int64{}
+	if len(in.Files) == 0 {
+		return out, nil
+	}
+	if len(in.Locations) != len(in.Files) {
+		return nil, errs.Errorf(errs.Internal, op, "%d data files but %d locations", len(in.Files), len(in.Locations))
+	}
+	db, err := Open(ctx, tempDir, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	files := make([]string, len(in.Files))
+	for i := range in.Files {
+		files[i] = fmt.Sprintf("(%s, %s)", quality.Literal(in.Files[i]), quality.Literal(in.Locations[i]))
+	}
+	on := make([]string, len(keyColumns))
+	for i, c := range keyColumns {
+		on[i] = fmt.Sprintf("d.%s = k.%s", quality.Ident(c), quality.Ident(c))
+	}
+	q := fmt.Sprintf(`SELECT f.location, d.file_row_number
+FROM (SELECT %s, _mf_file, file_row_number FROM read_parquet([%s], union_by_name = true, filename = '_mf_file', file_row_number = true)) AS d
+SEMI JOIN read_parquet(%s) AS k ON %s
+JOIN (VALUES %s) AS f(local, location) ON f.local = d._mf_file`, idents(keyColumns), literals(in.Files), quality.Literal(keys), strings.Join(on, " AND "), strings.Join(files, ", "))
+	if len(in.Deletes) > 0 {
+		q = fmt.Sprintf("SELECT * FROM (%s) AS l ANTI JOIN (SELECT file_path, pos FROM read_parquet([%s])) AS del ON del.file_path = l.location AND del.pos = l.file_row_number",
+			q, literals(in.Deletes))
+	}
+	rows, err := db.QueryContext(ctx, q+" ORDER BY 1, 2")
+	if err != nil {
+		return nil, errs.E(errs.Internal, op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var loc string
+		var pos int64
+		if err := rows.Scan(&loc, &pos); err != nil {
+			return nil, errs.E(errs.Internal, op, err)
+		}
+		out[loc] = append(out[loc], pos)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, errs.E(errs.Internal, op, err)
+	}
+	return out, nil
+}

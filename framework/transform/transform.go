@@ -223,7 +223,9 @@ func createRawViews(ctx context.Context, db *sql.DB, in RawInput) error {
 			quality.Ident(lake.ColRaw)+" VARCHAR")
 		stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s (%s)", hist, strings.Join(cols, ", ")))
 	} else {
-		files := fmt.Sprintf("read_parquet([%s], union_by_name = true)", literals(in.Files))
+		// Landings live under run=<id>/ folders: that is no column of the stream's
+		// (DuckDB would add one, so the same records read after a compaction would differ).
+		files := fmt.Sprintf("read_parquet([%s], union_by_name = true, hive_partitioning = false)", literals(in.Files))
 		// A field the stream declares but no landing has yet (a connector that began
 		// landing it after these files were written) reads as NULL, so a model that
 		// uses it runs on old landings too.
