@@ -47,6 +47,13 @@ func run(domainsFlag string, log zerolog.Logger) error {
 		log = log.Level(lvl)
 	}
 	log.Info().Str("config", cfg.String()).Msg("starting")
+	if cfg.MetricsAddr != "" {
+		stopMetrics, err := host.ServeMetrics(ctx, cfg.MetricsAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 	stores, err := host.OpenStores(ctx, cfg)
 	if err != nil {
 		return err

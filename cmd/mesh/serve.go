@@ -15,6 +15,7 @@ import (
 	"github.com/meshflow/meshflow/framework/catalog"
 	"github.com/meshflow/meshflow/framework/catalog/icebergrest"
 	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/telemetry"
 )
 
 func (e *env) serveCmd() *cobra.Command {
@@ -124,17 +125,31 @@ func (e *env) serve(ctx context.Context, addr string, o serveOptions) error {
 		s.MaxConns, s.MaxConnsPerClient, s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout, s.IdleTimeout)
 	fmt.Fprintf(e.stdout, "iceberg:  REST catalog at http://%s%s, warehouse %s\n", ln.Addr(), icebergrest.MountPath, icebergrest.Warehouse)
 	fmt.Fprintf(e.stdout, "catalog on http://%s (JSON under /api/products); Ctrl-C stops it\n", ln.Addr())
-	return catalog.Serve(ctx, ln, e.serveMux(cat), o.server)
+	mux, err := e.serveMux(cat)
+	if err != nil {
+		return err
+	}
+	if err := cat.ObserveFreshness(); err != nil {
+		return errs.E(errs.Internal, "serve: metrics", err)
+	}
+	fmt.Fprintf(e.stdout, "metrics:  Prometheus at http://%s/metrics\n", ln.Addr())
+	return catalog.Serve(ctx, ln, mux, o.server)
 }
 
 // serveMux is the web catalog with the Iceberg REST catalog beside it under
-// /iceberg, over the same access policy and audit log.
-func (e *env) serveMux(cat *catalog.Catalog) http.Handler {
+// /iceberg, over the same access policy and audit log, and the process's metrics
+// (Prometheus) under /metrics.
+func (e *env) serveMux(cat *catalog.Catalog) (http.Handler, error) {
 	rest := icebergrest.New(cat, &icebergrest.Options{Storage: icebergrest.S3Storage(e.cfg.Warehouse, e.cfg.S3.Endpoint, e.cfg.S3.Region)})
+	metrics, err := telemetry.Handler()
+	if err != nil {
+		return nil, errs.E(errs.Internal, "serve: metrics", err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/", cat.Handler())
 	mux.Handle(icebergrest.MountPath+"/", http.StripPrefix(icebergrest.MountPath, rest.Handler()))
-	return mux
+	mux.Handle("GET /metrics", metrics)
+	return mux, nil
 }
 
 // checkPublicURL accepts "" or an absolute http(s) URL.

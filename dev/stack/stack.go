@@ -86,7 +86,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	dev, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:  bin,
-		ClientOptions: &client.Options{HostPort: o.HostPort, Logger: tlog.New(o.Log.Level(zerolog.WarnLevel))},
+		ClientOptions: &client.Options{HostPort: o.HostPort, Logger: tlog.New(o.Log.Level(zerolog.WarnLevel)), MetricsHandler: host.TemporalMetrics(o.Log)},
 		EnableUI:      o.UIPort != "",
 		UIPort:        o.UIPort,
 		LogLevel:      "error",

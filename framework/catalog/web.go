@@ -48,7 +48,7 @@ func (c *Catalog) Handler() http.Handler {
 	mux.HandleFunc("POST /login", c.login)
 	mux.HandleFunc("POST /logout", c.logout)
 	// Cross-origin POSTs (a form on another site signing the browser in or out) are refused.
-	return http.NewCrossOriginProtection().Handler(c.identify(mux))
+	return http.NewCrossOriginProtection().Handler(c.identify(timed(mux)))
 }
 
 // Filter selects products for listings.

@@ -32,6 +32,7 @@ import (
 	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/framework/quality"
 	"github.com/meshflow/meshflow/framework/source"
+	"github.com/meshflow/meshflow/framework/telemetry"
 	"github.com/meshflow/meshflow/framework/transform"
 )
 
@@ -126,6 +127,7 @@ func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error)
 		Reader:   a.Reader,
 		Progress: func(cp lake.Checkpoint) { hb.update(cp) },
 	})
+	a.landed(ctx, in, res, err)
 	if err != nil {
 		log.Error().Err(err).Msg("landing failed")
 		if res.Checkpoint != nil {
@@ -137,6 +139,23 @@ func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error)
 	log.Info().Int64("rows", res.Manifest.Rows).Int("pages", res.Stats.Pages).Int("retries", res.Stats.Retries).Str("manifest", res.ManifestKey).Msg("landed")
 	return LandOutput{ManifestKey: res.ManifestKey, Rows: res.Manifest.Rows, Files: len(res.Manifest.Files), Pages: res.Stats.Pages, Retries: res.Stats.Retries,
 		Warnings: res.Manifest.Warnings}, nil
+}
+
+// landed records a landing's metrics (telemetry.Landed): its rows and the bytes of its
+// files when it committed, and the requests it sent either way.
+func (a *Activities) landed(ctx context.Context, in LandInput, res lake.LandResult, err error) {
+	l := telemetry.Landing{Domain: in.Domain, Source: in.Source, Stream: in.Stream,
+		Requests: res.Stats.Pages + res.Stats.Retries, RateLimited: res.Stats.RateLimited, Retries: res.Stats.Retries, Waited: res.Stats.Waited}
+	if err == nil {
+		l.Rows = res.Manifest.Rows
+		for _, f := range res.Manifest.Files {
+			// A size that cannot be read only leaves the byte count short.
+			if attrs, aerr := a.Lake.Bucket.Attributes(ctx, f.Key); aerr == nil {
+				l.Bytes += attrs.Size
+			}
+		}
+	}
+	telemetry.Landed(ctx, l)
 }
 
 // keys lists a keyed stream's keys for this landing: its query over the current
@@ -190,9 +209,7 @@ func (a *Activities) DiscardStaged(ctx context.Context, key string) error {
 	}
 	keys := []string{key}
 	if dir, name := path.Split(key); name == "model.parquet" {
-		for _, beside := range stagedBeside { // an incremental run's replaced keys, and where they are
-			keys = append(keys, dir+beside)
-		}
+		keys = append(keys, dir+"keys.parquet") // an incremental run's replaced keys
 	}
 	for _, k := range keys {
 		if err := a.Lake.Bucket.Delete(ctx, k); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
@@ -279,11 +296,6 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 			inc.KeysKey = keysKey
 			if a.Lake.LocalRoot() == "" {
 				if err := a.Lake.Upload(ctx, req.Incremental.KeysOutput, keysKey); err != nil {
-					return TransformOutput{}, toTemporal(ctx, err)
-				}
-			}
-			if inc.Keys > 0 {
-				if err := a.locateKeys(ctx, d, p, inc, req.Incremental.KeysOutput, scratch, in.RunID); err != nil {
 					return TransformOutput{}, toTemporal(ctx, err)
 				}
 			}
@@ -739,12 +751,8 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 			return PublishOutput{}, toTemporal(ctx, err)
 		}
 		defer closeKeys()
-		loc, err := a.located(ctx, inc)
-		if err != nil {
-			return PublishOutput{}, toTemporal(ctx, err)
-		}
 		cols, _ := p.Incremental.Columns()
-		mode = port.MergeByKey{Columns: cols, Keys: keys, Located: loc}
+		mode = port.MergeByKey{Columns: cols, Keys: keys}
 	}
 	if in.Branch != "" {
 		w, err := branchRestart(ctx, a.Ports, id, in.Branch)
@@ -842,6 +850,13 @@ func (r *relabeled) Record() arrow.RecordBatch      { return r.cur }
 // RecordRun keeps the run's outcome in the lake for the catalog.
 func (a *Activities) RecordRun(ctx context.Context, rec RunRecord) error {
 	defer keepAlive(ctx, heartbeatEvery).stop()
+	if activity.GetInfo(ctx).Attempt == 1 { // a retried record is one run, counted once
+		checks := make([]telemetry.Check, len(rec.Checks))
+		for i, c := range rec.Checks {
+			checks[i] = telemetry.Check{Name: c.Name, Status: string(c.Status)}
+		}
+		telemetry.RunEnded(ctx, rec.Domain, rec.Product, rec.Status, rec.FinishedAt.Sub(rec.StartedAt), checks)
+	}
 	key := RunRecordKey(rec.Domain, rec.Product, rec.FinishedAt, rec.RunID)
 	if rec.Branch != "" {
 		// A preview's record is kept apart: the catalog shows main's runs.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/telemetry"
 	"github.com/meshflow/meshflow/framework/quality"
 )
 
@@ -335,6 +336,8 @@ func landWithQuotaWaits(ctx workflow.Context, in LandInput, progress *Progress, 
 				return out, err
 			}
 			*waited += wait
+			workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"domain": in.Domain, "source": in.Source, "stream": in.Stream}).
+				Timer(telemetry.QuotaWait).Record(wait)
 			progress.Stage, progress.Until, progress.Waiting = "landing", time.Time{}, ""
 		}
 	}

@@ -78,6 +78,8 @@ func NewReader(s Stream, opts *ReaderOptions) *Reader {
 // Stats counts what one Read did.
 type Stats struct {
 	Pages, Records, Retries int
+	// RateLimited counts the retries the source asked for by rate limiting (a 429).
+	RateLimited int
 	Waited                  time.Duration
 	// Waits counts the waits on the source's limits reported through OnWait: the
 	// Reader's own and the connector's (ReportWait).
@@ -134,6 +136,9 @@ func (r *Reader) fetch(ctx context.Context, req PageRequest, st *Stats) (Page, e
 			return Page{}, err
 		}
 		st.Retries++
+		if errs.KindOf(err) == errs.RateLimited {
+			st.RateLimited++
+		}
 		st.Waited += wait
 		if reason, ok := r.waitReason(err); ok {
 			ReportWait(ctx, reason, r.opts.Now().Add(wait))

@@ -30,6 +30,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"gopkg.in/yaml.v3"
 
 	"github.com/meshflow/meshflow/dev/sandbox"
 	"github.com/meshflow/meshflow/domains"
@@ -934,6 +935,63 @@ func TestComposeScriptsKeepTheirShellVariables(t *testing.T) {
 		}
 		if single.MatchString(text) {
 			t.Errorf("docker-compose.yml:%d has a single $ that compose would interpolate (write $$): %s", line, text)
+		}
+	}
+}
+
+// TestComposePrometheusScrapesEveryMeshflowService: the prometheus service's scrape
+// configuration names every worker service on the port MESHFLOW_METRICS_ADDR makes it
+// serve /metrics on, and the catalog on the address mesh serve listens on; nothing
+// else.
+func TestComposePrometheusScrapesEveryMeshflowService(t *testing.T) {
+	c := loadCompose(t)
+	pinned(t, "prometheus", c.service("prometheus").Image)
+	cfg, ok := c.Configs["prometheus"]
+	if !ok || cfg.Content == "" {
+		t.Fatal("docker-compose.yml has no config prometheus with the scrape configuration")
+	}
+	var scrape struct {
+		ScrapeConfigs []struct {
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal([]byte(cfg.Content), &scrape); err != nil {
+		t.Fatalf("the prometheus config is not YAML: %v", err)
+	}
+	targets := map[string]bool{}
+	for _, sc := range scrape.ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			for _, tg := range st.Targets {
+				targets[tg] = true
+			}
+		}
+	}
+	want := map[string]bool{}
+	for name, s := range c.Services {
+		switch binary(s) {
+		case "/app/mesh-worker":
+			addr := env(s, "MESHFLOW_METRICS_ADDR")
+			if addr == "" {
+				t.Errorf("worker %s sets no MESHFLOW_METRICS_ADDR: it serves no metrics", name)
+				continue
+			}
+			want[name+":"+port(t, addr)] = true
+		case "/app/mesh":
+			if strings.Contains(script(s), "/app/mesh serve") {
+				want[name+":"+port(t, flagValue(t, s, "addr"))] = true
+			}
+		}
+	}
+	for tg := range want {
+		if !targets[tg] {
+			t.Errorf("prometheus does not scrape %s", tg)
+		}
+	}
+	for tg := range targets {
+		if !want[tg] {
+			t.Errorf("prometheus scrapes %s, which no Meshflow service serves", tg)
 		}
 	}
 }

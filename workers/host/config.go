@@ -29,6 +29,7 @@ type Config struct {
 	WorkDir         string   // MESHFLOW_WORKDIR: scratch space for DuckDB [OS temp dir]
 	Domains         []string // MESHFLOW_DOMAINS: comma-separated domains to host [all]
 	LogLevel        string   // MESHFLOW_LOG_LEVEL [info]
+	MetricsAddr     string   // MESHFLOW_METRICS_ADDR: a worker's Prometheus endpoint (host:port) [none]
 	// StopTimeout is how long a stopping worker lets its running activities finish before
 	// cancelling them (MESHFLOW_WORKER_STOP_TIMEOUT) [0: cancel at once; a cancelled
 	// activity is retried, a landing from its last closed file].
@@ -63,6 +64,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Warehouse:       getenv("MESHFLOW_WAREHOUSE"),
 		WorkDir:         getenv("MESHFLOW_WORKDIR"),
 		LogLevel:        or(getenv("MESHFLOW_LOG_LEVEL"), DefaultLogLevel),
+		MetricsAddr:     getenv("MESHFLOW_METRICS_ADDR"),
 	}
 	c.Domains = list(getenv("MESHFLOW_DOMAINS"))
 	if v := getenv("MESHFLOW_WORKER_STOP_TIMEOUT"); v != "" {

@@ -27,6 +27,7 @@ var meshVars = []source.Var{
 	{Name: "MESHFLOW_DOMAINS", Default: "all", Doc: "domains a worker hosts (comma-separated)"},
 	{Name: "MESHFLOW_WORKDIR", Default: "OS temp dir", Doc: "scratch space for DuckDB"},
 	{Name: "MESHFLOW_LOG_LEVEL", Default: "`" + DefaultLogLevel + "`", Doc: "`debug`, `info`, `warn`, `error`"},
+	{Name: "MESHFLOW_METRICS_ADDR", Default: "none", Doc: "where a worker serves its Prometheus metrics, `GET /metrics` (`:9464`); `mesh serve` serves them on its own address"},
 	{Name: "MESHFLOW_WORKER_STOP_TIMEOUT", Default: "`0s`", Doc: "how long a stopping worker lets running activities finish before cancelling them (`50s`: below the orchestrator's grace period); a cancelled one is retried"},
 	{Name: "MESHFLOW_ACCESS_FILE", Default: "`<lake>/access.yaml` for a local lake", Doc: "who may read restricted ports"},
 	{Name: "MESHFLOW_TOKEN", File: true, Secret: true, Doc: "this caller's token for restricted ports (`mesh show`)"},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/opentelemetry"
 
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/tlog"
@@ -109,11 +110,22 @@ func (c Config) ClientOptions(log zerolog.Logger) (client.Options, error) {
 		Namespace:         c.Namespace,
 		Logger:            tlog.New(log.Level(zerolog.WarnLevel)),
 		ConnectionOptions: client.ConnectionOptions{TLS: tlsCfg},
+		MetricsHandler:    TemporalMetrics(log),
 	}
 	if c.TemporalAuth.APIKey != "" {
 		o.Credentials = client.NewAPIKeyStaticCredentials(c.TemporalAuth.APIKey)
 	}
 	return o, nil
+}
+
+// TemporalMetrics sends the SDK's own metrics (workflow and activity counts and
+// latencies, task queue polls, requests) to the process's meter provider, which
+// telemetry.Handler installs and serves.
+func TemporalMetrics(log zerolog.Logger) client.MetricsHandler {
+	return opentelemetry.NewMetricsHandler(opentelemetry.MetricsHandlerOptions{
+		// The handler's default panics on an instrument error; a metric is not worth a crash.
+		OnError: func(err error) { log.Warn().Err(err).Msg("temporal metrics") },
+	})
 }
 
 // DialContext connects to Temporal; ctx bounds the first connection.
