@@ -178,7 +178,9 @@ func republishEachRow(t *testing.T, ports *port.Catalog, id port.TableID, key st
 
 // backdate moves the table's history back by age, as if every snapshot had been
 // committed that long ago: it rewrites the current metadata file's timestamps in
-// place (the catalog keeps pointing at it). Nothing but a fixture may do this.
+// place (the catalog keeps pointing at it). Nothing but a fixture may do this. A
+// port.Catalog that parsed this metadata file before keeps its parsed copy (port's
+// metadata cache, per catalog): the worker's, which maintains the table, has not.
 func backdate(t *testing.T, ports *port.Catalog, id port.TableID, age time.Duration) {
 	t.Helper()
 	loc, _, err := ports.Metadata(context.Background(), id)
