@@ -60,6 +60,10 @@ func jiraIssues() mesh.Product {
 		Version: "1.0.0",
 		Inputs:  []mesh.Input{mesh.Raw("jira", "issues"), mesh.Raw("jira", "projects")},
 		Model:   jiraIssuesSQL,
+		// Incremental: an issue's row comes from that issue's newest version, joined to
+		// the projects as a whole, so a run recomputes only the issues landed since the
+		// last publish; a change to a project (its team) computes everything.
+		Incremental: mesh.IncrementalOn(mesh.Raw("jira", "issues"), map[string]string{"issue_id": "id"}),
 		Schema: []mesh.Column{
 			{Name: "issue_id", Type: mesh.String, Required: true, Doc: "Jira issue id; stable when an issue moves project."},
 			{Name: "issue_key", Type: mesh.String, Required: true, Doc: "Issue key such as OPS-7."},
@@ -103,6 +107,10 @@ func statusChanges() mesh.Product {
 		Version: "1.0.0",
 		Inputs:  []mesh.Input{mesh.Raw("jira", "issue_changelog")},
 		Model:   statusChangesSQL,
+		// Incremental: a transition's row comes from its changelog entry alone (an entry
+		// without a status item has none), so a run reads only the entries landed since
+		// the last publish, however long the changelog.
+		Incremental: mesh.IncrementalOn(mesh.Raw("jira", "issue_changelog"), map[string]string{"change_id": "id"}),
 		Schema: []mesh.Column{
 			{Name: "change_id", Type: mesh.String, Required: true, Doc: "Changelog entry id."},
 			{Name: "issue_id", Type: mesh.String, Required: true, Doc: "The issue (jira_issues.issue_id)."},
@@ -182,6 +190,9 @@ func commits() mesh.Product {
 		Version: "1.0.0",
 		Inputs:  []mesh.Input{mesh.Raw("github", "commits")},
 		Model:   commitsSQL,
+		// Incremental: a commit's row comes from that commit (per branch) alone, so a run
+		// reads only the commits landed since the last publish.
+		Incremental: mesh.IncrementalOn(mesh.Raw("github", "commits"), map[string]string{"repository": "repository", "branch": "branch", "sha": "sha"}),
 		Schema: []mesh.Column{
 			{Name: "repository", Type: mesh.String, Required: true, Doc: "owner/name of the repository."},
 			{Name: "branch", Type: mesh.String, Required: true, Doc: "Branch the commit was read from."},

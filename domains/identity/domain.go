@@ -137,6 +137,12 @@ func personIDs() mesh.Product {
 		Tags: []string{"identity", "people", "global-id"},
 		// 1.1.0: platform users joined (source_system 'platform', without their address).
 		Version: "1.1.0",
+		// Not incremental (mesh.Incremental), though it grows with every contact: a
+		// record's row counts the other records of its person_gid (matched_sources,
+		// same_source_records, match_status), so one contact landed changes the rows of
+		// every record that shares its address, in other systems too — rows a merge by
+		// the changed records' keys would leave stale. Its inputs are products and a
+		// lookup-sized raw stream; it reads their current snapshots whole.
 		Inputs: []mesh.Input{
 			mesh.FromProduct("marketing", "crm_contacts"),
 			mesh.Raw("pendo", "visitors"),

@@ -60,6 +60,12 @@ func contacts() mesh.Product {
 		Version: "1.1.0",
 		Inputs:  []mesh.Input{mesh.Raw("hubspot", "contacts"), mesh.FromProduct(Name, "crm_companies")},
 		Model:   contactsSQL,
+		// Incremental: a contact's row comes from that contact's versions alone, joined
+		// to crm_companies as a whole, so a run recomputes only the contacts landed since
+		// the last publish and merges them by contact_id (an archived one is removed). A
+		// new snapshot of crm_companies computes everything, as it may change any
+		// contact's company_gid.
+		Incremental: mesh.IncrementalOn(mesh.Raw("hubspot", "contacts"), map[string]string{"contact_id": "id"}),
 		Schema: []mesh.Column{
 			{Name: "contact_id", Type: mesh.String, Required: true, Doc: "HubSpot contact id."},
 			{Name: "email", Type: mesh.String, Doc: "E-mail address, trimmed and lower-cased; null if none.", Tags: mesh.PII(mesh.TagEmail)},
