@@ -28,6 +28,7 @@ import (
 	"github.com/meshflow/meshflow/framework/contract"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/lake"
+	"github.com/meshflow/meshflow/framework/lineage"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/framework/quality"
@@ -55,6 +56,8 @@ type Activities struct {
 	Client client.Client
 	// Alerts tells owners what broke and what recovered; nil sends nothing.
 	Alerts *alert.Notifier
+	// Lineage tells an OpenLineage receiver what each run read and wrote; nil sends nothing.
+	Lineage *lineage.Sender
 
 	// declarations caches the run declarations read or written in Lake, by key: a key
 	// names its content, so an entry never goes stale.

@@ -63,6 +63,9 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	if rec.Trigger == "" {
 		rec.Trigger = in.TriggerKind
 	}
+	// However the run ends, it tells the OpenLineage receiver (when one is configured).
+	endLineage := startLineage(ctx, plan, rec)
+	defer func() { endLineage(rec) }()
 	logger := workflow.GetLogger(ctx)
 	var quotaWaited time.Duration // summed by the landings (workflow goroutines take turns)
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/meshflow/meshflow/framework/alert"
 	"github.com/meshflow/meshflow/framework/errs"
+	"github.com/meshflow/meshflow/framework/lineage"
 	"github.com/meshflow/meshflow/framework/source"
 )
 
@@ -50,6 +51,9 @@ type Config struct {
 	// credentials are not among them is not built. Copies of a Config share the
 	// map: change one through WithSource.
 	Sources map[string]source.Values
+
+	// Lineage says where OpenLineage run events go: MESHFLOW_OPENLINEAGE_* (lineage.go).
+	Lineage lineage.Config
 }
 
 // DefaultLake is where the embedded lake lives unless MESHFLOW_LAKE says otherwise.
@@ -98,6 +102,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if c.Alerts, err = readAlerts(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.Lineage, err = readLineage(getenv); err != nil {
 		return Config{}, err
 	}
 	return c, c.fill()

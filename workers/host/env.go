@@ -39,7 +39,7 @@ var meshVars = []source.Var{
 // ConfigFromEnv reads exactly these, and the compose test checks every environment
 // of docker-compose.yml against it.
 func Vars() []source.Var {
-	out := append(append([]source.Var(nil), meshVars...), alertVars...)
+	out := append(append(append([]source.Var(nil), meshVars...), alertVars...), lineageVars...)
 	for _, c := range Connectors() {
 		out = append(out, c.Vars...)
 	}

@@ -87,6 +87,7 @@ func TestVarDefaultsAreTheCodes(t *testing.T) {
 		"MESHFLOW_TEMPORAL_UI_URL":     c.Alerts.TemporalUI,
 		"MESHFLOW_CATALOG_PUBLIC_URL":  c.Alerts.CatalogURL,
 	}
+	got["MESHFLOW_OPENLINEAGE_NAMESPACE"] = c.Lineage.Namespace
 	if c.Lake != abs {
 		t.Errorf("default lake = %s, want %s", c.Lake, abs)
 	}

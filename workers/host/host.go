@@ -13,6 +13,7 @@ import (
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/lake"
+	"github.com/meshflow/meshflow/framework/lineage"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/framework/source"
@@ -105,6 +106,10 @@ func Start(c Config, m mesh.Mesh, cl client.Client, stores *Stores, log zerolog.
 	cat := &catalog.Catalog{Mesh: m, Ports: stores.Ports, Lake: stores.Lake}
 	alerts := alert.New(cl, m, stores.Lake, c.Alerts, &alert.Options{Freshness: cat.AlertFreshness, Namespace: c.Namespace, Log: log})
 	acts.Alerts = alerts
+	lineageCfg := c.Lineage
+	lineageCfg.Warehouse = c.Warehouse
+	events := lineage.New(cl, lineageCfg, &lineage.Options{Log: log})
+	acts.Lineage = events
 	wf := &flow.Workflows{Mesh: m}
 	var workers []worker.Worker
 	stop = func() {
@@ -119,6 +124,7 @@ func Start(c Config, m mesh.Mesh, cl client.Client, stores *Stores, log zerolog.
 		w := worker.New(cl, d.TaskQueue(), worker.Options{WorkerStopTimeout: c.StopTimeout})
 		flow.Register(w, wf, acts, d)
 		alert.Register(w, alerts)
+		lineage.Register(w, events)
 		if err := w.Start(); err != nil {
 			stop()
 			return nil, errs.E(errs.Internal, "start worker for "+d.Name, err)
