@@ -3,7 +3,11 @@ package lake
 import (
 	"context"
 	"fmt"
+	"io"
+	"slices"
 	"testing"
+
+	"gocloud.dev/blob"
 )
 
 // TestManifestsReadEachManifestOnce: a stream's manifests are read from the bucket
@@ -51,5 +55,49 @@ func TestManifestsReadEachManifestOnce(t *testing.T) {
 	}
 	if fmt.Sprint(runs) != "[run-1 run-3 run-4]" {
 		t.Fatalf("manifests %v after a commit and a delete, want [run-1 run-3 run-4]", runs)
+	}
+}
+
+// TestLocalListIsFileblobs: a file:// lake lists from its directories by name, and
+// gets the keys fileblob's listing gives (less temp files), sorted, for a prefix that
+// ends in a directory, one that ends inside a name, and one that matches nothing.
+func TestLocalListIsFileblobs(t *testing.T) {
+	ctx := context.Background()
+	l, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, k := range []string{
+		"raw/d/s/t/_manifests/00000002-r2.json", "raw/d/s/t/_manifests/00000001-r1.json", "raw/d/s/t/_manifests/00000001.claim",
+		"raw/d/s/t/run=r1/part-00000.parquet", "raw/d/s/tt/_manifests/00000001-x.json", "runs/d/p/1-a.json", "runs/d/p2/1-b.json",
+	} {
+		if err := l.Bucket.WriteAll(ctx, k, []byte("{}"), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, prefix := range []string{"raw/d/s/t/_manifests/", "raw/d/s/t", "runs/d/p/", "runs/", "raw/none/", ""} {
+		got, ok := l.listLocal(prefix)
+		if !ok {
+			t.Fatalf("%q: the local listing gave up", prefix)
+		}
+		var want []string
+		it := l.Bucket.List(&blob.ListOptions{Prefix: prefix})
+		for {
+			obj, err := it.Next(ctx)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !obj.IsDir {
+				want = append(want, obj.Key)
+			}
+		}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("prefix %q: listed %v, fileblob lists %v", prefix, got, want)
+		}
 	}
 }

@@ -8,9 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -248,6 +251,11 @@ func (l *Lake) List(ctx context.Context, prefix string) ([]string, error) {
 }
 
 func (l *Lake) list(ctx context.Context, prefix string) ([]string, error) {
+	if l.root != "" {
+		if keys, ok := l.listLocal(prefix); ok {
+			return keys, nil
+		}
+	}
 	var keys []string
 	it := l.Bucket.List(&blob.ListOptions{Prefix: prefix})
 	for {
@@ -277,4 +285,44 @@ func kindOf(err error) errs.Kind {
 		return errs.Canceled
 	}
 	return errs.Transient
+}
+
+// listLocal lists a file:// lake's keys under prefix from its directories, by name
+// alone, as fileblob lists them (a directory it cannot read lists nothing), sorted.
+// fileblob's listing also opens each file's attributes sidecar and stats the file,
+// which a lake without sidecars does not need: every landing and transform lists its
+// stream's manifests, so that cost grew with the stream's landings. ok is false when
+// a name is one fileblob escaped ("__0x…"): fileblob then lists and unescapes it.
+func (l *Lake) listLocal(prefix string) (keys []string, ok bool) {
+	dir := l.root
+	if i := strings.LastIndex(prefix, "/"); i > -1 {
+		dir = filepath.Join(dir, filepath.FromSlash(prefix[:i]))
+	}
+	ok = true
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, err := filepath.Rel(l.root, p)
+		if err != nil || rel == "." {
+			return nil
+		}
+		key := filepath.ToSlash(rel)
+		if strings.Contains(key, "__0x") {
+			ok = false
+			return filepath.SkipAll
+		}
+		if d.IsDir() {
+			if k := key + "/"; len(k) > len(prefix) && !strings.HasPrefix(k, prefix) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(key, prefix) && !strings.HasSuffix(key, ".attrs") && !strings.Contains(path.Base(key), ".tmp") {
+			keys = append(keys, key)
+		}
+		return nil
+	})
+	slices.Sort(keys)
+	return keys, ok
 }
