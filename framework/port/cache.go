@@ -3,6 +3,12 @@ package port
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"path"
+	"regexp"
+	"strconv"
 	"sync"
 
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
@@ -102,4 +108,93 @@ func (c *Catalog) metadataLocation(ctx context.Context, id TableID) (string, boo
 		return "", false
 	}
 	return loc.String, true
+}
+
+// metadataFileName is iceberg-go's name of a metadata file: <version>-<uuid>.metadata.json.
+var metadataFileName = regexp.MustCompile(`^(\d+)-([\w-]{36})\.metadata\.json$`)
+
+// commitOnto commits updates onto base, the table's metadata at baseLoc, as iceberg-go's
+// SQL catalog does — the requirements checked, the updates applied, the new metadata
+// file written next to the old one with the next version, and the catalog row moved
+// from baseLoc to it only if it still names baseLoc (table.ErrCommitFailed if not) —
+// without reading and parsing the current metadata file again: base is what this
+// publish read (through the cache), and the row's condition proves it current. A day's
+// publish thereby parses no metadata at all, where the catalog's CommitTable parsed
+// the whole history once more per commit. handled is false for what it leaves to
+// CommitTable: a compressed metadata file, a name it does not know.
+func (c *Catalog) commitOnto(ctx context.Context, id TableID, base table.Metadata, baseLoc string, reqs []table.Requirement, updates []table.Update) (tbl *table.Table, handled bool, err error) {
+	m := metadataFileName.FindStringSubmatch(path.Base(baseLoc))
+	if m == nil || base.Properties().Get(table.MetadataCompressionKey, table.MetadataCompressionDefault) != table.MetadataCompressionCodecNone {
+		return nil, false, nil
+	}
+	version, err := strconv.Atoi(m[1])
+	if err != nil {
+		return nil, false, nil
+	}
+	for _, r := range reqs {
+		if err := r.Validate(base); err != nil {
+			return nil, true, err
+		}
+	}
+	updated, err := table.UpdateTableMetadata(base, updates, baseLoc)
+	if err != nil {
+		return nil, true, err
+	}
+	if updated.Properties().Get(table.MetadataCompressionKey, table.MetadataCompressionDefault) != table.MetadataCompressionCodecNone {
+		return nil, false, nil
+	}
+	provider, err := table.LoadLocationProvider(updated.Location(), updated.Properties())
+	if err != nil {
+		return nil, true, err
+	}
+	newLoc, err := provider.NewTableMetadataFileLocation(version + 1)
+	if err != nil {
+		return nil, true, err
+	}
+	props := maps.Clone(c.props)
+	maps.Copy(props, updated.Properties())
+	fsF := icebergio.LoadFSFunc(props, newLoc)
+	fsys, err := fsF(ctx)
+	if err != nil {
+		return nil, true, err
+	}
+	wfs, ok := fsys.(icebergio.WriteFileIO)
+	if !ok {
+		return nil, false, nil
+	}
+	b, err := json.Marshal(updated)
+	if err != nil {
+		return nil, true, err
+	}
+	if err := writeMetadataFile(wfs, newLoc, b); err != nil {
+		return nil, true, err
+	}
+	q := `UPDATE iceberg_tables SET metadata_location = ?, previous_metadata_location = ? WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? AND metadata_location = ?`
+	if c.dialect == sqlcat.Postgres {
+		q = `UPDATE iceberg_tables SET metadata_location = $1, previous_metadata_location = $2 WHERE catalog_name = $3 AND table_namespace = $4 AND table_name = $5 AND metadata_location = $6`
+	}
+	res, err := c.db.ExecContext(ctx, q, newLoc, baseLoc, catalogName, id.Domain, id.Name, baseLoc)
+	if err != nil {
+		_ = wfs.Remove(newLoc)
+		return nil, true, fmt.Errorf("error updating table information: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		_ = wfs.Remove(newLoc)
+		return nil, true, fmt.Errorf("%w: table %s moved on from %s", table.ErrCommitFailed, id, baseLoc)
+	}
+	return table.New(id.ident(), updated, newLoc, fsF, c.cat), true, nil
+}
+
+func writeMetadataFile(fs icebergio.WriteFileIO, loc string, b []byte) (err error) {
+	out, err := fs.Create(loc)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	_, err = out.Write(b)
+	return err
 }

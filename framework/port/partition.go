@@ -279,7 +279,15 @@ func (d *dayCommit) prepare(ctx context.Context, tbl *table.Table, src array.Rec
 	mainRef, _ := ref(staged.Table, table.MainBranch)
 	updates := append(tc.Updates, table.NewAddSnapshotUpdate(&snap), pointMain(mainRef, snapID))
 	return func() (*table.Table, error) {
-		newMeta, newLoc, err := d.cat.cat.CommitTable(ctx, d.id.ident(), reqs, updates)
+		// Onto the metadata this attempt built on, which the cache had parsed already.
+		committed, handled, err := d.cat.commitOnto(ctx, d.id, tbl.Metadata(), tbl.MetadataLocation(), reqs, updates)
+		if !handled {
+			var newMeta table.Metadata
+			var newLoc string
+			if newMeta, newLoc, err = d.cat.cat.CommitTable(ctx, d.id.ident(), reqs, updates); err == nil {
+				committed = table.New(d.id.ident(), newMeta, newLoc, staged.FS, d.cat.cat)
+			}
+		}
 		if err != nil {
 			if isStale(err) {
 				// Nothing was written to the catalog: this attempt's manifests are garbage.
@@ -288,7 +296,7 @@ func (d *dayCommit) prepare(ctx context.Context, tbl *table.Table, src array.Rec
 			return nil, err
 		}
 		txn.MarkCommitted()
-		return table.New(d.id.ident(), newMeta, newLoc, staged.FS, d.cat.cat), nil
+		return committed, nil
 	}, nil
 }
 
