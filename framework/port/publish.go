@@ -217,6 +217,13 @@ func (c *Catalog) Publish(ctx context.Context, id TableID, rdr array.RecordReade
 	if err != nil {
 		return Snapshot{}, err
 	}
+	if part == nil && req.Branch == "" {
+		// The delete files of earlier merges by key name rows no longer there. Best
+		// effort: the rows are published; what is left only miscounts them.
+		if cleaned, err := c.dropDeletes(ctx, op, id, committed); err == nil {
+			committed = cleaned
+		}
+	}
 	s := committed.CurrentSnapshot()
 	if req.Branch != "" {
 		s, _ = branchHead(committed, req.Branch)

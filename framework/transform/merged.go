@@ -131,37 +131,70 @@ func Locate(ctx context.Context, in PortInput, keys string, keyColumns []string,
 		return nil, err
 	}
 	defer db.Close()
-	files := make([]string, len(in.Files))
-	for i := range in.Files {
-		files[i] = fmt.Sprintf("(%s, %s)", quality.Literal(in.Files[i]), quality.Literal(in.Locations[i]))
+	location := make(map[string]string, len(in.Files)) // local path → location
+	for i, f := range in.Files {
+		location[f] = in.Locations[i]
 	}
 	on := make([]string, len(keyColumns))
 	for i, c := range keyColumns {
 		on[i] = fmt.Sprintf("d.%s = k.%s", quality.Ident(c), quality.Ident(c))
 	}
-	q := fmt.Sprintf(`SELECT f.location, d.file_row_number
-FROM (SELECT %s, _mf_file, file_row_number FROM read_parquet([%s], union_by_name = true, filename = '_mf_file', file_row_number = true)) AS d
-SEMI JOIN read_parquet(%s) AS k ON %s
-JOIN (VALUES %s) AS f(local, location) ON f.local = d._mf_file`, idents(keyColumns), literals(in.Files), quality.Literal(keys), strings.Join(on, " AND "), strings.Join(files, ", "))
-	if len(in.Deletes) > 0 {
-		q = fmt.Sprintf("SELECT * FROM (%s) AS l ANTI JOIN (SELECT file_path, pos FROM read_parquet([%s])) AS del ON del.file_path = l.location AND del.pos = l.file_row_number",
-			q, literals(in.Deletes))
-	}
-	rows, err := db.QueryContext(ctx, q+" ORDER BY 1, 2")
+	// Only the key columns are read; every data file of a table has them (a key column
+	// is part of the primary key, which no compatible change adds).
+	q := fmt.Sprintf(`SELECT d._mf_file, d.file_row_number
+FROM (SELECT %s, _mf_file, file_row_number FROM read_parquet([%s], filename = '_mf_file', file_row_number = true)) AS d
+SEMI JOIN read_parquet(%s) AS k ON %s`, idents(keyColumns), literals(in.Files), quality.Literal(keys), strings.Join(on, " AND "))
+	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return nil, errs.E(errs.Internal, op, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var loc string
+		var file string
 		var pos int64
-		if err := rows.Scan(&loc, &pos); err != nil {
+		if err := rows.Scan(&file, &pos); err != nil {
 			return nil, errs.E(errs.Internal, op, err)
+		}
+		loc, ok := location[file]
+		if !ok {
+			return nil, errs.Errorf(errs.Internal, op, "DuckDB named a data file %s it was not given", file)
 		}
 		out[loc] = append(out[loc], pos)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, errs.E(errs.Internal, op, err)
+	}
+	// Rows a position delete already removed are not the keys' any more.
+	gone := map[string]map[int64]bool{}
+	if len(in.Deletes) > 0 {
+		drows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT file_path, pos FROM read_parquet([%s])", literals(in.Deletes)))
+		if err != nil {
+			return nil, errs.E(errs.Internal, op, err)
+		}
+		defer drows.Close()
+		for drows.Next() {
+			var loc string
+			var pos int64
+			if err := drows.Scan(&loc, &pos); err != nil {
+				return nil, errs.E(errs.Internal, op, err)
+			}
+			if gone[loc] == nil {
+				gone[loc] = map[int64]bool{}
+			}
+			gone[loc][pos] = true
+		}
+		if err := drows.Err(); err != nil {
+			return nil, errs.E(errs.Internal, op, err)
+		}
+	}
+	for loc, ps := range out {
+		ps = slices.DeleteFunc(ps, func(p int64) bool { return gone[loc][p] })
+		slices.Sort(ps)
+		if len(ps) == 0 {
+			delete(out, loc)
+		} else {
+			out[loc] = ps
+		}
 	}
 	return out, nil
 }
