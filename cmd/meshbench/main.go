@@ -51,7 +51,9 @@ Flags:
   --pg-rows N              rows of the PostgreSQL table: COPY and the CDC snapshot [200000; --full 1000000]
   --pg-rate N              changes a second (inserts, updates, deletes) while landings follow each other [1000]
   --pg-seconds D           how long the changes go on, e.g. 10s [10s; --full 20s]
-  --only LIST              comma-separated: landing, memory, orchestration, catalog, postgres [all]
+  --incremental-history N  rows of history of the incremental product measured [10000000]
+  --incremental-changes N  of them, how many change before its measured run; also its first run's rows [10000]
+  --only LIST              comma-separated: landing, memory, orchestration, catalog, postgres, incremental [all]
   --workdir DIR            scratch space (needs ~0.5 GB per million rows) [a temporary directory, removed after]
   --json                   print the rows as JSON instead of a table
 `
@@ -85,6 +87,8 @@ type options struct {
 	pgRows        int           // rows of the postgres section's table
 	pgRate        float64       // its changes a second during the CDC lag measurement
 	pgSeconds     time.Duration // how long they go on
+	incHistory    int           // rows of history of the incremental product
+	incChanges    int           // rows changed before its measured run
 	only          map[string]bool
 	workdir       string
 	json          bool
@@ -111,6 +115,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.pgRows, "pg-rows", 200_000, "")
 	fs.Float64Var(&o.pgRate, "pg-rate", 1000, "")
 	fs.DurationVar(&o.pgSeconds, "pg-seconds", 10*time.Second, "")
+	fs.IntVar(&o.incHistory, "incremental-history", 10_000_000, "")
+	fs.IntVar(&o.incChanges, "incremental-changes", 10_000, "")
 	fs.StringVar(&only, "only", "", "")
 	fs.StringVar(&o.workdir, "workdir", "", "")
 	fs.BoolVar(&o.json, "json", false, "")
@@ -155,6 +161,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return o, errs.Errorf(errs.Invalid, op, "--concurrency %d: want at least 1", o.concurrency)
 	case o.products <= 0 || o.requests <= 0:
 		return o, errs.Errorf(errs.Invalid, op, "--products and --requests want positive counts")
+	case o.incChanges <= 0 || o.incHistory < o.incChanges:
+		return o, errs.Errorf(errs.Invalid, op, "--incremental-history %d --incremental-changes %d: want positive counts, the changes at most the history", o.incHistory, o.incChanges)
 	case o.pgRows <= 0 || !(o.pgRate > 0) || o.pgSeconds <= 0:
 		return o, errs.Errorf(errs.Invalid, op, "--pg-rows %d --pg-rate %v --pg-seconds %s: want a positive row count, rate and duration (e.g. 10s)", o.pgRows, o.pgRate, o.pgSeconds)
 	}
@@ -164,14 +172,14 @@ func parse(args []string, stderr io.Writer) (options, error) {
 			continue
 		}
 		if !benchmarks[s] {
-			return o, errs.Errorf(errs.Invalid, op, "--only %q: want some of landing, memory, orchestration, catalog, postgres", s)
+			return o, errs.Errorf(errs.Invalid, op, "--only %q: want some of landing, memory, orchestration, catalog, postgres, incremental", s)
 		}
 		o.only[s] = true
 	}
 	return o, nil
 }
 
-var benchmarks = map[string]bool{"landing": true, "memory": true, "orchestration": true, "catalog": true, "postgres": true}
+var benchmarks = map[string]bool{"landing": true, "memory": true, "orchestration": true, "catalog": true, "postgres": true, "incremental": true}
 
 func (o options) runs(name string) bool { return len(o.only) == 0 || o.only[name] }
 
@@ -212,6 +220,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.runs("catalog") {
 		r, err := catalogBench(ctx, o, filepath.Join(dir, "catalog"), logf)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r...)
+	}
+	if o.runs("incremental") {
+		r, err := incrementalBench(ctx, o, filepath.Join(dir, "incremental"), logf)
 		if err != nil {
 			return err
 		}

@@ -32,7 +32,8 @@ func TestSmoke(t *testing.T) {
 	}
 	var out, log bytes.Buffer
 	args := []string{"--rows", "2000", "--repeat", "2", "--memory-rows", "2000,4000", "--hubspot-contacts", "600", "--hubspot-bulk", "300", "--orchestration-days", days,
-		"--products", "20", "--requests", "5", "--only", "landing,memory,catalog,orchestration", "--workdir", t.TempDir(), "--json"}
+		"--products", "20", "--requests", "5", "--incremental-history", "2000", "--incremental-changes", "200",
+		"--only", "landing,memory,catalog,incremental,orchestration", "--workdir", t.TempDir(), "--json"}
 	if err := run(ctx, args, &out, &log); err != nil {
 		t.Fatalf("meshbench %s: %v\n%s", strings.Join(args, " "), err, log.String())
 	}
@@ -54,6 +55,7 @@ func TestSmoke(t *testing.T) {
 		"memory: baseline (a child that does nothing)", "memory: lake.Land peak RSS", "memory: lake.Land peak RSS",
 		"memory: HubSpot full refresh, no shared timestamp", "memory: HubSpot full refresh, bulk update on one timestamp",
 		"catalog: product page", "catalog: search API", "catalog: home page (every product)",
+		"incremental: first run", "incremental: first run over the history (everything)", "incremental: changed rows merged into the history",
 	)
 	if !testing.Short() {
 		want = append(want,
