@@ -75,6 +75,9 @@ func (e *env) serve(ctx context.Context, addr string, o serveOptions) error {
 		return err
 	}
 	cat.PublicURL = o.publicURL
+	// The listings read every product's status from an index kept current in the
+	// background (a thousand products in one page without a thousand reads).
+	cat.StartIndex(ctx, &catalog.StatusIndex{})
 	// Refused reads are folded per caller, product and minute; allowed ones are
 	// written as they happen.
 	audit := access.NewThrottle(cat.Audit)

@@ -46,7 +46,7 @@ Flags:
   --orchestration-days N   days of the marketing.web_traffic backfill on the dev server; 0 skips it [365]
   --concurrency N          backfill days at once [2: one per core]
   --products N             generated products in the catalog [1000]
-  --requests N             requests to product pages and to the search API; the home page gets a fifth [300]
+  --requests N             requests to product pages, the search API and the indexed home page; the home page read live gets a fifth [300]
   --duckdb-threads N       DuckDB's threads; 0 = its default (every core) [0]
   --pg-rows N              rows of the PostgreSQL table: COPY and the CDC snapshot [200000; --full 1000000]
   --pg-rate N              changes a second (inserts, updates, deletes) while landings follow each other [1000]

@@ -54,7 +54,7 @@ func TestSmoke(t *testing.T) {
 		"landing: DuckDB read_json → COPY parquet (default threads)",
 		"memory: baseline (a child that does nothing)", "memory: lake.Land peak RSS", "memory: lake.Land peak RSS",
 		"memory: HubSpot full refresh, no shared timestamp", "memory: HubSpot full refresh, bulk update on one timestamp",
-		"catalog: product page", "catalog: search API", "catalog: home page (every product)",
+		"catalog: product page", "catalog: search API", "catalog: home page (every product, status index)", "catalog: home page (every product, read live: the peer)",
 		"incremental: first run", "incremental: first run over the history (everything)", "incremental: changed rows merged into the history",
 	)
 	if !testing.Short() {

@@ -46,6 +46,10 @@ type Catalog struct {
 	// TemporalUI is the Temporal UI (MESHFLOW_TEMPORAL_UI_URL) and Namespace the
 	// namespace (default "default"), for links to workflows; "" = no links.
 	TemporalUI, Namespace string
+
+	// Index, when set (StartIndex: mesh serve), holds every product's status for the
+	// listings; nil reads each product live.
+	Index *StatusIndex
 }
 
 // Status is one product's current state, as `mesh products` lists it.
@@ -71,6 +75,8 @@ type Status struct {
 	// Legacy lists the product's earlier major versions, still published until their
 	// sunset day so consumers can move to Table.
 	Legacy []PortVersion `json:"legacy,omitempty"`
+	// OpenAlerts counts the product's open alerts (listings; the product's page lists them).
+	OpenAlerts int `json:"open_alerts"`
 }
 
 // Quality is the summary of the newest checks: those of the current snapshot, or of a

@@ -41,7 +41,7 @@ func (c *Catalog) ObserveFreshness() error {
 	return telemetry.ObserveFreshness(func(ctx context.Context, yield func(telemetry.Freshness)) error {
 		now := c.now()
 		for _, e := range c.Mesh.Products() {
-			st, _, err := c.status(ctx, e.Domain, e.Product)
+			st, _, err := c.status(ctx, e.Domain, e.Product) // live: a scrape right after a run sees it
 			if err != nil {
 				return err
 			}

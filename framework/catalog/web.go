@@ -4,9 +4,11 @@ import (
 	"embed"
 	"encoding/json"
 	"html/template"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/meshflow/meshflow/framework/access"
 	"github.com/meshflow/meshflow/framework/errs"
@@ -18,6 +20,7 @@ var templateFS embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"join": strings.Join,
+	"list": func(v ...string) []string { return v },
 }).ParseFS(templateFS, "templates/*.html"))
 
 // Handler serves the catalog: server-rendered pages that work without JavaScript, and
@@ -54,19 +57,47 @@ func (c *Catalog) Handler() http.Handler {
 // Filter selects products for listings.
 type Filter struct {
 	Query, Domain, Owner string
+	Tag, Classification  string      // a product tag; public, internal or restricted
 	State                mesh.Status // matches freshness or quality
+	Run                  string      // the last run: ok, failed (failed, blocked or waiting), none
+	Alerts               bool        // only products with open alerts
 }
 
 func filterFrom(r *http.Request) Filter {
 	q := r.URL.Query()
-	return Filter{Query: strings.TrimSpace(q.Get("q")), Domain: q.Get("domain"), Owner: q.Get("owner"), State: mesh.Status(q.Get("state"))}
+	return Filter{Query: strings.TrimSpace(q.Get("q")), Domain: q.Get("domain"), Owner: q.Get("owner"), State: mesh.Status(q.Get("state")),
+		Tag: q.Get("tag"), Classification: q.Get("classification"), Run: q.Get("run"), Alerts: q.Get("alerts") != ""}
+}
+
+// status reports whether a product's status passes the filter's state, run and
+// alerts parts.
+func (f Filter) status(s Status) bool {
+	if f.State != "" && s.Freshness.Status != f.State && s.Quality.Status != f.State && !(f.State == mesh.StatusFail && s.LastRun.Failed()) {
+		return false
+	}
+	switch f.Run {
+	case "ok":
+		if s.LastRun == nil || s.LastRun.Failed() {
+			return false
+		}
+	case "failed":
+		if !s.LastRun.Failed() {
+			return false
+		}
+	case "none":
+		if s.LastRun != nil {
+			return false
+		}
+	}
+	return !f.Alerts || s.OpenAlerts > 0
 }
 
 // declared reports whether a product's declaration passes the filter's domain, owner
 // and text parts: these need no I/O, so they run before any status is read.
 func (f Filter) declared(d mesh.Domain, p mesh.Product) bool {
 	owner := p.EffectiveOwner(d)
-	if f.Domain != "" && d.Name != f.Domain || f.Owner != "" && owner != f.Owner {
+	if f.Domain != "" && d.Name != f.Domain || f.Owner != "" && owner != f.Owner ||
+		f.Tag != "" && !slices.Contains(p.Tags, f.Tag) || f.Classification != "" && string(p.Classification) != f.Classification {
 		return false
 	}
 	if f.Query == "" {
@@ -94,12 +125,12 @@ func (c *Catalog) Search(r *http.Request, f Filter) ([]Status, error) {
 		if !f.declared(e.Domain, e.Product) {
 			continue
 		}
-		s, _, err := c.status(r.Context(), e.Domain, e.Product)
+		s, err := c.listingStatus(r.Context(), e.Domain, e.Product)
 		if err != nil {
 			return nil, err
 		}
 		c.listed(r.Context(), e.Domain, e.Product, &s)
-		if f.State != "" && s.Freshness.Status != f.State && s.Quality.Status != f.State && !(f.State == mesh.StatusFail && s.LastRun.Failed()) {
+		if !f.status(s) {
 			continue
 		}
 		out = append(out, s)
@@ -114,6 +145,45 @@ type listPage struct {
 	Tags     map[string][]string
 	Domains  []string
 	Domain   *mesh.Domain
+	// What the filters offer: every owner and product tag of the mesh.
+	Owners, ProductTags []string
+	Health              Health
+	AsOf                *time.Time // when the statuses were read, with an index
+}
+
+// Health counts the listed products by state, for the overview above the list.
+type Health struct {
+	Fresh, Late, Stale, Unpublished int // freshness: pass, warn, fail, never published
+	RunOK, RunFailed, NoRun         int // last run: published or unchanged; failed, blocked or waiting; none
+	Alerting                        int // products with open alerts
+}
+
+func health(list []Status) Health {
+	var h Health
+	for _, s := range list {
+		switch s.Freshness.Status {
+		case mesh.StatusPass:
+			h.Fresh++
+		case mesh.StatusWarn:
+			h.Late++
+		case mesh.StatusFail:
+			h.Stale++
+		default:
+			h.Unpublished++
+		}
+		switch {
+		case s.LastRun == nil:
+			h.NoRun++
+		case s.LastRun.Failed():
+			h.RunFailed++
+		default:
+			h.RunOK++
+		}
+		if s.OpenAlerts > 0 {
+			h.Alerting++
+		}
+	}
+	return h
 }
 
 func (c *Catalog) listPage(r *http.Request, f Filter) (listPage, error) {
@@ -121,14 +191,24 @@ func (c *Catalog) listPage(r *http.Request, f Filter) (listPage, error) {
 	if err != nil {
 		return listPage{}, err
 	}
-	pg := listPage{Title: "Data products", Filter: f, Products: list, Tags: map[string][]string{}}
+	pg := listPage{Title: "Data products", Filter: f, Products: list, Tags: map[string][]string{}, Health: health(list)}
+	owners, tags := map[string]bool{}, map[string]bool{}
 	for _, d := range c.Mesh.Domains {
 		pg.Domains = append(pg.Domains, d.Name)
 		for _, p := range d.Products {
 			pg.Tags[d.Name+"."+p.Name] = p.Tags
+			owners[p.EffectiveOwner(d)] = true
+			for _, t := range p.Tags {
+				tags[t] = true
+			}
 		}
 	}
 	slices.Sort(pg.Domains)
+	pg.Owners, pg.ProductTags = slices.Sorted(maps.Keys(owners)), slices.Sorted(maps.Keys(tags))
+	if c.Index != nil {
+		at := c.Index.AsOf()
+		pg.AsOf = &at
+	}
 	return pg, nil
 }
 

@@ -47,6 +47,20 @@ func BenchmarkCatalogPages(b *testing.B) {
 	}
 	defer ports.Close()
 	h := (&Catalog{Mesh: thousand(), Ports: ports, Lake: l}).Handler()
+	indexed := &Catalog{Mesh: thousand(), Ports: ports, Lake: l}
+	indexCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	indexed.StartIndex(indexCtx, &StatusIndex{Every: time.Hour})
+	b.Run("home with the status index", func(b *testing.B) {
+		ih := indexed.Handler()
+		for b.Loop() {
+			rec := httptest.NewRecorder()
+			ih.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			if rec.Code != 200 {
+				b.Fatalf("/: %d", rec.Code)
+			}
+		}
+	})
 	for _, path := range []string{"/", "/api/products?q=product_042", "/products/domain_3.product_017"} {
 		b.Run(path, func(b *testing.B) {
 			for b.Loop() {
