@@ -212,7 +212,9 @@ func (a *Activities) DiscardStaged(ctx context.Context, key string) error {
 	}
 	keys := []string{key}
 	if dir, name := path.Split(key); name == "model.parquet" {
-		keys = append(keys, dir+"keys.parquet") // an incremental run's replaced keys
+		for _, beside := range stagedBeside { // an incremental run's replaced keys, and where they are
+			keys = append(keys, dir+beside)
+		}
 	}
 	for _, k := range keys {
 		if err := a.Lake.Bucket.Delete(ctx, k); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
@@ -299,6 +301,11 @@ func (a *Activities) Transform(ctx context.Context, in TransformInput) (Transfor
 			inc.KeysKey = keysKey
 			if a.Lake.LocalRoot() == "" {
 				if err := a.Lake.Upload(ctx, req.Incremental.KeysOutput, keysKey); err != nil {
+					return TransformOutput{}, toTemporal(ctx, err)
+				}
+			}
+			if inc.Keys > 0 {
+				if err := a.locateKeys(ctx, d, p, inc, req.Incremental.KeysOutput, scratch, in.RunID); err != nil {
 					return TransformOutput{}, toTemporal(ctx, err)
 				}
 			}
@@ -754,8 +761,12 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 			return PublishOutput{}, toTemporal(ctx, err)
 		}
 		defer closeKeys()
+		loc, err := a.located(ctx, inc)
+		if err != nil {
+			return PublishOutput{}, toTemporal(ctx, err)
+		}
 		cols, _ := p.Incremental.Columns()
-		mode = port.MergeByKey{Columns: cols, Keys: keys}
+		mode = port.MergeByKey{Columns: cols, Keys: keys, Located: loc}
 	}
 	if in.Branch != "" {
 		w, err := branchRestart(ctx, a.Ports, id, in.Branch)

@@ -85,9 +85,13 @@ func incrementalMesh() mesh.Mesh {
 		{Name: "company_name", Type: mesh.String, Doc: "company"}, {Name: "updated_at", Type: mesh.Timestamp, Doc: "updated"},
 		{Name: "versions", Type: mesh.Int64, Doc: "versions landed"}}
 	nameCols := []mesh.Column{{Name: "contact_id", Type: mesh.String, Doc: "contact", Required: true}, {Name: "name_upper", Type: mesh.String, Doc: "name"}}
+	blocking := mesh.SQL("no_blocked_names", "SELECT * FROM model WHERE upper(name) LIKE 'BLOCK%'")
+	contactsInc := product("contacts_inc", contactsModel, raw, mesh.IncrementalOn(mesh.Raw("crm", "contacts"), map[string]string{"contact_id": "id"}), contactCols...)
+	contactsFull := product("contacts_full", contactsModel, raw, nil, contactCols...)
+	contactsInc.Checks = append(contactsInc.Checks, blocking)
+	contactsFull.Checks = append(contactsFull.Checks, blocking)
 	return mesh.Mesh{Domains: []mesh.Domain{{Name: "sales", Owner: "team", Products: []mesh.Product{
-		product("contacts_inc", contactsModel, raw, mesh.IncrementalOn(mesh.Raw("crm", "contacts"), map[string]string{"contact_id": "id"}), contactCols...),
-		product("contacts_full", contactsModel, raw, nil, contactCols...),
+		contactsInc, contactsFull,
 		product("names_inc", fmt.Sprintf(namesModel, "sales.contacts_inc"), []mesh.Input{mesh.FromProduct("sales", "contacts_inc")},
 			mesh.IncrementalOn(mesh.FromProduct("sales", "contacts_inc"), map[string]string{"contact_id": "contact_id"}), nameCols...),
 		product("names_full", fmt.Sprintf(namesModel, "sales.contacts_full"), []mesh.Input{mesh.FromProduct("sales", "contacts_full")}, nil, nameCols...),
@@ -95,7 +99,8 @@ func incrementalMesh() mesh.Mesh {
 }
 
 // TestIncrementalEqualsFull runs the same landings — inserts, updates, a delete, a late
-// arrival, a compaction of the raw landings, a changed lookup, a key deleted and back — through incremental products (on
+// arrival, a compaction of the raw landings, a changed lookup, a run a check blocks, a
+// key deleted and back — through incremental products (on
 // a raw stream, and on another product) and the same products declared full, with the
 // real workflow, activities and lake, and compares the ports' row sets after every
 // run. It also checks each run merged or computed everything when it should, and
@@ -159,6 +164,13 @@ func TestIncrementalEqualsFull(t *testing.T) {
 		{"a changed lookup", func() {
 			src.queue("companies", `{"id":"x","name":"Acme Inc"}`)
 		}, false, "incremental: computed everything: crm.companies changed since the last publish", "incremental: merged 1 changed key of sales.contacts_inc"},
+		{"a run blocked by a check", func() {
+			// Merges nothing: the next run finds this landing new still.
+			src.queue("contacts", contact("e", "Block me", "x", "2026-01-04T00:00:00Z"))
+		}, false, "blocked", "blocked"},
+		{"the blocked record fixed", func() {
+			src.queue("contacts", contact("e", "Eve", "x", "2026-01-04T01:00:00Z"))
+		}, false, "incremental: merged 1 changed key of crm.contacts", "incremental: merged 1 changed key of sales.contacts_inc"},
 		{"a deleted key back, an update", func() {
 			src.queue("contacts", contact("c", "Cy again", "y", "2026-01-04T00:00:00Z"), contact("d", "Dee", "x", "2026-01-04T00:00:00Z"))
 		}, false, "incremental: merged 2 changed keys of crm.contacts", "incremental: merged 2 changed keys of sales.contacts_inc"},
@@ -167,6 +179,20 @@ func TestIncrementalEqualsFull(t *testing.T) {
 	}
 	for _, s := range steps {
 		s.land()
+		if s.want == "blocked" {
+			before := rowsHash("contacts_inc_v1")
+			for _, product := range []string{"contacts_inc", "contacts_full"} {
+				var res flow.RunResult
+				err := m.Execute("sales", flow.RunProductWorkflow, flow.RunInput{Domain: "sales", Product: product}, &res)
+				if err == nil || !strings.Contains(err.Error(), "no_blocked_names") {
+					t.Fatalf("%s: run %s: %v, want blocked by no_blocked_names", s.name, product, err)
+				}
+			}
+			if after := rowsHash("contacts_inc_v1"); after != before {
+				t.Errorf("%s: the blocked run changed contacts_inc: %s, was %s", s.name, after, before)
+			}
+			continue
+		}
 		inc := run("contacts_inc", s.full)
 		run("contacts_full", s.full)
 		names := run("names_inc", s.full)
