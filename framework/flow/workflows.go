@@ -11,8 +11,8 @@ import (
 
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
-	"github.com/meshflow/meshflow/framework/telemetry"
 	"github.com/meshflow/meshflow/framework/quality"
+	"github.com/meshflow/meshflow/framework/telemetry"
 )
 
 // Error types of application errors the workflow and activities raise.
