@@ -354,6 +354,9 @@ type Detail struct {
 	// Withheld says why the schema, checks, runs, snapshots and rows are absent: the
 	// caller may not read this restricted product. Set only with Show's access error.
 	Withheld string `json:"withheld,omitempty"`
+	// Lineage draws Inputs and Consumers a few hops each way (Catalog.Lineage): set
+	// for the product's page.
+	Lineage *Graph `json:"lineage,omitempty"`
 }
 
 // RawInput is a source stream a product reads, as its newest landing says.

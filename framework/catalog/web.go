@@ -28,7 +28,8 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 //
 //	GET /                          every product; ?q= text search, ?domain= ?owner= ?state= filters
 //	GET /domains/{domain}          a domain's products and their health
-//	GET /products/{domain.product} one product
+//	GET /products/{domain.product} one product, its lineage 3 hops up and down
+//	GET /graph, /api/graph         the mesh graph: every product, what it reads and what reads it (SVG; JSON)
 //	GET /api/products              the list as JSON (same filters)
 //	GET /api/products/{domain.product}
 //	GET /tags, /tags/{tag}         where each column tag appears across the mesh (/api/tags… as JSON)
@@ -41,6 +42,8 @@ func (c *Catalog) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", c.home)
 	mux.HandleFunc("GET /domains/{domain}", c.domainPage)
 	mux.HandleFunc("GET /products/{name}", c.productPage)
+	mux.HandleFunc("GET /graph", c.graphPage)
+	mux.HandleFunc("GET /api/graph", c.apiGraph)
 	mux.HandleFunc("GET /api/products", c.apiList)
 	mux.HandleFunc("GET /api/products/{name}", c.apiProduct)
 	mux.HandleFunc("GET /tags", c.tagsPage)
@@ -240,6 +243,7 @@ func (c *Catalog) domainPage(w http.ResponseWriter, r *http.Request) {
 
 func (c *Catalog) productPage(w http.ResponseWriter, r *http.Request) {
 	det, err := c.Show(r.Context(), r.PathValue("name"), 10)
+	c.drawLineage(r.Context(), &det)
 	if access.IsDenied(err) {
 		productDenied(w, det, err)
 		return
