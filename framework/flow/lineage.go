@@ -2,6 +2,9 @@ package flow
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -10,6 +13,7 @@ import (
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/lineage"
 	"github.com/meshflow/meshflow/framework/mesh"
+	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/framework/source"
 )
 
@@ -84,7 +88,11 @@ func (a *Activities) EmitLineage(ctx context.Context, in LineageInput) error {
 	if at.IsZero() {
 		at = time.Now()
 	}
-	ev := a.lineageRun(d, p, decl, r).Event(in.Event, at)
+	info := a.lineageRun(d, p, decl, r)
+	if in.Event == lineage.Complete {
+		a.inputsRead(ctx, p, r, &info)
+	}
+	ev := info.Event(in.Event, at)
 	return toTemporal(ctx, a.Lineage.Emit(ctx, d.TaskQueue(), ev))
 }
 
@@ -133,6 +141,46 @@ func (a *Activities) lineageRun(d mesh.Domain, p mesh.Product, decl Declaration,
 		info.Output.Rows, info.Output.Version = lineage.Rows(r.Rows), lineage.Version(r.SnapshotID)
 	}
 	return info
+}
+
+// inputsRead adds to a published run's product inputs the snapshot each was read at,
+// as the publish recorded it (PropInputs), and — when the run read them whole: not a
+// partition's run, not a merge of changed keys — their rows at that snapshot. What
+// cannot be read is left out: the events say less, nothing fails.
+func (a *Activities) inputsRead(ctx context.Context, p mesh.Product, r RunRecord, info *lineage.RunInfo) {
+	if r.Status != StatusPublished || r.SnapshotID == 0 || a.Ports == nil {
+		return
+	}
+	snaps, err := a.Ports.Snapshots(ctx, port.TableID{Domain: r.Domain, Name: p.PortName()})
+	if err != nil {
+		return
+	}
+	i := slices.IndexFunc(snaps, func(s port.Snapshot) bool { return s.ID == r.SnapshotID })
+	if i < 0 {
+		return
+	}
+	var read map[string]int64 // "domain.table" → snapshot id
+	if json.Unmarshal([]byte(snaps[i].Properties[PropInputs]), &read) != nil {
+		return
+	}
+	whole := r.Partition == "" && !strings.HasPrefix(r.Incremental, "incremental: merged")
+	for j := range info.Inputs {
+		in := &info.Inputs[j]
+		id, ok := read[in.Name]
+		if !ok {
+			continue
+		}
+		in.Version = lineage.Version(id)
+		domain, table, _ := strings.Cut(in.Name, ".")
+		if !whole {
+			continue
+		}
+		if up, err := a.Ports.Snapshots(ctx, port.TableID{Domain: domain, Name: table}); err == nil {
+			if k := slices.IndexFunc(up, func(s port.Snapshot) bool { return s.ID == id }); k >= 0 {
+				in.Rows = lineage.Rows(up[k].Rows)
+			}
+		}
+	}
 }
 
 func portColumns(schema []mesh.Column) []lineage.Column {

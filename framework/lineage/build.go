@@ -32,7 +32,8 @@ type DatasetInfo struct {
 	// Rows is how many rows the run read (an input: the rows landed; known only once
 	// the run ended) or wrote (the output); nil = unknown.
 	Rows *int64
-	// Version is the version the run wrote (the output's snapshot id); "" = none.
+	// Version is the version the run read (an input's snapshot) or wrote (the output's
+	// snapshot id, on COMPLETE); "" = none.
 	Version string
 }
 
@@ -90,6 +91,9 @@ func (r RunInfo) Event(t EventType, at time.Time) RunEvent {
 	}
 	for _, in := range r.Inputs {
 		ds := InputDataset{Dataset: dataset(in)}
+		if in.Version != "" {
+			ds.Facets.Version = &VersionFacet{BaseFacet: base(versionFacetURL), DatasetVersion: in.Version}
+		}
 		if in.Rows != nil && t.Ends() {
 			ds.InputFacets = &InputFacets{InputStatistics: &StatisticsFacet{BaseFacet: base(inputStatisticsFacetURL), RowCount: *in.Rows}}
 		}

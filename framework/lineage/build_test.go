@@ -28,7 +28,7 @@ func contactsRun() lineage.RunInfo {
 		Inputs: []lineage.DatasetInfo{
 			{Namespace: lake.URI, Name: "raw/marketing/hubspot/contacts", Source: lake, Rows: lineage.Rows(120),
 				Columns: []lineage.Column{{Name: "id", Type: "VARCHAR"}, {Name: "email", Type: "VARCHAR", Doc: "e-mail"}}},
-			{Namespace: ports.URI, Name: "identity.people_v1", Source: ports,
+			{Namespace: ports.URI, Name: "identity.people_v1", Source: ports, Version: "77",
 				Columns: []lineage.Column{{Name: "id", Type: "VARCHAR"}, {Name: "name", Type: "VARCHAR"}}},
 		},
 		Output: lineage.DatasetInfo{Namespace: ports.URI, Name: "marketing.crm_contacts_v1", Source: ports, Rows: lineage.Rows(118), Version: lineage.Version(8150),
@@ -91,8 +91,8 @@ func TestEventsFollowTheSpec(t *testing.T) {
 	if got := ev.Inputs[0].InputFacets.InputStatistics.RowCount; got != 120 {
 		t.Errorf("input rows %d, want 120", got)
 	}
-	if ev.Inputs[1].InputFacets != nil {
-		t.Errorf("product input statistics %+v, want none (not known)", ev.Inputs[1].InputFacets)
+	if ev.Inputs[1].InputFacets != nil || ev.Inputs[1].Facets.Version.DatasetVersion != "77" {
+		t.Errorf("product input statistics %+v, version %+v; want none (not known), the snapshot read", ev.Inputs[1].InputFacets, ev.Inputs[1].Facets.Version)
 	}
 }
 

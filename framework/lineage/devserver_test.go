@@ -286,6 +286,7 @@ func TestRunEventsReachTheReceiverOnTheDevServer(t *testing.T) {
 	}
 
 	// A product reading the orders port; its total is computed, its customer mapped.
+	ordersVersion := out.Facets.Version.DatasetVersion
 	totals := run("customer_totals", false)
 	got = events(totals)
 	check("customer_totals", got, lineage.Start, lineage.Complete)
@@ -293,8 +294,9 @@ func TestRunEventsReachTheReceiverOnTheDevServer(t *testing.T) {
 	if err := json.Unmarshal(got[1].Body, &complete); err != nil {
 		t.Fatal(err)
 	}
-	if in := complete.Inputs[0]; in.Name != "shop.orders_v1" || in.Namespace != warehouse {
-		t.Errorf("input %s %s, want the orders port", in.Namespace, in.Name)
+	if in := complete.Inputs[0]; in.Name != "shop.orders_v1" || in.Namespace != warehouse || in.Facets.Version == nil ||
+		in.Facets.Version.DatasetVersion != ordersVersion || in.InputFacets == nil || in.InputFacets.InputStatistics.RowCount != 3 {
+		t.Errorf("input %s %s, facets %+v %+v; want the orders port at the snapshot the orders run published (%s), 3 rows", in.Namespace, in.Name, in.Facets, in.InputFacets, ordersVersion)
 	}
 	cl := complete.Outputs[0].Facets.ColumnLineage.Fields
 	if f := cl["customer"].InputFields; len(f) != 1 || f[0].Name != "shop.orders_v1" || f[0].Field != "customer" || len(cl) != 1 {
