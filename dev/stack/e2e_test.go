@@ -6,7 +6,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +21,7 @@ import (
 
 	"github.com/meshflow/meshflow/connectors/googleanalytics"
 	"github.com/meshflow/meshflow/connectors/hubspot"
+	"github.com/meshflow/meshflow/dev/browser"
 	"github.com/meshflow/meshflow/dev/sandbox"
 	sbgithub "github.com/meshflow/meshflow/dev/sandbox/github"
 	sbga "github.com/meshflow/meshflow/dev/sandbox/googleanalytics"
@@ -392,24 +393,46 @@ func completedByKind(t *testing.T, stores *host.Stores, id port.TableID) map[str
 	return out
 }
 
-// checkCatalogPageInBrowser serves the web catalog and reads a product page in
-// headless Chromium: it must show the schema docs, a snapshot id and sample rows.
+// checkCatalogPageInBrowser serves the web catalog over the published lake and reads
+// it in headless Chromium, as a visitor without a token would: the home page's health
+// overview, the mesh graph and a product page (schema docs, snapshot, history charts,
+// e-mail addresses masked), each kept as a screenshot in testdata/artifacts.
 func checkCatalogPageInBrowser(t *testing.T, m mesh.Mesh, stores *host.Stores) {
 	t.Helper()
-	browser := findChromium(t)
+	chromium := browser.Find(t)
 	srv := httptest.NewServer((&catalog.Catalog{Mesh: m, Ports: stores.Ports, Lake: stores.Lake}).Handler())
 	defer srv.Close()
 	snap, _, _ := stores.Ports.Current(context.Background(), port.TableID{Domain: "marketing", Name: "crm_contacts_v1"})
 	url := srv.URL + "/products/marketing.crm_contacts"
-	dom := headless(t, browser, "--dump-dom", url)
-	for _, want := range []string{"E-mail address, trimmed and lower-cased", strconv.FormatInt(snap.ID, 10), "@", "accepted_values_lifecycle_stage", "hubspot.contacts", "Recent runs", "marketing.crm_contacts/current"} {
+	dom := browser.DOM(t, chromium, url)
+	for _, want := range []string{"E-mail address, trimmed and lower-cased", strconv.FormatInt(snap.ID, 10), "accepted_values_lifecycle_stage", "hubspot.contacts", "Recent runs", "marketing.crm_contacts/current",
+		`aria-label="rows per snapshot"`, `aria-label="duration per run"`, "Personal data masked (email, first_name, last_name)", "<td>•••</td>"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the catalog's product page lacks %q", want)
 		}
 	}
-	headless(t, browser, "--screenshot="+filepath.Join(artifacts(t), "catalog-product.png"), "--window-size=1400,1800", url)
-	home := headless(t, browser, "--dump-dom", srv.URL+"/?q=delivery")
-	if !strings.Contains(home, "delivery_metrics") || strings.Contains(home, "crm_contacts") {
+	if addr := regexp.MustCompile(`<td>[^<@ ]+@[^<@ ]+\.[a-z]+</td>`).FindString(dom); addr != "" {
+		t.Errorf("the catalog's product page shows an e-mail address to a visitor without a token: %s", addr)
+	}
+	browser.Screenshot(t, chromium, url, "catalog-product.png", 1400, 2200)
+
+	home := browser.DOM(t, chromium, srv.URL+"/")
+	n := len(m.Products())
+	for _, want := range []string{`aria-label="health overview"`, fmt.Sprintf("%d product(s)", n), " fresh</a>", " product(s) with open alerts</a>"} {
+		if !strings.Contains(home, want) {
+			t.Errorf("the catalog's home page lacks %q", want)
+		}
+	}
+	browser.Screenshot(t, chromium, srv.URL+"/", "catalog-home.png", 1400, 1600)
+
+	graph := browser.DOM(t, chromium, srv.URL+"/graph")
+	for _, want := range []string{"<svg", `href="/products/engineering.delivery_metrics"`, `href="/products/marketing.crm_contacts"`, "hubspot.contacts"} {
+		if !strings.Contains(graph, want) {
+			t.Errorf("the catalog's mesh graph lacks %q", want)
+		}
+	}
+	browser.Screenshot(t, chromium, srv.URL+"/graph", "catalog-graph.png", 1600, 1400)
+	if found := browser.DOM(t, chromium, srv.URL+"/?q=delivery"); !strings.Contains(found, "delivery_metrics") || strings.Contains(found, "crm_contacts") {
 		t.Errorf("catalog search for delivery shows the wrong products")
 	}
 }

@@ -3,9 +3,6 @@ package stack_test
 import (
 	"context"
 	neturl "net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +12,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/meshflow/meshflow/dev/browser"
 	"github.com/meshflow/meshflow/dev/stack"
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/flow"
@@ -27,7 +25,7 @@ func TestTemporalUIListsABackfillsRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs bin/temporal and chromium")
 	}
-	browser := findChromium(t)
+	chromium := browser.Find(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	uiPort := strconv.Itoa(stack.FreePort())
@@ -57,7 +55,7 @@ func TestTemporalUIListsABackfillsRuns(t *testing.T) {
 	waitVisible(t, ctx, st.Client, query, 2)
 
 	url := st.UIURL + "/namespaces/default/workflows?query=" + neturl.QueryEscape(query)
-	dom := headless(t, browser, "--dump-dom", url)
+	dom := browser.DOM(t, chromium, url)
 	for _, back := range []int{3, 2} {
 		if id := flow.WorkflowID(d.Name, p.Name, day(back)); !strings.Contains(dom, id) {
 			t.Fatalf("the UI filtered by %s does not list %s; page:\n%.2000s", query, id, dom)
@@ -66,53 +64,7 @@ func TestTemporalUIListsABackfillsRuns(t *testing.T) {
 	if strings.Contains(dom, flow.WorkflowID(d.Name, p.Name, "")) {
 		t.Fatalf("the UI filtered by %s lists the run outside the backfill", query)
 	}
-	shot := filepath.Join(artifacts(t), "temporal-ui-backfill.png")
-	headless(t, browser, "--screenshot="+shot, "--window-size=1400,900", url)
-	if fi, err := os.Stat(shot); err != nil || fi.Size() == 0 {
-		t.Fatalf("no screenshot at %s: %v", shot, err)
-	}
-}
-
-// headless runs Chromium the way this machine allows (no sandbox as root, no
-// background networking) and returns its standard output. The virtual time budget
-// lets the UI's JavaScript fetch and render the list before the DOM is dumped.
-func headless(t *testing.T, browser string, args ...string) string {
-	t.Helper()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir=" + t.TempDir(), "--virtual-time-budget=15000"}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, browser, append(base, args...)...).Output()
-	if err != nil {
-		t.Fatalf("chromium %v: %v", args, err)
-	}
-	return string(out)
-}
-
-func findChromium(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed: `make test` installs Debian's chromium package")
-	}
-	t.Skip("chromium is not installed (make test installs it)")
-	return ""
-}
-
-// artifacts is where tests keep files for people: testdata/artifacts at the repository root.
-func artifacts(t *testing.T) string {
-	dir, err := filepath.Abs(filepath.Join("..", "..", "testdata", "artifacts"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	browser.Screenshot(t, chromium, url, "temporal-ui-backfill.png", 1400, 900)
 }
 
 // waitVisible waits until the visibility store (eventually consistent) lists n runs.

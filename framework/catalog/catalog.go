@@ -354,6 +354,8 @@ type Detail struct {
 	// Withheld says why the schema, checks, runs, snapshots and rows are absent: the
 	// caller may not read this restricted product. Set only with Show's access error.
 	Withheld string `json:"withheld,omitempty"`
+	// Charts draw the product's history on its page (drawCharts); not in the API.
+	Charts *Charts `json:"-"`
 	// Lineage draws Inputs and Consumers a few hops each way (Catalog.Lineage): set
 	// for the product's page.
 	Lineage *Graph `json:"lineage,omitempty"`
@@ -510,6 +512,7 @@ func (c *Catalog) Show(ctx context.Context, name string, sampleRows int) (Detail
 		if err != nil {
 			return Detail{}, err
 		}
+		sortByKey(p.PrimaryKey, &sample)
 		det.Sample = sample
 	}
 	if !c.seesPersonalData(ctx) {

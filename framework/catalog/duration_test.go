@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -26,5 +27,17 @@ func TestHumanDuration(t *testing.T) {
 		if got := humanDuration(d); got != want {
 			t.Errorf("humanDuration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+func TestSampleSortedByPrimaryKey(t *testing.T) {
+	s := Sample{Columns: []string{"name", "id", "day"}, Rows: [][]string{{"c", "10", "2026-01-02"}, {"a", "9", "2026-01-02"}, {"b", "10", "2026-01-01"}, {"z", "", "2026-01-01"}}}
+	sortByKey([]string{"id", "day"}, &s)
+	var got []string
+	for _, r := range s.Rows {
+		got = append(got, r[0])
+	}
+	if strings.Join(got, "") != "zabc" {
+		t.Errorf("rows in key order (NULL first, 9 before 10, then by day): %v", s.Rows)
 	}
 }

@@ -1,9 +1,12 @@
 package catalog
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"html/template"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -60,4 +63,34 @@ func (pg listPage) RowsHTML() template.HTML {
 		fmt.Fprintf(&b, "</td><td>%d</td></tr>\n", s.Rows)
 	}
 	return template.HTML(b.String())
+}
+
+// sortByKey orders the sample's rows by the primary key's columns, numbers as numbers:
+// a sample is the first rows read, in no order a reader would guess.
+func sortByKey(key []string, s *Sample) {
+	var cols []int
+	for _, k := range key {
+		if i := slices.Index(s.Columns, k); i >= 0 {
+			cols = append(cols, i)
+		}
+	}
+	slices.SortStableFunc(s.Rows, func(a, b []string) int {
+		for _, i := range cols {
+			if c := compareValues(a[i], b[i]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+}
+
+// compareValues compares two values as numbers when both are, else as text; an
+// empty value (NULL) sorts first.
+func compareValues(a, b string) int {
+	x, errA := strconv.ParseFloat(a, 64)
+	y, errB := strconv.ParseFloat(b, 64)
+	if errA == nil && errB == nil {
+		return cmp.Compare(x, y)
+	}
+	return strings.Compare(a, b)
 }

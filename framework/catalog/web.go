@@ -54,7 +54,7 @@ func (c *Catalog) Handler() http.Handler {
 	mux.HandleFunc("POST /login", c.login)
 	mux.HandleFunc("POST /logout", c.logout)
 	// Cross-origin POSTs (a form on another site signing the browser in or out) are refused.
-	return http.NewCrossOriginProtection().Handler(c.identify(timed(mux)))
+	return http.NewCrossOriginProtection().Handler(c.identify(signedInHeader(timed(mux))))
 }
 
 // Filter selects products for listings.
@@ -252,6 +252,7 @@ func (c *Catalog) productPage(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
+	c.drawCharts(r.Context(), &det)
 	render(w, "product.html", det)
 }
 
