@@ -240,7 +240,7 @@ func calendar(runs []flow.RunRecord, now time.Time, runURLs map[string]string) t
 	today := now.UTC().Truncate(24 * time.Hour)
 	// Start on the Monday calendarDays ago, so rows are weekdays.
 	start := today.AddDate(0, 0, -calendarDays+1)
-	start = start.AddDate(0, 0, -((int(start.Weekday())+6)%7))
+	start = start.AddDate(0, 0, -((int(start.Weekday()) + 6) % 7))
 	const cell, left, top = 14, 30, 4
 	weeks := int(today.Sub(start).Hours()/24)/7 + 1
 	w, h := left+weeks*cell+8, top+7*cell+22

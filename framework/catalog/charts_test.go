@@ -43,7 +43,7 @@ func TestProductPageChartsLinksAndSignedInHeader(t *testing.T) {
 // and links the day to that run.
 func TestCalendarOfDays(t *testing.T) {
 	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC) // a Friday
-	runs := []flow.RunRecord{ // newest first
+	runs := []flow.RunRecord{                            // newest first
 		{Partition: "2026-12-03", Status: flow.StatusPublished, RunID: "r3", FinishedAt: now.Add(-time.Hour)},
 		{Partition: "2026-12-02", Status: flow.StatusFailed, RunID: "r2", FinishedAt: now.Add(-2 * time.Hour)},
 		{Partition: "2026-12-03", Status: flow.StatusFailed, RunID: "r1", FinishedAt: now.Add(-3 * time.Hour)}, // superseded

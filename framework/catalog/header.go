@@ -46,5 +46,5 @@ type bufferedResponse struct {
 	body   bytes.Buffer
 }
 
-func (b *bufferedResponse) WriteHeader(code int)         { b.status = code }
+func (b *bufferedResponse) WriteHeader(code int)        { b.status = code }
 func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
