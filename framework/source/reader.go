@@ -80,7 +80,7 @@ type Stats struct {
 	Pages, Records, Retries int
 	// RateLimited counts the retries the source asked for by rate limiting (a 429).
 	RateLimited int
-	Waited                  time.Duration
+	Waited      time.Duration
 	// Waits counts the waits on the source's limits reported through OnWait: the
 	// Reader's own and the connector's (ReportWait).
 	Waits int
