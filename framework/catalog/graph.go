@@ -204,24 +204,29 @@ func (c *Catalog) lineage(ctx context.Context, name string, hops int, self *Stat
 	// Columns: upstream nodes at minus their longest path to the product inside the
 	// drawing, downstream ones at their longest path from it, so every edge points right.
 	col := map[mesh.Ref]int{focus: 0}
-	var height func(ref mesh.Ref, next map[mesh.Ref][]mesh.Ref, in map[mesh.Ref]int) int
-	height = func(ref mesh.Ref, next map[mesh.Ref][]mesh.Ref, in map[mesh.Ref]int) int {
+	var height func(ref mesh.Ref, next map[mesh.Ref][]mesh.Ref, in, memo map[mesh.Ref]int) int
+	height = func(ref mesh.Ref, next map[mesh.Ref][]mesh.Ref, in, memo map[mesh.Ref]int) int {
 		if ref == focus {
 			return 0
+		}
+		if h, ok := memo[ref]; ok {
+			return h
 		}
 		h := 0
 		for _, n := range next[ref] {
 			if _, ok := in[n]; ok || n == focus {
-				h = max(h, height(n, next, in)+1)
+				h = max(h, height(n, next, in, memo)+1)
 			}
 		}
+		memo[ref] = h
 		return h
 	}
+	upMemo, downMemo := map[mesh.Ref]int{}, map[mesh.Ref]int{}
 	for ref := range up {
-		col[ref] = -height(ref, readers, up)
+		col[ref] = -height(ref, readers, up, upMemo)
 	}
 	for ref := range down {
-		col[ref] = height(ref, inputs, down)
+		col[ref] = height(ref, inputs, down, downMemo)
 	}
 	states := map[string]Status{}
 	for ref := range col {
@@ -559,7 +564,7 @@ func (g Graph) SVG() template.HTML {
 	var b strings.Builder
 	b.Grow(1024 + 600*len(g.Nodes) + 150*len(g.Edges))
 	esc := html.EscapeString
-	fmt.Fprintf(&b, `<svg class="meshgraph" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" style="max-width:100%%;height:auto;background:#fff" role="img" aria-labelledby="graph-title" font-family="system-ui,sans-serif" font-size="12">`+"\n", g.Width, g.Height, g.Width, g.Height)
+	fmt.Fprintf(&b, `<svg class="meshgraph" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" style="max-width:100%%;height:auto;background:#fff" aria-labelledby="graph-title" font-family="system-ui,sans-serif" font-size="12">`+"\n", g.Width, g.Height, g.Width, g.Height)
 	fmt.Fprintf(&b, `<title id="graph-title">%s</title>`+"\n", esc(g.Title))
 	b.WriteString(`<defs><marker id="graph-arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7" orient="auto"><path d="M0 0L8 4L0 8z" fill="#7b8494"/></marker></defs>` + "\n")
 	for _, c := range g.Columns {

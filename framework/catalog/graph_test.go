@@ -274,3 +274,20 @@ func BenchmarkGraphPage(b *testing.B) {
 		}
 	}
 }
+
+// The graph shows a restricted product's state to anyone, as the home page does, but
+// nothing its data or run errors quote.
+func TestGraphShowsRestrictedProductsWithoutTheirData(t *testing.T) {
+	f := newAccessFixture(t)
+	for _, path := range []string{"/graph", "/api/graph", "/products/sales.leads"} {
+		resp, body := f.do(t, "GET", path, "", nil, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %.500s", path, resp.StatusCode, body)
+		}
+		noSecrets(t, path, body)
+	}
+	_, page := f.do(t, "GET", "/graph", "", nil, nil)
+	if n := nodeOf(t, page, "/products/sales.deals"); !strings.Contains(n, "run-failed") || !strings.Contains(n, "last run failed") {
+		t.Errorf("the restricted product's failed run is not drawn: %s", n)
+	}
+}
