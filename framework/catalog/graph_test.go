@@ -279,6 +279,9 @@ func BenchmarkGraphPage(b *testing.B) {
 // nothing its data or run errors quote.
 func TestGraphShowsRestrictedProductsWithoutTheirData(t *testing.T) {
 	f := newAccessFixture(t)
+	// leads reads the restricted deals: its page draws deals in its lineage.
+	leads := &f.cat.Mesh.Domains[0].Products[1]
+	leads.Inputs = append(leads.Inputs, mesh.FromProduct("sales", "deals"))
 	for _, path := range []string{"/graph", "/api/graph", "/products/sales.leads"} {
 		resp, body := f.do(t, "GET", path, "", nil, nil)
 		if resp.StatusCode != 200 {
@@ -289,5 +292,10 @@ func TestGraphShowsRestrictedProductsWithoutTheirData(t *testing.T) {
 	_, page := f.do(t, "GET", "/graph", "", nil, nil)
 	if n := nodeOf(t, page, "/products/sales.deals"); !strings.Contains(n, "run-failed") || !strings.Contains(n, "last run failed") {
 		t.Errorf("the restricted product's failed run is not drawn: %s", n)
+	}
+	_, page = f.do(t, "GET", "/products/sales.leads", "", nil, nil)
+	_, lineage, _ := strings.Cut(page, "<h2>Lineage</h2>")
+	if n := nodeOf(t, lineage, "/products/sales.deals"); !strings.Contains(n, "run-failed") || !strings.Contains(lineage, "<title>sales.leads reads sales.deals</title>") {
+		t.Errorf("leads' lineage does not draw the restricted deals it reads, with its failed run: %s", n)
 	}
 }
