@@ -281,6 +281,9 @@ type Read struct {
 func (p *Policy) Authorize(ctx context.Context, audit Auditor, r Read) error {
 	reason, err := p.decide(r.Principal, r.Domain, r.Product)
 	if r.Product.Classification != mesh.Restricted {
+		if err == nil && (r.What == Query || r.What == Table) {
+			recordUsage(ctx, audit, r, reason)
+		}
 		return err
 	}
 	name := r.Domain.Name + "." + r.Product.Name

@@ -60,7 +60,10 @@ const AuditPrefix = "audit/"
 func NewLog(store Store) *Log { return &Log{store: store, now: time.Now} }
 
 // Record writes e, stamping it with the current time when it has none.
-func (l *Log) Record(ctx context.Context, e Event) error {
+func (l *Log) Record(ctx context.Context, e Event) error { return l.write(ctx, AuditPrefix, e) }
+
+// write keeps e under prefix, one object per event.
+func (l *Log) write(ctx context.Context, prefix string, e Event) error {
 	if e.Time.IsZero() {
 		e.Time = l.now()
 	}
@@ -72,7 +75,7 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 	if _, err := rand.Read(nonce[:]); err != nil {
 		return errs.E(errs.Internal, "audit", err)
 	}
-	key := AuditPrefix + e.Time.Format("2006-01-02") + "/" + e.Time.Format("150405.000000000") + "Z-" + hex.EncodeToString(nonce[:]) + ".json"
+	key := prefix + e.Time.Format("2006-01-02") + "/" + e.Time.Format("150405.000000000") + "Z-" + hex.EncodeToString(nonce[:]) + ".json"
 	return l.store.PutJSON(ctx, key, e)
 }
 

@@ -356,6 +356,9 @@ type Detail struct {
 	Withheld string `json:"withheld,omitempty"`
 	// Charts draw the product's history on its page (drawCharts); not in the API.
 	Charts *Charts `json:"-"`
+	// Usage is who read the port's rows or table in the last 30 days (mesh query, the
+	// Iceberg REST catalog), from the audit and usage logs; the product's page only.
+	Usage *access.PortUsage `json:"usage,omitempty"`
 	// Lineage draws Inputs and Consumers a few hops each way (Catalog.Lineage): set
 	// for the product's page.
 	Lineage *Graph `json:"lineage,omitempty"`

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshflow/meshflow/framework/access"
 	"github.com/meshflow/meshflow/framework/contract"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/mesh"
@@ -74,7 +75,15 @@ func (c *Catalog) drawCharts(ctx context.Context, det *Detail) {
 		ch.Calendar = calendar(runs, c.now(), ch.RunURLs)
 	}
 	det.Charts = ch
+	if u, ok := c.Audit.(access.UsageReader); ok {
+		if use, err := u.Usage(ctx, d.Name+"."+p.Name, c.now().Add(-usageWindow)); err == nil {
+			det.Usage = &use
+		}
+	}
 }
+
+// usageWindow is how far back the product page counts the port's reads.
+const usageWindow = 30 * 24 * time.Hour
 
 // bar is one bar of a chart.
 type bar struct {

@@ -1,10 +1,12 @@
 package catalog
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/meshflow/meshflow/framework/access"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/port"
 )
@@ -103,5 +105,44 @@ func TestContractHistory(t *testing.T) {
 	want := []string{"1.0.0 01:00:", "1.1.0 03:00: new optional field email", "2.0.0 05:00: field id was removed (or renamed)"}
 	if strings.Join(got, "|") != strings.Join(want, "|") || !hist[0].First || !hist[2].Changes[0].Breaking {
 		t.Errorf("contract history:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// The product page's usage counts the reads of its port's rows (mesh query) and table
+// (the Iceberg REST catalog) by principal and path over 30 days: those of an open port
+// from the usage log, those of a restricted one from the audit log's allowed reads.
+func TestProductPageShowsUsage(t *testing.T) {
+	f := newAccessFixture(t)
+	ctx := context.Background()
+	mkt, err := f.cat.Access.Authenticate(mktToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sales, err := f.cat.Access.Authenticate(salesToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, leads, _ := f.cat.Mesh.Find("sales.leads")
+	_, deals, _ := f.cat.Mesh.Find("sales.deals")
+	for _, r := range []access.Read{
+		{Principal: mkt, Domain: d, Product: leads, What: access.Query, Path: access.PathQuery},
+		{Principal: mkt, Domain: d, Product: leads, What: access.Query, Path: access.PathQuery},
+		{Principal: sales, Domain: d, Product: leads, What: access.Table, Path: access.PathIceberg},
+		{Principal: mkt, Domain: d, Product: leads, What: access.Schema, Path: access.PathCLI}, // not a read of data
+		{Principal: sales, Domain: d, Product: deals, What: access.Query, Path: access.PathQuery},
+	} {
+		if err := f.cat.Access.Authorize(ctx, f.log, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, page := f.do(t, "GET", "/products/sales.leads", "", nil, nil)
+	for _, want := range []string{"<h2>Usage</h2>", "3 read(s) since", "<td>web-analyst</td><td>query</td><td>2</td>", "<td>sales-analyst</td><td>iceberg</td><td>1</td>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("sales.leads' page lacks %q", want)
+		}
+	}
+	_, page = f.do(t, "GET", "/products/sales.deals", salesToken, nil, nil)
+	if !strings.Contains(page, "1 read(s) since") || !strings.Contains(page, "<td>sales-analyst</td><td>query</td><td>1</td>") {
+		t.Errorf("sales.deals' page does not count its audited read:\n%s", page)
 	}
 }
