@@ -64,16 +64,7 @@ func newAccessFixture(t *testing.T) *accessFixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	l, err := lake.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + dir + "/catalog.db", Warehouse: "file://" + dir + "/warehouse"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ports.Close() })
+	l, ports := testStoresIn(t, dir)
 
 	sc := arrow.NewSchema([]arrow.Field{{Name: "deal_id", Type: arrow.BinaryTypes.String}, {Name: "deal_name", Type: arrow.BinaryTypes.String}, {Name: "amount", Type: arrow.PrimitiveTypes.Float64}}, nil)
 	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(`[{"deal_id": "d1", "deal_name": "Zephyr-Deal-7731", "amount": 120000.5}, {"deal_id": "d2", "deal_name": "Quasar-Deal-9904", "amount": 99}]`))

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/meshflow/meshflow/framework/alert"
-	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
 )
@@ -22,16 +21,7 @@ import (
 func TestProductShowsItsOpenAlertsAndAlertsJudgeTheCatalogsFreshness(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	l, err := lake.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + dir + "/catalog.db", Warehouse: "file://" + dir + "/warehouse"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ports.Close()
+	l, ports := testStoresIn(t, dir)
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	publishAt(t, ports, port.PortTable("sales", "up", 1), "1.0.0", now.Add(-72*time.Hour)) // stale
 	publishAt(t, ports, port.PortTable("sales", "down", 2), "2.0.0", now.Add(-time.Hour))  // fresh on its own

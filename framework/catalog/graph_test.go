@@ -32,18 +32,7 @@ type graphFixture struct {
 
 func newGraphFixture(t *testing.T) *graphFixture {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	l, err := lake.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + dir + "/catalog.db", Warehouse: "file://" + dir + "/warehouse"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ports.Close() })
+	l, ports := testStoresIn(t, t.TempDir())
 	cat := &Catalog{Mesh: domains.Mesh(), Ports: ports, Lake: l}
 	srv := httptest.NewServer(cat.Handler())
 	t.Cleanup(srv.Close)
@@ -233,16 +222,7 @@ func TestProductPageShowsLineageSeveralHopsDeep(t *testing.T) {
 func BenchmarkGraphPage(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	l, err := lake.Open(ctx, dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + dir + "/catalog.db", Warehouse: "file://" + dir + "/warehouse"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ports.Close()
+	l, ports := testStoresIn(b, dir)
 	m := thousand()
 	// A chain inside each domain, so that the drawing has product edges and depth.
 	for d := range m.Domains {

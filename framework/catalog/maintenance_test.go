@@ -15,7 +15,6 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/meshflow/meshflow/framework/flow"
-	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/port"
 )
 
@@ -25,16 +24,7 @@ import (
 func TestProductPageShowsStorageAndLastMaintenance(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	l, err := lake.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + dir + "/catalog.db", Warehouse: "file://" + dir + "/warehouse"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ports.Close()
+	l, ports := testStoresIn(t, dir)
 	now := time.Now().UTC()
 	v2 := port.PortTable("sales", "down", 2)
 	for i := range 3 {

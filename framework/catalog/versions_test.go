@@ -13,7 +13,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/meshflow/meshflow/framework/flow"
-	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
 	"github.com/meshflow/meshflow/framework/quality"
@@ -53,16 +52,7 @@ func publishAt(t *testing.T, ports *port.Catalog, id port.TableID, version strin
 func TestFreshnessFollowsInputsAndLegacyMajorsShow(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	l, err := lake.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + dir + "/catalog.db", Warehouse: "file://" + dir + "/warehouse"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ports.Close()
+	l, ports := testStoresIn(t, dir)
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	publishAt(t, ports, port.PortTable("sales", "up", 1), "1.0.0", now.Add(-72*time.Hour)) // stale
 	publishAt(t, ports, port.PortTable("sales", "down", 2), "2.0.0", now.Add(-time.Hour))  // fresh on its own
@@ -112,16 +102,7 @@ func TestFreshnessFollowsInputsAndLegacyMajorsShow(t *testing.T) {
 func TestCheckHistoryFromRecentRuns(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	l, err := lake.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + dir + "/catalog.db", Warehouse: "file://" + dir + "/warehouse"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ports.Close()
+	l, ports := testStoresIn(t, dir)
 	start := time.Date(2026, 11, 1, 5, 0, 0, 0, time.UTC)
 	outcomes := []mesh.Status{mesh.StatusPass, mesh.StatusFail, mesh.StatusWarn} // oldest first
 	for i, st := range outcomes {

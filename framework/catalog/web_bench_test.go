@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
-	"github.com/meshflow/meshflow/framework/port"
 )
 
 // thousand declares 1,000 products over 10 domains.
@@ -36,16 +34,7 @@ func thousand() mesh.Mesh {
 func BenchmarkCatalogPages(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	l, err := lake.Open(ctx, dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + dir + "/catalog.db", Warehouse: "file://" + dir + "/warehouse"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ports.Close()
+	l, ports := testStoresIn(b, dir)
 	h := (&Catalog{Mesh: thousand(), Ports: ports, Lake: l}).Handler()
 	indexed := &Catalog{Mesh: thousand(), Ports: ports, Lake: l}
 	indexCtx, stop := context.WithCancel(ctx)

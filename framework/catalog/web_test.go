@@ -19,18 +19,7 @@ import (
 
 func testServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	l, err := lake.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + dir + "/catalog.db", Warehouse: "file://" + dir + "/warehouse"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ports.Close() })
+	l, ports := testStoresIn(t, t.TempDir())
 	srv := httptest.NewServer((&Catalog{Mesh: domains.Mesh(), Ports: ports, Lake: l}).Handler())
 	t.Cleanup(srv.Close)
 	return srv
@@ -78,4 +67,22 @@ func TestPagesAndAPI(t *testing.T) {
 	if code != 404 || !strings.Contains(body, "mesh products") {
 		t.Fatalf("unknown product: %d %s", code, body)
 	}
+}
+
+// testStoresIn opens a lake in dir and a port catalog (SQLite, a file:// warehouse)
+// beside it, both closed when the test ends.
+func testStoresIn(t testing.TB, dir string) (*lake.Lake, *port.Catalog) {
+	t.Helper()
+	ctx := context.Background()
+	l, err := lake.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	ports, err := port.Open(ctx, port.Options{CatalogURI: "sqlite://" + dir + "/catalog.db", Warehouse: "file://" + dir + "/warehouse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ports.Close() })
+	return l, ports
 }
