@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
+	"github.com/meshflow/meshflow/framework/catalog"
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/lake"
@@ -281,7 +282,7 @@ func printStreamMaintenance(w io.Writer, res flow.MaintainStreamResult) {
 		}
 		return done
 	}
-	fmt.Fprintf(w, "raw %s: %s, %s (%s) read\n", res.Stream, plural(c.Landings, "landing"), plural(c.Files, "file"), bytesText(c.Bytes))
+	fmt.Fprintf(w, "raw %s: %s, %s (%s) read\n", res.Stream, plural(c.Landings, "landing"), plural(c.Files, "file"), catalog.BytesText(c.Bytes))
 	if len(c.Groups) == 0 {
 		fmt.Fprintf(w, "  compact:   none: no partition has enough small landings besides the newest (it holds the cursor)\n")
 	}
@@ -291,9 +292,9 @@ func printStreamMaintenance(w io.Writer, res flow.MaintainStreamResult) {
 			part = " of partition " + g.Partition
 		}
 		fmt.Fprintf(w, "  compact:   %s %s%s (%s, %s, %d rows) with one", verb("superseded", "would supersede"), plural(len(g.Supersedes), "landing"), part,
-			plural(g.Files, "file"), bytesText(g.Bytes), g.Rows)
+			plural(g.Files, "file"), catalog.BytesText(g.Bytes), g.Rows)
 		if g.Seq > 0 {
-			fmt.Fprintf(w, " (landing %d, %s)", g.Seq, bytesText(g.BytesOut))
+			fmt.Fprintf(w, " (landing %d, %s)", g.Seq, catalog.BytesText(g.BytesOut))
 		}
 		fmt.Fprintln(w)
 	}
@@ -302,7 +303,7 @@ func printStreamMaintenance(w io.Writer, res flow.MaintainStreamResult) {
 	}
 	if len(x.Landings) > 0 {
 		fmt.Fprintf(w, "  expire:    %s %s superseded over %s ago (%s, %s)\n", verb("deleted", "would delete"), plural(len(x.Landings), "landing"), x.Retention,
-			plural(x.Files, "file"), bytesText(x.Bytes))
+			plural(x.Files, "file"), catalog.BytesText(x.Bytes))
 	} else {
 		fmt.Fprintf(w, "  expire:    none: no landing superseded over %s ago that nothing needs\n", x.Retention)
 	}
@@ -328,7 +329,7 @@ func printMaintenance(w io.Writer, res flow.MaintainResult) {
 		return done
 	}
 	stats := func(s port.Stats) string {
-		return fmt.Sprintf("%s (%s), %s, %s", plural(s.DataFiles, "data file"), bytesText(s.DataBytes), plural(s.Manifests, "manifest"), plural(s.Snapshots, "snapshot"))
+		return fmt.Sprintf("%s (%s), %s, %s", plural(s.DataFiles, "data file"), catalog.BytesText(s.DataBytes), plural(s.Manifests, "manifest"), plural(s.Snapshots, "snapshot"))
 	}
 	fmt.Fprintf(w, "%s: %s", m.Table, stats(m.Before))
 	if !m.DryRun {
@@ -341,8 +342,8 @@ func printMaintenance(w io.Writer, res flow.MaintainResult) {
 	case c.Files == 0:
 		fmt.Fprintf(w, "  compact:   none: no partition has enough small files\n")
 	default:
-		fmt.Fprintf(w, "  compact:   %s %d small files (%s) in %d groups into %s%d (%s)\n", verb("rewrote", "would rewrite"), c.Files, bytesText(c.Bytes), c.Groups,
-			verb("", "about "), c.FilesOut, bytesText(c.BytesOut))
+		fmt.Fprintf(w, "  compact:   %s %d small files (%s) in %d groups into %s%d (%s)\n", verb("rewrote", "would rewrite"), c.Files, catalog.BytesText(c.Bytes), c.Groups,
+			verb("", "about "), c.FilesOut, catalog.BytesText(c.BytesOut))
 	}
 	if mf := m.Manifests; mf.After < mf.Before {
 		fmt.Fprintf(w, "  manifests: %s %d into %s%d\n", verb("merged", "would merge"), mf.Before, verb("", "about "), mf.After)
@@ -369,7 +370,7 @@ func printMaintenance(w io.Writer, res flow.MaintainResult) {
 		fmt.Fprintf(w, "  orphans:   none older than %s\n", o.OlderThan)
 		return
 	}
-	fmt.Fprintf(w, "  orphans:   %s %s (%s) older than %s, no metadata references them\n", verb("deleted", "would delete"), plural(n, "file"), bytesText(o.Bytes), o.OlderThan)
+	fmt.Fprintf(w, "  orphans:   %s %s (%s) older than %s, no metadata references them\n", verb("deleted", "would delete"), plural(n, "file"), catalog.BytesText(o.Bytes), o.OlderThan)
 	for _, f := range o.Files[:min(len(o.Files), 10)] {
 		fmt.Fprintf(w, "    %s\n", f.Path)
 	}
@@ -388,18 +389,4 @@ func idList(ids []int64, n int) string {
 		parts = append(parts, fmt.Sprintf("and %d more", len(ids)-n))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// bytesText is a size as people read it: 980 B, 12.3 kB, 4.1 MB.
-func bytesText(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

@@ -48,7 +48,7 @@ func (c *Catalog) storage(ctx context.Context, d mesh.Domain, p mesh.Product) ([
 		case !errs.Is(err, errs.NotFound):
 			return nil, err
 		}
-		ps.Size = bytesText(ps.DataBytes)
+		ps.Size = BytesText(ps.DataBytes)
 		if c.Lake != nil {
 			rec, ok, err := flow.LatestMaintenance(ctx, c.Lake, id.String())
 			if err == nil && ok {
@@ -85,7 +85,7 @@ func maintenanceDid(r flow.MaintenanceRecord) string {
 	}
 	var did []string
 	if c := r.Compacted; c.Files > 0 {
-		did = append(did, fmt.Sprintf("compacted %d small files (%s) into %d", c.Files, bytesText(c.Bytes), c.FilesOut))
+		did = append(did, fmt.Sprintf("compacted %d small files (%s) into %d", c.Files, BytesText(c.Bytes), c.FilesOut))
 	}
 	if m := r.Manifests; m.After < m.Before {
 		did = append(did, fmt.Sprintf("merged %d manifests into %d", m.Before, m.After))
@@ -97,7 +97,7 @@ func maintenanceDid(r flow.MaintenanceRecord) string {
 		did = append(did, fmt.Sprintf("kept %d past the retention (needed)", n))
 	}
 	if n := r.Orphans.Deleted; n > 0 {
-		did = append(did, fmt.Sprintf("deleted %d orphan files (%s)", n, bytesText(r.Orphans.Bytes)))
+		did = append(did, fmt.Sprintf("deleted %d orphan files (%s)", n, BytesText(r.Orphans.Bytes)))
 	}
 	text := "nothing to do"
 	if len(did) > 0 {
@@ -112,8 +112,8 @@ func maintenanceDid(r flow.MaintenanceRecord) string {
 	return text
 }
 
-// bytesText is a size as people read it: 980 B, 12.3 kB, 4.1 MB.
-func bytesText(n int64) string {
+// BytesText is a size as people read it: 980 B, 12.3 kB, 4.1 MB.
+func BytesText(n int64) string {
 	const unit = 1000
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

@@ -71,7 +71,7 @@ func TestProductPageShowsStorageAndLastMaintenance(t *testing.T) {
 		t.Fatalf("storage = %+v, want down_v2 then down_v1", det.Storage)
 	}
 	got := det.Storage[0]
-	if !got.Published || got.Stats != after || got.Size != bytesText(after.DataBytes) {
+	if !got.Published || got.Stats != after || got.Size != BytesText(after.DataBytes) {
 		t.Errorf("down_v2's storage = %+v, want %+v", got, after)
 	}
 	lm := got.LastMaintenance

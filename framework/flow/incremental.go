@@ -9,7 +9,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -313,7 +312,7 @@ func (a *Activities) readSince(ctx context.Context, domain string, raw transform
 func finishIncremental(run *IncrementalRun, p mesh.Product, decl Declaration, req transform.Request, res *transform.IncrementalResult, inputs map[string]int64) error {
 	st := IncrementalState{V: 1, Decl: incrementalDecl(p, decl), Raw: map[string]string{}, Seen: res.Seen, Lookups: res.Lookups, Inputs: inputs}
 	for _, raw := range req.Raw {
-		st.Raw[raw.Source+"."+raw.Stream] = seqRanges(raw.Seqs)
+		st.Raw[raw.Source+"."+raw.Stream] = lake.SeqRanges(raw.Seqs)
 	}
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -337,28 +336,7 @@ func snapshotText(id int64, ok bool) string {
 	return strconv.FormatInt(id, 10)
 }
 
-// seqRanges writes sequence numbers as ranges: 1-4,6.
-func seqRanges(seqs []int) string {
-	s := slices.Clone(seqs)
-	sort.Ints(s)
-	s = slices.Compact(s)
-	var parts []string
-	for i := 0; i < len(s); {
-		j := i
-		for j+1 < len(s) && s[j+1] == s[j]+1 {
-			j++
-		}
-		if i == j {
-			parts = append(parts, strconv.Itoa(s[i]))
-		} else {
-			parts = append(parts, fmt.Sprintf("%d-%d", s[i], s[j]))
-		}
-		i = j + 1
-	}
-	return strings.Join(parts, ",")
-}
-
-// parseSeqs reads seqRanges; ok is false for "" (nothing recorded) or text it cannot read.
+// parseSeqs reads lake.SeqRanges; ok is false for "" (nothing recorded) or text it cannot read.
 func parseSeqs(text string) (map[int]bool, bool) {
 	out := map[int]bool{}
 	if text == "" {

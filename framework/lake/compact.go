@@ -294,13 +294,13 @@ func (l *Lake) supersede(ctx context.Context, s StreamRef, ms []Manifest, o Comp
 			if schema == nil {
 				schema = t.Schema()
 			} else if !sameColumns(schema, t.Schema()) {
-				return fmt.Sprintf("landings %s of %s: left as they are, their files' columns differ (%s has %s, %s has %s)", seqList(g.Supersedes), s,
+				return fmt.Sprintf("landings %s of %s: left as they are, their files' columns differ (%s has %s, %s has %s)", SeqRanges(g.Supersedes), s,
 					ms[0].Files[0].Key, columnsText(schema), f.Key, columnsText(t.Schema())), nil
 			}
 		}
 	}
 	if schema == nil {
-		return fmt.Sprintf("landings %s of %s: left as they are, they hold no files", seqList(g.Supersedes), s), nil
+		return fmt.Sprintf("landings %s of %s: left as they are, they hold no files", SeqRanges(g.Supersedes), s), nil
 	}
 	n, err := l.writeTables(ctx, key, schema, tables)
 	if err != nil {
@@ -393,9 +393,9 @@ func columnsText(s *arrow.Schema) string {
 	return "(" + strings.Join(parts, ", ") + ")"
 }
 
-// seqList writes sequence numbers as ranges: 1-4,6.
-func seqList(seqs []int) string {
-	s := slices.Sorted(slices.Values(seqs))
+// SeqRanges writes landing sequence numbers as ranges, sorted, each once: 1-4,6.
+func SeqRanges(seqs []int) string {
+	s := slices.Compact(slices.Sorted(slices.Values(seqs)))
 	var parts []string
 	for i := 0; i < len(s); {
 		j := i
@@ -485,7 +485,7 @@ func (l *Lake) ExpireSuperseded(ctx context.Context, s StreamRef, req ExpireRequ
 		switch {
 		case len(still) > 0:
 			// Its manifest is what keeps them superseded: without it they would be read again.
-			res.Kept = append(res.Kept, KeptLanding{k.m.Seq, "the landings it superseded (" + seqList(still) + ") are kept"})
+			res.Kept = append(res.Kept, KeptLanding{k.m.Seq, "the landings it superseded (" + SeqRanges(still) + ") are kept"})
 			continue
 		case k.m.Seq == holder.Seq:
 			res.Kept = append(res.Kept, KeptLanding{k.m.Seq, "it holds the stream's cursor"})
