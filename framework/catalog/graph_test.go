@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/flow"
@@ -47,17 +45,8 @@ func (f *graphFixture) publish(t *testing.T, name string, at time.Time) {
 		t.Fatal(err)
 	}
 	sc := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.BinaryTypes.String}}, nil)
-	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(`[{"id": "a"}]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rec.Release()
-	rdr, _ := array.NewRecordReader(sc, []arrow.RecordBatch{rec})
-	defer rdr.Release()
-	if _, err := f.ports.Publish(context.Background(), port.TableID{Domain: d.Name, Name: p.PortName()}, rdr, port.PublishRequest{Mode: port.Replace{},
-		SnapshotProperties: map[string]string{flow.PropPublishedAt: at.UTC().Format(time.RFC3339), flow.PropVersion: p.Version}}); err != nil {
-		t.Fatal(err)
-	}
+	publishJSON(t, f.ports, port.TableID{Domain: d.Name, Name: p.PortName()}, sc, `[{"id": "a"}]`, port.PublishRequest{Mode: port.Replace{},
+		SnapshotProperties: map[string]string{flow.PropPublishedAt: at.UTC().Format(time.RFC3339), flow.PropVersion: p.Version}})
 }
 
 // run records a product's newest run with the given status.

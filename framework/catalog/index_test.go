@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/meshflow/meshflow/framework/port"
 )
@@ -57,16 +55,7 @@ func TestListingsReadTheStatusIndex(t *testing.T) {
 	}
 
 	sc := arrow.NewSchema([]arrow.Field{{Name: "lead_id", Type: arrow.BinaryTypes.String}}, nil)
-	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(`[{"lead_id": "l1"}]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rec.Release()
-	rdr, _ := array.NewRecordReader(sc, []arrow.RecordBatch{rec})
-	defer rdr.Release()
-	if _, err := f.cat.Ports.Publish(ctx, port.PortTable("sales", "leads", 1), rdr, port.PublishRequest{Mode: port.Replace{}}); err != nil {
-		t.Fatal(err)
-	}
+	publishJSON(t, f.cat.Ports, port.PortTable("sales", "leads", 1), sc, `[{"lead_id": "l1"}]`, port.PublishRequest{Mode: port.Replace{}})
 	if _, home = get(t, srv.URL+"/"); !strings.Contains(home, "1 never published") {
 		t.Errorf("the listing changed before the index refreshed:\n%s", home)
 	}

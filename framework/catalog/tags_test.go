@@ -1,14 +1,11 @@
 package catalog
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
@@ -27,17 +24,7 @@ func leadsWithPersonalData(t *testing.T) *accessFixture {
 	f.cat.Mesh = m
 	sc := arrow.NewSchema([]arrow.Field{{Name: "lead_id", Type: arrow.BinaryTypes.String}, {Name: "email", Type: arrow.BinaryTypes.String, Nullable: true},
 		{Name: "full_name", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
-	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(
-		`[{"lead_id": "l1", "email": "ada.lovelace@example.com", "full_name": "Ada Lovelace"}, {"lead_id": "l2", "email": null, "full_name": "Nameless Ned"}]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rec.Release()
-	rdr, _ := array.NewRecordReader(sc, []arrow.RecordBatch{rec})
-	defer rdr.Release()
-	if _, err := f.cat.Ports.Publish(context.Background(), port.PortTable("sales", "leads", 1), rdr, port.PublishRequest{Mode: port.Replace{}}); err != nil {
-		t.Fatal(err)
-	}
+	publishJSON(t, f.cat.Ports, port.PortTable("sales", "leads", 1), sc, `[{"lead_id": "l1", "email": "ada.lovelace@example.com", "full_name": "Ada Lovelace"}, {"lead_id": "l2", "email": null, "full_name": "Nameless Ned"}]`, port.PublishRequest{Mode: port.Replace{}})
 	return f
 }
 

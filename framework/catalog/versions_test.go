@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/mesh"
@@ -36,17 +34,8 @@ func chainMesh() mesh.Mesh {
 func publishAt(t *testing.T, ports *port.Catalog, id port.TableID, version string, at time.Time) {
 	t.Helper()
 	sc := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
-	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(`[{"id": 1}, {"id": 2}]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rec.Release()
-	rdr, _ := array.NewRecordReader(sc, []arrow.RecordBatch{rec})
-	defer rdr.Release()
-	if _, err := ports.Publish(context.Background(), id, rdr, port.PublishRequest{Mode: port.Replace{},
-		SnapshotProperties: map[string]string{flow.PropPublishedAt: at.Format(time.RFC3339), flow.PropVersion: version}}); err != nil {
-		t.Fatal(err)
-	}
+	publishJSON(t, ports, id, sc, `[{"id": 1}, {"id": 2}]`, port.PublishRequest{Mode: port.Replace{},
+		SnapshotProperties: map[string]string{flow.PropPublishedAt: at.Format(time.RFC3339), flow.PropVersion: version}})
 }
 
 func TestFreshnessFollowsInputsAndLegacyMajorsShow(t *testing.T) {
