@@ -155,7 +155,7 @@ func TestCrashWorkerDuringBackfill(t *testing.T) {
 		t.Fatalf("after %d kills the backfill ended with %v, want all %d days succeeded", kills, res.Totals, days)
 	}
 	retried, lostTasks := interruptedWork(t, ctx, st.Client, res)
-	t.Logf("the kills interrupted %d activities (retried: %s) and %d workflow tasks; %d publishes were retried after their commit",
+	t.Logf("the kills interrupted %d steps (run again: %s) and %d workflow tasks; %d publishes were retried after their commit",
 		len(retried), strings.Join(retried, ", "), lostTasks, w.logged("an earlier attempt published this run's snapshot"))
 	if len(retried) == 0 {
 		t.Error("no activity was retried: the kills hit no running work, so the test proved nothing")
@@ -203,7 +203,8 @@ func waitBackfill(t *testing.T, ctx context.Context, c client.Client, id string,
 
 // interruptedWork lists, over the children of a finished backfill, the activities
 // that took more than one attempt (as "Type after Ns", the time from scheduling to
-// the last attempt's start) and counts the workflow tasks that timed out.
+// the last attempt's start) and the days whose workflow task was lost while running
+// their local steps, and counts the workflow tasks that timed out.
 func interruptedWork(t *testing.T, ctx context.Context, c client.Client, s flow.BackfillStatus) (retried []string, timedOut int) {
 	t.Helper()
 	for _, ps := range s.Partitions {
@@ -222,8 +223,14 @@ func interruptedWork(t *testing.T, ctx context.Context, c client.Client, s flow.
 				wait := ev.GetEventTime().AsTime().Sub(sch.GetEventTime().AsTime()).Round(time.Second)
 				retried = append(retried, fmt.Sprintf("%s after %v", sch.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName(), wait))
 			}
-			if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT {
+			if a := ev.GetWorkflowTaskTimedOutEventAttributes(); a != nil {
 				timedOut++
+				// A day's steps run as local activities inside its workflow task
+				// (flow's local-day change): a task lost while running is those steps
+				// interrupted, and the next task runs them again.
+				if a.GetTimeoutType() == enumspb.TIMEOUT_TYPE_START_TO_CLOSE {
+					retried = append(retried, ps.Partition+"'s local steps")
+				}
 			}
 		}
 	}

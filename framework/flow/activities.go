@@ -77,7 +77,7 @@ func (a *Activities) Land(ctx context.Context, in LandInput) (LandOutput, error)
 	}
 	ref := lake.StreamRef{Domain: in.Domain, Source: in.Source, Stream: in.Stream}
 	info := activity.GetInfo(ctx)
-	if info.Attempt > 1 {
+	if mayHaveRunBefore(ctx) {
 		// An earlier attempt may have committed and been lost before reporting it:
 		// landing again would commit the run's rows a second time.
 		if key, m, ok, err := a.Lake.CommittedBy(ctx, ref, in.RunID, in.Partition); err != nil {
@@ -662,7 +662,7 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutpu
 		return PublishOutput{}, toTemporal(ctx, err)
 	}
 	id := port.TableID{Domain: d.Name, Name: p.PortName()}
-	if activity.GetInfo(ctx).Attempt > 1 {
+	if mayHaveRunBefore(ctx) {
 		if snap, ok, err := publishedBy(ctx, a.Ports, id, in.Branch, in.RunID, in.Partition); err != nil {
 			return PublishOutput{}, toTemporal(ctx, err)
 		} else if ok {

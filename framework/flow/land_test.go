@@ -134,3 +134,48 @@ func TestLandRetriedAfterALostCommitReturnsIt(t *testing.T) {
 		t.Errorf("the stream served %d pages, want the 3 of the first attempt only", src.pages)
 	}
 }
+
+// TestLocalLandRunAgainReturnsItsCommit: a day's Land runs as a local activity, whose
+// attempt count starts at 1 again when the workflow task it ran in is lost. Run again
+// after its commit (as the replacing task does), it returns the committed manifest
+// instead of committing the run's rows a second time.
+func TestLocalLandRunAgainReturnsItsCommit(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := s.NewTestWorkflowEnvironment()
+	src := &pagedSource{n: 250}
+	acts := &Activities{Mesh: testMesh(), Lake: memLake(t), Sources: map[string]source.Source{"fake": src}}
+	env.RegisterActivity(acts)
+	env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in LandInput) ([]LandOutput, error) {
+		outs := make([]LandOutput, 2)
+		for i := range outs { // the lost task's run, and the run of the task that replaced it
+			if err := dayStep(ctx, true, landOptions, (*Activities).Land, landActivity, in, &outs[i]); err != nil {
+				return nil, err
+			}
+		}
+		return outs, nil
+	}, workflow.RegisterOptions{Name: "land twice"})
+
+	env.ExecuteWorkflow("land twice", LandInput{Domain: "marketing", Source: "fake", Stream: "contacts", RunID: "marketing.crm_contacts/2026-11-01/r1",
+		SyncStart: time.Now()})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var outs []LandOutput
+	if err := env.GetWorkflowResult(&outs); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := acts.Lake.Manifests(context.Background(), lake.StreamRef{Domain: "marketing", Source: "fake", Stream: "contacts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 1 {
+		t.Fatalf("%d manifests committed for one run, want 1", len(ms))
+	}
+	if outs[1].ManifestKey != outs[0].ManifestKey || outs[1].Rows != 250 {
+		t.Errorf("the second run returned %+v, want the first's manifest %s with 250 rows", outs[1], outs[0].ManifestKey)
+	}
+	if src.pages != 3 {
+		t.Errorf("the stream served %d pages, want the 3 of the first run only", src.pages)
+	}
+}

@@ -18,7 +18,10 @@ import (
 // TestRecordHistories), one per workflow shape. A change to the workflows that would
 // break runs in flight — a command added, removed or reordered outside
 // workflow.GetVersion — fails here.
-var histories = []string{"run", "partition_run", "backfill_continued_as_new", "backfill_after_continue", "backfill_day", "quota_wait", "blocked_check", "legacy_major"}
+// partition_run and backfill_day ran a day's steps as activities; their _local
+// twins ran them as local activities (the local-day change).
+var histories = []string{"run", "partition_run", "partition_run_local_day", "backfill_continued_as_new", "backfill_after_continue", "backfill_day",
+	"backfill_day_local", "quota_wait", "blocked_check", "legacy_major"}
 
 // TestReplayEveryWorkflowShape replays each recorded history twice: against the
 // declarations it ran with, and after a deploy that changed every product (an added raw

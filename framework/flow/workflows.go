@@ -78,6 +78,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	}
 
 	// Land every raw input in parallel; each waits out its own quota.
+	local := localDay(ctx, in)
 	syncStart := started
 	var landings []workflow.Future
 	var names []string
@@ -88,7 +89,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 		names = append(names, name)
 		fut, set := workflow.NewFuture(ctx)
 		workflow.Go(ctx, func(ctx workflow.Context) {
-			out, err := landWithQuotaWaits(ctx, li, &progress, &quotaWaited)
+			out, err := landWithQuotaWaits(ctx, local, li, &progress, &quotaWaited)
 			if err == nil {
 				progress.Landed[name] = out.Rows
 			}
@@ -129,7 +130,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	if produced {
 		publishedAt = workflow.Now(ctx)
 		var out ProduceOutput
-		if err := workflow.ExecuteActivity(produceOptions(ctx), (*Activities).Produce, ProduceInput{Transform: transformIn, Now: publishedAt, PublishedAt: publishedAt}).Get(ctx, &out); err != nil {
+		if err := dayStep(ctx, local, produceOptions, (*Activities).Produce, produceActivity, ProduceInput{Transform: transformIn, Now: publishedAt, PublishedAt: publishedAt}, &out); err != nil {
 			return failStaged(StatusFailed, stepError{"", err})
 		}
 		tr, ch, pub = out.Transform, out.Check, out.Publish
@@ -309,10 +310,10 @@ func discardStaged(ctx workflow.Context, key string) {
 // landWithQuotaWaits runs the Land activity and, when the source reports an exhausted
 // quota with a reset time, sleeps on a durable timer until then and tries again from
 // what the stopped landing had already made durable.
-func landWithQuotaWaits(ctx workflow.Context, in LandInput, progress *Progress, waited *time.Duration) (LandOutput, error) {
+func landWithQuotaWaits(ctx workflow.Context, local bool, in LandInput, progress *Progress, waited *time.Duration) (LandOutput, error) {
 	var out LandOutput
 	for waits := 0; ; waits++ {
-		err := workflow.ExecuteActivity(landOptions(ctx), (*Activities).Land, in).Get(ctx, &out)
+		err := dayStep(ctx, local, landOptions, (*Activities).Land, landActivity, in, &out)
 		if err == nil {
 			return out, nil
 		}

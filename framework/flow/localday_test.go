@@ -1,0 +1,64 @@
+package flow
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+)
+
+// TestDayStepOutgrowsALocalActivity: a day's step that runs out of a local
+// activity's time runs again as an activity, with that activity's options, and its
+// result is the step's; a step that fits is run locally only.
+func TestDayStepOutgrowsALocalActivity(t *testing.T) {
+	defer func(was time.Duration) { localDayLimit = was }(localDayLimit)
+	localDayLimit = 300 * time.Millisecond
+	for _, tc := range []struct {
+		name      string
+		fitsLocal bool
+		want      string
+	}{{"fits", true, "local"}, {"outgrows", false, "activity"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s testsuite.WorkflowTestSuite
+			env := s.NewTestWorkflowEnvironment()
+			var attempts []string
+			env.RegisterActivityWithOptions(func(ctx context.Context, in string) (string, error) {
+				local := activity.GetInfo(ctx).IsLocalActivity
+				if local {
+					attempts = append(attempts, "local")
+				} else {
+					attempts = append(attempts, "activity")
+				}
+				if local && !tc.fitsLocal {
+					<-ctx.Done() // until the local activity's time runs out
+					return "", ctx.Err()
+				}
+				if local {
+					return "local", nil
+				}
+				return "activity", nil
+			}, activity.RegisterOptions{Name: "Step"})
+			env.ExecuteWorkflow(func(ctx workflow.Context) (string, error) {
+				var out string
+				err := dayStep(ctx, true, shortOptions, "Step", "Step", "day", &out)
+				return out, err
+			})
+			if err := env.GetWorkflowError(); err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			if err := env.GetWorkflowResult(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("the step's result came from %q (attempts %v), want %q", got, attempts, tc.want)
+			}
+			if last := attempts[len(attempts)-1]; last != tc.want {
+				t.Errorf("attempts %v, want the last one %q", attempts, tc.want)
+			}
+		})
+	}
+}
