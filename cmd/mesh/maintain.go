@@ -313,6 +313,10 @@ func printStreamMaintenance(w io.Writer, res flow.MaintainStreamResult) {
 	for _, k := range x.Kept {
 		fmt.Fprintf(w, "  keep:      landing %d, superseded: %s\n", k.Seq, k.Why)
 	}
+	if x.Orphans > 0 {
+		fmt.Fprintf(w, "  orphans:   %s %s no landing committed, older than %s (%s)\n", verb("deleted", "would delete"), plural(x.Orphans, "file"), x.OrphanAge,
+			catalog.BytesText(x.OrphanBytes))
+	}
 }
 
 // printMaintenance says what a maintenance did to a table, or in a dry run would do.

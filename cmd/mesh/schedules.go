@@ -41,7 +41,7 @@ refuses a schedule, mesh names the product and field and what it had already app
 func (e *env) pauseCmd(verb string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:               verb + " <product> [--note TEXT]",
-		Short:             verb + " a product's schedule",
+		Short:             verb + " a product's schedules: its runs' and its tables' maintenance",
 		Args:              nArgs(1, 1, fmt.Sprintf("mesh schedules %s takes one product name, e.g. mesh schedules %s marketing.web_traffic", verb, verb)),
 		ValidArgsFunction: e.completeProducts(1, false),
 	}
@@ -134,14 +134,13 @@ func (e *env) pause(ctx context.Context, verb, name, note string) error {
 		return err
 	}
 	defer c.Close()
-	if verb == "pause" {
-		err = schedule.Pause(ctx, c, d.Name, p.Name, note)
-	} else {
-		err = schedule.Unpause(ctx, c, d.Name, p.Name, note)
+	set := schedule.Pause
+	if verb == "unpause" {
+		set = schedule.Unpause
 	}
-	if err != nil {
-		return err
+	ids, err := set(ctx, c, e.mesh, d.Name, p.Name, note)
+	for _, id := range ids {
+		fmt.Fprintf(e.stdout, "%sd %s\n", verb, id)
 	}
-	fmt.Fprintf(e.stdout, "%sd %s\n", verb, schedule.ID(d.Name, p.Name))
-	return nil
+	return err
 }

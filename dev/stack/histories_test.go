@@ -18,6 +18,7 @@ import (
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/domains/bi"
 	"github.com/meshflow/meshflow/framework/flow"
+	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 )
 
@@ -127,17 +128,7 @@ func TestRecordHistories(t *testing.T) {
 //
 //	MESHFLOW_RECORD_HISTORIES=$PWD/testdata/histories go test ./dev/stack -run TestRecordDomainHistories
 func TestRecordDomainHistories(t *testing.T) {
-	dir := os.Getenv("MESHFLOW_RECORD_HISTORIES")
-	if dir == "" {
-		t.Skip("set MESHFLOW_RECORD_HISTORIES=<dir> to record the domains' workflow histories for their replay tests")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	st := startStack(t, ctx, stack.Options{Log: testLog(t, zerolog.WarnLevel)})
-	cfg, stores := openLake(t, ctx, st, t.TempDir())
-	m := domains.Mesh()
-	stop := startWorker(t, st, cfg, m, stores)
-	defer stop()
+	dir, ctx, st, m := recordingWorker(t, "the domains' workflow histories for their replay tests")
 	runProduct(t, ctx, st, m, "marketing.crm_companies")
 	run, err := bi.StartExport(ctx, st.Client, "marketing.crm_companies")
 	if err != nil {
@@ -148,6 +139,54 @@ func TestRecordDomainHistories(t *testing.T) {
 		t.Fatalf("export: %+v %v", res, err)
 	}
 	saveHistory(t, ctx, st, run.GetID(), run.GetRunID(), filepath.Join(dir, "bi_export_lookml.json"))
+}
+
+// TestRecordMaintenanceHistories records a table's and a raw stream's maintenance
+// (MaintainTable, MaintainStream) for framework/flow's replay tests, apart from
+// TestRecordHistories so recording them does not replace the run histories recorded
+// by earlier code:
+//
+//	MESHFLOW_RECORD_HISTORIES=$PWD/testdata/histories go test ./dev/stack -run TestRecordMaintenanceHistories
+func TestRecordMaintenanceHistories(t *testing.T) {
+	dir, ctx, st, m := recordingWorker(t, "the maintenance workflows' histories for framework/flow's replay tests")
+	for range 2 { // two snapshots and two landings: something to compact
+		runProduct(t, ctx, st, m, "marketing.crm_companies")
+	}
+	d, p, _ := m.Find("marketing.crm_companies")
+	run, err := flow.StartMaintain(ctx, st.Client, d, p, flow.MaintainInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Get(ctx, nil); err != nil {
+		t.Fatal(flow.Explain(err))
+	}
+	saveHistory(t, ctx, st, run.GetID(), run.GetRunID(), filepath.Join(dir, "maintain_table.json"))
+	run, err = flow.StartMaintainStream(ctx, st.Client, d, lake.StreamRef{Domain: d.Name, Source: "hubspot", Stream: "companies"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Get(ctx, nil); err != nil {
+		t.Fatal(flow.Explain(err))
+	}
+	saveHistory(t, ctx, st, run.GetID(), run.GetRunID(), filepath.Join(dir, "maintain_stream.json"))
+}
+
+// recordingWorker starts, for a test that records histories into the directory
+// MESHFLOW_RECORD_HISTORIES names (skipped without it), the dev server and a worker
+// of the whole mesh on a lake of its own, stopped when the test ends.
+func recordingWorker(t *testing.T, what string) (string, context.Context, *stack.Stack, mesh.Mesh) {
+	t.Helper()
+	dir := os.Getenv("MESHFLOW_RECORD_HISTORIES")
+	if dir == "" {
+		t.Skip("set MESHFLOW_RECORD_HISTORIES=<dir> to record " + what)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	t.Cleanup(cancel)
+	st := startStack(t, ctx, stack.Options{Log: testLog(t, zerolog.WarnLevel)})
+	cfg, stores := openLake(t, ctx, st, t.TempDir())
+	m := domains.Mesh()
+	t.Cleanup(startWorker(t, st, cfg, m, stores))
+	return dir, ctx, st, m
 }
 
 // saveHistory writes a workflow run's history as JSON, the form the SDK's replayer

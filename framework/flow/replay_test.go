@@ -19,9 +19,10 @@ import (
 // break runs in flight — a command added, removed or reordered outside
 // workflow.GetVersion — fails here.
 // partition_run and backfill_day ran a day's steps as activities; their _local
-// twins ran them as local activities (the local-day change).
+// twins ran them as local activities (the local-day change). maintain_table and
+// maintain_stream are recorded by TestRecordMaintenanceHistories.
 var histories = []string{"run", "partition_run", "partition_run_local_day", "backfill_continued_as_new", "backfill_after_continue", "backfill_day",
-	"backfill_day_local", "quota_wait", "blocked_check", "legacy_major"}
+	"backfill_day_local", "quota_wait", "blocked_check", "legacy_major", "maintain_table", "maintain_stream"}
 
 // TestReplayEveryWorkflowShape replays each recorded history twice: against the
 // declarations it ran with, and after a deploy that changed every product (an added raw
@@ -38,6 +39,8 @@ func TestReplayEveryWorkflowShape(t *testing.T) {
 				wf := &flow.Workflows{Mesh: decls.mesh}
 				r.RegisterWorkflowWithOptions(wf.RunProduct, workflow.RegisterOptions{Name: flow.RunProductWorkflow})
 				r.RegisterWorkflowWithOptions(wf.Backfill, workflow.RegisterOptions{Name: flow.BackfillWorkflow})
+				r.RegisterWorkflowWithOptions(wf.MaintainTable, workflow.RegisterOptions{Name: flow.MaintainWorkflow})
+				r.RegisterWorkflowWithOptions(wf.MaintainStream, workflow.RegisterOptions{Name: flow.MaintainStreamWorkflow})
 				if err := r.ReplayWorkflowHistoryFromJSONFile(nil, filepath.Join("../../testdata/histories", h+".json")); err != nil {
 					t.Fatal(err)
 				}

@@ -422,10 +422,20 @@ type ExpireRequest struct {
 	Keep   map[int]string
 	Now    time.Time // zero = time.Now
 	DryRun bool
+	// OrphanAge: a file no manifest lists is deleted once this old (default
+	// RawOrphanAge).
+	OrphanAge time.Duration
 }
 
 // DefaultRawRetention is how long superseded raw landings stay.
 const DefaultRawRetention = 7 * 24 * time.Hour
+
+// RawOrphanAge is how old a raw file no manifest lists must be before it is deleted:
+// files an attempt wrote and never committed (a killed worker, a failed landing or
+// compaction). A landing in flight writes its files before it commits them, and one
+// can take a week (its heartbeats keep it alive) and then wait out a few quota resets,
+// so only a file twice that old is surely no landing's any more.
+const RawOrphanAge = 14 * 24 * time.Hour
 
 // RawExpired is what ExpireSuperseded deleted (or in a dry run would delete).
 type RawExpired struct {
@@ -439,6 +449,11 @@ type RawExpired struct {
 	Kept []KeptLanding `json:"kept,omitempty"`
 	// Waiting counts superseded landings still within the retention.
 	Waiting int `json:"waiting,omitempty"`
+	// Orphans are the files under the stream's run= folders no manifest lists, older
+	// than the orphan age, deleted (or in a dry run that would be), and their bytes.
+	Orphans     int           `json:"orphans,omitempty"`
+	OrphanBytes int64         `json:"orphan_bytes,omitempty"`
+	OrphanAge   time.Duration `json:"orphan_age"`
 }
 
 // KeptLanding is a superseded landing kept past the retention.
@@ -459,10 +474,18 @@ func (l *Lake) ExpireSuperseded(ctx context.Context, s StreamRef, req ExpireRequ
 	if req.Now.IsZero() {
 		req.Now = time.Now()
 	}
+	if req.OrphanAge <= 0 {
+		req.OrphanAge = RawOrphanAge
+	}
 	op := "expire superseded landings of " + s.String()
-	res := RawExpired{Stream: s.String(), DryRun: req.DryRun, Retention: req.Retention}
+	res := RawExpired{Stream: s.String(), DryRun: req.DryRun, Retention: req.Retention, OrphanAge: req.OrphanAge}
 	all, err := l.allManifests(ctx, s)
 	if err != nil {
+		return res, err
+	}
+	// Orphans first, against every manifest there is now, superseded ones included:
+	// the expiry below deletes files only with their manifest.
+	if err := l.deleteOrphans(ctx, s, all, req, &res); err != nil {
 		return res, err
 	}
 	holder, _ := cursorHolder(all)
@@ -528,4 +551,44 @@ func (l *Lake) ExpireSuperseded(ctx context.Context, s StreamRef, req ExpireRequ
 		}
 	}
 	return res, nil
+}
+
+// deleteOrphans deletes the files under the stream's run= folders that no manifest of
+// all lists and that are older than req.OrphanAge.
+func (l *Lake) deleteOrphans(ctx context.Context, s StreamRef, all []keyed, req ExpireRequest, res *RawExpired) error {
+	op := "delete orphan files of " + s.String()
+	listed := map[string]bool{}
+	for _, k := range all {
+		for _, f := range k.m.Files {
+			listed[f.Key] = true
+		}
+	}
+	keys, err := l.List(ctx, s.Prefix()+"/run=")
+	if err != nil {
+		return err
+	}
+	for _, key := range keys {
+		if listed[key] {
+			continue
+		}
+		a, err := l.Bucket.Attributes(ctx, key)
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			continue
+		}
+		if err != nil {
+			return errs.E(kindOf(err), op, err)
+		}
+		if req.Now.Sub(a.ModTime) < req.OrphanAge {
+			continue // perhaps a landing in flight's, not committed yet
+		}
+		res.Orphans++
+		res.OrphanBytes += a.Size
+		if req.DryRun {
+			continue
+		}
+		if err := l.Bucket.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+			return errs.E(kindOf(err), op+": delete "+key, err)
+		}
+	}
+	return nil
 }

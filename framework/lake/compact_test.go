@@ -131,18 +131,25 @@ func exists(t *testing.T, l *lake.Lake, key string) bool {
 	return ok
 }
 
+// dirLake opens a lake in a directory of the test's, closed when it ends.
+func dirLake(t *testing.T) (*lake.Lake, string) {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := lake.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, dir
+}
+
 // Compacting a stream's small landings into one that supersedes them leaves what
 // readers see exactly as it was (the row sets of both raw views, the cursor), leaves
 // the newest landing alone, and expiring the superseded landings past the retention
 // keeps the ones a product still needs, and the compaction that supersedes them.
 func TestCompactStreamReadsTheSameRecords(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	l, err := lake.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l, dir := dirLake(t)
 	for n := 1; n <= 8; n++ {
 		land(t, l, n)
 	}
@@ -251,5 +258,58 @@ func TestCompactStreamReadsTheSameRecords(t *testing.T) {
 	}
 	if jsons != 4 { // 3 (kept), 9 (its compaction), 15 (the cursor), 16 (the second compaction)
 		t.Errorf("%d manifests left, want 4", jsons)
+	}
+}
+
+// A file under a stream's run= folders that no manifest lists — an attempt that wrote
+// it and never committed — is deleted by the expiry once older than the orphan age,
+// never before (a landing in flight has not committed its files yet), and never a file
+// a manifest lists, however old.
+func TestExpireDeletesOldOrphanFilesOnly(t *testing.T) {
+	ctx := context.Background()
+	l, dir := dirLake(t)
+	land(t, l, 1)
+	ms, err := l.Manifests(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := ms[0].Files[0].Key
+	orphan := ref.Prefix() + "/run=killed/part-00000-a1-1.parquet"
+	young := ref.Prefix() + "/run=in-flight/part-00000-a1-1.parquet"
+	now := time.Now()
+	for key, age := range map[string]time.Duration{orphan: lake.RawOrphanAge + time.Hour, young: time.Hour, committed: 10 * lake.RawOrphanAge} {
+		p := filepath.Join(dir, filepath.FromSlash(key))
+		if key != committed {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte("half a parquet file"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	dry, err := l.ExpireSuperseded(ctx, ref, lake.ExpireRequest{Now: now, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dry.Orphans != 1 || dry.OrphanBytes != int64(len("half a parquet file")) || !exists(t, l, orphan) {
+		t.Fatalf("dry run: %d orphans (%d bytes), orphan still there: %v; want the one old orphan, left in place", dry.Orphans, dry.OrphanBytes, exists(t, l, orphan))
+	}
+	res, err := l.ExpireSuperseded(ctx, ref, lake.ExpireRequest{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Orphans != 1 || exists(t, l, orphan) {
+		t.Errorf("expiry deleted %d orphans; the old orphan is still there: %v", res.Orphans, exists(t, l, orphan))
+	}
+	if !exists(t, l, young) || !exists(t, l, committed) {
+		t.Errorf("after expiry: the young orphan is there: %v, the committed file: %v; want both", exists(t, l, young), exists(t, l, committed))
+	}
+	if got := seqs(t, l); !slices.Equal(got, []int{1}) {
+		t.Errorf("landings after expiry = %v, want [1]", got)
 	}
 }

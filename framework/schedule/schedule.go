@@ -300,35 +300,77 @@ func List(ctx context.Context, c client.Client) ([]Entry, error) {
 	return out, nil
 }
 
-// Pause stops a product's schedule from starting runs, with a note saying why.
-func Pause(ctx context.Context, c client.Client, domain, product, note string) error {
-	if err := c.ScheduleClient().GetHandle(ctx, ID(domain, product)).Pause(ctx, client.SchedulePauseOptions{Note: note}); err != nil {
-		return notFound(err, domain, product)
+// Of are the schedules that act on a product of m at now: its runs' (a product on a
+// cadence; one run by its inputs has none) and the maintenance of each of its port
+// tables (Derive).
+func Of(m mesh.Mesh, domain, product string, now time.Time) []Wanted {
+	var out []Wanted
+	for _, w := range Derive(m, now) {
+		if w.Stream == "" && w.Entry.Domain.Name == domain && w.Entry.Product.Name == product {
+			out = append(out, w)
+		}
 	}
-	return nil
+	return out
 }
 
-// Unpause lets a product's schedule start runs again.
-func Unpause(ctx context.Context, c client.Client, domain, product, note string) error {
-	if err := c.ScheduleClient().GetHandle(ctx, ID(domain, product)).Unpause(ctx, client.ScheduleUnpauseOptions{Note: note}); err != nil {
-		return notFound(err, domain, product)
-	}
-	return nil
+// Pause stops every schedule of a product (Of) from starting anything — its runs and
+// its tables' maintenance, whose snapshot expiry on-call wants held while they look
+// into the product too — with a note saying why. It returns the ids it paused; one
+// that does not exist is an error naming it, after the others are paused.
+func Pause(ctx context.Context, c client.Client, m mesh.Mesh, domain, product, note string) ([]string, error) {
+	return setPaused(ctx, c, m, domain, product, func(h client.ScheduleHandle) error {
+		return h.Pause(ctx, client.SchedulePauseOptions{Note: note})
+	})
 }
 
-// Paused reports whether a product's schedule is paused.
-func Paused(ctx context.Context, c client.Client, domain, product string) (bool, error) {
-	d, err := c.ScheduleClient().GetHandle(ctx, ID(domain, product)).Describe(ctx)
+// Unpause lets every schedule of a product start runs and maintenance again.
+func Unpause(ctx context.Context, c client.Client, m mesh.Mesh, domain, product, note string) ([]string, error) {
+	return setPaused(ctx, c, m, domain, product, func(h client.ScheduleHandle) error {
+		return h.Unpause(ctx, client.ScheduleUnpauseOptions{Note: note})
+	})
+}
+
+func setPaused(ctx context.Context, c client.Client, m mesh.Mesh, domain, product string, set func(client.ScheduleHandle) error) ([]string, error) {
+	ws := Of(m, domain, product, time.Now())
+	if len(ws) == 0 {
+		return nil, errs.Errorf(errs.NotFound, "schedules of "+domain+"."+product, "the mesh declares no product %s.%s with a schedule", domain, product)
+	}
+	var done, missing []string
+	for _, w := range ws {
+		err := set(c.ScheduleClient().GetHandle(ctx, w.ID))
+		var nf *serviceerror.NotFound
+		switch {
+		case errors.As(err, &nf):
+			missing = append(missing, w.ID)
+		case err != nil:
+			return done, errs.E(errs.Transient, "schedule "+w.ID, err)
+		default:
+			done = append(done, w.ID)
+		}
+	}
+	if len(missing) > 0 {
+		return done, errs.Errorf(errs.NotFound, "schedules of "+domain+"."+product, "no schedule %s: run `mesh schedules apply` first (done: %s)",
+			strings.Join(missing, ", "), orNone(done))
+	}
+	return done, nil
+}
+
+func orNone(ids []string) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, ", ")
+}
+
+// Paused reports whether the schedule id is paused.
+func Paused(ctx context.Context, c client.Client, id string) (bool, error) {
+	d, err := c.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
 	if err != nil {
-		return false, notFound(err, domain, product)
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return false, errs.Errorf(errs.NotFound, "schedule "+id, "no schedule %s: run `mesh schedules apply` first", id)
+		}
+		return false, errs.E(errs.Transient, "schedule "+id, err)
 	}
 	return d.Schedule.State.Paused, nil
-}
-
-func notFound(err error, domain, product string) error {
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		return errs.Errorf(errs.NotFound, "schedule "+domain+"."+product, "no schedule: run `mesh schedules apply` first")
-	}
-	return errs.E(errs.Transient, "schedule "+domain+"."+product, err)
 }

@@ -96,21 +96,47 @@ func TestApply(t *testing.T) {
 		t.Errorf("maintenance schedule has no spec: %+v", desc.Schedule.Spec)
 	}
 
-	d, p := smaller.Domains[0].Name, smaller.Domains[0].Products[0].Name
-	if err := schedule.Pause(ctx, st.Client, d, p, "maintenance"); err != nil {
+	// Pausing a product pauses its runs and its tables' maintenance, and nothing else.
+	var cadenced mesh.Entry
+	for _, e := range smaller.Products() {
+		if e.Product.Scheduled() {
+			cadenced = e
+			break
+		}
+	}
+	d, p := cadenced.Domain.Name, cadenced.Product.Name
+	wantPaused := []string{schedule.ID(d, p), schedule.MaintainID(d, cadenced.Product.PortName())}
+	paused := func() []string {
+		t.Helper()
+		var out []string
+		for _, id := range wantIDs(smaller) {
+			on, err := schedule.Paused(ctx, st.Client, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if on {
+				out = append(out, id)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	ids, err := schedule.Pause(ctx, st.Client, smaller, d, p, "maintenance")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if paused, err := schedule.Paused(ctx, st.Client, d, p); err != nil || !paused {
-		t.Fatalf("after pause: paused=%v err=%v", paused, err)
+	slices.Sort(ids)
+	if got := paused(); !slices.Equal(ids, wantPaused) || !slices.Equal(got, wantPaused) {
+		t.Fatalf("pause %s.%s said it paused %v, and %v are paused; want %v", d, p, ids, got, wantPaused)
 	}
-	if err := schedule.Unpause(ctx, st.Client, d, p, "done"); err != nil {
+	if _, err := schedule.Unpause(ctx, st.Client, smaller, d, p, "done"); err != nil {
 		t.Fatal(err)
 	}
-	if paused, err := schedule.Paused(ctx, st.Client, d, p); err != nil || paused {
-		t.Fatalf("after unpause: paused=%v err=%v", paused, err)
+	if got := paused(); len(got) > 0 {
+		t.Fatalf("after unpause %v are paused", got)
 	}
-	if err := schedule.Pause(ctx, st.Client, "nope", "nothing", ""); err == nil {
-		t.Fatal("pausing a schedule that does not exist succeeded")
+	if _, err := schedule.Pause(ctx, st.Client, smaller, "nope", "nothing", ""); err == nil {
+		t.Fatal("pausing the schedules of a product that does not exist succeeded")
 	}
 }
 
@@ -129,7 +155,7 @@ func TestApplyValidatesFirstAndSaysWhatTemporalRefused(t *testing.T) {
 	}
 	first, third := entries[0], entries[2]
 	exists := func(e mesh.Entry) bool {
-		_, err := schedule.Paused(ctx, st.Client, e.Domain.Name, e.Product.Name)
+		_, err := schedule.Paused(ctx, st.Client, schedule.ID(e.Domain.Name, e.Product.Name))
 		if err != nil && !errs.Is(err, errs.NotFound) {
 			t.Fatal(err)
 		}
