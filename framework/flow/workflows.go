@@ -326,7 +326,14 @@ func landWithQuotaWaits(ctx workflow.Context, local bool, in LandInput, progress
 		var until time.Time
 		var resume lake.Checkpoint
 		var limit string
-		if derr := app.Details(&until, &resume, &limit); derr != nil || until.IsZero() {
+		if derr := app.Details(&until, &resume, &limit); derr != nil {
+			// A local activity's error keeps its details as values, which must be read
+			// exactly as many as were sent: the reset time alone, then.
+			if app.Details(&until) != nil {
+				return out, err
+			}
+		}
+		if until.IsZero() {
 			return out, err
 		}
 		if len(resume.Files) > 0 || len(resume.Cursor) > 0 {

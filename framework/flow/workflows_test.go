@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -218,6 +220,58 @@ func TestRunProductWaitsOutAnExhaustedQuota(t *testing.T) {
 	}
 	if during.Stage != "waiting for quota" || !during.Until.Equal(until) {
 		t.Fatalf("progress during the wait = %+v", during)
+	}
+}
+
+// A day's landing runs as a local activity (localDay); an exhausted quota is waited out
+// on a durable timer all the same, and the day lands again after it, from what the
+// stopped landing made durable. A local activity's error reaches the workflow with its
+// details as values, not encoded: the three Land sends, and the reset time alone.
+func TestDayRunWaitsOutAnExhaustedQuota(t *testing.T) {
+	stopped := lake.Checkpoint{Cursor: json.RawMessage(`{"page":3}`), Pages: 3}
+	for _, tc := range []struct {
+		name    string
+		details []any
+		resume  *lake.Checkpoint
+	}{{"as Land sends them", []any{time.Time{}, stopped, "tokensPerDay"}, &stopped}, {"the reset time alone", []any{time.Time{}}, nil}} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, a := newEnv(t)
+			until := env.Now().Add(7 * time.Hour)
+			tc.details[0] = until
+			var calls []LandInput
+			env.OnActivity(a.Land, mock.Anything, mock.Anything).Return(func(ctx context.Context, in LandInput) (LandOutput, error) {
+				if !activity.GetInfo(ctx).IsLocalActivity {
+					return LandOutput{}, temporal.NewNonRetryableApplicationError("a day's landing ran as an activity", "test", nil)
+				}
+				calls = append(calls, in)
+				if len(calls) == 1 {
+					return LandOutput{}, temporal.NewApplicationErrorWithOptions("googleanalytics: daily tokens exhausted", ErrTypeQuotaExhausted,
+						temporal.ApplicationErrorOptions{NonRetryable: true, Details: tc.details})
+				}
+				return LandOutput{Rows: 3}, nil
+			})
+			var producedAt time.Time
+			env.OnActivity(a.Produce, mock.Anything, mock.Anything).Return(func(_ context.Context, in ProduceInput) (ProduceOutput, error) {
+				producedAt = in.PublishedAt
+				return ProduceOutput{Transform: TransformOutput{StagingKey: "k", Rows: 2}, Check: CheckOutput{Results: passing}, Published: true,
+					Publish: PublishOutput{SnapshotID: 1, Rows: 2}}, nil
+			})
+			env.OnActivity(a.RecordRun, mock.Anything, mock.Anything).Return(nil)
+
+			env.ExecuteWorkflow(RunProductWorkflow, RunInput{Domain: "marketing", Product: "web_traffic", Partition: "2026-05-02"})
+			if err := env.GetWorkflowError(); err != nil {
+				t.Fatal(err)
+			}
+			if len(calls) != 2 {
+				t.Fatalf("the day landed %d times, want once more after the wait", len(calls))
+			}
+			if producedAt.Before(until) {
+				t.Fatalf("produced at %v, before the quota reset at %v", producedAt, until)
+			}
+			if got := calls[1].Resume; (got == nil) != (tc.resume == nil) || (got != nil && string(got.Cursor) != string(tc.resume.Cursor)) {
+				t.Errorf("the landing after the wait resumed from %+v, want %+v", got, tc.resume)
+			}
+		})
 	}
 }
 
