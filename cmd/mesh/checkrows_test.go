@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/access"
@@ -18,6 +16,7 @@ import (
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
+	"github.com/meshflow/meshflow/framework/port/porttest"
 	"github.com/meshflow/meshflow/framework/quality"
 	"github.com/meshflow/meshflow/framework/transform"
 	"github.com/meshflow/meshflow/workers/host"
@@ -47,19 +46,9 @@ func seedWarningRun(t *testing.T, lakeDir string) {
 	}
 	defer stores.Close()
 	sc := arrow.NewSchema([]arrow.Field{{Name: "contact_id", Type: arrow.BinaryTypes.String}, {Name: "email", Type: arrow.BinaryTypes.String}}, nil)
-	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(contactRows))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rec.Release()
-	rdr, _ := array.NewRecordReader(sc, []arrow.RecordBatch{rec})
-	defer rdr.Release()
 	published := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
-	snap, err := stores.Ports.Publish(ctx, port.PortTable("marketing", "crm_contacts", 1), rdr, port.PublishRequest{Mode: port.Replace{},
+	snap := porttest.PublishJSON(t, stores.Ports, port.PortTable("marketing", "crm_contacts", 1), sc, contactRows, port.PublishRequest{Mode: port.Replace{},
 		SnapshotProperties: map[string]string{flow.PropPublishedAt: published.Format(time.RFC3339)}})
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	d, p, err := domains.Mesh().Find("marketing.crm_contacts")
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
+	"github.com/meshflow/meshflow/framework/port/porttest"
 )
 
 // graphFixture serves the catalog of domains.Mesh() over an empty lake and catalog,
@@ -45,7 +46,7 @@ func (f *graphFixture) publish(t *testing.T, name string, at time.Time) {
 		t.Fatal(err)
 	}
 	sc := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.BinaryTypes.String}}, nil)
-	publishJSON(t, f.ports, port.TableID{Domain: d.Name, Name: p.PortName()}, sc, `[{"id": "a"}]`, port.PublishRequest{Mode: port.Replace{},
+	porttest.PublishJSON(t, f.ports, port.TableID{Domain: d.Name, Name: p.PortName()}, sc, `[{"id": "a"}]`, port.PublishRequest{Mode: port.Replace{},
 		SnapshotProperties: map[string]string{flow.PropPublishedAt: at.UTC().Format(time.RFC3339), flow.PropVersion: p.Version}})
 }
 

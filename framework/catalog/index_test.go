@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/meshflow/meshflow/framework/port"
+	"github.com/meshflow/meshflow/framework/port/porttest"
 )
 
 // The home page's overview counts the listed products by freshness, last run and
@@ -55,7 +56,7 @@ func TestListingsReadTheStatusIndex(t *testing.T) {
 	}
 
 	sc := arrow.NewSchema([]arrow.Field{{Name: "lead_id", Type: arrow.BinaryTypes.String}}, nil)
-	publishJSON(t, f.cat.Ports, port.PortTable("sales", "leads", 1), sc, `[{"lead_id": "l1"}]`, port.PublishRequest{Mode: port.Replace{}})
+	porttest.PublishJSON(t, f.cat.Ports, port.PortTable("sales", "leads", 1), sc, `[{"lead_id": "l1"}]`, port.PublishRequest{Mode: port.Replace{}})
 	if _, home = get(t, srv.URL+"/"); !strings.Contains(home, "1 never published") {
 		t.Errorf("the listing changed before the index refreshed:\n%s", home)
 	}

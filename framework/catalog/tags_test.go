@@ -9,6 +9,7 @@ import (
 
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
+	"github.com/meshflow/meshflow/framework/port/porttest"
 )
 
 // The internal sales.leads with a column of e-mail addresses and one of names, tagged
@@ -24,7 +25,7 @@ func leadsWithPersonalData(t *testing.T) *accessFixture {
 	f.cat.Mesh = m
 	sc := arrow.NewSchema([]arrow.Field{{Name: "lead_id", Type: arrow.BinaryTypes.String}, {Name: "email", Type: arrow.BinaryTypes.String, Nullable: true},
 		{Name: "full_name", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
-	publishJSON(t, f.cat.Ports, port.PortTable("sales", "leads", 1), sc, `[{"lead_id": "l1", "email": "ada.lovelace@example.com", "full_name": "Ada Lovelace"}, {"lead_id": "l2", "email": null, "full_name": "Nameless Ned"}]`, port.PublishRequest{Mode: port.Replace{}})
+	porttest.PublishJSON(t, f.cat.Ports, port.PortTable("sales", "leads", 1), sc, `[{"lead_id": "l1", "email": "ada.lovelace@example.com", "full_name": "Ada Lovelace"}, {"lead_id": "l2", "email": null, "full_name": "Nameless Ned"}]`, port.PublishRequest{Mode: port.Replace{}})
 	return f
 }
 

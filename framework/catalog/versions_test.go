@@ -13,6 +13,7 @@ import (
 	"github.com/meshflow/meshflow/framework/flow"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
+	"github.com/meshflow/meshflow/framework/port/porttest"
 	"github.com/meshflow/meshflow/framework/quality"
 )
 
@@ -34,7 +35,7 @@ func chainMesh() mesh.Mesh {
 func publishAt(t *testing.T, ports *port.Catalog, id port.TableID, version string, at time.Time) {
 	t.Helper()
 	sc := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
-	publishJSON(t, ports, id, sc, `[{"id": 1}, {"id": 2}]`, port.PublishRequest{Mode: port.Replace{},
+	porttest.PublishJSON(t, ports, id, sc, `[{"id": 1}, {"id": 2}]`, port.PublishRequest{Mode: port.Replace{},
 		SnapshotProperties: map[string]string{flow.PropPublishedAt: at.Format(time.RFC3339), flow.PropVersion: version}})
 }
 

@@ -12,10 +12,6 @@ import (
 
 	_ "gocloud.dev/blob/fileblob"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
 	"github.com/meshflow/meshflow/domains"
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/port"
@@ -89,19 +85,4 @@ func testStoresIn(t testing.TB, dir string) (*lake.Lake, *port.Catalog) {
 	}
 	t.Cleanup(func() { ports.Close() })
 	return l, ports
-}
-
-// publishJSON publishes rows, a JSON array of objects of schema sc, to the port table id.
-func publishJSON(t testing.TB, ports *port.Catalog, id port.TableID, sc *arrow.Schema, rows string, req port.PublishRequest) {
-	t.Helper()
-	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(rows))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rec.Release()
-	rdr, _ := array.NewRecordReader(sc, []arrow.RecordBatch{rec})
-	defer rdr.Release()
-	if _, err := ports.Publish(context.Background(), id, rdr, req); err != nil {
-		t.Fatal(err)
-	}
 }

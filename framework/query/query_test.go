@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -23,6 +22,7 @@ import (
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
+	"github.com/meshflow/meshflow/framework/port/porttest"
 )
 
 // testMesh declares two ports that get published and a restricted one that never is.
@@ -109,21 +109,7 @@ func publish(t *testing.T, cat *port.Catalog, id port.TableID, sc *arrow.Schema,
 // publishOn publishes to branch ("" = main).
 func publishOn(t *testing.T, cat *port.Catalog, id port.TableID, branch string, sc *arrow.Schema, rowsJSON string) port.Snapshot {
 	t.Helper()
-	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(rowsJSON))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rec.Release()
-	rdr, err := array.NewRecordReader(sc, []arrow.RecordBatch{rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdr.Release()
-	s, err := cat.Publish(context.Background(), id, rdr, port.PublishRequest{Mode: port.Replace{}, Branch: branch})
-	if err != nil {
-		t.Fatalf("publish %s: %v", id, err)
-	}
-	return s
+	return porttest.PublishJSON(t, cat, id, sc, rowsJSON, port.PublishRequest{Mode: port.Replace{}, Branch: branch})
 }
 
 func (f *fixture) run(t *testing.T, sql string, tweak ...func(*Request)) (*Result, error) {

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	// The test lake is a local directory (gocloud's file:// driver).
 	_ "gocloud.dev/blob/fileblob"
 
@@ -27,6 +25,7 @@ import (
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
+	"github.com/meshflow/meshflow/framework/port/porttest"
 	"github.com/meshflow/meshflow/framework/query"
 )
 
@@ -100,18 +99,8 @@ func newFixtureOn(t *testing.T, warehouse string, io map[string]string, o *Optio
 		for _, c := range cols {
 			fields = append(fields, arrow.Field{Name: c, Type: arrow.BinaryTypes.String, Nullable: true})
 		}
-		sc := arrow.NewSchema(fields, nil)
-		rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader(rows))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rec.Release()
-		rdr, _ := array.NewRecordReader(sc, []arrow.RecordBatch{rec})
-		defer rdr.Release()
-		if _, err := ports.Publish(ctx, id, rdr, port.PublishRequest{Mode: mode,
-			SnapshotProperties: map[string]string{flow.PropPublishedAt: published, flow.PropVersion: "1.0.0"}}); err != nil {
-			t.Fatal(err)
-		}
+		porttest.PublishJSON(t, ports, id, arrow.NewSchema(fields, nil), rows, port.PublishRequest{Mode: mode,
+			SnapshotProperties: map[string]string{flow.PropPublishedAt: published, flow.PropVersion: "1.0.0"}})
 	}
 	publish(port.PortTable("sales", "deals", 1), port.Replace{}, `[{"deal_id": "d1", "deal_name": "Zephyr"}, {"deal_id": "d2", "deal_name": "Quasar"}]`, "deal_id", "deal_name")
 	// Two days of leads, two snapshots and two data files.
