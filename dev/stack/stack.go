@@ -80,7 +80,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	// The dev server keeps every workflow on its one history shard, and a shard reads
 	// its transfer queue (start a child, tell a parent its child ended, dispatch a
 	// first workflow task) at most 20 times a second: every such hop waited up to
-	// 50 ms, about 150 ms a day of a backfill. A cluster spreads workflows over many
+	// 50 ms: 200 of the 250 ms a day of a backfill spent around its work. A cluster spreads workflows over many
 	// shards, each with that budget, so its hops rarely wait; this gives the one shard
 	// the budget of many. Compose's server gets the same (temporal-dynamic-config).
 	args = append(args, "--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000")

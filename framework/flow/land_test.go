@@ -149,7 +149,7 @@ func TestLocalLandRunAgainReturnsItsCommit(t *testing.T) {
 	env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in LandInput) ([]LandOutput, error) {
 		outs := make([]LandOutput, 2)
 		for i := range outs { // the lost task's run, and the run of the task that replaced it
-			if err := dayStep(ctx, true, landOptions, (*Activities).Land, landActivity, in.Source+"."+in.Stream, in, &outs[i]); err != nil {
+			if err := dayStep(ctx, true, landOptions, landActivity, in.Source+"."+in.Stream, in, &outs[i]); err != nil {
 				return nil, err
 			}
 		}

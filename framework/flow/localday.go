@@ -28,9 +28,6 @@ const localDayChange = "local-day"
 // localDayLimit bounds a day's step run locally; past it the step runs as an activity.
 var localDayLimit = 5 * time.Minute
 
-// produceActivity is the registered name of Produce.
-const produceActivity = "Produce"
-
 // localDay says whether this run's landing and Produce run as local activities: a
 // day's run (a partition), in a history that knows the change.
 func localDay(ctx workflow.Context, in RunInput) bool {
@@ -40,14 +37,14 @@ func localDay(ctx workflow.Context, in RunInput) bool {
 	return workflow.GetVersion(ctx, localDayChange, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 }
 
-// dayStep runs one step of a run: as an activity with opts, or when local as a local
-// activity of the same name that, when it runs out of time, is run again as that
-// activity. Any other error of the local attempt is the step's: it was retried as the
-// activity's would have been.
-// key tells apart the steps of one name a run may run at once (a landing per stream).
-func dayStep(ctx workflow.Context, local bool, opts func(workflow.Context) workflow.Context, activityFn any, name, key string, in, out any) error {
+// dayStep runs the activity name as one step of a run: with opts, or when local as a
+// local activity that, when it runs out of time, is run again as the activity. Any
+// other error of the local attempt is the step's: it was retried as the activity's
+// would have been. key tells apart the steps of one name a run may run at once (a
+// landing per stream).
+func dayStep(ctx workflow.Context, local bool, opts func(workflow.Context) workflow.Context, name, key string, in, out any) error {
 	if !local {
-		return workflow.ExecuteActivity(opts(ctx), activityFn, in).Get(ctx, out)
+		return workflow.ExecuteActivity(opts(ctx), name, in).Get(ctx, out)
 	}
 	err := workflow.ExecuteLocalActivity(localDayOptions(ctx), name, in).Get(ctx, out)
 	var timeout *temporal.TimeoutError
@@ -59,7 +56,7 @@ func dayStep(ctx workflow.Context, local bool, opts func(workflow.Context) workf
 	actx := opts(ctx)
 	ao := workflow.GetActivityOptions(actx)
 	ao.ActivityID = fmt.Sprintf("%s%s%s-%d", name, afterLocal, key, workflow.Now(ctx).UnixMilli())
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(actx, ao), activityFn, in).Get(ctx, out)
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(actx, ao), name, in).Get(ctx, out)
 }
 
 // afterLocal is in the activity id of a day's step run as an activity after its local

@@ -46,7 +46,7 @@ func TestDayStepOutgrowsALocalActivity(t *testing.T) {
 			}, activity.RegisterOptions{Name: "Step"})
 			env.ExecuteWorkflow(func(ctx workflow.Context) (string, error) {
 				var out string
-				err := dayStep(ctx, true, shortOptions, "Step", "Step", "s.x", "day", &out)
+				err := dayStep(ctx, true, shortOptions, "Step", "s.x", "day", &out)
 				return out, err
 			})
 			if err := env.GetWorkflowError(); err != nil {

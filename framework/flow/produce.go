@@ -20,6 +20,9 @@ import (
 // Histories from before replay a day's steps as three activities.
 const produceDay = "produce-day"
 
+// produceActivity is the registered name of Produce.
+const produceActivity = "Produce"
+
 // ProduceInput is a day's transform, and what its checks and publish need besides
 // what the transform returns.
 type ProduceInput struct {

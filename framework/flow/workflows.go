@@ -130,7 +130,7 @@ func (w *Workflows) RunProduct(ctx workflow.Context, in RunInput) (RunResult, er
 	if produced {
 		publishedAt = workflow.Now(ctx)
 		var out ProduceOutput
-		if err := dayStep(ctx, local, produceOptions, (*Activities).Produce, produceActivity, "", ProduceInput{Transform: transformIn, Now: publishedAt, PublishedAt: publishedAt}, &out); err != nil {
+		if err := dayStep(ctx, local, produceOptions, produceActivity, "", ProduceInput{Transform: transformIn, Now: publishedAt, PublishedAt: publishedAt}, &out); err != nil {
 			return failStaged(StatusFailed, stepError{"", err})
 		}
 		tr, ch, pub = out.Transform, out.Check, out.Publish
@@ -313,7 +313,7 @@ func discardStaged(ctx workflow.Context, key string) {
 func landWithQuotaWaits(ctx workflow.Context, local bool, in LandInput, progress *Progress, waited *time.Duration) (LandOutput, error) {
 	var out LandOutput
 	for waits := 0; ; waits++ {
-		err := dayStep(ctx, local, landOptions, (*Activities).Land, landActivity, in.Source+"."+in.Stream, in, &out)
+		err := dayStep(ctx, local, landOptions, landActivity, in.Source+"."+in.Stream, in, &out)
 		if err == nil {
 			return out, nil
 		}

@@ -466,7 +466,7 @@ type KeptLanding struct {
 // landings once their compaction is older than the retention — never one Keep names,
 // never the landing that holds the stream's cursor. Files first, then the manifest: a
 // deletion cut short leaves a superseded manifest that nothing reads and the next
-// expiry finishes.
+// expiry finishes. It also deletes the stream's orphan files (deleteOrphans).
 func (l *Lake) ExpireSuperseded(ctx context.Context, s StreamRef, req ExpireRequest) (RawExpired, error) {
 	if req.Retention <= 0 {
 		req.Retention = DefaultRawRetention
