@@ -3,7 +3,6 @@ package port
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"path"
@@ -162,7 +161,7 @@ func (c *Catalog) commitOnto(ctx context.Context, id TableID, base table.Metadat
 	if !ok {
 		return nil, false, nil
 	}
-	b, err := json.Marshal(updated)
+	b, keep, err := c.snapJSON.encode(id, updated)
 	if err != nil {
 		return nil, true, err
 	}
@@ -182,6 +181,7 @@ func (c *Catalog) commitOnto(ctx context.Context, id TableID, base table.Metadat
 		_ = wfs.Remove(newLoc)
 		return nil, true, fmt.Errorf("%w: table %s moved on from %s", table.ErrCommitFailed, id, baseLoc)
 	}
+	keep()
 	return table.New(id.ident(), updated, newLoc, fsF, c.cat), true, nil
 }
 

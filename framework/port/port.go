@@ -63,11 +63,12 @@ type Options struct {
 // Catalog is the mesh's Iceberg catalog of output ports. It is safe for concurrent
 // use; several processes may open the same catalog.
 type Catalog struct {
-	cat     *sqlcat.Catalog
-	db      *sql.DB
-	dialect sqlcat.SupportedDialect
-	props   iceberg.Properties // the catalog's: warehouse and IO properties
-	meta    metaCache          // parsed metadata by table (loadTable)
+	cat      *sqlcat.Catalog
+	db       *sql.DB
+	dialect  sqlcat.SupportedDialect
+	props    iceberg.Properties // the catalog's: warehouse and IO properties
+	meta     metaCache          // parsed metadata by table (loadTable)
+	snapJSON snapshotJSON       // encoded snapshots by table (commitOnto)
 
 	// maxAttempts bounds commit attempts on a stale base (tests lower it).
 	maxAttempts int
