@@ -51,7 +51,7 @@ func testSeed(t *testing.T) uint64 {
 // several times while some days have succeeded and others are running, restarting it
 // each time. The backfill must complete with every day succeeded and the port must
 // hold exactly the rows a clean backfill on another lake holds: nothing lost, nothing
-// duplicated. MESHFLOW_HEAVY=1 backfills 60 days with 10 kills.
+// duplicated. MESHFLOW_HEAVY=1 backfills 120 days with 10 kills.
 func TestCrashWorkerDuringBackfill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: needs bin/temporal")
@@ -60,7 +60,7 @@ func TestCrashWorkerDuringBackfill(t *testing.T) {
 	// (seconds) while the new worker goes on: 32 days leave work for the next kill.
 	days, kills, timeout := 32, 3, 8*time.Minute
 	if heavy() {
-		days, kills, timeout = 60, 10, 30*time.Minute
+		days, kills, timeout = 120, 10, 30*time.Minute
 	}
 	seed := testSeed(t)
 	t.Logf("%d days, %d kills, seed %d (MESHFLOW_SEED)", days, kills, seed)
