@@ -362,14 +362,26 @@ func parseSeqs(text string) (map[int]bool, bool) {
 }
 
 // checkMerged runs an incremental merge's checks: each row's own on the staged rows,
-// those across rows on what the merge would leave in the port (transform.CheckMerged).
+// row counts from the merge's counts, those across rows on what the merge would leave
+// in the port (transform.CheckMerged). The port is read only for the last: a product
+// whose checks are all of the first two kinds runs them at the cost of its changes.
 func (a *Activities) checkMerged(ctx context.Context, d mesh.Domain, p mesh.Product, staged string, inc IncrementalRun, now time.Time) ([]quality.Result, error) {
+	cols, _ := p.Incremental.Columns()
+	checks := p.AllChecks()
+	id := port.TableID{Domain: d.Name, Name: p.PortName()}
+	counts, err := a.mergeCounts(ctx, id, &inc)
+	if err != nil {
+		return nil, err
+	}
+	m := transform.Merged{Port: transform.PortInput{Domain: d.Name, Product: p.Name}, Staged: staged, KeyColumns: cols, Counts: counts}
+	if !transform.ReadsPort(checks, cols, counts != nil) {
+		return transform.CheckMerged(ctx, m, checks, now)
+	}
 	scratch, err := os.MkdirTemp(a.WorkDir, "check-")
 	if err != nil {
 		return nil, errs.E(errs.Internal, "check "+p.Name, err)
 	}
 	defer os.RemoveAll(scratch)
-	id := port.TableID{Domain: d.Name, Name: p.PortName()}
 	files, err := a.Ports.LocalScan(ctx, id, inc.BaseSnapshot, filepath.Join(scratch, "port"))
 	if err != nil {
 		return nil, err
@@ -378,8 +390,26 @@ func (a *Activities) checkMerged(ctx context.Context, d mesh.Domain, p mesh.Prod
 	if err != nil {
 		return nil, err
 	}
-	cols, _ := p.Incremental.Columns()
-	m := transform.Merged{Port: transform.PortInput{Domain: d.Name, Product: p.Name, Files: files.Data, Locations: files.Locations, Deletes: files.PositionDeletes},
-		Staged: staged, Keys: keys[0], KeyColumns: cols}
-	return transform.CheckMerged(ctx, m, p.AllChecks(), now)
+	m.Port.Files, m.Port.Locations, m.Port.Deletes = files.Data, files.Locations, files.PositionDeletes
+	m.Keys = keys[0]
+	return transform.CheckMerged(ctx, m, checks, now)
+}
+
+// mergeCounts are the port's rows in the snapshot the changes were found against and
+// how many of them the changed keys replace, or nil when either is unknown: no rows
+// located (IncrementalRun.LocatedKey), or a snapshot whose summary has no row total.
+func (a *Activities) mergeCounts(ctx context.Context, id port.TableID, inc *IncrementalRun) (*transform.MergeCounts, error) {
+	loc, err := a.located(ctx, inc)
+	if err != nil || loc == nil {
+		return nil, err
+	}
+	snaps, err := a.Ports.Snapshots(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(snaps, func(s port.Snapshot) bool { return s.ID == inc.BaseSnapshot })
+	if i < 0 || snaps[i].Properties["total-records"] == "" {
+		return nil, nil
+	}
+	return &transform.MergeCounts{PortRows: snaps[i].Rows, Replaced: loc.Rows()}, nil
 }

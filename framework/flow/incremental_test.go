@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/meshflow/meshflow/framework/lake"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/port"
+	"github.com/meshflow/meshflow/framework/quality"
 	"github.com/meshflow/meshflow/framework/source"
 )
 
@@ -218,6 +220,16 @@ func TestIncrementalEqualsFull(t *testing.T) {
 			snap, _, err := m.Ports.Current(context.Background(), port.TableID{Domain: "sales", Name: table})
 			if h := rowsHash(table); err != nil || !strings.HasPrefix(h, fmt.Sprintf("%d:", snap.Rows)) {
 				t.Errorf("%s: snapshot %d of %s says %d rows, its rows are %s (%v)", s.name, snap.ID, table, snap.Rows, h, err)
+			}
+			// The row count check counted them too, from the merge's counts: names_inc's
+			// merges read no row of its port to check (its other checks are each row's
+			// own), contacts_inc's read it for their SQL check.
+			var results []quality.Result
+			if err := json.Unmarshal([]byte(snap.Properties[flow.PropChecks]), &results); err != nil {
+				t.Fatal(err)
+			}
+			if i := slices.IndexFunc(results, func(r quality.Result) bool { return r.Kind == string(mesh.KindRowCount) }); i < 0 || results[i].Failing != snap.Rows {
+				t.Errorf("%s: the row count check of %s's snapshot %d: %+v, want %d rows", s.name, table, snap.ID, results, snap.Rows)
 			}
 		}
 	}

@@ -98,12 +98,14 @@ func Run(ctx context.Context, db *sql.DB, checks []mesh.Check, now time.Time) ([
 		if err := db.QueryRowContext(ctx, Query(c, now)).Scan(&n); err != nil {
 			return nil, errs.E(errs.Invalid, "check "+c.Name, fmt.Errorf("its SQL does not run: %w", err))
 		}
-		out = append(out, evaluate(c, n))
+		out = append(out, Evaluate(c, n))
 	}
 	return out, nil
 }
 
-func evaluate(c mesh.Check, n int64) Result {
+// Evaluate is a check's result given n, what its query (Query) counted: the offending
+// rows, or the rows for a row count.
+func Evaluate(c mesh.Check, n int64) Result {
 	r := Result{Name: c.Name, Kind: string(c.Kind), Severity: c.Severity, Failing: n, Status: mesh.StatusPass}
 	failed := n > 0
 	switch c.Kind {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/parquet/file"
+
 	"github.com/meshflow/meshflow/framework/errs"
 	"github.com/meshflow/meshflow/framework/mesh"
 	"github.com/meshflow/meshflow/framework/quality"
@@ -25,6 +27,15 @@ type Merged struct {
 	Keys   string // local path of the replaced keys (IncrementalResult), a column per KeyColumns
 	// KeyColumns are the port's key columns (mesh.Incremental.Columns).
 	KeyColumns []string
+	// Counts, when known, decide a row count without reading the port (Counted).
+	Counts *MergeCounts
+}
+
+// MergeCounts are the row counts a merge knows before it commits: the port's rows in
+// the snapshot merged into, and how many of them the changed keys replace or delete
+// (port.Located). The merged rows number PortRows − Replaced + the staged rows.
+type MergeCounts struct {
+	PortRows, Replaced int64
 }
 
 // SQL selects the merged rows.
@@ -64,15 +75,31 @@ func RowLocal(c mesh.Check, keyColumns []string) bool {
 	return false
 }
 
+// Counted reports whether a check's verdict on the merged rows follows from the
+// merge's row counts (MergeCounts) and the staged rows: a row count.
+func Counted(c mesh.Check) bool { return c.Kind == mesh.KindRowCount }
+
+// ReadsPort reports whether CheckMerged must read the port's rows for checks: one is
+// neither RowLocal nor, with counts known, Counted. A merge whose checks all are can
+// leave the port unread (Merged.Port and Keys empty).
+func ReadsPort(checks []mesh.Check, keyColumns []string, counted bool) bool {
+	return slices.ContainsFunc(checks, func(c mesh.Check) bool {
+		return !RowLocal(c, keyColumns) && !(counted && Counted(c))
+	})
+}
+
 // CheckMerged runs checks against the rows a merge would leave in the port: those
-// RowLocal on the staged rows alone, the others on the merged rows (Merged.SQL). The
-// results keep the order of checks.
+// RowLocal on the staged rows alone, row counts from the counts when known, the others
+// on the merged rows (Merged.SQL). The results keep the order of checks.
 func CheckMerged(ctx context.Context, m Merged, checks []mesh.Check, now time.Time) ([]quality.Result, error) {
-	var local, across []mesh.Check
+	var local, counted, across []mesh.Check
 	for _, c := range checks {
-		if RowLocal(c, m.KeyColumns) {
+		switch {
+		case RowLocal(c, m.KeyColumns):
 			local = append(local, c)
-		} else {
+		case m.Counts != nil && Counted(c):
+			counted = append(counted, c)
+		default:
 			across = append(across, c)
 		}
 	}
@@ -101,6 +128,15 @@ func CheckMerged(ctx context.Context, m Merged, checks []mesh.Check, now time.Ti
 	if err := run("SELECT * FROM read_parquet("+quality.Literal(m.Staged)+")", local); err != nil {
 		return nil, err
 	}
+	if len(counted) > 0 {
+		staged, err := stagedRows(m.Staged)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range counted {
+			byName[c.Name] = quality.Evaluate(c, m.Counts.PortRows-m.Counts.Replaced+staged)
+		}
+	}
 	if err := run(m.SQL(), across); err != nil {
 		return nil, err
 	}
@@ -109,6 +145,16 @@ func CheckMerged(ctx context.Context, m Merged, checks []mesh.Check, now time.Ti
 		out[i] = byName[c.Name]
 	}
 	return out, nil
+}
+
+// stagedRows counts the rows of a staged Parquet file, from its footer.
+func stagedRows(path string) (int64, error) {
+	f, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return 0, errs.E(errs.Internal, "count the staged rows", err)
+	}
+	defer f.Close()
+	return f.NumRows(), nil
 }
 
 // Locate finds the rows of a port's snapshot (in, its data files with their locations
