@@ -364,17 +364,19 @@ func parseSeqs(text string) (map[int]bool, bool) {
 // checkMerged runs an incremental merge's checks: each row's own on the staged rows,
 // row counts from the merge's counts, those across rows on what the merge would leave
 // in the port (transform.CheckMerged). The port is read only for the last: a product
-// whose checks are all of the first two kinds runs them at the cost of its changes.
+// whose checks are each row's own and row counts runs them at the cost of its changes.
 func (a *Activities) checkMerged(ctx context.Context, d mesh.Domain, p mesh.Product, staged string, inc IncrementalRun, now time.Time) ([]quality.Result, error) {
 	cols, _ := p.Incremental.Columns()
 	checks := p.AllChecks()
 	id := port.TableID{Domain: d.Name, Name: p.PortName()}
-	counts, err := a.mergeCounts(ctx, id, &inc)
-	if err != nil {
+	m := transform.Merged{Port: transform.PortInput{Domain: d.Name, Product: p.Name}, Staged: staged, KeyColumns: cols}
+	if err := a.mergeBase(ctx, id, &inc, &m); err != nil {
 		return nil, err
 	}
-	m := transform.Merged{Port: transform.PortInput{Domain: d.Name, Product: p.Name}, Staged: staged, KeyColumns: cols, Counts: counts}
-	if !transform.ReadsPort(checks, cols, counts != nil) {
+	if reads, err := transform.ReadsPort(ctx, m, checks); err != nil || !reads {
+		if err != nil {
+			return nil, err
+		}
 		return transform.CheckMerged(ctx, m, checks, now)
 	}
 	scratch, err := os.MkdirTemp(a.WorkDir, "check-")
@@ -395,21 +397,35 @@ func (a *Activities) checkMerged(ctx context.Context, d mesh.Domain, p mesh.Prod
 	return transform.CheckMerged(ctx, m, checks, now)
 }
 
-// mergeCounts are the port's rows in the snapshot the changes were found against and
-// how many of them the changed keys replace, or nil when either is unknown: no rows
-// located (IncrementalRun.LocatedKey), or a snapshot whose summary has no row total.
-func (a *Activities) mergeCounts(ctx context.Context, id port.TableID, inc *IncrementalRun) (*transform.MergeCounts, error) {
-	loc, err := a.located(ctx, inc)
-	if err != nil || loc == nil {
-		return nil, err
-	}
+// mergeBase fills in what the snapshot the changes were found against says about the
+// merge's checks: its rows and how many of them the changed keys replace (Counts;
+// unknown without rows located — IncrementalRun.LocatedKey — or a row total in its
+// summary), and the SQL checks it passed with no offending row (PortPassed).
+func (a *Activities) mergeBase(ctx context.Context, id port.TableID, inc *IncrementalRun, m *transform.Merged) error {
 	snaps, err := a.Ports.Snapshots(ctx, id)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	i := slices.IndexFunc(snaps, func(s port.Snapshot) bool { return s.ID == inc.BaseSnapshot })
-	if i < 0 || snaps[i].Properties["total-records"] == "" {
-		return nil, nil
+	if i < 0 {
+		return nil
 	}
-	return &transform.MergeCounts{PortRows: snaps[i].Rows, Replaced: loc.Rows()}, nil
+	base := snaps[i]
+	var results []quality.Result
+	if js := base.Properties[PropChecks]; js != "" && json.Unmarshal([]byte(js), &results) == nil {
+		for _, r := range results {
+			if r.Kind == string(mesh.KindSQL) && r.Status == mesh.StatusPass && r.Failing == 0 && r.SQLHash != "" {
+				if m.PortPassed == nil {
+					m.PortPassed = map[string]string{}
+				}
+				m.PortPassed[r.Name] = r.SQLHash
+			}
+		}
+	}
+	loc, err := a.located(ctx, inc)
+	if err != nil || loc == nil || base.Properties["total-records"] == "" {
+		return err
+	}
+	m.Counts = &transform.MergeCounts{PortRows: base.Rows, Replaced: loc.Rows()}
+	return nil
 }

@@ -5,7 +5,9 @@ package quality
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -28,6 +30,15 @@ type Result struct {
 	// many rows it holds. Only this reference travels with the result, never the rows.
 	RowsKey string `json:"rows_key,omitempty"`
 	Sampled int    `json:"sampled,omitempty"`
+	// SQLHash identifies an SQL check's query (SQLHash): a later incremental merge
+	// trusts this result for the rows it keeps only while the query is the same.
+	SQLHash string `json:"sql_hash,omitempty"`
+}
+
+// SQLHash identifies an SQL check's query: its text's SHA-256, first 16 hex digits.
+func SQLHash(query string) string {
+	sum := sha256.Sum256([]byte(query))
+	return hex.EncodeToString(sum[:8])
 }
 
 // Summary folds results into one status: fail if an Error check failed, warn if a Warn
@@ -107,6 +118,9 @@ func Run(ctx context.Context, db *sql.DB, checks []mesh.Check, now time.Time) ([
 // rows, or the rows for a row count.
 func Evaluate(c mesh.Check, n int64) Result {
 	r := Result{Name: c.Name, Kind: string(c.Kind), Severity: c.Severity, Failing: n, Status: mesh.StatusPass}
+	if c.Kind == mesh.KindSQL {
+		r.SQLHash = SQLHash(c.SQL)
+	}
 	failed := n > 0
 	switch c.Kind {
 	case mesh.KindRowCount:

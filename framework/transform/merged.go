@@ -2,6 +2,7 @@ package transform
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -29,6 +30,11 @@ type Merged struct {
 	KeyColumns []string
 	// Counts, when known, decide a row count without reading the port (Counted).
 	Counts *MergeCounts
+	// PortPassed are the SQL checks the snapshot merged into passed with no offending
+	// row, by name, with the query they passed under (quality.Result.SQLHash). One of
+	// them that judges each row by itself (rowLocalSQL), under the same query, runs on
+	// the staged rows alone: the rows the merge keeps passed it already.
+	PortPassed map[string]string
 }
 
 // MergeCounts are the row counts a merge knows before it commits: the port's rows in
@@ -79,30 +85,68 @@ func RowLocal(c mesh.Check, keyColumns []string) bool {
 // merge's row counts (MergeCounts) and the staged rows: a row count.
 func Counted(c mesh.Check) bool { return c.Kind == mesh.KindRowCount }
 
-// ReadsPort reports whether CheckMerged must read the port's rows for checks: one is
-// neither RowLocal nor, with counts known, Counted. A merge whose checks all are can
-// leave the port unread (Merged.Port and Keys empty).
-func ReadsPort(checks []mesh.Check, keyColumns []string, counted bool) bool {
-	return slices.ContainsFunc(checks, func(c mesh.Check) bool {
-		return !RowLocal(c, keyColumns) && !(counted && Counted(c))
-	})
+// mergedPlan is where each check of a merge runs.
+type mergedPlan struct {
+	local   []mesh.Check // on the staged rows
+	counted []mesh.Check // from the counts
+	across  []mesh.Check // on the merged rows: the port's read
 }
 
-// CheckMerged runs checks against the rows a merge would leave in the port: those
-// RowLocal on the staged rows alone, row counts from the counts when known, the others
-// on the merged rows (Merged.SQL). The results keep the order of checks.
-func CheckMerged(ctx context.Context, m Merged, checks []mesh.Check, now time.Time) ([]quality.Result, error) {
-	var local, counted, across []mesh.Check
+func (m Merged) plan(ctx context.Context, checks []mesh.Check) (mergedPlan, error) {
+	var p mergedPlan
+	var db *sql.DB
+	defer func() {
+		if db != nil {
+			db.Close()
+		}
+	}()
 	for _, c := range checks {
 		switch {
 		case RowLocal(c, m.KeyColumns):
-			local = append(local, c)
+			p.local = append(p.local, c)
 		case m.Counts != nil && Counted(c):
-			counted = append(counted, c)
+			p.counted = append(p.counted, c)
+		case c.Kind == mesh.KindSQL && m.PortPassed[c.Name] != "" && m.PortPassed[c.Name] == quality.SQLHash(c.SQL):
+			if db == nil {
+				var err error
+				if db, err = Open(ctx, "", 0); err != nil {
+					return p, err
+				}
+			}
+			ok, err := rowLocalSQL(ctx, db, c.SQL)
+			if err != nil {
+				return p, err
+			}
+			if ok {
+				p.local = append(p.local, c)
+			} else {
+				p.across = append(p.across, c)
+			}
 		default:
-			across = append(across, c)
+			p.across = append(p.across, c)
 		}
 	}
+	return p, nil
+}
+
+// ReadsPort reports whether CheckMerged must read the port's rows for checks: one of
+// them runs on the merged rows. When none does the port may be left unread (Merged.Port
+// without files, no Keys).
+func ReadsPort(ctx context.Context, m Merged, checks []mesh.Check) (bool, error) {
+	p, err := m.plan(ctx, checks)
+	return len(p.across) > 0, err
+}
+
+// CheckMerged runs checks against the rows a merge would leave in the port: each row's
+// own (RowLocal, and an SQL check of each row by itself the port passed: PortPassed)
+// on the staged rows alone, row counts from the counts when known, the others on the
+// merged rows (Merged.SQL). The results keep the order of checks.
+func CheckMerged(ctx context.Context, m Merged, checks []mesh.Check, now time.Time) ([]quality.Result, error) {
+	plan, err := m.plan(ctx, checks)
+	if err != nil {
+		return nil, err
+	}
+	local, counted, across := plan.local, plan.counted, plan.across
 	byName := map[string]quality.Result{}
 	run := func(model string, cs []mesh.Check) error {
 		if len(cs) == 0 {
