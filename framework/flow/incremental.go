@@ -361,23 +361,23 @@ func parseSeqs(text string) (map[int]bool, bool) {
 	return out, true
 }
 
-// checkMerged runs an incremental merge's checks: each row's own on the staged rows,
-// row counts from the merge's counts, those across rows on what the merge would leave
-// in the port (transform.CheckMerged). The port is read only for the last: a product
-// whose checks are each row's own and row counts runs them at the cost of its changes.
+// checkMerged runs an incremental merge's checks where transform's Merged.Plan puts
+// them: on the changed rows, from the merge's counts, or on what the merge would leave
+// in the port — read only for the last, so a product whose checks pass and judge each
+// row by itself runs them at the cost of its changes.
 func (a *Activities) checkMerged(ctx context.Context, d mesh.Domain, p mesh.Product, staged string, inc IncrementalRun, now time.Time) ([]quality.Result, error) {
 	cols, _ := p.Incremental.Columns()
-	checks := p.AllChecks()
 	id := port.TableID{Domain: d.Name, Name: p.PortName()}
 	m := transform.Merged{Port: transform.PortInput{Domain: d.Name, Product: p.Name}, Staged: staged, KeyColumns: cols}
 	if err := a.mergeBase(ctx, id, &inc, &m); err != nil {
 		return nil, err
 	}
-	if reads, err := transform.ReadsPort(ctx, m, checks); err != nil || !reads {
-		if err != nil {
-			return nil, err
-		}
-		return transform.CheckMerged(ctx, m, checks, now)
+	plan, err := m.Plan(ctx, p.AllChecks())
+	if err != nil {
+		return nil, err
+	}
+	if !plan.ReadsPort() {
+		return transform.CheckMerged(ctx, m, plan, now)
 	}
 	scratch, err := os.MkdirTemp(a.WorkDir, "check-")
 	if err != nil {
@@ -394,7 +394,7 @@ func (a *Activities) checkMerged(ctx context.Context, d mesh.Domain, p mesh.Prod
 	}
 	m.Port.Files, m.Port.Locations, m.Port.Deletes = files.Data, files.Locations, files.PositionDeletes
 	m.Keys = keys[0]
-	return transform.CheckMerged(ctx, m, checks, now)
+	return transform.CheckMerged(ctx, m, plan, now)
 }
 
 // mergeBase fills in what the snapshot the changes were found against says about the

@@ -85,15 +85,23 @@ func RowLocal(c mesh.Check, keyColumns []string) bool {
 // merge's row counts (MergeCounts) and the staged rows: a row count.
 func Counted(c mesh.Check) bool { return c.Kind == mesh.KindRowCount }
 
-// mergedPlan is where each check of a merge runs.
-type mergedPlan struct {
+// MergedChecks are a merge's checks by where each runs (Merged.Plan).
+type MergedChecks struct {
+	all     []mesh.Check // in their declared order, which the results keep
 	local   []mesh.Check // on the staged rows
 	counted []mesh.Check // from the counts
 	across  []mesh.Check // on the merged rows: the port's read
 }
 
-func (m Merged) plan(ctx context.Context, checks []mesh.Check) (mergedPlan, error) {
-	var p mergedPlan
+// ReadsPort reports whether one of the checks runs on the merged rows, so CheckMerged
+// must have the port's files (Merged.Port, Keys); without one they may be left out.
+func (mc MergedChecks) ReadsPort() bool { return len(mc.across) > 0 }
+
+// Plan sorts checks by where each runs on this merge: each row's own (RowLocal, and an
+// SQL check of each row by itself the port passed under the same query: PortPassed) on
+// the staged rows, row counts from the counts when known, the others on the merged rows.
+func (m Merged) Plan(ctx context.Context, checks []mesh.Check) (MergedChecks, error) {
+	mc := MergedChecks{all: checks}
 	var db *sql.DB
 	defer func() {
 		if db != nil {
@@ -103,50 +111,36 @@ func (m Merged) plan(ctx context.Context, checks []mesh.Check) (mergedPlan, erro
 	for _, c := range checks {
 		switch {
 		case RowLocal(c, m.KeyColumns):
-			p.local = append(p.local, c)
+			mc.local = append(mc.local, c)
 		case m.Counts != nil && Counted(c):
-			p.counted = append(p.counted, c)
-		case c.Kind == mesh.KindSQL && m.PortPassed[c.Name] != "" && m.PortPassed[c.Name] == quality.SQLHash(c.SQL):
+			mc.counted = append(mc.counted, c)
+		case c.Kind == mesh.KindSQL && m.PortPassed[c.Name] == quality.SQLHash(c.SQL):
 			if db == nil {
 				var err error
 				if db, err = Open(ctx, "", 0); err != nil {
-					return p, err
+					return mc, err
 				}
 			}
 			ok, err := rowLocalSQL(ctx, db, c.SQL)
 			if err != nil {
-				return p, err
+				return mc, err
 			}
 			if ok {
-				p.local = append(p.local, c)
+				mc.local = append(mc.local, c)
 			} else {
-				p.across = append(p.across, c)
+				mc.across = append(mc.across, c)
 			}
 		default:
-			p.across = append(p.across, c)
+			mc.across = append(mc.across, c)
 		}
 	}
-	return p, nil
+	return mc, nil
 }
 
-// ReadsPort reports whether CheckMerged must read the port's rows for checks: one of
-// them runs on the merged rows. When none does the port may be left unread (Merged.Port
-// without files, no Keys).
-func ReadsPort(ctx context.Context, m Merged, checks []mesh.Check) (bool, error) {
-	p, err := m.plan(ctx, checks)
-	return len(p.across) > 0, err
-}
-
-// CheckMerged runs checks against the rows a merge would leave in the port: each row's
-// own (RowLocal, and an SQL check of each row by itself the port passed: PortPassed)
-// on the staged rows alone, row counts from the counts when known, the others on the
-// merged rows (Merged.SQL). The results keep the order of checks.
-func CheckMerged(ctx context.Context, m Merged, checks []mesh.Check, now time.Time) ([]quality.Result, error) {
-	plan, err := m.plan(ctx, checks)
-	if err != nil {
-		return nil, err
-	}
-	local, counted, across := plan.local, plan.counted, plan.across
+// CheckMerged runs a merge's checks (Merged.Plan) against the rows it would leave in
+// the port. The results keep the checks' declared order.
+func CheckMerged(ctx context.Context, m Merged, checks MergedChecks, now time.Time) ([]quality.Result, error) {
+	local, counted, across := checks.local, checks.counted, checks.across
 	byName := map[string]quality.Result{}
 	run := func(model string, cs []mesh.Check) error {
 		if len(cs) == 0 {
@@ -184,8 +178,8 @@ func CheckMerged(ctx context.Context, m Merged, checks []mesh.Check, now time.Ti
 	if err := run(m.SQL(), across); err != nil {
 		return nil, err
 	}
-	out := make([]quality.Result, len(checks))
-	for i, c := range checks {
+	out := make([]quality.Result, len(checks.all))
+	for i, c := range checks.all {
 		out[i] = byName[c.Name]
 	}
 	return out, nil

@@ -32,11 +32,11 @@ func TestCheckMergedWithoutThePort(t *testing.T) {
 	checks := []mesh.Check{mesh.Unique("id"), mesh.NotNull("id"), mesh.RowCount(1, 8), positive}
 	reads := func(m Merged, checks ...mesh.Check) bool {
 		t.Helper()
-		r, err := ReadsPort(ctx, m, checks)
+		plan, err := m.Plan(ctx, checks)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return r
+		return plan.ReadsPort()
 	}
 	if reads(m, checks...) {
 		t.Error("a unique key, a not null, a row count with counts known and a row-local SQL check the port passed read the port")
@@ -54,7 +54,11 @@ func TestCheckMergedWithoutThePort(t *testing.T) {
 	if !reads(m, above) {
 		t.Error("an SQL check across rows does not read the port")
 	}
-	rs, err := CheckMerged(ctx, m, checks, time.Now())
+	plan, err := m.Plan(ctx, checks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := CheckMerged(ctx, m, plan, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
