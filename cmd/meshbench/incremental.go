@@ -110,6 +110,9 @@ func incrementalProduct() mesh.Domain {
 		Schema: []mesh.Column{{Name: "id", Type: mesh.String, Required: true, Doc: "record"}, {Name: "value", Type: mesh.Int64, Doc: "value"},
 			{Name: "updated_at", Type: mesh.Timestamp, Doc: "when it changed"}},
 		PrimaryKey: []string{"id"}, Classification: mesh.Internal, Cadence: "@hourly",
+		// Checks as the mesh's incremental products have them: a row count and an SQL
+		// check of each row, which a merge decides without reading the port.
+		Checks: []mesh.Check{mesh.RowCount(1, 0), mesh.SQL("value_not_negative", "SELECT * FROM model WHERE value < 0")},
 		Freshness:   mesh.Freshness{WarnAfter: time.Hour, FailAfter: 2 * time.Hour},
 		Incremental: mesh.IncrementalOn(mesh.Raw("bench", "records"), map[string]string{"id": "id"}),
 	}
