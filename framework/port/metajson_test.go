@@ -12,8 +12,9 @@ import (
 
 // TestMetadataEncodingIsIceberg: the metadata files a commit writes hold what
 // iceberg-go's own encoding of the same metadata holds, through a table's life —
-// created unpartitioned, partitioned by day, a branch, snapshots expired, a column
-// and a property added — with each snapshot encoded once and reused after.
+// created on a branch with no snapshot on main, unpartitioned on main, partitioned by
+// day, a branch, snapshots expired, a column and a property added — with each
+// snapshot encoded once and reused after.
 func TestMetadataEncodingIsIceberg(t *testing.T) {
 	ctx := context.Background()
 	c := openTest(t, t.TempDir())
@@ -60,8 +61,10 @@ func TestMetadataEncodingIsIceberg(t *testing.T) {
 		}
 	}
 
+	publish(t, c, contacts, baseSchema, `[{"id": 0, "name": "Pre", "day": "2024-04-30"}]`, PublishRequest{Mode: Replace{}, Branch: "first"})
+	same("created on a branch, main without a snapshot")
 	publish(t, c, contacts, baseSchema, `[{"id": 1, "name": "Ada", "day": "2024-05-01"}]`, PublishRequest{Mode: Replace{}})
-	same("created")
+	same("main's first snapshot")
 	snaps, _ := publishDays(t, c, 3)
 	same("partitioned by day")
 	publish(t, c, contacts, baseSchema, `[{"id": 100, "name": "preview", "day": "2024-06-01"}]`,
