@@ -112,7 +112,7 @@ func incrementalProduct() mesh.Domain {
 		PrimaryKey: []string{"id"}, Classification: mesh.Internal, Cadence: "@hourly",
 		// Checks as the mesh's incremental products have them: a row count and an SQL
 		// check of each row, which a merge decides without reading the port.
-		Checks: []mesh.Check{mesh.RowCount(1, 0), mesh.SQL("value_not_negative", "SELECT * FROM model WHERE value < 0")},
+		Checks:      []mesh.Check{mesh.RowCount(1, 0), mesh.SQL("value_not_negative", "SELECT * FROM model WHERE value < 0")},
 		Freshness:   mesh.Freshness{WarnAfter: time.Hour, FailAfter: 2 * time.Hour},
 		Incremental: mesh.IncrementalOn(mesh.Raw("bench", "records"), map[string]string{"id": "id"}),
 	}
