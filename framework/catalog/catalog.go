@@ -262,9 +262,9 @@ func problem(st Status) string {
 // timeFormat is how the catalog's sentences give a time.
 const timeFormat = "2006-01-02 15:04 UTC"
 
+// snapshotChecks are the checks recorded with s; the page shows none when they do not parse.
 func snapshotChecks(s port.Snapshot) []quality.Result {
-	var rs []quality.Result
-	_ = json.Unmarshal([]byte(s.Properties[flow.PropChecks]), &rs)
+	rs, _ := flow.SnapshotChecks(s)
 	return rs
 }
 

@@ -651,6 +651,20 @@ func ContractChanges(ctx context.Context, ports *port.Catalog, id port.TableID, 
 	return contract.Compare(old, next), true, nil
 }
 
+// SnapshotChecks are the check results a publish recorded with its snapshot
+// (PropChecks); none for a snapshot no product run published.
+func SnapshotChecks(s port.Snapshot) ([]quality.Result, error) {
+	js := s.Properties[PropChecks]
+	if js == "" {
+		return nil, nil
+	}
+	var rs []quality.Result
+	if err := json.Unmarshal([]byte(js), &rs); err != nil {
+		return nil, fmt.Errorf("the checks recorded with snapshot %d do not parse: %w", s.ID, err)
+	}
+	return rs, nil
+}
+
 // Publish commits the staged model as a new snapshot of the product's port.
 func (a *Activities) Publish(ctx context.Context, in PublishInput) (PublishOutput, error) {
 	defer keepAlive(ctx, heartbeatEvery).stop()

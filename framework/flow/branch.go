@@ -2,7 +2,6 @@ package flow
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path"
 	"strings"
@@ -106,11 +105,9 @@ func Promote(ctx context.Context, ports *port.Catalog, l *lake.Lake, d mesh.Doma
 		return Promoted{}, errs.Errorf(errs.Conflict, op, "%s, so it cannot become main without losing main's newer rows: run the product on the branch again (%s) — it then starts from snapshot %d — check it (mesh diff %s --branch %s), and promote that",
 			port.MainMovedMessage(id, b), rerun, b.Main, ref, branch)
 	}
-	var checks []quality.Result
-	if js := b.Head.Properties[PropChecks]; js != "" {
-		if err := json.Unmarshal([]byte(js), &checks); err != nil {
-			return Promoted{}, errs.Errorf(errs.Internal, op, "the checks recorded with snapshot %d do not parse: %v", b.Head.ID, err)
-		}
+	checks, err := SnapshotChecks(b.Head)
+	if err != nil {
+		return Promoted{}, errs.E(errs.Internal, op, err)
 	}
 	if failed := quality.Blocking(checks); len(failed) > 0 {
 		return Promoted{}, errs.Errorf(errs.Invalid, op, "snapshot %d on branch %s failed %s, so it cannot become main: fix it and run the product on the branch again (%s)",

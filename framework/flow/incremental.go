@@ -411,15 +411,14 @@ func (a *Activities) mergeBase(ctx context.Context, id port.TableID, inc *Increm
 		return nil
 	}
 	base := snaps[i]
-	var results []quality.Result
-	if js := base.Properties[PropChecks]; js != "" && json.Unmarshal([]byte(js), &results) == nil {
-		for _, r := range results {
-			if r.Kind == string(mesh.KindSQL) && r.Status == mesh.StatusPass && r.Failing == 0 && r.SQLHash != "" {
-				if m.PortPassed == nil {
-					m.PortPassed = map[string]string{}
-				}
-				m.PortPassed[r.Name] = r.SQLHash
+	// Checks that do not parse pass nothing on: every SQL check then reads the port.
+	results, _ := SnapshotChecks(base)
+	for _, r := range results {
+		if r.Kind == string(mesh.KindSQL) && r.Status == mesh.StatusPass && r.Failing == 0 && r.SQLHash != "" {
+			if m.PortPassed == nil {
+				m.PortPassed = map[string]string{}
 			}
+			m.PortPassed[r.Name] = r.SQLHash
 		}
 	}
 	loc, err := a.located(ctx, inc)

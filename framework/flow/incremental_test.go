@@ -221,9 +221,9 @@ func TestIncrementalEqualsFull(t *testing.T) {
 			if h := rowsHash(table); err != nil || !strings.HasPrefix(h, fmt.Sprintf("%d:", snap.Rows)) {
 				t.Errorf("%s: snapshot %d of %s says %d rows, its rows are %s (%v)", s.name, snap.ID, table, snap.Rows, h, err)
 			}
-			// The row count check counted them too, from the merge's counts: names_inc's
-			// merges read no row of its port to check (its other checks are each row's
-			// own), contacts_inc's read it for their SQL check.
+			// The row count check counted them too: a merge decides it from its counts
+			// (the port's rows, less those replaced, plus the changed rows), a full run
+			// by reading them.
 			var results []quality.Result
 			if err := json.Unmarshal([]byte(snap.Properties[flow.PropChecks]), &results); err != nil {
 				t.Fatal(err)
